@@ -1,0 +1,21 @@
+//! vidgate's pure domain: what a video request is, which values each upstream model accepts,
+//! how a task moves through its states, and how retries back off. No I/O lives here: no tokio,
+//! no sqlx, no axum, no reqwest, so every rule is a plain function with table-driven tests.
+
+pub mod dimensions;
+pub mod error_type;
+pub mod field_error;
+pub mod ids;
+pub mod models;
+pub mod priority;
+pub mod request;
+pub mod retry;
+pub mod task;
+
+pub use error_type::ErrorType;
+pub use field_error::{FieldError, Loc};
+pub use ids::RequestId;
+pub use priority::QueuePriority;
+pub use request::{ParseOptions, VideoRequest, parse_create_request};
+pub use retry::RetryPolicy;
+pub use task::{PublicStatus, TaskState};

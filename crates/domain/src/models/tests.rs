@@ -1,0 +1,193 @@
+//! Table-driven tests of the per-model rules: each row is a request shape and the fields it
+//! must be refused on (empty: accepted).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::request::{ParseOptions, parse_create_request};
+
+struct Case {
+    model: &'static str,
+    version: &'static str,
+    output: Value,
+    images: usize,
+    last_frame: bool,
+    refused_at: &'static [&'static str],
+}
+
+const fn case(
+    model: &'static str,
+    version: &'static str,
+    images: usize,
+    last_frame: bool,
+    refused_at: &'static [&'static str],
+) -> Case {
+    Case { model, version, output: Value::Null, images, last_frame, refused_at }
+}
+
+fn with(mut c: Case, output: Value) -> Case {
+    c.output = output;
+    c
+}
+
+fn run(c: &Case) -> Vec<String> {
+    let img = json!({"type":"Url","url":"https://example.com/a.png"});
+    let mut body = json!({"model_name": c.model, "model_version": c.version, "prompt": "a cat"});
+    if !c.output.is_null() {
+        body["output_config"] = c.output.clone();
+    }
+    if c.images > 0 {
+        body["file_infos"] = Value::Array(vec![img; c.images]);
+    }
+    if c.last_frame {
+        body["last_frame_url"] = json!("https://example.com/z.png");
+    }
+    match parse_create_request(&body, &ParseOptions::default()) {
+        Ok(_) => vec![],
+        Err(errors) => errors.iter().map(|e| e.path()).collect(),
+    }
+}
+
+#[test]
+fn model_rule_table_cases() {
+    let cases = vec![
+        // Kling: 3–15 s since 2026-06-11, 720P/1080P, three aspect ratios, last frame 2.1@1080P.
+        with(case("Kling", "1.6", 0, false, &[]), json!({"duration": 8, "resolution": "1080P"})),
+        with(case("Kling", "2.5", 0, false, &[]), json!({"duration": 3})),
+        with(
+            case("Kling", "2.5", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 16}),
+        ),
+        with(
+            case("Kling", "2.5", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 5.5}),
+        ),
+        with(
+            case("Kling", "O1", 0, false, &["body.output_config.resolution"]),
+            json!({"resolution": "4K"}),
+        ),
+        with(
+            case("Kling", "3.0", 0, false, &["body.output_config.aspect_ratio"]),
+            json!({"aspect_ratio": "4:3"}),
+        ),
+        with(case("Kling", "2.1", 1, true, &[]), json!({"resolution": "1080P"})),
+        with(
+            case("Kling", "2.1", 1, true, &["body.last_frame_url"]),
+            json!({"resolution": "720P"}),
+        ),
+        case("Kling", "2.1", 1, true, &["body.last_frame_url"]),
+        with(
+            case("Kling", "1.6", 1, true, &["body.last_frame_url"]),
+            json!({"resolution": "1080P"}),
+        ),
+        case("Kling", "9.9", 0, false, &["body.model_version"]),
+        // Hailuo: 6/10 s, 768P/1080P, no aspect ratio, no audio; H3 4–15 s up to 4K.
+        with(case("Hailuo", "02", 0, false, &[]), json!({"duration": 10, "resolution": "768P"})),
+        with(
+            case("Hailuo", "2.3", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 8}),
+        ),
+        with(
+            case("Hailuo", "2.3-fast", 0, false, &["body.output_config.aspect_ratio"]),
+            json!({"aspect_ratio": "16:9"}),
+        ),
+        with(
+            case("Hailuo", "2.3", 0, false, &["body.output_config.audio_generation"]),
+            json!({"audio_generation": "Enabled"}),
+        ),
+        with(case("Hailuo", "2.3", 0, false, &[]), json!({"audio_generation": "Disabled"})),
+        with(
+            case("Hailuo", "H3", 0, false, &[]),
+            json!({"duration": 13, "resolution": "4K", "aspect_ratio": "21:9"}),
+        ),
+        case("Hailuo", "02", 2, false, &["body.file_infos"]),
+        // Vidu: 1–10 s; 4:3 only on q2; last frame on q2-pro/q2-turbo.
+        with(case("Vidu", "q2", 0, false, &[]), json!({"duration": 1, "aspect_ratio": "4:3"})),
+        with(
+            case("Vidu", "q3", 0, false, &["body.output_config.aspect_ratio"]),
+            json!({"aspect_ratio": "4:3"}),
+        ),
+        with(
+            case("Vidu", "q2-pro", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 11}),
+        ),
+        case("Vidu", "q2-turbo", 1, true, &[]),
+        case("Vidu", "q2", 1, true, &["body.last_frame_url"]),
+        case("Vidu", "q3-pro", 3, false, &[]),
+        // GV: 8 s only; last frame yes but not with several images.
+        with(
+            case("GV", "3.1-fast", 0, false, &[]),
+            json!({"duration": "8.0", "aspect_ratio": "9:16"}),
+        ),
+        with(case("GV", "3.1", 0, false, &["body.output_config.duration"]), json!({"duration": 5})),
+        case("GV", "3.1", 1, true, &[]),
+        case("GV", "3.1", 2, true, &["body.last_frame_url"]),
+        case("GV", "3.1", 3, false, &[]),
+        // OS: 4/8/12 s, 720P only, one image.
+        with(case("OS", "2.0", 0, false, &[]), json!({"duration": 12})),
+        with(
+            case("OS", "2.0", 0, false, &["body.output_config.resolution"]),
+            json!({"resolution": "1080P"}),
+        ),
+        case("OS", "2.0", 2, false, &["body.file_infos"]),
+        case("OS", "2.0", 1, true, &["body.last_frame_url"]),
+        // PixVerse: lower-case resolutions, eight aspect ratios.
+        with(
+            case("PixVerse", "v6", 0, false, &[]),
+            json!({"resolution": "540p", "aspect_ratio": "3:2", "duration": 15}),
+        ),
+        with(
+            case("PixVerse", "v5.6", 0, false, &["body.output_config.resolution"]),
+            json!({"resolution": "720P"}),
+        ),
+        // Hunyuan / Mingmou: only versions are documented.
+        with(
+            case("Hunyuan", "1.5", 0, false, &[]),
+            json!({"duration": 7, "resolution": "whatever"}),
+        ),
+        case("Mingmou", "1.0", 0, false, &[]),
+        case("Mingmou", "2.0", 0, false, &["body.model_version"]),
+        // Unknown models are refused in strict mode.
+        case("Jimeng", "3.0pro", 0, false, &["body.model_name"]),
+        case("kling", "1.6", 0, false, &["body.model_name"]),
+    ];
+    for c in &cases {
+        let mut got = run(c);
+        got.sort();
+        let mut want: Vec<String> = c.refused_at.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(
+            got, want,
+            "{} {} {:?} images={} last_frame={}",
+            c.model, c.version, c.output, c.images, c.last_frame
+        );
+    }
+}
+
+#[test]
+fn every_table_is_dated_and_has_versions_with_sane_defaults() {
+    assert_eq!(MODELS.len(), 8);
+    for t in MODELS {
+        assert_eq!(t.as_of.len(), 10, "{} as_of must be a YYYY-MM-DD date", t.name);
+        assert!(!t.versions.is_empty());
+        for (v, r) in t.versions {
+            assert!(r.max_images <= MAX_IMAGES, "{} {v}", t.name);
+            if let (Some(d), Durations::OneOf(set)) = (r.default_duration, r.durations) {
+                assert!(set.contains(&d), "{} {v} default duration not allowed", t.name);
+            }
+            if let (Some(d), Values::OneOf(set)) = (r.default_resolution, r.resolutions) {
+                assert!(set.contains(&d), "{} {v} default resolution not allowed", t.name);
+            }
+            if let (Some(d), Values::OneOf(set)) = (r.default_aspect_ratio, r.aspect_ratios) {
+                assert!(set.contains(&d), "{} {v} default aspect ratio not allowed", t.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_allowed_values_so_the_caller_can_fix_the_request() {
+    let body = json!({"model_name":"OS","model_version":"2.0","prompt":"p","output_config":{"duration":5}});
+    let e = parse_create_request(&body, &ParseOptions::default()).unwrap_err();
+    assert!(e[0].msg.contains("4, 8, 12"), "{}", e[0].msg);
+}

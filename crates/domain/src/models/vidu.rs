@@ -1,0 +1,34 @@
+//! Vidu (Shengshu). Reference §3, SDK v1.3.166 (2026-08-21): 1–10 s at 720P/1080P; 4:3 and
+//! 3:4 only on q2; last frame on q2-pro and q2-turbo per the VOD doc.
+
+use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
+
+const BASE: VersionRules = VersionRules {
+    durations: Durations::Whole { min: 1, max: 10 },
+    default_duration: Some(5.0),
+    resolutions: Values::OneOf(&["720P", "1080P"]),
+    default_resolution: Some("720P"),
+    aspect_ratios: Values::OneOf(&["16:9", "9:16", "1:1"]),
+    default_aspect_ratio: Some("16:9"),
+    last_frame: LastFrame::NotSupported,
+    max_images: 3,
+    audio: Some(true),
+};
+
+const Q2: VersionRules =
+    VersionRules { aspect_ratios: Values::OneOf(&["16:9", "9:16", "4:3", "3:4", "1:1"]), ..BASE };
+const Q2_LAST_FRAME: VersionRules = VersionRules { last_frame: LastFrame::Supported, ..BASE };
+
+pub static TABLE: ModelTable = ModelTable {
+    name: "Vidu",
+    as_of: "2026-08-21",
+    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    versions: &[
+        ("q2", Q2),
+        ("q2-pro", Q2_LAST_FRAME),
+        ("q2-turbo", Q2_LAST_FRAME),
+        ("q3", BASE),
+        ("q3-pro", BASE),
+        ("q3-turbo", BASE),
+    ],
+};

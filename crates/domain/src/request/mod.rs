@@ -1,0 +1,140 @@
+//! The create-task request after it passed the boundary. A `VideoRequest` can only be built
+//! by `parse_create_request`, so holding one means every field is well-formed and, with
+//! strict model rules on, allowed for its model.
+
+mod fields;
+mod parse;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+pub use fields::{
+    NEWER_FILE_INFO_FIELDS, NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_FILE_INFO_FIELDS,
+    SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS,
+};
+pub use parse::{ParseOptions, parse_create_request};
+
+/// `Enabled` / `Disabled`, spelled exactly as the seed and the upstream spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Switch {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageMode {
+    Permanent,
+    Temporary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersonGeneration {
+    AllowAdult,
+    Disallowed,
+}
+
+/// Where an input image comes from: a VOD media id (`File`) or a URL (`Url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    File,
+    Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileInfo {
+    #[serde(rename = "type")]
+    pub kind: FileKind,
+    /// Set exactly when `kind` is `File`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    /// Set exactly when `kind` is `Url`; always an absolute http(s) URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Newer upstream fields (`usage`, `category`, …), passed through.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_mode: Option<StorageMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_name: Option<String>,
+    /// Seconds. The seed sends strings or numbers; it is always a number once parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_generation: Option<Switch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_generation: Option<PersonGeneration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_compliance_check: Option<Switch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_compliance_check: Option<Switch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enhance_switch: Option<Switch>,
+    /// Newer upstream fields (`frame_interpolate`, `enable_bgm`, …), passed through.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoRequest {
+    pub model_name: String,
+    pub model_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enhance_prompt: Option<Switch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_infos: Vec<FileInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame_url: Option<String>,
+    #[serde(default)]
+    pub output_config: OutputConfig,
+    /// The caller's dedup key (≤ 50 chars); vidgate enforces it per API key for 3 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<String>,
+    /// −10..10, higher first.
+    #[serde(default)]
+    pub tasks_priority: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext_info: Option<String>,
+    /// Newer upstream fields (`seed`, `scene_type`, …) in snake_case, passed through.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A stable digest of a JSON body, independent of key order and whitespace, used to tell
+/// "the same request again" from "a different request with the same Idempotency-Key".
+pub fn body_fingerprint(body: &Value) -> String {
+    // serde_json's Map is a BTreeMap here (no `preserve_order`), so serialising sorts keys.
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fingerprints_ignore_key_order_but_not_values() {
+        let a: Value = serde_json::from_str(r#"{"a":1,"b":{"c":2,"d":3}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{ "b": {"d":3, "c":2}, "a": 1 }"#).unwrap();
+        assert_eq!(body_fingerprint(&a), body_fingerprint(&b));
+        assert_ne!(body_fingerprint(&a), body_fingerprint(&json!({"a":1,"b":{"c":2,"d":4}})));
+    }
+}
