@@ -2,6 +2,7 @@
 //! how a task moves through its states, and how retries back off. No I/O lives here: no tokio,
 //! no sqlx, no axum, no reqwest, so every rule is a plain function with table-driven tests.
 
+pub mod clock;
 pub mod dimensions;
 pub mod error_type;
 pub mod field_error;
@@ -12,6 +13,7 @@ pub mod request;
 pub mod retry;
 pub mod task;
 
+pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use error_type::ErrorType;
 pub use field_error::{FieldError, Loc};
 pub use ids::RequestId;

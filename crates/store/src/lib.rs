@@ -1,1 +1,27 @@
-//! placeholder
+//! vidgate's durable state. `TaskStore` and `KeyStore` are the contract every backend keeps;
+//! `sqlite` is the embedded default; `contract` is one behavioural suite any backend must pass
+//! (PostgreSQL runs the same suite). Time is always passed in by the caller (`now`), so the
+//! store never reads a clock and tests control time completely.
+
+pub mod contract;
+mod error;
+mod keys;
+mod model;
+pub mod sqlite;
+mod tasks;
+
+pub use error::StoreError;
+pub use keys::{KeyRecord, KeyStore, NewKey};
+pub use model::{
+    CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LogEntry,
+    LogLevel, NewTask, ReapReport, Slot, TaskRecord,
+};
+pub use tasks::{ListQuery, TaskStore};
+
+/// Everything a vidgate process needs from its database.
+pub trait Store: TaskStore + KeyStore {
+    /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,13 @@
+//! Scenes paint frames. A scene is a pure function of (frame index, time, spec), which is what
+//! makes renders deterministic.
+
+mod pattern;
+
+pub use pattern::PatternScene;
+
+use crate::{Canvas, VideoSpec};
+
+pub trait Scene: Send + Sync {
+    /// Paints frame `index` (at `t` seconds) over the whole canvas.
+    fn paint(&self, canvas: &mut Canvas, index: u32, t: f64, spec: &VideoSpec);
+}

@@ -1,0 +1,114 @@
+//! One behavioural contract every backend keeps. Each case is a plain async function over a
+//! fresh `&dyn Store`; `store_contract_tests!(make_store())` expands them into `#[tokio::test]`
+//! functions, so SQLite and PostgreSQL run the very same assertions.
+
+mod dedup;
+mod keys;
+mod queue;
+mod requests;
+
+pub use dedup::*;
+pub use keys::*;
+pub use queue::*;
+pub use requests::*;
+
+use serde_json::json;
+use vidgate_domain::{Millis, ParseOptions, RequestId, VideoRequest, parse_create_request};
+
+use crate::{InsertOutcome, NewTask, Store, TaskRecord};
+
+/// The fixed "now" contract cases start from.
+pub const T0: Millis = 1_790_000_000_000;
+pub const HOUR: Millis = 3_600_000;
+
+/// Expands every contract case into a `#[tokio::test]`; `$make` is an expression (usually an
+/// async fn call) that yields a fresh `Arc<dyn Store>`-like value per test.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::__store_contract_cases!($make;
+            inserted_tasks_read_back_exactly_as_written,
+            another_keys_task_does_not_exist,
+            listing_pages_newest_first_and_filters_by_state,
+            logs_accumulate_in_order,
+            cancelling_a_queued_task_ends_it_without_dispatch,
+            cancelling_a_dispatched_task_flags_it_and_makes_it_due,
+            cancel_answers_already_completed_and_not_found,
+            dispatch_order_is_rank_then_arrival,
+            queue_position_counts_only_tasks_ahead_in_the_same_pool,
+            claims_respect_each_accounts_slot_limit,
+            concurrent_claims_never_double_claim_or_exceed_the_limit,
+            a_stale_lease_cannot_overwrite_a_newer_attempt,
+            a_requeued_task_waits_for_its_backoff,
+            poll_claims_take_only_due_unleased_running_tasks,
+            completion_is_fenced_and_final,
+            the_reaper_requeues_expired_submits_and_releases_polls,
+            the_reaper_fails_tasks_past_their_deadline,
+            session_ids_conflict_per_key_until_they_expire,
+            idempotency_keys_replay_the_same_body_and_refuse_another,
+            concurrent_inserts_with_one_idempotency_key_insert_once,
+            keys_are_created_listed_found_and_revoked,
+            key_names_are_unique_and_upserts_replace,
+        );
+    };
+}
+
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __store_contract_cases {
+    ($make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::$case(&*store).await;
+            }
+        )*
+    };
+}
+
+pub fn request(prompt: &str) -> VideoRequest {
+    let body = json!({"model_name": "Kling", "model_version": "2.1", "prompt": prompt});
+    parse_create_request(&body, &ParseOptions::default()).expect("contract request is valid")
+}
+
+pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
+    NewTask {
+        id: RequestId::new(),
+        key_id: key.into(),
+        pool: "sandbox".into(),
+        rank,
+        request: request("a red fox"),
+        created_at: at,
+        deadline_at: at + 24 * HOUR,
+        session: None,
+        idempotency: None,
+    }
+}
+
+pub async fn insert(store: &dyn Store, task: NewTask) -> TaskRecord {
+    match store.insert_task(task).await.expect("insert") {
+        InsertOutcome::Inserted(t) => t,
+        other => panic!("expected Inserted, got {other:?}"),
+    }
+}
+
+/// A tiny join_all over borrowed futures (they cannot be `tokio::spawn`ed: they borrow).
+pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
+}

@@ -1,0 +1,354 @@
+//! Contract cases for the queue: order, positions, slots, leases, fencing, the reaper.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::json;
+use vidgate_domain::{ErrorType, TaskState};
+
+use super::{HOUR, T0, insert, join_all, new_task};
+use crate::{Completion, LogEntry, Slot, Store};
+
+fn slots(limit: i64) -> Vec<Slot> {
+    vec![Slot { account: "acct".into(), limit }]
+}
+
+pub async fn dispatch_order_is_rank_then_arrival(store: &dyn Store) {
+    let low = insert(store, new_task("k", -5, T0)).await;
+    let first_normal = insert(store, new_task("k", 0, T0 + 1)).await;
+    let high = insert(store, new_task("k", 10, T0 + 2)).await;
+    let second_normal = insert(store, new_task("k", 0, T0 + 3)).await;
+    let lane_low = insert(store, new_task("k", -100, T0 + 4)).await;
+    let mut order = Vec::new();
+    while let Some(t) =
+        store.claim_next_queued("sandbox", &slots(100), "w", T0 + 10, T0 + HOUR).await.unwrap()
+    {
+        assert_eq!(t.state, TaskState::Submitting);
+        order.push(t.id);
+    }
+    assert_eq!(order, vec![high.id, first_normal.id, second_normal.id, low.id, lane_low.id]);
+}
+
+pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn Store) {
+    let a = insert(store, new_task("k", 0, T0)).await;
+    let b = insert(store, new_task("other-key", 0, T0 + 1)).await;
+    let c = insert(store, new_task("k", 5, T0 + 2)).await;
+    let mut elsewhere = new_task("k", 9, T0 + 3);
+    elsewhere.pool = "tencent".into();
+    let elsewhere = insert(store, elsewhere).await;
+    let pos = |t| async move {
+        store.queue_position(&store.get_task_any(t).await.unwrap().unwrap()).await.unwrap()
+    };
+    assert_eq!(pos(c.id).await, 0);
+    assert_eq!(pos(a.id).await, 1);
+    assert_eq!(pos(b.id).await, 2, "positions count every key's tasks: the queue is shared");
+    assert_eq!(pos(elsewhere.id).await, 0, "another pool's queue is separate");
+    store.cancel_task("k", a.id, T0 + 5).await.unwrap();
+    assert_eq!(pos(b.id).await, 1);
+    store.claim_next_queued("sandbox", &slots(1), "w", T0 + 6, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(pos(b.id).await, 0);
+}
+
+pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
+    for i in 0..5 {
+        insert(store, new_task("k", 0, T0 + i)).await;
+    }
+    let two = vec![Slot { account: "a".into(), limit: 2 }, Slot { account: "b".into(), limit: 1 }];
+    let mut accounts = Vec::new();
+    while let Some(t) =
+        store.claim_next_queued("sandbox", &two, "w", T0 + 10, T0 + HOUR).await.unwrap()
+    {
+        accounts.push(t.account.clone().unwrap());
+    }
+    assert_eq!(accounts, vec!["a", "a", "b"]);
+    assert_eq!(
+        store.slots_in_use("sandbox").await.unwrap(),
+        vec![("a".into(), 2), ("b".into(), 1)]
+    );
+    // Finishing one frees its slot for the next queued task.
+    let any = store
+        .list_tasks(
+            "k",
+            &crate::ListQuery {
+                states: Some(vec![TaskState::Submitting]),
+                before_seq: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let done = &any[0];
+    assert!(
+        store
+            .complete(
+                done.lease(),
+                Completion::Succeeded { result: json!({}) },
+                T0 + 11,
+                LogEntry::info(T0 + 11, "done")
+            )
+            .await
+            .unwrap()
+    );
+    let next =
+        store.claim_next_queued("sandbox", &two, "w", T0 + 12, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(next.account, done.account);
+    assert!(
+        store.claim_next_queued("sandbox", &two, "w", T0 + 12, T0 + HOUR).await.unwrap().is_none()
+    );
+}
+
+pub async fn concurrent_claims_never_double_claim_or_exceed_the_limit(store: &dyn Store) {
+    for i in 0..20 {
+        insert(store, new_task("k", 0, T0 + i)).await;
+    }
+    // Raw pointer games are not needed: the futures borrow the store for the join's duration.
+    let limit = 7;
+    let claims = futures_like_join(store, limit).await;
+    let unique: HashSet<_> = claims.iter().collect();
+    assert_eq!(unique.len(), claims.len(), "a task was claimed twice");
+    assert_eq!(claims.len() as i64, limit, "exactly the slot limit is claimed");
+}
+
+async fn futures_like_join(store: &dyn Store, limit: i64) -> Vec<vidgate_domain::RequestId> {
+    let slots = Arc::new(slots(limit));
+    let mut handles = Vec::new();
+    for w in 0..8 {
+        let slots = slots.clone();
+        handles.push(async move {
+            let mut mine = Vec::new();
+            while let Some(t) = store
+                .claim_next_queued("sandbox", &slots, &format!("w{w}"), T0 + 100, T0 + HOUR)
+                .await
+                .unwrap()
+            {
+                mine.push(t.id);
+                tokio::task::yield_now().await;
+            }
+            mine
+        });
+    }
+    let mut all = Vec::new();
+    for mine in join_all(handles).await {
+        all.extend(mine);
+    }
+    all
+}
+
+pub async fn a_stale_lease_cannot_overwrite_a_newer_attempt(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let first =
+        store.claim_next_queued("sandbox", &slots(1), "w1", T0, T0 + 1000).await.unwrap().unwrap();
+    assert_eq!(first.fence, 1);
+    assert_eq!(first.submit_attempts, 1);
+    // w1 stalls past its lease; the reaper puts the task back and w2 claims it.
+    let report = store.reap(T0 + 1001).await.unwrap();
+    assert_eq!(report.requeued, 1);
+    let second = store
+        .claim_next_queued("sandbox", &slots(1), "w2", T0 + 1002, T0 + 5000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.id, t.id);
+    assert!(second.fence > first.fence);
+    assert_eq!(second.submit_attempts, 2);
+    // w1 wakes up: none of its writes take.
+    let log = || LogEntry::info(T0 + 1003, "stale");
+    assert!(!store.mark_running(first.lease(), "up-stale", T0, T0 + 1003, log()).await.unwrap());
+    assert!(!store.requeue(first.lease(), T0, T0 + 1003, log()).await.unwrap());
+    assert!(!store.complete(first.lease(), Completion::Cancelled, T0 + 1003, log()).await.unwrap());
+    // w2's write does.
+    assert!(
+        store
+            .mark_running(
+                second.lease(),
+                "up-2",
+                T0 + 2000,
+                T0 + 1004,
+                LogEntry::info(T0 + 1004, "sent")
+            )
+            .await
+            .unwrap()
+    );
+    let now = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(now.state, TaskState::Running);
+    assert_eq!(now.upstream_task_id.as_deref(), Some("up-2"));
+    assert_eq!(now.submitted_at, Some(T0 + 1004));
+    assert_eq!(now.dispatched_at, Some(T0), "dispatched_at keeps the first dispatch");
+}
+
+pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert!(
+        store.requeue(c.lease(), T0 + 5000, T0 + 1, LogEntry::warn(T0 + 1, "busy")).await.unwrap()
+    );
+    let back = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(back.state, TaskState::Queued);
+    assert_eq!(back.account, None);
+    assert!(
+        store
+            .claim_next_queued("sandbox", &slots(1), "w", T0 + 4999, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store
+        .claim_next_queued("sandbox", &slots(1), "w", T0 + 5000, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, t.id);
+    assert_eq!(again.submit_attempts, 2);
+}
+
+pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    assert!(
+        store.claim_next_poll("sandbox", "p", T0, T0 + 100).await.unwrap().is_none(),
+        "queued is not pollable"
+    );
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    store
+        .mark_running(c.lease(), "up", T0 + 500, T0 + 1, LogEntry::info(T0 + 1, "sent"))
+        .await
+        .unwrap();
+    assert!(
+        store.claim_next_poll("sandbox", "p", T0 + 499, T0 + 600).await.unwrap().is_none(),
+        "not due yet"
+    );
+    assert!(
+        store.claim_next_poll("tencent", "p", T0 + 500, T0 + 600).await.unwrap().is_none(),
+        "other pool"
+    );
+    let p = store.claim_next_poll("sandbox", "p", T0 + 500, T0 + 600).await.unwrap().unwrap();
+    assert_eq!(p.id, t.id);
+    assert!(
+        store.claim_next_poll("sandbox", "p2", T0 + 550, T0 + 650).await.unwrap().is_none(),
+        "leased"
+    );
+    assert!(
+        store
+            .record_poll(
+                p.lease(),
+                40,
+                T0 + 1000,
+                T0 + 560,
+                Some(LogEntry::info(T0 + 560, "progress 40%"))
+            )
+            .await
+            .unwrap()
+    );
+    let after = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(after.progress, 40);
+    assert_eq!(after.lease_owner, None);
+    assert!(
+        !store.record_poll(p.lease(), 90, T0 + 1000, T0 + 561, None).await.unwrap(),
+        "lease already released"
+    );
+    let p2 = store.claim_next_poll("sandbox", "p", T0 + 1000, T0 + 1100).await.unwrap().unwrap();
+    assert!(store.record_poll(p2.lease(), 10, T0 + 2000, T0 + 1001, None).await.unwrap());
+    assert_eq!(
+        store.get_task_any(t.id).await.unwrap().unwrap().progress,
+        40,
+        "progress never goes backwards"
+    );
+}
+
+pub async fn completion_is_fenced_and_final(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let result = json!({"video": {"url": "https://x/y.mp4"}});
+    assert!(
+        store
+            .complete(
+                c.lease(),
+                Completion::Succeeded { result: result.clone() },
+                T0 + 9,
+                LogEntry::info(T0 + 9, "done")
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete(
+                c.lease(),
+                Completion::Failed { error: "x".into(), error_type: "y".into() },
+                T0 + 10,
+                LogEntry::info(T0 + 10, "again")
+            )
+            .await
+            .unwrap()
+    );
+    let done = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(done.state, TaskState::Succeeded);
+    assert_eq!(done.result, Some(result));
+    assert_eq!(done.progress, 100);
+    assert_eq!(done.finished_at, Some(T0 + 9));
+    assert_eq!(done.error, None);
+    assert!(
+        store.slots_in_use("sandbox").await.unwrap().is_empty(),
+        "a finished task frees its slot"
+    );
+}
+
+pub async fn the_reaper_requeues_expired_submits_and_releases_polls(store: &dyn Store) {
+    let a = insert(store, new_task("k", 0, T0)).await;
+    let b = insert(store, new_task("k", 0, T0 + 1)).await;
+    let ca = store
+        .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + 100)
+        .await
+        .unwrap()
+        .unwrap();
+    let cb = store
+        .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ca.id, cb.id), (a.id, b.id));
+    store
+        .mark_running(cb.lease(), "up-b", T0, T0 + 1, LogEntry::info(T0 + 1, "sent"))
+        .await
+        .unwrap();
+    let pb = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + 200).await.unwrap().unwrap();
+    assert!(store.reap(T0 + 99).await.unwrap().is_empty(), "nothing has expired yet");
+    let report = store.reap(T0 + 201).await.unwrap();
+    assert_eq!((report.requeued, report.released, report.timed_out), (1, 1, 0));
+    let a_now = store.get_task_any(a.id).await.unwrap().unwrap();
+    assert_eq!(a_now.state, TaskState::Queued);
+    assert!(a_now.fence > ca.fence);
+    assert!(
+        store.task_logs(a.id).await.unwrap().iter().any(|l| l.message.contains("lease expired"))
+    );
+    let b_now = store.get_task_any(b.id).await.unwrap().unwrap();
+    assert_eq!(b_now.state, TaskState::Running);
+    assert_eq!(b_now.lease_owner, None);
+    assert!(
+        !store.record_poll(pb.lease(), 50, T0 + 300, T0 + 202, None).await.unwrap(),
+        "the stale poller is fenced off"
+    );
+}
+
+pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
+    let queued = insert(store, new_task("k", 0, T0)).await;
+    let running = insert(store, new_task("k", 0, T0)).await;
+    let c = store
+        .claim_next_queued("sandbox", &slots(1), "w", T0, T0 + 48 * HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, queued.id);
+    store.mark_running(c.lease(), "up", T0, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    let report = store.reap(T0 + 24 * HOUR).await.unwrap();
+    assert_eq!(report.timed_out, 2);
+    for id in [queued.id, running.id] {
+        let t = store.get_task_any(id).await.unwrap().unwrap();
+        assert_eq!(t.state, TaskState::Failed);
+        assert_eq!(t.error_type.as_deref(), Some(ErrorType::TIMEOUT));
+        assert_eq!(t.finished_at, Some(T0 + 24 * HOUR));
+    }
+    assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
+}

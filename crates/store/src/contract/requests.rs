@@ -1,0 +1,118 @@
+//! Contract cases for the API side: insert, read, list, logs, cancel.
+
+use vidgate_domain::{ErrorType, RequestId, TaskState};
+
+use super::{HOUR, T0, insert, new_task};
+use crate::{CancelOutcome, ListQuery, LogLevel, Slot, Store};
+
+pub async fn inserted_tasks_read_back_exactly_as_written(store: &dyn Store) {
+    let mut t = new_task("k1", 3, T0);
+    t.request = super::request("héllo 世界 \"quoted\"");
+    let inserted = insert(store, t.clone()).await;
+    assert_eq!(inserted.id, t.id);
+    assert_eq!(inserted.state, TaskState::Queued);
+    assert_eq!(inserted.rank, 3);
+    assert_eq!(inserted.created_at, T0);
+    assert_eq!(inserted.deadline_at, T0 + 24 * HOUR);
+    assert_eq!(inserted.fence, 0);
+    let read = store.get_task("k1", t.id).await.unwrap().expect("task exists");
+    assert_eq!(read, inserted);
+    assert_eq!(read.request, t.request);
+}
+
+pub async fn another_keys_task_does_not_exist(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    assert!(store.get_task("k2", t.id).await.unwrap().is_none());
+    assert!(store.get_task("k1", RequestId::new()).await.unwrap().is_none());
+    let q = ListQuery { states: None, before_seq: None, limit: 10 };
+    assert!(store.list_tasks("k2", &q).await.unwrap().is_empty());
+    assert_eq!(store.cancel_task("k2", t.id, T0).await.unwrap(), CancelOutcome::NotFound);
+    assert_eq!(store.get_task("k1", t.id).await.unwrap().unwrap().state, TaskState::Queued);
+}
+
+pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(insert(store, new_task("k1", 0, T0 + i)).await.id);
+    }
+    insert(store, new_task("other", 0, T0)).await;
+    let q = |before, states| ListQuery { states, before_seq: before, limit: 2 };
+    let page1 = store.list_tasks("k1", &q(None, None)).await.unwrap();
+    assert_eq!(page1.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
+    let page2 = store.list_tasks("k1", &q(Some(page1[1].seq), None)).await.unwrap();
+    assert_eq!(page2.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
+
+    store.cancel_task("k1", ids[1], T0 + 10).await.unwrap();
+    let cancelled =
+        store.list_tasks("k1", &q(None, Some(vec![TaskState::Cancelled]))).await.unwrap();
+    assert_eq!(cancelled.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[1]]);
+    let none = store.list_tasks("k1", &q(None, Some(vec![]))).await.unwrap();
+    assert!(none.is_empty());
+}
+
+pub async fn logs_accumulate_in_order(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    store.append_log(t.id, crate::LogEntry::warn(T0 + 5, "second")).await.unwrap();
+    store.append_log(t.id, crate::LogEntry::info(T0 + 6, "third ✓")).await.unwrap();
+    let logs = store.task_logs(t.id).await.unwrap();
+    assert_eq!(logs.len(), 3);
+    assert!(logs[0].message.contains("queued"), "{:?}", logs[0]);
+    assert_eq!(logs[1].message, "second");
+    assert_eq!(logs[1].level, LogLevel::Warn);
+    assert_eq!(logs[2].message, "third ✓");
+    assert_eq!(logs[2].at, T0 + 6);
+}
+
+pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    assert_eq!(store.cancel_task("k1", t.id, T0 + 1).await.unwrap(), CancelOutcome::Cancelled);
+    let after = store.get_task("k1", t.id).await.unwrap().unwrap();
+    assert_eq!(after.state, TaskState::Cancelled);
+    assert_eq!(after.error_type.as_deref(), Some(ErrorType::CANCELLED));
+    assert_eq!(after.finished_at, Some(T0 + 1));
+    assert_eq!(after.dispatched_at, None);
+    let slots = [Slot { account: "a".into(), limit: 5 }];
+    assert!(
+        store.claim_next_queued("sandbox", &slots, "w", T0 + 2, T0 + HOUR).await.unwrap().is_none()
+    );
+}
+
+pub async fn cancelling_a_dispatched_task_flags_it_and_makes_it_due(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    let slots = [Slot { account: "a".into(), limit: 5 }];
+    let claimed =
+        store.claim_next_queued("sandbox", &slots, "w", T0, T0 + 1000).await.unwrap().unwrap();
+    store
+        .mark_running(
+            claimed.lease(),
+            "up-1",
+            T0 + HOUR,
+            T0 + 1,
+            crate::LogEntry::info(T0 + 1, "sent"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.cancel_task("k1", t.id, T0 + 2).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(store.cancel_task("k1", t.id, T0 + 3).await.unwrap(), CancelOutcome::Requested);
+    let after = store.get_task("k1", t.id).await.unwrap().unwrap();
+    assert!(after.cancel_requested);
+    assert_eq!(after.state, TaskState::Running);
+    assert_eq!(
+        after.next_poll_at,
+        Some(T0 + 2),
+        "a cancel makes the task due for its next poll now"
+    );
+}
+
+pub async fn cancel_answers_already_completed_and_not_found(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    store.cancel_task("k1", t.id, T0).await.unwrap();
+    assert_eq!(
+        store.cancel_task("k1", t.id, T0 + 1).await.unwrap(),
+        CancelOutcome::AlreadyCompleted
+    );
+    assert_eq!(
+        store.cancel_task("k1", RequestId::new(), T0).await.unwrap(),
+        CancelOutcome::NotFound
+    );
+}

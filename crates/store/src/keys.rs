@@ -1,0 +1,45 @@
+//! API keys. Only a SHA-256 of each key is stored (keys are long random strings, so a fast
+//! hash is enough; a slow KDF would only slow down every request).
+
+use async_trait::async_trait;
+use vidgate_domain::Millis;
+
+use crate::Result;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewKey {
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    /// The first characters of the key, to recognise it in listings.
+    pub prefix: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// `Conflict` when the name is taken.
+    async fn create_key(&self, key: NewKey) -> Result<KeyRecord>;
+
+    /// Creates or replaces the key with this id (used for `VIDGATE_BOOTSTRAP_KEY`).
+    async fn upsert_key(&self, key: NewKey) -> Result<()>;
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>>;
+
+    /// `false` when no active key has that name.
+    async fn revoke_key(&self, name: &str, now: Millis) -> Result<bool>;
+
+    /// The active (not revoked) key with this hash.
+    async fn find_active_key(&self, key_hash: &str) -> Result<Option<KeyRecord>>;
+
+    async fn count_active_keys(&self) -> Result<i64>;
+}

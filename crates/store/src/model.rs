@@ -1,0 +1,200 @@
+//! The records a store reads and writes, and the outcomes of its compound operations.
+
+use serde::Serialize;
+use serde_json::Value;
+use vidgate_domain::{Millis, RequestId, TaskState, VideoRequest};
+
+/// A per-key dedup claim on the caller's `session_id` (refused while it lives).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupClaim {
+    pub value: String,
+    pub expires_at: Millis,
+}
+
+/// A per-key `Idempotency-Key` claim: the same body gets the original task back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub body_hash: String,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: RequestId,
+    pub key_id: String,
+    /// Which upstream pool's queue the task waits in (`sandbox`, `tencent`).
+    pub pool: String,
+    /// Dispatch order: higher first (see `vidgate_domain::priority::rank`).
+    pub rank: i64,
+    pub request: VideoRequest,
+    pub created_at: Millis,
+    pub deadline_at: Millis,
+    pub session: Option<DedupClaim>,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+#[derive(Debug, Clone)]
+pub enum InsertOutcome {
+    /// Committed: the caller may answer 200.
+    Inserted(TaskRecord),
+    /// Same `Idempotency-Key`, same body: the original task, nothing inserted.
+    Replayed(TaskRecord),
+    /// Same `Idempotency-Key`, different body.
+    IdempotencyMismatch { task_id: String },
+    /// The `session_id` is still claimed by another of this key's tasks.
+    SessionConflict { task_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    /// Arrival order, unique; breaks ties between equal ranks.
+    pub seq: i64,
+    pub id: RequestId,
+    pub key_id: String,
+    pub pool: String,
+    pub state: TaskState,
+    pub rank: i64,
+    pub request: VideoRequest,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Not claimable before this (retry backoff).
+    pub run_after: Millis,
+    pub deadline_at: Millis,
+    /// First left the queue.
+    pub dispatched_at: Option<Millis>,
+    /// The upstream accepted it.
+    pub submitted_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    /// Bumped by every claim and reclaim; a worker's writes must carry the fence it claimed.
+    pub fence: i64,
+    pub submit_attempts: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<Millis>,
+    pub account: Option<String>,
+    pub upstream_task_id: Option<String>,
+    pub next_poll_at: Option<Millis>,
+    pub progress: i64,
+    pub cancel_requested: bool,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub error_type: Option<String>,
+}
+
+impl TaskRecord {
+    /// The lease a claim handed out, for fenced writes.
+    pub fn lease(&self) -> Lease {
+        Lease { id: self.id, fence: self.fence }
+    }
+}
+
+/// Proof of a claim. Writes made with a stale lease (the task was reclaimed since) change
+/// nothing and report `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub id: RequestId,
+    pub fence: i64,
+}
+
+/// An upstream account's capacity, as the dispatcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub account: String,
+    /// Most tasks that may hold this account's slots at once.
+    pub limit: i64,
+}
+
+/// How a task ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    Succeeded { result: Value },
+    Failed { error: String, error_type: String },
+    Cancelled,
+}
+
+impl Completion {
+    pub fn state(&self) -> TaskState {
+        match self {
+            Completion::Succeeded { .. } => TaskState::Succeeded,
+            Completion::Failed { .. } => TaskState::Failed,
+            Completion::Cancelled => TaskState::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was queued: now cancelled, it will never be dispatched.
+    Cancelled,
+    /// It is with the upstream: flagged; the worker ends it as cancelled.
+    Requested,
+    AlreadyCompleted,
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+
+    pub fn parse(s: &str) -> LogLevel {
+        match s {
+            "WARN" => LogLevel::Warn,
+            "ERROR" => LogLevel::Error,
+            _ => LogLevel::Info,
+        }
+    }
+}
+
+/// One line of a task's history, as `?logs=1` returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub at: Millis,
+    pub level: LogLevel,
+    pub message: String,
+}
+
+impl LogEntry {
+    pub fn info(at: Millis, message: impl Into<String>) -> Self {
+        LogEntry { at, level: LogLevel::Info, message: message.into() }
+    }
+
+    pub fn warn(at: Millis, message: impl Into<String>) -> Self {
+        LogEntry { at, level: LogLevel::Warn, message: message.into() }
+    }
+
+    pub fn error(at: Millis, message: impl Into<String>) -> Self {
+        LogEntry { at, level: LogLevel::Error, message: message.into() }
+    }
+}
+
+/// What one reaper pass changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Submitting tasks whose lease expired, put back in the queue.
+    pub requeued: u64,
+    /// Running tasks whose poll lease expired, made pollable again.
+    pub released: u64,
+    /// Tasks past their deadline, failed with `timeout`.
+    pub timed_out: u64,
+    /// Expired dedup claims removed.
+    pub purged_claims: u64,
+}
+
+impl ReapReport {
+    pub fn is_empty(&self) -> bool {
+        *self == ReapReport::default()
+    }
+}

@@ -1,0 +1,120 @@
+//! The task side of the store: the API's reads and writes, the queue's claims, fenced
+//! transitions and the reaper's sweeps.
+
+use async_trait::async_trait;
+use vidgate_domain::{Millis, RequestId, TaskState};
+
+use crate::Result;
+use crate::model::{
+    CancelOutcome, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapReport, Slot,
+    TaskRecord,
+};
+
+/// A page of one key's tasks, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub states: Option<Vec<TaskState>>,
+    /// Only tasks older than this `seq` (the cursor of the previous page).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    // --- the API side ---------------------------------------------------------------------
+
+    /// Inserts a task (state `Queued`) with its dedup claims and a first log line, in one
+    /// transaction. `Inserted` means committed.
+    async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome>;
+
+    /// A task, only if it belongs to `key_id` (another key's task does not exist for you).
+    async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>>;
+
+    /// A task regardless of owner, for workers.
+    async fn get_task_any(&self, id: RequestId) -> Result<Option<TaskRecord>>;
+
+    async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>>;
+
+    /// How many queued tasks of the same pool will be dispatched before this one.
+    async fn queue_position(&self, task: &TaskRecord) -> Result<i64>;
+
+    async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>>;
+
+    /// Cancels a queued task at once, or flags one that is with the upstream.
+    async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome>;
+
+    // --- the dispatcher -------------------------------------------------------------------
+
+    /// Claims the next queued task of `pool` (rank desc, then arrival) for the first account
+    /// in `slots` with a free slot, leasing it to `owner` until `lease_until`. Atomic with the
+    /// slot count, so concurrent dispatchers never exceed an account's limit. `None`: nothing
+    /// claimable, or every account is full.
+    async fn claim_next_queued(
+        &self,
+        pool: &str,
+        slots: &[Slot],
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>>;
+
+    /// Submitting → Running: the upstream accepted it as `upstream_task_id`.
+    async fn mark_running(
+        &self,
+        lease: Lease,
+        upstream_task_id: &str,
+        next_poll_at: Millis,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool>;
+
+    /// Submitting → Queued after a retryable failure; claimable again from `run_after`.
+    async fn requeue(
+        &self,
+        lease: Lease,
+        run_after: Millis,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool>;
+
+    // --- the poller -----------------------------------------------------------------------
+
+    /// Claims a running task of `pool` that is due for a poll.
+    async fn claim_next_poll(
+        &self,
+        pool: &str,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>>;
+
+    /// Records a poll that found the task still going; releases the poll lease.
+    async fn record_poll(
+        &self,
+        lease: Lease,
+        progress: i64,
+        next_poll_at: Millis,
+        now: Millis,
+        log: Option<LogEntry>,
+    ) -> Result<bool>;
+
+    // --- both -----------------------------------------------------------------------------
+
+    /// Submitting/Running → a terminal state.
+    async fn complete(
+        &self,
+        lease: Lease,
+        completion: Completion,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool>;
+
+    async fn append_log(&self, id: RequestId, entry: LogEntry) -> Result<()>;
+
+    /// One sweep: requeue expired submit leases, release expired poll leases, fail tasks past
+    /// their deadline, purge expired dedup claims.
+    async fn reap(&self, now: Millis) -> Result<ReapReport>;
+
+    /// Tasks of `pool` holding an upstream slot, per account (for metrics and tests).
+    async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>>;
+}

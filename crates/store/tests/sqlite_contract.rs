@@ -1,0 +1,16 @@
+//! The store contract on the embedded SQLite backend, a fresh database file per test.
+
+use std::sync::Arc;
+
+use vidgate_store::sqlite::{Durability, SqliteStore};
+use vidgate_store::{Store, store_contract_tests};
+
+async fn fresh_sqlite() -> Arc<dyn Store> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("vidgate.db");
+    // The directory must outlive the store; leak it for the test's lifetime.
+    std::mem::forget(dir);
+    Arc::new(SqliteStore::open(&path, Durability::Normal).await.expect("open sqlite"))
+}
+
+store_contract_tests!(fresh_sqlite());
