@@ -1,1 +1,23 @@
-//! placeholder
+//! vidgate's HTTP edge: the fal-style queue API over `POST /tencent-vod/v1/aigc-video`, the
+//! Tencent-compatible query route, media files, and the ops routes. Handlers stay thin:
+//! extract (auth, JSON, base URL) → domain/store call → view. All routes are in `router.rs`.
+
+mod auth;
+mod base_url;
+mod error;
+mod extract;
+mod handlers;
+pub mod openapi;
+mod router;
+mod state;
+pub mod time;
+mod views;
+
+pub use auth::{generate_key, hash_key};
+pub use error::ApiError;
+pub use time::rfc3339;
+pub use router::router;
+pub use state::{ApiConfig, AppState};
+
+/// Base path of the queue API.
+pub const BASE: &str = "/tencent-vod/v1/aigc-video";

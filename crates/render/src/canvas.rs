@@ -1,5 +1,10 @@
-//! An RGB frame buffer with the few drawing primitives scenes need. Coordinates are clipped,
-//! so scenes may draw partly off-screen without checks.
+//! A frame buffer in the encoder's own format, YUV 4:2:0 (BT.601, limited range), with the
+//! few drawing primitives scenes need. Scenes speak RGB; each fill converts its colour once
+//! and writes planes with `fill`, which is what makes painting cheap next to encoding
+//! (converting whole RGB frames cost more than encoding them). Coordinates are clipped, so
+//! scenes may draw partly off-screen.
+
+use openh264::formats::YUVSource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb(pub u8, pub u8, pub u8);
@@ -12,7 +17,7 @@ impl Rgb {
         Rgb(m(self.0, other.0), m(self.1, other.1), m(self.2, other.2))
     }
 
-    /// A saturated colour from a hue in turns (0..1).
+    /// A colour from a hue in turns (0..1), saturation and value.
     pub fn from_hue(hue: f32, saturation: f32, value: f32) -> Rgb {
         let h = hue.rem_euclid(1.0) * 6.0;
         let c = value * saturation;
@@ -29,18 +34,38 @@ impl Rgb {
         let to = |v: f32| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
         Rgb(to(r), to(g), to(b))
     }
+
+    /// BT.601 limited-range Y, U, V (integer form, as most encoders do it).
+    pub fn to_yuv(self) -> (u8, u8, u8) {
+        let (r, g, b) = (i32::from(self.0), i32::from(self.1), i32::from(self.2));
+        let y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
+        let u = ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128;
+        let v = ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128;
+        (y.clamp(0, 255) as u8, u.clamp(0, 255) as u8, v.clamp(0, 255) as u8)
+    }
+
+    /// The inverse of `to_yuv` (approximate: the round trip loses a little).
+    pub fn from_yuv(y: u8, u: u8, v: u8) -> Rgb {
+        let (c, d, e) = (i32::from(y) - 16, i32::from(u) - 128, i32::from(v) - 128);
+        let clip = |x: i32| ((x + 128) >> 8).clamp(0, 255) as u8;
+        Rgb(clip(298 * c + 409 * e), clip(298 * c - 100 * d - 208 * e), clip(298 * c + 516 * d))
+    }
 }
 
 pub struct Canvas {
     width: usize,
     height: usize,
-    rgb: Vec<u8>,
+    y: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
 }
 
 impl Canvas {
+    /// `width` and `height` must be even (4:2:0 halves both for chroma).
     pub fn new(width: u32, height: u32) -> Self {
         let (width, height) = (width as usize, height as usize);
-        Canvas { width, height, rgb: vec![0; width * height * 3] }
+        let chroma = width.div_ceil(2) * height.div_ceil(2);
+        Canvas { width, height, y: vec![16; width * height], u: vec![128; chroma], v: vec![128; chroma] }
     }
 
     pub fn width(&self) -> u32 {
@@ -51,17 +76,20 @@ impl Canvas {
         self.height as u32
     }
 
-    pub fn pixels(&self) -> &[u8] {
-        &self.rgb
+    fn cw(&self) -> usize {
+        self.width.div_ceil(2)
     }
 
     /// Fills each row with one colour: `color(y)` for rows 0..height.
     pub fn fill_rows(&mut self, mut color: impl FnMut(u32) -> Rgb) {
-        let stride = self.width * 3;
-        for (y, row) in self.rgb.chunks_exact_mut(stride).enumerate() {
-            let Rgb(r, g, b) = color(y as u32);
-            for px in row.chunks_exact_mut(3) {
-                px.copy_from_slice(&[r, g, b]);
+        let (w, cw) = (self.width, self.cw());
+        for row in 0..self.height {
+            let (y, u, v) = color(row as u32).to_yuv();
+            self.y[row * w..(row + 1) * w].fill(y);
+            if row % 2 == 0 {
+                let c = row / 2;
+                self.u[c * cw..(c + 1) * cw].fill(u);
+                self.v[c * cw..(c + 1) * cw].fill(v);
             }
         }
     }
@@ -72,23 +100,50 @@ impl Canvas {
         let x1 = (x + w).clamp(0, self.width as i64) as usize;
         let y0 = y.clamp(0, self.height as i64) as usize;
         let y1 = (y + h).clamp(0, self.height as i64) as usize;
-        if x0 >= x1 {
+        if x0 >= x1 || y0 >= y1 {
             return;
         }
-        for yy in y0..y1 {
-            let row = &mut self.rgb[(yy * self.width + x0) * 3..(yy * self.width + x1) * 3];
-            for px in row.chunks_exact_mut(3) {
-                px.copy_from_slice(&[c.0, c.1, c.2]);
-            }
+        let (yy, u, v) = c.to_yuv();
+        for row in y0..y1 {
+            self.y[row * self.width + x0..row * self.width + x1].fill(yy);
+        }
+        let cw = self.cw();
+        let (cx0, cx1) = (x0 / 2, x1.div_ceil(2));
+        for crow in y0 / 2..y1.div_ceil(2) {
+            self.u[crow * cw + cx0..crow * cw + cx1].fill(u);
+            self.v[crow * cw + cx0..crow * cw + cx1].fill(v);
         }
     }
 
+    /// The colour at a pixel (converted back from YUV, so approximate).
     pub fn get(&self, x: u32, y: u32) -> Option<Rgb> {
         let (x, y) = (x as usize, y as usize);
         (x < self.width && y < self.height).then(|| {
-            let i = (y * self.width + x) * 3;
-            Rgb(self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+            let c = (y / 2) * self.cw() + x / 2;
+            Rgb::from_yuv(self.y[y * self.width + x], self.u[c], self.v[c])
         })
+    }
+}
+
+impl YUVSource for Canvas {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.width, self.cw(), self.cw())
+    }
+
+    fn y(&self) -> &[u8] {
+        &self.y
+    }
+
+    fn u(&self) -> &[u8] {
+        &self.u
+    }
+
+    fn v(&self) -> &[u8] {
+        &self.v
     }
 }
 
@@ -96,16 +151,30 @@ impl Canvas {
 mod tests {
     use super::*;
 
+    fn close(a: Rgb, b: Rgb) -> bool {
+        let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).abs();
+        d(a.0, b.0) <= 3 && d(a.1, b.1) <= 3 && d(a.2, b.2) <= 3
+    }
+
     #[test]
     fn rectangles_are_clipped_to_the_canvas() {
         let mut c = Canvas::new(8, 4);
+        c.fill_rows(|_| Rgb(0, 0, 0));
         c.fill_rect(-5, -5, 7, 7, Rgb(255, 0, 0));
         c.fill_rect(6, 2, 100, 100, Rgb(0, 255, 0));
-        assert_eq!(c.get(0, 0), Some(Rgb(255, 0, 0)));
-        assert_eq!(c.get(1, 1), Some(Rgb(255, 0, 0)));
-        assert_eq!(c.get(2, 2), Some(Rgb(0, 0, 0)));
-        assert_eq!(c.get(7, 3), Some(Rgb(0, 255, 0)));
+        assert!(close(c.get(0, 0).unwrap(), Rgb(255, 0, 0)));
+        assert!(close(c.get(1, 1).unwrap(), Rgb(255, 0, 0)));
+        assert!(close(c.get(3, 3).unwrap(), Rgb(0, 0, 0)));
+        assert!(close(c.get(7, 3).unwrap(), Rgb(0, 255, 0)));
         assert_eq!(c.get(8, 0), None);
+    }
+
+    #[test]
+    fn colours_survive_the_yuv_round_trip() {
+        for c in [Rgb(255, 0, 0), Rgb(0, 255, 0), Rgb(0, 0, 255), Rgb(255, 255, 255), Rgb(20, 20, 20), Rgb(120, 200, 40)] {
+            let (y, u, v) = c.to_yuv();
+            assert!(close(Rgb::from_yuv(y, u, v), c), "{c:?}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The encode loop: paint, convert to YUV 4:2:0, encode with openh264, mux with muxide.
+//! The encode loop: paint (straight into YUV 4:2:0), encode with openh264, mux with muxide.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -8,7 +8,6 @@ use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
 };
-use openh264::formats::{RgbSliceU8, YUVBuffer};
 
 use crate::audio::{SAMPLE_RATE, SAMPLES_PER_FRAME, silent_adts_frame};
 use crate::{Canvas, Scene, VideoSpec};
@@ -91,12 +90,10 @@ pub fn render_mp4<W: Write>(
     let audio_step = f64::from(SAMPLES_PER_FRAME) / f64::from(SAMPLE_RATE);
     let mut audio_pts = 0.0;
     let mut canvas = Canvas::new(spec.width, spec.height);
-    let mut yuv = YUVBuffer::new(spec.width as usize, spec.height as usize);
     for i in 0..frames {
         let t = f64::from(i) / f64::from(fps);
         scene.paint(&mut canvas, i, t, spec);
-        yuv.read_rgb(RgbSliceU8::new(canvas.pixels(), (spec.width as usize, spec.height as usize)));
-        let bitstream = encoder.encode(&yuv).map_err(|e| RenderError::Encoder(e.to_string()))?;
+        let bitstream = encoder.encode(&canvas).map_err(|e| RenderError::Encoder(e.to_string()))?;
         let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
         let data = bitstream.to_vec();
         muxer.write_video(t, &data, keyframe).map_err(|e| RenderError::Muxer(e.to_string()))?;

@@ -1,1 +1,17 @@
-//! placeholder
+//! vidgate's background work. Every worker has one shape: `run_once()` does one unit of work
+//! and says whether there was any (`Outcome`); `runner::spawn` loops it with a concurrency
+//! cap, wake-ups, error backoff and a drain on shutdown. Tests call `run_once` by hand.
+
+mod context;
+mod dispatcher;
+mod poller;
+mod reaper;
+mod result_body;
+pub mod runner;
+
+pub use context::WorkerContext;
+pub use dispatcher::Dispatcher;
+pub use poller::Poller;
+pub use reaper::Reaper;
+pub use result_body::result_body;
+pub use runner::{Outcome, RunnerConfig, Worker, WorkerError};

@@ -4,6 +4,7 @@
 
 mod fields;
 mod parse;
+pub mod upstream;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,0 +1,80 @@
+//! API keys: generation, hashing, and the extractor that authenticates a request. A key is
+//! `vg_` + 40 base62 characters (~238 bits); only its SHA-256 is stored.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use vidgate_store::KeyRecord;
+
+use crate::{ApiError, AppState};
+
+const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const KEY_CHARS: usize = 40;
+
+/// A new random key. Returns `(key, prefix shown in listings)`.
+pub fn generate_key() -> (String, String) {
+    let bytes: Vec<u8> = (0..KEY_CHARS).map(|_| ALPHABET[usize::from(random_byte()) % ALPHABET.len()]).collect();
+    let key = format!("vg_{}", String::from_utf8_lossy(&bytes));
+    let prefix = key[..9].to_owned();
+    (key, prefix)
+}
+
+/// A uniformly random byte below 248 (248 = 4 × 62, so `% 62` stays unbiased).
+fn random_byte() -> u8 {
+    loop {
+        let b = uuid::Uuid::new_v4().as_bytes()[0];
+        if b < 248 {
+            return b;
+        }
+    }
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The caller, authenticated by `Authorization: Bearer <key>` or fal's `Authorization: Key <key>`.
+#[derive(Debug, Clone)]
+pub struct ApiKey(pub KeyRecord);
+
+fn presented_key(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("key")).then_some(key.trim())
+}
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(key) = presented_key(parts).filter(|k| !k.is_empty()) else {
+            return Err(ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)"));
+        };
+        match state.store.find_active_key(&hash_key(key)).await? {
+            Some(record) => Ok(ApiKey(record)),
+            None => Err(ApiError::Unauthorized("invalid or revoked API key")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_long_unique_and_prefixed() {
+        let (a, pa) = generate_key();
+        let (b, _) = generate_key();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.starts_with("vg_"));
+        assert!(a.starts_with(&pa));
+        assert!(a[3..].bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn hashes_are_stable_hex_sha256() {
+        assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -1,0 +1,93 @@
+//! The one error type of the HTTP edge. Every variant has a status and a stable JSON body;
+//! 500s are logged with their cause and answered with a generic message, never the cause.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vidgate_domain::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{detail}")]
+    BadRequest { detail: String, error_type: &'static str },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{detail}")]
+    Conflict { detail: String, error_type: &'static str },
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<vidgate_store::StoreError> for ApiError {
+    fn from(e: vidgate_store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl ApiError {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// One validation problem at `loc`.
+    pub fn invalid(loc: &[&str], kind: &str, msg: impl Into<String>) -> Self {
+        let loc = loc.iter().map(|s| vidgate_domain::Loc::from(*s)).collect();
+        ApiError::Validation(vec![FieldError::new(loc, kind, msg)])
+    }
+
+    pub fn request_not_found() -> Self {
+        ApiError::NotFound("request not found".into())
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { error_type, .. } | ApiError::Conflict { error_type, .. } => error_type,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Validation(_) => "validation_error",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let error_type = self.error_type();
+        let body = match &self {
+            ApiError::Validation(errors) => json!({ "detail": errors }),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                json!({ "detail": "internal error; see the server log", "error_type": error_type })
+            }
+            other => json!({ "detail": other.to_string(), "error_type": error_type }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert("x-fal-error-type", HeaderValue::from_static(error_type));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

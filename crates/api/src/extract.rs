@@ -1,0 +1,61 @@
+//! Request extractors with the house error bodies: a JSON body (400 malformed, 413 too big),
+//! the `logs` query flag, and request ids from the path.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde_json::Value;
+use vidgate_domain::RequestId;
+
+use crate::{ApiError, AppState};
+
+/// The raw JSON body, parsed but not yet validated (validation needs the whole value to
+/// report every problem at once).
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.max_body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge { limit })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest { detail: "the request body is empty; send a JSON object".into(), error_type: "malformed_json" });
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::BadRequest {
+            detail: format!("malformed JSON: {e}"),
+            error_type: "malformed_json",
+        })
+    }
+}
+
+/// `?logs=1|0|true|false` (fal's Python client sends `true`).
+pub struct WantLogs(pub bool);
+
+impl FromRequestParts<AppState> for WantLogs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let mut want = false;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if k != "logs" {
+                continue;
+            }
+            want = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                other => return Err(ApiError::invalid(&["query", "logs"], "bool_parsing", format!("logs must be 1, 0, true or false, got {other:?}"))),
+            };
+        }
+        Ok(WantLogs(want))
+    }
+}
+
+/// A request id from the path. Anything that is not an id cannot name a request: 404.
+pub fn parse_request_id(raw: &str) -> Result<RequestId, ApiError> {
+    raw.parse().map_err(|_| ApiError::request_not_found())
+}

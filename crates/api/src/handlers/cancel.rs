@@ -1,0 +1,55 @@
+//! `PUT …/requests/{id}/cancel`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use vidgate_store::CancelOutcome;
+
+use crate::auth::ApiKey;
+use crate::{ApiError, AppState};
+
+/// fal's cancel answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelBody {
+    /// `CANCELLATION_REQUESTED`, `ALREADY_COMPLETED` or `NOT_FOUND`.
+    #[schema(example = "CANCELLATION_REQUESTED")]
+    pub status: &'static str,
+}
+
+/// Cancel a request. A queued request ends at once (never dispatched); one that is with the
+/// upstream ends as cancelled at its next step (the upstream has no cancel call, so its job
+/// may still finish there). Either way it ends `COMPLETED` with `error_type: request_cancelled`.
+#[utoipa::path(
+    put, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/cancel", tag = "queue",
+    params(("request_id" = String, Path, description = "The request id from the create answer.")),
+    responses(
+        (status = 202, description = "Cancellation requested.", body = CancelBody),
+        (status = 400, description = "The request had already completed.", body = CancelBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such request for this key.", body = CancelBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let outcome = match id.parse() {
+        Ok(id) => state.store.cancel_task(&key.id, id, state.clock.now_ms()).await?,
+        Err(_) => CancelOutcome::NotFound,
+    };
+    let (code, status) = match outcome {
+        CancelOutcome::Cancelled => (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED"),
+        CancelOutcome::Requested => {
+            state.wake_poller.notify_waiters();
+            (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
+        }
+        CancelOutcome::AlreadyCompleted => (StatusCode::BAD_REQUEST, "ALREADY_COMPLETED"),
+        CancelOutcome::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+    };
+    Ok((code, Json(CancelBody { status })).into_response())
+}

@@ -1,0 +1,111 @@
+//! `POST /tencent-vod/v1/aigc-video`: validate, commit, answer with the queue handle.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vidgate_domain::priority::rank;
+use vidgate_domain::request::body_fingerprint;
+use vidgate_domain::{QueuePriority, RequestId, parse_create_request};
+use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, NewTask};
+
+use super::{fal_request_id, http_request_id};
+use crate::auth::ApiKey;
+use crate::base_url::BaseUrl;
+use crate::extract::JsonBody;
+use crate::views::{QueueHandle, queue_handle};
+use crate::{ApiError, AppState};
+
+const SESSION_TTL_MS: i64 = 3 * 24 * 3_600_000;
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+fn lane(headers: &HeaderMap) -> Result<QueuePriority, ApiError> {
+    let Some(v) = headers.get("x-fal-queue-priority") else { return Ok(QueuePriority::Normal) };
+    v.to_str().ok().and_then(QueuePriority::parse).ok_or_else(|| {
+        ApiError::invalid(&["header", "x-fal-queue-priority"], "enum", "X-Fal-Queue-Priority must be normal or low")
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX => Ok(Some(k.trim().to_owned())),
+        _ => Err(ApiError::invalid(
+            &["header", "idempotency-key"],
+            "value_error",
+            format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )),
+    }
+}
+
+/// Create a request: answers at once with the queue handle; the request is committed.
+#[utoipa::path(
+    post, path = "/tencent-vod/v1/aigc-video", tag = "queue",
+    request_body(content = crate::openapi::CreateTaskBody, description = "The seed's create-task body (snake_case)."),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h return the original request."),
+        ("X-Fal-Queue-Priority" = Option<String>, Header, description = "`normal` (default) or `low`: low ranks below every tasks_priority."),
+    ),
+    responses(
+        (status = 200, description = "Accepted and committed; the queue handle.", body = QueueHandle,
+            headers(("x-fal-request-id" = String, description = "The request id."))),
+        (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "session_id reused by this key within 3 days.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid values: one entry per problem.", body = crate::openapi::ValidationErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn create_request(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    base: BaseUrl,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let lane = lane(&headers)?;
+    let idempotency = idempotency_key(&headers)?;
+    let request = parse_create_request(&body, &state.config.parse).map_err(ApiError::Validation)?;
+    let now = state.clock.now_ms();
+    let task = NewTask {
+        id: RequestId::new(),
+        key_id: key.id.clone(),
+        pool: state.config.pool.clone(),
+        rank: rank(lane, request.tasks_priority),
+        session: request.session_id.clone().map(|value| DedupClaim { value, expires_at: now + SESSION_TTL_MS }),
+        idempotency: idempotency.map(|key| IdempotencyClaim {
+            key,
+            body_hash: body_fingerprint(&json!({"body": body, "lane": format!("{lane:?}")})),
+            expires_at: now + IDEMPOTENCY_TTL_MS,
+        }),
+        request,
+        created_at: now,
+        deadline_at: now + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
+    };
+    let task = match state.store.insert_task(task).await? {
+        InsertOutcome::Inserted(t) => {
+            state.wake_dispatcher.notify_waiters();
+            t
+        }
+        InsertOutcome::Replayed(t) => t,
+        InsertOutcome::IdempotencyMismatch { task_id } => {
+            return Err(ApiError::invalid(
+                &["header", "idempotency-key"],
+                "idempotency_mismatch",
+                format!("this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"),
+            ));
+        }
+        InsertOutcome::SessionConflict { task_id } => {
+            return Err(ApiError::Conflict {
+                detail: format!("session_id was already used by request {task_id} within the last 3 days"),
+                error_type: "session_conflict",
+            });
+        }
+    };
+    let position = state.store.queue_position(&task).await?;
+    let handle = queue_handle(&task, &base, position, http_request_id(&headers));
+    Ok(([fal_request_id(task.id)], Json(handle)).into_response())
+}

@@ -1,0 +1,85 @@
+//! `GET /tencent-vod/v1/aigc-video/requests`: the caller's own requests, newest first.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use vidgate_domain::PublicStatus;
+use vidgate_store::ListQuery;
+
+use super::status::status_of;
+use crate::auth::ApiKey;
+use crate::base_url::BaseUrl;
+use crate::views::ListBody;
+use crate::{ApiError, AppState};
+
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// `IN_QUEUE`, `IN_PROGRESS` or `COMPLETED`.
+    pub status: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
+    let states = match p.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            PublicStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid(&["query", "status"], "enum", "status must be IN_QUEUE, IN_PROGRESS or COMPLETED"))?
+                .states()
+                .to_vec(),
+        ),
+    };
+    let limit = match p.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::invalid(&["query", "limit"], "int_parsing", format!("limit must be an integer from 1 to {MAX_LIMIT}")))?,
+    };
+    let before_seq = match p.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::invalid(&["query", "cursor"], "value_error", "cursor must be a next_cursor value from a previous page"))?,
+        ),
+    };
+    Ok(ListQuery { states, before_seq, limit })
+}
+
+/// The caller's own requests, newest first, cursor-paged.
+#[utoipa::path(
+    get, path = "/tencent-vod/v1/aigc-video/requests", tag = "queue",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of requests.", body = ListBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid status, limit or cursor.", body = crate::openapi::ValidationErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    base: BaseUrl,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListBody>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid(&["query"], "value_error", e.body_text()))?;
+    let query = parse_params(&params)?;
+    let tasks = state.store.list_tasks(&key.id, &query).await?;
+    let next_cursor = (tasks.len() as i64 == query.limit).then(|| tasks.last().map(|t| t.seq.to_string())).flatten();
+    let mut requests = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        requests.push(status_of(&state, t, &base, false).await?);
+    }
+    Ok(Json(ListBody { requests, next_cursor }))
+}

@@ -1,0 +1,109 @@
+//! `GET …/requests/{id}/status` and `GET …/requests/{id}` (the result).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vidgate_domain::{ErrorType, TaskState};
+use vidgate_store::TaskRecord;
+
+use super::fal_request_id;
+use crate::auth::ApiKey;
+use crate::base_url::BaseUrl;
+use crate::extract::{WantLogs, parse_request_id};
+use crate::views::{StatusBody, result_json, status_body};
+use crate::{ApiError, AppState};
+
+async fn load(state: &AppState, key_id: &str, raw_id: &str) -> Result<TaskRecord, ApiError> {
+    let id = parse_request_id(raw_id)?;
+    state.store.get_task(key_id, id).await?.ok_or_else(ApiError::request_not_found)
+}
+
+pub(crate) async fn status_of(state: &AppState, task: &TaskRecord, base: &BaseUrl, logs: bool) -> Result<StatusBody, ApiError> {
+    let position = if task.state == TaskState::Queued { Some(state.store.queue_position(task).await?) } else { None };
+    let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
+    Ok(status_body(task, base, position, logs.as_deref()))
+}
+
+fn http_status(task: &TaskRecord) -> StatusCode {
+    if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED }
+}
+
+/// The status of a request: 202 while in queue or in progress, 200 once completed.
+#[utoipa::path(
+    get, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/status", tag = "queue",
+    params(
+        ("request_id" = String, Path, description = "The request id from the create answer."),
+        ("logs" = Option<String>, Query, description = "`1`/`true` to include log entries."),
+    ),
+    responses(
+        (status = 200, description = "COMPLETED (check `error`/`error_type` for failures).", body = StatusBody),
+        (status = 202, description = "IN_QUEUE or IN_PROGRESS.", body = StatusBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn get_status(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    base: BaseUrl,
+    WantLogs(logs): WantLogs,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = load(&state, &key.id, &id).await?;
+    let body = status_of(&state, &task, &base, logs).await?;
+    Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
+}
+
+/// The result: 200 with the output when it succeeded; 202 with the status and `Retry-After`
+/// while it is not done; the failure's status with `{detail, error_type}` when it failed or
+/// was cancelled.
+#[utoipa::path(
+    get, path = "/tencent-vod/v1/aigc-video/requests/{request_id}", tag = "queue",
+    params(("request_id" = String, Path, description = "The request id from the create answer.")),
+    responses(
+        (status = 200, description = "Succeeded: the output.", body = crate::views::ResultBody),
+        (status = 202, description = "Not done yet; poll again after `Retry-After` seconds.", body = StatusBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait."))),
+        (status = 400, description = "Cancelled (`error_type: request_cancelled`).", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The upstream refused the input (invalid parameter, content policy).", body = crate::openapi::ErrorBody),
+        (status = 502, description = "The upstream failed.", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The upstream stayed unavailable past the retry limit.", body = crate::openapi::ErrorBody),
+        (status = 504, description = "The request did not finish before its deadline.", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn get_result(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    base: BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = load(&state, &key.id, &id).await?;
+    let request_header = fal_request_id(task.id);
+    match (task.state, &task.result) {
+        (TaskState::Succeeded, Some(result)) => {
+            Ok(([request_header], Json(result_json(result, &base))).into_response())
+        }
+        (s, _) if s.is_terminal() => {
+            let error_type = task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
+            let status = StatusCode::from_u16(ErrorType::http_status(&error_type)).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = (status, [request_header], Json(json!({"detail": task.error, "error_type": error_type}))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&error_type) {
+                response.headers_mut().insert("x-fal-error-type", v);
+            }
+            Ok(response)
+        }
+        _ => {
+            let body = status_of(&state, &task, &base, false).await?;
+            let retry_after = if task.state == TaskState::Queued { "2" } else { "1" };
+            Ok((StatusCode::ACCEPTED, [request_header, (header::RETRY_AFTER.as_str(), HeaderValue::from_static(retry_after))], Json(body))
+                .into_response())
+        }
+    }
+}

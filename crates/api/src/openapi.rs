@@ -1,0 +1,180 @@
+//! The OpenAPI document. The create body's schema mirrors the seed's (`spec/create-task.openapi.md`)
+//! property for property, with the value constraints vidgate enforces written in; answers use
+//! the same types the handlers serialize.
+
+#![allow(dead_code)] // The body structs exist only to describe the schema.
+
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::handlers::{cancel, create, list, ops, query, status};
+
+/// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
+/// `off_peak`, `enable_bgm`, `class_id`, `expire_time`) are accepted too.
+#[derive(ToSchema)]
+pub struct OutputConfigBody {
+    /// `Permanent` or `Temporary` (default).
+    #[schema(pattern = "^(Permanent|Temporary)$")]
+    storage_mode: Option<String>,
+    /// Output name (≤ 64 characters; Permanent storage only).
+    #[schema(max_length = 64)]
+    media_name: Option<String>,
+    /// Aspect ratio, e.g. `16:9`; allowed values depend on the model.
+    aspect_ratio: Option<String>,
+    /// `AllowAdult` or `Disallowed`.
+    #[schema(pattern = "^(AllowAdult|Disallowed)$")]
+    person_generation: Option<String>,
+    /// `Enabled` or `Disabled`.
+    #[schema(pattern = "^(Enabled|Disabled)$")]
+    input_compliance_check: Option<String>,
+    /// `Enabled` or `Disabled`.
+    #[schema(pattern = "^(Enabled|Disabled)$")]
+    output_compliance_check: Option<String>,
+    /// `Enabled` or `Disabled`; which models make audio depends on the model.
+    #[schema(pattern = "^(Enabled|Disabled)$")]
+    audio_generation: Option<String>,
+    /// Seconds, as a string or a number (e.g. `8`, `"8.0"`); allowed values depend on the model.
+    #[schema(example = "8")]
+    duration: Option<String>,
+    /// e.g. `720P`, `1080P`; allowed values depend on the model.
+    resolution: Option<String>,
+    /// Super-resolution: `Enabled` or `Disabled`.
+    #[schema(pattern = "^(Enabled|Disabled)$")]
+    enhance_switch: Option<String>,
+}
+
+/// One input image (`file_infos` entry).
+#[derive(ToSchema)]
+pub struct FileInfoBody {
+    /// `File` (a VOD media id in `file_id`) or `Url` (an http(s) URL in `url`).
+    #[schema(pattern = "^(File|Url)$")]
+    r#type: String,
+    /// VOD media id; required when `type` is `File`.
+    file_id: Option<String>,
+    /// A description of the image (GEM 2.5/3.0, PixVerse names).
+    text: Option<String>,
+    /// http(s) URL; required when `type` is `Url`.
+    url: Option<String>,
+}
+
+/// The create-task body: the seed's schema, snake_case. With `strict_model_rules` on (the
+/// default) unknown fields are refused; newer upstream fields (`seed`, `scene_type`,
+/// `input_region`, `subject_infos`, `procedure`, `last_frame_file_id`) are accepted.
+#[derive(ToSchema)]
+pub struct CreateTaskBody {
+    /// Prompt words (≤ 2000 characters); may be omitted when `file_infos` gives images.
+    #[schema(max_length = 2000)]
+    prompt: String,
+    /// What the video must avoid (≤ 1000 characters).
+    #[schema(max_length = 1000)]
+    negative_prompt: Option<String>,
+    /// `Enabled` or `Disabled`.
+    #[schema(pattern = "^(Enabled|Disabled)$")]
+    enhance_prompt: Option<String>,
+    output_config: Option<OutputConfigBody>,
+    /// Dedup key: reused by the same API key within 3 days → 409 (≤ 50 characters; empty: none).
+    #[schema(max_length = 50)]
+    session_id: Option<String>,
+    /// Passed through to the upstream and echoed in results (≤ 1000 characters).
+    #[schema(max_length = 1000)]
+    session_context: Option<String>,
+    /// −10 … 10, higher first; a string or an integer.
+    #[schema(pattern = "^-?(10|[0-9])$", example = "10")]
+    tasks_priority: Option<String>,
+    /// Reserved upstream field.
+    ext_info: Option<String>,
+    /// Up to three source images.
+    #[schema(max_items = 3)]
+    file_infos: Option<Vec<FileInfoBody>>,
+    /// Last-frame image URL (needs a first frame in `file_infos`; GV, Kling 2.1 at 1080P, Vidu q2-pro/q2-turbo).
+    last_frame_url: Option<String>,
+    /// Kling, Hailuo, Vidu, GV, OS, PixVerse, Hunyuan or Mingmou.
+    #[schema(example = "Kling")]
+    model_name: String,
+    /// Depends on the model, e.g. Kling `1.6`, `2.1`; Hailuo `02`; Vidu `q2`.
+    #[schema(example = "2.1")]
+    model_version: String,
+}
+
+/// An error: a human-readable `detail` and a machine-readable `error_type`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    detail: String,
+    error_type: String,
+}
+
+/// One validation problem.
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// Where: `["body", "output_config", "duration"]`, `["header", "idempotency-key"]`, …
+    #[schema(value_type = Vec<Object>)]
+    loc: Vec<serde_json::Value>,
+    msg: String,
+    /// `missing`, `string_type`, `enum`, `model_rule`, `extra_forbidden`, …
+    r#type: String,
+}
+
+/// 422: every problem found, one entry each.
+#[derive(Serialize, ToSchema)]
+pub struct ValidationErrorBody {
+    detail: Vec<FieldErrorBody>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Authorization: Bearer <key>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("fal's scheme: `Authorization: Key <key>` is accepted as well"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vidgate",
+        description = "A self-hostable, fal-compatible queue in front of Tencent Cloud VOD AIGC video generation.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        create::create_request,
+        status::get_status,
+        status::get_result,
+        cancel::cancel_request,
+        list::list_requests,
+        query::query_task,
+        ops::healthz,
+        ops::readyz,
+        ops::openapi_json,
+    ),
+    components(schemas(CreateTaskBody, OutputConfigBody, FileInfoBody, ErrorBody, ValidationErrorBody, FieldErrorBody)),
+    modifiers(&Security),
+    tags(
+        (name = "queue", description = "fal's queue protocol over the seed's create route."),
+        (name = "tencent-compat", description = "Answers in the upstream's own shape."),
+        (name = "ops", description = "Health, readiness and documentation."),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

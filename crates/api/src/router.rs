@@ -1,0 +1,40 @@
+//! Every route in one place.
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::handlers::{cancel, create, list, ops, query, status};
+use crate::{AppState, BASE};
+
+pub fn router(state: AppState) -> Router {
+    let media = ServeDir::new(&state.config.media_dir);
+    let x_request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        // The queue API (fal's protocol over the seed's route).
+        .route(BASE, post(create::create_request))
+        .route(&format!("{BASE}/requests"), get(list::list_requests))
+        .route(&format!("{BASE}/requests/{{request_id}}"), get(status::get_result))
+        .route(&format!("{BASE}/requests/{{request_id}}/status"), get(status::get_status))
+        .route(&format!("{BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
+        // Compatibility with gateways that answer in the upstream's shape.
+        .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
+        // Files vidgate stores itself (sandbox output), with Range support.
+        .nest_service("/media", media)
+        // Ops.
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/openapi.json", get(ops::openapi_json))
+        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(CatchPanicLayer::custom(|_| ops::panic_response()))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,34 @@
+//! Shared state of the HTTP layer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use vidgate_domain::{Clock, ParseOptions};
+use vidgate_store::Store;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Public base URL for the absolute URLs in answers; `None`: from each request's Host.
+    pub public_url: Option<String>,
+    /// Whether this listener serves TLS (URLs then default to https).
+    pub tls: bool,
+    pub max_body_bytes: usize,
+    /// A request that has not ended this long after it was accepted fails with `timeout`.
+    pub request_deadline: Duration,
+    pub parse: ParseOptions,
+    /// Files served under `/media/`.
+    pub media_dir: PathBuf,
+    /// The queue new requests join (the provider's pool).
+    pub pool: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ApiConfig>,
+    pub wake_dispatcher: Arc<Notify>,
+    pub wake_poller: Arc<Notify>,
+}

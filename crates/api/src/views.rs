@@ -1,0 +1,260 @@
+//! What the API answers, as typed bodies (their `ToSchema` is what `/openapi.json` shows, so
+//! the documentation is the serializer). Built from a `TaskRecord` plus the request's base URL.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use vidgate_domain::{PublicStatus, TaskState};
+use vidgate_store::{LogEntry, TaskRecord};
+
+use crate::BASE;
+use crate::base_url::BaseUrl;
+use crate::time::{rfc3339, secs_between};
+
+/// One log entry, in fal's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLine {
+    pub message: String,
+    /// `INFO`, `WARN` or `ERROR`.
+    pub level: String,
+    /// Always `USER`, as fal's clients expect.
+    pub source: String,
+    /// RFC 3339.
+    pub timestamp: String,
+}
+
+impl From<&LogEntry> for LogLine {
+    fn from(l: &LogEntry) -> Self {
+        LogLine { message: l.message.clone(), level: l.level.as_str().into(), source: "USER".into(), timestamp: rfc3339(l.at) }
+    }
+}
+
+/// Timings in seconds.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Metrics {
+    /// Time from acceptance until the request left the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_time: Option<f64>,
+    /// Time from leaving the queue until it ended (fal: time spent processing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inference_time: Option<f64>,
+}
+
+impl Metrics {
+    fn of(t: &TaskRecord) -> Self {
+        Metrics {
+            queue_time: t.dispatched_at.map(|d| secs_between(t.created_at, d)),
+            inference_time: match (t.dispatched_at, t.finished_at) {
+                (Some(d), Some(f)) => Some(secs_between(d, f)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The status of a request (fal's queue status object, plus vidgate's extras).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    /// Exactly one of `IN_QUEUE`, `IN_PROGRESS`, `COMPLETED`.
+    #[schema(value_type = String, example = "IN_QUEUE")]
+    pub status: &'static str,
+    pub request_id: String,
+    pub response_url: String,
+    pub status_url: String,
+    pub cancel_url: String,
+    /// Requests that will leave the queue before this one (present while `IN_QUEUE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<i64>,
+    /// Null unless asked for with `?logs=1`.
+    pub logs: Option<Vec<LogLine>>,
+    pub metrics: Metrics,
+    /// 0–100.
+    pub progress: i64,
+    pub upstream_task_id: Option<String>,
+    pub model_name: String,
+    pub model_version: String,
+    pub created_at: String,
+    /// Set when a `COMPLETED` request failed or was cancelled.
+    pub error: Option<String>,
+    /// Machine-readable failure kind (`request_cancelled`, `timeout`, an upstream code, …).
+    pub error_type: Option<String>,
+}
+
+pub struct Urls {
+    pub response_url: String,
+    pub status_url: String,
+    pub cancel_url: String,
+}
+
+pub fn urls(base: &BaseUrl, id: &str) -> Urls {
+    let response_url = base.join(&format!("{BASE}/requests/{id}"));
+    Urls { status_url: format!("{response_url}/status"), cancel_url: format!("{response_url}/cancel"), response_url }
+}
+
+pub fn status_body(t: &TaskRecord, base: &BaseUrl, queue_position: Option<i64>, logs: Option<&[LogEntry]>) -> StatusBody {
+    let id = t.id.to_string();
+    let u = urls(base, &id);
+    let public = t.state.public();
+    StatusBody {
+        status: public.as_str(),
+        request_id: id,
+        response_url: u.response_url,
+        status_url: u.status_url,
+        cancel_url: u.cancel_url,
+        queue_position: (public == PublicStatus::InQueue).then(|| queue_position.unwrap_or(0)),
+        logs: logs.map(|l| l.iter().map(LogLine::from).collect()),
+        metrics: Metrics::of(t),
+        progress: t.progress,
+        upstream_task_id: t.upstream_task_id.clone(),
+        model_name: t.request.model_name.clone(),
+        model_version: t.request.model_version.clone(),
+        created_at: rfc3339(t.created_at),
+        error: t.error.clone(),
+        error_type: t.error_type.clone(),
+    }
+}
+
+/// The Tencent-style part of the create answer, as the seed's example shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct TencentTaskRef {
+    /// The same value as `request_id`.
+    pub task_id: String,
+    /// Id of this HTTP call.
+    pub request_id: String,
+}
+
+/// The create answer: fal's queue handle plus the Tencent envelope, so both kinds of client
+/// work.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueHandle {
+    #[schema(value_type = String, example = "IN_QUEUE")]
+    pub status: &'static str,
+    pub request_id: String,
+    pub response_url: String,
+    pub status_url: String,
+    pub cancel_url: String,
+    /// Always null in this answer.
+    #[schema(value_type = Option<Object>)]
+    pub logs: Option<()>,
+    #[schema(value_type = Object)]
+    pub metrics: Value,
+    pub queue_position: i64,
+    #[serde(rename = "Response")]
+    pub response: TencentTaskRef,
+}
+
+pub fn queue_handle(t: &TaskRecord, base: &BaseUrl, queue_position: i64, http_request_id: String) -> QueueHandle {
+    let id = t.id.to_string();
+    let u = urls(base, &id);
+    QueueHandle {
+        status: t.state.public().as_str(),
+        request_id: id.clone(),
+        response_url: u.response_url,
+        status_url: u.status_url,
+        cancel_url: u.cancel_url,
+        logs: None,
+        metrics: Value::Object(Default::default()),
+        queue_position,
+        response: TencentTaskRef { task_id: id, request_id: http_request_id },
+    }
+}
+
+/// A finished request's output (fal's video-model shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultBody {
+    /// The first output file.
+    #[schema(value_type = Object)]
+    pub video: Value,
+    /// Every output file.
+    #[schema(value_type = Vec<Object>)]
+    pub videos: Value,
+    pub model_name: String,
+    pub model_version: String,
+    pub upstream_task_id: Option<String>,
+    pub session_context: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub usage: Value,
+}
+
+/// The stored result with vidgate's own media URLs made absolute.
+pub fn result_json(stored: &Value, base: &BaseUrl) -> Value {
+    let mut v = stored.clone();
+    let fix = |file: &mut Value| {
+        if let Some(Value::String(url)) = file.get_mut("url") {
+            *url = base.absolute(url);
+        }
+    };
+    if let Some(video) = v.get_mut("video") {
+        fix(video);
+    }
+    if let Some(Value::Array(videos)) = v.get_mut("videos") {
+        videos.iter_mut().for_each(fix);
+    }
+    v
+}
+
+/// One page of the caller's requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListBody {
+    pub requests: Vec<StatusBody>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The `DescribeTaskDetail`-shaped answer of `GET /tencent-vod/v1/query/{task_id}`.
+pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -> Value {
+    let (status, err_code, err_ext) = match t.state {
+        TaskState::Queued => ("WAITING", 0, ""),
+        TaskState::Submitting | TaskState::Running => ("PROCESSING", 0, ""),
+        TaskState::Succeeded => ("FINISH", 0, ""),
+        TaskState::Failed => ("FINISH", 70000, t.error_type.as_deref().unwrap_or("FailedOperation")),
+        TaskState::Cancelled => ("ABORTED", 70000, "OperationCanceled"),
+    };
+    let files: Vec<Value> = t
+        .result
+        .as_ref()
+        .map(|r| result_json(r, base))
+        .and_then(|r| r.get("videos").cloned())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "FileUrl": f.get("url"),
+                "FileType": "mp4",
+                "StorageMode": t.request.output_config.storage_mode.map(|m| format!("{m:?}")).unwrap_or_else(|| "Temporary".into()),
+                "MediaName": t.request.output_config.media_name,
+                "ExpireTime": f.get("expires_at"),
+                "FileId": f.get("file_id"),
+                "MetaData": {
+                    "Size": f.get("file_size"), "Width": f.get("width"), "Height": f.get("height"),
+                    "Duration": f.get("duration"), "Container": "mp4"
+                }
+            })
+        })
+        .collect();
+    let id = t.id.to_string();
+    serde_json::json!({
+        "Response": {
+            "TaskType": "AigcVideoTask",
+            "Status": status,
+            "CreateTime": rfc3339(t.created_at),
+            "BeginProcessTime": t.dispatched_at.map(rfc3339).unwrap_or_default(),
+            "FinishTime": t.finished_at.map(rfc3339).unwrap_or_default(),
+            "AigcVideoTask": {
+                "TaskId": id,
+                "Status": status,
+                "ErrCode": err_code,
+                "ErrCodeExt": err_ext,
+                "Message": t.error.clone().unwrap_or_default(),
+                "Progress": t.progress,
+                "Input": vidgate_domain::request::upstream::to_upstream(&t.request),
+                "Output": { "FileInfos": files },
+                "SessionId": t.request.session_id.clone().unwrap_or_default(),
+                "SessionContext": t.request.session_context.clone().unwrap_or_default(),
+            },
+            "RequestId": http_request_id,
+        }
+    })
+}

@@ -1,0 +1,93 @@
+//! The request in the upstream's own words: snake_case fields become Tencent's PascalCase
+//! (`model_name` → `ModelName`), with the few names that are not plain PascalCase spelled
+//! out (`enable_bgm` → `EnableBGM`). Fields vidgate does not know are converted the same way,
+//! so newer upstream parameters pass through without a release.
+
+use serde_json::{Map, Value};
+
+use super::VideoRequest;
+
+/// Upstream names that plain PascalCase conversion would get wrong.
+const EXCEPTIONS: &[(&str, &str)] = &[("enable_bgm", "EnableBGM")];
+
+/// `first_frame_url` → `FirstFrameUrl`.
+pub fn pascal_case(snake: &str) -> String {
+    if let Some((_, upstream)) = EXCEPTIONS.iter().find(|(s, _)| *s == snake) {
+        return (*upstream).to_owned();
+    }
+    snake
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn convert(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (pascal_case(k), convert(v))).collect::<Map<_, _>>())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The request as the upstream's `CreateAigcVideoTask` body (without `SubAppId`, `SessionId`
+/// and the other fields the provider adds). `Duration` stays a float and `TasksPriority` an
+/// integer, as the upstream's types say.
+pub fn to_upstream(req: &VideoRequest) -> Value {
+    let mut v = serde_json::to_value(req).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        // vidgate enforces the caller's session_id itself; the upstream's SessionId is
+        // vidgate's own request id, set by the provider.
+        map.remove("session_id");
+        if req.tasks_priority == 0 {
+            map.remove("tasks_priority");
+        }
+        if map.get("output_config").is_some_and(|o| o.as_object().is_some_and(Map::is_empty)) {
+            map.remove("output_config");
+        }
+    }
+    convert(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::request::{ParseOptions, parse_create_request};
+
+    #[test]
+    fn names_follow_the_upstreams_spelling() {
+        assert_eq!(pascal_case("model_name"), "ModelName");
+        assert_eq!(pascal_case("file_id"), "FileId");
+        assert_eq!(pascal_case("enable_bgm"), "EnableBGM");
+        assert_eq!(pascal_case("input_compliance_check"), "InputComplianceCheck");
+        assert_eq!(pascal_case("url"), "Url");
+    }
+
+    #[test]
+    fn the_seed_example_maps_to_upstream_types_and_names() {
+        let body = json!({
+            "model_name": "Kling", "model_version": "1.6", "prompt": "p", "tasks_priority": "10",
+            "session_id": "mine", "session_context": "ctx", "seed": 42,
+            "file_infos": [{"type": "Url", "url": "https://e.com/a.png", "usage": "FirstFrame"}],
+            "output_config": {"duration": "8", "resolution": "1080P", "enable_bgm": "Enabled"}
+        });
+        let req = parse_create_request(&body, &ParseOptions::default()).unwrap();
+        let up = to_upstream(&req);
+        assert_eq!(up["ModelName"], "Kling");
+        assert_eq!(up["TasksPriority"], json!(10));
+        assert!(up["OutputConfig"]["Duration"].is_f64());
+        assert_eq!(up["OutputConfig"]["Duration"], json!(8.0));
+        assert_eq!(up["OutputConfig"]["EnableBGM"], "Enabled");
+        assert_eq!(up["FileInfos"][0], json!({"Type": "Url", "Url": "https://e.com/a.png", "Usage": "FirstFrame"}));
+        assert_eq!(up["SessionContext"], "ctx");
+        assert_eq!(up["Seed"], 42);
+        assert!(up.get("SessionId").is_none());
+    }
+}

@@ -1,0 +1,136 @@
+//! The sandbox's simulated life cycle, driven by a manual clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use vidgate_domain::{
+    Clock, ManualClock, ParseOptions, RequestId, VideoRequest, parse_create_request,
+};
+
+use super::*;
+use crate::{PollJob, PollStatus, Provider, SubmitJob};
+
+fn request(prompt: &str) -> VideoRequest {
+    let body = json!({"model_name": "Vidu", "model_version": "q2", "prompt": prompt,
+        "output_config": {"duration": 1, "resolution": "720P", "aspect_ratio": "1:1"}});
+    parse_create_request(&body, &ParseOptions::default()).unwrap()
+}
+
+fn sandbox(dir: &std::path::Path, clock: Arc<ManualClock>) -> SandboxProvider {
+    SandboxProvider::new(
+        SandboxConfig {
+            media_dir: dir.to_path_buf(),
+            concurrency: 2,
+            queue_delay: Duration::from_secs(1),
+            processing_time: Duration::from_secs(4),
+            poll_interval: Duration::from_millis(500),
+            fps: 4,
+            moderation_blocklist: vec!["forbidden".into()],
+        },
+        clock,
+    )
+}
+
+#[tokio::test]
+async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let sb = sandbox(dir.path(), clock.clone());
+    let (id, req) = (RequestId::new(), request("a lighthouse"));
+    let submitted = sb
+        .submit(SubmitJob { request_id: id, account: "sandbox", request: &req, attempt: 1 })
+        .await
+        .unwrap();
+    let job = PollJob {
+        request_id: id,
+        account: "sandbox",
+        upstream_task_id: &submitted.upstream_task_id,
+        submitted_at: clock.now_ms(),
+        request: &req,
+    };
+
+    assert_eq!(sb.poll(job).await.unwrap(), PollStatus::Waiting);
+    clock.advance(3000);
+    assert_eq!(sb.poll(job).await.unwrap(), PollStatus::Processing { progress: 50 });
+    clock.advance(2000);
+    let PollStatus::Succeeded(out) = sb.poll(job).await.unwrap() else {
+        panic!("expected success")
+    };
+    let f = &out.files[0];
+    assert_eq!((f.width, f.height), (Some(720), Some(720)));
+    assert_eq!(f.duration, Some(1.0));
+    let on_disk = dir.path().join(id.to_string()).join("video.mp4");
+    assert_eq!(std::fs::metadata(&on_disk).unwrap().len(), f.file_size.unwrap());
+    assert_eq!(f.url, format!("/media/{id}/video.mp4"));
+}
+
+#[tokio::test]
+async fn resubmitting_names_the_same_job_and_a_finished_file_is_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let (id, req) = (RequestId::new(), request("a kite"));
+    let first = sandbox(dir.path(), clock.clone());
+    let a = first
+        .submit(SubmitJob { request_id: id, account: "sandbox", request: &req, attempt: 1 })
+        .await
+        .unwrap();
+    let b = first
+        .submit(SubmitJob { request_id: id, account: "sandbox", request: &req, attempt: 2 })
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    clock.advance(10_000);
+    let job = PollJob {
+        request_id: id,
+        account: "sandbox",
+        upstream_task_id: &a.upstream_task_id,
+        submitted_at: 0,
+        request: &req,
+    };
+    let PollStatus::Succeeded(one) = first.poll(job).await.unwrap() else { panic!() };
+    let path = dir.path().join(id.to_string()).join("video.mp4");
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    // A new process (fresh provider) polls the same job: the file is reused, not re-rendered.
+    let second = sandbox(dir.path(), clock.clone());
+    let PollStatus::Succeeded(two) = second.poll(job).await.unwrap() else { panic!() };
+    assert_eq!(one, two);
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
+}
+
+#[tokio::test]
+async fn blocklisted_prompts_fail_like_upstream_moderation() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let sb = sandbox(dir.path(), clock.clone());
+    let (id, req) = (RequestId::new(), request("something Forbidden here"));
+    let up = SandboxProvider::upstream_id(id);
+    clock.advance(1500);
+    let job = PollJob {
+        request_id: id,
+        account: "sandbox",
+        upstream_task_id: &up,
+        submitted_at: 0,
+        request: &req,
+    };
+    match sb.poll(job).await.unwrap() {
+        PollStatus::Failed { code, .. } => assert_eq!(code, MODERATION_CODE),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_upstream_id_is_a_fatal_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox(dir.path(), Arc::new(ManualClock::new(0)));
+    let req = request("x");
+    let job = PollJob {
+        request_id: RequestId::new(),
+        account: "sandbox",
+        upstream_task_id: "sandbox-other",
+        submitted_at: 0,
+        request: &req,
+    };
+    let err = sb.poll(job).await.unwrap_err();
+    assert_eq!(err.class, crate::ErrorClass::Fatal);
+}

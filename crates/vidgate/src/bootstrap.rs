@@ -1,0 +1,45 @@
+//! Keys at startup: `VIDGATE_BOOTSTRAP_KEY` is registered (for automation), and a store with
+//! no key at all gets one, which `serve` prints once.
+
+use vidgate_domain::Millis;
+use vidgate_store::{KeyStore, NewKey};
+
+use crate::config::Config;
+
+pub const BOOTSTRAP_KEY_ID: &str = "key_bootstrap";
+
+pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
+    let (key, prefix) = vidgate_api::generate_key();
+    let record = NewKey {
+        id: format!("key_{}", uuid::Uuid::now_v7().simple()),
+        name: name.to_owned(),
+        key_hash: vidgate_api::hash_key(&key),
+        prefix,
+        created_at: now,
+    };
+    (key, record)
+}
+
+/// Returns the first key if this call created it.
+pub async fn ensure_keys(store: &dyn KeyStore, config: &Config, now: Millis) -> anyhow::Result<Option<String>> {
+    let bootstrap = config.auth.bootstrap_key.expose();
+    if !bootstrap.is_empty() {
+        store
+            .upsert_key(NewKey {
+                id: BOOTSTRAP_KEY_ID.into(),
+                name: "bootstrap".into(),
+                key_hash: vidgate_api::hash_key(bootstrap),
+                prefix: bootstrap.chars().take(9).collect(),
+                created_at: now,
+            })
+            .await?;
+        return Ok(None);
+    }
+    if store.count_active_keys().await? > 0 {
+        return Ok(None);
+    }
+    let (key, record) = new_key_record("default", now);
+    store.create_key(record).await?;
+    tracing::info!("created the first API key \"default\"");
+    Ok(Some(key))
+}

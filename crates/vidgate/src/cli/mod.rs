@@ -1,0 +1,147 @@
+//! The command line: `serve`, `keys`, the client commands (`submit`, `status`, `result`,
+//! `cancel`), `migrate` and `config default`.
+
+mod client;
+mod keys;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, DEFAULT_TOML, Overrides};
+use crate::startup::{Application, BuildOptions, shutdown_signal};
+
+#[derive(Debug, Parser)]
+#[command(name = "vidgate", version, about = "A self-hostable, fal-compatible queue gateway for AI video generation")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the store is: shared by `serve`, `keys` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Configuration file (TOML; see `vidgate config default`).
+    #[arg(long, env = "VIDGATE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory: the SQLite database and rendered media [default: ./data].
+    #[arg(long, env = "VIDGATE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// A database URL that overrides the SQLite file under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn load(&self, listen: Option<String>) -> Result<Config, crate::config::ConfigError> {
+        let overrides = Overrides { listen, data_dir: self.data_dir.clone(), database_url: self.database_url.clone() };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: the HTTP API and the workers.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "VIDGATE_LISTEN")]
+        listen: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage API keys (stored hashed).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Submit a video request to a running vidgate.
+    Submit(client::SubmitArgs),
+    /// Show a request's status.
+    Status(client::IdArgs),
+    /// Show a request's result, optionally downloading the video.
+    Result(client::ResultArgs),
+    /// Cancel a request.
+    Cancel(client::IdArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting with its default and a comment.
+    Default,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("vidgate: {e}");
+    ExitCode::FAILURE
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve { listen, store } => {
+            let config = match store.load(listen) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            crate::telemetry::init(&config.log);
+            runtime().block_on(async move {
+                let app = match Application::build(config, BuildOptions::default()).await {
+                    Ok(app) => app,
+                    Err(e) => return fail(format!("{e:#}")),
+                };
+                let token = CancellationToken::new();
+                let stopper = token.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    stopper.cancel();
+                });
+                match app.run_until_stopped(token).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(format!("{e:#}")),
+                }
+            })
+        }
+        Command::Keys { command, store } => match store.load(None) {
+            Ok(config) => runtime().block_on(keys::run(command, config)),
+            Err(e) => fail(e),
+        },
+        Command::Migrate { store } => match store.load(None) {
+            Ok(config) => runtime().block_on(async move {
+                match crate::store_select::open_store(&config).await {
+                    Ok(s) => {
+                        println!("vidgate: {} schema is up to date", s.backend());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(format!("{e:#}")),
+                }
+            }),
+            Err(e) => fail(e),
+        },
+        Command::Submit(args) => runtime().block_on(client::submit(args)),
+        Command::Status(args) => runtime().block_on(client::status(args)),
+        Command::Result(args) => runtime().block_on(client::result(args)),
+        Command::Cancel(args) => runtime().block_on(client::cancel(args)),
+        Command::Config { command: ConfigCommand::Default } => {
+            print!("{DEFAULT_TOML}");
+            ExitCode::SUCCESS
+        }
+    }
+}

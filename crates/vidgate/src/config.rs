@@ -1,0 +1,329 @@
+//! One typed configuration tree. Defaults live in `config/default.toml` (embedded, printed by
+//! `vidgate config default`); a file, `VIDGATE_*` variables and flags override them. Invalid
+//! settings stop startup with a message naming the setting. Secrets are redacted in `Debug`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A string that never shows in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub queue: QueueConfig,
+    pub rules: RulesConfig,
+    pub provider: ProviderConfig,
+    pub sandbox: SandboxSettings,
+    pub workers: WorkersConfig,
+    pub log: LogConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_deadline: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// May carry a password: a `Secret`.
+    pub database_url: Secret,
+    pub sqlite_durability: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+    #[serde(with = "humantime_serde")]
+    pub submit_lease: Duration,
+    pub max_submit_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    pub strict_model_rules: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub concurrency: i64,
+    #[serde(with = "humantime_serde")]
+    pub queue_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub processing_time: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    pub fps: u32,
+    pub moderation_blocklist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersConfig {
+    pub dispatcher_concurrency: usize,
+    pub poller_concurrency: usize,
+    #[serde(with = "humantime_serde")]
+    pub idle_wait: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reaper_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub error_backoff: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Accepted as an API key (VIDGATE_BOOTSTRAP_KEY), for automation.
+    #[serde(default)]
+    pub bootstrap_key: Secret,
+}
+
+/// Overrides from flags and the short environment variables, applied last.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration: {setting}: {problem}")]
+    Invalid { setting: &'static str, problem: String },
+}
+
+impl Config {
+    /// Defaults → `file` → `VIDGATE_<SECTION>__<KEY>` → short env forms → `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("VIDGATE_").filter(|k| k.as_str().contains("__")).split("__"))
+            .merge(short_env());
+        let mut nested = serde_json::Map::new();
+        let mut put = |section: &str, key: &str, v: serde_json::Value| {
+            nested.entry(section).or_insert_with(|| serde_json::json!({}))[key] = v;
+        };
+        if let Some(l) = &overrides.listen {
+            put("server", "listen", l.clone().into());
+        }
+        if let Some(d) = &overrides.data_dir {
+            put("store", "data_dir", d.display().to_string().into());
+        }
+        if let Some(u) = &overrides.database_url {
+            put("store", "database_url", u.clone().into());
+        }
+        figment = figment.merge(Serialized::defaults(serde_json::Value::Object(nested)));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The defaults alone (tests start from these).
+    pub fn defaults() -> Config {
+        let config: Config = Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("embedded defaults parse");
+        config
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|e| ConfigError::Invalid {
+            setting: "server.listen",
+            problem: format!("{:?} is not an address like 127.0.0.1:8080 ({e})", self.server.listen),
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
+        self.listen_addr()?;
+        if !self.server.public_url.is_empty() {
+            match url::Url::parse(&self.server.public_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return bad("server.public_url", format!("{:?} is not an http(s) URL", self.server.public_url)),
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            return bad("server.max_body_bytes", format!("must be at least 1024, got {}", self.server.max_body_bytes));
+        }
+        if !matches!(self.store.sqlite_durability.as_str(), "full" | "normal") {
+            return bad("store.sqlite_durability", format!("must be \"full\" or \"normal\", got {:?}", self.store.sqlite_durability));
+        }
+        if self.queue.max_submit_attempts == 0 {
+            return bad("queue.max_submit_attempts", "must be at least 1".into());
+        }
+        if self.queue.request_deadline < Duration::from_secs(1) {
+            return bad("queue.request_deadline", "must be at least 1s".into());
+        }
+        if !matches!(self.provider.kind.as_str(), "auto" | "sandbox") {
+            return bad("provider.kind", format!("must be \"auto\" or \"sandbox\", got {:?}", self.provider.kind));
+        }
+        if self.sandbox.concurrency < 1 {
+            return bad("sandbox.concurrency", format!("must be at least 1, got {}", self.sandbox.concurrency));
+        }
+        if !(1..=60).contains(&self.sandbox.fps) {
+            return bad("sandbox.fps", format!("must be between 1 and 60, got {}", self.sandbox.fps));
+        }
+        if self.sandbox.poll_interval.is_zero() {
+            return bad("sandbox.poll_interval", "must be more than 0".into());
+        }
+        if self.workers.dispatcher_concurrency == 0 || self.workers.poller_concurrency == 0 {
+            return bad("workers.*_concurrency", "must be at least 1".into());
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad("log.format", format!("must be \"text\" or \"json\", got {:?}", self.log.format));
+        }
+        Ok(())
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.store.data_dir.join("media")
+    }
+}
+
+/// The documented short environment variables.
+fn short_env() -> Serialized<serde_json::Value> {
+    let mut v = serde_json::json!({});
+    let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+    if let Some(x) = var("VIDGATE_LISTEN") {
+        v["server"] = serde_json::json!({"listen": x});
+    }
+    let mut store = serde_json::Map::new();
+    if let Some(x) = var("VIDGATE_DATA_DIR") {
+        store.insert("data_dir".into(), x.into());
+    }
+    if let Some(x) = var("DATABASE_URL") {
+        store.insert("database_url".into(), x.into());
+    }
+    if !store.is_empty() {
+        v["store"] = store.into();
+    }
+    if let Some(x) = var("VIDGATE_BOOTSTRAP_KEY") {
+        v["auth"] = serde_json::json!({"bootstrap_key": x});
+    }
+    if let Some(x) = var("VIDGATE_PROVIDER") {
+        v["provider"] = serde_json::json!({"kind": x});
+    }
+    Serialized::defaults(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid() {
+        Config::defaults().validate().unwrap();
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let mut c = Config::defaults();
+        c.store.database_url = Secret::new("postgres://u:hunter2@db/x");
+        c.auth.bootstrap_key = Secret::new("vg_supersecret");
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("supersecret"));
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let mut c = Config::defaults();
+        c.sandbox.fps = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("sandbox.fps"));
+        let mut c = Config::defaults();
+        c.server.listen = "nowhere".into();
+        assert!(c.validate().unwrap_err().to_string().contains("server.listen"));
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "[sandbox]\nfps = 12\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(c.sandbox.fps, 12);
+        std::fs::write(&path, "[sandbox]\nfsp = 12\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("fsp"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_everything() {
+        let o = Overrides { listen: Some("127.0.0.1:9999".into()), data_dir: Some("/tmp/x".into()), database_url: None };
+        let c = Config::load(None, &o).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9999");
+        assert_eq!(c.store.data_dir, PathBuf::from("/tmp/x"));
+    }
+}

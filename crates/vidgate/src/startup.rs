@@ -1,0 +1,200 @@
+//! The seam the binary and the tests share: `Application::build(config, options)` opens the
+//! store, bootstraps keys, picks the provider, binds the listener (port 0 in tests) and wires
+//! the workers; `run_until_stopped` serves until shutdown and drains. Tests build with
+//! `workers: Manual` and drive `run_once` themselves.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use vidgate_api::{ApiConfig, AppState};
+use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
+use vidgate_providers::Provider;
+use vidgate_providers::sandbox::{SandboxConfig, SandboxProvider};
+use vidgate_store::Store;
+use vidgate_workers::runner::{self, RunnerConfig};
+use vidgate_workers::{Dispatcher, Poller, Reaper, WorkerContext};
+
+use crate::bootstrap::ensure_keys;
+use crate::config::Config;
+use crate::store_select::open_store;
+
+/// Whether `run_until_stopped` runs the workers, or a test drives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerMode {
+    Background,
+    Manual,
+}
+
+pub struct BuildOptions {
+    pub clock: Arc<dyn Clock>,
+    pub workers: WorkerMode,
+    /// Print a first API key to stdout when the store has none (the `serve` behaviour).
+    pub announce_first_key: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { clock: Arc::new(SystemClock), workers: WorkerMode::Background, announce_first_key: true }
+    }
+}
+
+/// The workers of one process, for tests to call `run_once` on.
+#[derive(Clone)]
+pub struct Workers {
+    pub dispatcher: Arc<Dispatcher>,
+    pub poller: Arc<Poller>,
+    pub reaper: Arc<Reaper>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub store: Arc<dyn Store>,
+    pub workers: Workers,
+    config: Config,
+    mode: WorkerMode,
+    wake_dispatcher: Arc<Notify>,
+    wake_poller: Arc<Notify>,
+    /// First key created by this start, if any (also printed when announcing).
+    pub first_key: Option<String>,
+}
+
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "vidgate".into());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &nonce[..8])
+}
+
+fn provider_for(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn Provider> {
+    let s = &config.sandbox;
+    Arc::new(SandboxProvider::new(
+        SandboxConfig {
+            media_dir: config.media_dir(),
+            concurrency: s.concurrency,
+            queue_delay: s.queue_delay,
+            processing_time: s.processing_time,
+            poll_interval: s.poll_interval,
+            fps: s.fps,
+            moderation_blocklist: s.moderation_blocklist.clone(),
+        },
+        clock,
+    ))
+}
+
+impl Application {
+    pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
+        config.validate()?;
+        std::fs::create_dir_all(config.media_dir())
+            .with_context(|| format!("cannot create the data directory {}", config.store.data_dir.display()))?;
+        let store = open_store(&config).await?;
+        let first_key = ensure_keys(store.as_ref(), &config, options.clock.now_ms()).await?;
+        if let (Some(key), true) = (&first_key, options.announce_first_key) {
+            println!("vidgate: created the first API key (shown only now, store it): {key}");
+        }
+        let provider = provider_for(&config, options.clock.clone());
+        let wake_dispatcher = Arc::new(Notify::new());
+        let wake_poller = Arc::new(Notify::new());
+        let ctx = Arc::new(WorkerContext {
+            store: store.clone(),
+            provider: provider.clone(),
+            clock: options.clock.clone(),
+            owner: owner_id(),
+            retry: RetryPolicy {
+                max_attempts: config.queue.max_submit_attempts,
+                initial: config.queue.retry_initial,
+                max: config.queue.retry_max,
+                ..RetryPolicy::DEFAULT
+            },
+            submit_lease: config.queue.submit_lease,
+            wake_dispatcher: wake_dispatcher.clone(),
+            wake_poller: wake_poller.clone(),
+        });
+        let workers = Workers {
+            dispatcher: Arc::new(Dispatcher::new(ctx.clone())),
+            poller: Arc::new(Poller::new(ctx.clone())),
+            reaper: Arc::new(Reaper::new(ctx)),
+        };
+        let state = AppState {
+            store: store.clone(),
+            clock: options.clock,
+            config: Arc::new(ApiConfig {
+                public_url: Some(config.server.public_url.clone()).filter(|u| !u.is_empty()),
+                tls: false,
+                max_body_bytes: config.server.max_body_bytes,
+                request_deadline: config.queue.request_deadline,
+                parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
+                media_dir: config.media_dir(),
+                pool: provider.pool().to_owned(),
+            }),
+            wake_dispatcher: wake_dispatcher.clone(),
+            wake_poller: wake_poller.clone(),
+        };
+        let addr = config.listen_addr()?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        Ok(Application {
+            listener,
+            router: vidgate_api::router(state),
+            store,
+            workers,
+            config,
+            mode: options.workers,
+            wake_dispatcher,
+            wake_poller,
+            first_key,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops taking work and drains.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut set = JoinSet::new();
+        let workers_token = CancellationToken::new();
+        if self.mode == WorkerMode::Background {
+            let w = &self.config.workers;
+            let cfg = |concurrency, idle_wait| RunnerConfig { concurrency, idle_wait, error_backoff: w.error_backoff };
+            runner::spawn(&mut set, self.workers.dispatcher.clone(), cfg(w.dispatcher_concurrency, w.idle_wait), self.wake_dispatcher.clone(), workers_token.clone());
+            runner::spawn(&mut set, self.workers.poller.clone(), cfg(w.poller_concurrency, w.idle_wait), self.wake_poller.clone(), workers_token.clone());
+            runner::spawn(&mut set, self.workers.reaper.clone(), cfg(1, w.reaper_interval), Arc::new(Notify::new()), workers_token.clone());
+        }
+        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), "vidgate is serving");
+        let server_token = shutdown.clone();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move { server_token.cancelled().await });
+        let result = serve.await;
+        tracing::info!("shutting down: no new work; draining in-flight steps");
+        workers_token.cancel();
+        let abandoned = runner::drain(&mut set, self.config.server.shutdown_deadline).await;
+        if abandoned > 0 {
+            tracing::warn!(abandoned, "some worker steps did not finish in time; their leases will expire and another worker will take over");
+        }
+        result.context("the HTTP server failed")
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+

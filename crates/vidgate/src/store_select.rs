@@ -1,0 +1,31 @@
+//! Picks the store backend from the configuration: the SQLite file under the data directory
+//! by default, or the backend a `DATABASE_URL` names.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use vidgate_store::Store;
+use vidgate_store::sqlite::{Durability, SqliteStore};
+
+use crate::config::Config;
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let durability = match config.store.sqlite_durability.as_str() {
+        "normal" => Durability::Normal,
+        _ => Durability::Full,
+    };
+    let url = config.store.database_url.expose();
+    if url.is_empty() {
+        let path = config.store.data_dir.join("vidgate.db");
+        let store = SqliteStore::open(&path, durability)
+            .await
+            .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+        return Ok(Arc::new(store));
+    }
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(url, durability).await.context("cannot open the SQLite database named by DATABASE_URL")?;
+        return Ok(Arc::new(store));
+    }
+    let scheme = url.split(':').next().unwrap_or_default();
+    bail!("DATABASE_URL names a {scheme:?} database; this build supports sqlite: URLs (PostgreSQL support is tracked separately)")
+}

@@ -1,0 +1,14 @@
+//! Logging setup: `text` or `json`, filtered by `log.level` (or `RUST_LOG`), to stderr so
+//! stdout stays for command output (`keys create` prints only the key).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogConfig;
+
+pub fn init(log: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
