@@ -14,7 +14,8 @@ const KEY_CHARS: usize = 40;
 
 /// A new random key. Returns `(key, prefix shown in listings)`.
 pub fn generate_key() -> (String, String) {
-    let bytes: Vec<u8> = (0..KEY_CHARS).map(|_| ALPHABET[usize::from(random_byte()) % ALPHABET.len()]).collect();
+    let bytes: Vec<u8> =
+        (0..KEY_CHARS).map(|_| ALPHABET[usize::from(random_byte()) % ALPHABET.len()]).collect();
     let key = format!("vg_{}", String::from_utf8_lossy(&bytes));
     let prefix = key[..9].to_owned();
     (key, prefix)
@@ -41,15 +42,21 @@ pub struct ApiKey(pub KeyRecord);
 fn presented_key(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, key) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("key")).then_some(key.trim())
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("key"))
+        .then_some(key.trim())
 }
 
 impl FromRequestParts<AppState> for ApiKey {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(key) = presented_key(parts).filter(|k| !k.is_empty()) else {
-            return Err(ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)"));
+            return Err(ApiError::Unauthorized(
+                "missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)",
+            ));
         };
         match state.store.find_active_key(&hash_key(key)).await? {
             Some(record) => Ok(ApiKey(record)),
@@ -75,6 +82,9 @@ mod tests {
 
     #[test]
     fn hashes_are_stable_hex_sha256() {
-        assert_eq!(hash_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

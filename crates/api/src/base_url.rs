@@ -23,7 +23,9 @@ impl BaseUrl {
 
 /// Host names as they may appear in a Host header: letters, digits, `.-:[]` (IPv6, ports).
 fn plausible_host(h: &str) -> bool {
-    !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
 }
 
 fn first_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -34,7 +36,10 @@ fn first_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 impl FromRequestParts<AppState> for BaseUrl {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(url) = &state.config.public_url {
             return Ok(BaseUrl(url.trim_end_matches('/').to_owned()));
         }

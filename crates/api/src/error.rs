@@ -59,7 +59,9 @@ impl ApiError {
 
     fn error_type(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { error_type, .. } | ApiError::Conflict { error_type, .. } => error_type,
+            ApiError::BadRequest { error_type, .. } | ApiError::Conflict { error_type, .. } => {
+                error_type
+            }
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

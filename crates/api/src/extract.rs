@@ -22,7 +22,10 @@ impl FromRequest<AppState> for JsonBody {
             .await
             .map_err(|_| ApiError::PayloadTooLarge { limit })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::BadRequest { detail: "the request body is empty; send a JSON object".into(), error_type: "malformed_json" });
+            return Err(ApiError::BadRequest {
+                detail: "the request body is empty; send a JSON object".into(),
+                error_type: "malformed_json",
+            });
         }
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::BadRequest {
             detail: format!("malformed JSON: {e}"),
@@ -48,7 +51,13 @@ impl FromRequestParts<AppState> for WantLogs {
             want = match v.to_ascii_lowercase().as_str() {
                 "1" | "true" => true,
                 "0" | "false" | "" => false,
-                other => return Err(ApiError::invalid(&["query", "logs"], "bool_parsing", format!("logs must be 1, 0, true or false, got {other:?}"))),
+                other => {
+                    return Err(ApiError::invalid(
+                        &["query", "logs"],
+                        "bool_parsing",
+                        format!("logs must be 1, 0, true or false, got {other:?}"),
+                    ));
+                }
             };
         }
         Ok(WantLogs(want))

@@ -15,9 +15,9 @@ mod views;
 
 pub use auth::{generate_key, hash_key};
 pub use error::ApiError;
-pub use time::rfc3339;
 pub use router::router;
 pub use state::{ApiConfig, AppState};
+pub use time::rfc3339;
 
 /// Base path of the queue API.
 pub const BASE: &str = "/tencent-vod/v1/aigc-video";

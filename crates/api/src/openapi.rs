@@ -140,7 +140,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("fal's scheme: `Authorization: Key <key>` is accepted as well"))
+                    .description(Some(
+                        "fal's scheme: `Authorization: Key <key>` is accepted as well",
+                    ))
                     .build(),
             ),
         );

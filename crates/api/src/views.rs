@@ -25,7 +25,12 @@ pub struct LogLine {
 
 impl From<&LogEntry> for LogLine {
     fn from(l: &LogEntry) -> Self {
-        LogLine { message: l.message.clone(), level: l.level.as_str().into(), source: "USER".into(), timestamp: rfc3339(l.at) }
+        LogLine {
+            message: l.message.clone(),
+            level: l.level.as_str().into(),
+            source: "USER".into(),
+            timestamp: rfc3339(l.at),
+        }
     }
 }
 
@@ -88,10 +93,19 @@ pub struct Urls {
 
 pub fn urls(base: &BaseUrl, id: &str) -> Urls {
     let response_url = base.join(&format!("{BASE}/requests/{id}"));
-    Urls { status_url: format!("{response_url}/status"), cancel_url: format!("{response_url}/cancel"), response_url }
+    Urls {
+        status_url: format!("{response_url}/status"),
+        cancel_url: format!("{response_url}/cancel"),
+        response_url,
+    }
 }
 
-pub fn status_body(t: &TaskRecord, base: &BaseUrl, queue_position: Option<i64>, logs: Option<&[LogEntry]>) -> StatusBody {
+pub fn status_body(
+    t: &TaskRecord,
+    base: &BaseUrl,
+    queue_position: Option<i64>,
+    logs: Option<&[LogEntry]>,
+) -> StatusBody {
     let id = t.id.to_string();
     let u = urls(base, &id);
     let public = t.state.public();
@@ -135,7 +149,7 @@ pub struct QueueHandle {
     pub status_url: String,
     pub cancel_url: String,
     /// Always null in this answer.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = null_schema, required = true)]
     pub logs: Option<()>,
     #[schema(value_type = Object)]
     pub metrics: Value,
@@ -144,7 +158,17 @@ pub struct QueueHandle {
     pub response: TencentTaskRef,
 }
 
-pub fn queue_handle(t: &TaskRecord, base: &BaseUrl, queue_position: i64, http_request_id: String) -> QueueHandle {
+/// The seed's schema for `logs` in the create answer: `type: 'null'`.
+fn null_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null).build()
+}
+
+pub fn queue_handle(
+    t: &TaskRecord,
+    base: &BaseUrl,
+    queue_position: i64,
+    http_request_id: String,
+) -> QueueHandle {
     let id = t.id.to_string();
     let u = urls(base, &id);
     QueueHandle {
@@ -208,7 +232,9 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
         TaskState::Queued => ("WAITING", 0, ""),
         TaskState::Submitting | TaskState::Running => ("PROCESSING", 0, ""),
         TaskState::Succeeded => ("FINISH", 0, ""),
-        TaskState::Failed => ("FINISH", 70000, t.error_type.as_deref().unwrap_or("FailedOperation")),
+        TaskState::Failed => {
+            ("FINISH", 70000, t.error_type.as_deref().unwrap_or("FailedOperation"))
+        }
         TaskState::Cancelled => ("ABORTED", 70000, "OperationCanceled"),
     };
     let files: Vec<Value> = t

@@ -111,7 +111,4 @@ pub trait Provider: Send + Sync {
 
     /// When to poll a job next, given how long ago it was submitted.
     fn poll_delay(&self, since_submit: Duration) -> Duration;
-
-    /// How long one poll may take before its lease lapses (a sandbox poll may render).
-    fn poll_lease(&self) -> Duration;
 }

@@ -65,7 +65,13 @@ impl Canvas {
     pub fn new(width: u32, height: u32) -> Self {
         let (width, height) = (width as usize, height as usize);
         let chroma = width.div_ceil(2) * height.div_ceil(2);
-        Canvas { width, height, y: vec![16; width * height], u: vec![128; chroma], v: vec![128; chroma] }
+        Canvas {
+            width,
+            height,
+            y: vec![16; width * height],
+            u: vec![128; chroma],
+            v: vec![128; chroma],
+        }
     }
 
     pub fn width(&self) -> u32 {
@@ -171,7 +177,14 @@ mod tests {
 
     #[test]
     fn colours_survive_the_yuv_round_trip() {
-        for c in [Rgb(255, 0, 0), Rgb(0, 255, 0), Rgb(0, 0, 255), Rgb(255, 255, 255), Rgb(20, 20, 20), Rgb(120, 200, 40)] {
+        for c in [
+            Rgb(255, 0, 0),
+            Rgb(0, 255, 0),
+            Rgb(0, 0, 255),
+            Rgb(255, 255, 255),
+            Rgb(20, 20, 20),
+            Rgb(120, 200, 40),
+        ] {
             let (y, u, v) = c.to_yuv();
             assert!(close(Rgb::from_yuv(y, u, v), c), "{c:?}");
         }

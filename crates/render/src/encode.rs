@@ -35,7 +35,7 @@ const MAX_SIDE: u32 = 4096;
 
 fn validate(spec: &VideoSpec) -> Result<(), RenderError> {
     let bad = |m: String| Err(RenderError::InvalidSpec(m));
-    if spec.width % 2 != 0 || spec.height % 2 != 0 {
+    if !spec.width.is_multiple_of(2) || !spec.height.is_multiple_of(2) {
         return bad(format!("{}x{} is not even", spec.width, spec.height));
     }
     if !(16..=MAX_SIDE).contains(&spec.width) || !(16..=MAX_SIDE).contains(&spec.height) {

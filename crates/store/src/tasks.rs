@@ -100,6 +100,10 @@ pub trait TaskStore: Send + Sync {
 
     // --- both -----------------------------------------------------------------------------
 
+    /// Heartbeat: pushes a held lease out to `until`. `false`: the lease was lost (reclaimed or
+    /// released), and the caller must stop writing.
+    async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool>;
+
     /// Submitting/Running → a terminal state.
     async fn complete(
         &self,

@@ -21,7 +21,11 @@ pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
 }
 
 /// Returns the first key if this call created it.
-pub async fn ensure_keys(store: &dyn KeyStore, config: &Config, now: Millis) -> anyhow::Result<Option<String>> {
+pub async fn ensure_keys(
+    store: &dyn KeyStore,
+    config: &Config,
+    now: Millis,
+) -> anyhow::Result<Option<String>> {
     let bootstrap = config.auth.bootstrap_key.expose();
     if !bootstrap.is_empty() {
         store

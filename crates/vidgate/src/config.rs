@@ -78,7 +78,7 @@ pub struct QueueConfig {
     #[serde(with = "humantime_serde")]
     pub request_deadline: Duration,
     #[serde(with = "humantime_serde")]
-    pub submit_lease: Duration,
+    pub lease: Duration,
     pub max_submit_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub retry_initial: Duration,
@@ -165,7 +165,10 @@ impl Config {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -193,14 +196,18 @@ impl Config {
 
     /// The defaults alone (tests start from these).
     pub fn defaults() -> Config {
-        let config: Config = Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("embedded defaults parse");
+        let config: Config =
+            Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("embedded defaults parse");
         config
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.listen.parse().map_err(|e| ConfigError::Invalid {
             setting: "server.listen",
-            problem: format!("{:?} is not an address like 127.0.0.1:8080 ({e})", self.server.listen),
+            problem: format!(
+                "{:?} is not an address like 127.0.0.1:8080 ({e})",
+                self.server.listen
+            ),
         })
     }
 
@@ -210,29 +217,52 @@ impl Config {
         if !self.server.public_url.is_empty() {
             match url::Url::parse(&self.server.public_url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => return bad("server.public_url", format!("{:?} is not an http(s) URL", self.server.public_url)),
+                _ => {
+                    return bad(
+                        "server.public_url",
+                        format!("{:?} is not an http(s) URL", self.server.public_url),
+                    );
+                }
             }
         }
         if self.server.max_body_bytes < 1024 {
-            return bad("server.max_body_bytes", format!("must be at least 1024, got {}", self.server.max_body_bytes));
+            return bad(
+                "server.max_body_bytes",
+                format!("must be at least 1024, got {}", self.server.max_body_bytes),
+            );
         }
         if !matches!(self.store.sqlite_durability.as_str(), "full" | "normal") {
-            return bad("store.sqlite_durability", format!("must be \"full\" or \"normal\", got {:?}", self.store.sqlite_durability));
+            return bad(
+                "store.sqlite_durability",
+                format!("must be \"full\" or \"normal\", got {:?}", self.store.sqlite_durability),
+            );
         }
         if self.queue.max_submit_attempts == 0 {
             return bad("queue.max_submit_attempts", "must be at least 1".into());
+        }
+        if self.queue.lease < Duration::from_millis(300) {
+            return bad("queue.lease", "must be at least 300ms".into());
         }
         if self.queue.request_deadline < Duration::from_secs(1) {
             return bad("queue.request_deadline", "must be at least 1s".into());
         }
         if !matches!(self.provider.kind.as_str(), "auto" | "sandbox") {
-            return bad("provider.kind", format!("must be \"auto\" or \"sandbox\", got {:?}", self.provider.kind));
+            return bad(
+                "provider.kind",
+                format!("must be \"auto\" or \"sandbox\", got {:?}", self.provider.kind),
+            );
         }
         if self.sandbox.concurrency < 1 {
-            return bad("sandbox.concurrency", format!("must be at least 1, got {}", self.sandbox.concurrency));
+            return bad(
+                "sandbox.concurrency",
+                format!("must be at least 1, got {}", self.sandbox.concurrency),
+            );
         }
         if !(1..=60).contains(&self.sandbox.fps) {
-            return bad("sandbox.fps", format!("must be between 1 and 60, got {}", self.sandbox.fps));
+            return bad(
+                "sandbox.fps",
+                format!("must be between 1 and 60, got {}", self.sandbox.fps),
+            );
         }
         if self.sandbox.poll_interval.is_zero() {
             return bad("sandbox.poll_interval", "must be more than 0".into());
@@ -241,7 +271,10 @@ impl Config {
             return bad("workers.*_concurrency", "must be at least 1".into());
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return bad("log.format", format!("must be \"text\" or \"json\", got {:?}", self.log.format));
+            return bad(
+                "log.format",
+                format!("must be \"text\" or \"json\", got {:?}", self.log.format),
+            );
         }
         Ok(())
     }
@@ -321,7 +354,11 @@ mod tests {
 
     #[test]
     fn flags_override_everything() {
-        let o = Overrides { listen: Some("127.0.0.1:9999".into()), data_dir: Some("/tmp/x".into()), database_url: None };
+        let o = Overrides {
+            listen: Some("127.0.0.1:9999".into()),
+            data_dir: Some("/tmp/x".into()),
+            database_url: None,
+        };
         let c = Config::load(None, &o).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9999");
         assert_eq!(c.store.data_dir, PathBuf::from("/tmp/x"));

@@ -38,7 +38,11 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { clock: Arc::new(SystemClock), workers: WorkerMode::Background, announce_first_key: true }
+        BuildOptions {
+            clock: Arc::new(SystemClock),
+            workers: WorkerMode::Background,
+            announce_first_key: true,
+        }
     }
 }
 
@@ -90,8 +94,9 @@ fn provider_for(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn Provider> {
 impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
         config.validate()?;
-        std::fs::create_dir_all(config.media_dir())
-            .with_context(|| format!("cannot create the data directory {}", config.store.data_dir.display()))?;
+        std::fs::create_dir_all(config.media_dir()).with_context(|| {
+            format!("cannot create the data directory {}", config.store.data_dir.display())
+        })?;
         let store = open_store(&config).await?;
         let first_key = ensure_keys(store.as_ref(), &config, options.clock.now_ms()).await?;
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
@@ -111,7 +116,7 @@ impl Application {
                 max: config.queue.retry_max,
                 ..RetryPolicy::DEFAULT
             },
-            submit_lease: config.queue.submit_lease,
+            lease: config.queue.lease,
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
         });
@@ -136,7 +141,8 @@ impl Application {
             wake_poller: wake_poller.clone(),
         };
         let addr = config.listen_addr()?;
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener =
+            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Application {
             listener,
             router: vidgate_api::router(state),
@@ -160,20 +166,46 @@ impl Application {
         let workers_token = CancellationToken::new();
         if self.mode == WorkerMode::Background {
             let w = &self.config.workers;
-            let cfg = |concurrency, idle_wait| RunnerConfig { concurrency, idle_wait, error_backoff: w.error_backoff };
-            runner::spawn(&mut set, self.workers.dispatcher.clone(), cfg(w.dispatcher_concurrency, w.idle_wait), self.wake_dispatcher.clone(), workers_token.clone());
-            runner::spawn(&mut set, self.workers.poller.clone(), cfg(w.poller_concurrency, w.idle_wait), self.wake_poller.clone(), workers_token.clone());
-            runner::spawn(&mut set, self.workers.reaper.clone(), cfg(1, w.reaper_interval), Arc::new(Notify::new()), workers_token.clone());
+            let cfg = |concurrency, idle_wait| RunnerConfig {
+                concurrency,
+                idle_wait,
+                error_backoff: w.error_backoff,
+            };
+            runner::spawn(
+                &mut set,
+                self.workers.dispatcher.clone(),
+                cfg(w.dispatcher_concurrency, w.idle_wait),
+                self.wake_dispatcher.clone(),
+                workers_token.clone(),
+            );
+            runner::spawn(
+                &mut set,
+                self.workers.poller.clone(),
+                cfg(w.poller_concurrency, w.idle_wait),
+                self.wake_poller.clone(),
+                workers_token.clone(),
+            );
+            runner::spawn(
+                &mut set,
+                self.workers.reaper.clone(),
+                cfg(1, w.reaper_interval),
+                Arc::new(Notify::new()),
+                workers_token.clone(),
+            );
         }
         tracing::info!(addr = %self.local_addr(), store = self.store.backend(), "vidgate is serving");
         let server_token = shutdown.clone();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move { server_token.cancelled().await });
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { server_token.cancelled().await });
         let result = serve.await;
         tracing::info!("shutting down: no new work; draining in-flight steps");
         workers_token.cancel();
         let abandoned = runner::drain(&mut set, self.config.server.shutdown_deadline).await;
         if abandoned > 0 {
-            tracing::warn!(abandoned, "some worker steps did not finish in time; their leases will expire and another worker will take over");
+            tracing::warn!(
+                abandoned,
+                "some worker steps did not finish in time; their leases will expire and another worker will take over"
+            );
         }
         result.context("the HTTP server failed")
     }
@@ -197,4 +229,3 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
-

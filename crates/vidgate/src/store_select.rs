@@ -23,9 +23,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url, durability).await.context("cannot open the SQLite database named by DATABASE_URL")?;
+        let store = SqliteStore::connect(url, durability)
+            .await
+            .context("cannot open the SQLite database named by DATABASE_URL")?;
         return Ok(Arc::new(store));
     }
     let scheme = url.split(':').next().unwrap_or_default();
-    bail!("DATABASE_URL names a {scheme:?} database; this build supports sqlite: URLs (PostgreSQL support is tracked separately)")
+    bail!(
+        "DATABASE_URL names a {scheme:?} database; this build supports sqlite: URLs (PostgreSQL support is tracked separately)"
+    )
 }

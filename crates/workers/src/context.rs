@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use vidgate_domain::{Clock, RetryPolicy};
 use vidgate_providers::Provider;
-use vidgate_store::{Slot, Store};
+use vidgate_store::{Lease, Slot, Store};
 
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
@@ -16,8 +16,9 @@ pub struct WorkerContext {
     pub owner: String,
     /// Backoff for retryable upstream errors on submit and poll.
     pub retry: RetryPolicy,
-    /// How long a dispatcher may hold a task while submitting before the reaper takes it back.
-    pub submit_lease: Duration,
+    /// How long a claim holds a task without a heartbeat. Workers renew it every third of
+    /// this while they work, so it bounds how long a crashed worker's tasks stay stuck.
+    pub lease: Duration,
     /// Rung when a slot frees or a task arrives.
     pub wake_dispatcher: Arc<Notify>,
     /// Rung when a task starts running or a cancel needs attention.
@@ -26,7 +27,11 @@ pub struct WorkerContext {
 
 impl WorkerContext {
     pub fn slots(&self) -> Vec<Slot> {
-        self.provider.accounts().into_iter().map(|a| Slot { account: a.id, limit: a.concurrency }).collect()
+        self.provider
+            .accounts()
+            .into_iter()
+            .map(|a| Slot { account: a.id, limit: a.concurrency })
+            .collect()
     }
 
     pub fn pool(&self) -> &str {
@@ -35,6 +40,36 @@ impl WorkerContext {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+}
+
+/// Runs `work` while renewing `lease` every third of the lease period. If the lease is lost
+/// (the reaper took the task back), `work` still runs to its end, but the caller's fenced
+/// writes will find nothing to change.
+pub(crate) async fn with_heartbeat<F: std::future::Future>(
+    ctx: &WorkerContext,
+    lease: Lease,
+    work: F,
+) -> F::Output {
+    let beat = async {
+        let mut tick = tokio::time::interval((ctx.lease / 3).max(Duration::from_millis(10)));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match ctx.store.extend_lease(lease, ctx.now() + ms(ctx.lease)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(task = %lease.id, "lease lost while working; the task was handed to another worker");
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tracing::warn!(task = %lease.id, error = %e, "lease heartbeat failed"),
+            }
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => out,
+        _ = beat => unreachable!("the heartbeat loop never ends"),
     }
 }
 

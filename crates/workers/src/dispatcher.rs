@@ -10,7 +10,7 @@ use vidgate_domain::ErrorType;
 use vidgate_providers::{ErrorClass, SubmitJob};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
-use crate::context::{WorkerContext, ms};
+use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError};
 
 pub struct Dispatcher {
@@ -22,7 +22,12 @@ impl Dispatcher {
         Dispatcher { ctx }
     }
 
-    async fn fail(&self, task: &TaskRecord, error: String, error_type: &str) -> Result<(), WorkerError> {
+    async fn fail(
+        &self,
+        task: &TaskRecord,
+        error: String,
+        error_type: &str,
+    ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
         let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
         let completion = Completion::Failed { error, error_type: error_type.to_owned() };
@@ -40,8 +45,11 @@ impl Worker for Dispatcher {
     async fn run_once(&self) -> Result<Outcome, WorkerError> {
         let ctx = &self.ctx;
         let now = ctx.now();
-        let lease_until = now + ms(ctx.submit_lease);
-        let Some(task) = ctx.store.claim_next_queued(ctx.pool(), &ctx.slots(), &ctx.owner, now, lease_until).await?
+        let lease_until = now + ms(ctx.lease);
+        let Some(task) = ctx
+            .store
+            .claim_next_queued(ctx.pool(), &ctx.slots(), &ctx.owner, now, lease_until)
+            .await?
         else {
             return Ok(Outcome::Idle);
         };
@@ -51,8 +59,13 @@ impl Worker for Dispatcher {
             ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await?;
             return Ok(Outcome::Worked);
         }
-        let job = SubmitJob { request_id: task.id, account: &account, request: &task.request, attempt: task.submit_attempts };
-        match ctx.provider.submit(job).await {
+        let job = SubmitJob {
+            request_id: task.id,
+            account: &account,
+            request: &task.request,
+            attempt: task.submit_attempts,
+        };
+        match with_heartbeat(ctx, task.lease(), ctx.provider.submit(job)).await {
             Ok(submitted) => {
                 let now = ctx.now();
                 let next_poll = now + ms(ctx.provider.poll_delay(std::time::Duration::ZERO));
@@ -65,23 +78,40 @@ impl Worker for Dispatcher {
                         submitted.upstream_task_id
                     ),
                 );
-                if ctx.store.mark_running(task.lease(), &submitted.upstream_task_id, next_poll, now, log).await? {
+                if ctx
+                    .store
+                    .mark_running(task.lease(), &submitted.upstream_task_id, next_poll, now, log)
+                    .await?
+                {
                     ctx.wake_poller.notify_waiters();
                 } else {
                     tracing::warn!(task = %task.id, "lost the lease while submitting; the newer attempt owns the task");
                 }
             }
-            Err(e) if e.class == ErrorClass::Retryable && ctx.retry.allows_another(task.submit_attempts as u32) => {
+            Err(e)
+                if e.class == ErrorClass::Retryable
+                    && ctx.retry.allows_another(task.submit_attempts as u32) =>
+            {
                 let now = ctx.now();
-                let delay = e.retry_after.unwrap_or_else(|| ctx.retry.delay(task.submit_attempts as u32, rand::random()));
+                let delay = e.retry_after.unwrap_or_else(|| {
+                    ctx.retry.delay(task.submit_attempts as u32, rand::random())
+                });
                 let log = LogEntry::warn(
                     now,
-                    format!("upstream did not take it ({}: {}); back in the queue, retry in {:.1} s", e.code, e.message, delay.as_secs_f64()),
+                    format!(
+                        "upstream did not take it ({}: {}); back in the queue, retry in {:.1} s",
+                        e.code,
+                        e.message,
+                        delay.as_secs_f64()
+                    ),
                 );
                 ctx.store.requeue(task.lease(), now + ms(delay), now, log).await?;
             }
             Err(e) if e.class == ErrorClass::Retryable => {
-                let error = format!("the upstream kept failing after {} attempts; last error {}: {}", task.submit_attempts, e.code, e.message);
+                let error = format!(
+                    "the upstream kept failing after {} attempts; last error {}: {}",
+                    task.submit_attempts, e.code, e.message
+                );
                 self.fail(&task, error, ErrorType::UPSTREAM_UNAVAILABLE).await?;
             }
             Err(e) => self.fail(&task, e.message, &e.code).await?,

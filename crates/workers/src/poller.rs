@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use vidgate_providers::{ErrorClass, PollJob, PollStatus};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
-use crate::context::{WorkerContext, ms};
+use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError, result_body};
 
 pub struct Poller {
@@ -24,7 +24,12 @@ impl Poller {
         Poller { ctx }
     }
 
-    async fn finish(&self, task: &TaskRecord, completion: Completion, log: LogEntry) -> Result<(), WorkerError> {
+    async fn finish(
+        &self,
+        task: &TaskRecord,
+        completion: Completion,
+        log: LogEntry,
+    ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             self.ctx.wake_dispatcher.notify_waiters();
@@ -32,7 +37,13 @@ impl Poller {
         Ok(())
     }
 
-    async fn reschedule(&self, task: &TaskRecord, progress: i64, delay: Duration, log: Option<LogEntry>) -> Result<(), WorkerError> {
+    async fn reschedule(
+        &self,
+        task: &TaskRecord,
+        progress: i64,
+        delay: Duration,
+        log: Option<LogEntry>,
+    ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
         self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?;
         Ok(())
@@ -48,26 +59,42 @@ impl Worker for Poller {
     async fn run_once(&self) -> Result<Outcome, WorkerError> {
         let ctx = &self.ctx;
         let now = ctx.now();
-        let lease_until = now + ms(ctx.provider.poll_lease());
-        let Some(task) = ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await? else {
+        let lease_until = now + ms(ctx.lease);
+        let Some(task) =
+            ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await?
+        else {
             return Ok(Outcome::Idle);
         };
         if task.cancel_requested {
-            let log = LogEntry::info(now, "cancelled by the caller; the upstream job is no longer followed");
+            let log = LogEntry::info(
+                now,
+                "cancelled by the caller; the upstream job is no longer followed",
+            );
             self.finish(&task, Completion::Cancelled, log).await?;
             return Ok(Outcome::Worked);
         }
-        let (Some(upstream_task_id), Some(submitted_at)) = (task.upstream_task_id.as_deref(), task.submitted_at) else {
+        let (Some(upstream_task_id), Some(submitted_at)) =
+            (task.upstream_task_id.as_deref(), task.submitted_at)
+        else {
             let log = LogEntry::error(now, "running without an upstream task id");
-            let completion = Completion::Failed { error: "internal: running task has no upstream id".into(), error_type: "internal_error".into() };
+            let completion = Completion::Failed {
+                error: "internal: running task has no upstream id".into(),
+                error_type: "internal_error".into(),
+            };
             self.finish(&task, completion, log).await?;
             return Ok(Outcome::Worked);
         };
         let account = task.account.clone().unwrap_or_default();
-        let job = PollJob { request_id: task.id, account: &account, upstream_task_id, submitted_at, request: &task.request };
+        let job = PollJob {
+            request_id: task.id,
+            account: &account,
+            upstream_task_id,
+            submitted_at,
+            request: &task.request,
+        };
         let since_submit = Duration::from_millis((now - submitted_at).max(0) as u64);
         let delay = ctx.provider.poll_delay(since_submit);
-        match ctx.provider.poll(job).await {
+        match with_heartbeat(ctx, task.lease(), ctx.provider.poll(job)).await {
             Ok(PollStatus::Waiting) => self.reschedule(&task, task.progress, delay, None).await?,
             Ok(PollStatus::Processing { progress }) => {
                 let progress = i64::from(progress);
@@ -82,23 +109,43 @@ impl Worker for Poller {
                 let what = output
                     .files
                     .first()
-                    .map(|f| format!(" ({}x{}, {:.1} s)", f.width.unwrap_or(0), f.height.unwrap_or(0), f.duration.unwrap_or(0.0)))
+                    .map(|f| {
+                        format!(
+                            " ({}x{}, {:.1} s)",
+                            f.width.unwrap_or(0),
+                            f.height.unwrap_or(0),
+                            f.duration.unwrap_or(0.0)
+                        )
+                    })
                     .unwrap_or_default();
                 let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}"));
                 self.finish(&task, Completion::Succeeded { result: body }, log).await?;
             }
             Ok(PollStatus::Failed { code, message }) => {
-                let log = LogEntry::error(ctx.now(), format!("finished: upstream failed ({code}: {message})"));
-                self.finish(&task, Completion::Failed { error: message, error_type: code }, log).await?;
+                let log = LogEntry::error(
+                    ctx.now(),
+                    format!("finished: upstream failed ({code}: {message})"),
+                );
+                self.finish(&task, Completion::Failed { error: message, error_type: code }, log)
+                    .await?;
             }
             Err(e) if e.class == ErrorClass::Retryable => {
                 let backoff = e.retry_after.unwrap_or_else(|| delay.max(ctx.retry.initial));
-                let log = LogEntry::warn(ctx.now(), format!("status check failed ({}: {}); trying again", e.code, e.message));
+                let log = LogEntry::warn(
+                    ctx.now(),
+                    format!("status check failed ({}: {}); trying again", e.code, e.message),
+                );
                 self.reschedule(&task, task.progress, backoff, Some(log)).await?;
             }
             Err(e) => {
-                let log = LogEntry::error(ctx.now(), format!("finished: {}: {}", e.code, e.message));
-                self.finish(&task, Completion::Failed { error: e.message, error_type: e.code }, log).await?;
+                let log =
+                    LogEntry::error(ctx.now(), format!("finished: {}: {}", e.code, e.message));
+                self.finish(
+                    &task,
+                    Completion::Failed { error: e.message, error_type: e.code },
+                    log,
+                )
+                .await?;
             }
         }
         Ok(Outcome::Worked)

@@ -53,7 +53,12 @@ pub fn spawn(
     }
 }
 
-async fn run_loop(worker: Arc<dyn Worker>, cfg: RunnerConfig, wake: Arc<Notify>, shutdown: CancellationToken) {
+async fn run_loop(
+    worker: Arc<dyn Worker>,
+    cfg: RunnerConfig,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     while !shutdown.is_cancelled() {
         // Register for a wake-up before looking for work, so a signal sent while this
         // iteration runs is not lost.
@@ -79,10 +84,8 @@ async fn run_loop(worker: Arc<dyn Worker>, cfg: RunnerConfig, wake: Arc<Notify>,
 /// Waits for every loop on `set` to finish (after `shutdown` was cancelled), up to `drain`.
 /// Returns how many were still busy and were abandoned.
 pub async fn drain(set: &mut JoinSet<()>, drain: Duration) -> usize {
-    let finished = tokio::time::timeout(drain, async {
-        while set.join_next().await.is_some() {}
-    })
-    .await;
+    let finished =
+        tokio::time::timeout(drain, async { while set.join_next().await.is_some() {} }).await;
     if finished.is_err() {
         let left = set.len();
         set.abort_all();

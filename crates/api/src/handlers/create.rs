@@ -24,14 +24,20 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
 fn lane(headers: &HeaderMap) -> Result<QueuePriority, ApiError> {
     let Some(v) = headers.get("x-fal-queue-priority") else { return Ok(QueuePriority::Normal) };
     v.to_str().ok().and_then(QueuePriority::parse).ok_or_else(|| {
-        ApiError::invalid(&["header", "x-fal-queue-priority"], "enum", "X-Fal-Queue-Priority must be normal or low")
+        ApiError::invalid(
+            &["header", "x-fal-queue-priority"],
+            "enum",
+            "X-Fal-Queue-Priority must be normal or low",
+        )
     })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
     match v.to_str() {
-        Ok(k) if !k.trim().is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX => Ok(Some(k.trim().to_owned())),
+        Ok(k) if !k.trim().is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX => {
+            Ok(Some(k.trim().to_owned()))
+        }
         _ => Err(ApiError::invalid(
             &["header", "idempotency-key"],
             "value_error",
@@ -75,7 +81,10 @@ pub async fn create_request(
         key_id: key.id.clone(),
         pool: state.config.pool.clone(),
         rank: rank(lane, request.tasks_priority),
-        session: request.session_id.clone().map(|value| DedupClaim { value, expires_at: now + SESSION_TTL_MS }),
+        session: request
+            .session_id
+            .clone()
+            .map(|value| DedupClaim { value, expires_at: now + SESSION_TTL_MS }),
         idempotency: idempotency.map(|key| IdempotencyClaim {
             key,
             body_hash: body_fingerprint(&json!({"body": body, "lane": format!("{lane:?}")})),
@@ -83,7 +92,8 @@ pub async fn create_request(
         }),
         request,
         created_at: now,
-        deadline_at: now + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
+        deadline_at: now
+            + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
     };
     let task = match state.store.insert_task(task).await? {
         InsertOutcome::Inserted(t) => {
@@ -95,12 +105,16 @@ pub async fn create_request(
             return Err(ApiError::invalid(
                 &["header", "idempotency-key"],
                 "idempotency_mismatch",
-                format!("this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"),
+                format!(
+                    "this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"
+                ),
             ));
         }
         InsertOutcome::SessionConflict { task_id } => {
             return Err(ApiError::Conflict {
-                detail: format!("session_id was already used by request {task_id} within the last 3 days"),
+                detail: format!(
+                    "session_id was already used by request {task_id} within the last 3 days"
+                ),
                 error_type: "session_conflict",
             });
         }

@@ -31,27 +31,38 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
         None | Some("") => None,
         Some(s) => Some(
             PublicStatus::parse(s)
-                .ok_or_else(|| ApiError::invalid(&["query", "status"], "enum", "status must be IN_QUEUE, IN_PROGRESS or COMPLETED"))?
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        &["query", "status"],
+                        "enum",
+                        "status must be IN_QUEUE, IN_PROGRESS or COMPLETED",
+                    )
+                })?
                 .states()
                 .to_vec(),
         ),
     };
     let limit = match p.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::invalid(&["query", "limit"], "int_parsing", format!("limit must be an integer from 1 to {MAX_LIMIT}")))?,
+        Some(l) => {
+            l.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", "limit"],
+                    "int_parsing",
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                )
+            })?
+        }
     };
     let before_seq = match p.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ApiError::invalid(&["query", "cursor"], "value_error", "cursor must be a next_cursor value from a previous page"))?,
-        ),
+        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::invalid(
+                &["query", "cursor"],
+                "value_error",
+                "cursor must be a next_cursor value from a previous page",
+            )
+        })?),
     };
     Ok(ListQuery { states, before_seq, limit })
 }
@@ -73,10 +84,13 @@ pub async fn list_requests(
     base: BaseUrl,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListBody>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid(&["query"], "value_error", e.body_text()))?;
+    let Query(params) =
+        params.map_err(|e| ApiError::invalid(&["query"], "value_error", e.body_text()))?;
     let query = parse_params(&params)?;
     let tasks = state.store.list_tasks(&key.id, &query).await?;
-    let next_cursor = (tasks.len() as i64 == query.limit).then(|| tasks.last().map(|t| t.seq.to_string())).flatten();
+    let next_cursor = (tasks.len() as i64 == query.limit)
+        .then(|| tasks.last().map(|t| t.seq.to_string()))
+        .flatten();
     let mut requests = Vec::with_capacity(tasks.len());
     for t in &tasks {
         requests.push(status_of(&state, t, &base, false).await?);

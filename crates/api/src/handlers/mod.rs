@@ -21,5 +21,8 @@ pub fn http_request_id(headers: &HeaderMap) -> String {
 
 /// fal's clients read the request id from this header.
 pub fn fal_request_id(id: RequestId) -> (&'static str, HeaderValue) {
-    ("x-fal-request-id", HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("")))
+    (
+        "x-fal-request-id",
+        HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("")),
+    )
 }

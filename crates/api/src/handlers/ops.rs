@@ -43,5 +43,11 @@ pub async fn method_not_allowed() -> Response {
 /// A handler panicked: a bug, never the caller's fault. Logged; the answer says nothing more.
 pub fn panic_response() -> Response {
     tracing::error!("a request handler panicked");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "internal error; see the server log", "error_type": "internal_error"}))).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(
+            json!({"detail": "internal error; see the server log", "error_type": "internal_error"}),
+        ),
+    )
+        .into_response()
 }

@@ -20,8 +20,17 @@ async fn load(state: &AppState, key_id: &str, raw_id: &str) -> Result<TaskRecord
     state.store.get_task(key_id, id).await?.ok_or_else(ApiError::request_not_found)
 }
 
-pub(crate) async fn status_of(state: &AppState, task: &TaskRecord, base: &BaseUrl, logs: bool) -> Result<StatusBody, ApiError> {
-    let position = if task.state == TaskState::Queued { Some(state.store.queue_position(task).await?) } else { None };
+pub(crate) async fn status_of(
+    state: &AppState,
+    task: &TaskRecord,
+    base: &BaseUrl,
+    logs: bool,
+) -> Result<StatusBody, ApiError> {
+    let position = if task.state == TaskState::Queued {
+        Some(state.store.queue_position(task).await?)
+    } else {
+        None
+    };
     let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
     Ok(status_body(task, base, position, logs.as_deref()))
 }
@@ -91,9 +100,16 @@ pub async fn get_result(
             Ok(([request_header], Json(result_json(result, &base))).into_response())
         }
         (s, _) if s.is_terminal() => {
-            let error_type = task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
-            let status = StatusCode::from_u16(ErrorType::http_status(&error_type)).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = (status, [request_header], Json(json!({"detail": task.error, "error_type": error_type}))).into_response();
+            let error_type =
+                task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
+            let status = StatusCode::from_u16(ErrorType::http_status(&error_type))
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = (
+                status,
+                [request_header],
+                Json(json!({"detail": task.error, "error_type": error_type})),
+            )
+                .into_response();
             if let Ok(v) = HeaderValue::from_str(&error_type) {
                 response.headers_mut().insert("x-fal-error-type", v);
             }
@@ -102,7 +118,14 @@ pub async fn get_result(
         _ => {
             let body = status_of(&state, &task, &base, false).await?;
             let retry_after = if task.state == TaskState::Queued { "2" } else { "1" };
-            Ok((StatusCode::ACCEPTED, [request_header, (header::RETRY_AFTER.as_str(), HeaderValue::from_static(retry_after))], Json(body))
+            Ok((
+                StatusCode::ACCEPTED,
+                [
+                    request_header,
+                    (header::RETRY_AFTER.as_str(), HeaderValue::from_static(retry_after)),
+                ],
+                Json(body),
+            )
                 .into_response())
         }
     }

@@ -27,9 +27,9 @@ pub fn pascal_case(snake: &str) -> String {
 
 fn convert(value: &Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (pascal_case(k), convert(v))).collect::<Map<_, _>>())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, v)| (pascal_case(k), convert(v))).collect::<Map<_, _>>(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
         other => other.clone(),
     }
@@ -85,7 +85,10 @@ mod tests {
         assert!(up["OutputConfig"]["Duration"].is_f64());
         assert_eq!(up["OutputConfig"]["Duration"], json!(8.0));
         assert_eq!(up["OutputConfig"]["EnableBGM"], "Enabled");
-        assert_eq!(up["FileInfos"][0], json!({"Type": "Url", "Url": "https://e.com/a.png", "Usage": "FirstFrame"}));
+        assert_eq!(
+            up["FileInfos"][0],
+            json!({"Type": "Url", "Url": "https://e.com/a.png", "Usage": "FirstFrame"})
+        );
         assert_eq!(up["SessionContext"], "ctx");
         assert_eq!(up["Seed"], 42);
         assert!(up.get("SessionId").is_none());

@@ -152,11 +152,6 @@ impl Provider for SandboxProvider {
     fn poll_delay(&self, _since_submit: Duration) -> Duration {
         self.config.poll_interval
     }
-
-    fn poll_lease(&self) -> Duration {
-        // A poll may wait for a render: a 4K, 15 s clip takes minutes on two slow cores.
-        Duration::from_secs(600)
-    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ macro_rules! store_contract_tests {
             a_requeued_task_waits_for_its_backoff,
             poll_claims_take_only_due_unleased_running_tasks,
             completion_is_fenced_and_final,
+            heartbeats_extend_only_a_lease_still_held,
             the_reaper_requeues_expired_submits_and_releases_polls,
             the_reaper_fails_tasks_past_their_deadline,
             session_ids_conflict_per_key_until_they_expire,

@@ -352,3 +352,17 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     }
     assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
 }
+
+pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + 100).await.unwrap().unwrap();
+    assert!(store.extend_lease(c.lease(), T0 + 1000).await.unwrap());
+    assert!(store.reap(T0 + 500).await.unwrap().is_empty(), "the extended lease has not expired");
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().lease_until, Some(T0 + 1000));
+    store.reap(T0 + 1001).await.unwrap();
+    assert!(
+        !store.extend_lease(c.lease(), T0 + 5000).await.unwrap(),
+        "a reclaimed lease cannot be revived"
+    );
+}

@@ -38,7 +38,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and applies migrations.
     pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         let options = SqliteConnectOptions::new().filename(path);
         Self::with_options(options, durability).await
@@ -48,7 +48,7 @@ impl SqliteStore {
     pub async fn connect(url: &str, durability: Durability) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?;
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| sqlx::Error::Io(e))?;
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
         Self::with_options(options, durability).await
     }

@@ -27,15 +27,22 @@ async fn insert_log(tx: &mut Transaction<'_, Sqlite>, id: &str, log: &LogEntry) 
     Ok(())
 }
 
-/// Claims a dedup key unless a live claim holds it; returns the holder's `(task_id, body_hash)`.
+/// A dedup key to claim for a new task.
+struct DedupKey<'a> {
+    key_id: &'a str,
+    /// `session` or `idem`.
+    kind: &'static str,
+    value: &'a str,
+    body_hash: Option<&'a str>,
+    expires_at: Millis,
+}
+
+/// Claims a dedup key for `task_id` unless a live claim holds it; returns the holder's
+/// `(task_id, body_hash)`. An expired claim is taken over in the same statement.
 async fn claim_dedup(
     tx: &mut Transaction<'_, Sqlite>,
-    key_id: &str,
-    kind: &str,
-    value: &str,
+    key: DedupKey<'_>,
     task_id: &str,
-    body_hash: Option<&str>,
-    expires_at: Millis,
     now: Millis,
 ) -> Result<Option<(String, Option<String>)>> {
     let claimed = sqlx::query(
@@ -45,12 +52,12 @@ async fn claim_dedup(
              body_hash = excluded.body_hash, expires_at = excluded.expires_at
          WHERE dedup.expires_at <= ?7",
     )
-    .bind(key_id)
-    .bind(kind)
-    .bind(value)
+    .bind(key.key_id)
+    .bind(key.kind)
+    .bind(key.value)
     .bind(task_id)
-    .bind(body_hash)
-    .bind(expires_at)
+    .bind(key.body_hash)
+    .bind(key.expires_at)
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -60,9 +67,9 @@ async fn claim_dedup(
     let row = sqlx::query(
         "SELECT task_id, body_hash FROM dedup WHERE key_id = ?1 AND kind = ?2 AND value = ?3",
     )
-    .bind(key_id)
-    .bind(kind)
-    .bind(value)
+    .bind(key.key_id)
+    .bind(key.kind)
+    .bind(key.value)
     .fetch_one(&mut **tx)
     .await?;
     Ok(Some((row.try_get("task_id")?, row.try_get("body_hash")?)))
@@ -113,17 +120,14 @@ impl TaskStore for SqliteStore {
         let now = task.created_at;
         let mut tx = self.immediate().await?;
         if let Some(idem) = &task.idempotency {
-            let held = claim_dedup(
-                &mut tx,
-                &task.key_id,
-                "idem",
-                &idem.key,
-                &id,
-                Some(&idem.body_hash),
-                idem.expires_at,
-                now,
-            )
-            .await?;
+            let key = DedupKey {
+                key_id: &task.key_id,
+                kind: "idem",
+                value: &idem.key,
+                body_hash: Some(&idem.body_hash),
+                expires_at: idem.expires_at,
+            };
+            let held = claim_dedup(&mut tx, key, &id, now).await?;
             if let Some((holder, hash)) = held {
                 tx.rollback().await?;
                 if hash.as_deref() != Some(idem.body_hash.as_str()) {
@@ -137,22 +141,23 @@ impl TaskStore for SqliteStore {
                 };
             }
         }
-        if let Some(session) = &task.session {
-            if let Some((holder, _)) = claim_dedup(
+        if let Some(session) = &task.session
+            && let Some((holder, _)) = claim_dedup(
                 &mut tx,
-                &task.key_id,
-                "session",
-                &session.value,
+                DedupKey {
+                    key_id: &task.key_id,
+                    kind: "session",
+                    value: &session.value,
+                    body_hash: None,
+                    expires_at: session.expires_at,
+                },
                 &id,
-                None,
-                session.expires_at,
                 now,
             )
             .await?
-            {
-                tx.rollback().await?;
-                return Ok(InsertOutcome::SessionConflict { task_id: holder });
-            }
+        {
+            tx.rollback().await?;
+            return Ok(InsertOutcome::SessionConflict { task_id: holder });
         }
         let row = sqlx::query(concat!(
             "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at)
@@ -475,6 +480,19 @@ impl TaskStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         commit_if_one(tx, done.rows_affected(), &id, Some(&log)).await
+    }
+
+    async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET lease_until = ?1
+             WHERE id = ?2 AND fence = ?3 AND state IN ('submitting', 'running') AND lease_until IS NOT NULL",
+        )
+        .bind(until)
+        .bind(lease.id.to_string())
+        .bind(lease.fence)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn append_log(&self, id: RequestId, entry: LogEntry) -> Result<()> {

@@ -114,16 +114,17 @@ impl Client {
     fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         let mut r = self.http.request(method, url);
         // Only vidgate itself gets the key; a video URL on another host must not.
-        if url.starts_with(self.conn.url.trim_end_matches('/')) {
-            if let Some(k) = &self.conn.api_key {
-                r = r.bearer_auth(k);
-            }
+        if url.starts_with(self.conn.url.trim_end_matches('/'))
+            && let Some(k) = &self.conn.api_key
+        {
+            r = r.bearer_auth(k);
         }
         r
     }
 
     async fn call(&self, r: reqwest::RequestBuilder) -> Result<(StatusCode, Value), String> {
-        let response = r.send().await.map_err(|e| format!("cannot reach {}: {e}", self.conn.url))?;
+        let response =
+            r.send().await.map_err(|e| format!("cannot reach {}: {e}", self.conn.url))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| format!("reading the answer failed: {e}"))?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -135,16 +136,26 @@ impl Client {
     }
 
     pub async fn download(&self, url: &str, to: &std::path::Path) -> Result<u64, String> {
-        let mut response = self.request(Method::GET, url).send().await.map_err(|e| format!("download failed: {e}"))?;
+        let mut response = self
+            .request(Method::GET, url)
+            .send()
+            .await
+            .map_err(|e| format!("download failed: {e}"))?;
         if !response.status().is_success() {
             return Err(format!("download failed: HTTP {}", response.status()));
         }
         let bar = Download::new(response.content_length());
         let tmp = to.with_extension("partial");
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
         let mut total = 0u64;
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("download failed: {e}"))? {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await.map_err(|e| e.to_string())?;
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| format!("download failed: {e}"))?
+        {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(|e| e.to_string())?;
             total += chunk.len() as u64;
             bar.set(total);
         }
@@ -162,7 +173,12 @@ fn explain(status: StatusCode, body: &Value) -> String {
             let lines: Vec<String> = items
                 .iter()
                 .map(|e| {
-                    let loc: Vec<String> = e["loc"].as_array().into_iter().flatten().map(|l| l.to_string().trim_matches('"').to_owned()).collect();
+                    let loc: Vec<String> = e["loc"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|l| l.to_string().trim_matches('"').to_owned())
+                        .collect();
                     format!("  {}: {}", loc.join("."), e["msg"].as_str().unwrap_or(""))
                 })
                 .collect();
@@ -176,12 +192,16 @@ fn explain(status: StatusCode, body: &Value) -> String {
 fn build_body(a: &SubmitArgs) -> Result<Value, String> {
     let mut body = match &a.body {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?
         }
         None => json!({}),
     };
-    let Some(obj) = body.as_object_mut() else { return Err("the --body file must hold a JSON object".into()) };
+    let Some(obj) = body.as_object_mut() else {
+        return Err("the --body file must hold a JSON object".into());
+    };
     let mut set = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
             obj.insert(k.into(), v);
@@ -196,11 +216,18 @@ fn build_body(a: &SubmitArgs) -> Result<Value, String> {
     set("session_id", a.session_id.clone().map(Value::from));
     set("session_context", a.session_context.clone().map(Value::from));
     if !a.images.is_empty() {
-        set("file_infos", Some(a.images.iter().map(|u| json!({"type": "Url", "url": u})).collect()));
+        set(
+            "file_infos",
+            Some(a.images.iter().map(|u| json!({"type": "Url", "url": u})).collect()),
+        );
     }
     let output = obj.entry("output_config").or_insert_with(|| json!({}));
     if let Some(o) = output.as_object_mut() {
-        for (k, v) in [("duration", &a.duration), ("resolution", &a.resolution), ("aspect_ratio", &a.aspect_ratio)] {
+        for (k, v) in [
+            ("duration", &a.duration),
+            ("resolution", &a.resolution),
+            ("aspect_ratio", &a.aspect_ratio),
+        ] {
             if let Some(v) = v {
                 o.insert(k.into(), Value::from(v.clone()));
             }
@@ -292,7 +319,10 @@ async fn fetch_result(client: &Client, url: &str, output: Option<&std::path::Pat
     match code {
         StatusCode::OK => {}
         StatusCode::ACCEPTED => {
-            eprintln!("vidgate: not finished yet (status {})", body["status"].as_str().unwrap_or("?"));
+            eprintln!(
+                "vidgate: not finished yet (status {})",
+                body["status"].as_str().unwrap_or("?")
+            );
             println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
             return ExitCode::from(3);
         }
@@ -302,7 +332,9 @@ async fn fetch_result(client: &Client, url: &str, output: Option<&std::path::Pat
         println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
         return ExitCode::SUCCESS;
     };
-    let Some(video_url) = body["video"]["url"].as_str() else { return super::fail("the result has no video.url") };
+    let Some(video_url) = body["video"]["url"].as_str() else {
+        return super::fail("the result has no video.url");
+    };
     match client.download(video_url, path).await {
         Ok(bytes) => {
             eprintln!("vidgate: saved {} ({bytes} bytes)", path.display());

@@ -55,8 +55,16 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
             Ok(keys) => {
                 println!("{:<24} {:<12} {:<26} STATE", "NAME", "PREFIX", "CREATED");
                 for k in keys {
-                    let state = k.revoked_at.map(|r| format!("revoked {}", rfc3339(r))).unwrap_or_else(|| "active".into());
-                    println!("{:<24} {:<12} {:<26} {state}", k.name, k.prefix, rfc3339(k.created_at));
+                    let state = k
+                        .revoked_at
+                        .map(|r| format!("revoked {}", rfc3339(r)))
+                        .unwrap_or_else(|| "active".into());
+                    println!(
+                        "{:<24} {:<12} {:<26} {state}",
+                        k.name,
+                        k.prefix,
+                        rfc3339(k.created_at)
+                    );
                 }
                 ExitCode::SUCCESS
             }

@@ -15,7 +15,11 @@ use crate::config::{Config, DEFAULT_TOML, Overrides};
 use crate::startup::{Application, BuildOptions, shutdown_signal};
 
 #[derive(Debug, Parser)]
-#[command(name = "vidgate", version, about = "A self-hostable, fal-compatible queue gateway for AI video generation")]
+#[command(
+    name = "vidgate",
+    version,
+    about = "A self-hostable, fal-compatible queue gateway for AI video generation"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -37,7 +41,11 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     fn load(&self, listen: Option<String>) -> Result<Config, crate::config::ConfigError> {
-        let overrides = Overrides { listen, data_dir: self.data_dir.clone(), database_url: self.database_url.clone() };
+        let overrides = Overrides {
+            listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        };
         Config::load(self.config.as_deref(), &overrides)
     }
 }
@@ -60,7 +68,7 @@ pub enum Command {
         store: StoreArgs,
     },
     /// Submit a video request to a running vidgate.
-    Submit(client::SubmitArgs),
+    Submit(Box<client::SubmitArgs>),
     /// Show a request's status.
     Status(client::IdArgs),
     /// Show a request's result, optionally downloading the video.
@@ -135,7 +143,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }),
             Err(e) => fail(e),
         },
-        Command::Submit(args) => runtime().block_on(client::submit(args)),
+        Command::Submit(args) => runtime().block_on(client::submit(*args)),
         Command::Status(args) => runtime().block_on(client::status(args)),
         Command::Result(args) => runtime().block_on(client::result(args)),
         Command::Cancel(args) => runtime().block_on(client::cancel(args)),

@@ -1,0 +1,116 @@
+//! The command line, as a new user meets it: keys, serve, submit --wait, status/result/cancel.
+
+use crate::helpers::ffprobe;
+use crate::process::{Server, vidgate};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = vidgate(dir.path(), &["keys", "create", "--name", "ci"], &[]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let out = stdout(&created);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "the key is the only line on stdout: {out:?}");
+    assert!(lines[0].starts_with("vg_") && lines[0].len() == 43);
+
+    let again = vidgate(dir.path(), &["keys", "create", "--name", "ci"], &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let list = stdout(&vidgate(dir.path(), &["keys", "list"], &[]));
+    assert!(list.lines().any(|l| l.starts_with("ci ") && l.ends_with("active")), "{list}");
+    assert!(!list.contains(lines[0]), "listings never show keys");
+
+    assert!(vidgate(dir.path(), &["keys", "revoke", "ci"], &[]).status.success());
+    let list = stdout(&vidgate(dir.path(), &["keys", "list"], &[]));
+    assert!(list.lines().any(|l| l.starts_with("ci ") && l.contains("revoked")), "{list}");
+    assert!(!vidgate(dir.path(), &["keys", "revoke", "ci"], &[]).status.success());
+}
+
+#[test]
+fn config_default_prints_every_section_and_bad_settings_stop_startup_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&vidgate(dir.path(), &["config", "default"], &[]));
+    for section in [
+        "[server]",
+        "[store]",
+        "[queue]",
+        "[rules]",
+        "[provider]",
+        "[sandbox]",
+        "[workers]",
+        "[log]",
+    ] {
+        assert!(out.contains(section), "{section} missing");
+    }
+    let bad = vidgate(dir.path(), &["serve"], &[("VIDGATE_SANDBOX__FPS", "0")]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sandbox.fps"));
+    let bad = vidgate(dir.path(), &["serve", "--listen", "not-an-address"], &[]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("server.listen"));
+}
+
+#[test]
+fn serve_prints_a_first_key_and_submit_waits_and_downloads_the_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let fast = [
+        ("VIDGATE_SANDBOX__QUEUE_DELAY", "100ms"),
+        ("VIDGATE_SANDBOX__PROCESSING_TIME", "600ms"),
+        ("VIDGATE_SANDBOX__POLL_INTERVAL", "100ms"),
+        ("VIDGATE_SANDBOX__FPS", "8"),
+    ];
+    let server = Server::start(dir.path(), &fast);
+    let first = server.stdout_line().expect("serve prints the first key");
+    let key = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(key.starts_with("vg_"), "{first}");
+
+    let out_file = dir.path().join("car.mp4");
+    let client_env = [("VIDGATE_URL", server.base.as_str()), ("VIDGATE_API_KEY", key.as_str())];
+    let submitted = vidgate(
+        dir.path(),
+        &[
+            "submit",
+            "--model",
+            "Kling",
+            "--version",
+            "2.1",
+            "--prompt",
+            "a red car on a coast road",
+            "--duration",
+            "5",
+            "--wait",
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
+        &client_env,
+    );
+    assert!(submitted.status.success(), "{}", String::from_utf8_lossy(&submitted.stderr));
+    let id = stdout(&submitted).lines().next().unwrap().trim().to_owned();
+    let probe = ffprobe(&out_file);
+    assert_eq!((probe.video_codec.as_str(), probe.width, probe.height), ("h264", 1280, 720));
+    assert!((probe.duration - 5.0).abs() < 0.05, "{}", probe.duration);
+
+    let status = vidgate(dir.path(), &["status", &id], &client_env);
+    assert!(stdout(&status).contains("\"COMPLETED\""), "{}", stdout(&status));
+    let result = vidgate(dir.path(), &["result", &id], &client_env);
+    assert!(stdout(&result).contains("\"video\""), "{}", stdout(&result));
+    let cancel = vidgate(dir.path(), &["cancel", &id], &client_env);
+    assert!(!cancel.status.success());
+    assert_eq!(stdout(&cancel).trim(), "ALREADY_COMPLETED");
+
+    let invalid = vidgate(
+        dir.path(),
+        &["submit", "--model", "Kling", "--version", "2.1", "--prompt", "x", "--duration", "99"],
+        &client_env,
+    );
+    assert!(!invalid.status.success());
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("body.output_config.duration"));
+    let no_key = vidgate(dir.path(), &["status", &id], &[("VIDGATE_URL", server.base.as_str())]);
+    assert!(!no_key.status.success());
+
+    assert!(server.terminate().success(), "SIGTERM ends serve cleanly");
+}

@@ -1,0 +1,15 @@
+//! Black-box tests of the whole gateway: the real app on port 0, a fresh SQLite database per
+//! test, the sandbox provider, a manual clock, and workers driven by hand.
+
+mod cancel;
+mod cli;
+mod crash;
+mod create;
+mod helpers;
+mod inputs;
+mod keys;
+mod listing;
+mod openapi;
+mod process;
+mod progression;
+mod video;
