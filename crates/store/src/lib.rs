@@ -5,12 +5,15 @@
 
 pub mod contract;
 mod error;
+mod events;
 mod keys;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 mod tasks;
 
 pub use error::StoreError;
+pub use events::{StoreEvent, StoreEvents};
 pub use keys::{KeyRecord, KeyStore, NewKey};
 pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LogEntry,
@@ -19,9 +22,16 @@ pub use model::{
 pub use tasks::{ListQuery, TaskStore};
 
 /// Everything a vidgate process needs from its database.
+#[async_trait::async_trait]
 pub trait Store: TaskStore + KeyStore {
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+
+    /// Changes made by other processes sharing this store, as they commit. `None`: nobody
+    /// else writes to it (a SQLite file belongs to one server), in-process signals suffice.
+    async fn events(&self) -> Result<Option<StoreEvents>> {
+        Ok(None)
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

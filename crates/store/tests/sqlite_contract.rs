@@ -5,12 +5,12 @@ use std::sync::Arc;
 use vidgate_store::sqlite::{Durability, SqliteStore};
 use vidgate_store::{Store, store_contract_tests};
 
-async fn fresh_sqlite() -> Arc<dyn Store> {
+async fn fresh_sqlite() -> Option<Arc<dyn Store>> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("vidgate.db");
     // The directory must outlive the store; leak it for the test's lifetime.
     std::mem::forget(dir);
-    Arc::new(SqliteStore::open(&path, Durability::Normal).await.expect("open sqlite"))
+    Some(Arc::new(SqliteStore::open(&path, Durability::Normal).await.expect("open sqlite")))
 }
 
 store_contract_tests!(fresh_sqlite());

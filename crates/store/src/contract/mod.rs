@@ -22,7 +22,8 @@ pub const T0: Millis = 1_790_000_000_000;
 pub const HOUR: Millis = 3_600_000;
 
 /// Expands every contract case into a `#[tokio::test]`; `$make` is an expression (usually an
-/// async fn call) that yields a fresh `Arc<dyn Store>`-like value per test.
+/// async fn call) that yields `Option<S>` per test, where `S` derefs to a fresh `dyn Store`;
+/// `None` skips the case (a backend whose server is not configured).
 #[macro_export]
 macro_rules! store_contract_tests {
     ($make:expr) => {
@@ -43,6 +44,7 @@ macro_rules! store_contract_tests {
             poll_claims_take_only_due_unleased_running_tasks,
             completion_is_fenced_and_final,
             heartbeats_extend_only_a_lease_still_held,
+            queue_positions_stay_true_through_every_transition,
             the_reaper_requeues_expired_submits_and_releases_polls,
             the_reaper_fails_tasks_past_their_deadline,
             session_ids_conflict_per_key_until_they_expire,
@@ -61,7 +63,10 @@ macro_rules! __store_contract_cases {
         $(
             #[tokio::test]
             async fn $case() {
-                let store = $make.await;
+                let Some(store) = $make.await else {
+                    eprintln!("skipped: this backend is not configured for tests");
+                    return;
+                };
                 $crate::contract::$case(&*store).await;
             }
         )*

@@ -366,3 +366,64 @@ pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
         "a reclaimed lease cannot be revived"
     );
 }
+
+/// A tiny deterministic generator, so the case is the same on every backend and every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Store) {
+    use std::collections::BTreeMap;
+    let mut rng = Lcg(42);
+    // Enough tasks to cross a counter bucket (4096 seqs) boundary.
+    let mut queued: BTreeMap<(i64, i64), vidgate_domain::RequestId> = BTreeMap::new(); // (-rank, seq) → id
+    let mut all = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..4200 {
+        let rank = [0, 0, 0, 5, -3, 10, -100][rng.next(7) as usize];
+        batch.push(new_task("k", rank, T0 + i));
+    }
+    for t in batch {
+        let t = insert(store, t).await;
+        queued.insert((-t.rank, t.seq), t.id);
+        all.push(t);
+    }
+    let many = vec![Slot { account: "acct".into(), limit: 1_000_000 }];
+    let check = |queued: &BTreeMap<(i64, i64), vidgate_domain::RequestId>, rng: &mut Lcg| {
+        let picks: Vec<usize> = (0..25).map(|_| rng.next(queued.len().max(1) as u64) as usize).collect();
+        let entries: Vec<_> = queued.iter().map(|(k, v)| (*k, *v)).collect();
+        picks.into_iter().filter(|p| *p < entries.len()).map(|p| (entries[p].1, p as i64)).collect::<Vec<_>>()
+    };
+    for round in 0..6 {
+        // Dispatch a few from the head, cancel a few anywhere, requeue some claimed ones.
+        let mut claimed = Vec::new();
+        for _ in 0..40 {
+            let c = store.claim_next_queued("sandbox", &many, "w", T0 + 10_000, T0 + 10 * HOUR).await.unwrap().unwrap();
+            assert_eq!(queued.pop_first().map(|(_, id)| id), Some(c.id), "claims take the head of the queue");
+            claimed.push(c);
+        }
+        for c in claimed.iter().take(15) {
+            assert!(store.requeue(c.lease(), T0, T0 + 10_001, LogEntry::warn(T0, "retry")).await.unwrap());
+            queued.insert((-c.rank, c.seq), c.id);
+        }
+        for _ in 0..30 {
+            let victim = all[rng.next(all.len() as u64) as usize].clone();
+            if store.cancel_task("k", victim.id, T0 + 10_002).await.unwrap() == crate::CancelOutcome::Cancelled {
+                queued.remove(&(-victim.rank, victim.seq));
+            }
+        }
+        for (id, expected) in check(&queued, &mut rng) {
+            let t = store.get_task_any(id).await.unwrap().unwrap();
+            assert_eq!(store.queue_position(&t).await.unwrap(), expected, "round {round}: position of {id}");
+        }
+    }
+    // Deadlines empty the queue; every counter must come back to zero.
+    store.reap(T0 + 1000 * HOUR).await.unwrap();
+    let late = insert(store, new_task("k", -100, T0 + 1000 * HOUR)).await;
+    assert_eq!(store.queue_position(&late).await.unwrap(), 0);
+}

@@ -93,6 +93,7 @@ impl SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"

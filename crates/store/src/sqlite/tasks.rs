@@ -232,9 +232,14 @@ impl TaskStore for SqliteStore {
         if task.state != TaskState::Queued {
             return Ok(0);
         }
+        // Counters for whole ranks and whole buckets ahead, an index range for the rest of
+        // this task's bucket (see migrations/sqlite/0002_queue_counts.sql).
         Ok(sqlx::query_scalar(
-            "SELECT count(*) FROM tasks WHERE pool = ?1 AND state = 'queued'
-               AND (rank > ?2 OR (rank = ?2 AND seq < ?3))",
+            "SELECT (SELECT coalesce(sum(n), 0) FROM queue_rank_counts WHERE pool = ?1 AND rank > ?2)
+                  + (SELECT coalesce(sum(n), 0) FROM queue_counts
+                       WHERE pool = ?1 AND rank = ?2 AND bucket < ?3 >> 12)
+                  + (SELECT count(*) FROM tasks WHERE pool = ?1 AND state = 'queued' AND rank = ?2
+                       AND seq >= (?3 >> 12) << 12 AND seq < ?3)",
         )
         .bind(&task.pool)
         .bind(task.rank)

@@ -1,0 +1,96 @@
+//! `KeyStore` on PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use vidgate_domain::Millis;
+
+use super::PgStore;
+use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError};
+
+fn key_from_row(row: &PgRow) -> Result<KeyRecord> {
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn create_key(&self, key: NewKey) -> Result<KeyRecord> {
+        let row = sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, name, prefix, created_at, revoked_at",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(key.created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("a key named {:?} already exists", key.name))
+            }
+            _ => e.into(),
+        })?;
+        key_from_row(&row)
+    }
+
+    async fn upsert_key(&self, key: NewKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, prefix = excluded.prefix,
+                 revoked_at = NULL",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke_key(&self, name: &str, now: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_active_key(&self, key_hash: &str) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys
+             WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn count_active_keys(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,80 @@
+//! The PostgreSQL backend, for several replicas sharing one database. Same schema and meaning
+//! as the SQLite backend (the contract suite runs on both); claims use `FOR UPDATE SKIP LOCKED`
+//! under a per-account advisory lock, so replicas never exceed an account's slot limit
+//! together. Transitions `NOTIFY` the other replicas so their workers wake at once; polling
+//! stays the fallback.
+
+mod keys;
+mod rows;
+mod tasks;
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+
+use crate::{Result, Store, StoreEvent, StoreEvents};
+
+/// The channel replicas notify each other on.
+pub(crate) const CHANNEL: &str = "vidgate_events";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and applies migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(PgConnectOptions::from_str(url)?, max_connections).await
+    }
+
+    /// Connects with explicit options (tests put each store in its own schema this way).
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        // Replicas starting together must not run the same migration twice.
+        let mut conn = pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(7305736976)").execute(&mut *conn).await?;
+        let migrated = MIGRATOR.run(&mut *conn).await;
+        sqlx::query("SELECT pg_advisory_unlock(7305736976)").execute(&mut *conn).await?;
+        migrated?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn events(&self) -> Result<Option<StoreEvents>> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let stream = listener.into_stream().filter_map(|n| async move {
+            match n {
+                Ok(n) => StoreEvent::parse(n.payload()),
+                // The listener reconnects by itself; a lost notification only delays work
+                // until the next idle poll.
+                Err(e) => {
+                    tracing::warn!(error = %e, "store event listener error");
+                    None
+                }
+            }
+        });
+        Ok(Some(Box::pin(stream)))
+    }
+}

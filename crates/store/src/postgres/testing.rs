@@ -1,0 +1,74 @@
+//! A throwaway PostgreSQL store for tests: its own schema in the database named by
+//! `VIDGATE_TEST_PG_URL`, dropped when the store is dropped.
+
+use std::ops::Deref;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::postgres::PgConnectOptions;
+
+use super::PgStore;
+use crate::Store;
+
+/// The environment variable that names a PostgreSQL server for tests.
+pub const TEST_URL_VAR: &str = "VIDGATE_TEST_PG_URL";
+
+pub struct TestPgStore {
+    store: Arc<PgStore>,
+    admin_url: String,
+    schema: String,
+}
+
+impl TestPgStore {
+    /// `None` when `VIDGATE_TEST_PG_URL` is not set.
+    pub async fn create() -> Option<TestPgStore> {
+        let admin_url = std::env::var(TEST_URL_VAR).ok().filter(|u| !u.is_empty())?;
+        let schema = format!("vgt_{}", uuid_like());
+        let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+        admin.close().await;
+        let options = PgConnectOptions::from_str(&admin_url).expect("a valid URL").options([("search_path", schema.as_str())]);
+        let store = PgStore::connect_with(options, 8).await.expect("open the test store");
+        Some(TestPgStore { store: Arc::new(store), admin_url, schema })
+    }
+
+    pub fn store(&self) -> Arc<PgStore> {
+        self.store.clone()
+    }
+
+    /// A URL that opens this same schema (for another process).
+    pub fn url(&self) -> String {
+        let sep = if self.admin_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.admin_url, self.schema)
+    }
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+impl Deref for TestPgStore {
+    type Target = dyn Store;
+    fn deref(&self) -> &(dyn Store + 'static) {
+        self.store.as_ref()
+    }
+}
+
+impl Drop for TestPgStore {
+    fn drop(&mut self) {
+        let (url, schema) = (self.admin_url.clone(), self.schema.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a private one
+        // with its own connection (the store's pool lives on the test's runtime).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = sqlx::PgPool::connect(&url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,7 @@
+//! The store contract on PostgreSQL, each test in its own schema of the database named by
+//! `VIDGATE_TEST_PG_URL` (`.ci/run` always sets it; without it these tests are skipped).
+
+use vidgate_store::postgres::testing::TestPgStore;
+use vidgate_store::store_contract_tests;
+
+store_contract_tests!(TestPgStore::create());
