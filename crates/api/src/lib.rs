@@ -15,7 +15,7 @@ mod views;
 
 pub use auth::{generate_key, hash_key};
 pub use error::ApiError;
-pub use router::router;
+pub use router::{ops_router, router};
 pub use state::{ApiConfig, AppState};
 pub use time::rfc3339;
 

@@ -11,10 +11,10 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::handlers::{cancel, create, list, ops, query, status};
 use crate::{AppState, BASE};
 
+/// The whole API: the queue routes, media, and the ops routes.
 pub fn router(state: AppState) -> Router {
     let media = ServeDir::new(&state.config.media_dir);
-    let x_request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+    let api = Router::new()
         // The queue API (fal's protocol over the seed's route).
         .route(BASE, post(create::create_request))
         .route(&format!("{BASE}/requests"), get(list::list_requests))
@@ -25,11 +25,21 @@ pub fn router(state: AppState) -> Router {
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // Files vidgate stores itself (sandbox output), with Range support.
         .nest_service("/media", media)
-        // Ops.
+        .route("/openapi.json", get(ops::openapi_json))
+        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
+    finish(api, state)
+}
+
+/// Only the ops routes, for processes that run workers but serve no API (`--role worker`).
+pub fn ops_router(state: AppState) -> Router {
+    finish(Router::new(), state)
+}
+
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    let x_request_id = axum::http::HeaderName::from_static("x-request-id");
+    routes
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/openapi.json", get(ops::openapi_json))
-        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(CatchPanicLayer::custom(|_| ops::panic_response()))

@@ -57,6 +57,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: String,
+    pub role: String,
     pub public_url: String,
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
@@ -69,6 +70,7 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// May carry a password: a `Secret`.
     pub database_url: Secret,
+    pub max_connections: u32,
     pub sqlite_durability: String,
 }
 
@@ -149,6 +151,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +192,9 @@ impl Config {
         if let Some(u) = &overrides.database_url {
             put("store", "database_url", u.clone().into());
         }
+        if let Some(r) = &overrides.role {
+            put("server", "role", r.clone().into());
+        }
         figment = figment.merge(Serialized::defaults(serde_json::Value::Object(nested)));
         let config: Config = figment.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
         config.validate()?;
@@ -214,6 +221,15 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
         self.listen_addr()?;
+        if !matches!(self.server.role.as_str(), "all" | "api" | "worker") {
+            return bad(
+                "server.role",
+                format!("must be \"all\", \"api\" or \"worker\", got {:?}", self.server.role),
+            );
+        }
+        if self.store.max_connections == 0 {
+            return bad("store.max_connections", "must be at least 1".into());
+        }
         if !self.server.public_url.is_empty() {
             match url::Url::parse(&self.server.public_url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -288,8 +304,15 @@ impl Config {
 fn short_env() -> Serialized<serde_json::Value> {
     let mut v = serde_json::json!({});
     let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+    let mut server = serde_json::Map::new();
     if let Some(x) = var("VIDGATE_LISTEN") {
-        v["server"] = serde_json::json!({"listen": x});
+        server.insert("listen".into(), x.into());
+    }
+    if let Some(x) = var("VIDGATE_ROLE") {
+        server.insert("role".into(), x.into());
+    }
+    if !server.is_empty() {
+        v["server"] = server.into();
     }
     let mut store = serde_json::Map::new();
     if let Some(x) = var("VIDGATE_DATA_DIR") {
@@ -357,10 +380,12 @@ mod tests {
         let o = Overrides {
             listen: Some("127.0.0.1:9999".into()),
             data_dir: Some("/tmp/x".into()),
+            role: Some("worker".into()),
             database_url: None,
         };
         let c = Config::load(None, &o).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9999");
         assert_eq!(c.store.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.server.role, "worker");
     }
 }

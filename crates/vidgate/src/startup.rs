@@ -14,7 +14,7 @@ use vidgate_api::{ApiConfig, AppState};
 use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
 use vidgate_providers::Provider;
 use vidgate_providers::sandbox::{SandboxConfig, SandboxProvider};
-use vidgate_store::Store;
+use vidgate_store::{Store, StoreEvent};
 use vidgate_workers::runner::{self, RunnerConfig};
 use vidgate_workers::{Dispatcher, Poller, Reaper, WorkerContext};
 
@@ -145,7 +145,11 @@ impl Application {
             TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Application {
             listener,
-            router: vidgate_api::router(state),
+            router: if config.server.role == "worker" {
+                vidgate_api::ops_router(state)
+            } else {
+                vidgate_api::router(state)
+            },
             store,
             workers,
             config,
@@ -164,7 +168,12 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut set = JoinSet::new();
         let workers_token = CancellationToken::new();
-        if self.mode == WorkerMode::Background {
+        self.forward_store_events(&mut set, workers_token.clone()).await;
+        let runs_workers = self.config.server.role != "api";
+        if self.config.server.role == "api" && self.store.backend() == "sqlite" {
+            tracing::warn!("role api on a SQLite store: no process will run this store's workers");
+        }
+        if self.mode == WorkerMode::Background && runs_workers {
             let w = &self.config.workers;
             let cfg = |concurrency, idle_wait| RunnerConfig {
                 concurrency,
@@ -193,7 +202,7 @@ impl Application {
                 workers_token.clone(),
             );
         }
-        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), "vidgate is serving");
+        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
         let server_token = shutdown.clone();
         let serve = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { server_token.cancelled().await });
@@ -208,6 +217,37 @@ impl Application {
             );
         }
         result.context("the HTTP server failed")
+    }
+}
+
+impl Application {
+    /// Wakes this process's workers when another process sharing the store queues work or
+    /// frees a slot (PostgreSQL NOTIFY); idle polling stays the fallback.
+    async fn forward_store_events(&self, set: &mut JoinSet<()>, stop: CancellationToken) {
+        let events = match self.store.events().await {
+            Ok(Some(events)) => events,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to store events; workers fall back to polling");
+                return;
+            }
+        };
+        let (dispatch, poll) = (self.wake_dispatcher.clone(), self.wake_poller.clone());
+        set.spawn(async move {
+            use futures::StreamExt;
+            let mut events = events;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    e = events.next() => match e {
+                        Some(StoreEvent::Dispatch) => dispatch.notify_waiters(),
+                        Some(StoreEvent::Poll) => poll.notify_waiters(),
+                        Some(StoreEvent::Task(_)) => {}
+                        None => break,
+                    },
+                }
+            }
+        });
     }
 }
 

@@ -1,10 +1,11 @@
 //! Picks the store backend from the configuration: the SQLite file under the data directory
-//! by default, or the backend a `DATABASE_URL` names.
+//! by default, or the backend a `DATABASE_URL` names (`sqlite:` or `postgres://`).
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use vidgate_store::Store;
+use vidgate_store::postgres::PgStore;
 use vidgate_store::sqlite::{Durability, SqliteStore};
 
 use crate::config::Config;
@@ -28,8 +29,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             .context("cannot open the SQLite database named by DATABASE_URL")?;
         return Ok(Arc::new(store));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::connect(url, config.store.max_connections)
+            .await
+            .context("cannot open the PostgreSQL database named by DATABASE_URL")?;
+        return Ok(Arc::new(store));
+    }
     let scheme = url.split(':').next().unwrap_or_default();
-    bail!(
-        "DATABASE_URL names a {scheme:?} database; this build supports sqlite: URLs (PostgreSQL support is tracked separately)"
-    )
+    bail!("DATABASE_URL names a {scheme:?} database; vidgate speaks sqlite: and postgres:// URLs")
 }

@@ -2,17 +2,17 @@
 //! simulates the upstream's life cycle on a clock (waiting, then processing with rising
 //! progress) and renders a real H.264 MP4 that follows the request's resolution, aspect
 //! ratio and duration. Everything it knows survives a restart: the job's age comes from the
-//! task's `submitted_at`, and a finished file on disk is reused instead of re-rendered.
+//! task's `submitted_at`, and a finished file on disk is reused instead of re-rendered. The
+//! render happens in the poll that finds the simulated time over, under that poll's lease, so
+//! among several replicas exactly one renders a given request.
 
 mod render_job;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::OnceCell;
 use vidgate_domain::{Clock, RequestId};
 
 use crate::{Account, PollJob, PollStatus, Provider, ProviderError, SubmitJob, Submitted};
@@ -29,7 +29,7 @@ pub struct SandboxConfig {
     pub concurrency: i64,
     /// Simulated time in the upstream's own queue.
     pub queue_delay: Duration,
-    /// Simulated generation time (progress rises over it); the render overlaps it.
+    /// Simulated generation time (progress rises over it); the render follows it.
     pub processing_time: Duration,
     pub poll_interval: Duration,
     pub fps: u32,
@@ -38,30 +38,18 @@ pub struct SandboxConfig {
     pub moderation_blocklist: Vec<String>,
 }
 
-type RenderCell = Arc<OnceCell<RenderOutcome>>;
-
 pub struct SandboxProvider {
     config: SandboxConfig,
     clock: Arc<dyn Clock>,
-    renders: Mutex<HashMap<RequestId, RenderCell>>,
 }
 
 impl SandboxProvider {
     pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Self {
-        SandboxProvider { config, clock, renders: Mutex::new(HashMap::new()) }
+        SandboxProvider { config, clock }
     }
 
     pub fn upstream_id(request_id: RequestId) -> String {
         format!("sandbox-{request_id}")
-    }
-
-    fn cell(&self, id: RequestId) -> RenderCell {
-        let mut map = self.renders.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(id).or_default().clone()
-    }
-
-    fn forget(&self, id: RequestId) {
-        self.renders.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
     }
 
     fn blocked_word(&self, job: &PollJob<'_>) -> Option<&str> {
@@ -73,21 +61,12 @@ impl SandboxProvider {
             .map(String::as_str)
     }
 
-    /// The render of this request: started on first call, shared by every later caller
-    /// (an owned future, so it can also be spawned to run ahead of the simulated clock).
-    fn render(&self, job: &PollJob<'_>) -> impl Future<Output = RenderOutcome> + Send + 'static {
-        let cell = self.cell(job.request_id);
+    async fn render(&self, job: &PollJob<'_>) -> RenderOutcome {
         let (dir, fps, id, request) =
             (self.config.media_dir.clone(), self.config.fps, job.request_id, job.request.clone());
-        async move {
-            cell.get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || render_to_disk(&dir, id, &request, fps))
-                    .await
-                    .unwrap_or_else(|e| RenderOutcome::Failed(format!("render task died: {e}")))
-            })
+        tokio::task::spawn_blocking(move || render_to_disk(&dir, id, &request, fps))
             .await
-            .clone()
-        }
+            .unwrap_or_else(|e| RenderOutcome::Failed(format!("render task died: {e}")))
     }
 }
 
@@ -130,16 +109,10 @@ impl Provider for SandboxProvider {
         let processing = self.config.processing_time;
         let into = elapsed - queue;
         if into < processing {
-            // Start rendering now so it overlaps the simulated processing time.
-            if !self.cell(job.request_id).initialized() {
-                tokio::spawn(self.render(&job));
-            }
             let progress = (into.as_secs_f64() / processing.as_secs_f64() * 100.0).floor() as u8;
             return Ok(PollStatus::Processing { progress: progress.min(99) });
         }
-        let outcome = self.render(&job).await;
-        self.forget(job.request_id);
-        match outcome {
+        match self.render(&job).await {
             RenderOutcome::Done(file) => {
                 Ok(PollStatus::Succeeded(crate::UpstreamOutput { files: vec![file], usage: None }))
             }

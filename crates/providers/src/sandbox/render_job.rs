@@ -58,9 +58,12 @@ pub fn render_to_disk(
     if let Ok(meta) = fs::metadata(&path) {
         return RenderOutcome::Done(file(meta.len()));
     }
+    // A private temporary name: a replica that lost its lease may still be rendering the same
+    // request (into identical bytes); neither may clobber the other's half file.
+    let tmp =
+        dir.join(format!(".{VIDEO_FILE}.{}.{}.partial", std::process::id(), RequestId::new()));
     let result = (|| -> Result<u64, String> {
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let tmp = dir.join(format!(".{VIDEO_FILE}.partial"));
         let out =
             fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
         let scene = PatternScene::new(seed_of(request), request.prompt.as_deref().unwrap_or(""));
@@ -70,6 +73,9 @@ pub fn render_to_disk(
     })();
     match result {
         Ok(size) => RenderOutcome::Done(file(size)),
-        Err(message) => RenderOutcome::Failed(message),
+        Err(message) => {
+            let _ = fs::remove_file(&tmp);
+            RenderOutcome::Failed(message)
+        }
     }
 }

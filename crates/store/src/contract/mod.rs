@@ -68,9 +68,19 @@ macro_rules! __store_contract_cases {
                     return;
                 };
                 $crate::contract::$case(&*store).await;
+                $crate::contract::Teardown::teardown(store).await;
             }
         )*
     };
+}
+
+/// What a contract store does after a case passed (drop its schema, close its pool).
+pub trait Teardown {
+    fn teardown(self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl<T: ?Sized + Send + Sync> Teardown for std::sync::Arc<T> {
+    async fn teardown(self) {}
 }
 
 pub fn request(prompt: &str) -> VideoRequest {

@@ -395,31 +395,55 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
     }
     let many = vec![Slot { account: "acct".into(), limit: 1_000_000 }];
     let check = |queued: &BTreeMap<(i64, i64), vidgate_domain::RequestId>, rng: &mut Lcg| {
-        let picks: Vec<usize> = (0..25).map(|_| rng.next(queued.len().max(1) as u64) as usize).collect();
+        let picks: Vec<usize> =
+            (0..25).map(|_| rng.next(queued.len().max(1) as u64) as usize).collect();
         let entries: Vec<_> = queued.iter().map(|(k, v)| (*k, *v)).collect();
-        picks.into_iter().filter(|p| *p < entries.len()).map(|p| (entries[p].1, p as i64)).collect::<Vec<_>>()
+        picks
+            .into_iter()
+            .filter(|p| *p < entries.len())
+            .map(|p| (entries[p].1, p as i64))
+            .collect::<Vec<_>>()
     };
     for round in 0..6 {
         // Dispatch a few from the head, cancel a few anywhere, requeue some claimed ones.
         let mut claimed = Vec::new();
         for _ in 0..40 {
-            let c = store.claim_next_queued("sandbox", &many, "w", T0 + 10_000, T0 + 10 * HOUR).await.unwrap().unwrap();
-            assert_eq!(queued.pop_first().map(|(_, id)| id), Some(c.id), "claims take the head of the queue");
+            let c = store
+                .claim_next_queued("sandbox", &many, "w", T0 + 10_000, T0 + 10 * HOUR)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                queued.pop_first().map(|(_, id)| id),
+                Some(c.id),
+                "claims take the head of the queue"
+            );
             claimed.push(c);
         }
         for c in claimed.iter().take(15) {
-            assert!(store.requeue(c.lease(), T0, T0 + 10_001, LogEntry::warn(T0, "retry")).await.unwrap());
+            assert!(
+                store
+                    .requeue(c.lease(), T0, T0 + 10_001, LogEntry::warn(T0, "retry"))
+                    .await
+                    .unwrap()
+            );
             queued.insert((-c.rank, c.seq), c.id);
         }
         for _ in 0..30 {
             let victim = all[rng.next(all.len() as u64) as usize].clone();
-            if store.cancel_task("k", victim.id, T0 + 10_002).await.unwrap() == crate::CancelOutcome::Cancelled {
+            if store.cancel_task("k", victim.id, T0 + 10_002).await.unwrap()
+                == crate::CancelOutcome::Cancelled
+            {
                 queued.remove(&(-victim.rank, victim.seq));
             }
         }
         for (id, expected) in check(&queued, &mut rng) {
             let t = store.get_task_any(id).await.unwrap().unwrap();
-            assert_eq!(store.queue_position(&t).await.unwrap(), expected, "round {round}: position of {id}");
+            assert_eq!(
+                store.queue_position(&t).await.unwrap(),
+                expected,
+                "round {round}: position of {id}"
+            );
         }
     }
     // Deadlines empty the queue; every counter must come back to zero.

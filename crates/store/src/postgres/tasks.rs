@@ -11,9 +11,8 @@ use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 use super::PgStore;
 use super::rows::{task_columns, task_from_row};
 use crate::{
-    StoreEvent,
     CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapReport,
-    Result, Slot, StoreError, TaskRecord, TaskStore,
+    Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
 };
 
 const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
@@ -224,7 +223,8 @@ impl TaskStore for PgStore {
     }
 
     async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>> {
-        let mut sql = String::from(concat!("SELECT ", task_columns!(), " FROM tasks WHERE key_id = $1"));
+        let mut sql =
+            String::from(concat!("SELECT ", task_columns!(), " FROM tasks WHERE key_id = $1"));
         let mut n = 1;
         let mut next = || {
             n += 1;
@@ -415,7 +415,14 @@ impl TaskStore for PgStore {
             .bind(lease.fence)
             .execute(&mut *tx)
             .await?;
-        commit_if_one(tx, done.rows_affected(), &id, Some(&log), &[StoreEvent::Poll, task_event(&id)]).await
+        commit_if_one(
+            tx,
+            done.rows_affected(),
+            &id,
+            Some(&log),
+            &[StoreEvent::Poll, task_event(&id)],
+        )
+        .await
     }
 
     async fn requeue(
@@ -438,7 +445,14 @@ impl TaskStore for PgStore {
         .bind(lease.fence)
         .execute(&mut *tx)
         .await?;
-        commit_if_one(tx, done.rows_affected(), &id, Some(&log), &[StoreEvent::Dispatch, task_event(&id)]).await
+        commit_if_one(
+            tx,
+            done.rows_affected(),
+            &id,
+            Some(&log),
+            &[StoreEvent::Dispatch, task_event(&id)],
+        )
+        .await
     }
 
     async fn claim_next_poll(
@@ -522,7 +536,14 @@ impl TaskStore for PgStore {
             .bind(lease.fence)
             .execute(&mut *tx)
             .await?;
-        commit_if_one(tx, done.rows_affected(), &id, Some(&log), &[StoreEvent::Dispatch, task_event(&id)]).await
+        commit_if_one(
+            tx,
+            done.rows_affected(),
+            &id,
+            Some(&log),
+            &[StoreEvent::Dispatch, task_event(&id)],
+        )
+        .await
     }
 
     async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool> {

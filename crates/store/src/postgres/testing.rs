@@ -17,6 +17,7 @@ pub struct TestPgStore {
     store: Arc<PgStore>,
     admin_url: String,
     schema: String,
+    dropped: bool,
 }
 
 impl TestPgStore {
@@ -24,12 +25,18 @@ impl TestPgStore {
     pub async fn create() -> Option<TestPgStore> {
         let admin_url = std::env::var(TEST_URL_VAR).ok().filter(|u| !u.is_empty())?;
         let schema = format!("vgt_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+        let admin =
+            sqlx::PgPool::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
         admin.close().await;
-        let options = PgConnectOptions::from_str(&admin_url).expect("a valid URL").options([("search_path", schema.as_str())]);
+        let options = PgConnectOptions::from_str(&admin_url)
+            .expect("a valid URL")
+            .options([("search_path", schema.as_str())]);
         let store = PgStore::connect_with(options, 8).await.expect("open the test store");
-        Some(TestPgStore { store: Arc::new(store), admin_url, schema })
+        Some(TestPgStore { store: Arc::new(store), admin_url, schema, dropped: false })
     }
 
     pub fn store(&self) -> Arc<PgStore> {
@@ -44,7 +51,10 @@ impl TestPgStore {
 }
 
 fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
@@ -55,16 +65,43 @@ impl Deref for TestPgStore {
     }
 }
 
+async fn drop_schema(url: &str, schema: &str) {
+    if let Ok(admin) = sqlx::PgPool::connect(url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
+}
+
+impl crate::contract::Teardown for TestPgStore {
+    async fn teardown(mut self) {
+        self.store.close().await;
+        drop_schema(&self.admin_url, &self.schema).await;
+        self.dropped = true;
+    }
+}
+
 impl Drop for TestPgStore {
+    /// A case that panicked never reached `teardown`: drop the schema anyway.
     fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
         let (url, schema) = (self.admin_url.clone(), self.schema.clone());
         // Drop runs inside the test's runtime, which cannot be blocked on; use a private one
         // with its own connection (the store's pool lives on the test's runtime).
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 if let Ok(admin) = sqlx::PgPool::connect(&url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await;
+                    let _ =
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                            .execute(&admin)
+                            .await;
                     admin.close().await;
                 }
             });

@@ -40,9 +40,14 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn load(&self, listen: Option<String>) -> Result<Config, crate::config::ConfigError> {
+    fn load(
+        &self,
+        listen: Option<String>,
+        role: Option<String>,
+    ) -> Result<Config, crate::config::ConfigError> {
         let overrides = Overrides {
             listen,
+            role,
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
         };
@@ -57,6 +62,9 @@ pub enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "VIDGATE_LISTEN")]
         listen: Option<String>,
+        /// What to run: all (API and workers), api, or worker [default: all].
+        #[arg(long, env = "VIDGATE_ROLE", value_parser = ["all", "api", "worker"])]
+        role: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -104,8 +112,8 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve { listen, store } => {
-            let config = match store.load(listen) {
+        Command::Serve { listen, role, store } => {
+            let config = match store.load(listen, role) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
@@ -127,11 +135,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             })
         }
-        Command::Keys { command, store } => match store.load(None) {
+        Command::Keys { command, store } => match store.load(None, None) {
             Ok(config) => runtime().block_on(keys::run(command, config)),
             Err(e) => fail(e),
         },
-        Command::Migrate { store } => match store.load(None) {
+        Command::Migrate { store } => match store.load(None, None) {
             Ok(config) => runtime().block_on(async move {
                 match crate::store_select::open_store(&config).await {
                     Ok(s) => {

@@ -12,4 +12,5 @@ mod listing;
 mod openapi;
 mod process;
 mod progression;
+mod replicas;
 mod video;

@@ -85,6 +85,10 @@ impl Server {
         self.stdout.recv_timeout(Duration::from_secs(10)).ok()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
