@@ -9,6 +9,7 @@ mod events;
 mod keys;
 mod model;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod tasks;
 

@@ -1,22 +1,11 @@
 //! `KeyStore` on PostgreSQL.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use vidgate_domain::Millis;
 
 use super::PgStore;
+use crate::rows::key_from_row;
 use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError};
-
-fn key_from_row(row: &PgRow) -> Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
 
 #[async_trait]
 impl KeyStore for PgStore {

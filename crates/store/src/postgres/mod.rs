@@ -5,7 +5,6 @@
 //! stays the fallback.
 
 mod keys;
-mod rows;
 mod tasks;
 pub mod testing;
 

@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::PgStore;
-use super::rows::{task_columns, task_from_row};
+use crate::rows::{task_columns, task_from_row};
 use crate::{
     CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapReport,
     Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,

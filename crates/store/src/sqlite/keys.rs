@@ -1,22 +1,11 @@
 //! `KeyStore` on SQLite.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use vidgate_domain::Millis;
 
 use super::SqliteStore;
+use crate::rows::key_from_row;
 use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError};
-
-fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

@@ -3,7 +3,6 @@
 //! SQLITE_BUSY), reads through a separate pool so status polls never wait behind a write.
 
 mod keys;
-mod rows;
 mod tasks;
 
 use std::path::Path;

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqliteStore;
-use super::rows::{task_columns, task_from_row};
+use crate::rows::{task_columns, task_from_row};
 use crate::{
     CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapReport,
     Result, Slot, StoreError, TaskRecord, TaskStore,
