@@ -11,6 +11,7 @@ pub mod models;
 pub mod priority;
 pub mod request;
 pub mod retry;
+pub mod secret;
 pub mod task;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
@@ -20,4 +21,5 @@ pub use ids::RequestId;
 pub use priority::QueuePriority;
 pub use request::{ParseOptions, VideoRequest, parse_create_request};
 pub use retry::RetryPolicy;
+pub use secret::Secret;
 pub use task::{PublicStatus, TaskState};

@@ -5,6 +5,7 @@
 
 mod output;
 pub mod sandbox;
+pub mod tencent;
 
 use std::time::Duration;
 
@@ -98,6 +99,35 @@ impl ProviderError {
     }
 }
 
+/// An upstream's word that a job finished (from `PullEvents` or a push callback). The
+/// provider keeps what the event said, so the next poll of that job answers without a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamEvent {
+    /// vidgate's request id, when the event names it (the upstream echoes our `SessionId`).
+    pub request_id: Option<RequestId>,
+    pub upstream_task_id: String,
+    pub account: String,
+    /// What `confirm_events` hands back to the upstream (reliable mode).
+    pub handle: Option<String>,
+}
+
+/// The authentication a push callback carried (wherever it carried it: query or headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushAuth {
+    pub sign: Option<String>,
+    pub t: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    #[error("this provider takes no push callbacks")]
+    NotSupported,
+    #[error("the callback's signature is missing, wrong or expired")]
+    BadSignature,
+    #[error("the callback body is not an event: {0}")]
+    BadBody(String),
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The queue this provider serves; tasks carry it as their pool.
@@ -111,4 +141,28 @@ pub trait Provider: Send + Sync {
 
     /// When to poll a job next, given how long ago it was submitted.
     fn poll_delay(&self, since_submit: Duration) -> Duration;
+
+    /// Whether a worker should run `pull_events` (reliable event mode).
+    fn pulls_events(&self) -> bool {
+        false
+    }
+
+    /// Waits (briefly) for finished-job events. Confirm them with `confirm_events` once they
+    /// are recorded; unconfirmed events come back later.
+    async fn pull_events(&self) -> Result<Vec<UpstreamEvent>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    async fn confirm_events(&self, _events: &[UpstreamEvent]) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// Takes a push callback's body; returns the finished jobs it reports.
+    fn receive_push(
+        &self,
+        _body: &[u8],
+        _auth: &PushAuth,
+    ) -> Result<Vec<UpstreamEvent>, PushError> {
+        Err(PushError::NotSupported)
+    }
 }

@@ -2,7 +2,6 @@
 //! `vidgate config default`); a file, `VIDGATE_*` variables and flags override them. Invalid
 //! settings stop startup with a message naming the setting. Secrets are redacted in `Debug`.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,30 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
-/// A string that never shows in logs or `Debug` output.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
-    }
-}
+pub use vidgate_domain::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
