@@ -100,6 +100,10 @@ pub trait TaskStore: Send + Sync {
 
     // --- both -----------------------------------------------------------------------------
 
+    /// An upstream event says this running task finished: make it due for a poll now. Found by
+    /// request id when the event names it, else by upstream task id. `false`: not running.
+    async fn make_due(&self, id: Option<RequestId>, upstream_task_id: &str, now: Millis) -> Result<bool>;
+
     /// Heartbeat: pushes a held lease out to `until`. `false`: the lease was lost (reclaimed or
     /// released), and the caller must stop writing.
     async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool>;

@@ -4,6 +4,7 @@
 
 mod context;
 mod dispatcher;
+mod events;
 mod poller;
 mod reaper;
 mod result_body;
@@ -11,6 +12,7 @@ pub mod runner;
 
 pub use context::WorkerContext;
 pub use dispatcher::Dispatcher;
+pub use events::EventPuller;
 pub use poller::Poller;
 pub use reaper::Reaper;
 pub use result_body::result_body;

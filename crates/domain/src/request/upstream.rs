@@ -25,6 +25,36 @@ pub fn pascal_case(snake: &str) -> String {
         .collect()
 }
 
+/// `FirstFrameUrl` → `first_frame_url` (the inverse of `pascal_case`).
+pub fn snake_case(pascal: &str) -> String {
+    if let Some((snake, _)) = EXCEPTIONS.iter().find(|(_, p)| *p == pascal) {
+        return (*snake).to_owned();
+    }
+    let mut out = String::with_capacity(pascal.len() + 4);
+    for (i, c) in pascal.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An upstream-shaped body back in the seed's snake_case (the emulator validates with it).
+pub fn from_upstream(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (snake_case(k), from_upstream(v))).collect::<Map<_, _>>())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(from_upstream).collect()),
+        other => other.clone(),
+    }
+}
+
 fn convert(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -68,6 +98,14 @@ mod tests {
         assert_eq!(pascal_case("enable_bgm"), "EnableBGM");
         assert_eq!(pascal_case("input_compliance_check"), "InputComplianceCheck");
         assert_eq!(pascal_case("url"), "Url");
+    }
+
+    #[test]
+    fn snake_case_inverts_pascal_case() {
+        for s in ["model_name", "file_id", "enable_bgm", "input_compliance_check", "url", "tasks_priority"] {
+            assert_eq!(snake_case(&pascal_case(s)), s);
+        }
+        assert_eq!(from_upstream(&serde_json::json!({"OutputConfig": {"EnableBGM": "Enabled"}})), serde_json::json!({"output_config": {"enable_bgm": "Enabled"}}));
     }
 
     #[test]

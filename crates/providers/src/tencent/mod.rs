@@ -27,6 +27,7 @@ use vidgate_domain::{Clock, RequestId};
 
 pub use account::{DEFAULT_ENDPOINT, EventMode, TencentAccount, TencentConfig};
 use client::{ApiClient, CallError};
+pub use events::callback_sign;
 pub use mapping::create_body;
 use wire::{AigcVideoTask, TaskDetail, TaskList};
 

@@ -45,6 +45,7 @@ macro_rules! store_contract_tests {
             completion_is_fenced_and_final,
             heartbeats_extend_only_a_lease_still_held,
             queue_positions_stay_true_through_every_transition,
+            events_make_a_running_task_due_by_request_or_upstream_id,
             the_reaper_requeues_expired_submits_and_releases_polls,
             the_reaper_fails_tasks_past_their_deadline,
             session_ids_conflict_per_key_until_they_expire,

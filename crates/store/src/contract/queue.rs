@@ -451,3 +451,20 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
     let late = insert(store, new_task("k", -100, T0 + 1000 * HOUR)).await;
     assert_eq!(store.queue_position(&late).await.unwrap(), 0);
 }
+
+pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dyn Store) {
+    let a = insert(store, new_task("k", 0, T0)).await;
+    let b = insert(store, new_task("k", 0, T0)).await;
+    for (t, up) in [(&a, "up-a"), (&b, "up-b")] {
+        let c = store.claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + HOUR).await.unwrap().unwrap();
+        assert_eq!(c.id, t.id);
+        store.mark_running(c.lease(), up, T0 + HOUR, T0 + 2, LogEntry::info(T0, "sent")).await.unwrap();
+    }
+    assert!(store.make_due(Some(a.id), "ignored", T0 + 10).await.unwrap());
+    assert!(store.make_due(None, "up-b", T0 + 11).await.unwrap());
+    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 10));
+    assert_eq!(store.get_task_any(b.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 11));
+    assert!(!store.make_due(None, "up-unknown", T0).await.unwrap());
+    let q = insert(store, new_task("k", 0, T0)).await;
+    assert!(!store.make_due(Some(q.id), "", T0).await.unwrap(), "only running tasks are polled");
+}

@@ -487,6 +487,19 @@ impl TaskStore for SqliteStore {
         commit_if_one(tx, done.rows_affected(), &id, Some(&log)).await
     }
 
+    async fn make_due(&self, id: Option<RequestId>, upstream_task_id: &str, now: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET next_poll_at = ?1, updated_at = ?1
+             WHERE state = 'running' AND (id = ?2 OR (?2 IS NULL AND upstream_task_id = ?3))",
+        )
+        .bind(now)
+        .bind(id.map(|i| i.to_string()))
+        .bind(upstream_task_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE tasks SET lease_until = ?1
