@@ -8,7 +8,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::handlers::{cancel, create, list, ops, query, status};
+use crate::handlers::{callbacks, cancel, create, list, ops, query, status};
 use crate::{AppState, BASE};
 
 /// The whole API: the queue routes, media, and the ops routes.
@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
+        // The upstream's push-mode completion callbacks.
+        .route("/callbacks/tencent-vod", post(callbacks::tencent_vod))
         // Files vidgate stores itself (sandbox output), with Range support.
         .nest_service("/media", media)
         .route("/openapi.json", get(ops::openapi_json))

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use vidgate_domain::{Clock, ParseOptions};
+use vidgate_providers::Provider;
 use vidgate_store::Store;
 
 #[derive(Debug, Clone)]
@@ -31,4 +32,6 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub wake_dispatcher: Arc<Notify>,
     pub wake_poller: Arc<Notify>,
+    /// The upstream provider, for its push callbacks.
+    pub provider: Arc<dyn Provider>,
 }

@@ -15,32 +15,48 @@ fn sub_app_matches(params: &Value, account: &EmulatorAccount) -> Result<(), ApiE
     match params.get("SubAppId") {
         None | Some(Value::Null) => Ok(()),
         Some(v) if v.as_u64() == Some(account.sub_app_id) => Ok(()),
-        Some(_) => Err(("InvalidParameterValue.SubAppId", "SubAppId does not belong to this account".into())),
+        Some(_) => Err((
+            "InvalidParameterValue.SubAppId",
+            "SubAppId does not belong to this account".into(),
+        )),
     }
 }
 
-pub async fn run(emulator: &Arc<Emulator>, action: &str, account: &EmulatorAccount, params: &Value) -> Result<Value, ApiError> {
+pub async fn run(
+    emulator: &Arc<Emulator>,
+    action: &str,
+    account: &EmulatorAccount,
+    params: &Value,
+) -> Result<Value, ApiError> {
     match action {
         "CreateAigcVideoTask" => {
-            let valid = validate_create(params, account).inspect_err(|_| emulator.count(|s| s.invalid_parameters += 1))?;
+            let valid = validate_create(params, account)
+                .inspect_err(|_| emulator.count(|s| s.invalid_parameters += 1))?;
             let id = emulator.create(account.sub_app_id, input_echo(params), valid)?;
             Ok(json!({"TaskId": id}))
         }
         "DescribeTaskDetail" => {
             sub_app_matches(params, account)?;
-            let Some(id) = params.get("TaskId").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+            let Some(id) = params.get("TaskId").and_then(Value::as_str).filter(|s| !s.is_empty())
+            else {
                 return Err(("MissingParameter", "TaskId is required".into()));
             };
             emulator.describe(account.sub_app_id, id)
         }
         "DescribeTasks" => {
             sub_app_matches(params, account)?;
-            let limit = params.get("Limit").and_then(Value::as_u64).unwrap_or(10).clamp(1, 100) as usize;
-            let offset = params.get("ScrollToken").and_then(Value::as_str).and_then(|t| t.parse().ok()).unwrap_or(0);
+            let limit =
+                params.get("Limit").and_then(Value::as_u64).unwrap_or(10).clamp(1, 100) as usize;
+            let offset = params
+                .get("ScrollToken")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
             Ok(emulator.list(account.sub_app_id, limit, offset))
         }
         "PullEvents" => {
             sub_app_matches(params, account)?;
+            emulator.count(|s| s.pull_calls += 1);
             // Long poll: answer at once when events exist, else wait up to pull_wait.
             let deadline = tokio::time::Instant::now() + emulator.config.pull_wait;
             loop {

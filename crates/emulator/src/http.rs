@@ -32,7 +32,12 @@ async fn stats(State(emulator): State<Arc<Emulator>>) -> axum::Json<crate::Stats
 fn envelope(fields: Value) -> Response {
     let mut r = fields;
     r["RequestId"] = json!(uuid::Uuid::new_v4().to_string());
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json!({"Response": r}).to_string()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"Response": r}).to_string(),
+    )
+        .into_response()
 }
 
 fn error((code, message): ApiError) -> Response {
@@ -48,14 +53,21 @@ fn dropped() -> Response {
 }
 
 async fn api(State(emulator): State<Arc<Emulator>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(action) = headers.get("x-tc-action").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+    let Some(action) = headers.get("x-tc-action").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    else {
         return error(("MissingParameter", "the X-TC-Action header is required".into()));
     };
     if headers.get("x-tc-version").and_then(|v| v.to_str().ok()) != Some("2018-07-17") {
         return error(("NoSuchVersion", "X-TC-Version must be 2018-07-17".into()));
     }
     let now = emulator.clock.now_ms();
-    let account = match verify(&headers, &body, &emulator.config.accounts, now, emulator.config.max_skew.as_secs() as i64) {
+    let account = match verify(
+        &headers,
+        &body,
+        &emulator.config.accounts,
+        now,
+        emulator.config.max_skew.as_secs() as i64,
+    ) {
         Ok(a) => a.clone(),
         Err(e) => {
             emulator.count(|s| s.auth_failures += 1);
@@ -71,10 +83,22 @@ async fn api(State(emulator): State<Arc<Emulator>>, headers: HeaderMap, body: By
         emulator.count(|s| s.faults_injected += 1);
     }
     match fault {
-        CallFault::InternalError => return error(("InternalError", "an internal error occurred (injected fault)".into())),
-        CallFault::RateLimited => return error(("RequestLimitExceeded", "request rate too high (injected fault)".into())),
+        CallFault::InternalError => {
+            return error(("InternalError", "an internal error occurred (injected fault)".into()));
+        }
+        CallFault::RateLimited => {
+            return error((
+                "RequestLimitExceeded",
+                "request rate too high (injected fault)".into(),
+            ));
+        }
         CallFault::Http5xx => {
-            return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html")], "<html><body>503 Service Unavailable</body></html>").into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body>503 Service Unavailable</body></html>",
+            )
+                .into_response();
         }
         CallFault::Slow => tokio::time::sleep(emulator.dice.slow_delay()).await,
         CallFault::Drop if action != "CreateAigcVideoTask" => return dropped(),

@@ -11,11 +11,24 @@ mod actions;
 mod auth;
 mod config;
 mod faults;
+mod file;
 mod http;
 mod push;
 mod state;
 mod validate;
 
 pub use config::{EmulatorAccount, EmulatorConfig, Faults};
+pub use file::{EmulatorFile, default_account};
 pub use http::router;
 pub use state::{Emulator, Stats};
+
+/// Runs `step` every 100 ms until the token is cancelled (the emulator as a server).
+pub async fn tick(emulator: std::sync::Arc<Emulator>, stop: tokio_util::sync::CancellationToken) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = interval.tick() => { emulator.step().await; }
+        }
+    }
+}

@@ -18,7 +18,9 @@ pub fn send(emulator: Arc<Emulator>, body: Value) {
             let mut req = emulator.http.post(&url).json(&body);
             if let Some(key) = &emulator.config.push_sign_key {
                 let t = (emulator.clock.now_ms() / 1000 + SIGN_VALIDITY_SECS).to_string();
-                req = req.header("Sign", vidgate_providers::tencent::callback_sign(key, &t)).header("T", t);
+                req = req
+                    .header("Sign", vidgate_providers::tencent::callback_sign(key, &t))
+                    .header("T", t);
             }
             match req.send().await {
                 Ok(r) if r.status().is_success() => {

@@ -128,7 +128,10 @@ fn iso(ms: i64) -> String {
 impl Emulator {
     pub fn new(config: EmulatorConfig, clock: Arc<dyn Clock>) -> Arc<Emulator> {
         let dice = Dice::new(config.faults.clone());
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
         Arc::new(Emulator { config, clock, dice, inner: Mutex::new(Inner::default()), http })
     }
 
@@ -150,7 +153,12 @@ impl Emulator {
     }
 
     /// Creates a task after the per-account create-rate and `SessionId` checks.
-    pub(crate) fn create(&self, sub_app_id: u64, input: Value, valid: ValidCreate) -> Result<String, ApiError> {
+    pub(crate) fn create(
+        &self,
+        sub_app_id: u64,
+        input: Value,
+        valid: ValidCreate,
+    ) -> Result<String, ApiError> {
         let now = self.clock.now_ms();
         let mut inner = self.lock();
         inner.stats.create_calls += 1;
@@ -160,21 +168,31 @@ impl Emulator {
             window.pop_front();
         }
         if window.len() >= rate {
-            return Err(("RequestLimitExceeded", format!("more than {rate} CreateAigcVideoTask calls per second")));
+            return Err((
+                "RequestLimitExceeded",
+                format!("more than {rate} CreateAigcVideoTask calls per second"),
+            ));
         }
         window.push_back(now);
         if !valid.session_id.is_empty() {
             let key = (sub_app_id, valid.session_id.clone());
-            if let Some((task, at)) = inner.sessions.get(&key) {
-                if now - at < SESSION_TTL_MS {
-                    let task = task.clone();
-                    inner.stats.duplicate_sessions += 1;
-                    return Err(("InvalidParameterValue.SessionId", format!("the SessionId was used within the last 3 days (task {task})")));
-                }
+            if let Some((task, at)) = inner.sessions.get(&key)
+                && now - at < SESSION_TTL_MS
+            {
+                let task = task.clone();
+                inner.stats.duplicate_sessions += 1;
+                return Err((
+                    "InvalidParameterValue.SessionId",
+                    format!("the SessionId was used within the last 3 days (task {task})"),
+                ));
             }
         }
         inner.counter += 1;
-        let id = format!("{sub_app_id}-AigcVideoTask-{:016x}{:04}t", uuid::Uuid::new_v4().as_u64_pair().0, inner.counter % 10_000);
+        let id = format!(
+            "{sub_app_id}-AigcVideoTask-{:016x}{:04}t",
+            uuid::Uuid::new_v4().as_u64_pair().0,
+            inner.counter % 10_000
+        );
         if !valid.session_id.is_empty() {
             inner.sessions.insert((sub_app_id, valid.session_id.clone()), (id.clone(), now));
             *inner.stats.accepted_per_session.entry(valid.session_id.clone()).or_default() += 1;
@@ -211,13 +229,18 @@ impl Emulator {
             Phase::Waiting => 0,
             Phase::Processing => {
                 let into = now - t.begin_ms.unwrap_or(now);
-                ((into as f64 / self.config.processing_time.as_millis().max(1) as f64) * 100.0).clamp(0.0, 99.0) as i64
+                ((into as f64 / self.config.processing_time.as_millis().max(1) as f64) * 100.0)
+                    .clamp(0.0, 99.0) as i64
             }
             Phase::Finish => 100,
         };
         let (err_code, err_ext, message, files, usage) = match &t.outcome {
             Some(Outcome::Success(f)) => {
-                let storage = t.input.pointer("/OutputConfig/StorageMode").and_then(Value::as_str).unwrap_or("Temporary");
+                let storage = t
+                    .input
+                    .pointer("/OutputConfig/StorageMode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Temporary");
                 let file = json!({
                     "StorageMode": storage, "MediaName": t.input.pointer("/OutputConfig/MediaName").cloned().unwrap_or(json!("")),
                     "FileType": "mp4", "FileUrl": self.file_url(&f.name),
@@ -225,9 +248,17 @@ impl Emulator {
                     "ExpireTime": iso(t.finish_ms.unwrap_or(now) + FILE_TTL_MS),
                     "MetaData": {"Size": f.size, "Container": "mp4", "Width": f.width, "Height": f.height, "Duration": f.duration},
                 });
-                (0, String::new(), String::new(), vec![file], json!({"OutputSeconds": f.duration.round() as i64, "TotalSeconds": f.duration.round() as i64}))
+                (
+                    0,
+                    String::new(),
+                    String::new(),
+                    vec![file],
+                    json!({"OutputSeconds": f.duration.round() as i64, "TotalSeconds": f.duration.round() as i64}),
+                )
             }
-            Some(Outcome::Failure { ext, message }) => (70000, ext.clone(), message.clone(), vec![], Value::Null),
+            Some(Outcome::Failure { ext, message }) => {
+                (70000, ext.clone(), message.clone(), vec![], Value::Null)
+            }
             None => (0, String::new(), String::new(), vec![], Value::Null),
         };
         json!({
@@ -254,7 +285,13 @@ impl Emulator {
     /// `DescribeTasks`: newest first, `Limit` per page, `ScrollToken` = offset.
     pub(crate) fn list(&self, sub_app_id: u64, limit: usize, offset: usize) -> Value {
         let inner = self.lock();
-        let mine: Vec<&EmuTask> = inner.order.iter().rev().filter_map(|id| inner.tasks.get(id)).filter(|t| t.sub_app_id == sub_app_id).collect();
+        let mine: Vec<&EmuTask> = inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.tasks.get(id))
+            .filter(|t| t.sub_app_id == sub_app_id)
+            .collect();
         let page: Vec<Value> = mine
             .iter()
             .skip(offset)
@@ -262,13 +299,19 @@ impl Emulator {
             .map(|t| json!({"TaskId": t.id, "Status": t.phase.as_str(), "TaskType": "AigcVideoTask", "CreateTime": iso(t.created_ms),
                             "SessionId": t.session_id, "SessionContext": t.session_context}))
             .collect();
-        let next = if offset + page.len() < mine.len() { (offset + page.len()).to_string() } else { String::new() };
+        let next = if offset + page.len() < mine.len() {
+            (offset + page.len()).to_string()
+        } else {
+            String::new()
+        };
         json!({"TaskSet": page, "TotalCount": mine.len(), "ScrollToken": next})
     }
 
     fn event_json(&self, inner: &Inner, e: &EmuEvent, now: i64) -> Option<Value> {
         let t = inner.tasks.get(&e.task_id)?;
-        Some(json!({"EventHandle": e.handle, "EventType": "AigcVideoTaskComplete", "AigcVideoCompleteEvent": self.aigc_task_json(t, now)}))
+        Some(
+            json!({"EventHandle": e.handle, "EventType": "AigcVideoTaskComplete", "AigcVideoCompleteEvent": self.aigc_task_json(t, now)}),
+        )
     }
 
     /// Up to 16 events not yet confirmed and not delivered within the redelivery window.
@@ -276,7 +319,6 @@ impl Emulator {
         let now = self.clock.now_ms();
         let redelivery = self.config.redelivery.as_millis() as i64;
         let mut inner = self.lock();
-        inner.stats.pull_calls += 1;
         let due: Vec<EmuEvent> = inner
             .events
             .get_mut(&sub_app_id)
@@ -313,7 +355,10 @@ impl Emulator {
             let mut inner = self.lock();
             let mut due = Vec::new();
             for t in inner.tasks.values_mut() {
-                if t.phase == Phase::Processing && !t.finishing && t.begin_ms.is_some_and(|b| now - b >= processing_ms) {
+                if t.phase == Phase::Processing
+                    && !t.finishing
+                    && t.begin_ms.is_some_and(|b| now - b >= processing_ms)
+                {
                     t.finishing = true;
                     due.push((t.id.clone(), t.request.clone()));
                 }
@@ -335,7 +380,11 @@ impl Emulator {
                 t.finishing = false;
                 t.outcome = Some(outcome);
                 let sub = t.sub_app_id;
-                let event = EmuEvent { handle: format!("evt-{}", uuid::Uuid::new_v4().simple()), task_id: id, delivered_ms: None };
+                let event = EmuEvent {
+                    handle: format!("evt-{}", uuid::Uuid::new_v4().simple()),
+                    task_id: id,
+                    delivered_ms: None,
+                };
                 if self.config.push_url.is_some() {
                     if let Some(body) = self.event_json(&inner, &event, now) {
                         pushes.push(body);
@@ -357,7 +406,11 @@ impl Emulator {
     fn start_waiting(&self, inner: &mut Inner, now: i64) {
         let queue_ms = self.config.queue_time.as_millis() as i64;
         for account in &self.config.accounts {
-            let busy = inner.tasks.values().filter(|t| t.sub_app_id == account.sub_app_id && t.phase == Phase::Processing).count();
+            let busy = inner
+                .tasks
+                .values()
+                .filter(|t| t.sub_app_id == account.sub_app_id && t.phase == Phase::Processing)
+                .count();
             let mut free = account.concurrency.saturating_sub(busy);
             if free == 0 {
                 continue;
@@ -365,7 +418,11 @@ impl Emulator {
             let mut waiting: Vec<(i64, i64, u64, String)> = inner
                 .tasks
                 .values()
-                .filter(|t| t.sub_app_id == account.sub_app_id && t.phase == Phase::Waiting && now - t.created_ms >= queue_ms)
+                .filter(|t| {
+                    t.sub_app_id == account.sub_app_id
+                        && t.phase == Phase::Waiting
+                        && now - t.created_ms >= queue_ms
+                })
                 .map(|t| (-t.priority, t.created_ms, t.seq, t.id.clone()))
                 .collect();
             waiting.sort();
@@ -384,11 +441,22 @@ impl Emulator {
 
     async fn finish_outcome(&self, id: &str, request: &VideoRequest) -> Outcome {
         let prompt = request.prompt.clone().unwrap_or_default().to_lowercase();
-        if let Some(word) = self.config.moderation_blocklist.iter().find(|w| !w.is_empty() && prompt.contains(&w.to_lowercase())) {
-            return Outcome::Failure { ext: "InvalidParameter.VoilationContent".into(), message: format!("the prompt violates the content policy ({word:?})") };
+        if let Some(word) = self
+            .config
+            .moderation_blocklist
+            .iter()
+            .find(|w| !w.is_empty() && prompt.contains(&w.to_lowercase()))
+        {
+            return Outcome::Failure {
+                ext: "InvalidParameter.VoilationContent".into(),
+                message: format!("the prompt violates the content policy ({word:?})"),
+            };
         }
         if self.dice.task_fails() {
-            return Outcome::Failure { ext: "ModelGenerateFailed".into(), message: "the model failed to generate the video (injected fault)".into() };
+            return Outcome::Failure {
+                ext: "ModelGenerateFailed".into(),
+                message: "the model failed to generate the video (injected fault)".into(),
+            };
         }
         let shape = output_shape(request);
         let spec = VideoSpec {
@@ -402,10 +470,12 @@ impl Emulator {
         let path = self.config.media_dir.join(&name);
         let prompt = request.prompt.clone().unwrap_or_default();
         let rendered = tokio::task::spawn_blocking(move || -> Result<u64, String> {
-            std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("."))).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
+                .map_err(|e| e.to_string())?;
             let tmp = path.with_extension("partial");
             let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-            render_mp4(&spec, &PatternScene::new(0, &prompt), std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+            render_mp4(&spec, &PatternScene::new(0, &prompt), std::io::BufWriter::new(file))
+                .map_err(|e| e.to_string())?;
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
             std::fs::metadata(&path).map(|m| m.len()).map_err(|e| e.to_string())
         })
@@ -419,7 +489,10 @@ impl Emulator {
                 height: spec.height,
                 duration: f64::from(spec.frame_count()) / f64::from(spec.fps),
             }),
-            Err(e) => Outcome::Failure { ext: "InternalError".into(), message: format!("the emulator could not render: {e}") },
+            Err(e) => Outcome::Failure {
+                ext: "InternalError".into(),
+                message: format!("the emulator could not render: {e}"),
+            },
         }
     }
 }

@@ -31,7 +31,10 @@ pub fn validate_create(params: &Value, account: &EmulatorAccount) -> Result<Vali
     match map.get("SubAppId") {
         None => return Err(("MissingParameter", "SubAppId is required".into())),
         Some(v) if v.as_u64() != Some(account.sub_app_id) => {
-            return Err(("InvalidParameterValue.SubAppId", "SubAppId does not belong to this account".into()));
+            return Err((
+                "InvalidParameterValue.SubAppId",
+                "SubAppId does not belong to this account".into(),
+            ));
         }
         Some(_) => {}
     }
@@ -42,24 +45,37 @@ pub fn validate_create(params: &Value, account: &EmulatorAccount) -> Result<Vali
     }
     let session_id = string_field(map, "SessionId")?;
     if session_id.chars().count() > 50 {
-        return Err(("InvalidParameterValue.SessionIdTooLong", "SessionId may be at most 50 characters".into()));
+        return Err((
+            "InvalidParameterValue.SessionIdTooLong",
+            "SessionId may be at most 50 characters".into(),
+        ));
     }
     let session_context = string_field(map, "SessionContext")?;
     if session_context.chars().count() > 1000 {
-        return Err(("InvalidParameterValue.SessionContextTooLong", "SessionContext may be at most 1000 characters".into()));
+        return Err((
+            "InvalidParameterValue.SessionContextTooLong",
+            "SessionContext may be at most 1000 characters".into(),
+        ));
     }
     let priority = match map.get("TasksPriority") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => match n.as_i64() {
             Some(p) if (-10..=10).contains(&p) => p,
-            _ => return Err(("InvalidParameterValue", "TasksPriority must be an integer from -10 to 10".into())),
+            _ => {
+                return Err((
+                    "InvalidParameterValue",
+                    "TasksPriority must be an integer from -10 to 10".into(),
+                ));
+            }
         },
-        Some(_) => return Err(("InvalidParameterValue", "TasksPriority must be an integer".into())),
-    };
-    if let Some(d) = map.get("OutputConfig").and_then(|o| o.get("Duration")) {
-        if !d.is_number() {
-            return Err(("InvalidParameterValue", "OutputConfig.Duration must be a number".into()));
+        Some(_) => {
+            return Err(("InvalidParameterValue", "TasksPriority must be an integer".into()));
         }
+    };
+    if let Some(d) = map.get("OutputConfig").and_then(|o| o.get("Duration"))
+        && !d.is_number()
+    {
+        return Err(("InvalidParameterValue", "OutputConfig.Duration must be a number".into()));
     }
     let mut rest = map.clone();
     for key in ["SubAppId", "SessionId"] {
@@ -67,7 +83,10 @@ pub fn validate_create(params: &Value, account: &EmulatorAccount) -> Result<Vali
     }
     let snake = from_upstream(&Value::Object(rest));
     let request = parse_create_request(&snake, &ParseOptions::default()).map_err(|errors| {
-        let all: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path().trim_start_matches("body."), e.msg)).collect();
+        let all: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path().trim_start_matches("body."), e.msg))
+            .collect();
         ("InvalidParameterValue", all.join("; "))
     })?;
     Ok(ValidCreate { request, session_id, session_context, priority })
@@ -80,7 +99,12 @@ mod tests {
     use super::*;
 
     fn account() -> EmulatorAccount {
-        EmulatorAccount { secret_id: "a".into(), secret_key: "k".into(), sub_app_id: 42, concurrency: 1 }
+        EmulatorAccount {
+            secret_id: "a".into(),
+            secret_key: "k".into(),
+            sub_app_id: 42,
+            concurrency: 1,
+        }
     }
 
     fn body(extra: Value) -> Value {
@@ -97,11 +121,28 @@ mod tests {
         let code = |b: Value| validate_create(&b, &account()).err().map(|e| e.0);
         assert_eq!(code(body(json!({"SubAppId": 7}))), Some("InvalidParameterValue.SubAppId"));
         assert_eq!(code(json!({"ModelName": "Kling"})), Some("MissingParameter"));
-        assert_eq!(code(body(json!({"SessionId": "s".repeat(51)}))), Some("InvalidParameterValue.SessionIdTooLong"));
-        assert_eq!(code(body(json!({"SessionContext": "c".repeat(1001)}))), Some("InvalidParameterValue.SessionContextTooLong"));
-        assert_eq!(code(body(json!({"TasksPriority": "10"}))), Some("InvalidParameterValue"), "an integer, not a string");
-        assert_eq!(code(body(json!({"OutputConfig": {"Duration": "5"}}))), Some("InvalidParameterValue"), "a number, not a string");
-        assert_eq!(code(body(json!({"OutputConfig": {"Duration": 99.0}}))), Some("InvalidParameterValue"));
+        assert_eq!(
+            code(body(json!({"SessionId": "s".repeat(51)}))),
+            Some("InvalidParameterValue.SessionIdTooLong")
+        );
+        assert_eq!(
+            code(body(json!({"SessionContext": "c".repeat(1001)}))),
+            Some("InvalidParameterValue.SessionContextTooLong")
+        );
+        assert_eq!(
+            code(body(json!({"TasksPriority": "10"}))),
+            Some("InvalidParameterValue"),
+            "an integer, not a string"
+        );
+        assert_eq!(
+            code(body(json!({"OutputConfig": {"Duration": "5"}}))),
+            Some("InvalidParameterValue"),
+            "a number, not a string"
+        );
+        assert_eq!(
+            code(body(json!({"OutputConfig": {"Duration": 99.0}}))),
+            Some("InvalidParameterValue")
+        );
         assert_eq!(code(body(json!({"ModelVersion": "9.9"}))), Some("InvalidParameterValue"));
     }
 }

@@ -102,7 +102,12 @@ pub trait TaskStore: Send + Sync {
 
     /// An upstream event says this running task finished: make it due for a poll now. Found by
     /// request id when the event names it, else by upstream task id. `false`: not running.
-    async fn make_due(&self, id: Option<RequestId>, upstream_task_id: &str, now: Millis) -> Result<bool>;
+    async fn make_due(
+        &self,
+        id: Option<RequestId>,
+        upstream_task_id: &str,
+        now: Millis,
+    ) -> Result<bool>;
 
     /// Heartbeat: pushes a held lease out to `until`. `false`: the lease was lost (reclaimed or
     /// released), and the caller must stop writing.

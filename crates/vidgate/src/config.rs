@@ -22,6 +22,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub rules: RulesConfig,
     pub provider: ProviderConfig,
+    pub tencent: TencentSettings,
     pub sandbox: SandboxSettings,
     pub workers: WorkersConfig,
     pub log: LogConfig,
@@ -74,6 +75,51 @@ pub struct RulesConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentSettings {
+    pub secret_id: String,
+    pub secret_key: Secret,
+    pub sub_app_id: u64,
+    pub endpoint: String,
+    pub region: String,
+    pub concurrency: i64,
+    pub create_rate: f64,
+    pub accounts: Vec<TencentAccountSettings>,
+    pub describe_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_initial: Duration,
+    pub poll_backoff: f64,
+    #[serde(with = "humantime_serde")]
+    pub poll_max: Duration,
+    pub events: String,
+    pub callback_sign_key: Secret,
+    pub reconcile_pages: usize,
+}
+
+/// One of several upstream accounts; unset fields take the `[tencent]` values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentAccountSettings {
+    pub name: String,
+    pub secret_id: String,
+    pub secret_key: Secret,
+    pub sub_app_id: u64,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub concurrency: Option<i64>,
+    pub create_rate: Option<f64>,
+}
+
+impl TencentSettings {
+    /// Whether any upstream account is configured.
+    pub fn configured(&self) -> bool {
+        !self.secret_id.is_empty() || !self.accounts.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,11 +284,17 @@ impl Config {
         if self.queue.request_deadline < Duration::from_secs(1) {
             return bad("queue.request_deadline", "must be at least 1s".into());
         }
-        if !matches!(self.provider.kind.as_str(), "auto" | "sandbox") {
+        if !matches!(self.provider.kind.as_str(), "auto" | "sandbox" | "tencent") {
             return bad(
                 "provider.kind",
-                format!("must be \"auto\" or \"sandbox\", got {:?}", self.provider.kind),
+                format!(
+                    "must be \"auto\", \"sandbox\" or \"tencent\", got {:?}",
+                    self.provider.kind
+                ),
             );
+        }
+        if self.uses_tencent() {
+            self.validate_tencent()?;
         }
         if self.sandbox.concurrency < 1 {
             return bad(
@@ -266,6 +318,72 @@ impl Config {
             return bad(
                 "log.format",
                 format!("must be \"text\" or \"json\", got {:?}", self.log.format),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether requests go to Tencent VOD (else the sandbox).
+    pub fn uses_tencent(&self) -> bool {
+        match self.provider.kind.as_str() {
+            "tencent" => true,
+            "auto" => self.tencent.configured(),
+            _ => false,
+        }
+    }
+
+    fn validate_tencent(&self) -> Result<(), ConfigError> {
+        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
+        let t = &self.tencent;
+        if !t.configured() {
+            return bad("tencent", "provider.kind is \"tencent\" but no account is configured (set TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY and VIDGATE_TENCENT_SUBAPP_ID, or [[tencent.accounts]])".into());
+        }
+        let check_url = |u: &str| matches!(url::Url::parse(u), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !t.secret_id.is_empty() {
+            if t.secret_key.is_empty() {
+                return bad("tencent.secret_key", "is empty (TENCENTCLOUD_SECRET_KEY)".into());
+            }
+            if t.sub_app_id == 0 {
+                return bad(
+                    "tencent.sub_app_id",
+                    "must be the VOD application id (VIDGATE_TENCENT_SUBAPP_ID)".into(),
+                );
+            }
+        }
+        if !check_url(&t.endpoint) {
+            return bad("tencent.endpoint", format!("{:?} is not an http(s) URL", t.endpoint));
+        }
+        let mut names = std::collections::HashSet::new();
+        for a in &t.accounts {
+            if a.name.is_empty() || !names.insert(a.name.as_str()) {
+                return bad(
+                    "tencent.accounts",
+                    format!("every account needs a unique name (got {:?})", a.name),
+                );
+            }
+            if a.secret_id.is_empty() || a.secret_key.is_empty() || a.sub_app_id == 0 {
+                return bad(
+                    "tencent.accounts",
+                    format!("account {:?} needs secret_id, secret_key and sub_app_id", a.name),
+                );
+            }
+            if a.endpoint.as_deref().is_some_and(|u| !check_url(u)) {
+                return bad(
+                    "tencent.accounts",
+                    format!("account {:?} has an endpoint that is not an http(s) URL", a.name),
+                );
+            }
+        }
+        if t.concurrency < 1 || t.accounts.iter().any(|a| a.concurrency.is_some_and(|c| c < 1)) {
+            return bad("tencent.concurrency", "must be at least 1".into());
+        }
+        if t.create_rate <= 0.0 || t.describe_rate <= 0.0 {
+            return bad("tencent.create_rate", "rates must be more than 0".into());
+        }
+        if !matches!(t.events.as_str(), "pull" | "push" | "off") {
+            return bad(
+                "tencent.events",
+                format!("must be \"pull\", \"push\" or \"off\", got {:?}", t.events),
             );
         }
         Ok(())
@@ -305,6 +423,28 @@ fn short_env() -> Serialized<serde_json::Value> {
     }
     if let Some(x) = var("VIDGATE_PROVIDER") {
         v["provider"] = serde_json::json!({"kind": x});
+    }
+    let mut tencent = serde_json::Map::new();
+    for (name, key) in [
+        ("TENCENTCLOUD_SECRET_ID", "secret_id"),
+        ("TENCENTCLOUD_SECRET_KEY", "secret_key"),
+        ("VIDGATE_TENCENT_ENDPOINT", "endpoint"),
+    ] {
+        if let Some(x) = var(name) {
+            tencent.insert(key.into(), x.into());
+        }
+    }
+    if let Some(x) = var("VIDGATE_TENCENT_SUBAPP_ID") {
+        // A number when it is one; otherwise the string, which extraction then names as invalid.
+        let value = x
+            .trim()
+            .parse::<u64>()
+            .map(serde_json::Value::from)
+            .unwrap_or(serde_json::Value::from(x));
+        tencent.insert("sub_app_id".into(), value);
+    }
+    if !tencent.is_empty() {
+        v["tencent"] = tencent.into();
     }
     Serialized::defaults(v)
 }
@@ -349,6 +489,24 @@ mod tests {
         std::fs::write(&path, "[sandbox]\nfsp = 12\n").unwrap();
         let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("fsp"), "{err}");
+    }
+
+    #[test]
+    fn tencent_is_chosen_only_when_an_account_is_configured_and_then_checked() {
+        let mut c = Config::defaults();
+        assert!(!c.uses_tencent());
+        c.tencent.secret_id = "AKIDx".into();
+        assert!(c.uses_tencent());
+        assert!(c.validate().unwrap_err().to_string().contains("tencent.secret_key"));
+        c.tencent.secret_key = Secret::new("k");
+        assert!(c.validate().unwrap_err().to_string().contains("tencent.sub_app_id"));
+        c.tencent.sub_app_id = 1;
+        c.validate().unwrap();
+        c.provider.kind = "sandbox".into();
+        assert!(!c.uses_tencent());
+        let mut c = Config::defaults();
+        c.provider.kind = "tencent".into();
+        assert!(c.validate().unwrap_err().to_string().contains("no account"));
     }
 
     #[test]

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use vidgate_api::{ApiConfig, AppState};
 use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
 use vidgate_providers::Provider;
-use vidgate_providers::sandbox::{SandboxConfig, SandboxProvider};
 use vidgate_store::{Store, StoreEvent};
 use vidgate_workers::runner::{self, RunnerConfig};
-use vidgate_workers::{Dispatcher, Poller, Reaper, WorkerContext};
+use vidgate_workers::{Dispatcher, EventPuller, Poller, Reaper, WorkerContext};
 
 use crate::bootstrap::ensure_keys;
 use crate::config::Config;
+use crate::provider_select::open_provider;
 use crate::store_select::open_store;
 
 /// Whether `run_until_stopped` runs the workers, or a test drives them.
@@ -52,12 +52,15 @@ pub struct Workers {
     pub dispatcher: Arc<Dispatcher>,
     pub poller: Arc<Poller>,
     pub reaper: Arc<Reaper>,
+    /// Runs only when the provider pulls events (Tencent's reliable mode).
+    pub events: Arc<EventPuller>,
 }
 
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pub store: Arc<dyn Store>,
+    pub provider: Arc<dyn Provider>,
     pub workers: Workers,
     config: Config,
     mode: WorkerMode,
@@ -75,22 +78,6 @@ fn owner_id() -> String {
     format!("{host}:{}:{}", std::process::id(), &nonce[..8])
 }
 
-fn provider_for(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn Provider> {
-    let s = &config.sandbox;
-    Arc::new(SandboxProvider::new(
-        SandboxConfig {
-            media_dir: config.media_dir(),
-            concurrency: s.concurrency,
-            queue_delay: s.queue_delay,
-            processing_time: s.processing_time,
-            poll_interval: s.poll_interval,
-            fps: s.fps,
-            moderation_blocklist: s.moderation_blocklist.clone(),
-        },
-        clock,
-    ))
-}
-
 impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
         config.validate()?;
@@ -102,7 +89,7 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let provider = provider_for(&config, options.clock.clone());
+        let provider = open_provider(&config, options.clock.clone())?;
         let wake_dispatcher = Arc::new(Notify::new());
         let wake_poller = Arc::new(Notify::new());
         let ctx = Arc::new(WorkerContext {
@@ -123,7 +110,8 @@ impl Application {
         let workers = Workers {
             dispatcher: Arc::new(Dispatcher::new(ctx.clone())),
             poller: Arc::new(Poller::new(ctx.clone())),
-            reaper: Arc::new(Reaper::new(ctx)),
+            reaper: Arc::new(Reaper::new(ctx.clone())),
+            events: Arc::new(EventPuller::new(ctx)),
         };
         let state = AppState {
             store: store.clone(),
@@ -139,6 +127,7 @@ impl Application {
             }),
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
+            provider: provider.clone(),
         };
         let addr = config.listen_addr()?;
         let listener =
@@ -151,6 +140,7 @@ impl Application {
                 vidgate_api::router(state)
             },
             store,
+            provider,
             workers,
             config,
             mode: options.workers,
@@ -201,6 +191,16 @@ impl Application {
                 Arc::new(Notify::new()),
                 workers_token.clone(),
             );
+            if self.provider.pulls_events() {
+                // PullEvents itself waits for events; a short pause covers upstream errors.
+                runner::spawn(
+                    &mut set,
+                    self.workers.events.clone(),
+                    cfg(1, std::time::Duration::from_millis(500)),
+                    Arc::new(Notify::new()),
+                    workers_token.clone(),
+                );
+            }
         }
         tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
         let server_token = shutdown.clone();

@@ -47,9 +47,9 @@ pub fn snake_case(pascal: &str) -> String {
 /// An upstream-shaped body back in the seed's snake_case (the emulator validates with it).
 pub fn from_upstream(value: &Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (snake_case(k), from_upstream(v))).collect::<Map<_, _>>())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, v)| (snake_case(k), from_upstream(v))).collect::<Map<_, _>>(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(from_upstream).collect()),
         other => other.clone(),
     }
@@ -102,10 +102,20 @@ mod tests {
 
     #[test]
     fn snake_case_inverts_pascal_case() {
-        for s in ["model_name", "file_id", "enable_bgm", "input_compliance_check", "url", "tasks_priority"] {
+        for s in [
+            "model_name",
+            "file_id",
+            "enable_bgm",
+            "input_compliance_check",
+            "url",
+            "tasks_priority",
+        ] {
             assert_eq!(snake_case(&pascal_case(s)), s);
         }
-        assert_eq!(from_upstream(&serde_json::json!({"OutputConfig": {"EnableBGM": "Enabled"}})), serde_json::json!({"output_config": {"enable_bgm": "Enabled"}}));
+        assert_eq!(
+            from_upstream(&serde_json::json!({"OutputConfig": {"EnableBGM": "Enabled"}})),
+            serde_json::json!({"output_config": {"enable_bgm": "Enabled"}})
+        );
     }
 
     #[test]

@@ -13,7 +13,12 @@ use crate::validate::validate_create;
 fn emulator(dir: &std::path::Path, concurrency: usize) -> (Arc<Emulator>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(1_795_500_000_000));
     let mut config = EmulatorConfig::new(
-        vec![EmulatorAccount { secret_id: "a".into(), secret_key: "k".into(), sub_app_id: 7, concurrency }],
+        vec![EmulatorAccount {
+            secret_id: "a".into(),
+            secret_key: "k".into(),
+            sub_app_id: 7,
+            concurrency,
+        }],
         dir.to_path_buf(),
         "http://127.0.0.1:9000".into(),
     );
@@ -72,7 +77,11 @@ async fn a_session_id_is_refused_for_three_days_and_creates_are_rate_limited() {
     for i in 0..19 {
         create(&e, &format!("r{i}"), "x").unwrap();
     }
-    assert_eq!(create(&e, "r-over", "x").unwrap_err().0, "RequestLimitExceeded", "21st create within one second");
+    assert_eq!(
+        create(&e, "r-over", "x").unwrap_err().0,
+        "RequestLimitExceeded",
+        "21st create within one second"
+    );
     clock.advance(1000);
     create(&e, "r-after", "x").unwrap();
     let stats = e.stats();
@@ -108,7 +117,12 @@ async fn events_are_redelivered_until_confirmed() {
 async fn describe_tasks_pages_newest_first_with_session_ids() {
     let dir = tempfile::tempdir().unwrap();
     let (e, clock) = emulator(dir.path(), 1);
-    let ids: Vec<String> = (0..5).map(|i| { clock.advance(1000); create(&e, &format!("s{i}"), "x").unwrap() }).collect();
+    let ids: Vec<String> = (0..5)
+        .map(|i| {
+            clock.advance(1000);
+            create(&e, &format!("s{i}"), "x").unwrap()
+        })
+        .collect();
     let p1 = e.list(7, 2, 0);
     assert_eq!(p1["TaskSet"][0]["TaskId"], ids[4].as_str());
     assert_eq!(p1["TaskSet"][0]["SessionId"], "s4");

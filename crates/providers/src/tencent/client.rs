@@ -34,7 +34,12 @@ pub enum CallError {
 impl CallError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            CallError::Api { code, .. } => classify(code),
+            CallError::Api { code, .. } => {
+                if !super::errors::known(code) {
+                    tracing::warn!(%code, "an upstream error code vidgate does not know; treating it as fatal");
+                }
+                classify(code)
+            }
             CallError::Http { status } => {
                 if *status >= 500 || *status == 429 {
                     ErrorClass::Retryable

@@ -47,11 +47,15 @@ fn matches(code: &str, pattern: &str) -> bool {
 pub fn classify(code: &str) -> ErrorClass {
     if RETRYABLE.iter().any(|p| matches(code, p)) {
         ErrorClass::Retryable
-    } else if FATAL.iter().any(|p| matches(code, p)) {
-        ErrorClass::Fatal
     } else {
         ErrorClass::Fatal
     }
+}
+
+/// Whether a code is in the table at all (an unknown one is fatal by default, and worth a
+/// look when it shows up in logs).
+pub fn known(code: &str) -> bool {
+    RETRYABLE.iter().chain(FATAL).any(|p| matches(code, p))
 }
 
 /// The upstream's answer to a second `CreateAigcVideoTask` with a `SessionId` it has seen in
@@ -92,6 +96,12 @@ mod tests {
         ] {
             assert_eq!(classify(code), ErrorClass::Fatal, "{code}");
         }
+    }
+
+    #[test]
+    fn unknown_codes_are_fatal_but_recognisably_unknown() {
+        assert!(!known("SomethingNew"));
+        assert!(known("FailedOperation.InvalidVodUser"));
     }
 
     #[test]

@@ -117,10 +117,10 @@ impl TencentProvider {
                         .map_err(|e| ProviderError::retryable("BadResponse", e.to_string()))
                 })?;
             let tasks = page.task_set.unwrap_or_default();
-            if let Some(found) = tasks.iter().find(|t| t.session_id.as_deref() == Some(&session)) {
-                if let Some(id) = &found.task_id {
-                    return Ok(Submitted { upstream_task_id: id.clone() });
-                }
+            if let Some(found) = tasks.iter().find(|t| t.session_id.as_deref() == Some(&session))
+                && let Some(id) = &found.task_id
+            {
+                return Ok(Submitted { upstream_task_id: id.clone() });
             }
             match page.scroll_token.filter(|t| !t.is_empty()) {
                 Some(t) if !tasks.is_empty() => scroll = Some(t),

@@ -456,9 +456,16 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
     let a = insert(store, new_task("k", 0, T0)).await;
     let b = insert(store, new_task("k", 0, T0)).await;
     for (t, up) in [(&a, "up-a"), (&b, "up-b")] {
-        let c = store.claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + HOUR).await.unwrap().unwrap();
+        let c = store
+            .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + HOUR)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(c.id, t.id);
-        store.mark_running(c.lease(), up, T0 + HOUR, T0 + 2, LogEntry::info(T0, "sent")).await.unwrap();
+        store
+            .mark_running(c.lease(), up, T0 + HOUR, T0 + 2, LogEntry::info(T0, "sent"))
+            .await
+            .unwrap();
     }
     assert!(store.make_due(Some(a.id), "ignored", T0 + 10).await.unwrap());
     assert!(store.make_due(None, "up-b", T0 + 11).await.unwrap());

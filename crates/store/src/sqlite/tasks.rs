@@ -487,7 +487,12 @@ impl TaskStore for SqliteStore {
         commit_if_one(tx, done.rows_affected(), &id, Some(&log)).await
     }
 
-    async fn make_due(&self, id: Option<RequestId>, upstream_task_id: &str, now: Millis) -> Result<bool> {
+    async fn make_due(
+        &self,
+        id: Option<RequestId>,
+        upstream_task_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE tasks SET next_poll_at = ?1, updated_at = ?1
              WHERE state = 'running' AND (id = ?2 OR (?2 IS NULL AND upstream_task_id = ?3))",

@@ -2,6 +2,7 @@
 //! `cancel`), `migrate` and `config default`.
 
 mod client;
+mod emulate;
 mod keys;
 mod progress;
 
@@ -83,6 +84,11 @@ pub enum Command {
     Result(client::ResultArgs),
     /// Cancel a request.
     Cancel(client::IdArgs),
+    /// Run a local emulator of an upstream API, for development, tests and demos.
+    Emulate {
+        #[command(subcommand)]
+        target: emulate::Target,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate {
         #[command(flatten)]
@@ -151,6 +157,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }),
             Err(e) => fail(e),
         },
+        Command::Emulate { target } => runtime().block_on(emulate::run(target)),
         Command::Submit(args) => runtime().block_on(client::submit(*args)),
         Command::Status(args) => runtime().block_on(client::status(args)),
         Command::Result(args) => runtime().block_on(client::result(args)),

@@ -24,6 +24,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub workers: Workers,
     pub store: Arc<dyn Store>,
+    pub provider: Arc<dyn vidgate_providers::Provider>,
     pub data_dir: PathBuf,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
@@ -83,10 +84,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with_clock(Arc::new(ManualClock::starting_now()), tweak).await
+    }
+
+    /// With a clock shared with something else under test (the upstream emulator).
+    pub async fn spawn_with_clock(
+        clock: Arc<ManualClock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        let clock = Arc::new(ManualClock::starting_now());
         let options = BuildOptions {
             clock: clock.clone(),
             workers: WorkerMode::Manual,
@@ -95,7 +103,8 @@ impl TestApp {
         let app = Application::build(config, options).await.expect("app builds");
         let addr = app.local_addr();
         let key = app.first_key.clone().unwrap_or_default();
-        let (store, workers) = (app.store.clone(), app.workers.clone());
+        let (store, workers, provider) =
+            (app.store.clone(), app.workers.clone(), app.provider.clone());
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run_until_stopped(shutdown.clone()));
         TestApp {
@@ -105,6 +114,7 @@ impl TestApp {
             clock,
             workers,
             store,
+            provider,
             data_dir: dir.path().to_path_buf(),
             shutdown,
             _dir: dir,

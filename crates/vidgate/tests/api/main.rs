@@ -13,4 +13,7 @@ mod openapi;
 mod process;
 mod progression;
 mod replicas;
+mod secrets;
+mod tencent;
+mod upstream;
 mod video;

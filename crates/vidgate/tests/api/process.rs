@@ -29,6 +29,7 @@ pub fn vidgate(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 pub struct Server {
     child: Child,
+    is_emulator: bool,
     pub base: String,
     /// Lines the server printed on stdout.
     stdout: mpsc::Receiver<String>,
@@ -37,14 +38,43 @@ pub struct Server {
 impl Server {
     /// Starts `vidgate serve` and waits until `/healthz` answers.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::spawn(&["serve"], data_dir, env, None)
+    }
+
+    /// Starts `vidgate serve` with its log (stderr) written to `log`.
+    pub fn start_logged(data_dir: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+        Self::spawn(&["serve"], data_dir, env, Some(log))
+    }
+
+    /// Starts `vidgate emulate tencent-vod` with `config`.
+    pub fn emulator(data_dir: &Path, config: &Path) -> Server {
+        let config = config.to_string_lossy().into_owned();
+        Self::spawn(
+            &["emulate", "tencent-vod", "--config", &config, "--data-dir"],
+            data_dir,
+            &[],
+            None,
+        )
+    }
+
+    fn spawn(args: &[&str], data_dir: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Server {
         let port = free_port();
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        cmd.args(args);
+        if args[0] == "emulate" {
+            cmd.arg(data_dir);
+        }
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
             .env("VIDGATE_DATA_DIR", data_dir)
             .env_remove("DATABASE_URL")
+            .env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -56,12 +86,20 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        let server = Server { child, base: format!("http://127.0.0.1:{port}"), stdout: rx };
+        let server = Server {
+            child,
+            is_emulator: args[0] == "emulate",
+            base: format!("http://127.0.0.1:{port}"),
+            stdout: rx,
+        };
         server.wait_ready();
         server
     }
 
     fn wait_ready(&self) {
+        if self.is_emulator {
+            return self.wait_port();
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(mut s) = std::net::TcpStream::connect(self.base.trim_start_matches("http://"))
@@ -78,6 +116,17 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("vidgate serve did not become ready");
+    }
+
+    fn wait_port(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the emulator did not start listening");
     }
 
     /// The next stdout line, waiting up to 10 s.

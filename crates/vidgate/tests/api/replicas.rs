@@ -1,5 +1,5 @@
-//! Several replicas on one PostgreSQL under load, with `kill -9` of replicas mid-load and
-//! restarts. Needs `VIDGATE_TEST_PG_URL` (`.ci/run` sets it); skipped without it. Prints its
+//! Several replicas on one PostgreSQL and the upstream emulator under load, with `kill -9`
+//! of replicas mid-load and restarts. Needs `VIDGATE_TEST_PG_URL` (`.ci/run` sets it); skipped without it. Prints its
 //! figures as one JSON line (`cargo test -p vidgate --test api replicas -- --nocapture`).
 
 use std::collections::{BTreeSet, HashMap};
@@ -17,24 +17,44 @@ const KEY: &str = "replicas-test-key";
 const REPLICAS: usize = 3;
 const SLOTS: i64 = 2;
 
-fn env(db_url: &str) -> Vec<(&'static str, String)> {
+fn env(db_url: &str, upstream: &str) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", db_url.to_owned()),
+        ("TENCENTCLOUD_SECRET_ID", "AKIDreplicas".to_owned()),
+        ("TENCENTCLOUD_SECRET_KEY", "replicas-upstream-key".to_owned()),
+        ("VIDGATE_TENCENT_SUBAPP_ID", "777".to_owned()),
+        ("VIDGATE_TENCENT_ENDPOINT", upstream.to_owned()),
+        ("VIDGATE_TENCENT__CONCURRENCY", SLOTS.to_string()),
+        ("VIDGATE_TENCENT__POLL_INITIAL", "200ms".to_owned()),
+        ("VIDGATE_TENCENT__POLL_MAX", "300ms".to_owned()),
+        ("VIDGATE_TENCENT__REQUEST_TIMEOUT", "3s".to_owned()),
+        ("VIDGATE_QUEUE__RETRY_INITIAL", "200ms".to_owned()),
         ("VIDGATE_BOOTSTRAP_KEY", KEY.to_owned()),
         ("VIDGATE_QUEUE__LEASE", "1s".to_owned()),
         ("VIDGATE_WORKERS__REAPER_INTERVAL", "200ms".to_owned()),
         ("VIDGATE_WORKERS__IDLE_WAIT", "500ms".to_owned()),
-        ("VIDGATE_SANDBOX__CONCURRENCY", SLOTS.to_string()),
-        ("VIDGATE_SANDBOX__QUEUE_DELAY", "100ms".to_owned()),
-        ("VIDGATE_SANDBOX__PROCESSING_TIME", "300ms".to_owned()),
-        ("VIDGATE_SANDBOX__POLL_INTERVAL", "100ms".to_owned()),
-        // Renders long enough that a kill can land while a replica holds a task.
-        ("VIDGATE_SANDBOX__FPS", "24".to_owned()),
     ]
 }
 
-fn start(dir: &std::path::Path, db_url: &str) -> Server {
-    let env = env(db_url);
+/// The emulated upstream: one account with `SLOTS` processing slots. A third of its answers
+/// take 0.7 s, so kills often land while a replica is mid-call (a create in flight is the
+/// case that must not become two upstream jobs).
+fn start_upstream(dir: &std::path::Path) -> Server {
+    let config = dir.join("emulator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "queue_time = \"50ms\"\nprocessing_time = \"300ms\"\npull_wait = \"1s\"\nfps = 24\n\
+             [[accounts]]\nsecret_id = \"AKIDreplicas\"\nsecret_key = \"replicas-upstream-key\"\nsub_app_id = 777\nconcurrency = {SLOTS}\n\
+             [faults]\nslow = 0.3\nslow_delay = \"700ms\"\ndrop = 0.03\nseed = 5\n"
+        ),
+    )
+    .unwrap();
+    Server::emulator(dir, &config)
+}
+
+fn start(dir: &std::path::Path, db_url: &str, upstream: &str) -> Server {
+    let env = env(db_url, upstream);
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Server::start(dir, &pairs)
 }
@@ -74,9 +94,13 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
         return;
     };
     let (db_url, db_name) = fresh_database(&admin_url).await;
-    let dir = tempfile::tempdir().unwrap(); // one data dir: the replicas share the sandbox's media
-    let servers: Arc<Mutex<Vec<Option<Server>>>> =
-        Arc::new(Mutex::new((0..REPLICAS).map(|_| Some(start(dir.path(), &db_url))).collect()));
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_dir = tempfile::tempdir().unwrap();
+    let upstream = start_upstream(upstream_dir.path());
+    let up = upstream.base.clone();
+    let servers: Arc<Mutex<Vec<Option<Server>>>> = Arc::new(Mutex::new(
+        (0..REPLICAS).map(|_| Some(start(dir.path(), &db_url, &up))).collect(),
+    ));
     let bases: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     for s in servers.lock().await.iter().flatten() {
         bases.lock().await.push(s.base.clone());
@@ -115,7 +139,7 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
             for i in 0..30 {
                 let base = { let b = bases.lock().await; b[(c + i) % b.len()].clone() };
                 let body = json!({"model_name": "Vidu", "model_version": "q2", "prompt": format!("client {c} #{i}"),
-                    "output_config": {"duration": 4, "resolution": "720P"}});
+                    "output_config": {"duration": 2, "resolution": "720P"}});
                 let r = http.post(format!("{base}/tencent-vod/v1/aigc-video")).bearer_auth(KEY).json(&body).send().await;
                 let Ok(r) = r else { continue };
                 if r.status() != 200 { continue; }
@@ -189,7 +213,7 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
         kills += 1;
         last_kill = Instant::now();
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let revived = start(dir.path(), &db_url);
+        let revived = start(dir.path(), &db_url, &up);
         bases.lock().await[victim] = revived.base.clone();
         servers.lock().await[victim] = Some(revived);
     }
@@ -256,6 +280,10 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
     stop.store(true, Ordering::Relaxed);
     watcher.await.unwrap();
 
+    let stats: Value =
+        http.get(format!("{up}/__emulator/stats")).send().await.unwrap().json().await.unwrap();
+    let per_session = stats["accepted_per_session"].as_object().cloned().unwrap_or_default();
+    let upstream_jobs_twice = per_session.values().filter(|n| n.as_u64() != Some(1)).count();
     let mut duplicates = 0;
     let mut succeeded = 0;
     let mut cancelled = 0;
@@ -292,7 +320,8 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
     let summary = json!({
         "replicas": REPLICAS, "requests": ids.len(), "stored": stored, "succeeded": succeeded, "cancelled": cancelled,
         "cancel_calls": cancels.load(Ordering::Relaxed), "kills": kills, "lost": ids.len() - finals.len(),
-        "duplicates": duplicates, "dangling_leases": dangling, "max_slots_in_use": max_slots.load(Ordering::Relaxed),
+        "duplicates": duplicates, "upstream_jobs": stats["create_accepted"], "upstream_jobs_twice": upstream_jobs_twice,
+        "upstream_duplicates_refused": stats["duplicate_sessions"], "dangling_leases": dangling, "max_slots_in_use": max_slots.load(Ordering::Relaxed),
         "slot_limit": SLOTS, "load_seconds": (load_secs * 10.0).round() / 10.0,
         "tasks_held_by_killed_replicas": held_at_kill,
         "max_seconds_until_taken_over": (takeover_max * 100.0).round() / 100.0,
@@ -301,6 +330,7 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
     println!("REPLICAS_SUMMARY {summary}");
     pool.close().await;
     drop(servers);
+    drop(upstream);
     drop_database(&admin_url, &db_name).await;
 
     assert!(ids.len() >= 100, "the load was answered: {summary}");
@@ -310,6 +340,8 @@ async fn replicas_share_work_and_lose_nothing_when_killed() {
         "only creates cut off by a kill went unanswered: {summary}"
     );
     assert_eq!(duplicates, 0, "{summary}");
+    assert_eq!(upstream_jobs_twice, 0, "a request went upstream twice: {summary}");
+    assert_eq!(stats["create_accepted"].as_u64(), Some(per_session.len() as u64), "{summary}");
     assert_eq!(dangling, 0, "{summary}");
     assert_eq!(queued_counter, 0, "{summary}");
     assert!(

@@ -1,0 +1,81 @@
+//! `POST /callbacks/tencent-vod`: the upstream's push-mode completion callbacks. No API key
+//! (the upstream calls it); when a sign key is configured the callback must carry
+//! `Sign = md5(key + T)` with `T` in the future, as the `Sign`/`T` query parameters or headers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use vidgate_providers::{PushAuth, PushError};
+
+use crate::{ApiError, AppState};
+
+fn pick(
+    query: &std::collections::HashMap<String, String>,
+    headers: &HeaderMap,
+    names: &[&str],
+) -> Option<String> {
+    names.iter().find_map(|n| {
+        query
+            .get(*n)
+            .cloned()
+            .or_else(|| headers.get(*n).and_then(|v| v.to_str().ok()).map(str::to_owned))
+    })
+}
+
+/// Receive an upstream completion event (push mode).
+#[utoipa::path(
+    post, path = "/callbacks/tencent-vod", tag = "upstream",
+    request_body(content = Object, description = "The upstream's `EventContent` (`AigcVideoTaskComplete`)."),
+    responses(
+        (status = 200, description = "Recorded; the task is polled at once.", body = Object),
+        (status = 400, description = "The body is not an event.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Missing, wrong or expired `Sign`/`T`.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "The configured upstream takes no callbacks.", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),
+    )
+)]
+pub async fn tencent_vod(
+    State(state): State<AppState>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.len() > state.config.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge { limit: state.config.max_body_bytes });
+    }
+    let auth = PushAuth {
+        sign: pick(&query, &headers, &["Sign", "sign"]),
+        t: pick(&query, &headers, &["T", "t"]),
+    };
+    let events = match state.provider.receive_push(&body, &auth) {
+        Ok(events) => events,
+        Err(PushError::NotSupported) => {
+            return Err(ApiError::NotFound("this gateway's upstream takes no callbacks".into()));
+        }
+        Err(PushError::BadSignature) => {
+            return Err(ApiError::Unauthorized(
+                "the callback's Sign/T are missing, wrong or expired",
+            ));
+        }
+        Err(PushError::BadBody(m)) => {
+            return Err(ApiError::BadRequest {
+                detail: format!("not an upstream event: {m}"),
+                error_type: "bad_event",
+            });
+        }
+    };
+    let now = state.clock.now_ms();
+    let mut recorded = 0;
+    for e in &events {
+        if state.store.make_due(e.request_id, &e.upstream_task_id, now).await? {
+            recorded += 1;
+        }
+    }
+    if recorded > 0 {
+        state.wake_poller.notify_waiters();
+    }
+    Ok((StatusCode::OK, Json(json!({"code": 0, "recorded": recorded}))).into_response())
+}
