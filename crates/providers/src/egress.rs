@@ -1,0 +1,171 @@
+//! Outbound HTTP to addresses callers choose (webhook URLs, input image URLs) is an SSRF risk:
+//! a request could make vidgate call its own metadata service or a private database. The
+//! guard refuses loopback, private, link-local, unique-local and other non-public addresses
+//! unless an allow-list (`VIDGATE_EGRESS_ALLOW`, CIDRs) permits them. It checks every address a
+//! name resolves to, at connection time (so DNS rebinding cannot slip past), and literal IPs
+//! before sending. Clients it builds never follow redirects.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+#[derive(Debug, Clone, Default)]
+pub struct EgressPolicy {
+    allow: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EgressError {
+    #[error("{0} is not a valid URL")]
+    BadUrl(String),
+    #[error("only http and https URLs are allowed")]
+    Scheme,
+    #[error("{0} is a private, loopback or link-local address (allow it with VIDGATE_EGRESS_ALLOW)")]
+    Blocked(IpAddr),
+    #[error("{0} does not resolve to any allowed address")]
+    NoAllowedAddress(String),
+}
+
+impl EgressPolicy {
+    /// `allow`: CIDRs (or single addresses) that are reachable even though not public.
+    pub fn new(allow: Vec<IpNet>) -> Self {
+        EgressPolicy { allow }
+    }
+
+    /// Parses a comma-separated list like `127.0.0.1/32, 10.0.0.0/8, ::1`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut allow = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{item:?} is not a CIDR like 10.0.0.0/8 or an IP address"))?;
+            allow.push(net);
+        }
+        Ok(EgressPolicy { allow })
+    }
+
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        is_public(ip) || self.allow.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Checks a URL's scheme, and its host when the host is a literal IP address.
+    pub fn check_url(&self, url: &str) -> Result<reqwest::Url, EgressError> {
+        let parsed = reqwest::Url::parse(url).map_err(|_| EgressError::BadUrl(url.to_owned()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(EgressError::Scheme);
+        }
+        let ip = match parsed.host() {
+            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(EgressError::BadUrl(url.to_owned())),
+        };
+        if let Some(ip) = ip.filter(|ip| !self.permits(*ip)) {
+            return Err(EgressError::Blocked(ip));
+        }
+        Ok(parsed)
+    }
+
+    /// A client whose every connection goes only to permitted addresses.
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { policy: self.clone() }))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))
+    }
+}
+
+/// Public unicast: not loopback, private, link-local, shared, documentation, multicast, …
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10, carrier-grade NAT
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
+                || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15, benchmarking
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xFE00) == 0xFC00 // fc00::/7, unique local
+                || (s[0] & 0xFFC0) == 0xFE80 // fe80::/10, link local
+                || (s[0] == 0x2001 && s[1] == 0x0DB8)) // documentation
+        }
+    }
+}
+
+struct GuardedResolver {
+    policy: EgressPolicy,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found.into_iter().filter(|a| policy.permits(a.ip())).collect();
+            if allowed.is_empty() {
+                return Err(Box::new(EgressError::NoAllowedAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_are_refused_by_default() {
+        let p = EgressPolicy::default();
+        for url in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/", "http://192.168.0.1", "http://[fe80::1]/", "http://100.64.0.1/", "http://0.0.0.0/"] {
+            assert!(matches!(p.check_url(url), Err(EgressError::Blocked(_))), "{url}");
+        }
+        assert!(p.check_url("https://93.184.216.34/hook").is_ok());
+        assert!(p.check_url("https://example.com/hook").is_ok(), "names are checked when they resolve");
+        assert_eq!(p.check_url("ftp://example.com/x").unwrap_err(), EgressError::Scheme);
+        assert!(matches!(p.check_url("not a url"), Err(EgressError::BadUrl(_))));
+    }
+
+    #[test]
+    fn the_allow_list_opens_exactly_what_it_names() {
+        let p = EgressPolicy::parse("127.0.0.1/32, 10.0.0.0/8, ::1").unwrap();
+        assert!(p.check_url("http://127.0.0.1:9000/").is_ok());
+        assert!(p.check_url("http://10.200.0.5/").is_ok());
+        assert!(p.check_url("http://[::1]/").is_ok());
+        assert!(p.check_url("http://127.0.0.2/").is_err());
+        assert!(p.check_url("http://169.254.169.254/").is_err());
+        assert!(EgressPolicy::parse("10.0.0.0/33").is_err());
+        assert!(EgressPolicy::parse("").unwrap().allow.is_empty());
+    }
+
+    #[tokio::test]
+    async fn names_that_resolve_to_blocked_addresses_are_refused_at_connect() {
+        let client = EgressPolicy::default().client(Duration::from_secs(2)).unwrap();
+        let err = client.get("http://localhost:9/").send().await.unwrap_err();
+        assert!(format!("{err:?}").contains("NoAllowedAddress"), "{err:?}");
+    }
+}
