@@ -21,3 +21,6 @@ pub use time::rfc3339;
 
 /// Base path of the queue API.
 pub const BASE: &str = "/tencent-vod/v1/aigc-video";
+
+/// fal's `owner/app` prefix of `BASE` (`aigc-video` is the app's sub-path in fal's terms).
+pub const FAL_BASE: &str = "/tencent-vod/v1";

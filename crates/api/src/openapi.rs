@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status};
+use crate::handlers::{callbacks, cancel, create, list, ops, query, status, webhook};
 
 /// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
 /// `off_peak`, `enable_bgm`, `class_id`, `expire_time`) are accepted too.
@@ -164,6 +164,8 @@ impl Modify for Security {
         list::list_requests,
         query::query_task,
         callbacks::tencent_vod,
+        webhook::list_deliveries,
+        webhook::redeliver,
         ops::healthz,
         ops::readyz,
         ops::openapi_json,
@@ -174,6 +176,7 @@ impl Modify for Security {
         (name = "queue", description = "fal's queue protocol over the seed's create route."),
         (name = "tencent-compat", description = "Answers in the upstream's own shape."),
         (name = "upstream", description = "Routes the upstream calls."),
+        (name = "webhooks", description = "Completion webhooks: attempts and redelivery."),
         (name = "ops", description = "Health, readiness and documentation."),
     )
 )]

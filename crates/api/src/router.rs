@@ -8,8 +8,8 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status};
-use crate::{AppState, BASE};
+use crate::handlers::{callbacks, cancel, create, list, ops, query, status, webhook};
+use crate::{AppState, BASE, FAL_BASE};
 
 /// The whole API: the queue routes, media, and the ops routes.
 pub fn router(state: AppState) -> Router {
@@ -21,6 +21,16 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{BASE}/requests/{{request_id}}"), get(status::get_result))
         .route(&format!("{BASE}/requests/{{request_id}}/status"), get(status::get_status))
         .route(&format!("{BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
+        .route(&format!("{BASE}/requests/{{request_id}}/webhooks"), get(webhook::list_deliveries))
+        .route(
+            &format!("{BASE}/requests/{{request_id}}/webhooks/redeliver"),
+            post(webhook::redeliver),
+        )
+        // fal's clients build status/result/cancel URLs without the app's sub-path
+        // (`owner/app/requests/{id}`) when they only have a request id.
+        .route(&format!("{FAL_BASE}/requests/{{request_id}}"), get(status::get_result))
+        .route(&format!("{FAL_BASE}/requests/{{request_id}}/status"), get(status::get_status))
+        .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // The upstream's push-mode completion callbacks.

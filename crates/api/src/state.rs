@@ -23,6 +23,8 @@ pub struct ApiConfig {
     pub media_dir: PathBuf,
     /// The queue new requests join (the provider's pool).
     pub pool: String,
+    /// Where webhooks may point.
+    pub egress: vidgate_providers::egress::EgressPolicy,
 }
 
 #[derive(Clone)]
@@ -32,6 +34,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub wake_dispatcher: Arc<Notify>,
     pub wake_poller: Arc<Notify>,
+    pub wake_webhooks: Arc<Notify>,
     /// The upstream provider, for its push callbacks.
     pub provider: Arc<dyn Provider>,
 }

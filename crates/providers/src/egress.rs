@@ -23,7 +23,9 @@ pub enum EgressError {
     BadUrl(String),
     #[error("only http and https URLs are allowed")]
     Scheme,
-    #[error("{0} is a private, loopback or link-local address (allow it with VIDGATE_EGRESS_ALLOW)")]
+    #[error(
+        "{0} is a private, loopback or link-local address (allow it with VIDGATE_EGRESS_ALLOW)"
+    )]
     Blocked(IpAddr),
     #[error("{0} does not resolve to any allowed address")]
     NoAllowedAddress(String),
@@ -124,10 +126,13 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.into_iter().filter(|a| policy.permits(a.ip())).collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> =
+                found.into_iter().filter(|a| policy.permits(a.ip())).collect();
             if allowed.is_empty() {
-                return Err(Box::new(EgressError::NoAllowedAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(Box::new(EgressError::NoAllowedAddress(host))
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
@@ -141,11 +146,23 @@ mod tests {
     #[test]
     fn private_loopback_and_link_local_addresses_are_refused_by_default() {
         let p = EgressPolicy::default();
-        for url in ["http://127.0.0.1/x", "http://10.1.2.3/", "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/", "http://192.168.0.1", "http://[fe80::1]/", "http://100.64.0.1/", "http://0.0.0.0/"] {
+        for url in [
+            "http://127.0.0.1/x",
+            "http://10.1.2.3/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]:8080/",
+            "http://192.168.0.1",
+            "http://[fe80::1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+        ] {
             assert!(matches!(p.check_url(url), Err(EgressError::Blocked(_))), "{url}");
         }
         assert!(p.check_url("https://93.184.216.34/hook").is_ok());
-        assert!(p.check_url("https://example.com/hook").is_ok(), "names are checked when they resolve");
+        assert!(
+            p.check_url("https://example.com/hook").is_ok(),
+            "names are checked when they resolve"
+        );
         assert_eq!(p.check_url("ftp://example.com/x").unwrap_err(), EgressError::Scheme);
         assert!(matches!(p.check_url("not a url"), Err(EgressError::BadUrl(_))));
     }

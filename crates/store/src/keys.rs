@@ -14,6 +14,16 @@ pub struct NewKey {
     /// The first characters of the key, to recognise it in listings.
     pub prefix: String,
     pub created_at: Millis,
+    /// The key's webhook signing secret (`whsec_…`).
+    pub webhook_secret: Option<String>,
+}
+
+/// A key's webhook signing secrets: the current one, and during a rotation the one it replaced
+/// (both sign, so receivers can switch over without missing a delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    pub current: String,
+    pub previous: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,4 +52,21 @@ pub trait KeyStore: Send + Sync {
     async fn find_active_key(&self, key_hash: &str) -> Result<Option<KeyRecord>>;
 
     async fn count_active_keys(&self) -> Result<i64>;
+
+    /// The active key with this name.
+    async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>>;
+
+    /// The key's signing secrets; the previous one only until its deadline.
+    async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>>;
+
+    /// Gives a key without a secret this one (no-op when it has one); returns the current secret.
+    async fn init_webhook_secret(&self, key_id: &str, secret: &str) -> Result<Option<String>>;
+
+    /// Rotates a key's secret: the old one keeps signing until `previous_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        name: &str,
+        secret: &str,
+        previous_until: Millis,
+    ) -> Result<bool>;
 }

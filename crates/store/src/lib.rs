@@ -12,19 +12,21 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod tasks;
+mod webhooks;
 
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
-pub use keys::{KeyRecord, KeyStore, NewKey};
+pub use keys::{KeyRecord, KeyStore, NewKey, WebhookSecrets};
 pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LogEntry,
     LogLevel, NewTask, ReapReport, Slot, TaskRecord,
 };
 pub use tasks::{ListQuery, TaskStore};
+pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
 
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
-pub trait Store: TaskStore + KeyStore {
+pub trait Store: TaskStore + KeyStore + WebhookStore {
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -32,6 +32,10 @@ pub struct NewTask {
     pub deadline_at: Millis,
     pub session: Option<DedupClaim>,
     pub idempotency: Option<IdempotencyClaim>,
+    /// Where the completion is sent (fal's `fal_webhook` / the body's `webhook_url`).
+    pub webhook_url: Option<String>,
+    /// The base URL the request was made on (absolute media URLs in webhooks).
+    pub public_base: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +83,8 @@ pub struct TaskRecord {
     pub result: Option<Value>,
     pub error: Option<String>,
     pub error_type: Option<String>,
+    pub webhook_url: Option<String>,
+    pub public_base: Option<String>,
 }
 
 impl TaskRecord {

@@ -13,7 +13,7 @@ macro_rules! task_columns {
         "seq, id, key_id, pool, state, rank, request, created_at, updated_at, run_after, \
          deadline_at, dispatched_at, submitted_at, finished_at, fence, submit_attempts, \
          lease_owner, lease_until, account, upstream_task_id, next_poll_at, progress, \
-         cancel_requested, result, error, error_type"
+         cancel_requested, result, error, error_type, webhook_url, public_base"
     };
 }
 pub(crate) use task_columns;
@@ -94,6 +94,8 @@ where
             .map_err(|e| StoreError::corrupt(format!("task {id} result: {e}")))?,
         error: row.opt_text("error")?,
         error_type: row.opt_text("error_type")?,
+        webhook_url: row.opt_text("webhook_url")?,
+        public_base: row.opt_text("public_base")?,
     })
 }
 
@@ -108,4 +110,64 @@ where
         created_at: row.int("created_at")?,
         revoked_at: row.opt_int("revoked_at")?,
     })
+}
+
+macro_rules! delivery_columns {
+    () => {
+        "id, task_id, key_id, url, payload, state, attempts, next_attempt_at, created_at, \
+         delivered_at, fence, last_status, last_error"
+    };
+}
+pub(crate) use delivery_columns;
+
+pub(crate) fn delivery_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<crate::Delivery>
+where
+    &'r str: ColumnIndex<R>,
+{
+    let task_id = row.text("task_id")?;
+    Ok(crate::Delivery {
+        id: row.text("id")?,
+        task_id: task_id
+            .parse()
+            .map_err(|e| StoreError::corrupt(format!("delivery task id {task_id:?}: {e}")))?,
+        key_id: row.text("key_id")?,
+        url: row.text("url")?,
+        payload: row.opt_text("payload")?,
+        state: crate::DeliveryState::parse(&row.text("state")?),
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.int("next_attempt_at")?,
+        created_at: row.int("created_at")?,
+        delivered_at: row.opt_int("delivered_at")?,
+        fence: row.int("fence")?,
+        last_status: row.opt_int("last_status")?,
+        last_error: row.opt_text("last_error")?,
+    })
+}
+
+pub(crate) fn attempt_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<crate::Attempt>
+where
+    &'r str: ColumnIndex<R>,
+{
+    Ok(crate::Attempt {
+        at: row.int("at")?,
+        status: row.opt_int("status")?,
+        error: row.opt_text("error")?,
+        duration_ms: row.int("duration_ms")?,
+    })
+}
+
+pub(crate) fn secrets_from_row<'r, R: Decodes<'r>>(
+    row: &'r R,
+    now: vidgate_domain::Millis,
+) -> Result<Option<crate::WebhookSecrets>>
+where
+    &'r str: ColumnIndex<R>,
+{
+    let Some(current) = row.opt_text("webhook_secret")? else { return Ok(None) };
+    let previous =
+        match (row.opt_text("previous_webhook_secret")?, row.opt_int("previous_secret_until")?) {
+            (Some(p), Some(until)) if until > now => Some(p),
+            _ => None,
+        };
+    Ok(Some(crate::WebhookSecrets { current, previous }))
 }

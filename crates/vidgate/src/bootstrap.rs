@@ -16,6 +16,7 @@ pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
         key_hash: vidgate_api::hash_key(&key),
         prefix,
         created_at: now,
+        webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
     };
     (key, record)
 }
@@ -35,6 +36,7 @@ pub async fn ensure_keys(
                 key_hash: vidgate_api::hash_key(bootstrap),
                 prefix: bootstrap.chars().take(9).collect(),
                 created_at: now,
+                webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
             })
             .await?;
         return Ok(None);

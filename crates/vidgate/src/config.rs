@@ -24,6 +24,8 @@ pub struct Config {
     pub provider: ProviderConfig,
     pub tencent: TencentSettings,
     pub sandbox: SandboxSettings,
+    pub webhooks: WebhooksConfig,
+    pub egress: EgressConfig,
     pub workers: WorkersConfig,
     pub log: LogConfig,
     #[serde(default)]
@@ -138,9 +140,40 @@ pub struct SandboxSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub retry_schedule: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub rotation_overlap: Duration,
+}
+
+impl WebhooksConfig {
+    pub fn schedule(&self) -> Result<Vec<Duration>, ConfigError> {
+        self.retry_schedule
+            .iter()
+            .map(|d| {
+                humantime::parse_duration(d).map_err(|e| ConfigError::Invalid {
+                    setting: "webhooks.retry_schedule",
+                    problem: format!("{d:?} is not a duration like 30s or 5m ({e})"),
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    pub allow: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkersConfig {
     pub dispatcher_concurrency: usize,
     pub poller_concurrency: usize,
+    pub webhook_concurrency: usize,
     #[serde(with = "humantime_serde")]
     pub idle_wait: Duration,
     #[serde(with = "humantime_serde")]
@@ -296,6 +329,13 @@ impl Config {
         if self.uses_tencent() {
             self.validate_tencent()?;
         }
+        self.webhooks.schedule()?;
+        if self.webhooks.timeout.is_zero() {
+            return bad("webhooks.timeout", "must be more than 0".into());
+        }
+        if let Err(problem) = vidgate_providers::egress::EgressPolicy::parse(&self.egress.allow) {
+            return bad("egress.allow", problem);
+        }
         if self.sandbox.concurrency < 1 {
             return bad(
                 "sandbox.concurrency",
@@ -420,6 +460,9 @@ fn short_env() -> Serialized<serde_json::Value> {
     }
     if let Some(x) = var("VIDGATE_BOOTSTRAP_KEY") {
         v["auth"] = serde_json::json!({"bootstrap_key": x});
+    }
+    if let Some(x) = var("VIDGATE_EGRESS_ALLOW") {
+        v["egress"] = serde_json::json!({"allow": x});
     }
     if let Some(x) = var("VIDGATE_PROVIDER") {
         v["provider"] = serde_json::json!({"kind": x});

@@ -13,9 +13,10 @@ use tokio_util::sync::CancellationToken;
 use vidgate_api::{ApiConfig, AppState};
 use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
 use vidgate_providers::Provider;
+use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Store, StoreEvent};
 use vidgate_workers::runner::{self, RunnerConfig};
-use vidgate_workers::{Dispatcher, EventPuller, Poller, Reaper, WorkerContext};
+use vidgate_workers::{Dispatcher, EventPuller, Poller, Reaper, WebhookSender, WorkerContext};
 
 use crate::bootstrap::ensure_keys;
 use crate::config::Config;
@@ -54,6 +55,7 @@ pub struct Workers {
     pub reaper: Arc<Reaper>,
     /// Runs only when the provider pulls events (Tencent's reliable mode).
     pub events: Arc<EventPuller>,
+    pub webhooks: Arc<WebhookSender>,
 }
 
 pub struct Application {
@@ -66,6 +68,7 @@ pub struct Application {
     mode: WorkerMode,
     wake_dispatcher: Arc<Notify>,
     wake_poller: Arc<Notify>,
+    wake_webhooks: Arc<Notify>,
     /// First key created by this start, if any (also printed when announcing).
     pub first_key: Option<String>,
 }
@@ -92,6 +95,10 @@ impl Application {
         let provider = open_provider(&config, options.clock.clone())?;
         let wake_dispatcher = Arc::new(Notify::new());
         let wake_poller = Arc::new(Notify::new());
+        let wake_webhooks = Arc::new(Notify::new());
+        let egress = EgressPolicy::parse(&config.egress.allow)
+            .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
+        let public_url = Some(config.server.public_url.clone()).filter(|u| !u.is_empty());
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
             provider: provider.clone(),
@@ -106,27 +113,40 @@ impl Application {
             lease: config.queue.lease,
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
+            wake_webhooks: wake_webhooks.clone(),
+            public_url: public_url.clone(),
         });
         let workers = Workers {
             dispatcher: Arc::new(Dispatcher::new(ctx.clone())),
             poller: Arc::new(Poller::new(ctx.clone())),
             reaper: Arc::new(Reaper::new(ctx.clone())),
-            events: Arc::new(EventPuller::new(ctx)),
+            events: Arc::new(EventPuller::new(ctx.clone())),
+            webhooks: Arc::new(
+                WebhookSender::new(
+                    ctx,
+                    egress.clone(),
+                    config.webhooks.timeout,
+                    config.webhooks.schedule()?,
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+            ),
         };
         let state = AppState {
             store: store.clone(),
             clock: options.clock,
             config: Arc::new(ApiConfig {
-                public_url: Some(config.server.public_url.clone()).filter(|u| !u.is_empty()),
+                public_url,
                 tls: false,
                 max_body_bytes: config.server.max_body_bytes,
                 request_deadline: config.queue.request_deadline,
                 parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
                 media_dir: config.media_dir(),
                 pool: provider.pool().to_owned(),
+                egress,
             }),
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
+            wake_webhooks: wake_webhooks.clone(),
             provider: provider.clone(),
         };
         let addr = config.listen_addr()?;
@@ -146,6 +166,7 @@ impl Application {
             mode: options.workers,
             wake_dispatcher,
             wake_poller,
+            wake_webhooks,
             first_key,
         })
     }
@@ -189,6 +210,13 @@ impl Application {
                 self.workers.reaper.clone(),
                 cfg(1, w.reaper_interval),
                 Arc::new(Notify::new()),
+                workers_token.clone(),
+            );
+            runner::spawn(
+                &mut set,
+                self.workers.webhooks.clone(),
+                cfg(w.webhook_concurrency, w.idle_wait),
+                self.wake_webhooks.clone(),
                 workers_token.clone(),
             );
             if self.provider.pulls_events() {

@@ -23,6 +23,10 @@ pub struct WorkerContext {
     pub wake_dispatcher: Arc<Notify>,
     /// Rung when a task starts running or a cancel needs attention.
     pub wake_poller: Arc<Notify>,
+    /// Rung when a task ends (its webhook may be due).
+    pub wake_webhooks: Arc<Notify>,
+    /// The configured public base URL (absolute media URLs in webhooks), if any.
+    pub public_url: Option<String>,
 }
 
 impl WorkerContext {

@@ -31,7 +31,9 @@ impl Dispatcher {
         let now = self.ctx.now();
         let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
         let completion = Completion::Failed { error, error_type: error_type.to_owned() };
-        self.ctx.store.complete(task.lease(), completion, now, log).await?;
+        if self.ctx.store.complete(task.lease(), completion, now, log).await? {
+            self.ctx.wake_webhooks.notify_waiters();
+        }
         Ok(())
     }
 }

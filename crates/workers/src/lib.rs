@@ -9,6 +9,7 @@ mod poller;
 mod reaper;
 mod result_body;
 pub mod runner;
+pub mod webhooks;
 
 pub use context::WorkerContext;
 pub use dispatcher::Dispatcher;
@@ -17,3 +18,4 @@ pub use poller::Poller;
 pub use reaper::Reaper;
 pub use result_body::result_body;
 pub use runner::{Outcome, RunnerConfig, Worker, WorkerError};
+pub use webhooks::WebhookSender;

@@ -33,6 +33,7 @@ impl Poller {
         let now = self.ctx.now();
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             self.ctx.wake_dispatcher.notify_waiters();
+            self.ctx.wake_webhooks.notify_waiters();
         }
         Ok(())
     }

@@ -39,6 +39,9 @@ impl Worker for Reaper {
             if report.requeued + report.timed_out > 0 {
                 self.ctx.wake_dispatcher.notify_waiters();
             }
+            if report.timed_out > 0 {
+                self.ctx.wake_webhooks.notify_waiters();
+            }
             if report.released > 0 {
                 self.ctx.wake_poller.notify_waiters();
             }

@@ -43,7 +43,10 @@ pub async fn cancel_request(
         Err(_) => CancelOutcome::NotFound,
     };
     let (code, status) = match outcome {
-        CancelOutcome::Cancelled => (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED"),
+        CancelOutcome::Cancelled => {
+            state.wake_webhooks.notify_waiters();
+            (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
+        }
         CancelOutcome::Requested => {
             state.wake_poller.notify_waiters();
             (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")

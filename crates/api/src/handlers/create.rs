@@ -1,7 +1,7 @@
 //! `POST /tencent-vod/v1/aigc-video`: validate, commit, answer with the queue handle.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -10,7 +10,7 @@ use vidgate_domain::request::body_fingerprint;
 use vidgate_domain::{QueuePriority, RequestId, parse_create_request};
 use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, NewTask};
 
-use super::{fal_request_id, http_request_id};
+use super::{fal_request_id, http_request_id, webhook};
 use crate::auth::ApiKey;
 use crate::base_url::BaseUrl;
 use crate::extract::JsonBody;
@@ -51,6 +51,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     post, path = "/tencent-vod/v1/aigc-video", tag = "queue",
     request_body(content = crate::openapi::CreateTaskBody, description = "The seed's create-task body (snake_case)."),
     params(
+        ("fal_webhook" = Option<String>, Query, description = "fal's convention: an http(s) URL vidgate POSTs the result to when the request ends (Standard Webhooks signatures). The body's `webhook_url` does the same."),
         ("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h return the original request."),
         ("X-Fal-Queue-Priority" = Option<String>, Header, description = "`normal` (default) or `low`: low ranks below every tasks_priority."),
     ),
@@ -70,11 +71,28 @@ pub async fn create_request(
     ApiKey(key): ApiKey,
     base: BaseUrl,
     headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let lane = lane(&headers)?;
     let idempotency = idempotency_key(&headers)?;
-    let request = parse_create_request(&body, &state.config.parse).map_err(ApiError::Validation)?;
+    let fingerprint = body_fingerprint(
+        &json!({"body": body, "lane": format!("{lane:?}"), "hook": query.get("fal_webhook")}),
+    );
+    // The webhook is vidgate's, not the upstream's: take it out before the body is read.
+    let mut body = body;
+    let body_hook = body.as_object_mut().and_then(|o| o.remove("webhook_url"));
+    let mut errors = Vec::new();
+    let webhook_url =
+        webhook::choose(&state, query.get("fal_webhook"), body_hook.as_ref(), &mut errors);
+    let request = match parse_create_request(&body, &state.config.parse) {
+        Ok(r) if errors.is_empty() => r,
+        Ok(_) => return Err(ApiError::Validation(errors)),
+        Err(mut more) => {
+            more.append(&mut errors);
+            return Err(ApiError::Validation(more));
+        }
+    };
     let now = state.clock.now_ms();
     let task = NewTask {
         id: RequestId::new(),
@@ -87,10 +105,12 @@ pub async fn create_request(
             .map(|value| DedupClaim { value, expires_at: now + SESSION_TTL_MS }),
         idempotency: idempotency.map(|key| IdempotencyClaim {
             key,
-            body_hash: body_fingerprint(&json!({"body": body, "lane": format!("{lane:?}")})),
+            body_hash: fingerprint,
             expires_at: now + IDEMPOTENCY_TTL_MS,
         }),
         request,
+        webhook_url,
+        public_base: Some(base.0.clone()),
         created_at: now,
         deadline_at: now
             + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),

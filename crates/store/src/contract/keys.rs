@@ -10,6 +10,7 @@ fn key(id: &str, name: &str, hash: &str) -> NewKey {
         key_hash: hash.into(),
         prefix: "vg_abc".into(),
         created_at: T0,
+        webhook_secret: Some(format!("whsec_{id}")),
     }
 }
 
@@ -43,4 +44,37 @@ pub async fn key_names_are_unique_and_upserts_replace(store: &dyn Store) {
     store.revoke_key("bootstrap", T0).await.unwrap();
     store.upsert_key(key("key_boot", "bootstrap", "hb2")).await.unwrap();
     assert!(store.find_active_key("hb2").await.unwrap().is_some(), "an upsert re-activates");
+}
+
+pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &dyn Store) {
+    let mut k = key("key_1", "ci", "h1");
+    k.webhook_secret = None;
+    store.create_key(k).await.unwrap();
+    assert_eq!(store.webhook_secrets("key_1", T0).await.unwrap(), None);
+    assert_eq!(
+        store.init_webhook_secret("key_1", "whsec_first").await.unwrap().as_deref(),
+        Some("whsec_first")
+    );
+    assert_eq!(
+        store.init_webhook_secret("key_1", "whsec_other").await.unwrap().as_deref(),
+        Some("whsec_first"),
+        "only a key without one gets a secret"
+    );
+    assert!(store.rotate_webhook_secret("ci", "whsec_second", T0 + 100).await.unwrap());
+    let s = store.webhook_secrets("key_1", T0 + 99).await.unwrap().unwrap();
+    assert_eq!((s.current.as_str(), s.previous.as_deref()), ("whsec_second", Some("whsec_first")));
+    let s = store.webhook_secrets("key_1", T0 + 100).await.unwrap().unwrap();
+    assert_eq!(s.previous, None, "the old secret stops signing at its deadline");
+    assert!(!store.rotate_webhook_secret("ghost", "whsec_x", T0).await.unwrap());
+    assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_1");
+    // The bootstrap upsert keeps an existing secret.
+    let mut b = key("key_boot", "bootstrap", "hb");
+    b.webhook_secret = Some("whsec_boot1".into());
+    store.upsert_key(b.clone()).await.unwrap();
+    b.webhook_secret = Some("whsec_boot2".into());
+    store.upsert_key(b).await.unwrap();
+    assert_eq!(
+        store.webhook_secrets("key_boot", T0).await.unwrap().unwrap().current,
+        "whsec_boot1"
+    );
 }

@@ -6,11 +6,13 @@ mod dedup;
 mod keys;
 mod queue;
 mod requests;
+mod webhooks;
 
 pub use dedup::*;
 pub use keys::*;
 pub use queue::*;
 pub use requests::*;
+pub use webhooks::*;
 
 use serde_json::json;
 use vidgate_domain::{Millis, ParseOptions, RequestId, VideoRequest, parse_create_request};
@@ -53,6 +55,9 @@ macro_rules! store_contract_tests {
             concurrent_inserts_with_one_idempotency_key_insert_once,
             keys_are_created_listed_found_and_revoked,
             key_names_are_unique_and_upserts_replace,
+            webhook_secrets_initialise_once_and_rotate_with_an_overlap,
+            a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends,
+            deliveries_are_claimed_fenced_retried_and_redelivered,
         );
     };
 }
@@ -100,6 +105,8 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
         deadline_at: at + 24 * HOUR,
         session: None,
         idempotency: None,
+        webhook_url: None,
+        public_base: None,
     }
 }
 

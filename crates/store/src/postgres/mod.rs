@@ -7,6 +7,7 @@
 mod keys;
 mod tasks;
 pub mod testing;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use vidgate_domain::Millis;
 
 use super::SqliteStore;
-use crate::rows::key_from_row;
-use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError};
+use crate::rows::{key_from_row, secrets_from_row};
+use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError, WebhookSecrets};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -15,7 +15,8 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl KeyStore for SqliteStore {
     async fn create_key(&self, key: NewKey) -> Result<KeyRecord> {
         let row = sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              RETURNING id, name, prefix, created_at, revoked_at",
         )
         .bind(&key.id)
@@ -23,6 +24,7 @@ impl KeyStore for SqliteStore {
         .bind(&key.key_hash)
         .bind(&key.prefix)
         .bind(key.created_at)
+        .bind(&key.webhook_secret)
         .fetch_one(&self.writer)
         .await
         .map_err(|e| {
@@ -37,15 +39,17 @@ impl KeyStore for SqliteStore {
 
     async fn upsert_key(&self, key: NewKey) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, prefix = excluded.prefix,
-                 revoked_at = NULL",
+                 revoked_at = NULL, webhook_secret = coalesce(api_keys.webhook_secret, excluded.webhook_secret)",
         )
         .bind(&key.id)
         .bind(&key.name)
         .bind(&key.key_hash)
         .bind(&key.prefix)
         .bind(key.created_at)
+        .bind(&key.webhook_secret)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -86,5 +90,62 @@ impl KeyStore for SqliteStore {
         Ok(sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL")
             .fetch_one(&self.reader)
             .await?)
+    }
+
+    async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>> {
+        let row = sqlx::query(
+            "SELECT webhook_secret, previous_webhook_secret, previous_secret_until FROM api_keys WHERE id = ?1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(match row {
+            Some(row) => secrets_from_row(&row, now)?,
+            None => None,
+        })
+    }
+
+    async fn init_webhook_secret(&self, key_id: &str, secret: &str) -> Result<Option<String>> {
+        sqlx::query(
+            "UPDATE api_keys SET webhook_secret = ?1 WHERE id = ?2 AND webhook_secret IS NULL",
+        )
+        .bind(secret)
+        .bind(key_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(sqlx::query_scalar("SELECT webhook_secret FROM api_keys WHERE id = ?1")
+            .bind(key_id)
+            .fetch_optional(&self.writer)
+            .await?
+            .flatten())
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        name: &str,
+        secret: &str,
+        previous_until: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET previous_webhook_secret = webhook_secret, previous_secret_until = ?1,
+                 webhook_secret = ?2
+             WHERE name = ?3 AND revoked_at IS NULL",
+        )
+        .bind(previous_until)
+        .bind(secret)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -4,6 +4,7 @@
 
 mod keys;
 mod tasks;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -160,8 +160,9 @@ impl TaskStore for SqliteStore {
             return Ok(InsertOutcome::SessionConflict { task_id: holder });
         }
         let row = sqlx::query(concat!(
-            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at)
-             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6, ?6, ?7) RETURNING ",
+            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at,
+                                webhook_url, public_base)
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9) RETURNING ",
             task_columns!()
         ))
         .bind(&id)
@@ -171,6 +172,8 @@ impl TaskStore for SqliteStore {
         .bind(&request)
         .bind(now)
         .bind(task.deadline_at)
+        .bind(&task.webhook_url)
+        .bind(&task.public_base)
         .fetch_one(&mut *tx)
         .await?;
         let record = task_from_row(&row)?;

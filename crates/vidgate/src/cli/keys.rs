@@ -27,6 +27,17 @@ pub enum KeysCommand {
         /// The key's name.
         name: String,
     },
+    /// Print the key's webhook signing secret (`whsec_…`), the only line on stdout.
+    Secret {
+        /// The key's name.
+        name: String,
+    },
+    /// Replace the key's webhook signing secret and print the new one. The old secret keeps
+    /// signing beside it for `webhooks.rotation_overlap` (24 h), so receivers can switch over.
+    RotateSecret {
+        /// The key's name.
+        name: String,
+    },
 }
 
 pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
@@ -70,6 +81,42 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
             }
             Err(e) => super::fail(e),
         },
+        KeysCommand::Secret { name } => match store.key_by_name(&name).await {
+            Ok(Some(key)) => {
+                let secret = match store.webhook_secrets(&key.id, now).await {
+                    Ok(Some(s)) => Ok(Some(s.current)),
+                    Ok(None) => {
+                        store
+                            .init_webhook_secret(&key.id, &vidgate_workers::webhooks::new_secret())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match secret {
+                    Ok(Some(s)) => {
+                        println!("{s}");
+                        ExitCode::SUCCESS
+                    }
+                    Ok(None) => super::fail(format!("no active key named {name:?}")),
+                    Err(e) => super::fail(e),
+                }
+            }
+            Ok(None) => super::fail(format!("no active key named {name:?}")),
+            Err(e) => super::fail(e),
+        },
+        KeysCommand::RotateSecret { name } => {
+            let secret = vidgate_workers::webhooks::new_secret();
+            let overlap =
+                i64::try_from(config.webhooks.rotation_overlap.as_millis()).unwrap_or(i64::MAX / 2);
+            match store.rotate_webhook_secret(&name, &secret, now + overlap).await {
+                Ok(true) => {
+                    println!("{secret}");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => super::fail(format!("no active key named {name:?}")),
+                Err(e) => super::fail(e),
+            }
+        }
         KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
             Ok(true) => {
                 eprintln!("vidgate: revoked key {name:?}");

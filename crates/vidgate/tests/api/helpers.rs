@@ -26,8 +26,10 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub provider: Arc<dyn vidgate_providers::Provider>,
     pub data_dir: PathBuf,
+    pub config: Config,
     shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
+    stopped: Option<tokio::sync::oneshot::Receiver<()>>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for TestApp {
@@ -95,18 +97,45 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
+        Self::start(clock, config, dir, String::new()).await
+    }
+
+    /// Stops this app (as a graceful shutdown would) and starts a new process-worth of it on
+    /// the same data directory, configuration and clock.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown.cancel();
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+        let dir = self.dir.take().expect("a running app has its directory");
+        let (clock, config, key) = (self.clock.clone(), self.config.clone(), self.key.clone());
+        drop(self);
+        Self::start(clock, config, dir, key).await
+    }
+
+    async fn start(
+        clock: Arc<ManualClock>,
+        config: Config,
+        dir: tempfile::TempDir,
+        key: String,
+    ) -> TestApp {
         let options = BuildOptions {
             clock: clock.clone(),
             workers: WorkerMode::Manual,
             announce_first_key: false,
         };
-        let app = Application::build(config, options).await.expect("app builds");
+        let app = Application::build(config.clone(), options).await.expect("app builds");
         let addr = app.local_addr();
-        let key = app.first_key.clone().unwrap_or_default();
+        let key = app.first_key.clone().unwrap_or(key);
         let (store, workers, provider) =
             (app.store.clone(), app.workers.clone(), app.provider.clone());
         let shutdown = CancellationToken::new();
-        tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        let (done, stopped) = tokio::sync::oneshot::channel();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = app.run_until_stopped(token).await;
+            let _ = done.send(());
+        });
         TestApp {
             base: format!("http://{addr}"),
             key,
@@ -116,8 +145,10 @@ impl TestApp {
             store,
             provider,
             data_dir: dir.path().to_path_buf(),
+            config,
             shutdown,
-            _dir: dir,
+            stopped: Some(stopped),
+            dir: Some(dir),
         }
     }
 
@@ -218,6 +249,10 @@ impl TestApp {
         let r = self.http.get(self.url(path)).bearer_auth(&self.key).send().await.expect("GET");
         let (s, _, b) = split(r).await;
         (s, b)
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn advance(&self, ms: i64) {

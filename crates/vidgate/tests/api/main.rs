@@ -17,3 +17,4 @@ mod secrets;
 mod tencent;
 mod upstream;
 mod video;
+mod webhooks;

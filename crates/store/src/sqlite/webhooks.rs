@@ -1,0 +1,129 @@
+//! `WebhookStore` on SQLite.
+
+use async_trait::async_trait;
+use vidgate_domain::{Millis, RequestId};
+
+use super::SqliteStore;
+use crate::rows::{attempt_from_row, delivery_columns, delivery_from_row};
+use crate::{Attempt, AttemptResult, Delivery, Result, WebhookStore};
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn claim_due_delivery(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<Delivery>> {
+        let row = sqlx::query(concat!(
+            "UPDATE webhook_deliveries SET fence = fence + 1, lease_until = ?2, updated_at = ?1
+             WHERE id = (SELECT id FROM webhook_deliveries
+                         WHERE state = 'pending' AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until < ?1)
+                         ORDER BY next_attempt_at LIMIT 1)
+             RETURNING ",
+            delivery_columns!()
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(delivery_from_row).transpose()
+    }
+
+    async fn freeze_payload(&self, d: &Delivery, payload: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE webhook_deliveries SET payload = ?1 WHERE id = ?2 AND fence = ?3 AND payload IS NULL")
+            .bind(payload)
+            .bind(&d.id)
+            .bind(d.fence)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_attempt(
+        &self,
+        d: &Delivery,
+        a: &Attempt,
+        result: AttemptResult,
+        now: Millis,
+    ) -> Result<bool> {
+        let (state, next, delivered) = match result {
+            AttemptResult::Delivered => ("delivered", d.next_attempt_at, Some(now)),
+            AttemptResult::RetryAt(at) => ("pending", at, None),
+            AttemptResult::Failed => ("failed", d.next_attempt_at, None),
+        };
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?1, next_attempt_at = ?2,
+                 delivered_at = coalesce(?3, delivered_at), last_status = ?4, last_error = ?5,
+                 lease_until = NULL, updated_at = ?6
+             WHERE id = ?7 AND fence = ?8 AND lease_until IS NOT NULL",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(delivered)
+        .bind(a.status)
+        .bind(&a.error)
+        .bind(now)
+        .bind(&d.id)
+        .bind(d.fence)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, task_id, at, status, error, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&d.id)
+        .bind(d.task_id.to_string())
+        .bind(a.at)
+        .bind(a.status)
+        .bind(&a.error)
+        .bind(a.duration_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delivery_for(
+        &self,
+        key_id: &str,
+        task_id: RequestId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries WHERE task_id = ?1 AND key_id = ?2"
+        ))
+        .bind(task_id.to_string())
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(delivery) = row.as_ref().map(delivery_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query("SELECT at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ?1 ORDER BY seq")
+            .bind(&delivery.id)
+            .fetch_all(&self.reader)
+            .await?;
+        let attempts = rows.iter().map(attempt_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
+                 fence = fence + 1, lease_until = NULL, updated_at = ?1
+             WHERE task_id = ?2 AND key_id = ?3",
+        )
+        .bind(now)
+        .bind(task_id.to_string())
+        .bind(key_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,273 @@
+//! The webhook sender: one delivery attempt per `run_once`. It claims a due delivery, freezes
+//! its payload on the first attempt (fal's `{request_id, gateway_request_id, status, payload,
+//! error}`), signs it the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, a second signature
+//! during a secret rotation) and POSTs it through the egress guard, never following
+//! redirects. 2xx delivers; network errors, timeouts, 429 and 5xx retry on the schedule
+//! (honouring `Retry-After`); anything else, or an exhausted schedule, fails the delivery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use vidgate_domain::{ErrorType, TaskState};
+use vidgate_providers::egress::EgressPolicy;
+use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
+
+use crate::context::{WorkerContext, ms};
+use crate::{Outcome, Worker, WorkerError};
+
+/// `v1,<signature>` for one secret (`whsec_<base64>`; a secret without the prefix is used raw).
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = secret
+        .strip_prefix("whsec_")
+        .and_then(|b| STANDARD.decode(b).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec());
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// A new signing secret: `whsec_` + 32 random bytes, base64.
+pub fn new_secret() -> String {
+    let bytes: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
+    format!("whsec_{}", STANDARD.encode(bytes))
+}
+
+/// fal's webhook body. Media URLs vidgate serves itself are made absolute.
+pub fn payload(task: &TaskRecord, base: Option<&str>) -> Value {
+    let absolute = |mut v: Value| {
+        let fix = |f: &mut Value| {
+            if let (Some(Value::String(url)), Some(base)) = (f.get_mut("url"), base) {
+                if url.starts_with('/') {
+                    *url = format!("{}{url}", base.trim_end_matches('/'));
+                }
+            }
+        };
+        if let Some(video) = v.get_mut("video") {
+            fix(video);
+        }
+        if let Some(Value::Array(videos)) = v.get_mut("videos") {
+            videos.iter_mut().for_each(fix);
+        }
+        v
+    };
+    let id = task.id.to_string();
+    match (&task.state, &task.result) {
+        (TaskState::Succeeded, Some(result)) => json!({
+            "request_id": id, "gateway_request_id": id, "status": "OK",
+            "payload": absolute(result.clone()), "error": null,
+        }),
+        _ => {
+            let error_type =
+                task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
+            let error = task.error.clone().unwrap_or_else(|| "the request failed".into());
+            json!({
+                "request_id": id, "gateway_request_id": id, "status": "ERROR",
+                "payload": {"detail": error, "error_type": error_type}, "error": error,
+            })
+        }
+    }
+}
+
+pub struct WebhookSender {
+    ctx: Arc<WorkerContext>,
+    policy: EgressPolicy,
+    http: reqwest::Client,
+    /// Delay before retry n (after attempt n failed); attempts = schedule.len() + 1.
+    schedule: Vec<Duration>,
+}
+
+/// `Retry-After` is honoured up to this.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
+
+enum Sent {
+    Answer {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The egress guard refused the target: retrying cannot help.
+    Blocked(String),
+    Error(String),
+}
+
+impl WebhookSender {
+    pub fn new(
+        ctx: Arc<WorkerContext>,
+        policy: EgressPolicy,
+        timeout: Duration,
+        schedule: Vec<Duration>,
+    ) -> Result<Self, String> {
+        let http = policy.client(timeout)?;
+        Ok(WebhookSender { ctx, policy, http, schedule })
+    }
+
+    async fn secrets(&self, key_id: &str) -> Result<Vec<String>, WorkerError> {
+        let now = self.ctx.now();
+        let secrets = match self.ctx.store.webhook_secrets(key_id, now).await? {
+            Some(s) => s,
+            None => {
+                // Keys made before webhooks existed get their secret on first use.
+                let current = self
+                    .ctx
+                    .store
+                    .init_webhook_secret(key_id, &new_secret())
+                    .await?
+                    .unwrap_or_default();
+                vidgate_store::WebhookSecrets { current, previous: None }
+            }
+        };
+        Ok(std::iter::once(secrets.current).chain(secrets.previous).collect())
+    }
+
+    async fn send(&self, d: &Delivery, body: &str, secrets: &[String]) -> Sent {
+        if let Err(e) = self.policy.check_url(&d.url) {
+            return Sent::Blocked(e.to_string());
+        }
+        let timestamp = self.ctx.now().div_euclid(1000);
+        let signature: Vec<String> =
+            secrets.iter().map(|s| sign(s, &d.id, timestamp, body.as_bytes())).collect();
+        let request = self
+            .http
+            .post(&d.url)
+            .header("content-type", "application/json")
+            .header("user-agent", "vidgate-webhooks")
+            .header("webhook-id", &d.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature.join(" "))
+            .body(body.to_owned());
+        match request.send().await {
+            Ok(r) => {
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s).min(RETRY_AFTER_MAX));
+                Sent::Answer { status: r.status().as_u16(), retry_after }
+            }
+            Err(e) => {
+                // The egress guard's refusal sits deep in the chain (reqwest → hyper → DNS).
+                let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+                while let Some(err) = source {
+                    if let Some(blocked) =
+                        err.downcast_ref::<vidgate_providers::egress::EgressError>()
+                    {
+                        return Sent::Blocked(blocked.to_string());
+                    }
+                    source = err.source();
+                }
+                Sent::Error(if e.is_timeout() { "timed out".to_owned() } else { format!("{e}") })
+            }
+        }
+    }
+
+    fn next_attempt(&self, d: &Delivery, retry_after: Option<Duration>) -> AttemptResult {
+        let Some(delay) = self.schedule.get(d.attempts as usize) else {
+            return AttemptResult::Failed;
+        };
+        let jittered = delay.mul_f64(0.8 + 0.4 * rand::random::<f64>());
+        let wait = retry_after.map_or(jittered, |r| r.max(jittered));
+        AttemptResult::RetryAt(self.ctx.now() + ms(wait))
+    }
+}
+
+#[async_trait]
+impl Worker for WebhookSender {
+    fn name(&self) -> &'static str {
+        "webhook-sender"
+    }
+
+    async fn run_once(&self) -> Result<Outcome, WorkerError> {
+        let ctx = &self.ctx;
+        let now = ctx.now();
+        let Some(d) = ctx.store.claim_due_delivery(now, now + ms(ctx.lease)).await? else {
+            return Ok(Outcome::Idle);
+        };
+        let body = match &d.payload {
+            Some(p) => p.clone(),
+            None => {
+                let Some(task) = ctx.store.get_task_any(d.task_id).await? else {
+                    let gone = Attempt {
+                        at: now,
+                        status: None,
+                        error: Some("the request no longer exists".into()),
+                        duration_ms: 0,
+                    };
+                    ctx.store.record_attempt(&d, &gone, AttemptResult::Failed, now).await?;
+                    return Ok(Outcome::Worked);
+                };
+                let base = ctx.public_url.as_deref().or(task.public_base.as_deref());
+                let body = payload(&task, base).to_string();
+                ctx.store.freeze_payload(&d, &body).await?;
+                body
+            }
+        };
+        let secrets = self.secrets(&d.key_id).await?;
+        let started = Instant::now();
+        let sent = self.send(&d, &body, &secrets).await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let at = ctx.now();
+        let (attempt, result) = match sent {
+            Sent::Answer { status, .. } if (200..300).contains(&status) => (
+                Attempt { at, status: Some(i64::from(status)), error: None, duration_ms },
+                AttemptResult::Delivered,
+            ),
+            Sent::Answer { status, retry_after } if status == 429 || status >= 500 => (
+                Attempt { at, status: Some(i64::from(status)), error: None, duration_ms },
+                self.next_attempt(&d, retry_after),
+            ),
+            Sent::Answer { status, .. } => (
+                Attempt {
+                    at,
+                    status: Some(i64::from(status)),
+                    error: Some("the receiver refused it; not retried".into()),
+                    duration_ms,
+                },
+                AttemptResult::Failed,
+            ),
+            Sent::Blocked(e) => {
+                (Attempt { at, status: None, error: Some(e), duration_ms }, AttemptResult::Failed)
+            }
+            Sent::Error(e) => (
+                Attempt { at, status: None, error: Some(e), duration_ms },
+                self.next_attempt(&d, None),
+            ),
+        };
+        if !ctx.store.record_attempt(&d, &attempt, result, at).await? {
+            tracing::warn!(delivery = %d.id, "lost the delivery's lease while sending; the attempt was not recorded");
+        }
+        Ok(Outcome::Worked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_follow_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            sign(secret, id, 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn new_secrets_are_prefixed_base64_of_32_bytes() {
+        let s = new_secret();
+        assert!(s.starts_with("whsec_"));
+        assert_eq!(STANDARD.decode(&s[6..]).unwrap().len(), 32);
+        assert_ne!(s, new_secret());
+    }
+}
