@@ -2,6 +2,7 @@
 //! `vg_` + 40 base62 characters (~238 bits); only its SHA-256 is stored.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
@@ -35,12 +36,13 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// The caller, authenticated by `Authorization: Bearer <key>` or fal's `Authorization: Key <key>`.
+/// The caller, authenticated by `Authorization: Bearer <key>` or fal's `Authorization: Key <key>`,
+/// with the key's stored hash (what its stream tokens are signed with).
 #[derive(Debug, Clone)]
-pub struct ApiKey(pub KeyRecord);
+pub struct ApiKey(pub KeyRecord, pub String);
 
-fn presented_key(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, key) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("key"))
         .then_some(key.trim())
@@ -53,15 +55,26 @@ impl FromRequestParts<AppState> for ApiKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(key) = presented_key(parts).filter(|k| !k.is_empty()) else {
-            return Err(ApiError::Unauthorized(
-                "missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)",
-            ));
-        };
-        match state.store.find_active_key(&hash_key(key)).await? {
-            Some(record) => Ok(ApiKey(record)),
-            None => Err(ApiError::Unauthorized("invalid or revoked API key")),
-        }
+        authenticate(&parts.headers, state).await
+    }
+}
+
+/// Whether the request carries an `Authorization` header at all.
+pub fn has_authorization(headers: &HeaderMap) -> bool {
+    headers.contains_key(AUTHORIZATION)
+}
+
+/// Authenticates the key in `Authorization`.
+pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiKey, ApiError> {
+    let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
+        return Err(ApiError::Unauthorized(
+            "missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)",
+        ));
+    };
+    let hash = hash_key(key);
+    match state.store.find_active_key(&hash).await? {
+        Some(record) => Ok(ApiKey(record, hash)),
+        None => Err(ApiError::Unauthorized("invalid or revoked API key")),
     }
 }
 

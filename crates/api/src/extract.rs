@@ -45,22 +45,24 @@ impl FromRequestParts<AppState> for WantLogs {
         let mut want = false;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if k != "logs" {
-                continue;
+            if k == "logs" {
+                want = logs_flag(Some(v))?;
             }
-            want = match v.to_ascii_lowercase().as_str() {
-                "1" | "true" => true,
-                "0" | "false" | "" => false,
-                other => {
-                    return Err(ApiError::invalid(
-                        &["query", "logs"],
-                        "bool_parsing",
-                        format!("logs must be 1, 0, true or false, got {other:?}"),
-                    ));
-                }
-            };
         }
         Ok(WantLogs(want))
+    }
+}
+
+/// `1`/`true`/`0`/`false` (or absent) for the `logs` query parameter.
+pub fn logs_flag(value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ApiError::invalid(
+            &["query", "logs"],
+            "bool_parsing",
+            format!("logs must be 1, 0, true or false, got {other:?}"),
+        )),
     }
 }
 

@@ -10,6 +10,7 @@ mod handlers;
 pub mod openapi;
 mod router;
 mod state;
+mod stream_token;
 pub mod time;
 mod views;
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status, webhook};
+use crate::handlers::{callbacks, cancel, create, list, ops, query, status, stream, webhook};
 
 /// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
 /// `off_peak`, `enable_bgm`, `class_id`, `expire_time`) are accepted too.
@@ -159,6 +159,7 @@ impl Modify for Security {
     paths(
         create::create_request,
         status::get_status,
+        stream::stream_status,
         status::get_result,
         cancel::cancel_request,
         list::list_requests,

@@ -8,7 +8,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status, webhook};
+use crate::handlers::{callbacks, cancel, create, list, ops, query, status, stream, webhook};
 use crate::{AppState, BASE, FAL_BASE};
 
 /// The whole API: the queue routes, media, and the ops routes.
@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{BASE}/requests"), get(list::list_requests))
         .route(&format!("{BASE}/requests/{{request_id}}"), get(status::get_result))
         .route(&format!("{BASE}/requests/{{request_id}}/status"), get(status::get_status))
+        .route(&format!("{BASE}/requests/{{request_id}}/status/stream"), get(stream::stream_status))
         .route(&format!("{BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         .route(&format!("{BASE}/requests/{{request_id}}/webhooks"), get(webhook::list_deliveries))
         .route(
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         // (`owner/app/requests/{id}`) when they only have a request id.
         .route(&format!("{FAL_BASE}/requests/{{request_id}}"), get(status::get_result))
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/status"), get(status::get_status))
+        .route(&format!("{FAL_BASE}/requests/{{request_id}}/status/stream"), get(stream::stream_status))
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))

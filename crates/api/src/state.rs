@@ -35,6 +35,9 @@ pub struct AppState {
     pub wake_dispatcher: Arc<Notify>,
     pub wake_poller: Arc<Notify>,
     pub wake_webhooks: Arc<Notify>,
+    /// Every task change this process sees (its workers', and other replicas' through the
+    /// store); status streams listen here.
+    pub changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
     /// The upstream provider, for its push callbacks.
     pub provider: Arc<dyn Provider>,
 }

@@ -79,6 +79,10 @@ pub struct StatusBody {
     pub model_name: String,
     pub model_version: String,
     pub created_at: String,
+    /// The live status stream (Server-Sent Events), with a token valid for an hour so a
+    /// browser `EventSource` can open it without headers. Present until the request completes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_url: Option<String>,
     /// Set when a `COMPLETED` request failed or was cancelled.
     pub error: Option<String>,
     /// Machine-readable failure kind (`request_cancelled`, `timeout`, an upstream code, …).
@@ -123,6 +127,7 @@ pub fn status_body(
         model_name: t.request.model_name.clone(),
         model_version: t.request.model_version.clone(),
         created_at: rfc3339(t.created_at),
+        stream_url: None,
         error: t.error.clone(),
         error_type: t.error_type.clone(),
     }

@@ -53,6 +53,9 @@ pub trait KeyStore: Send + Sync {
 
     async fn count_active_keys(&self) -> Result<i64>;
 
+    /// The stored hash of an active key (the key of its short-lived stream tokens).
+    async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>>;
+
     /// The active key with this name.
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>>;
 

@@ -69,6 +69,7 @@ pub struct Application {
     wake_dispatcher: Arc<Notify>,
     wake_poller: Arc<Notify>,
     wake_webhooks: Arc<Notify>,
+    changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
     /// First key created by this start, if any (also printed when announcing).
     pub first_key: Option<String>,
 }
@@ -96,6 +97,7 @@ impl Application {
         let wake_dispatcher = Arc::new(Notify::new());
         let wake_poller = Arc::new(Notify::new());
         let wake_webhooks = Arc::new(Notify::new());
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
         let egress = EgressPolicy::parse(&config.egress.allow)
             .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
         let public_url = Some(config.server.public_url.clone()).filter(|u| !u.is_empty());
@@ -114,6 +116,7 @@ impl Application {
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
             wake_webhooks: wake_webhooks.clone(),
+            changes: changes.clone(),
             public_url: public_url.clone(),
         });
         let workers = Workers {
@@ -147,6 +150,7 @@ impl Application {
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
             wake_webhooks: wake_webhooks.clone(),
+            changes: changes.clone(),
             provider: provider.clone(),
         };
         let addr = config.listen_addr()?;
@@ -167,6 +171,7 @@ impl Application {
             wake_dispatcher,
             wake_poller,
             wake_webhooks,
+            changes,
             first_key,
         })
     }
@@ -260,7 +265,7 @@ impl Application {
                 return;
             }
         };
-        let (dispatch, poll) = (self.wake_dispatcher.clone(), self.wake_poller.clone());
+        let (dispatch, poll, changes) = (self.wake_dispatcher.clone(), self.wake_poller.clone(), self.changes.clone());
         set.spawn(async move {
             use futures::StreamExt;
             let mut events = events;
@@ -270,7 +275,7 @@ impl Application {
                     e = events.next() => match e {
                         Some(StoreEvent::Dispatch) => dispatch.notify_waiters(),
                         Some(StoreEvent::Poll) => poll.notify_waiters(),
-                        Some(StoreEvent::Task(_)) => {}
+                        Some(StoreEvent::Task(id)) => { let _ = changes.send(id); }
                         None => break,
                     },
                 }

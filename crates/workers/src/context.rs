@@ -25,6 +25,8 @@ pub struct WorkerContext {
     pub wake_poller: Arc<Notify>,
     /// Rung when a task ends (its webhook may be due).
     pub wake_webhooks: Arc<Notify>,
+    /// Every task change, for status streams in this process.
+    pub changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
     /// The configured public base URL (absolute media URLs in webhooks), if any.
     pub public_url: Option<String>,
 }
@@ -44,6 +46,11 @@ impl WorkerContext {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Tells this process's status streams that a task changed (no listener is fine).
+    pub fn changed(&self, id: vidgate_domain::RequestId) {
+        let _ = self.changes.send(id);
     }
 }
 

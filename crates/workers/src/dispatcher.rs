@@ -33,6 +33,7 @@ impl Dispatcher {
         let completion = Completion::Failed { error, error_type: error_type.to_owned() };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             self.ctx.wake_webhooks.notify_waiters();
+            self.ctx.changed(task.id);
         }
         Ok(())
     }
@@ -86,6 +87,7 @@ impl Worker for Dispatcher {
                     .await?
                 {
                     ctx.wake_poller.notify_waiters();
+                    ctx.changed(task.id);
                 } else {
                     tracing::warn!(task = %task.id, "lost the lease while submitting; the newer attempt owns the task");
                 }
@@ -107,7 +109,9 @@ impl Worker for Dispatcher {
                         delay.as_secs_f64()
                     ),
                 );
-                ctx.store.requeue(task.lease(), now + ms(delay), now, log).await?;
+                if ctx.store.requeue(task.lease(), now + ms(delay), now, log).await? {
+                    ctx.changed(task.id);
+                }
             }
             Err(e) if e.class == ErrorClass::Retryable => {
                 let error = format!(

@@ -34,6 +34,7 @@ impl Poller {
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             self.ctx.wake_dispatcher.notify_waiters();
             self.ctx.wake_webhooks.notify_waiters();
+            self.ctx.changed(task.id);
         }
         Ok(())
     }
@@ -46,7 +47,9 @@ impl Poller {
         log: Option<LogEntry>,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?;
+        if self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await? && progress != task.progress {
+            self.ctx.changed(task.id);
+        }
         Ok(())
     }
 }

@@ -35,11 +35,15 @@ pub struct CancelBody {
 )]
 pub async fn cancel_request(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let outcome = match id.parse() {
-        Ok(id) => state.store.cancel_task(&key.id, id, state.clock.now_ms()).await?,
+        Ok(id) => {
+            let outcome = state.store.cancel_task(&key.id, id, state.clock.now_ms()).await?;
+            let _ = state.changes.send(id);
+            outcome
+        }
         Err(_) => CancelOutcome::NotFound,
     };
     let (code, status) = match outcome {

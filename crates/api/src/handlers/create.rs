@@ -68,7 +68,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 )]
 pub async fn create_request(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     base: BaseUrl,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
@@ -118,6 +118,7 @@ pub async fn create_request(
     let task = match state.store.insert_task(task).await? {
         InsertOutcome::Inserted(t) => {
             state.wake_dispatcher.notify_waiters();
+            let _ = state.changes.send(t.id);
             t
         }
         InsertOutcome::Replayed(t) => t,

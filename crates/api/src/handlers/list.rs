@@ -80,7 +80,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
 )]
 pub async fn list_requests(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     base: BaseUrl,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ListBody>, ApiError> {

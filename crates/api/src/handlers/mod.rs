@@ -7,6 +7,7 @@ pub mod list;
 pub mod ops;
 pub mod query;
 pub mod status;
+pub mod stream;
 pub mod webhook;
 
 use axum::http::{HeaderMap, HeaderValue};

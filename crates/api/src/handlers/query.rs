@@ -27,7 +27,7 @@ use crate::{ApiError, AppState};
 )]
 pub async fn query_task(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     base: BaseUrl,
     headers: HeaderMap,
     Path(task_id): Path<String>,

@@ -57,13 +57,17 @@ fn http_status(task: &TaskRecord) -> StatusCode {
 )]
 pub async fn get_status(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, key_hash): ApiKey,
     base: BaseUrl,
     WantLogs(logs): WantLogs,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let task = load(&state, &key.id, &id).await?;
-    let body = status_of(&state, &task, &base, logs).await?;
+    let mut body = status_of(&state, &task, &base, logs).await?;
+    if !task.state.is_terminal() {
+        let token = crate::stream_token::issue(&key_hash, &body.request_id, state.clock.now_ms());
+        body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
+    }
     Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
 }
 
@@ -89,7 +93,7 @@ pub async fn get_status(
 )]
 pub async fn get_result(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     base: BaseUrl,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -110,7 +110,7 @@ pub struct WebhookDeliveries {
 )]
 pub async fn list_deliveries(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookDeliveries>, ApiError> {
     let id = parse_request_id(&id)?;
@@ -151,7 +151,7 @@ pub async fn list_deliveries(
 )]
 pub async fn redeliver(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    ApiKey(key, _): ApiKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;

@@ -143,4 +143,11 @@ impl KeyStore for PgStore {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
 }

@@ -14,6 +14,7 @@ mod process;
 mod progression;
 mod replicas;
 mod secrets;
+mod stream;
 mod tencent;
 mod upstream;
 mod video;

@@ -59,7 +59,7 @@ fn start(dir: &std::path::Path, db_url: &str, upstream: &str) -> Server {
     Server::start(dir, &pairs)
 }
 
-async fn fresh_database(admin_url: &str) -> (String, String) {
+pub async fn fresh_database(admin_url: &str) -> (String, String) {
     let name = format!("vidgate_replicas_{}", std::process::id());
     let admin = sqlx::PgPool::connect(admin_url).await.expect("admin connection");
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
@@ -75,7 +75,7 @@ async fn fresh_database(admin_url: &str) -> (String, String) {
     (url.to_string(), name)
 }
 
-async fn drop_database(admin_url: &str, name: &str) {
+pub async fn drop_database(admin_url: &str, name: &str) {
     if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

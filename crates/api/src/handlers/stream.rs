@@ -1,0 +1,138 @@
+//! `GET …/requests/{id}/status/stream`: Server-Sent Events, one `data:` status object (the
+//! status route's shape) per change, a comment every 15 s, closed after `COMPLETED`. Changes
+//! come from this process's workers and, through the store, from other replicas; a re-read
+//! every half second catches the rest (queue positions move as others leave the queue), so a
+//! change anywhere shows within a second. With `?logs=1` each event carries the log entries
+//! new since the previous event (fal's JavaScript client accumulates them). A browser
+//! `EventSource` can authenticate with the `token` the status route hands out.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use utoipa::IntoParams;
+use vidgate_domain::RequestId;
+use vidgate_store::LogEntry;
+
+use super::status::status_of;
+use crate::auth::{authenticate, has_authorization};
+use crate::base_url::BaseUrl;
+use crate::extract::{logs_flag, parse_request_id};
+use crate::views::LogLine;
+use crate::{ApiError, AppState, stream_token};
+
+const RECHECK: Duration = Duration::from_millis(500);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StreamParams {
+    /// `1`/`true`: each event carries the log entries new since the previous one.
+    pub logs: Option<String>,
+    /// The `stream_url` token from the status route, instead of an `Authorization` header.
+    pub token: Option<String>,
+}
+
+struct Follow {
+    state: AppState,
+    id: RequestId,
+    key_id: String,
+    base: BaseUrl,
+    logs: bool,
+    changes: broadcast::Receiver<RequestId>,
+    last: Option<String>,
+    logs_sent: usize,
+    done: bool,
+}
+
+impl Follow {
+    /// The next event: waits until something about the request changed.
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let task = match self.state.store.get_task(&self.key_id, self.id).await {
+                Ok(Some(t)) => t,
+                _ => return None,
+            };
+            let mut body = status_of(&self.state, &task, &self.base, false).await.ok()?;
+            let fingerprint = serde_json::to_string(&body).unwrap_or_default();
+            let mut new_logs: Vec<LogEntry> = Vec::new();
+            if self.logs {
+                let all = self.state.store.task_logs(self.id).await.ok()?;
+                new_logs = all.into_iter().skip(self.logs_sent).collect();
+            }
+            if self.last.as_deref() != Some(&fingerprint) || !new_logs.is_empty() {
+                self.last = Some(fingerprint);
+                if self.logs {
+                    self.logs_sent += new_logs.len();
+                    body.logs = Some(new_logs.iter().map(LogLine::from).collect());
+                }
+                self.done = task.state.is_terminal();
+                return Event::default().json_data(&body).ok();
+            }
+            self.wait_for_change().await;
+        }
+    }
+
+    async fn wait_for_change(&mut self) {
+        let deadline = tokio::time::sleep(RECHECK);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                got = self.changes.recv() => match got {
+                    Ok(id) if id == self.id => return,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => { deadline.as_mut().await; return; }
+                },
+            }
+        }
+    }
+}
+
+/// A live status stream (Server-Sent Events) until the request completes.
+#[utoipa::path(
+    get, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/status/stream", tag = "queue",
+    params(("request_id" = String, Path, description = "The request id."), StreamParams),
+    responses(
+        (status = 200, description = "`text/event-stream`: one `data:` status object per change; closed after COMPLETED.", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token.", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []), ())
+)]
+pub async fn stream_status(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<StreamParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let logs = logs_flag(params.logs.as_deref())?;
+    let id = parse_request_id(&id)?;
+    let key_id = if has_authorization(&headers) || params.token.is_none() {
+        authenticate(&headers, &state).await?.0.id
+    } else {
+        let token = params.token.as_deref().unwrap_or_default();
+        let task = state.store.get_task_any(id).await?.ok_or_else(ApiError::request_not_found)?;
+        let hash = state.store.active_key_hash(&task.key_id).await?;
+        if !hash.is_some_and(|h| stream_token::verify(&h, &id.to_string(), token, state.clock.now_ms())) {
+            return Err(ApiError::Unauthorized("invalid or expired stream token"));
+        }
+        task.key_id
+    };
+    if state.store.get_task(&key_id, id).await?.is_none() {
+        return Err(ApiError::request_not_found());
+    }
+    let follow = Follow { changes: state.changes.subscribe(), state, id, key_id, base, logs, last: None, logs_sent: 0, done: false };
+    let stream = futures::stream::unfold(follow, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
