@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # Installs what vidgate's tests need beyond the Rust toolchain, when it is missing:
-#   ffmpeg (ffprobe checks the sandbox's videos), nasm (faster openh264 builds; optional).
+#   ffmpeg (ffprobe checks the sandbox's videos), nasm (faster openh264 builds; optional),
+#   and .venv, a Python virtualenv with fal's official client (pinned in
+#   scripts/requirements-test.txt) for the fal compatibility test.
 # Idempotent; uses apt-get (Debian/Ubuntu), with sudo when not root.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
-[ ${#need[@]} -eq 0 ] && exit 0
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-deps: please install: ${need[*]} (no apt-get here)" >&2
-  exit 1
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: please install: ${need[*]} (no apt-get here)" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-deps: installing ${need[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+stamp=.venv/.requirements
+if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements-test.txt "$stamp"; then
+  echo "install-deps: preparing .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+  cp scripts/requirements-test.txt "$stamp"
+fi

@@ -31,7 +31,10 @@ pub fn router(state: AppState) -> Router {
         // (`owner/app/requests/{id}`) when they only have a request id.
         .route(&format!("{FAL_BASE}/requests/{{request_id}}"), get(status::get_result))
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/status"), get(status::get_status))
-        .route(&format!("{FAL_BASE}/requests/{{request_id}}/status/stream"), get(stream::stream_status))
+        .route(
+            &format!("{FAL_BASE}/requests/{{request_id}}/status/stream"),
+            get(stream::stream_status),
+        )
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))

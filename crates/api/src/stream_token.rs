@@ -13,7 +13,8 @@ use vidgate_domain::Millis;
 pub const TTL_SECS: i64 = 3600;
 
 fn mac(key_hash: &str, request_id: &str, expiry: i64) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key_hash.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key_hash.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(format!("vidgate-stream:{request_id}:{expiry}").as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
@@ -30,7 +31,8 @@ pub fn verify(key_hash: &str, request_id: &str, token: &str, now: Millis) -> boo
         return false;
     }
     let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else { return false };
-    let mut check = Hmac::<Sha256>::new_from_slice(key_hash.as_bytes()).expect("HMAC takes keys of any length");
+    let mut check =
+        Hmac::<Sha256>::new_from_slice(key_hash.as_bytes()).expect("HMAC takes keys of any length");
     check.update(format!("vidgate-stream:{request_id}:{expiry}").as_bytes());
     check.verify_slice(&sig).is_ok()
 }

@@ -37,6 +37,8 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: String,
     pub role: String,
+    pub tls_cert: String,
+    pub tls_key: String,
     pub public_url: String,
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
@@ -208,6 +210,10 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +256,12 @@ impl Config {
         if let Some(r) = &overrides.role {
             put("server", "role", r.clone().into());
         }
+        if let Some(c) = &overrides.tls_cert {
+            put("server", "tls_cert", c.clone().into());
+        }
+        if let Some(k) = &overrides.tls_key {
+            put("server", "tls_key", k.clone().into());
+        }
         figment = figment.merge(Serialized::defaults(serde_json::Value::Object(nested)));
         let config: Config = figment.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
         config.validate()?;
@@ -281,6 +293,9 @@ impl Config {
                 "server.role",
                 format!("must be \"all\", \"api\" or \"worker\", got {:?}", self.server.role),
             );
+        }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return bad("server.tls_cert", "set both tls_cert and tls_key, or neither".into());
         }
         if self.store.max_connections == 0 {
             return bad("store.max_connections", "must be at least 1".into());
@@ -361,6 +376,10 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    pub fn tls(&self) -> bool {
+        !self.server.tls_cert.is_empty()
     }
 
     /// Whether requests go to Tencent VOD (else the sandbox).
@@ -444,6 +463,11 @@ fn short_env() -> Serialized<serde_json::Value> {
     }
     if let Some(x) = var("VIDGATE_ROLE") {
         server.insert("role".into(), x.into());
+    }
+    for (name, key) in [("VIDGATE_TLS_CERT", "tls_cert"), ("VIDGATE_TLS_KEY", "tls_key")] {
+        if let Some(x) = var(name) {
+            server.insert(key.into(), x.into());
+        }
     }
     if !server.is_empty() {
         v["server"] = server.into();
@@ -559,6 +583,7 @@ mod tests {
             data_dir: Some("/tmp/x".into()),
             role: Some("worker".into()),
             database_url: None,
+            ..Overrides::default()
         };
         let c = Config::load(None, &o).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9999");

@@ -60,6 +60,8 @@ pub struct Workers {
 
 pub struct Application {
     listener: TcpListener,
+    /// Set when the listener serves HTTPS.
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
     router: axum::Router,
     pub store: Arc<dyn Store>,
     pub provider: Arc<dyn Provider>,
@@ -139,7 +141,7 @@ impl Application {
             clock: options.clock,
             config: Arc::new(ApiConfig {
                 public_url,
-                tls: false,
+                tls: config.tls(),
                 max_body_bytes: config.server.max_body_bytes,
                 request_deadline: config.queue.request_deadline,
                 parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
@@ -153,11 +155,28 @@ impl Application {
             changes: changes.clone(),
             provider: provider.clone(),
         };
+        let tls = if config.tls() {
+            let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                &config.server.tls_cert,
+                &config.server.tls_key,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load the TLS certificate {} and key {}",
+                    config.server.tls_cert, config.server.tls_key
+                )
+            })?;
+            Some(loaded)
+        } else {
+            None
+        };
         let addr = config.listen_addr()?;
         let listener =
             TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         Ok(Application {
             listener,
+            tls,
             router: if config.server.role == "worker" {
                 vidgate_api::ops_router(state)
             } else {
@@ -236,10 +255,32 @@ impl Application {
             }
         }
         tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
-        let server_token = shutdown.clone();
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { server_token.cancelled().await });
-        let result = serve.await;
+        let result = match self.tls {
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                let grace = self.config.server.shutdown_deadline;
+                tokio::spawn(async move {
+                    shutdown.cancelled().await;
+                    stopper.graceful_shutdown(Some(grace));
+                });
+                let listener = self
+                    .listener
+                    .into_std()
+                    .context("cannot hand the listener to the TLS server")?;
+                axum_server::from_tcp_rustls(listener, tls)
+                    .context("cannot start the TLS server")?
+                    .handle(handle)
+                    .serve(self.router.into_make_service())
+                    .await
+            }
+            None => {
+                let server_token = shutdown.clone();
+                axum::serve(self.listener, self.router)
+                    .with_graceful_shutdown(async move { server_token.cancelled().await })
+                    .await
+            }
+        };
         tracing::info!("shutting down: no new work; draining in-flight steps");
         workers_token.cancel();
         let abandoned = runner::drain(&mut set, self.config.server.shutdown_deadline).await;
@@ -265,7 +306,8 @@ impl Application {
                 return;
             }
         };
-        let (dispatch, poll, changes) = (self.wake_dispatcher.clone(), self.wake_poller.clone(), self.changes.clone());
+        let (dispatch, poll, changes) =
+            (self.wake_dispatcher.clone(), self.wake_poller.clone(), self.changes.clone());
         set.spawn(async move {
             use futures::StreamExt;
             let mut events = events;

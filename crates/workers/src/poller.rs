@@ -47,7 +47,9 @@ impl Poller {
         log: Option<LogEntry>,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        if self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await? && progress != task.progress {
+        if self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?
+            && progress != task.progress
+        {
             self.ctx.changed(task.id);
         }
         Ok(())

@@ -44,10 +44,10 @@ pub fn new_secret() -> String {
 pub fn payload(task: &TaskRecord, base: Option<&str>) -> Value {
     let absolute = |mut v: Value| {
         let fix = |f: &mut Value| {
-            if let (Some(Value::String(url)), Some(base)) = (f.get_mut("url"), base) {
-                if url.starts_with('/') {
-                    *url = format!("{}{url}", base.trim_end_matches('/'));
-                }
+            if let (Some(Value::String(url)), Some(base)) = (f.get_mut("url"), base)
+                && url.starts_with('/')
+            {
+                *url = format!("{}{url}", base.trim_end_matches('/'));
             }
         };
         if let Some(video) = v.get_mut("video") {

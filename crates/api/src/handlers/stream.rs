@@ -124,7 +124,9 @@ pub async fn stream_status(
         let token = params.token.as_deref().unwrap_or_default();
         let task = state.store.get_task_any(id).await?.ok_or_else(ApiError::request_not_found)?;
         let hash = state.store.active_key_hash(&task.key_id).await?;
-        if !hash.is_some_and(|h| stream_token::verify(&h, &id.to_string(), token, state.clock.now_ms())) {
+        if !hash
+            .is_some_and(|h| stream_token::verify(&h, &id.to_string(), token, state.clock.now_ms()))
+        {
             return Err(ApiError::Unauthorized("invalid or expired stream token"));
         }
         task.key_id
@@ -132,7 +134,18 @@ pub async fn stream_status(
     if state.store.get_task(&key_id, id).await?.is_none() {
         return Err(ApiError::request_not_found());
     }
-    let follow = Follow { changes: state.changes.subscribe(), state, id, key_id, base, logs, last: None, logs_sent: 0, done: false };
-    let stream = futures::stream::unfold(follow, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
+    let follow = Follow {
+        changes: state.changes.subscribe(),
+        state,
+        id,
+        key_id,
+        base,
+        logs,
+        last: None,
+        logs_sent: 0,
+        done: false,
+    };
+    let stream =
+        futures::stream::unfold(follow, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }

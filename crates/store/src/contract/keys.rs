@@ -28,7 +28,10 @@ pub async fn keys_are_created_listed_found_and_revoked(store: &dyn Store) {
     assert!(!store.revoke_key("ci", T0 + 2).await.unwrap(), "already revoked");
     assert!(!store.revoke_key("ghost", T0 + 2).await.unwrap());
     assert!(store.find_active_key("h1").await.unwrap().is_none());
-    assert!(store.active_key_hash("key_1").await.unwrap().is_none(), "a revoked key's tokens die with it");
+    assert!(
+        store.active_key_hash("key_1").await.unwrap().is_none(),
+        "a revoked key's tokens die with it"
+    );
     let listed = store.list_keys().await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed.iter().find(|k| k.name == "ci").unwrap().revoked_at, Some(T0 + 1));

@@ -41,6 +41,24 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    fn load_serve(
+        &self,
+        listen: Option<String>,
+        role: Option<String>,
+        tls_cert: Option<String>,
+        tls_key: Option<String>,
+    ) -> Result<Config, crate::config::ConfigError> {
+        let overrides = Overrides {
+            listen,
+            role,
+            tls_cert,
+            tls_key,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+
     fn load(
         &self,
         listen: Option<String>,
@@ -51,6 +69,7 @@ impl StoreArgs {
             role,
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            ..Overrides::default()
         };
         Config::load(self.config.as_deref(), &overrides)
     }
@@ -66,6 +85,12 @@ pub enum Command {
         /// What to run: all (API and workers), api, or worker [default: all].
         #[arg(long, env = "VIDGATE_ROLE", value_parser = ["all", "api", "worker"])]
         role: Option<String>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, env = "VIDGATE_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<String>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "VIDGATE_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -118,8 +143,8 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve { listen, role, store } => {
-            let config = match store.load(listen, role) {
+        Command::Serve { listen, role, tls_cert, tls_key, store } => {
+            let config = match store.load_serve(listen, role, tls_cert, tls_key) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };

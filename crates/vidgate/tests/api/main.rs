@@ -5,6 +5,7 @@ mod cancel;
 mod cli;
 mod crash;
 mod create;
+mod fal;
 mod helpers;
 mod inputs;
 mod keys;

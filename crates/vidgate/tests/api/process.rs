@@ -46,6 +46,12 @@ impl Server {
         Self::spawn(&["serve"], data_dir, env, Some(log))
     }
 
+    /// Starts `vidgate serve` over HTTPS with this certificate and key.
+    pub fn start_tls(data_dir: &Path, env: &[(&str, &str)], cert: &Path, key: &Path) -> Server {
+        let (cert, key) = (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+        Self::spawn(&["serve", "--tls-cert", &cert, "--tls-key", &key], data_dir, env, None)
+    }
+
     /// Starts `vidgate emulate tencent-vod` with `config`.
     pub fn emulator(data_dir: &Path, config: &Path) -> Server {
         let config = config.to_string_lossy().into_owned();
@@ -86,10 +92,13 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
+        let tls = args.contains(&"--tls-cert");
+        let scheme = if tls { "https" } else { "http" };
         let server = Server {
             child,
-            is_emulator: args[0] == "emulate",
-            base: format!("http://127.0.0.1:{port}"),
+            // Neither the emulator nor a TLS listener answers the plain-HTTP readiness probe.
+            is_emulator: args[0] == "emulate" || tls,
+            base: format!("{scheme}://127.0.0.1:{port}"),
             stdout: rx,
         };
         server.wait_ready();
@@ -121,7 +130,8 @@ impl Server {
     fn wait_port(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+            let addr = self.base.split("://").nth(1).unwrap_or_default();
+            if std::net::TcpStream::connect(addr).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -60,7 +60,10 @@ fn start(dir: &std::path::Path, db_url: &str, upstream: &str) -> Server {
 }
 
 pub async fn fresh_database(admin_url: &str) -> (String, String) {
-    let name = format!("vidgate_replicas_{}", std::process::id());
+    // Unique per call: several tests in this process may each want their own database.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("vidgate_replicas_{}_{n}", std::process::id());
     let admin = sqlx::PgPool::connect(admin_url).await.expect("admin connection");
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
         .execute(&admin)

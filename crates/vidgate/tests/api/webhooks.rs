@@ -16,11 +16,14 @@ use vidgate_workers::{Outcome, Worker};
 
 use crate::helpers::{TestApp, small_request};
 
+/// Scripted answers: a status code and an optional `Retry-After` value, in order.
+type Script = Vec<(u16, Option<&'static str>)>;
+
 /// A receiver on port 0: records what it gets and answers from a script (then 200s).
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    script: Arc<Mutex<Vec<(u16, Option<&'static str>)>>>,
+    script: Arc<Mutex<Script>>,
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
@@ -42,7 +45,7 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
 }
 
 impl Receiver {
-    async fn start(script: Vec<(u16, Option<&'static str>)>) -> (Receiver, String) {
+    async fn start(script: Script) -> (Receiver, String) {
         let r = Receiver { script: Arc::new(Mutex::new(script)), ..Receiver::default() };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
