@@ -189,14 +189,37 @@ pub fn queue_handle(
     }
 }
 
+/// One output file (documentation of the `video` and `videos` entries; they are stored and
+/// served as JSON).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaFile {
+    /// Absolute URL of the file.
+    pub url: String,
+    pub content_type: String,
+    pub file_name: String,
+    pub file_size: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Seconds.
+    pub duration: Option<f64>,
+    /// RFC 3339: when the file is deleted (null: kept).
+    pub expires_at: Option<String>,
+    /// An id a later request can name (`file_infos[].file_id`) where the provider has one.
+    pub file_id: Option<String>,
+    /// A JPEG still of the video (sandbox output).
+    pub cover_url: Option<String>,
+    /// The cover as a File id, usable as a later request's first frame.
+    pub cover_file_id: Option<String>,
+}
+
 /// A finished request's output (fal's video-model shape).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultBody {
     /// The first output file.
-    #[schema(value_type = Object)]
+    #[schema(value_type = MediaFile)]
     pub video: Value,
     /// Every output file.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<MediaFile>)]
     pub videos: Value,
     pub model_name: String,
     pub model_version: String,
@@ -209,17 +232,7 @@ pub struct ResultBody {
 /// The stored result with vidgate's own media URLs made absolute.
 pub fn result_json(stored: &Value, base: &BaseUrl) -> Value {
     let mut v = stored.clone();
-    let fix = |file: &mut Value| {
-        if let Some(Value::String(url)) = file.get_mut("url") {
-            *url = base.absolute(url);
-        }
-    };
-    if let Some(video) = v.get_mut("video") {
-        fix(video);
-    }
-    if let Some(Value::Array(videos)) = v.get_mut("videos") {
-        videos.iter_mut().for_each(fix);
-    }
+    vidgate_providers::absolutize_media_urls(&mut v, &|url| base.absolute(url));
     v
 }
 

@@ -7,6 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
 
+/// A timestamp on the wire: RFC 3339 in UTC with milliseconds (empty if out of range).
+pub fn rfc3339(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now_ms(&self) -> Millis;
 }

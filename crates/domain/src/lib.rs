@@ -14,7 +14,7 @@ pub mod retry;
 pub mod secret;
 pub mod task;
 
-pub use clock::{Clock, ManualClock, Millis, SystemClock};
+pub use clock::{Clock, ManualClock, Millis, SystemClock, rfc3339};
 pub use error_type::ErrorType;
 pub use field_error::{FieldError, Loc};
 pub use ids::RequestId;

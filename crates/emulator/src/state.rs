@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use vidgate_domain::dimensions::output_shape;
 use vidgate_domain::request::Switch;
 use vidgate_domain::{Clock, VideoRequest};
-use vidgate_render::{PatternScene, VideoSpec, render_mp4};
+use vidgate_render::scene::fnv1a;
+use vidgate_render::{RequestScene, SceneText, VideoSpec, render_mp4};
 
 use crate::auth::ApiError;
 use crate::config::EmulatorConfig;
@@ -459,9 +460,10 @@ impl Emulator {
             };
         }
         let shape = output_shape(request);
+        let (width, height) = vidgate_render::encodable_size(shape.width, shape.height);
         let spec = VideoSpec {
-            width: shape.width,
-            height: shape.height,
+            width,
+            height,
             duration_secs: shape.duration_secs,
             fps: self.config.fps,
             audio: request.output_config.audio_generation == Some(Switch::Enabled),
@@ -474,8 +476,9 @@ impl Emulator {
                 .map_err(|e| e.to_string())?;
             let tmp = path.with_extension("partial");
             let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-            render_mp4(&spec, &PatternScene::new(0, &prompt), std::io::BufWriter::new(file))
-                .map_err(|e| e.to_string())?;
+            let text = SceneText { prompt, details: vec!["Tencent VOD emulator".into()] };
+            let scene = RequestScene::new(&spec, fnv1a(text.prompt.as_bytes()), &text, None, None);
+            render_mp4(&spec, &scene, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
             std::fs::metadata(&path).map(|m| m.len()).map_err(|e| e.to_string())
         })

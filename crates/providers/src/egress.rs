@@ -84,6 +84,19 @@ impl EgressPolicy {
     }
 }
 
+/// The guard's refusal inside a failed request, if that is why it failed (it sits deep in
+/// the error chain: reqwest → hyper → DNS resolver).
+pub fn refusal(e: &reqwest::Error) -> Option<&EgressError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<EgressError>() {
+            return Some(refused);
+        }
+        source = err.source();
+    }
+    None
+}
+
 /// Public unicast: not loopback, private, link-local, shared, documentation, multicast, …
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vidgate_domain::{Millis, RequestId, VideoRequest};
 
-pub use output::{OutputFile, UpstreamOutput};
+pub use output::{OutputFile, UpstreamOutput, absolutize_media_urls};
 
 /// One upstream account and how many jobs it may run at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +142,12 @@ pub trait Provider: Send + Sync {
 
     /// When to poll a job next, given how long ago it was submitted.
     fn poll_delay(&self, since_submit: Duration) -> Duration;
+
+    /// Deletes stored media whose retention is over; returns how many outputs went. Only
+    /// providers that store files themselves (the sandbox) have anything to do.
+    async fn expire_media(&self) -> Result<u64, ProviderError> {
+        Ok(0)
+    }
 
     /// Whether a worker should run `pull_events` (reliable event mode).
     fn pulls_events(&self) -> bool {

@@ -24,10 +24,57 @@ pub struct OutputFile {
     pub expires_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_id: Option<String>,
+    /// A still of the video (JPEG), where the provider makes one (the sandbox does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_url: Option<String>,
+    /// The cover as a File id a later request can name as its first frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_file_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpstreamOutput {
     pub files: Vec<OutputFile>,
     pub usage: Option<Value>,
+}
+
+/// Makes the media URLs of a stored result body absolute (`url` and `cover_url` of `video`
+/// and of every `videos` entry): vidgate stores its own files' URLs as `/media/...` paths
+/// because the public base URL is only known per request (or per webhook).
+pub fn absolutize_media_urls(result: &mut Value, absolute: &dyn Fn(&str) -> String) {
+    let fix = |file: &mut Value| {
+        for key in ["url", "cover_url"] {
+            if let Some(Value::String(url)) = file.get_mut(key) {
+                *url = absolute(url);
+            }
+        }
+    };
+    if let Some(video) = result.get_mut("video") {
+        fix(video);
+    }
+    if let Some(Value::Array(videos)) = result.get_mut("videos") {
+        videos.iter_mut().for_each(fix);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn own_media_paths_become_absolute_and_upstream_urls_stay() {
+        let mut r = json!({
+            "video": {"url": "/media/a/video.mp4", "cover_url": "/media/a/cover.jpg"},
+            "videos": [{"url": "https://cdn.example/v.mp4", "cover_url": null}],
+        });
+        absolutize_media_urls(&mut r, &|u: &str| {
+            if u.starts_with('/') { format!("https://gw.example{u}") } else { u.to_owned() }
+        });
+        assert_eq!(r["video"]["url"], "https://gw.example/media/a/video.mp4");
+        assert_eq!(r["video"]["cover_url"], "https://gw.example/media/a/cover.jpg");
+        assert_eq!(r["videos"][0]["url"], "https://cdn.example/v.mp4");
+        assert_eq!(r["videos"][0]["cover_url"], Value::Null);
+    }
 }

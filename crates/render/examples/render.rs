@@ -1,5 +1,5 @@
-//! Renders one pattern video: `cargo run -p vidgate-render --example render -- W H SECS FPS OUT`.
-use vidgate_render::{PatternScene, VideoSpec, render_mp4};
+//! Renders one video: `cargo run -p vidgate-render --example render -- W H SECS FPS OUT [PROMPT]`.
+use vidgate_render::{RequestScene, SceneText, VideoSpec, render_mp4};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -10,8 +10,11 @@ fn main() {
         fps: a[4].parse().unwrap(),
         audio: true,
     };
+    let prompt = a.get(6).cloned().unwrap_or_else(|| "a red car on a coastal road".into());
+    let text = SceneText { prompt, details: vec!["sandbox example".into()] };
+    let scene = RequestScene::new(&spec, 1, &text, None, None);
     let f = std::fs::File::create(&a[5]).unwrap();
-    let stats =
-        render_mp4(&spec, &PatternScene::new(1, "a red car"), std::io::BufWriter::new(f)).unwrap();
+    let stats = render_mp4(&spec, &scene, std::io::BufWriter::new(f)).unwrap();
+    std::fs::write(format!("{}.cover.jpg", a[5]), &stats.cover_jpeg).unwrap();
     println!("{} frames in {:?}", stats.frames, stats.elapsed);
 }

@@ -52,6 +52,16 @@ impl Rgb {
     }
 }
 
+/// Mutable access to a canvas's planes: luma is `width`×`height`, chroma `cw` wide.
+pub(crate) struct Planes<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub cw: usize,
+    pub y: &'a mut [u8],
+    pub u: &'a mut [u8],
+    pub v: &'a mut [u8],
+}
+
 pub struct Canvas {
     width: usize,
     height: usize,
@@ -121,6 +131,68 @@ impl Canvas {
         }
     }
 
+    /// Fills a disc of radius `r` around (`cx`, `cy`), clipped.
+    pub fn fill_circle(&mut self, cx: i64, cy: i64, r: i64, c: Rgb) {
+        let r = r.max(0);
+        for row in (cy - r).max(0)..(cy + r + 1).min(self.height as i64) {
+            let dy = row - cy;
+            let half = (((r * r - dy * dy).max(0)) as f64).sqrt() as i64;
+            self.fill_rect(cx - half, row, 2 * half + 1, 1, c);
+        }
+    }
+
+    /// Fills every pixel at or below `tops[x]` in each column `x` (a silhouette such as a
+    /// hill line). Columns beyond `tops` are left alone.
+    pub fn fill_below(&mut self, tops: &[i64], c: Rgb) {
+        let (yy, u, v) = c.to_yuv();
+        let (w, cw) = (self.width.min(tops.len()), self.cw());
+        let highest = tops[..w].iter().copied().min().unwrap_or(i64::MAX).max(0);
+        for row in (highest as usize)..self.height {
+            let r = row as i64;
+            let line = &mut self.y[row * self.width..row * self.width + w];
+            for (px, top) in line.iter_mut().zip(tops) {
+                if r >= *top {
+                    *px = yy;
+                }
+            }
+            if row % 2 == 0 {
+                let c0 = (row / 2) * cw;
+                for cx in 0..w.div_ceil(2) {
+                    if r >= tops[cx * 2] {
+                        self.u[c0 + cx] = u;
+                        self.v[c0 + cx] = v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The three planes and their sizes, for painters that write pixels directly.
+    pub(crate) fn planes_mut(&mut self) -> Planes<'_> {
+        let cw = self.cw();
+        Planes {
+            width: self.width,
+            height: self.height,
+            cw,
+            y: &mut self.y,
+            u: &mut self.u,
+            v: &mut self.v,
+        }
+    }
+
+    /// The picture as packed RGB (for the cover image).
+    pub fn to_rgb(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.width * self.height * 3);
+        for row in 0..self.height {
+            for x in 0..self.width {
+                let c = (row / 2) * self.cw() + x / 2;
+                let p = Rgb::from_yuv(self.y[row * self.width + x], self.u[c], self.v[c]);
+                out.extend_from_slice(&[p.0, p.1, p.2]);
+            }
+        }
+        out
+    }
+
     /// The colour at a pixel (converted back from YUV, so approximate).
     pub fn get(&self, x: u32, y: u32) -> Option<Rgb> {
         let (x, y) = (x as usize, y as usize);
@@ -173,6 +245,26 @@ mod tests {
         assert!(close(c.get(3, 3).unwrap(), Rgb(0, 0, 0)));
         assert!(close(c.get(7, 3).unwrap(), Rgb(0, 255, 0)));
         assert_eq!(c.get(8, 0), None);
+    }
+
+    #[test]
+    fn silhouettes_and_discs_fill_only_their_area() {
+        let mut c = Canvas::new(8, 8);
+        c.fill_rows(|_| Rgb(0, 0, 0));
+        c.fill_below(&[6, 6, 2, 2, 9, 9, -3, -3], Rgb(255, 255, 255));
+        assert!(close(c.get(0, 5).unwrap(), Rgb(0, 0, 0)));
+        assert!(close(c.get(0, 6).unwrap(), Rgb(255, 255, 255)));
+        assert!(close(c.get(3, 2).unwrap(), Rgb(255, 255, 255)));
+        assert!(close(c.get(4, 7).unwrap(), Rgb(0, 0, 0)));
+        assert!(close(c.get(7, 0).unwrap(), Rgb(255, 255, 255)));
+        c.fill_below(&[], Rgb(9, 9, 9));
+        let mut d = Canvas::new(16, 16);
+        d.fill_rows(|_| Rgb(0, 0, 0));
+        d.fill_circle(8, 8, 4, Rgb(255, 0, 0));
+        d.fill_circle(-100, -100, 3, Rgb(255, 0, 0));
+        assert!(close(d.get(8, 8).unwrap(), Rgb(255, 0, 0)));
+        assert!(close(d.get(0, 0).unwrap(), Rgb(0, 0, 0)));
+        assert_eq!(d.to_rgb().len(), 16 * 16 * 3);
     }
 
     #[test]

@@ -1,16 +1,25 @@
-//! Renders the sandbox provider's videos: a `Scene` paints RGB frames, openh264 (built from
-//! its bundled source, no download) encodes them to H.264, and muxide writes a fast-start MP4
-//! (moov before mdat, so players can stream it). Deterministic: the same spec and scene give
-//! the same bytes, which makes renders testable and cacheable.
+//! Renders the sandbox provider's videos: a `Scene` paints frames (straight into YUV),
+//! openh264 (built from its bundled source, no download) encodes them to H.264 on one thread,
+//! and muxide writes a fast-start MP4 (moov before mdat, so players can stream it). Text uses
+//! an embedded font; input images are decoded by `image` (PNG, JPEG, WebP only); the middle
+//! frame becomes a JPEG cover. Deterministic: the same spec and scene give the same bytes,
+//! which makes renders testable and cacheable.
 
 mod audio;
 mod canvas;
 mod encode;
+mod picture;
 pub mod scene;
+mod sprite;
+pub mod text;
 
 pub use canvas::{Canvas, Rgb};
-pub use encode::{RenderError, RenderStats, render_mp4};
-pub use scene::{PatternScene, Scene};
+pub use encode::{
+    MAX_LONG_SIDE, MAX_SHORT_SIDE, RenderError, RenderStats, encodable_size, render_mp4,
+};
+pub use picture::{Picture, PictureError};
+pub use scene::{RequestScene, Scene, SceneText};
+pub use sprite::{Layer, Sprite};
 
 /// What to render.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -138,6 +138,11 @@ pub struct SandboxSettings {
     pub poll_interval: Duration,
     pub fps: u32,
     pub moderation_blocklist: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    pub max_input_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +187,8 @@ pub struct WorkersConfig {
     pub reaper_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub error_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub media_sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,7 +16,9 @@ use vidgate_providers::Provider;
 use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Store, StoreEvent};
 use vidgate_workers::runner::{self, RunnerConfig};
-use vidgate_workers::{Dispatcher, EventPuller, Poller, Reaper, WebhookSender, WorkerContext};
+use vidgate_workers::{
+    Dispatcher, EventPuller, MediaJanitor, Poller, Reaper, WebhookSender, WorkerContext,
+};
 
 use crate::bootstrap::ensure_keys;
 use crate::config::Config;
@@ -56,6 +58,7 @@ pub struct Workers {
     /// Runs only when the provider pulls events (Tencent's reliable mode).
     pub events: Arc<EventPuller>,
     pub webhooks: Arc<WebhookSender>,
+    pub janitor: Arc<MediaJanitor>,
 }
 
 pub struct Application {
@@ -95,13 +98,13 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let provider = open_provider(&config, options.clock.clone())?;
+        let egress = EgressPolicy::parse(&config.egress.allow)
+            .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
+        let provider = open_provider(&config, options.clock.clone(), &egress)?;
         let wake_dispatcher = Arc::new(Notify::new());
         let wake_poller = Arc::new(Notify::new());
         let wake_webhooks = Arc::new(Notify::new());
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        let egress = EgressPolicy::parse(&config.egress.allow)
-            .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
         let public_url = Some(config.server.public_url.clone()).filter(|u| !u.is_empty());
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
@@ -126,6 +129,7 @@ impl Application {
             poller: Arc::new(Poller::new(ctx.clone())),
             reaper: Arc::new(Reaper::new(ctx.clone())),
             events: Arc::new(EventPuller::new(ctx.clone())),
+            janitor: Arc::new(MediaJanitor::new(ctx.clone())),
             webhooks: Arc::new(
                 WebhookSender::new(
                     ctx,
@@ -241,6 +245,13 @@ impl Application {
                 self.workers.webhooks.clone(),
                 cfg(w.webhook_concurrency, w.idle_wait),
                 self.wake_webhooks.clone(),
+                workers_token.clone(),
+            );
+            runner::spawn(
+                &mut set,
+                self.workers.janitor.clone(),
+                cfg(1, w.media_sweep_interval),
+                Arc::new(Notify::new()),
                 workers_token.clone(),
             );
             if self.provider.pulls_events() {

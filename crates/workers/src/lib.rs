@@ -5,6 +5,7 @@
 mod context;
 mod dispatcher;
 mod events;
+mod janitor;
 mod poller;
 mod reaper;
 mod result_body;
@@ -14,6 +15,7 @@ pub mod webhooks;
 pub use context::WorkerContext;
 pub use dispatcher::Dispatcher;
 pub use events::EventPuller;
+pub use janitor::MediaJanitor;
 pub use poller::Poller;
 pub use reaper::Reaper;
 pub use result_body::result_body;

@@ -16,6 +16,8 @@ fn file_json(f: &OutputFile) -> Value {
         "duration": f.duration,
         "expires_at": f.expires_at,
         "file_id": f.file_id,
+        "cover_url": f.cover_url,
+        "cover_file_id": f.cover_file_id,
     })
 }
 

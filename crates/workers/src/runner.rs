@@ -23,6 +23,8 @@ pub enum Outcome {
 pub enum WorkerError {
     #[error(transparent)]
     Store(#[from] vidgate_store::StoreError),
+    #[error(transparent)]
+    Provider(#[from] vidgate_providers::ProviderError),
 }
 
 #[async_trait]

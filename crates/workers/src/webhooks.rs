@@ -43,18 +43,15 @@ pub fn new_secret() -> String {
 /// fal's webhook body. Media URLs vidgate serves itself are made absolute.
 pub fn payload(task: &TaskRecord, base: Option<&str>) -> Value {
     let absolute = |mut v: Value| {
-        let fix = |f: &mut Value| {
-            if let (Some(Value::String(url)), Some(base)) = (f.get_mut("url"), base)
-                && url.starts_with('/')
-            {
-                *url = format!("{}{url}", base.trim_end_matches('/'));
-            }
-        };
-        if let Some(video) = v.get_mut("video") {
-            fix(video);
-        }
-        if let Some(Value::Array(videos)) = v.get_mut("videos") {
-            videos.iter_mut().for_each(fix);
+        if let Some(base) = base {
+            let join = |url: &str| {
+                if url.starts_with('/') {
+                    format!("{}{url}", base.trim_end_matches('/'))
+                } else {
+                    url.to_owned()
+                }
+            };
+            vidgate_providers::absolutize_media_urls(&mut v, &join);
         }
         v
     };
@@ -153,15 +150,8 @@ impl WebhookSender {
                 Sent::Answer { status: r.status().as_u16(), retry_after }
             }
             Err(e) => {
-                // The egress guard's refusal sits deep in the chain (reqwest → hyper → DNS).
-                let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-                while let Some(err) = source {
-                    if let Some(blocked) =
-                        err.downcast_ref::<vidgate_providers::egress::EgressError>()
-                    {
-                        return Sent::Blocked(blocked.to_string());
-                    }
-                    source = err.source();
+                if let Some(refused) = vidgate_providers::egress::refusal(&e) {
+                    return Sent::Blocked(refused.to_string());
                 }
                 Sent::Error(if e.is_timeout() { "timed out".to_owned() } else { format!("{e}") })
             }

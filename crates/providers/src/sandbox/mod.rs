@@ -1,22 +1,30 @@
 //! The sandbox provider: a local stand-in for the upstream that needs no credentials. It
 //! simulates the upstream's life cycle on a clock (waiting, then processing with rising
-//! progress) and renders a real H.264 MP4 that follows the request's resolution, aspect
-//! ratio and duration. Everything it knows survives a restart: the job's age comes from the
-//! task's `submitted_at`, and a finished file on disk is reused instead of re-rendered. The
-//! render happens in the poll that finds the simulated time over, under that poll's lease, so
-//! among several replicas exactly one renders a given request.
+//! progress) and renders a real H.264 MP4 that answers the request: its size, length, audio,
+//! prompt, model and first/last-frame images, plus a JPEG cover. Everything it knows survives
+//! a restart: the job's age comes from the task's `submitted_at`, and a finished file on disk
+//! is reused instead of re-rendered. The render happens in the poll that finds the simulated
+//! time over, under that poll's lease, so among several replicas exactly one renders a given
+//! request. Files are cleaned once their retention is over (`expire_media`).
 
+pub mod inputs;
 mod render_job;
+pub mod retention;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use vidgate_domain::{Clock, RequestId};
+use vidgate_domain::{Clock, ErrorType, RequestId};
 
+use crate::egress::EgressPolicy;
 use crate::{Account, PollJob, PollStatus, Provider, ProviderError, SubmitJob, Submitted};
-use render_job::{RenderOutcome, render_to_disk};
+use inputs::{Fetcher, frame_sources};
+use render_job::{Inputs, RenderOutcome, render_to_disk};
+
+pub const VIDEO_FILE: &str = "video.mp4";
+pub const COVER_FILE: &str = "cover.jpg";
 
 /// Error code of a prompt the simulated moderation refuses (the upstream's own code).
 pub const MODERATION_CODE: &str = "InvalidParameter.VoilationContent";
@@ -36,16 +44,29 @@ pub struct SandboxConfig {
     /// Prompts containing any of these words fail as the upstream's moderation would, so
     /// callers can exercise their failure handling.
     pub moderation_blocklist: Vec<String>,
+    /// How long rendered files are kept (zero: forever).
+    pub retention: Duration,
+    /// Input image downloads: the SSRF guard, a time limit and a size cap.
+    pub egress: EgressPolicy,
+    pub fetch_timeout: Duration,
+    pub max_input_bytes: u64,
 }
 
 pub struct SandboxProvider {
     config: SandboxConfig,
     clock: Arc<dyn Clock>,
+    fetcher: Fetcher,
 }
 
 impl SandboxProvider {
-    pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Self {
-        SandboxProvider { config, clock }
+    pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let fetcher = Fetcher::new(
+            config.egress.clone(),
+            config.fetch_timeout,
+            config.max_input_bytes,
+            config.media_dir.clone(),
+        )?;
+        Ok(SandboxProvider { config, clock, fetcher })
     }
 
     pub fn upstream_id(request_id: RequestId) -> String {
@@ -61,12 +82,48 @@ impl SandboxProvider {
             .map(String::as_str)
     }
 
+    /// The input images' bytes, unless the video is already on disk (then none are needed).
+    async fn inputs(&self, job: &PollJob<'_>) -> Result<Inputs, String> {
+        let done = self.config.media_dir.join(job.request_id.to_string()).join(VIDEO_FILE);
+        if tokio::fs::try_exists(&done).await.unwrap_or(false) {
+            return Ok(Inputs::default());
+        }
+        let sources = frame_sources(job.request);
+        let mut inputs = Inputs::default();
+        if let Some(first) = &sources.first {
+            inputs.first = Some(self.fetcher.fetch(first, "first frame").await?);
+        }
+        if let Some(last) = &sources.last {
+            inputs.last = Some(self.fetcher.fetch(last, "last frame").await?);
+        }
+        Ok(inputs)
+    }
+
     async fn render(&self, job: &PollJob<'_>) -> RenderOutcome {
-        let (dir, fps, id, request) =
-            (self.config.media_dir.clone(), self.config.fps, job.request_id, job.request.clone());
-        tokio::task::spawn_blocking(move || render_to_disk(&dir, id, &request, fps))
-            .await
-            .unwrap_or_else(|e| RenderOutcome::Failed(format!("render task died: {e}")))
+        let inputs = match self.inputs(job).await {
+            Ok(inputs) => inputs,
+            Err(message) => {
+                return RenderOutcome::Failed {
+                    code: ErrorType::INPUT_FETCH_FAILED.into(),
+                    message,
+                };
+            }
+        };
+        let (dir, fps, id, request, retention) = (
+            self.config.media_dir.clone(),
+            self.config.fps,
+            job.request_id,
+            job.request.clone(),
+            self.config.retention,
+        );
+        tokio::task::spawn_blocking(move || {
+            render_to_disk(&dir, id, &request, &inputs, fps, retention)
+        })
+        .await
+        .unwrap_or_else(|e| RenderOutcome::Failed {
+            code: "RenderFailed".into(),
+            message: format!("render task died: {e}"),
+        })
     }
 }
 
@@ -116,16 +173,28 @@ impl Provider for SandboxProvider {
             RenderOutcome::Done(file) => {
                 Ok(PollStatus::Succeeded(crate::UpstreamOutput { files: vec![file], usage: None }))
             }
-            RenderOutcome::Failed(message) => {
-                Ok(PollStatus::Failed { code: "RenderFailed".into(), message })
-            }
+            RenderOutcome::Failed { code, message } => Ok(PollStatus::Failed { code, message }),
         }
     }
 
     fn poll_delay(&self, _since_submit: Duration) -> Duration {
         self.config.poll_interval
     }
+
+    async fn expire_media(&self) -> Result<u64, ProviderError> {
+        let (dir, retention) = (self.config.media_dir.clone(), self.config.retention);
+        let now = UNIX_EPOCH + Duration::from_millis(self.clock.now_ms().max(0) as u64);
+        let report = tokio::task::spawn_blocking(move || retention::sweep(&dir, retention, now))
+            .await
+            .map_err(|e| ProviderError::fatal("SweepFailed", e.to_string()))?;
+        if report.partials > 0 {
+            tracing::info!(partials = report.partials, "removed abandoned partial renders");
+        }
+        Ok(report.expired)
+    }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inputs;

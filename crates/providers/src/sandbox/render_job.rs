@@ -1,81 +1,149 @@
-//! One sandbox render: request → picture size and length → MP4 on disk, written to a
-//! temporary name and renamed so a crash never leaves a half file under the final name.
+//! One sandbox render: request (+ fetched images) → picture size and length → MP4 and JPEG
+//! cover on disk. Both are written to temporary names and renamed, cover first, so a crash
+//! never leaves a half file under a final name and a video on disk always has its cover.
 
 use std::fs;
 use std::io::BufWriter;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use vidgate_domain::dimensions::output_shape;
 use vidgate_domain::request::Switch;
-use vidgate_domain::{RequestId, VideoRequest};
-use vidgate_render::{PatternScene, VideoSpec, render_mp4};
+use vidgate_domain::{RequestId, VideoRequest, rfc3339};
+use vidgate_render::scene::fnv1a;
+use vidgate_render::{Picture, RequestScene, SceneText, VideoSpec, encodable_size, render_mp4};
 
+use super::inputs::file_id;
+use super::{COVER_FILE, VIDEO_FILE};
 use crate::OutputFile;
-
-pub const VIDEO_FILE: &str = "video.mp4";
 
 #[derive(Debug, Clone)]
 pub enum RenderOutcome {
     Done(OutputFile),
-    Failed(String),
+    /// The request cannot be rendered: `code` becomes its `error_type`.
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
-/// Seed for the scene's motion, stable across runs and platforms.
+/// What a render needs besides the request: the input images' bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub first: Option<Vec<u8>>,
+    pub last: Option<Vec<u8>>,
+}
+
+/// Seed for the scene, stable across runs and platforms: the request's canonical JSON.
 fn seed_of(request: &VideoRequest) -> u64 {
-    let text = serde_json::to_string(request).unwrap_or_default();
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    fnv1a(serde_json::to_string(request).unwrap_or_default().as_bytes())
+}
+
+fn spec_of(request: &VideoRequest, fps: u32) -> VideoSpec {
+    let shape = output_shape(request);
+    let (width, height) = encodable_size(shape.width, shape.height);
+    VideoSpec {
+        width,
+        height,
+        duration_secs: shape.duration_secs,
+        fps,
+        audio: request.output_config.audio_generation == Some(Switch::Enabled),
+    }
+}
+
+/// What the picture says: the prompt large; model, version and negative prompt small.
+fn scene_text(request: &VideoRequest) -> SceneText {
+    let mut details =
+        vec![format!("vidgate sandbox · {} {}", request.model_name, request.model_version)];
+    if let Some(negative) = request.negative_prompt.as_deref().filter(|n| !n.trim().is_empty()) {
+        details.push(format!("negative: {negative}"));
+    }
+    SceneText { prompt: request.prompt.clone().unwrap_or_default(), details }
 }
 
 pub fn render_to_disk(
     media_dir: &Path,
     id: RequestId,
     request: &VideoRequest,
+    inputs: &Inputs,
     fps: u32,
+    retention: Duration,
 ) -> RenderOutcome {
-    let shape = output_shape(request);
-    let spec = VideoSpec {
-        width: shape.width,
-        height: shape.height,
-        duration_secs: shape.duration_secs,
-        fps,
-        audio: request.output_config.audio_generation == Some(Switch::Enabled),
-    };
+    let spec = spec_of(request, fps);
     let dir = media_dir.join(id.to_string());
-    let path = dir.join(VIDEO_FILE);
-    let file = |size: u64| OutputFile {
-        url: format!("/media/{id}/{VIDEO_FILE}"),
-        content_type: "video/mp4".into(),
-        file_name: format!("{id}.mp4"),
-        file_size: Some(size),
-        width: Some(spec.width),
-        height: Some(spec.height),
-        duration: Some(f64::from(spec.frame_count()) / f64::from(spec.fps)),
-        expires_at: None,
-        file_id: None,
+    let (path, cover_path) = (dir.join(VIDEO_FILE), dir.join(COVER_FILE));
+    let file = |size: u64, modified: Option<SystemTime>| {
+        let has_cover = cover_path.is_file();
+        OutputFile {
+            url: format!("/media/{id}/{VIDEO_FILE}"),
+            content_type: "video/mp4".into(),
+            file_name: format!("{id}.mp4"),
+            file_size: Some(size),
+            width: Some(spec.width),
+            height: Some(spec.height),
+            duration: Some(f64::from(spec.frame_count()) / f64::from(spec.fps)),
+            expires_at: expiry(modified, retention),
+            file_id: Some(file_id(id, "video")),
+            cover_url: has_cover.then(|| format!("/media/{id}/{COVER_FILE}")),
+            cover_file_id: has_cover.then(|| file_id(id, "cover")),
+        }
     };
     // Rendered before a restart: reuse it (renders are deterministic, it is the same file).
     if let Ok(meta) = fs::metadata(&path) {
-        return RenderOutcome::Done(file(meta.len()));
+        return RenderOutcome::Done(file(meta.len(), meta.modified().ok()));
     }
-    // A private temporary name: a replica that lost its lease may still be rendering the same
+    let decode = |bytes: &Option<Vec<u8>>, role: &str| -> Result<Option<Picture>, String> {
+        bytes
+            .as_deref()
+            .map(|b| {
+                Picture::decode(b, spec.width, spec.height).map_err(|e| format!("{role}: {e}"))
+            })
+            .transpose()
+    };
+    let pictures = decode(&inputs.first, "first frame")
+        .and_then(|first| Ok((first, decode(&inputs.last, "last frame")?)));
+    let (first, last) = match pictures {
+        Ok(p) => p,
+        Err(message) => {
+            return RenderOutcome::Failed {
+                code: vidgate_domain::ErrorType::INPUT_FETCH_FAILED.into(),
+                message,
+            };
+        }
+    };
+    let scene = RequestScene::new(&spec, seed_of(request), &scene_text(request), first, last);
+    // Private temporary names: a replica that lost its lease may still be rendering the same
     // request (into identical bytes); neither may clobber the other's half file.
-    let tmp =
-        dir.join(format!(".{VIDEO_FILE}.{}.{}.partial", std::process::id(), RequestId::new()));
-    let result = (|| -> Result<u64, String> {
+    let unique = format!("{}.{}", std::process::id(), RequestId::new());
+    let tmp = dir.join(format!(".{VIDEO_FILE}.{unique}.partial"));
+    let tmp_cover = dir.join(format!(".{COVER_FILE}.{unique}.partial"));
+    let result = (|| -> Result<fs::Metadata, String> {
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let out =
             fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        let scene = PatternScene::new(seed_of(request), request.prompt.as_deref().unwrap_or(""));
-        render_mp4(&spec, &scene, BufWriter::new(out)).map_err(|e| e.to_string())?;
+        let stats = render_mp4(&spec, &scene, BufWriter::new(out)).map_err(|e| e.to_string())?;
+        fs::write(&tmp_cover, &stats.cover_jpeg)
+            .map_err(|e| format!("cannot write the cover: {e}"))?;
+        fs::rename(&tmp_cover, &cover_path)
+            .map_err(|e| format!("cannot move the cover into place: {e}"))?;
         fs::rename(&tmp, &path).map_err(|e| format!("cannot move the video into place: {e}"))?;
-        fs::metadata(&path).map(|m| m.len()).map_err(|e| e.to_string())
+        fs::metadata(&path).map_err(|e| e.to_string())
     })();
     match result {
-        Ok(size) => RenderOutcome::Done(file(size)),
+        Ok(meta) => RenderOutcome::Done(file(meta.len(), meta.modified().ok())),
         Err(message) => {
             let _ = fs::remove_file(&tmp);
-            RenderOutcome::Failed(message)
+            let _ = fs::remove_file(&tmp_cover);
+            RenderOutcome::Failed { code: "RenderFailed".into(), message }
         }
     }
+}
+
+/// When a file written at `modified` is cleaned up; none when retention is zero (kept).
+pub fn expiry(modified: Option<SystemTime>, retention: Duration) -> Option<String> {
+    if retention.is_zero() {
+        return None;
+    }
+    let written = modified?.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    Some(rfc3339((written + retention).as_millis() as i64))
 }

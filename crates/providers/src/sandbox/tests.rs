@@ -17,7 +17,15 @@ fn request(prompt: &str) -> VideoRequest {
     parse_create_request(&body, &ParseOptions::default()).unwrap()
 }
 
-fn sandbox(dir: &std::path::Path, clock: Arc<ManualClock>) -> SandboxProvider {
+pub(super) fn sandbox(dir: &std::path::Path, clock: Arc<ManualClock>) -> SandboxProvider {
+    sandbox_with(dir, clock, crate::egress::EgressPolicy::default())
+}
+
+pub(super) fn sandbox_with(
+    dir: &std::path::Path,
+    clock: Arc<ManualClock>,
+    egress: crate::egress::EgressPolicy,
+) -> SandboxProvider {
     SandboxProvider::new(
         SandboxConfig {
             media_dir: dir.to_path_buf(),
@@ -27,9 +35,14 @@ fn sandbox(dir: &std::path::Path, clock: Arc<ManualClock>) -> SandboxProvider {
             poll_interval: Duration::from_millis(500),
             fps: 4,
             moderation_blocklist: vec!["forbidden".into()],
+            retention: Duration::from_secs(3600),
+            egress,
+            fetch_timeout: Duration::from_secs(2),
+            max_input_bytes: 64 * 1024,
         },
         clock,
     )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -63,6 +76,12 @@ async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
     let on_disk = dir.path().join(id.to_string()).join("video.mp4");
     assert_eq!(std::fs::metadata(&on_disk).unwrap().len(), f.file_size.unwrap());
     assert_eq!(f.url, format!("/media/{id}/video.mp4"));
+    assert_eq!(f.cover_url.as_deref(), Some(format!("/media/{id}/cover.jpg").as_str()));
+    assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{id}-video").as_str()));
+    assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{id}-cover").as_str()));
+    let cover = std::fs::read(dir.path().join(id.to_string()).join("cover.jpg")).unwrap();
+    assert_eq!(&cover[..3], &[0xFF, 0xD8, 0xFF], "the cover is a JPEG");
+    assert!(f.expires_at.is_some(), "a retention gives an expiry");
 }
 
 #[tokio::test]

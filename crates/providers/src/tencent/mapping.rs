@@ -59,6 +59,9 @@ fn output_file(f: &OutputFileInfo) -> Option<OutputFile> {
         duration: meta.duration,
         expires_at: f.expire_time.clone().filter(|t| !t.is_empty()),
         file_id: f.file_id.clone().filter(|t| !t.is_empty()),
+        // The upstream's AIGC output carries no cover image.
+        cover_url: None,
+        cover_file_id: None,
     })
 }
 

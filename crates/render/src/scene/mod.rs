@@ -1,9 +1,11 @@
 //! Scenes paint frames. A scene is a pure function of (frame index, time, spec), which is what
 //! makes renders deterministic.
 
-mod pattern;
+pub mod landscape;
+mod request;
 
-pub use pattern::PatternScene;
+pub use landscape::{Landscape, fnv1a};
+pub use request::{RequestScene, SceneText};
 
 use crate::{Canvas, VideoSpec};
 

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod create;
 mod fal;
+mod frames;
 mod helpers;
 mod inputs;
 mod keys;

@@ -169,3 +169,34 @@ async fn the_docs_ui_is_served_from_the_binary() {
     let r = app.http.get(app.url("/docs/swagger-ui.css")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_result_schema_documents_every_field_of_an_output_file() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get_json("/openapi.json").await;
+    let file = &doc["components"]["schemas"]["MediaFile"]["properties"];
+    for field in [
+        "url",
+        "content_type",
+        "file_name",
+        "file_size",
+        "width",
+        "height",
+        "duration",
+        "expires_at",
+        "file_id",
+        "cover_url",
+        "cover_file_id",
+    ] {
+        assert!(file.get(field).is_some(), "MediaFile lacks {field}: {file}");
+    }
+    // And a real result carries exactly those fields.
+    let id = app.create(&crate::helpers::small_request("schema")).await;
+    app.drive_to_completion().await;
+    let (_, _, result) = app.result(&id).await;
+    let mut got: Vec<&String> = result["video"].as_object().unwrap().keys().collect();
+    let mut want: Vec<&String> = file.as_object().unwrap().keys().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}

@@ -71,6 +71,55 @@ async fn videos_follow_resolution_aspect_ratio_and_duration() {
             false,
         ),
         case("OS", "2.0", json!({"duration": 4}), (1280, 720), 4.0, false),
+        case(
+            "Hailuo",
+            "H3",
+            json!({"duration": 4, "resolution": "4K", "aspect_ratio": "16:9"}),
+            (3840, 2160),
+            4.0,
+            false,
+        ),
+        // 5040×2160 is past what openh264 encodes: the sandbox keeps the shape within 3840×2160.
+        case(
+            "Hailuo",
+            "H3",
+            json!({"duration": 4, "resolution": "4K", "aspect_ratio": "21:9"}),
+            (3840, 1646),
+            4.0,
+            false,
+        ),
+        case(
+            "Hailuo",
+            "H3",
+            json!({"duration": 4, "resolution": "2K", "aspect_ratio": "3:4"}),
+            (1440, 1920),
+            4.0,
+            false,
+        ),
+        case(
+            "PixVerse",
+            "v6",
+            json!({"duration": 1, "resolution": "540p", "aspect_ratio": "2:3"}),
+            (540, 810),
+            1.0,
+            false,
+        ),
+        case(
+            "PixVerse",
+            "v6",
+            json!({"duration": 1, "resolution": "720p", "aspect_ratio": "3:2", "audio_generation": "Enabled"}),
+            (1080, 720),
+            1.0,
+            true,
+        ),
+        case(
+            "Vidu",
+            "q2",
+            json!({"duration": 1, "resolution": "1080P", "aspect_ratio": "1:1"}),
+            (1080, 1080),
+            1.0,
+            false,
+        ),
     ];
     let mut ids = Vec::new();
     for c in &cases {
@@ -95,7 +144,32 @@ async fn videos_follow_resolution_aspect_ratio_and_duration() {
         assert!((probe.duration - c.duration).abs() < 0.05, "{}: {} s", c.body, probe.duration);
         assert_eq!(probe.audio_codec.is_some(), c.audio, "{}", c.body);
         assert!(decodes_cleanly(&path), "{} does not decode cleanly", c.body);
+
+        // The cover: a JPEG still of the same size, served beside the video.
+        let cover_url = video["cover_url"].as_str().expect("a cover_url");
+        let cover = app.download(cover_url, &format!("{id}.jpg")).await;
+        let bytes = std::fs::read(&cover).unwrap();
+        assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF], "{}: the cover is a JPEG", c.body);
+        let still = ffprobe_image(&cover);
+        assert_eq!(still, (c.width, c.height), "{}", c.body);
+        // Kept for the configured retention (7 days by default), and the result says until when.
+        let expires = chrono::DateTime::parse_from_rfc3339(video["expires_at"].as_str().unwrap())
+            .expect("expires_at is RFC 3339");
+        let days = (expires.timestamp() - chrono::Utc::now().timestamp()) as f64 / 86_400.0;
+        assert!((days - 7.0).abs() < 0.01, "{}: expires in {days} days", c.body);
     }
+}
+
+/// Width and height of an image file, by ffprobe.
+fn ffprobe_image(path: &std::path::Path) -> (u64, u64) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=width,height", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["streams"][0];
+    (s["width"].as_u64().unwrap_or(0), s["height"].as_u64().unwrap_or(0))
 }
 
 #[tokio::test]
@@ -112,4 +186,31 @@ async fn media_is_served_with_range_support() {
     assert_eq!(r.bytes().await.unwrap().len(), 100);
     let r = app.http.get(app.url("/media/../vidgate.db")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn media_is_deleted_when_its_retention_ends() {
+    let app =
+        TestApp::spawn_with(|c| c.sandbox.retention = std::time::Duration::from_secs(3600)).await;
+    let id = app.create(&json!({"model_name": "Vidu", "model_version": "q2", "prompt": "brief", "output_config": {"duration": 1}})).await;
+    app.drive_to_completion().await;
+    let (_, _, result) = app.result(&id).await;
+    let (video, cover) =
+        (result["video"]["url"].as_str().unwrap(), result["video"]["cover_url"].as_str().unwrap());
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(result["video"]["expires_at"].as_str().unwrap())
+            .unwrap();
+    let in_secs = expires.timestamp() - chrono::Utc::now().timestamp();
+    assert!((3590..=3600).contains(&in_secs), "expires in {in_secs} s");
+
+    vidgate_workers::Worker::run_once(app.workers.janitor.as_ref()).await.unwrap();
+    assert_eq!(app.http.get(video).send().await.unwrap().status(), StatusCode::OK);
+    app.advance(3_601_000);
+    vidgate_workers::Worker::run_once(app.workers.janitor.as_ref()).await.unwrap();
+    assert_eq!(app.http.get(video).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.http.get(cover).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // The result stays readable and still says when the file went.
+    let (code, _, after) = app.result(&id).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(after["video"]["expires_at"], result["video"]["expires_at"]);
 }

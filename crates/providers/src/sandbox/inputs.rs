@@ -1,0 +1,183 @@
+//! The images a sandbox render starts and ends on. Which request fields name them, and getting
+//! their bytes: URLs through the egress guard (no private, loopback or link-local targets
+//! unless allowed; no redirects; a size cap checked before and while reading; a time limit),
+//! File ids from the media this vidgate stores. Every failure is a sentence for the caller,
+//! never a panic; the render then fails with `input_fetch_failed`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vidgate_domain::{RequestId, VideoRequest, request::FileKind};
+
+use crate::egress::{self, EgressPolicy};
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Url(String),
+    File(String),
+}
+
+/// The first-frame and last-frame images a request names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameSources {
+    pub first: Option<Source>,
+    pub last: Option<Source>,
+}
+
+fn usage(extra: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    extra.get("usage").and_then(|v| v.as_str())
+}
+
+/// First frame: the first `file_infos` entry not marked `LastFrame` or `Reference`. Last
+/// frame: `last_frame_url`, else `last_frame_file_id`, else an entry marked `LastFrame`, else
+/// a second unmarked entry.
+pub fn frame_sources(request: &VideoRequest) -> FrameSources {
+    let source = |f: &vidgate_domain::request::FileInfo| match f.kind {
+        FileKind::Url => f.url.clone().map(Source::Url),
+        FileKind::File => f.file_id.clone().map(Source::File),
+    };
+    let framing: Vec<_> = request
+        .file_infos
+        .iter()
+        .filter(|f| !matches!(usage(&f.extra), Some("LastFrame" | "Reference")))
+        .collect();
+    let first = framing.first().and_then(|f| source(f));
+    let last = request
+        .last_frame_url
+        .clone()
+        .map(Source::Url)
+        .or_else(|| {
+            request
+                .extra
+                .get("last_frame_file_id")
+                .and_then(|v| v.as_str())
+                .map(|id| Source::File(id.to_owned()))
+        })
+        .or_else(|| {
+            request
+                .file_infos
+                .iter()
+                .find(|f| usage(&f.extra) == Some("LastFrame"))
+                .and_then(source)
+        })
+        .or_else(|| framing.get(1).and_then(|f| source(f)));
+    FrameSources { first, last }
+}
+
+/// File ids of media the sandbox stores: `sbx-<request id>-video` and `sbx-<request id>-cover`.
+pub fn file_id(id: RequestId, kind: &str) -> String {
+    format!("sbx-{id}-{kind}")
+}
+
+/// The stored file a File id names, or why it names none.
+pub fn resolve_file_id(media_dir: &Path, file_id: &str) -> Result<PathBuf, String> {
+    let not_ours = || {
+        format!(
+            "file_id {file_id:?} is not media this vidgate stores (sandbox file ids look like sbx-<request id>-cover)"
+        )
+    };
+    let rest = file_id.strip_prefix("sbx-").ok_or_else(not_ours)?;
+    let (id, kind) = rest.rsplit_once('-').ok_or_else(not_ours)?;
+    // Parsing the id as a UUID is also what keeps the path inside media_dir.
+    let id: RequestId = id.parse().map_err(|_| not_ours())?;
+    match kind {
+        "cover" => {
+            let path = media_dir.join(id.to_string()).join(super::COVER_FILE);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!("file_id {file_id:?} has expired or was never rendered here"))
+            }
+        }
+        "video" => Err(format!(
+            "file_id {file_id:?} is a video; a frame must be an image (use {:?})",
+            self::file_id(id, "cover")
+        )),
+        _ => Err(not_ours()),
+    }
+}
+
+/// Fetches input images for renders.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    policy: EgressPolicy,
+    max_bytes: u64,
+    media_dir: PathBuf,
+}
+
+impl Fetcher {
+    pub fn new(
+        policy: EgressPolicy,
+        timeout: Duration,
+        max_bytes: u64,
+        media_dir: PathBuf,
+    ) -> Result<Self, String> {
+        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media_dir })
+    }
+
+    /// The bytes of one image; `role` ("first frame", "last frame") starts error messages.
+    pub async fn fetch(&self, source: &Source, role: &str) -> Result<Vec<u8>, String> {
+        match source {
+            Source::File(id) => {
+                let path =
+                    resolve_file_id(&self.media_dir, id).map_err(|e| format!("{role}: {e}"))?;
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| format!("{role}: reading {id:?} failed: {e}"))
+            }
+            Source::Url(url) => {
+                self.download(url).await.map_err(|e| format!("{role} image {url}: {e}"))
+            }
+        }
+    }
+
+    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
+        let parsed = self.policy.check_url(url).map_err(|e| e.to_string())?;
+        let failed = |e: reqwest::Error| match egress::refusal(&e) {
+            Some(refused) => refused.to_string(),
+            None if e.is_timeout() => "the download timed out".to_owned(),
+            None => format!("the download failed: {}", without_url(&e)),
+        };
+        let mut response = self.client.get(parsed).send().await.map_err(failed)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(format!(
+                "answered HTTP {} (a redirect); redirects are not followed, give the image's final URL",
+                status.as_u16()
+            ));
+        }
+        if !status.is_success() {
+            return Err(format!("answered HTTP {}", status.as_u16()));
+        }
+        let too_large = || format!("is larger than the {} byte limit", self.max_bytes);
+        if response.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if (body.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// reqwest's messages repeat the URL, which the caller's message already names.
+fn without_url(e: &reqwest::Error) -> String {
+    let msg = e.to_string();
+    let msg = match e.url() {
+        Some(url) => msg.replace(&format!(" for url ({url})"), ""),
+        None => msg,
+    };
+    let mut source = std::error::Error::source(e);
+    let mut out = msg;
+    while let Some(s) = source {
+        out = format!("{out}: {s}");
+        source = s.source();
+    }
+    out
+}
