@@ -5,9 +5,15 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use sha2::{Digest, Sha256};
+use vidgate_domain::Millis;
 use vidgate_store::KeyRecord;
 
+use crate::limits::Bucket;
 use crate::{ApiError, AppState};
 
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -48,6 +54,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .then_some(key.trim())
 }
 
+/// An authenticated caller whose call draws on the key's read bucket (every route but create).
 impl FromRequestParts<AppState> for ApiKey {
     type Rejection = ApiError;
 
@@ -55,7 +62,38 @@ impl FromRequestParts<AppState> for ApiKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authenticate(&parts.headers, state).await
+        let key = authenticate(&parts.headers, state).await?;
+        state.rates.take(
+            &key.0.id,
+            &key.0.limits,
+            Bucket::Read,
+            &state.config.limits,
+            state.clock.now_ms(),
+        )?;
+        Ok(key)
+    }
+}
+
+/// The caller of the create route: draws on the key's create bucket instead.
+#[derive(Debug, Clone)]
+pub struct CreatorKey(pub KeyRecord);
+
+impl FromRequestParts<AppState> for CreatorKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiKey(key, _) = authenticate(&parts.headers, state).await?;
+        state.rates.take(
+            &key.id,
+            &key.limits,
+            Bucket::Create,
+            &state.config.limits,
+            state.clock.now_ms(),
+        )?;
+        Ok(CreatorKey(key))
     }
 }
 
@@ -72,9 +110,52 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiKe
         ));
     };
     let hash = hash_key(key);
+    let now = state.clock.now_ms();
+    if let Some(record) = state.keys.get(&hash, now) {
+        return Ok(ApiKey(record, hash));
+    }
     match state.store.find_active_key(&hash).await? {
-        Some(record) => Ok(ApiKey(record, hash)),
+        Some(record) => {
+            state.keys.put(&hash, &record, now);
+            Ok(ApiKey(record, hash))
+        }
         None => Err(ApiError::Unauthorized("invalid or revoked API key")),
+    }
+}
+
+/// Active keys recently found in the store, so a status poll costs no key lookup. Entries
+/// live `ttl` (by the app's clock): a revocation, made by another process, takes effect
+/// within it. Unknown keys are not cached (a new key works at once). Bounded: when full it
+/// starts over, which costs one lookup per key.
+pub struct KeyCache {
+    ttl_ms: Millis,
+    entries: Mutex<HashMap<String, (KeyRecord, Millis)>>,
+}
+
+const KEY_CACHE_MAX: usize = 10_000;
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        KeyCache { ttl_ms: ttl.as_millis() as Millis, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, hash: &str, now: Millis) -> Option<KeyRecord> {
+        if self.ttl_ms == 0 {
+            return None;
+        }
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(hash).filter(|(_, at)| now < at + self.ttl_ms).map(|(k, _)| k.clone())
+    }
+
+    fn put(&self, hash: &str, record: &KeyRecord, now: Millis) {
+        if self.ttl_ms == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= KEY_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(hash.to_owned(), (record.clone(), now));
     }
 }
 

@@ -21,6 +21,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("invalid request")]
     Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    TooManyRequests { detail: String, error_type: &'static str, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -42,6 +44,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -59,9 +62,9 @@ impl ApiError {
 
     fn error_type(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { error_type, .. } | ApiError::Conflict { error_type, .. } => {
-                error_type
-            }
+            ApiError::BadRequest { error_type, .. }
+            | ApiError::Conflict { error_type, .. }
+            | ApiError::TooManyRequests { error_type, .. } => error_type,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -89,6 +92,9 @@ impl IntoResponse for ApiError {
         headers.insert("x-fal-error-type", HeaderValue::from_static(error_type));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

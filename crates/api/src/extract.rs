@@ -10,8 +10,8 @@ use vidgate_domain::RequestId;
 use crate::{ApiError, AppState};
 
 /// The raw JSON body, parsed but not yet validated (validation needs the whole value to
-/// report every problem at once).
-pub struct JsonBody(pub Value);
+/// report every problem at once), and its size in bytes.
+pub struct JsonBody(pub Value, pub usize);
 
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
@@ -27,9 +27,11 @@ impl FromRequest<AppState> for JsonBody {
                 error_type: "malformed_json",
             });
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::BadRequest {
-            detail: format!("malformed JSON: {e}"),
-            error_type: "malformed_json",
+        serde_json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| {
+            ApiError::BadRequest {
+                detail: format!("malformed JSON: {e}"),
+                error_type: "malformed_json",
+            }
         })
     }
 }

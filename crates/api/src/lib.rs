@@ -2,14 +2,16 @@
 //! Tencent-compatible query route, media files, and the ops routes. Handlers stay thin:
 //! extract (auth, JSON, base URL) → domain/store call → view. All routes are in `router.rs`.
 
-mod auth;
+pub mod auth;
 mod base_url;
 mod error;
 mod extract;
 mod handlers;
+pub mod limits;
 pub mod openapi;
 mod router;
 mod state;
+pub mod status_cache;
 mod stream_token;
 pub mod time;
 mod views;

@@ -25,6 +25,8 @@ pub struct ApiConfig {
     pub pool: String,
     /// Where webhooks may point.
     pub egress: vidgate_providers::egress::EgressPolicy,
+    /// Per-key and queue limits (defaults; a key may have its own).
+    pub limits: crate::limits::LimitsConfig,
 }
 
 #[derive(Clone)]
@@ -40,4 +42,10 @@ pub struct AppState {
     pub changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
     /// The upstream provider, for its push callbacks.
     pub provider: Arc<dyn Provider>,
+    /// Recently authenticated keys.
+    pub keys: Arc<crate::auth::KeyCache>,
+    /// Per-key token buckets.
+    pub rates: Arc<crate::limits::RateLimiter>,
+    /// Recently read statuses, dropped as the change bus reports changes.
+    pub statuses: Arc<crate::status_cache::StatusCache>,
 }

@@ -16,6 +16,20 @@ pub struct NewKey {
     pub created_at: Millis,
     /// The key's webhook signing secret (`whsec_…`).
     pub webhook_secret: Option<String>,
+    pub limits: KeyLimits,
+}
+
+/// A key's own limits; `None` in a field: the configured default applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KeyLimits {
+    /// Create calls per second (the token bucket's refill rate; 0: unlimited).
+    pub create_rate: Option<f64>,
+    /// The token bucket's size: creates allowed in a burst.
+    pub create_burst: Option<i64>,
+    /// Requests this key may have waiting in the queue (0: unlimited).
+    pub max_queued: Option<i64>,
+    /// Largest create body this key may send (the server's own limit still caps it).
+    pub max_body_bytes: Option<i64>,
 }
 
 /// A key's webhook signing secrets: the current one, and during a rotation the one it replaced
@@ -33,6 +47,7 @@ pub struct KeyRecord {
     pub prefix: String,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+    pub limits: KeyLimits,
 }
 
 #[async_trait]
@@ -58,6 +73,9 @@ pub trait KeyStore: Send + Sync {
 
     /// The active key with this name.
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>>;
+
+    /// Replaces an active key's own limits; `false` when no active key has that name.
+    async fn set_key_limits(&self, name: &str, limits: KeyLimits) -> Result<bool>;
 
     /// The key's signing secrets; the previous one only until its deadline.
     async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>>;

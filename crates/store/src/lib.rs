@@ -16,10 +16,10 @@ mod webhooks;
 
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
-pub use keys::{KeyRecord, KeyStore, NewKey, WebhookSecrets};
+pub use keys::{KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};
 pub use model::{
-    CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LogEntry,
-    LogLevel, NewTask, ReapReport, Slot, TaskRecord,
+    CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
+    LogEntry, LogLevel, NewTask, QueueLimits, ReapReport, Slot, TaskRecord,
 };
 pub use tasks::{ListQuery, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};

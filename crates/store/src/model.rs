@@ -36,6 +36,24 @@ pub struct NewTask {
     pub webhook_url: Option<String>,
     /// The base URL the request was made on (absolute media URLs in webhooks).
     pub public_base: Option<String>,
+    /// Queue limits checked in the insert's transaction.
+    pub limits: QueueLimits,
+}
+
+/// How full the queue may be for an insert to be accepted (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Queued tasks of this task's key.
+    pub per_key: Option<i64>,
+    /// Queued tasks of every key, every pool.
+    pub total: Option<i64>,
+}
+
+/// Which queue limit refused an insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    Key,
+    Total,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +66,8 @@ pub enum InsertOutcome {
     IdempotencyMismatch { task_id: String },
     /// The `session_id` is still claimed by another of this key's tasks.
     SessionConflict { task_id: String },
+    /// The key (or the whole queue) already has `limit` tasks queued; nothing inserted.
+    QueueFull { scope: LimitScope, limit: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -27,6 +27,7 @@ where
     fn opt_text(&'r self, c: &'r str) -> Result<Option<String>>;
     fn int(&'r self, c: &'r str) -> Result<i64>;
     fn opt_int(&'r self, c: &'r str) -> Result<Option<i64>>;
+    fn opt_float(&'r self, c: &'r str) -> Result<Option<f64>>;
     fn flag(&'r self, c: &'r str) -> Result<bool>;
 }
 
@@ -35,6 +36,7 @@ where
     &'r str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    f64: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
     R::Database: Database,
 {
@@ -48,6 +50,9 @@ where
         Ok(self.try_get(c)?)
     }
     fn opt_int(&'r self, c: &'r str) -> Result<Option<i64>> {
+        Ok(self.try_get(c)?)
+    }
+    fn opt_float(&'r self, c: &'r str) -> Result<Option<f64>> {
         Ok(self.try_get(c)?)
     }
     fn flag(&'r self, c: &'r str) -> Result<bool> {
@@ -109,6 +114,12 @@ where
         prefix: row.text("prefix")?,
         created_at: row.int("created_at")?,
         revoked_at: row.opt_int("revoked_at")?,
+        limits: crate::KeyLimits {
+            create_rate: row.opt_float("create_rate")?,
+            create_burst: row.opt_int("create_burst")?,
+            max_queued: row.opt_int("max_queued")?,
+            max_body_bytes: row.opt_int("max_body_bytes")?,
+        },
     })
 }
 

@@ -38,6 +38,21 @@ pub trait TaskStore: Send + Sync {
     /// How many queued tasks of the same pool will be dispatched before this one.
     async fn queue_position(&self, task: &TaskRecord) -> Result<i64>;
 
+    /// A task of `key_id` and, while it is queued, its queue position: what a status poll
+    /// needs. Backends answer it in one round trip; this default takes two.
+    async fn task_status(
+        &self,
+        key_id: &str,
+        id: RequestId,
+    ) -> Result<Option<(TaskRecord, Option<i64>)>> {
+        let Some(task) = self.get_task(key_id, id).await? else { return Ok(None) };
+        let position = match task.state {
+            TaskState::Queued => Some(self.queue_position(&task).await?),
+            _ => None,
+        };
+        Ok(Some((task, position)))
+    }
+
     async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>>;
 
     /// Cancels a queued task at once, or flags one that is with the upstream.

@@ -106,10 +106,14 @@ impl Backend {
                 // One statement updating the same counter rows a million times would build a
                 // million-version chain; seed like the migration's backfill instead.
                 let pool = sqlx::PgPool::connect(&self.url()).await.unwrap();
-                sqlx::query("ALTER TABLE tasks DISABLE TRIGGER tasks_queue_counts")
+                for trigger in ["tasks_queue_counts", "tasks_key_queue_counts"] {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "ALTER TABLE tasks DISABLE TRIGGER {trigger}"
+                    )))
                     .execute(&pool)
                     .await
                     .unwrap();
+                }
                 let sql = format!(
                     "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at)
                      SELECT lpad(to_hex(x), 8, '0') || '-0000-7000-8000-' || lpad(to_hex(x), 12, '0'), '{KEY_ID}',
@@ -124,7 +128,11 @@ impl Backend {
                     "INSERT INTO queue_counts (pool, rank, bucket, shard, n) SELECT pool, rank, seq >> 12, 0, count(*)
                      FROM tasks WHERE state = 'queued' GROUP BY pool, rank, seq >> 12
                      ON CONFLICT (pool, rank, bucket, shard) DO UPDATE SET n = queue_counts.n + excluded.n",
+                    "INSERT INTO key_queue_counts (key_id, shard, n) SELECT key_id, 0, count(*)
+                     FROM tasks WHERE state = 'queued' GROUP BY key_id
+                     ON CONFLICT (key_id, shard) DO UPDATE SET n = key_queue_counts.n + excluded.n",
                     "ALTER TABLE tasks ENABLE TRIGGER tasks_queue_counts",
+                    "ALTER TABLE tasks ENABLE TRIGGER tasks_key_queue_counts",
                     // What autovacuum does soon after a bulk load.
                     "VACUUM ANALYZE",
                 ] {

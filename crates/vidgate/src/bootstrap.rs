@@ -17,6 +17,7 @@ pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
         prefix,
         created_at: now,
         webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
+        limits: Default::default(),
     };
     (key, record)
 }
@@ -37,6 +38,7 @@ pub async fn ensure_keys(
                 prefix: bootstrap.chars().take(9).collect(),
                 created_at: now,
                 webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
+                limits: Default::default(),
             })
             .await?;
         return Ok(None);

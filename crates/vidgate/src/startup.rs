@@ -152,12 +152,20 @@ impl Application {
                 media_dir: config.media_dir(),
                 pool: provider.pool().to_owned(),
                 egress,
+                limits: config.limits.api(),
             }),
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
             wake_webhooks: wake_webhooks.clone(),
             changes: changes.clone(),
             provider: provider.clone(),
+            keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
+            rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
+            statuses: {
+                let cache = Arc::new(vidgate_api::status_cache::StatusCache::default());
+                cache.follow(changes.subscribe());
+                cache
+            },
         };
         let tls = if config.tls() {
             let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(

@@ -52,6 +52,11 @@ impl WorkerContext {
     pub fn changed(&self, id: vidgate_domain::RequestId) {
         let _ = self.changes.send(id);
     }
+
+    /// Many requests may have changed at once (a reaper sweep).
+    pub fn changed_all(&self) {
+        let _ = self.changes.send(vidgate_domain::RequestId::ALL);
+    }
 }
 
 /// Runs `work` while renewing `lease` every third of the lease period. If the lease is lost

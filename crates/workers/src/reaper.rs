@@ -36,6 +36,7 @@ impl Worker for Reaper {
                 purged_claims = report.purged_claims,
                 "reaper swept"
             );
+            self.ctx.changed_all();
             if report.requeued + report.timed_out > 0 {
                 self.ctx.wake_dispatcher.notify_waiters();
             }

@@ -8,10 +8,10 @@ use serde_json::json;
 use vidgate_domain::priority::rank;
 use vidgate_domain::request::body_fingerprint;
 use vidgate_domain::{QueuePriority, RequestId, parse_create_request};
-use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, NewTask};
+use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, LimitScope, NewTask};
 
 use super::{fal_request_id, http_request_id, webhook};
-use crate::auth::ApiKey;
+use crate::auth::CreatorKey;
 use crate::base_url::BaseUrl;
 use crate::extract::JsonBody;
 use crate::views::{QueueHandle, queue_handle};
@@ -20,6 +20,9 @@ use crate::{ApiError, AppState};
 const SESSION_TTL_MS: i64 = 3 * 24 * 3_600_000;
 const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 const IDEMPOTENCY_KEY_MAX: usize = 255;
+/// `Retry-After` when a queue limit refuses a create: the queue drains at the upstream's pace,
+/// which vidgate cannot promise; a few seconds keeps clients from hammering.
+const QUEUE_FULL_RETRY_SECS: u64 = 5;
 
 fn lane(headers: &HeaderMap) -> Result<QueuePriority, ApiError> {
     let Some(v) = headers.get("x-fal-queue-priority") else { return Ok(QueuePriority::Normal) };
@@ -63,17 +66,24 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 409, description = "session_id reused by this key within 3 days.", body = crate::openapi::ErrorBody),
         (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid values: one entry per problem.", body = crate::openapi::ValidationErrorBody),
+        (status = 429, description = "Rate limit or queue limit reached; see `Retry-After`.", body = crate::openapi::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait."))),
     ),
     security(("bearer" = []), ("key" = []))
 )]
 pub async fn create_request(
     State(state): State<AppState>,
-    ApiKey(key, _): ApiKey,
+    CreatorKey(key): CreatorKey,
     base: BaseUrl,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
-    JsonBody(body): JsonBody,
+    JsonBody(body, size): JsonBody,
 ) -> Result<Response, ApiError> {
+    if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)
+        && size as i64 > limit
+    {
+        return Err(ApiError::PayloadTooLarge { limit: limit as usize });
+    }
     let lane = lane(&headers)?;
     let idempotency = idempotency_key(&headers)?;
     let fingerprint = body_fingerprint(
@@ -111,6 +121,7 @@ pub async fn create_request(
         request,
         webhook_url,
         public_base: Some(base.0.clone()),
+        limits: state.config.limits.queue(&key),
         created_at: now,
         deadline_at: now
             + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
@@ -130,6 +141,19 @@ pub async fn create_request(
                     "this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"
                 ),
             ));
+        }
+        InsertOutcome::QueueFull { scope, limit } => {
+            let (whose, error_type) = match scope {
+                LimitScope::Key => ("this key has", "key_queue_full"),
+                LimitScope::Total => ("the gateway has", "queue_full"),
+            };
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "{whose} {limit} requests waiting in the queue, its limit; retry when some have been dispatched"
+                ),
+                error_type,
+                retry_after: QUEUE_FULL_RETRY_SECS,
+            });
         }
         InsertOutcome::SessionConflict { task_id } => {
             return Err(ApiError::Conflict {

@@ -31,6 +31,16 @@ pub(crate) async fn status_of(
     } else {
         None
     };
+    with_logs(state, task, base, position, logs).await
+}
+
+async fn with_logs(
+    state: &AppState,
+    task: &TaskRecord,
+    base: &BaseUrl,
+    position: Option<i64>,
+    logs: bool,
+) -> Result<StatusBody, ApiError> {
     let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
     Ok(status_body(task, base, position, logs.as_deref()))
 }
@@ -52,6 +62,7 @@ fn http_status(task: &TaskRecord) -> StatusCode {
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
 )]
@@ -62,8 +73,18 @@ pub async fn get_status(
     WantLogs(logs): WantLogs,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let task = load(&state, &key.id, &id).await?;
-    let mut body = status_of(&state, &task, &base, logs).await?;
+    let id = parse_request_id(&id)?;
+    let (task, position) = match state.statuses.get(&key.id, id) {
+        Some(hit) => hit,
+        None => {
+            let ticket = state.statuses.ticket();
+            let read = state.store.task_status(&key.id, id).await?;
+            let (task, position) = read.ok_or_else(ApiError::request_not_found)?;
+            state.statuses.put(ticket, &task, position);
+            (task, position)
+        }
+    };
+    let mut body = with_logs(&state, &task, &base, position, logs).await?;
     if !task.state.is_terminal() {
         let token = crate::stream_token::issue(&key_hash, &body.request_id, state.clock.now_ms());
         body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
@@ -88,6 +109,7 @@ pub async fn get_status(
         (status = 502, description = "The upstream failed.", body = crate::openapi::ErrorBody),
         (status = 503, description = "The upstream stayed unavailable past the retry limit.", body = crate::openapi::ErrorBody),
         (status = 504, description = "The request did not finish before its deadline.", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
 )]

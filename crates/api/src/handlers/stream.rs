@@ -23,6 +23,7 @@ use super::status::status_of;
 use crate::auth::{authenticate, has_authorization};
 use crate::base_url::BaseUrl;
 use crate::extract::{logs_flag, parse_request_id};
+use crate::limits::Bucket;
 use crate::views::LogLine;
 use crate::{ApiError, AppState, stream_token};
 
@@ -87,7 +88,7 @@ impl Follow {
             tokio::select! {
                 _ = &mut deadline => return,
                 got = self.changes.recv() => match got {
-                    Ok(id) if id == self.id => return,
+                    Ok(id) if id == self.id || id == RequestId::ALL => return,
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => return,
                     Err(broadcast::error::RecvError::Closed) => { deadline.as_mut().await; return; }
@@ -106,6 +107,7 @@ impl Follow {
         (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []), ())
 )]
@@ -131,6 +133,9 @@ pub async fn stream_status(
         }
         task.key_id
     };
+    // Opening a stream is a call like any other: it draws on the key's read bucket.
+    let limits = vidgate_store::KeyLimits::default();
+    state.rates.take(&key_id, &limits, Bucket::Read, &state.config.limits, state.clock.now_ms())?;
     if state.store.get_task(&key_id, id).await?.is_none() {
         return Err(ApiError::request_not_found());
     }

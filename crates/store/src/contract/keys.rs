@@ -5,6 +5,7 @@ use crate::{NewKey, Store, StoreError};
 
 fn key(id: &str, name: &str, hash: &str) -> NewKey {
     NewKey {
+        limits: Default::default(),
         id: id.into(),
         name: name.into(),
         key_hash: hash.into(),

@@ -4,12 +4,14 @@
 
 mod dedup;
 mod keys;
+mod limits;
 mod queue;
 mod requests;
 mod webhooks;
 
 pub use dedup::*;
 pub use keys::*;
+pub use limits::*;
 pub use queue::*;
 pub use requests::*;
 pub use webhooks::*;
@@ -58,6 +60,9 @@ macro_rules! store_contract_tests {
             webhook_secrets_initialise_once_and_rotate_with_an_overlap,
             a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends,
             deliveries_are_claimed_fenced_retried_and_redelivered,
+            queue_limits_refuse_inserts_past_them_and_free_up_as_tasks_leave,
+            many_concurrent_creates_each_commit_once_in_order,
+            key_limits_are_stored_per_key,
         );
     };
 }
@@ -107,6 +112,7 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
         idempotency: None,
         webhook_url: None,
         public_base: None,
+        limits: Default::default(),
     }
 }
 

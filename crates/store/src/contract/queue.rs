@@ -444,6 +444,14 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
                 expected,
                 "round {round}: position of {id}"
             );
+            // The status poll's one-read form agrees, and only for the owner.
+            let (same, position) = store.task_status("k", id).await.unwrap().unwrap();
+            assert_eq!((same.id, position), (id, Some(expected)), "round {round}: status of {id}");
+            assert!(store.task_status("other", id).await.unwrap().is_none());
+        }
+        for c in claimed.iter().skip(15).take(3) {
+            let (t, position) = store.task_status("k", c.id).await.unwrap().unwrap();
+            assert_eq!((t.state, position), (vidgate_domain::TaskState::Submitting, None));
         }
     }
     // Deadlines empty the queue; every counter must come back to zero.

@@ -4,6 +4,7 @@
 //! together. Transitions `NOTIFY` the other replicas so their workers wake at once; polling
 //! stays the fallback.
 
+mod insert;
 mod keys;
 mod tasks;
 pub mod testing;

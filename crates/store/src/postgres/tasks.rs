@@ -17,7 +17,11 @@ use crate::{
 
 const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
 
-async fn insert_log(tx: &mut Transaction<'_, Postgres>, id: &str, log: &LogEntry) -> Result<()> {
+pub(super) async fn insert_log(
+    tx: &mut Transaction<'_, Postgres>,
+    id: &str,
+    log: &LogEntry,
+) -> Result<()> {
     sqlx::query("INSERT INTO task_logs (task_id, at, level, message) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(log.at)
@@ -28,65 +32,17 @@ async fn insert_log(tx: &mut Transaction<'_, Postgres>, id: &str, log: &LogEntry
     Ok(())
 }
 
-/// A dedup key to claim for a new task.
-struct DedupKey<'a> {
-    key_id: &'a str,
-    /// `session` or `idem`.
-    kind: &'static str,
-    value: &'a str,
-    body_hash: Option<&'a str>,
-    expires_at: Millis,
-}
-
-/// Claims a dedup key for `task_id` unless a live claim holds it; returns the holder's
-/// `(task_id, body_hash)`. An expired claim is taken over in the same statement.
-async fn claim_dedup(
-    tx: &mut Transaction<'_, Postgres>,
-    key: DedupKey<'_>,
-    task_id: &str,
-    now: Millis,
-) -> Result<Option<(String, Option<String>)>> {
-    let claimed = sqlx::query(
-        "INSERT INTO dedup (key_id, kind, value, task_id, body_hash, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (key_id, kind, value) DO UPDATE SET task_id = excluded.task_id,
-             body_hash = excluded.body_hash, expires_at = excluded.expires_at
-         WHERE dedup.expires_at <= $7",
-    )
-    .bind(key.key_id)
-    .bind(key.kind)
-    .bind(key.value)
-    .bind(task_id)
-    .bind(key.body_hash)
-    .bind(key.expires_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if claimed.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT task_id, body_hash FROM dedup WHERE key_id = $1 AND kind = $2 AND value = $3",
-    )
-    .bind(key.key_id)
-    .bind(key.kind)
-    .bind(key.value)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(Some((row.try_get("task_id")?, row.try_get("body_hash")?)))
-}
-
 fn one(rows: Vec<PgRow>) -> Result<Option<TaskRecord>> {
     rows.first().map(task_from_row).transpose()
 }
 
 impl PgStore {
-    async fn immediate(&self) -> Result<Transaction<'static, Postgres>> {
+    pub(super) async fn immediate(&self) -> Result<Transaction<'static, Postgres>> {
         // Row locks and unique indexes do here what BEGIN IMMEDIATE does for SQLite.
         Ok(self.pool.begin().await?)
     }
 
-    async fn fetch_by_id(&self, id: &str) -> Result<Option<TaskRecord>> {
+    pub(super) async fn fetch_by_id(&self, id: &str) -> Result<Option<TaskRecord>> {
         let row = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -117,7 +73,10 @@ async fn commit_if_one(
 }
 
 /// Queues notifications for the other replicas; PostgreSQL delivers them on commit.
-async fn notify(tx: &mut Transaction<'_, Postgres>, events: &[StoreEvent]) -> Result<()> {
+pub(super) async fn notify(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[StoreEvent],
+) -> Result<()> {
     for event in events {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(super::CHANNEL)
@@ -135,77 +94,7 @@ fn task_event(id: &str) -> StoreEvent {
 #[async_trait]
 impl TaskStore for PgStore {
     async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome> {
-        let id = task.id.to_string();
-        let request = serde_json::to_string(&task.request).map_err(StoreError::corrupt)?;
-        let now = task.created_at;
-        let mut tx = self.immediate().await?;
-        if let Some(idem) = &task.idempotency {
-            let key = DedupKey {
-                key_id: &task.key_id,
-                kind: "idem",
-                value: &idem.key,
-                body_hash: Some(&idem.body_hash),
-                expires_at: idem.expires_at,
-            };
-            let held = claim_dedup(&mut tx, key, &id, now).await?;
-            if let Some((holder, hash)) = held {
-                tx.rollback().await?;
-                if hash.as_deref() != Some(idem.body_hash.as_str()) {
-                    return Ok(InsertOutcome::IdempotencyMismatch { task_id: holder });
-                }
-                return match self.fetch_by_id(&holder).await? {
-                    Some(original) => Ok(InsertOutcome::Replayed(original)),
-                    None => Err(StoreError::corrupt(format!(
-                        "idempotency key points at missing task {holder}"
-                    ))),
-                };
-            }
-        }
-        if let Some(session) = &task.session
-            && let Some((holder, _)) = claim_dedup(
-                &mut tx,
-                DedupKey {
-                    key_id: &task.key_id,
-                    kind: "session",
-                    value: &session.value,
-                    body_hash: None,
-                    expires_at: session.expires_at,
-                },
-                &id,
-                now,
-            )
-            .await?
-        {
-            tx.rollback().await?;
-            return Ok(InsertOutcome::SessionConflict { task_id: holder });
-        }
-        let row = sqlx::query(concat!(
-            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at,
-                                webhook_url, public_base)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6, $6, $7, $8, $9) RETURNING ",
-            task_columns!()
-        ))
-        .bind(&id)
-        .bind(&task.key_id)
-        .bind(&task.pool)
-        .bind(task.rank)
-        .bind(&request)
-        .bind(now)
-        .bind(task.deadline_at)
-        .bind(&task.webhook_url)
-        .bind(&task.public_base)
-        .fetch_one(&mut *tx)
-        .await?;
-        let record = task_from_row(&row)?;
-        insert_log(
-            &mut tx,
-            &id,
-            &LogEntry::info(now, format!("accepted and queued (pool {})", task.pool)),
-        )
-        .await?;
-        notify(&mut tx, &[StoreEvent::Dispatch, StoreEvent::Task(task.id)]).await?;
-        tx.commit().await?;
-        Ok(InsertOutcome::Inserted(record))
+        self.insert(task).await
     }
 
     async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>> {

@@ -5,7 +5,7 @@ use vidgate_domain::Millis;
 
 use super::SqliteStore;
 use crate::rows::{key_from_row, secrets_from_row};
-use crate::{KeyRecord, KeyStore, NewKey, Result, StoreError, WebhookSecrets};
+use crate::{KeyLimits, KeyRecord, KeyStore, NewKey, Result, StoreError, WebhookSecrets};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -15,9 +15,10 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl KeyStore for SqliteStore {
     async fn create_key(&self, key: NewKey) -> Result<KeyRecord> {
         let row = sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             RETURNING id, name, prefix, created_at, revoked_at",
+            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret,
+                                   create_rate, create_burst, max_queued, max_body_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             RETURNING id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -25,6 +26,10 @@ impl KeyStore for SqliteStore {
         .bind(&key.prefix)
         .bind(key.created_at)
         .bind(&key.webhook_secret)
+        .bind(key.limits.create_rate)
+        .bind(key.limits.create_burst)
+        .bind(key.limits.max_queued)
+        .bind(key.limits.max_body_bytes)
         .fetch_one(&self.writer)
         .await
         .map_err(|e| {
@@ -57,7 +62,7 @@ impl KeyStore for SqliteStore {
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>> {
         let rows = sqlx::query(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, name",
+            "SELECT id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes FROM api_keys ORDER BY created_at, name",
         )
         .fetch_all(&self.reader)
         .await?;
@@ -77,7 +82,7 @@ impl KeyStore for SqliteStore {
 
     async fn find_active_key(&self, key_hash: &str) -> Result<Option<KeyRecord>> {
         let row = sqlx::query(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys
+            "SELECT id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes FROM api_keys
              WHERE key_hash = ?1 AND revoked_at IS NULL",
         )
         .bind(key_hash)
@@ -94,12 +99,27 @@ impl KeyStore for SqliteStore {
 
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>> {
         let row = sqlx::query(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+            "SELECT id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
         )
         .bind(name)
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn set_key_limits(&self, name: &str, limits: KeyLimits) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET create_rate = ?1, create_burst = ?2, max_queued = ?3,
+                 max_body_bytes = ?4 WHERE name = ?5 AND revoked_at IS NULL",
+        )
+        .bind(limits.create_rate)
+        .bind(limits.create_burst)
+        .bind(limits.max_queued)
+        .bind(limits.max_body_bytes)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>> {

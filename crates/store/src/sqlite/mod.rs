@@ -2,6 +2,7 @@
 //! connection (SQLite has one writer anyway; queueing in-process beats spinning on
 //! SQLITE_BUSY), reads through a separate pool so status polls never wait behind a write.
 
+mod insert;
 mod keys;
 mod tasks;
 mod webhooks;
@@ -30,6 +31,8 @@ pub enum Durability {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Creates go through it (group commit).
+    committer: insert::Committer,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,7 +78,8 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let committer = insert::Committer::start(writer.clone());
+        Ok(SqliteStore { writer, reader, committer })
     }
 
     /// Whether the schema is at the version this binary expects (for `/readyz`).

@@ -1,5 +1,5 @@
-//! `vidgate keys create|list|revoke`. `create` prints the key as the only line on stdout, so
-//! scripts can capture it.
+//! `vidgate keys create|list|revoke|limits|secret|rotate-secret`. `create` prints the key as
+//! the only line on stdout, so scripts can capture it.
 
 use std::process::ExitCode;
 
@@ -7,6 +7,7 @@ use clap::Subcommand;
 use vidgate_domain::{Clock, SystemClock};
 use vidgate_store::StoreError;
 
+use super::key_limits::{LimitArgs, describe};
 use crate::bootstrap::new_key_record;
 use crate::config::Config;
 use crate::store_select::open_store;
@@ -19,10 +20,19 @@ pub enum KeysCommand {
         /// A unique name for the key.
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
-    /// List keys (names, prefixes, state; never the keys).
+    /// List keys (names, prefixes, state, own limits; never the keys).
     List,
-    /// Revoke a key by name; it stops working at once.
+    /// Show a key's own limits, or change them with the flags (`default` resets one).
+    Limits {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Revoke a key by name; it stops working within `auth.key_cache_ttl` (2 s).
     Revoke {
         /// The key's name.
         name: String,
@@ -47,12 +57,13 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
     };
     let now = SystemClock.now_ms();
     match command {
-        KeysCommand::Create { name } => {
+        KeysCommand::Create { name, limits } => {
             let name = name.trim();
             if name.is_empty() || name.len() > 64 {
                 return super::fail("a key name must be 1 to 64 characters");
             }
-            let (key, record) = new_key_record(name, now);
+            let (key, mut record) = new_key_record(name, now);
+            record.limits = limits.apply(record.limits);
             match store.create_key(record).await {
                 Ok(_) => {
                     println!("{key}");
@@ -64,17 +75,21 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
         }
         KeysCommand::List => match store.list_keys().await {
             Ok(keys) => {
-                println!("{:<24} {:<12} {:<26} STATE", "NAME", "PREFIX", "CREATED");
+                println!(
+                    "{:<24} {:<12} {:<26} {:<34} LIMITS",
+                    "NAME", "PREFIX", "CREATED", "STATE"
+                );
                 for k in keys {
                     let state = k
                         .revoked_at
                         .map(|r| format!("revoked {}", rfc3339(r)))
                         .unwrap_or_else(|| "active".into());
                     println!(
-                        "{:<24} {:<12} {:<26} {state}",
+                        "{:<24} {:<12} {:<26} {state:<34} {}",
                         k.name,
                         k.prefix,
-                        rfc3339(k.created_at)
+                        rfc3339(k.created_at),
+                        describe(&k.limits)
                     );
                 }
                 ExitCode::SUCCESS
@@ -116,6 +131,23 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
                 Ok(false) => super::fail(format!("no active key named {name:?}")),
                 Err(e) => super::fail(e),
             }
+        }
+        KeysCommand::Limits { name, limits } => {
+            let current = match store.key_by_name(&name).await {
+                Ok(Some(k)) => k.limits,
+                Ok(None) => return super::fail(format!("no active key named {name:?}")),
+                Err(e) => return super::fail(e),
+            };
+            let next = limits.apply(current);
+            if !limits.is_empty() {
+                match store.set_key_limits(&name, next).await {
+                    Ok(true) => {}
+                    Ok(false) => return super::fail(format!("no active key named {name:?}")),
+                    Err(e) => return super::fail(e),
+                }
+            }
+            println!("{}", describe(&next));
+            ExitCode::SUCCESS
         }
         KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
             Ok(true) => {

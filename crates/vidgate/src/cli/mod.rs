@@ -3,6 +3,7 @@
 
 mod client;
 mod emulate;
+mod key_limits;
 mod keys;
 mod progress;
 

@@ -22,8 +22,38 @@ fn keys_are_created_listed_and_revoked_from_the_command_line() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
     let list = stdout(&vidgate(dir.path(), &["keys", "list"], &[]));
-    assert!(list.lines().any(|l| l.starts_with("ci ") && l.ends_with("active")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("ci ") && l.contains("active") && l.ends_with("defaults")),
+        "{list}"
+    );
     assert!(!list.contains(lines[0]), "listings never show keys");
+
+    // Own limits: at creation, changed later, reset with `default`; nonsense is refused.
+    let limited = vidgate(
+        dir.path(),
+        &["keys", "create", "--name", "batch", "--create-rate", "0.5", "--max-queued", "100"],
+        &[],
+    );
+    assert!(limited.status.success(), "{}", String::from_utf8_lossy(&limited.stderr));
+    let changed = vidgate(
+        dir.path(),
+        &["keys", "limits", "batch", "--create-rate", "default", "--max-body-bytes", "65536"],
+        &[],
+    );
+    assert_eq!(stdout(&changed).trim(), "max_queued=100 max_body_bytes=65536");
+    let shown = vidgate(dir.path(), &["keys", "limits", "batch"], &[]);
+    assert_eq!(stdout(&shown).trim(), "max_queued=100 max_body_bytes=65536");
+    let list = stdout(&vidgate(dir.path(), &["keys", "list"], &[]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("batch ") && l.ends_with("max_queued=100 max_body_bytes=65536")),
+        "{list}"
+    );
+    let bad = vidgate(dir.path(), &["keys", "limits", "batch", "--max-queued", "-3"], &[]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--max-queued"));
+    assert!(!vidgate(dir.path(), &["keys", "limits", "nobody"], &[]).status.success());
 
     assert!(vidgate(dir.path(), &["keys", "revoke", "ci"], &[]).status.success());
     let list = stdout(&vidgate(dir.path(), &["keys", "list"], &[]));
@@ -44,6 +74,8 @@ fn config_default_prints_every_section_and_bad_settings_stop_startup_by_name() {
         "[sandbox]",
         "[workers]",
         "[log]",
+        "[limits]",
+        "[auth]",
     ] {
         assert!(out.contains(section), "{section} missing");
     }
@@ -52,6 +84,8 @@ fn config_default_prints_every_section_and_bad_settings_stop_startup_by_name() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("sandbox.fps"));
     let bad = vidgate(dir.path(), &["serve", "--listen", "not-an-address"], &[]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("server.listen"));
+    let bad = vidgate(dir.path(), &["serve"], &[("VIDGATE_LIMITS__CREATE_RATE", "-1")]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("limits.create_rate"));
 }
 
 #[test]

@@ -170,6 +170,10 @@ async fn missing_unknown_and_revoked_keys_get_a_401() {
     let key = app.new_key("short-lived").await;
     assert_eq!(app.post_create_as(&key, &small_request("x")).await.0, StatusCode::OK);
     assert!(app.store.revoke_key("short-lived", 0).await.unwrap());
+    // Authenticated keys are trusted for auth.key_cache_ttl (2 s) without a lookup.
+    app.advance(1_900);
+    assert_eq!(app.post_create_as(&key, &small_request("x")).await.0, StatusCode::OK);
+    app.advance(200);
     assert_eq!(app.post_create_as(&key, &small_request("x")).await.0, StatusCode::UNAUTHORIZED);
 }
 

@@ -77,6 +77,10 @@ pub fn test_config(data_dir: &Path) -> Config {
     c.sandbox.fps = 4;
     c.sandbox.moderation_blocklist = vec!["forbidden-word".into()];
     c.server.shutdown_deadline = Duration::from_secs(2);
+    // The manual clock does not move by itself, so rate buckets would never refill: tests
+    // that are not about limits run without them (limits.rs turns them on).
+    c.limits.create_rate = 0.0;
+    c.limits.read_rate = 0.0;
     c
 }
 

@@ -10,6 +10,7 @@ mod frames;
 mod helpers;
 mod inputs;
 mod keys;
+mod limits;
 mod listing;
 mod openapi;
 mod process;

@@ -10,9 +10,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 pub use vidgate_domain::Secret;
+
+mod sections;
+pub use sections::*;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,180 +33,7 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub auth: AuthConfig,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    pub listen: String,
-    pub role: String,
-    pub tls_cert: String,
-    pub tls_key: String,
-    pub public_url: String,
-    pub max_body_bytes: usize,
-    #[serde(with = "humantime_serde")]
-    pub shutdown_deadline: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    pub data_dir: PathBuf,
-    /// May carry a password: a `Secret`.
-    pub database_url: Secret,
-    pub max_connections: u32,
-    pub sqlite_durability: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueConfig {
-    #[serde(with = "humantime_serde")]
-    pub request_deadline: Duration,
-    #[serde(with = "humantime_serde")]
-    pub lease: Duration,
-    pub max_submit_attempts: u32,
-    #[serde(with = "humantime_serde")]
-    pub retry_initial: Duration,
-    #[serde(with = "humantime_serde")]
-    pub retry_max: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RulesConfig {
-    pub strict_model_rules: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
-    pub kind: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TencentSettings {
-    pub secret_id: String,
-    pub secret_key: Secret,
-    pub sub_app_id: u64,
-    pub endpoint: String,
-    pub region: String,
-    pub concurrency: i64,
-    pub create_rate: f64,
-    pub accounts: Vec<TencentAccountSettings>,
-    pub describe_rate: f64,
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub poll_initial: Duration,
-    pub poll_backoff: f64,
-    #[serde(with = "humantime_serde")]
-    pub poll_max: Duration,
-    pub events: String,
-    pub callback_sign_key: Secret,
-    pub reconcile_pages: usize,
-}
-
-/// One of several upstream accounts; unset fields take the `[tencent]` values.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TencentAccountSettings {
-    pub name: String,
-    pub secret_id: String,
-    pub secret_key: Secret,
-    pub sub_app_id: u64,
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    pub concurrency: Option<i64>,
-    pub create_rate: Option<f64>,
-}
-
-impl TencentSettings {
-    /// Whether any upstream account is configured.
-    pub fn configured(&self) -> bool {
-        !self.secret_id.is_empty() || !self.accounts.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SandboxSettings {
-    pub concurrency: i64,
-    #[serde(with = "humantime_serde")]
-    pub queue_delay: Duration,
-    #[serde(with = "humantime_serde")]
-    pub processing_time: Duration,
-    #[serde(with = "humantime_serde")]
-    pub poll_interval: Duration,
-    pub fps: u32,
-    pub moderation_blocklist: Vec<String>,
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    #[serde(with = "humantime_serde")]
-    pub fetch_timeout: Duration,
-    pub max_input_bytes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhooksConfig {
-    pub retry_schedule: Vec<String>,
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub rotation_overlap: Duration,
-}
-
-impl WebhooksConfig {
-    pub fn schedule(&self) -> Result<Vec<Duration>, ConfigError> {
-        self.retry_schedule
-            .iter()
-            .map(|d| {
-                humantime::parse_duration(d).map_err(|e| ConfigError::Invalid {
-                    setting: "webhooks.retry_schedule",
-                    problem: format!("{d:?} is not a duration like 30s or 5m ({e})"),
-                })
-            })
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgressConfig {
-    pub allow: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkersConfig {
-    pub dispatcher_concurrency: usize,
-    pub poller_concurrency: usize,
-    pub webhook_concurrency: usize,
-    #[serde(with = "humantime_serde")]
-    pub idle_wait: Duration,
-    #[serde(with = "humantime_serde")]
-    pub reaper_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub error_backoff: Duration,
-    #[serde(with = "humantime_serde")]
-    pub media_sweep_interval: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    pub format: String,
-    pub level: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Accepted as an API key (VIDGATE_BOOTSTRAP_KEY), for automation.
-    #[serde(default)]
-    pub bootstrap_key: Secret,
+    pub limits: LimitsSettings,
 }
 
 /// Overrides from flags and the short environment variables, applied last.
@@ -330,6 +160,7 @@ impl Config {
                 format!("must be \"full\" or \"normal\", got {:?}", self.store.sqlite_durability),
             );
         }
+        self.limits.validate()?;
         if self.queue.max_submit_attempts == 0 {
             return bad("queue.max_submit_attempts", "must be at least 1".into());
         }

@@ -1,0 +1,179 @@
+//! Per-key limits at the HTTP edge: a token bucket for create calls and one for every other
+//! call of a key (429 with `Retry-After` when empty), the per-key body size, and the queue
+//! limits handed to the store (which checks them in the insert's transaction). Buckets run on
+//! the app's clock, so tests drive them exactly. They are per process: with several replicas
+//! behind a balancer, a key's effective rate is the sum over the replicas it reaches.
+//!
+//! Not `governor`: its buckets run on its own clock, and vidgate's limits differ per key and
+//! change at run time (`vidgate keys limits`); a bucket is a dozen lines.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use vidgate_domain::Millis;
+use vidgate_store::{KeyLimits, KeyRecord, QueueLimits};
+
+use crate::ApiError;
+
+/// The configured defaults (`[limits]`); 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitsConfig {
+    pub create_rate: f64,
+    pub create_burst: i64,
+    pub read_rate: f64,
+    pub read_burst: i64,
+    pub max_queued_per_key: i64,
+    pub max_queue_length: i64,
+}
+
+impl LimitsConfig {
+    /// No limits at all.
+    pub const OFF: LimitsConfig = LimitsConfig {
+        create_rate: 0.0,
+        create_burst: 0,
+        read_rate: 0.0,
+        read_burst: 0,
+        max_queued_per_key: 0,
+        max_queue_length: 0,
+    };
+
+    /// The queue limits for a create by `key` (its own setting, else the default).
+    pub fn queue(&self, key: &KeyRecord) -> QueueLimits {
+        let positive = |n: i64| (n > 0).then_some(n);
+        QueueLimits {
+            per_key: positive(key.limits.max_queued.unwrap_or(self.max_queued_per_key)),
+            total: positive(self.max_queue_length),
+        }
+    }
+}
+
+/// Which bucket a call draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    Create,
+    Read,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct State {
+    tokens: f64,
+    at: Millis,
+}
+
+/// Buckets kept after this many keys have been seen are pruned of full (idle) ones.
+const PRUNE_AT: usize = 50_000;
+
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: Mutex<HashMap<(String, Bucket), State>>,
+}
+
+impl RateLimiter {
+    /// Takes a token from the bucket of the key `key_id` (whose own limits are `own`), or
+    /// says in how many seconds one will be there.
+    pub fn take(
+        &self,
+        key_id: &str,
+        own: &KeyLimits,
+        bucket: Bucket,
+        cfg: &LimitsConfig,
+        now: Millis,
+    ) -> Result<(), ApiError> {
+        let (rate, burst) = match bucket {
+            Bucket::Create => (
+                own.create_rate.unwrap_or(cfg.create_rate),
+                own.create_burst.unwrap_or(cfg.create_burst),
+            ),
+            Bucket::Read => (cfg.read_rate, cfg.read_burst),
+        };
+        if rate.is_nan() || rate <= 0.0 {
+            return Ok(());
+        }
+        let burst = burst.max(1) as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= PRUNE_AT {
+            buckets.retain(|_, s| s.tokens + (now - s.at) as f64 / 1000.0 * rate < burst);
+        }
+        let state =
+            buckets.entry((key_id.to_owned(), bucket)).or_insert(State { tokens: burst, at: now });
+        let elapsed = (now - state.at).max(0) as f64 / 1000.0;
+        state.tokens = (state.tokens + elapsed * rate).min(burst);
+        state.at = now;
+        if state.tokens >= 1.0 {
+            state.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = ((1.0 - state.tokens) / rate).ceil().max(1.0) as u64;
+        let what = match bucket {
+            Bucket::Create => "create calls",
+            Bucket::Read => "calls",
+        };
+        Err(ApiError::TooManyRequests {
+            detail: format!(
+                "rate limit: this key may make {rate} {what} per second (bursts of {burst}); retry in {wait} s"
+            ),
+            error_type: "rate_limited",
+            retry_after: wait,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(limits: KeyLimits) -> KeyRecord {
+        KeyRecord {
+            id: "k".into(),
+            name: "k".into(),
+            prefix: "vg_".into(),
+            created_at: 0,
+            revoked_at: None,
+            limits,
+        }
+    }
+
+    fn cfg() -> LimitsConfig {
+        LimitsConfig { create_rate: 2.0, create_burst: 3, read_rate: 0.0, ..LimitsConfig::OFF }
+    }
+
+    #[test]
+    fn a_burst_passes_then_the_rate_refills_it() {
+        let (l, k) = (RateLimiter::default(), key(KeyLimits::default()));
+        for _ in 0..3 {
+            l.take(&k.id, &k.limits, Bucket::Create, &cfg(), 0).unwrap();
+        }
+        match l.take(&k.id, &k.limits, Bucket::Create, &cfg(), 0) {
+            Err(ApiError::TooManyRequests { retry_after, .. }) => assert_eq!(retry_after, 1),
+            other => panic!("{other:?}"),
+        }
+        l.take(&k.id, &k.limits, Bucket::Create, &cfg(), 500).unwrap();
+        assert!(l.take(&k.id, &k.limits, Bucket::Create, &cfg(), 500).is_err());
+        // Reads are unlimited here, and a key's own rate wins over the default.
+        for _ in 0..100 {
+            l.take(&k.id, &k.limits, Bucket::Read, &cfg(), 500).unwrap();
+        }
+        let slow = key(KeyLimits {
+            create_rate: Some(0.1),
+            create_burst: Some(1),
+            ..KeyLimits::default()
+        });
+        let l = RateLimiter::default();
+        l.take(&slow.id, &slow.limits, Bucket::Create, &cfg(), 0).unwrap();
+        match l.take(&slow.id, &slow.limits, Bucket::Create, &cfg(), 0) {
+            Err(ApiError::TooManyRequests { retry_after, .. }) => assert_eq!(retry_after, 10),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn queue_limits_take_the_keys_own_setting_and_zero_means_none() {
+        let c = LimitsConfig { max_queued_per_key: 5, max_queue_length: 0, ..LimitsConfig::OFF };
+        assert_eq!(
+            c.queue(&key(KeyLimits::default())),
+            QueueLimits { per_key: Some(5), total: None }
+        );
+        let own = key(KeyLimits { max_queued: Some(0), ..KeyLimits::default() });
+        assert_eq!(c.queue(&own), QueueLimits { per_key: None, total: None });
+    }
+}

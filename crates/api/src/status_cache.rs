@@ -1,0 +1,171 @@
+//! Status polls are most of a queue gateway's traffic, and most of them find nothing new. This
+//! cache answers them from memory: an entry is a task as last read (with its queue position),
+//! dropped the moment the change bus says the task changed. A queued task's position also
+//! moves when others change, so queued entries are valid only until any task changes. Every
+//! entry also expires after a short real-time TTL, which bounds staleness from changes no one
+//! announces (another replica's reaper). A read that raced an invalidation is not cached.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use vidgate_domain::{RequestId, TaskState};
+use vidgate_store::TaskRecord;
+
+/// Longest an entry is trusted without an event.
+const TTL: Duration = Duration::from_secs(1);
+/// Entries kept before the cache starts over.
+const MAX_ENTRIES: usize = 100_000;
+
+struct Entry {
+    task: TaskRecord,
+    position: Option<i64>,
+    at: Instant,
+    /// `queue_epoch` when read: a queued entry is stale once any task changed.
+    queue_epoch: u64,
+}
+
+#[derive(Default)]
+pub struct StatusCache {
+    entries: Mutex<HashMap<RequestId, Entry>>,
+    /// Bumped by every change: reads that started before it may not be cached.
+    epoch: AtomicU64,
+}
+
+/// Taken before reading the store; `put` caches the read only if nothing changed since.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+impl StatusCache {
+    /// Starts following the change bus (on the current runtime) for as long as it is open.
+    pub fn follow(self: &std::sync::Arc<Self>, mut changes: broadcast::Receiver<RequestId>) {
+        let cache = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let got = changes.recv().await;
+                let Some(cache) = cache.upgrade() else { return };
+                match got {
+                    Ok(id) if id == RequestId::ALL => cache.clear(),
+                    Ok(id) => cache.invalidate(id),
+                    Err(broadcast::error::RecvError::Lagged(_)) => cache.clear(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.epoch.load(Ordering::Acquire))
+    }
+
+    /// The cached task of `key_id` with id `id`, if fresh.
+    pub fn get(&self, key_id: &str, id: RequestId) -> Option<(TaskRecord, Option<i64>)> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let e = entries.get(&id)?;
+        let fresh = e.at.elapsed() < TTL
+            && e.task.key_id == key_id
+            && (e.task.state != TaskState::Queued || e.queue_epoch == epoch);
+        fresh.then(|| (e.task.clone(), e.position))
+    }
+
+    pub fn put(&self, ticket: Ticket, task: &TaskRecord, position: Option<i64>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock: invalidations bump the epoch while holding it.
+        if self.epoch.load(Ordering::Acquire) != ticket.0 {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        let entry =
+            Entry { task: task.clone(), position, at: Instant::now(), queue_epoch: ticket.0 };
+        entries.insert(task.id, entry);
+    }
+
+    fn invalidate(&self, id: RequestId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.remove(&id);
+    }
+
+    fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(state: TaskState) -> TaskRecord {
+        let body = serde_json::json!({"model_name": "Vidu", "model_version": "q2", "prompt": "p"});
+        let request = vidgate_domain::parse_create_request(&body, &Default::default()).unwrap();
+        TaskRecord {
+            seq: 1,
+            id: RequestId::new(),
+            key_id: "k".into(),
+            pool: "sandbox".into(),
+            state,
+            rank: 0,
+            request,
+            created_at: 0,
+            updated_at: 0,
+            run_after: 0,
+            deadline_at: 0,
+            dispatched_at: None,
+            submitted_at: None,
+            finished_at: None,
+            fence: 0,
+            submit_attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            account: None,
+            upstream_task_id: None,
+            next_poll_at: None,
+            progress: 0,
+            cancel_requested: false,
+            result: None,
+            error: None,
+            error_type: None,
+            webhook_url: None,
+            public_base: None,
+        }
+    }
+
+    #[test]
+    fn entries_serve_their_owner_until_a_change() {
+        let cache = StatusCache::default();
+        let (running, queued) = (task(TaskState::Running), task(TaskState::Queued));
+        let t = cache.ticket();
+        cache.put(t, &running, None);
+        cache.put(t, &queued, Some(3));
+        assert!(cache.get("k", running.id).is_some());
+        assert_eq!(cache.get("k", queued.id).map(|(_, p)| p), Some(Some(3)));
+        assert!(cache.get("someone-else", running.id).is_none(), "only the owner's key");
+        // Another task changes: the running entry stays, the queued one (position) goes.
+        cache.invalidate(RequestId::new());
+        assert!(cache.get("k", running.id).is_some());
+        assert!(cache.get("k", queued.id).is_none());
+        cache.invalidate(running.id);
+        assert!(cache.get("k", running.id).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_cached() {
+        let cache = StatusCache::default();
+        let t = task(TaskState::Running);
+        let ticket = cache.ticket();
+        cache.invalidate(t.id); // the change lands while the read is in flight
+        cache.put(ticket, &t, None);
+        assert!(cache.get("k", t.id).is_none());
+        cache.put(cache.ticket(), &t, None);
+        assert!(cache.get("k", t.id).is_some());
+        cache.clear();
+        assert!(cache.get("k", t.id).is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! The sections of the configuration tree, one struct each, as `config/default.toml` lays
+//! them out (the file documents every setting).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Secret};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub role: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_deadline: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// May carry a password: a `Secret`.
+    pub database_url: Secret,
+    pub max_connections: u32,
+    pub sqlite_durability: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    pub max_submit_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    pub strict_model_rules: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentSettings {
+    pub secret_id: String,
+    pub secret_key: Secret,
+    pub sub_app_id: u64,
+    pub endpoint: String,
+    pub region: String,
+    pub concurrency: i64,
+    pub create_rate: f64,
+    pub accounts: Vec<TencentAccountSettings>,
+    pub describe_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_initial: Duration,
+    pub poll_backoff: f64,
+    #[serde(with = "humantime_serde")]
+    pub poll_max: Duration,
+    pub events: String,
+    pub callback_sign_key: Secret,
+    pub reconcile_pages: usize,
+}
+
+/// One of several upstream accounts; unset fields take the `[tencent]` values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentAccountSettings {
+    pub name: String,
+    pub secret_id: String,
+    pub secret_key: Secret,
+    pub sub_app_id: u64,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub concurrency: Option<i64>,
+    pub create_rate: Option<f64>,
+}
+
+impl TencentSettings {
+    /// Whether any upstream account is configured.
+    pub fn configured(&self) -> bool {
+        !self.secret_id.is_empty() || !self.accounts.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub concurrency: i64,
+    #[serde(with = "humantime_serde")]
+    pub queue_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub processing_time: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    pub fps: u32,
+    pub moderation_blocklist: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    pub max_input_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub retry_schedule: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub rotation_overlap: Duration,
+}
+
+impl WebhooksConfig {
+    pub fn schedule(&self) -> Result<Vec<Duration>, ConfigError> {
+        self.retry_schedule
+            .iter()
+            .map(|d| {
+                humantime::parse_duration(d).map_err(|e| ConfigError::Invalid {
+                    setting: "webhooks.retry_schedule",
+                    problem: format!("{d:?} is not a duration like 30s or 5m ({e})"),
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    pub allow: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersConfig {
+    pub dispatcher_concurrency: usize,
+    pub poller_concurrency: usize,
+    pub webhook_concurrency: usize,
+    #[serde(with = "humantime_serde")]
+    pub idle_wait: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reaper_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub error_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub media_sweep_interval: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Accepted as an API key (VIDGATE_BOOTSTRAP_KEY), for automation.
+    #[serde(default)]
+    pub bootstrap_key: Secret,
+    /// How long an authenticated key is trusted without asking the store again.
+    #[serde(default = "default_key_cache_ttl", with = "humantime_serde")]
+    pub key_cache_ttl: Duration,
+}
+
+fn default_key_cache_ttl() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// `[limits]`: per-key defaults (a key may have its own) and the whole queue's size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    pub create_rate: f64,
+    pub create_burst: i64,
+    pub read_rate: f64,
+    pub read_burst: i64,
+    pub max_queued_per_key: i64,
+    pub max_queue_length: i64,
+}
+
+impl LimitsSettings {
+    pub fn api(&self) -> vidgate_api::limits::LimitsConfig {
+        vidgate_api::limits::LimitsConfig {
+            create_rate: self.create_rate,
+            create_burst: self.create_burst,
+            read_rate: self.read_rate,
+            read_burst: self.read_burst,
+            max_queued_per_key: self.max_queued_per_key,
+            max_queue_length: self.max_queue_length,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
+        for (setting, rate) in
+            [("limits.create_rate", self.create_rate), ("limits.read_rate", self.read_rate)]
+        {
+            if !rate.is_finite() || rate < 0.0 {
+                return bad(
+                    setting,
+                    format!("must be 0 (no limit) or a positive number, got {rate}"),
+                );
+            }
+        }
+        for (setting, n) in [
+            ("limits.create_burst", self.create_burst),
+            ("limits.read_burst", self.read_burst),
+            ("limits.max_queued_per_key", self.max_queued_per_key),
+            ("limits.max_queue_length", self.max_queue_length),
+        ] {
+            if n < 0 {
+                return bad(setting, format!("must be 0 (no limit) or more, got {n}"));
+            }
+        }
+        Ok(())
+    }
+}
