@@ -95,6 +95,8 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::TooManyRequests { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            metrics::counter!("vidgate_limit_refusals_total", "error_type" => error_type)
+                .increment(1);
         }
         response
     }

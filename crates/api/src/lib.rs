@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod handlers;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 mod router;
 mod state;
@@ -18,7 +19,7 @@ mod views;
 
 pub use auth::{generate_key, hash_key};
 pub use error::ApiError;
-pub use router::{ops_router, router};
+pub use router::{metrics_router, ops_router, router};
 pub use state::{ApiConfig, AppState};
 pub use time::rfc3339;
 

@@ -170,6 +170,7 @@ impl Modify for Security {
         ops::healthz,
         ops::readyz,
         ops::openapi_json,
+        crate::metrics::render,
     ),
     components(schemas(CreateTaskBody, OutputConfigBody, FileInfoBody, ErrorBody, ValidationErrorBody, FieldErrorBody)),
     modifiers(&Security),

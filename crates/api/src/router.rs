@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::handlers::{callbacks, cancel, create, list, ops, query, status, stream, webhook};
-use crate::{AppState, BASE, FAL_BASE};
+use crate::{AppState, BASE, FAL_BASE, metrics};
 
 /// The whole API: the queue routes, media, and the ops routes.
 pub fn router(state: AppState) -> Router {
@@ -52,15 +52,39 @@ pub fn ops_router(state: AppState) -> Router {
     finish(Router::new(), state)
 }
 
+/// `/metrics` alone, for its own listener (`server.metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics::render)).with_state(state)
+}
+
+/// The span every line of an HTTP request's handling is logged in: the `x-request-id` of the
+/// call, and the path without its query (a query may carry a stream token or a webhook URL).
+/// Handlers record `request_id` once they know which video request the call is about.
+fn http_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = %request.uri().path(),
+        http_request_id = %id,
+        request_id = tracing::field::Empty,
+    )
+}
+
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
+    let routes = routes.route("/healthz", get(ops::healthz)).route("/readyz", get(ops::readyz));
+    let routes = if state.config.metrics_on_main {
+        routes.route("/metrics", get(metrics::render))
+    } else {
+        routes
+    };
     routes
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(|_| ops::panic_response()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)

@@ -27,6 +27,8 @@ pub struct ApiConfig {
     pub egress: vidgate_providers::egress::EgressPolicy,
     /// Per-key and queue limits (defaults; a key may have its own).
     pub limits: crate::limits::LimitsConfig,
+    /// Serve `/metrics` on the main listener (off when it has a listener of its own).
+    pub metrics_on_main: bool,
 }
 
 #[derive(Clone)]
@@ -48,4 +50,6 @@ pub struct AppState {
     pub rates: Arc<crate::limits::RateLimiter>,
     /// Recently read statuses, dropped as the change bus reports changes.
     pub statuses: Arc<crate::status_cache::StatusCache>,
+    /// The Prometheus recorder's handle; `None`: metrics are off.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

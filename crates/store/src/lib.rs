@@ -7,6 +7,7 @@ pub mod contract;
 mod error;
 mod events;
 mod keys;
+mod migrations;
 mod model;
 pub mod postgres;
 mod rows;
@@ -21,7 +22,7 @@ pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
     LogEntry, LogLevel, NewTask, QueueLimits, ReapReport, Slot, TaskRecord,
 };
-pub use tasks::{ListQuery, TaskStore};
+pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
 
 /// Everything a vidgate process needs from its database.
@@ -29,6 +30,11 @@ pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore
 pub trait Store: TaskStore + KeyStore + WebhookStore {
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+
+    /// Whether the database answers and has every migration this binary knows applied
+    /// (`/readyz`): a replica of an older binary sharing the database must not look ready
+    /// after a newer one migrated it, nor a new one before the migration ran.
+    async fn schema_current(&self) -> Result<bool>;
 
     /// Changes made by other processes sharing this store, as they commit. `None`: nobody
     /// else writes to it (a SQLite file belongs to one server), in-process signals suffice.

@@ -145,4 +145,16 @@ pub trait TaskStore: Send + Sync {
 
     /// Tasks of `pool` holding an upstream slot, per account (for metrics and tests).
     async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>>;
+
+    /// How many of `pool`'s tasks are in each active state, and when the oldest queued one
+    /// arrived (for metrics; cheap however long the queue).
+    async fn queue_stats(&self, pool: &str) -> Result<QueueStats>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub submitting: i64,
+    pub running: i64,
+    pub oldest_queued_at: Option<Millis>,
 }

@@ -63,6 +63,8 @@ pub struct Workers {
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on a listener of its own, when `server.metrics_listen` is set.
+    metrics: Option<(TcpListener, axum::Router)>,
     /// Set when the listener serves HTTPS.
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     router: axum::Router,
@@ -153,6 +155,7 @@ impl Application {
                 pool: provider.pool().to_owned(),
                 egress,
                 limits: config.limits.api(),
+                metrics_on_main: config.server.metrics_listen.is_empty(),
             }),
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),
@@ -161,6 +164,7 @@ impl Application {
             provider: provider.clone(),
             keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
             rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
+            metrics: vidgate_api::metrics::install(),
             statuses: {
                 let cache = Arc::new(vidgate_api::status_cache::StatusCache::default());
                 cache.follow(changes.subscribe());
@@ -186,8 +190,18 @@ impl Application {
         let addr = config.listen_addr()?;
         let listener =
             TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let metrics = match config.server.metrics_listen.as_str() {
+            "" => None,
+            at => {
+                let bound = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen on {at} (server.metrics_listen)"))?;
+                Some((bound, vidgate_api::metrics_router(state.clone())))
+            }
+        };
         Ok(Application {
             listener,
+            metrics,
             tls,
             router: if config.server.role == "worker" {
                 vidgate_api::ops_router(state)
@@ -211,8 +225,13 @@ impl Application {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// Where `/metrics` is served when it has its own listener.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` is cancelled, then stops taking work and drains.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut set = JoinSet::new();
         let workers_token = CancellationToken::new();
         self.forward_store_events(&mut set, workers_token.clone()).await;
@@ -272,6 +291,17 @@ impl Application {
                     workers_token.clone(),
                 );
             }
+        }
+        if let Some((listener, router)) = self.metrics.take() {
+            let stop = shutdown.clone();
+            set.spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
         }
         tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
         let result = match self.tls {

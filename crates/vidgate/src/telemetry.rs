@@ -10,5 +10,11 @@ pub fn init(log: &LogConfig) {
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    // JSON lines carry every enclosing span's fields (`http_request_id`, `request_id`, …), so
+    // one request's whole life can be selected from the log by its id.
+    let _ = if log.format == "json" {
+        builder.json().with_current_span(true).with_span_list(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 use vidgate_domain::ErrorType;
 use vidgate_providers::{ErrorClass, SubmitJob};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
@@ -32,6 +33,8 @@ impl Dispatcher {
         let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
         let completion = Completion::Failed { error, error_type: error_type.to_owned() };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
+            tracing::warn!(%error_type, "failed before it reached the upstream");
+            crate::metrics::finished(self.ctx.pool(), "failed");
             self.ctx.wake_webhooks.notify_waiters();
             self.ctx.changed(task.id);
         }
@@ -56,11 +59,28 @@ impl Worker for Dispatcher {
         else {
             return Ok(Outcome::Idle);
         };
+        // It left the queue: its status and every queued position behind it changed.
+        ctx.changed(task.id);
+        let span =
+            tracing::info_span!("dispatch", request_id = %task.id, attempt = task.submit_attempts);
+        self.submit(task).instrument(span).await?;
+        Ok(Outcome::Worked)
+    }
+}
+
+impl Dispatcher {
+    async fn submit(&self, task: TaskRecord) -> Result<(), WorkerError> {
+        let ctx = &self.ctx;
+        let now = ctx.now();
         let account = task.account.clone().unwrap_or_default();
         if task.cancel_requested {
             let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
-            ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await?;
-            return Ok(Outcome::Worked);
+            if ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await? {
+                crate::metrics::finished(ctx.pool(), "cancelled");
+                ctx.wake_webhooks.notify_waiters();
+                ctx.changed(task.id);
+            }
+            return Ok(());
         }
         let job = SubmitJob {
             request_id: task.id,
@@ -68,7 +88,10 @@ impl Worker for Dispatcher {
             request: &task.request,
             attempt: task.submit_attempts,
         };
-        match with_heartbeat(ctx, task.lease(), ctx.provider.submit(job)).await {
+        let started = std::time::Instant::now();
+        let submitted = with_heartbeat(ctx, task.lease(), ctx.provider.submit(job)).await;
+        crate::metrics::provider_call(ctx.pool(), "submit", &submitted, started);
+        match submitted {
             Ok(submitted) => {
                 let now = ctx.now();
                 let next_poll = now + ms(ctx.provider.poll_delay(std::time::Duration::ZERO));
@@ -86,6 +109,7 @@ impl Worker for Dispatcher {
                     .mark_running(task.lease(), &submitted.upstream_task_id, next_poll, now, log)
                     .await?
                 {
+                    tracing::info!(account = %account, upstream_task_id = %submitted.upstream_task_id, "handed to the upstream");
                     ctx.wake_poller.notify_waiters();
                     ctx.changed(task.id);
                 } else {
@@ -110,6 +134,7 @@ impl Worker for Dispatcher {
                     ),
                 );
                 if ctx.store.requeue(task.lease(), now + ms(delay), now, log).await? {
+                    tracing::warn!(code = %e.code, retry_in_s = delay.as_secs_f64(), "the upstream did not take it; back in the queue");
                     ctx.changed(task.id);
                 }
             }
@@ -122,6 +147,6 @@ impl Worker for Dispatcher {
             }
             Err(e) => self.fail(&task, e.message, &e.code).await?,
         }
-        Ok(Outcome::Worked)
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod context;
 mod dispatcher;
 mod events;
 mod janitor;
+mod metrics;
 mod poller;
 mod reaper;
 mod result_body;

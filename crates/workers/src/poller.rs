@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 use vidgate_providers::{ErrorClass, PollJob, PollStatus};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
@@ -31,7 +32,17 @@ impl Poller {
         log: LogEntry,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
+        let (outcome, error_type) = match &completion {
+            Completion::Succeeded { .. } => ("succeeded", None),
+            Completion::Failed { error_type, .. } => ("failed", Some(error_type.clone())),
+            Completion::Cancelled => ("cancelled", None),
+        };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
+            match &error_type {
+                None => tracing::info!(outcome, "finished"),
+                Some(error_type) => tracing::warn!(outcome, %error_type, "finished"),
+            }
+            crate::metrics::finished(self.ctx.pool(), outcome);
             self.ctx.wake_dispatcher.notify_waiters();
             self.ctx.wake_webhooks.notify_waiters();
             self.ctx.changed(task.id);
@@ -71,13 +82,23 @@ impl Worker for Poller {
         else {
             return Ok(Outcome::Idle);
         };
+        let span = tracing::info_span!("poll", request_id = %task.id);
+        self.follow(task).instrument(span).await?;
+        Ok(Outcome::Worked)
+    }
+}
+
+impl Poller {
+    async fn follow(&self, task: TaskRecord) -> Result<(), WorkerError> {
+        let ctx = &self.ctx;
+        let now = ctx.now();
         if task.cancel_requested {
             let log = LogEntry::info(
                 now,
                 "cancelled by the caller; the upstream job is no longer followed",
             );
             self.finish(&task, Completion::Cancelled, log).await?;
-            return Ok(Outcome::Worked);
+            return Ok(());
         }
         let (Some(upstream_task_id), Some(submitted_at)) =
             (task.upstream_task_id.as_deref(), task.submitted_at)
@@ -88,7 +109,7 @@ impl Worker for Poller {
                 error_type: "internal_error".into(),
             };
             self.finish(&task, completion, log).await?;
-            return Ok(Outcome::Worked);
+            return Ok(());
         };
         let account = task.account.clone().unwrap_or_default();
         let job = PollJob {
@@ -100,7 +121,10 @@ impl Worker for Poller {
         };
         let since_submit = Duration::from_millis((now - submitted_at).max(0) as u64);
         let delay = ctx.provider.poll_delay(since_submit);
-        match with_heartbeat(ctx, task.lease(), ctx.provider.poll(job)).await {
+        let started = std::time::Instant::now();
+        let polled = with_heartbeat(ctx, task.lease(), ctx.provider.poll(job)).await;
+        crate::metrics::provider_call(ctx.pool(), "poll", &polled, started);
+        match polled {
             Ok(PollStatus::Waiting) => self.reschedule(&task, task.progress, delay, None).await?,
             Ok(PollStatus::Processing { progress }) => {
                 let progress = i64::from(progress);
@@ -154,6 +178,6 @@ impl Worker for Poller {
                 .await?;
             }
         }
-        Ok(Outcome::Worked)
+        Ok(())
     }
 }

@@ -230,8 +230,24 @@ impl Worker for WebhookSender {
                 self.next_attempt(&d, None),
             ),
         };
-        if !ctx.store.record_attempt(&d, &attempt, result, at).await? {
-            tracing::warn!(delivery = %d.id, "lost the delivery's lease while sending; the attempt was not recorded");
+        let outcome = match &result {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::RetryAt(_) => "retrying",
+            AttemptResult::Failed => "failed",
+        };
+        crate::metrics::webhook_attempt(outcome, started);
+        let recorded = ctx.store.record_attempt(&d, &attempt, result, at).await?;
+        let span = tracing::info_span!("webhook", request_id = %d.task_id, delivery = %d.id);
+        let _entered = span.enter(); // no await below
+        if recorded {
+            match outcome {
+                "delivered" => tracing::info!(status = ?attempt.status, "webhook delivered"),
+                _ => {
+                    tracing::warn!(outcome, status = ?attempt.status, error = ?attempt.error, "webhook attempt failed")
+                }
+            }
+        } else {
+            tracing::warn!("lost the delivery's lease while sending; the attempt was not recorded");
         }
         Ok(Outcome::Worked)
     }

@@ -41,7 +41,9 @@ pub async fn cancel_request(
 ) -> Result<Response, ApiError> {
     let outcome = match id.parse() {
         Ok(id) => {
+            tracing::Span::current().record("request_id", tracing::field::display(id));
             let outcome = state.store.cancel_task(&key.id, id, state.clock.now_ms()).await?;
+            tracing::info!(?outcome, "cancel requested by the caller");
             let _ = state.changes.send(id);
             outcome
         }

@@ -128,11 +128,19 @@ pub async fn create_request(
     };
     let task = match state.store.insert_task(task).await? {
         InsertOutcome::Inserted(t) => {
+            tracing::Span::current().record("request_id", tracing::field::display(t.id));
+            tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name, "accepted and queued");
+            metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
+                .increment(1);
             state.wake_dispatcher.notify_waiters();
             let _ = state.changes.send(t.id);
             t
         }
-        InsertOutcome::Replayed(t) => t,
+        InsertOutcome::Replayed(t) => {
+            tracing::Span::current().record("request_id", tracing::field::display(t.id));
+            tracing::info!("an Idempotency-Key replay: answered with the original request");
+            t
+        }
         InsertOutcome::IdempotencyMismatch { task_id } => {
             return Err(ApiError::invalid(
                 &["header", "idempotency-key"],

@@ -20,8 +20,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
     (status = 503, description = "The store is unreachable or not migrated.", body = crate::openapi::ErrorBody),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.store.count_active_keys().await {
-        Ok(_) => Ok(Json(json!({"status": "ready", "store": state.store.backend()}))),
+    match state.store.schema_current().await {
+        Ok(true) => Ok(Json(json!({"status": "ready", "store": state.store.backend()}))),
+        Ok(false) => Err(ApiError::Unavailable(
+            "the database schema is not the one this binary expects (run `vidgate migrate`, or upgrade this replica)".into(),
+        )),
         Err(e) => Err(ApiError::Unavailable(format!("store unavailable: {e}"))),
     }
 }

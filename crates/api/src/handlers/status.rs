@@ -17,6 +17,7 @@ use crate::{ApiError, AppState};
 
 async fn load(state: &AppState, key_id: &str, raw_id: &str) -> Result<TaskRecord, ApiError> {
     let id = parse_request_id(raw_id)?;
+    tracing::Span::current().record("request_id", tracing::field::display(id));
     state.store.get_task(key_id, id).await?.ok_or_else(ApiError::request_not_found)
 }
 
@@ -74,6 +75,7 @@ pub async fn get_status(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;
+    tracing::Span::current().record("request_id", tracing::field::display(id));
     let (task, position) = match state.statuses.get(&key.id, id) {
         Some(hit) => hit,
         None => {

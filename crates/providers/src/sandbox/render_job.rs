@@ -122,6 +122,8 @@ pub fn render_to_disk(
         let out =
             fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
         let stats = render_mp4(&spec, &scene, BufWriter::new(out)).map_err(|e| e.to_string())?;
+        metrics::histogram!("vidgate_render_duration_seconds").record(stats.elapsed.as_secs_f64());
+        metrics::counter!("vidgate_render_frames_total").increment(u64::from(stats.frames));
         fs::write(&tmp_cover, &stats.cover_jpeg)
             .map_err(|e| format!("cannot write the cover: {e}"))?;
         fs::rename(&tmp_cover, &cover_path)

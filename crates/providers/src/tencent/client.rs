@@ -126,7 +126,9 @@ impl ApiClient {
         }
     }
 
-    /// Calls `action` with `params` and returns `Response` (without `RequestId`).
+    /// Calls `action` with `params` and returns `Response` (without `RequestId`). Each call
+    /// is counted and timed (`vidgate_upstream_calls_total`, `…_call_duration_seconds`) by
+    /// action and outcome code; the pacing wait is not part of the time.
     pub async fn call(
         &self,
         account: &TencentAccount,
@@ -134,6 +136,29 @@ impl ApiClient {
         params: &Value,
     ) -> Result<Value, CallError> {
         self.pace(account, action).await;
+        let started = std::time::Instant::now();
+        let result = self.send(account, action, params).await;
+        let code = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(CallError::Api { code, .. }) => code.clone(),
+            Err(CallError::Http { status }) => format!("HTTP{status}"),
+            Err(CallError::Transport { .. }) => "NetworkError".to_owned(),
+            Err(CallError::Decode { .. }) => "DecodeError".to_owned(),
+        };
+        let labels =
+            [("provider", "tencent".to_owned()), ("action", action.to_owned()), ("code", code)];
+        metrics::counter!("vidgate_upstream_calls_total", &labels).increment(1);
+        metrics::histogram!("vidgate_upstream_call_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn send(
+        &self,
+        account: &TencentAccount,
+        action: &str,
+        params: &Value,
+    ) -> Result<Value, CallError> {
         let body =
             serde_json::to_vec(params).map_err(|e| CallError::Decode { message: e.to_string() })?;
         let host = account.host();

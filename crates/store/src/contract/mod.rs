@@ -7,6 +7,7 @@ mod keys;
 mod limits;
 mod queue;
 mod requests;
+mod stats;
 mod webhooks;
 
 pub use dedup::*;
@@ -14,6 +15,7 @@ pub use keys::*;
 pub use limits::*;
 pub use queue::*;
 pub use requests::*;
+pub use stats::*;
 pub use webhooks::*;
 
 use serde_json::json;
@@ -63,6 +65,7 @@ macro_rules! store_contract_tests {
             queue_limits_refuse_inserts_past_them_and_free_up_as_tasks_leave,
             many_concurrent_creates_each_commit_once_in_order,
             key_limits_are_stored_per_key,
+            queue_stats_count_states_and_find_the_oldest_queued,
         );
     };
 }

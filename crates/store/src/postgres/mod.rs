@@ -6,6 +6,7 @@
 
 mod insert;
 mod keys;
+mod stats;
 mod tasks;
 pub mod testing;
 mod webhooks;
@@ -60,6 +61,12 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    async fn schema_current(&self) -> Result<bool> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar(crate::migrations::APPLIED).fetch_all(&self.pool).await?;
+        Ok(crate::migrations::current(&MIGRATOR, &applied))
     }
 
     async fn events(&self) -> Result<Option<StoreEvents>> {

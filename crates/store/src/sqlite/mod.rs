@@ -4,6 +4,7 @@
 
 mod insert;
 mod keys;
+mod stats;
 mod tasks;
 mod webhooks;
 
@@ -82,15 +83,6 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader, committer })
     }
 
-    /// Whether the schema is at the version this binary expects (for `/readyz`).
-    pub async fn migrations_applied(&self) -> Result<bool> {
-        let applied: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.reader)
-                .await?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
-    }
-
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
@@ -101,5 +93,11 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn schema_current(&self) -> Result<bool> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar(crate::migrations::APPLIED).fetch_all(&self.reader).await?;
+        Ok(crate::migrations::current(&MIGRATOR, &applied))
     }
 }

@@ -493,6 +493,10 @@ impl TaskStore for SqliteStore {
         })
     }
 
+    async fn queue_stats(&self, pool: &str) -> Result<crate::QueueStats> {
+        self.pool_stats(pool).await
+    }
+
     async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
             "SELECT account, count(*) AS n FROM tasks WHERE pool = ?1 AND state IN ('submitting', 'running')

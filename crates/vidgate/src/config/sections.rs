@@ -19,6 +19,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,
+    pub metrics_listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

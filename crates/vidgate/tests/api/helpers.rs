@@ -27,6 +27,8 @@ pub struct TestApp {
     pub provider: Arc<dyn vidgate_providers::Provider>,
     pub data_dir: PathBuf,
     pub config: Config,
+    /// Where `/metrics` is served when `server.metrics_listen` gives it its own listener.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
     stopped: Option<tokio::sync::oneshot::Receiver<()>>,
     dir: Option<tempfile::TempDir>,
@@ -130,6 +132,7 @@ impl TestApp {
         };
         let app = Application::build(config.clone(), options).await.expect("app builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let key = app.first_key.clone().unwrap_or(key);
         let (store, workers, provider) =
             (app.store.clone(), app.workers.clone(), app.provider.clone());
@@ -150,6 +153,7 @@ impl TestApp {
             provider,
             data_dir: dir.path().to_path_buf(),
             config,
+            metrics_addr,
             shutdown,
             stopped: Some(stopped),
             dir: Some(dir),

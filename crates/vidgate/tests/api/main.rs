@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod listing;
 mod openapi;
+mod ops;
 mod process;
 mod progression;
 mod replicas;

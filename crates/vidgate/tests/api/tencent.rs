@@ -69,6 +69,16 @@ async fn a_request_goes_upstream_and_comes_back_with_the_upstreams_file() {
         logs.iter().any(|l| l.starts_with("dispatched to tencent account default")),
         "{logs:?}"
     );
+    // Every upstream call is counted by action and outcome (read from the recorder directly:
+    // scraping /metrics here would race ops.rs over the shared scrape-time gauges).
+    let metrics = vidgate_api::metrics::install().expect("a recorder").render();
+    for action in ["CreateAigcVideoTask", "DescribeTaskDetail"] {
+        let series = format!(
+            "vidgate_upstream_calls_total{{provider=\"tencent\",action=\"{action}\",code=\"ok\"}}"
+        );
+        assert!(metrics.contains(&series), "{series} missing");
+    }
+    assert!(metrics.contains("vidgate_upstream_call_duration_seconds_bucket{provider=\"tencent\""));
 }
 
 async fn fails_with(

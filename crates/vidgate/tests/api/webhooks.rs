@@ -154,6 +154,11 @@ async fn a_finished_request_is_delivered_once_signed_after_induced_failures() {
         .map(|a| a["status_code"].as_i64().unwrap())
         .collect();
     assert_eq!(codes, vec![503, 500, 204]);
+    let metrics = vidgate_api::metrics::install().expect("a recorder").render();
+    for outcome in ["delivered", "retrying"] {
+        let series = format!("vidgate_webhook_deliveries_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&series), "{series} missing");
+    }
 }
 
 #[tokio::test]

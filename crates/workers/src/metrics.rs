@@ -1,0 +1,37 @@
+//! The workers' Prometheus series: provider calls by action and outcome, requests finished by
+//! outcome, webhook deliveries by outcome. (The recorder is installed by the binary; without
+//! one these are no-ops, as in unit tests.)
+
+use std::time::Instant;
+
+use vidgate_providers::ProviderError;
+
+/// One provider call (`submit`, `poll`): counted and timed by outcome code.
+pub fn provider_call<T>(
+    pool: &str,
+    action: &'static str,
+    result: &Result<T, ProviderError>,
+    started: Instant,
+) {
+    let code = match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code.clone(),
+    };
+    let labels = [("provider", pool.to_owned()), ("action", action.to_owned()), ("code", code)];
+    metrics::counter!("vidgate_provider_calls_total", &labels).increment(1);
+    metrics::histogram!("vidgate_provider_call_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// A request reached a terminal state through this process.
+pub fn finished(pool: &str, outcome: &'static str) {
+    metrics::counter!("vidgate_requests_finished_total", "pool" => pool.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// One webhook attempt ended (`delivered`, `retrying`, `failed`, `refused`).
+pub fn webhook_attempt(outcome: &'static str, started: Instant) {
+    metrics::counter!("vidgate_webhook_deliveries_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("vidgate_webhook_attempt_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+}
