@@ -36,6 +36,20 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
+/// Query parameters with the house error (422 at `["query"]`, JSON) instead of axum's
+/// plain-text 400: duplicate or undecodable parameters are the caller's input like any other.
+pub struct QueryParams<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| ApiError::invalid(&["query"], "query_parsing", e.body_text()))
+    }
+}
+
 /// `?logs=1|0|true|false` (fal's Python client sends `true`).
 pub struct WantLogs(pub bool);
 
@@ -55,10 +69,11 @@ impl FromRequestParts<AppState> for WantLogs {
     }
 }
 
-/// `1`/`true`/`0`/`false` (or absent) for the `logs` query parameter.
+/// `1`/`true`/`0`/`false` (or absent) for the `logs` query parameter: exactly the values the
+/// OpenAPI document lists, so a client checked against it never meets a surprise.
 pub fn logs_flag(value: Option<&str>) -> Result<bool, ApiError> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("" | "0" | "false") => Ok(false),
+    match value {
+        None | Some("0" | "false") => Ok(false),
         Some("1" | "true") => Ok(true),
         Some(other) => Err(ApiError::invalid(
             &["query", "logs"],

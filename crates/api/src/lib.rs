@@ -10,6 +10,7 @@ mod handlers;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+mod query_guard;
 mod router;
 mod state;
 pub mod status_cache;

@@ -108,11 +108,61 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct FieldErrorBody {
     /// Where: `["body", "output_config", "duration"]`, `["header", "idempotency-key"]`, …
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<LocItem>)]
     loc: Vec<serde_json::Value>,
     msg: String,
     /// `missing`, `string_type`, `enum`, `model_rule`, `extra_forbidden`, …
     r#type: String,
+}
+
+/// One step of an error location: a field name, or an index into an array.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documentation only: locations are built as JSON values
+pub enum LocItem {
+    Field(String),
+    Index(u64),
+}
+
+/// The `logs` query parameter: `1`/`true` include log entries, `0`/`false` (or no parameter)
+/// do not. fal's Python client sends `true`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only: parsed by `extract::logs_flag`
+pub enum LogsParam {
+    #[serde(rename = "1")]
+    One,
+    #[serde(rename = "0")]
+    Zero,
+    #[serde(rename = "true")]
+    True,
+    #[serde(rename = "false")]
+    False,
+}
+
+/// The `status` filter of the listing: fal's three status values.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only: parsed by `PublicStatus::parse`
+pub enum StatusFilter {
+    #[serde(rename = "IN_QUEUE")]
+    InQueue,
+    #[serde(rename = "IN_PROGRESS")]
+    InProgress,
+    #[serde(rename = "COMPLETED")]
+    Completed,
+}
+
+/// One Server-Sent Event of the status stream: `data` is a status object (the status
+/// route's body) as JSON text.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only: events are written by axum's SSE support
+pub struct StatusEvent {
+    /// The status object, JSON-encoded.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    /// Always the default, `message`, when present.
+    event: Option<String>,
+    id: Option<String>,
+    retry: Option<u64>,
 }
 
 /// 422: every problem found, one entry each.
@@ -172,7 +222,7 @@ impl Modify for Security {
         ops::openapi_json,
         crate::metrics::render,
     ),
-    components(schemas(CreateTaskBody, OutputConfigBody, FileInfoBody, ErrorBody, ValidationErrorBody, FieldErrorBody)),
+    components(schemas(CreateTaskBody, OutputConfigBody, FileInfoBody, ErrorBody, ValidationErrorBody, FieldErrorBody, LocItem, LogsParam, StatusEvent, StatusFilter)),
     modifiers(&Security),
     tags(
         (name = "queue", description = "fal's queue protocol over the seed's create route."),

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         // Files vidgate stores itself (sandbox output), with Range support.
         .nest_service("/media", media)
         .route("/openapi.json", get(ops::openapi_json))
+        .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
         .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
     finish(api, state)
 }

@@ -4,12 +4,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vidgate_providers::{PushAuth, PushError};
 
+use crate::extract::QueryParams;
 use crate::{ApiError, AppState};
 
 fn pick(
@@ -39,7 +40,7 @@ fn pick(
 )]
 pub async fn tencent_vod(
     State(state): State<AppState>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
+    QueryParams(query): QueryParams<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {

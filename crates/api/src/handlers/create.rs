@@ -1,7 +1,7 @@
 //! `POST /tencent-vod/v1/aigc-video`: validate, commit, answer with the queue handle.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -13,7 +13,7 @@ use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, LimitScope, New
 use super::{fal_request_id, http_request_id, webhook};
 use crate::auth::CreatorKey;
 use crate::base_url::BaseUrl;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, QueryParams};
 use crate::views::{QueueHandle, queue_handle};
 use crate::{ApiError, AppState};
 
@@ -76,7 +76,7 @@ pub async fn create_request(
     CreatorKey(key): CreatorKey,
     base: BaseUrl,
     headers: HeaderMap,
-    Query(query): Query<std::collections::HashMap<String, String>>,
+    QueryParams(query): QueryParams<std::collections::HashMap<String, String>>,
     JsonBody(body, size): JsonBody,
 ) -> Result<Response, ApiError> {
     if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)

@@ -1,7 +1,7 @@
 //! `GET /tencent-vod/v1/aigc-video/requests`: the caller's own requests, newest first.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use vidgate_domain::PublicStatus;
@@ -10,6 +10,7 @@ use vidgate_store::ListQuery;
 use super::status::status_of;
 use crate::auth::ApiKey;
 use crate::base_url::BaseUrl;
+use crate::extract::QueryParams;
 use crate::views::ListBody;
 use crate::{ApiError, AppState};
 
@@ -17,18 +18,22 @@ const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// `IN_QUEUE`, `IN_PROGRESS` or `COMPLETED`.
+    /// Only requests in this state.
+    #[param(value_type = Option<crate::openapi::StatusFilter>)]
     pub status: Option<String>,
-    /// 1–100, default 20.
+    /// Requests per page, 1–100; default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 
 fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
     let states = match p.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(
             PublicStatus::parse(s)
                 .ok_or_else(|| {
@@ -43,7 +48,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
         ),
     };
     let limit = match p.limit.as_deref() {
-        None | Some("") => DEFAULT_LIMIT,
+        None => DEFAULT_LIMIT,
         Some(l) => {
             l.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
                 ApiError::invalid(
@@ -55,14 +60,18 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
         }
     };
     let before_seq = match p.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ApiError::invalid(
-                &["query", "cursor"],
-                "value_error",
-                "cursor must be a next_cursor value from a previous page",
-            )
-        })?),
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>().ok().filter(|n| *n > 0 && !c.starts_with(['+', '0'])).ok_or_else(
+                || {
+                    ApiError::invalid(
+                        &["query", "cursor"],
+                        "value_error",
+                        "cursor must be a next_cursor value from a previous page",
+                    )
+                },
+            )?,
+        ),
     };
     Ok(ListQuery { states, before_seq, limit })
 }
@@ -83,10 +92,8 @@ pub async fn list_requests(
     State(state): State<AppState>,
     ApiKey(key, _): ApiKey,
     base: BaseUrl,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ListBody>, ApiError> {
-    let Query(params) =
-        params.map_err(|e| ApiError::invalid(&["query"], "value_error", e.body_text()))?;
     let query = parse_params(&params)?;
     let tasks = state.store.list_tasks(&key.id, &query).await?;
     let next_cursor = (tasks.len() as i64 == query.limit)

@@ -22,6 +22,7 @@ use crate::{ApiError, AppState};
         (status = 200, description = "`{\"Response\":{\"TaskType\":\"AigcVideoTask\",\"Status\",\"AigcVideoTask\":{…},\"RequestId\"}}`", body = Object),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "`{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\",\"Message\"},\"RequestId\"}}`", body = Object),
+        (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))

@@ -55,7 +55,7 @@ fn http_status(task: &TaskRecord) -> StatusCode {
     get, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/status", tag = "queue",
     params(
         ("request_id" = String, Path, description = "The request id from the create answer."),
-        ("logs" = Option<String>, Query, description = "`1`/`true` to include log entries."),
+        ("logs" = Option<crate::openapi::LogsParam>, Query, description = "`1`/`true` to include log entries."),
     ),
     responses(
         (status = 200, description = "COMPLETED (check `error`/`error_type` for failures).", body = StatusBody),
@@ -107,7 +107,7 @@ pub async fn get_status(
         (status = 400, description = "Cancelled (`error_type: request_cancelled`).", body = crate::openapi::ErrorBody),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
-        (status = 422, description = "The upstream refused the input (invalid parameter, content policy).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The upstream refused the input (invalid parameter, content policy); or an unknown query parameter (then the body is a validation error list).", body = crate::openapi::ErrorBody),
         (status = 502, description = "The upstream failed.", body = crate::openapi::ErrorBody),
         (status = 503, description = "The upstream stayed unavailable past the retry limit.", body = crate::openapi::ErrorBody),
         (status = 504, description = "The request did not finish before its deadline.", body = crate::openapi::ErrorBody),

@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -22,7 +22,7 @@ use vidgate_store::LogEntry;
 use super::status::status_of;
 use crate::auth::{authenticate, has_authorization};
 use crate::base_url::BaseUrl;
-use crate::extract::{logs_flag, parse_request_id};
+use crate::extract::{QueryParams, logs_flag, parse_request_id};
 use crate::limits::Bucket;
 use crate::views::LogLine;
 use crate::{ApiError, AppState, stream_token};
@@ -31,8 +31,10 @@ const RECHECK: Duration = Duration::from_millis(500);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// `1`/`true`: each event carries the log entries new since the previous one.
+    #[param(value_type = Option<crate::openapi::LogsParam>)]
     pub logs: Option<String>,
     /// The `stream_url` token from the status route, instead of an `Authorization` header.
     pub token: Option<String>,
@@ -103,7 +105,7 @@ impl Follow {
     get, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/status/stream", tag = "queue",
     params(("request_id" = String, Path, description = "The request id."), StreamParams),
     responses(
-        (status = 200, description = "`text/event-stream`: one `data:` status object per change; closed after COMPLETED.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: one `data:` status object per change; closed after COMPLETED.", content_type = "text/event-stream", body = crate::openapi::StatusEvent),
         (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
@@ -116,7 +118,7 @@ pub async fn stream_status(
     base: BaseUrl,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(params): Query<StreamParams>,
+    QueryParams(params): QueryParams<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let logs = logs_flag(params.logs.as_deref())?;
     let id = parse_request_id(&id)?;

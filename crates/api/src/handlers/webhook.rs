@@ -105,6 +105,7 @@ pub struct WebhookDeliveries {
         (status = 200, description = "The delivery and its attempts.", body = WebhookDeliveries),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key, or it has no webhook (or has not ended yet).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
@@ -147,6 +148,7 @@ pub async fn list_deliveries(
         (status = 202, description = "Queued for delivery.", body = Object),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key, or it has no webhook (or has not ended yet).", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))

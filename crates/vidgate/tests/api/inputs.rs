@@ -200,3 +200,38 @@ async fn unknown_routes_and_methods_answer_json_errors() {
     let (code, _) = app.status_as(&app.key, "../../etc/passwd", false).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn query_parameters_are_checked_like_body_fields() {
+    let app = TestApp::spawn().await;
+    let id = app.create(&small_request("queried")).await;
+    let get = |path: String| {
+        let (http, key) = (app.http.clone(), app.key.clone());
+        async move {
+            let r = http.get(path).bearer_auth(key).send().await.unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    // A typo is named, with what the route takes.
+    let (code, body) = get(app.queue_url(&format!("/requests/{id}/status?log=1"))).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["query", "log"]));
+    assert!(body["detail"][0]["msg"].as_str().unwrap().contains("takes logs"), "{body}");
+    // Percent-encoded names are the names they spell.
+    let (code, _) = get(app.queue_url(&format!("/requests/{id}/status?%6Cogs=1"))).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    for bad in ["?logs=TRUE", "?logs=", "?logs=yes"] {
+        let (code, body) = get(app.queue_url(&format!("/requests/{id}/status{bad}"))).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    let (code, body) = get(app.queue_url(&format!("/requests/{id}?x=1"))).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"][0]["msg"].as_str().unwrap().contains("no query parameters"));
+    // Duplicates and undecodable values get the same JSON error, never a plain-text 400.
+    let (code, body) = get(app.queue_url("/requests?limit=1&limit=2")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (code, body) = get(app.queue_url("/requests?status=%FF")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (code, _) = get(app.queue_url("/requests?status=IN_QUEUE&limit=5")).await;
+    assert_eq!(code, StatusCode::OK);
+}
