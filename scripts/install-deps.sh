@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what vidgate's tests need beyond the Rust toolchain, when it is missing:
 #   ffmpeg (ffprobe checks the sandbox's videos), nasm (faster openh264 builds; optional),
-#   and .venv, a Python virtualenv with fal's official client (pinned in
-#   scripts/requirements-test.txt) for the fal compatibility test.
+#   chromium + chromium-driver (the dashboard's browser test), and .venv, a Python virtualenv
+#   with the pinned packages of scripts/requirements-test.txt (fal's client, schemathesis,
+#   selenium).
 # Idempotent; uses apt-get (Debian/Ubuntu), with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ need=()
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: please install: ${need[*]} (no apt-get here)" >&2

@@ -8,7 +8,9 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status, stream, webhook};
+use crate::handlers::{
+    callbacks, cancel, create, list, models, ops, query, status, stream, webhook,
+};
 
 /// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
 /// `off_peak`, `enable_bgm`, `class_id`, `expire_time`) are accepted too.
@@ -213,6 +215,7 @@ impl Modify for Security {
         status::get_result,
         cancel::cancel_request,
         list::list_requests,
+        models::list_models,
         query::query_task,
         callbacks::tencent_vod,
         webhook::list_deliveries,

@@ -20,7 +20,8 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         "/requests" => &["status", "limit", "cursor"],
         "/requests/{request_id}/status" => &["logs"],
         "/requests/{request_id}/status/stream" => &["logs", "token"],
-        "/requests/{request_id}"
+        "/models"
+        | "/requests/{request_id}"
         | "/requests/{request_id}/cancel"
         | "/requests/{request_id}/webhooks"
         | "/requests/{request_id}/webhooks/redeliver"

@@ -8,7 +8,9 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::handlers::{callbacks, cancel, create, list, ops, query, status, stream, webhook};
+use crate::handlers::{
+    callbacks, cancel, create, dashboard, list, models, ops, query, status, stream, webhook,
+};
 use crate::{AppState, BASE, FAL_BASE, metrics};
 
 /// The whole API: the queue routes, media, and the ops routes.
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             get(stream::stream_status),
         )
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
+        .route(&format!("{FAL_BASE}/models"), get(models::list_models))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // The upstream's push-mode completion callbacks.
@@ -45,6 +48,13 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi_json))
         .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
         .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
+    let api = if state.config.dashboard {
+        api.route("/dashboard", get(dashboard::page))
+            .route("/dashboard/", get(dashboard::slash))
+            .route("/dashboard/{file}", get(dashboard::file))
+    } else {
+        api
+    };
     finish(api, state)
 }
 

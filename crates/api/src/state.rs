@@ -29,6 +29,8 @@ pub struct ApiConfig {
     pub limits: crate::limits::LimitsConfig,
     /// Serve `/metrics` on the main listener (off when it has a listener of its own).
     pub metrics_on_main: bool,
+    /// Serve the web dashboard at `/dashboard`.
+    pub dashboard: bool,
 }
 
 #[derive(Clone)]

@@ -78,6 +78,10 @@ pub struct StatusBody {
     pub upstream_task_id: Option<String>,
     pub model_name: String,
     pub model_version: String,
+    /// The request's prompt, if it had one (in listings only, so people can tell their
+    /// requests apart).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     pub created_at: String,
     /// The live status stream (Server-Sent Events), with a token valid for an hour so a
     /// browser `EventSource` can open it without headers. Present until the request completes.
@@ -126,6 +130,7 @@ pub fn status_body(
         upstream_task_id: t.upstream_task_id.clone(),
         model_name: t.request.model_name.clone(),
         model_version: t.request.model_version.clone(),
+        prompt: None,
         created_at: rfc3339(t.created_at),
         stream_url: None,
         error: t.error.clone(),

@@ -156,6 +156,7 @@ impl Application {
                 egress,
                 limits: config.limits.api(),
                 metrics_on_main: config.server.metrics_listen.is_empty(),
+                dashboard: config.server.dashboard,
             }),
             wake_dispatcher: wake_dispatcher.clone(),
             wake_poller: wake_poller.clone(),

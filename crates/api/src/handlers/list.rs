@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use vidgate_domain::PublicStatus;
 use vidgate_store::ListQuery;
 
-use super::status::status_of;
+use super::status::{add_stream_url, status_of};
 use crate::auth::ApiKey;
 use crate::base_url::BaseUrl;
 use crate::extract::QueryParams;
@@ -90,7 +90,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
 )]
 pub async fn list_requests(
     State(state): State<AppState>,
-    ApiKey(key, _): ApiKey,
+    ApiKey(key, key_hash): ApiKey,
     base: BaseUrl,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ListBody>, ApiError> {
@@ -101,7 +101,10 @@ pub async fn list_requests(
         .flatten();
     let mut requests = Vec::with_capacity(tasks.len());
     for t in &tasks {
-        requests.push(status_of(&state, t, &base, false).await?);
+        let mut body = status_of(&state, t, &base, false).await?;
+        add_stream_url(&mut body, t, &key_hash, state.clock.now_ms());
+        body.prompt = t.request.prompt.clone();
+        requests.push(body);
     }
     Ok(Json(ListBody { requests, next_cursor }))
 }

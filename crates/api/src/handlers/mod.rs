@@ -3,7 +3,9 @@
 pub mod callbacks;
 pub mod cancel;
 pub mod create;
+pub mod dashboard;
 pub mod list;
+pub mod models;
 pub mod ops;
 pub mod query;
 pub mod status;

@@ -46,6 +46,15 @@ async fn with_logs(
     Ok(status_body(task, base, position, logs.as_deref()))
 }
 
+/// While a request can still change, its status carries a tokened `stream_url` a browser's
+/// `EventSource` can open without headers.
+pub(crate) fn add_stream_url(body: &mut StatusBody, task: &TaskRecord, key_hash: &str, now: i64) {
+    if !task.state.is_terminal() {
+        let token = crate::stream_token::issue(key_hash, &body.request_id, now);
+        body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
+    }
+}
+
 fn http_status(task: &TaskRecord) -> StatusCode {
     if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED }
 }
@@ -87,10 +96,7 @@ pub async fn get_status(
         }
     };
     let mut body = with_logs(&state, &task, &base, position, logs).await?;
-    if !task.state.is_terminal() {
-        let token = crate::stream_token::issue(&key_hash, &body.request_id, state.clock.now_ms());
-        body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
-    }
+    add_stream_url(&mut body, &task, &key_hash, state.clock.now_ms());
     Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
 }
 

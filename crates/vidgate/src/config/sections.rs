@@ -20,6 +20,7 @@ pub struct ServerConfig {
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,
     pub metrics_listen: String,
+    pub dashboard: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,7 @@ mod cancel;
 mod cli;
 mod crash;
 mod create;
+mod dashboard;
 mod fal;
 mod frames;
 mod helpers;

@@ -1,0 +1,121 @@
+//! `GET /tencent-vod/v1/models`: the model rule tables vidgate checks requests against, so a
+//! client (the dashboard's form among them) can offer only what will be accepted.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+use vidgate_domain::models::{Durations, LastFrame, MODELS, Values, VersionRules};
+
+use crate::auth::ApiKey;
+use crate::{ApiError, AppState};
+
+/// Every model vidgate knows, and whether it refuses others.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelsBody {
+    /// `true`: requests must name a model and version listed here and keep to its rules.
+    /// `false`: anything passes through to the upstream unchecked.
+    pub strict_model_rules: bool,
+    pub models: Vec<ModelInfo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelInfo {
+    /// The `model_name` to send.
+    pub name: &'static str,
+    /// When the table was last checked against the upstream's documentation.
+    pub as_of: &'static str,
+    pub versions: Vec<VersionInfo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionInfo {
+    /// The `model_version` to send.
+    pub version: &'static str,
+    pub durations: DurationRule,
+    /// Seconds, when the upstream documents a default.
+    pub default_duration: Option<f64>,
+    /// Allowed `output_config.resolution` values; null: any (undocumented); empty: the model
+    /// takes none.
+    pub resolutions: Option<Vec<&'static str>>,
+    pub default_resolution: Option<&'static str>,
+    /// Allowed `output_config.aspect_ratio` values, as `resolutions`.
+    pub aspect_ratios: Option<Vec<&'static str>>,
+    pub default_aspect_ratio: Option<&'static str>,
+    /// Whether `last_frame_url` is allowed: `supported`, `not_supported`, or the one
+    /// resolution it needs (`1080P`).
+    pub last_frame: String,
+    /// Most entries `file_infos` may carry.
+    pub max_images: usize,
+    /// Whether the model makes audio; null: undocumented.
+    pub audio: Option<bool>,
+}
+
+/// Allowed `output_config.duration` values.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DurationRule {
+    /// Exactly one of these values (seconds).
+    OneOf { values: Vec<f64> },
+    /// Any whole number of seconds in this inclusive range.
+    Whole { min: u32, max: u32 },
+    /// Undocumented upstream: any positive value passes.
+    Any,
+}
+
+fn values(v: Values) -> Option<Vec<&'static str>> {
+    match v {
+        Values::OneOf(set) => Some(set.to_vec()),
+        Values::NotSupported => Some(Vec::new()),
+        Values::Undocumented => None,
+    }
+}
+
+fn version_info(version: &'static str, r: &VersionRules) -> VersionInfo {
+    VersionInfo {
+        version,
+        durations: match r.durations {
+            Durations::OneOf(set) => DurationRule::OneOf { values: set.to_vec() },
+            Durations::Whole { min, max } => DurationRule::Whole { min, max },
+            Durations::Undocumented => DurationRule::Any,
+        },
+        default_duration: r.default_duration,
+        resolutions: values(r.resolutions),
+        default_resolution: r.default_resolution,
+        aspect_ratios: values(r.aspect_ratios),
+        default_aspect_ratio: r.default_aspect_ratio,
+        last_frame: match r.last_frame {
+            LastFrame::Supported => "supported".into(),
+            LastFrame::NotSupported => "not_supported".into(),
+            LastFrame::OnlyAtResolution(res) => res.into(),
+        },
+        max_images: r.max_images,
+        audio: r.audio,
+    }
+}
+
+/// The models, versions and per-version rules requests are checked against.
+#[utoipa::path(
+    get, path = "/tencent-vod/v1/models", tag = "queue",
+    responses(
+        (status = 200, description = "Every known model and its rules.", body = ModelsBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+    ),
+    security(("bearer" = []), ("key" = []))
+)]
+pub async fn list_models(
+    State(state): State<AppState>,
+    _caller: ApiKey,
+) -> Result<Json<ModelsBody>, ApiError> {
+    let models = MODELS
+        .iter()
+        .map(|t| ModelInfo {
+            name: t.name,
+            as_of: t.as_of,
+            versions: t.versions.iter().map(|(v, r)| version_info(v, r)).collect(),
+        })
+        .collect();
+    Ok(Json(ModelsBody { strict_model_rules: state.config.parse.strict_model_rules, models }))
+}

@@ -1,0 +1,225 @@
+//! The web dashboard: its files and headers, the models route its form is built from, and an
+//! end-to-end run in headless Chromium (Debian's `chromium` + `chromedriver`, driven by
+//! Selenium from the test virtualenv) against a live vidgate. The run's screenshot is kept at
+//! `.ci/artifacts/dashboard.png`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, small_request};
+use crate::process::Server;
+
+const KEY: &str = "vg_dashboard_e2e_key";
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary_with_strict_headers() {
+    let app = TestApp::spawn().await;
+    let page = app.http.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let h = page.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"src="dashboard/app.js""#), "the page loads its script");
+
+    for (file, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+        let r = app.http.get(app.url(&format!("/dashboard/{file}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{file}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind), "{file}");
+        let etag = r.headers()["etag"].clone();
+        assert!(!r.text().await.unwrap().is_empty());
+        let again = app
+            .http
+            .get(app.url(&format!("/dashboard/{file}")))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{file} revalidates by ETag");
+    }
+
+    let missing = app.http.get(app.url("/dashboard/secrets.txt")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("secrets.txt"));
+
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let slash = no_redirects.get(app.url("/dashboard/")).send().await.unwrap();
+    assert_eq!(slash.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(slash.headers()["location"], "../dashboard");
+}
+
+#[tokio::test]
+async fn the_dashboard_can_be_turned_off() {
+    let app = TestApp::spawn_with(|c| c.server.dashboard = false).await;
+    for path in ["/dashboard", "/dashboard/app.js"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_models_route_lists_the_rules_requests_are_checked_against() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.http.get(app.url("/tencent-vod/v1/models")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, body) = app.get_json("/tencent-vod/v1/models").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["strict_model_rules"], true);
+    let kling = body["models"].as_array().unwrap().iter().find(|m| m["name"] == "Kling").unwrap();
+    let v21 = kling["versions"].as_array().unwrap().iter().find(|v| v["version"] == "2.1").unwrap();
+    assert_eq!(v21["durations"], json!({"kind": "whole", "min": 3, "max": 15}));
+    assert_eq!(v21["resolutions"], json!(["720P", "1080P"]));
+    assert_eq!(v21["last_frame"], "1080P");
+
+    // What the route says is what create enforces: the largest listed duration passes, one
+    // more second does not.
+    let mut body = small_request("rules agree");
+    body["model_name"] = json!("Kling");
+    body["model_version"] = json!("2.1");
+    body["output_config"] = json!({"duration": 15});
+    assert_eq!(app.post_create(&body).await.0, StatusCode::OK);
+    body["output_config"] = json!({"duration": 16});
+    assert_eq!(app.post_create(&body).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn listings_carry_the_prompt_and_a_stream_url_while_unfinished() {
+    let app = TestApp::spawn().await;
+    let id = app.create(&small_request("a fox in the snow")).await;
+    let (_, page) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
+    let entry = &page["requests"][0];
+    assert_eq!(entry["request_id"], id.as_str());
+    assert_eq!(entry["prompt"], "a fox in the snow");
+    let stream = entry["stream_url"].as_str().expect("unfinished: a stream url");
+    let opened = app.http.get(stream).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::OK, "the listing's token opens the stream");
+    drop(opened);
+
+    app.drive_to_completion().await;
+    let (_, page) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
+    assert!(page["requests"][0].get("stream_url").is_none(), "{page}");
+}
+
+fn venv_python() -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python"));
+    assert!(p.exists(), "the test virtualenv is missing: run ./scripts/install-deps.sh");
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_uses_the_dashboard_in_headless_chromium() {
+    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            std::path::Path::new(tool).exists(),
+            "{tool} is missing: run ./scripts/install-deps.sh (the README's test command does)"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // One slot and a few seconds per video, so the second request waits long enough to be
+    // cancelled from its card.
+    let env = [
+        ("VIDGATE_BOOTSTRAP_KEY", KEY),
+        ("VIDGATE_SANDBOX__CONCURRENCY", "1"),
+        ("VIDGATE_SANDBOX__QUEUE_DELAY", "300ms"),
+        ("VIDGATE_SANDBOX__PROCESSING_TIME", "4s"),
+        ("VIDGATE_SANDBOX__POLL_INTERVAL", "200ms"),
+        ("VIDGATE_SANDBOX__FPS", "4"),
+        ("VIDGATE_WORKERS__IDLE_WAIT", "100ms"),
+    ];
+    let server = Server::start(dir.path(), &env);
+    let artifacts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/artifacts"));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dashboard/dashboard_check.py");
+    let (python, base, shot_path) = (venv_python(), server.base.clone(), shot.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("VIDGATE_URL", &base)
+            .env("VIDGATE_KEY", KEY)
+            .env("SCREENSHOT", &shot_path)
+            .output()
+            .expect("run the browser script")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the dashboard run failed (screenshot: {}): {stdout}\n{}",
+        shot.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+
+    // The form is built from the models route and shows the server's field errors in place.
+    assert!(seen["models"].as_array().unwrap().contains(&json!("Kling")), "{seen}");
+    assert_eq!(seen["resolutions"], json!(["default (720P)", "720P", "1080P"]));
+    let errors = seen["form_errors"].as_str().unwrap();
+    assert!(errors.contains("body.output_config.duration"), "{errors}");
+    assert!(errors.contains("body.file_infos.0.url"), "{errors}");
+    assert_eq!(seen["invalid_fields"], json!(["duration", "value"]));
+
+    // Live: the first request was seen in progress, with log lines only the stream carries.
+    let states: Vec<&str> =
+        seen["first_states"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(states.last(), Some(&"succeeded"), "{seen}");
+    assert!(states.contains(&"IN_PROGRESS"), "{seen}");
+    let logs = seen["first_logs"].as_array().unwrap();
+    assert!(logs.iter().any(|l| l.as_str().unwrap().starts_with("dispatched")), "{seen}");
+    assert!(seen["second_position"].as_str().unwrap().starts_with("position"), "{seen}");
+
+    // The video played in the page, with its cover.
+    assert_eq!(seen["video"]["width"], 1280);
+    assert_eq!(seen["video"]["height"], 720);
+    assert_eq!(seen["video"]["duration"], 5);
+    assert!(seen["video"]["poster"].as_str().unwrap().ends_with("cover.jpg"), "{seen}");
+    assert_eq!(seen["cover_width"], 1280);
+    assert_eq!(seen["prompt_shown"], "A lighthouse at dusk, waves rolling in");
+    assert_eq!(seen["console_errors"], json!([]), "the page logged errors");
+    let png = std::fs::read(&shot).expect("screenshot saved");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
+
+    // What the browser did is what the API holds: exactly two requests (the bad submission
+    // created nothing), the form's fields arrived, the second was cancelled.
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, base) = (http.clone(), server.base.clone());
+        async move {
+            let r = http.get(format!("{base}{path}")).bearer_auth(KEY).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let page = get("/tencent-vod/v1/aigc-video/requests".into()).await;
+    assert_eq!(page["requests"].as_array().unwrap().len(), 2, "{page}");
+    let [first, second] = [&seen["ids"][0], &seen["ids"][1]].map(|v| v.as_str().unwrap());
+    let cancelled = get(format!("/tencent-vod/v1/aigc-video/requests/{second}/status")).await;
+    assert_eq!(cancelled["error_type"], "request_cancelled", "{cancelled}");
+    assert_eq!(seen["after_reload"][second], "cancelled");
+    assert_eq!(seen["after_reload"][first], "succeeded");
+    let input =
+        get(format!("/tencent-vod/v1/query/{first}")).await["Response"]["AigcVideoTask"]["Input"]
+            .clone();
+    assert_eq!(input["ModelName"], "Kling");
+    assert_eq!(input["ModelVersion"], "2.1");
+    assert_eq!(input["NegativePrompt"], "blurry");
+    assert_eq!(input["EnhancePrompt"], "Enabled");
+    assert_eq!(input["SessionContext"], "dashboard-e2e");
+    assert_eq!(input["ExtInfo"], "from-the-dashboard");
+    assert_eq!(input["TasksPriority"], 7);
+    let out = &input["OutputConfig"];
+    assert_eq!(out["Duration"], 5.0);
+    assert_eq!(out["Resolution"], "720P");
+    assert_eq!(out["AspectRatio"], "16:9");
+    assert_eq!(out["StorageMode"], "Temporary");
+    assert_eq!(out["MediaName"], "lighthouse");
+    assert_eq!(out["PersonGeneration"], "Disallowed");
+}
