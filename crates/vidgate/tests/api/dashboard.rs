@@ -9,7 +9,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, small_request};
+use crate::helpers::{TestApp, small_request, venv_python};
 use crate::process::Server;
 
 const KEY: &str = "vg_dashboard_e2e_key";
@@ -105,12 +105,6 @@ async fn listings_carry_the_prompt_and_a_stream_url_while_unfinished() {
     app.drive_to_completion().await;
     let (_, page) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
     assert!(page["requests"][0].get("stream_url").is_none(), "{page}");
-}
-
-fn venv_python() -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python"));
-    assert!(p.exists(), "the test virtualenv is missing: run ./scripts/install-deps.sh");
-    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

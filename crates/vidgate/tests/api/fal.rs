@@ -3,23 +3,14 @@
 //! `FAL_KEY`, `FAL_QUEUE_RUN_HOST` and (for the test's own certificate) `SSL_CERT_FILE` differ
 //! from talking to fal itself.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::helpers::venv_python;
 use crate::process::Server;
 
 const KEY: &str = "fal-compat-key";
-
-fn venv_python() -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python"));
-    assert!(
-        p.exists(),
-        "the test virtualenv is missing: run ./scripts/install-deps.sh (the README's test command does)"
-    );
-    p
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fals_python_client_works_against_vidgate_unchanged() {

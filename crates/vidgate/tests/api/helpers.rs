@@ -382,6 +382,16 @@ pub fn decodes_cleanly(path: &Path) -> bool {
     out.status.success() && out.stderr.is_empty()
 }
 
+/// The Python of the test virtualenv (fal's client, selenium), made by `scripts/install-deps.sh`.
+pub fn venv_python() -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python"));
+    assert!(
+        p.exists(),
+        "the test virtualenv is missing: run ./scripts/install-deps.sh (the README's test command does)"
+    );
+    p
+}
+
 pub fn with_bootstrap(key: &str) -> impl FnOnce(&mut Config) + '_ {
     move |c| c.auth.bootstrap_key = Secret::new(key)
 }
