@@ -3,7 +3,8 @@
 //! guard refuses loopback, private, link-local, unique-local and other non-public addresses
 //! unless an allow-list (`VIDGATE_EGRESS_ALLOW`, CIDRs) permits them. It checks every address a
 //! name resolves to, at connection time (so DNS rebinding cannot slip past), and literal IPs
-//! before sending. Clients it builds never follow redirects.
+//! before sending. Clients it builds never follow redirects and never use a proxy from the
+//! environment (`HTTP_PROXY`, `ALL_PROXY`): a proxy resolves the name itself, past the guard.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -77,6 +78,8 @@ impl EgressPolicy {
         reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver { policy: self.clone() }))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target's name itself and so bypass the resolver above.
+            .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
@@ -120,11 +123,20 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // Prefixes that embed or tunnel to an IPv4 address (which may be private) or are
+            // not globally routable; a host behind them is not known to be public.
+            let embeds_v4 = (s[..6] == [0; 6]) // ::/96, IPv4-compatible (deprecated)
+                || (s[0] == 0x0064 && s[1] == 0xFF9B) // 64:ff9b::/96 and 64:ff9b:1::/48, NAT64
+                || s[0] == 0x2002 // 2002::/16, 6to4
+                || (s[0] == 0x2001 && s[1] == 0x0000); // 2001::/32, Teredo
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || embeds_v4
                 || (s[0] & 0xFE00) == 0xFC00 // fc00::/7, unique local
                 || (s[0] & 0xFFC0) == 0xFE80 // fe80::/10, link local
+                || (s[0] & 0xFFC0) == 0xFEC0 // fec0::/10, site local (deprecated)
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // 100::/64, discard
                 || (s[0] == 0x2001 && s[1] == 0x0DB8)) // documentation
         }
     }
@@ -190,6 +202,85 @@ mod tests {
         assert!(p.check_url("http://169.254.169.254/").is_err());
         assert!(EgressPolicy::parse("10.0.0.0/33").is_err());
         assert!(EgressPolicy::parse("").unwrap().allow.is_empty());
+    }
+
+    #[test]
+    fn the_address_classifier_knows_every_non_public_range() {
+        let blocked = [
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.1",
+            "203.0.113.1",
+            "240.0.0.1",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "2001::1",
+            "fec0::1",
+            "feff::1",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "2001:db8::1",
+            "100::1",
+        ];
+        for ip in blocked {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!is_public(ip), "{ip} must be refused");
+        }
+        let public = [
+            "8.8.8.8",
+            "93.184.216.34",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.1",
+            "198.17.255.255",
+            "223.255.255.255",
+            "::ffff:8.8.8.8",
+            "2606:4700::1111",
+            "2a00:1450:4001::1",
+            "2001:4860::8888",
+        ];
+        for ip in public {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(is_public(ip), "{ip} is public");
+        }
+        let p = EgressPolicy::default();
+        for url in [
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[fec0::1]/",
+        ] {
+            assert!(matches!(p.check_url(url), Err(EgressError::Blocked(_))), "{url}");
+        }
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ mod keys;
 mod migrations;
 mod model;
 pub mod postgres;
+mod reap_sql;
 mod rows;
 pub mod sqlite;
 mod tasks;
@@ -20,7 +21,7 @@ pub use events::{StoreEvent, StoreEvents};
 pub use keys::{KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};
 pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
-    LogEntry, LogLevel, NewTask, QueueLimits, ReapReport, Slot, TaskRecord,
+    LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot, TaskRecord,
 };
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};

@@ -217,6 +217,26 @@ pub struct ReapReport {
     pub timed_out: u64,
     /// Expired dedup claims removed.
     pub purged_claims: u64,
+    /// Tasks whose step crashed its worker too often, failed with `worker_crashed`.
+    pub crashed: u64,
+    /// A batch was full: there may be more to sweep at once.
+    pub more: bool,
+}
+
+/// How much one reaper pass may change, and when a crashing step is given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReapLimits {
+    /// Rows each statement of a pass changes at most.
+    pub batch: i64,
+    /// A task whose lease runs out this many times in a row (without a finished step in
+    /// between) fails instead of being tried again.
+    pub max_step_attempts: i64,
+}
+
+impl Default for ReapLimits {
+    fn default() -> Self {
+        ReapLimits { batch: 500, max_step_attempts: 5 }
+    }
 }
 
 impl ReapReport {

@@ -6,8 +6,8 @@ use vidgate_domain::{Millis, RequestId, TaskState};
 
 use crate::Result;
 use crate::model::{
-    CancelOutcome, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapReport, Slot,
-    TaskRecord,
+    CancelOutcome, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits, ReapReport,
+    Slot, TaskRecord,
 };
 
 /// A page of one key's tasks, newest first.
@@ -141,7 +141,7 @@ pub trait TaskStore: Send + Sync {
 
     /// One sweep: requeue expired submit leases, release expired poll leases, fail tasks past
     /// their deadline, purge expired dedup claims.
-    async fn reap(&self, now: Millis) -> Result<ReapReport>;
+    async fn reap(&self, now: Millis, limits: ReapLimits) -> Result<ReapReport>;
 
     /// Tasks of `pool` holding an upstream slot, per account (for metrics and tests).
     async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>>;

@@ -80,6 +80,10 @@ pub trait WebhookStore: Send + Sync {
         lease_until: Millis,
     ) -> Result<Option<Delivery>>;
 
+    /// Extends a claimed delivery's lease while its attempt runs (fenced); `false`: the claim
+    /// is gone (another sender has it now).
+    async fn extend_delivery_lease(&self, delivery: &Delivery, until: Millis) -> Result<bool>;
+
     /// Stores the payload the first attempt built (fenced).
     async fn freeze_payload(&self, delivery: &Delivery, payload: &str) -> Result<bool>;
 

@@ -129,7 +129,13 @@ impl Application {
         let workers = Workers {
             dispatcher: Arc::new(Dispatcher::new(ctx.clone())),
             poller: Arc::new(Poller::new(ctx.clone())),
-            reaper: Arc::new(Reaper::new(ctx.clone())),
+            reaper: Arc::new(Reaper::new(
+                ctx.clone(),
+                vidgate_store::ReapLimits {
+                    max_step_attempts: i64::from(config.queue.max_step_attempts),
+                    ..Default::default()
+                },
+            )),
             events: Arc::new(EventPuller::new(ctx.clone())),
             janitor: Arc::new(MediaJanitor::new(ctx.clone())),
             webhooks: Arc::new(

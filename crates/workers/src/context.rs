@@ -67,18 +67,37 @@ pub(crate) async fn with_heartbeat<F: std::future::Future>(
     lease: Lease,
     work: F,
 ) -> F::Output {
+    let renew = |until| ctx.store.extend_lease(lease, until);
+    with_renewal(ctx, &lease.id.to_string(), renew, work).await
+}
+
+/// Runs `work` while `renew(now + lease)` extends a claim every third of the lease period
+/// (by the app's clock), so a step slower than the lease keeps its claim. When a renewal
+/// finds the claim gone it stops renewing; `work` runs on, and the caller's fenced writes
+/// find nothing to change.
+pub(crate) async fn with_renewal<F, R, RF>(
+    ctx: &WorkerContext,
+    what: &str,
+    renew: R,
+    work: F,
+) -> F::Output
+where
+    F: std::future::Future,
+    R: Fn(vidgate_domain::Millis) -> RF,
+    RF: std::future::Future<Output = vidgate_store::Result<bool>>,
+{
     let beat = async {
         let mut tick = tokio::time::interval((ctx.lease / 3).max(Duration::from_millis(10)));
         tick.tick().await;
         loop {
             tick.tick().await;
-            match ctx.store.extend_lease(lease, ctx.now() + ms(ctx.lease)).await {
+            match renew(ctx.now() + ms(ctx.lease)).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!(task = %lease.id, "lease lost while working; the task was handed to another worker");
+                    tracing::warn!(claim = %what, "lease lost while working; the work was handed to another worker");
                     std::future::pending::<()>().await;
                 }
-                Err(e) => tracing::warn!(task = %lease.id, error = %e, "lease heartbeat failed"),
+                Err(e) => tracing::warn!(claim = %what, error = %e, "lease heartbeat failed"),
             }
         }
     };

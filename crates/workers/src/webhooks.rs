@@ -19,7 +19,7 @@ use vidgate_domain::{ErrorType, TaskState};
 use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
 
-use crate::context::{WorkerContext, ms};
+use crate::context::{WorkerContext, ms, with_renewal};
 use crate::{Outcome, Worker, WorkerError};
 
 /// `v1,<signature>` for one secret (`whsec_<base64>`; a secret without the prefix is used raw).
@@ -120,7 +120,10 @@ impl WebhookSender {
                 vidgate_store::WebhookSecrets { current, previous: None }
             }
         };
-        Ok(std::iter::once(secrets.current).chain(secrets.previous).collect())
+        Ok(std::iter::once(secrets.current)
+            .chain(secrets.previous)
+            .filter(|s| !s.is_empty())
+            .collect())
     }
 
     async fn send(&self, d: &Delivery, body: &str, secrets: &[String]) -> Sent {
@@ -153,7 +156,12 @@ impl WebhookSender {
                 if let Some(refused) = vidgate_providers::egress::refusal(&e) {
                     return Sent::Blocked(refused.to_string());
                 }
-                Sent::Error(if e.is_timeout() { "timed out".to_owned() } else { format!("{e}") })
+                // Without the URL: its query string may carry the receiver's own token.
+                Sent::Error(if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    error_chain(&e.without_url())
+                })
             }
         }
     }
@@ -195,13 +203,23 @@ impl Worker for WebhookSender {
                 };
                 let base = ctx.public_url.as_deref().or(task.public_base.as_deref());
                 let body = payload(&task, base).to_string();
-                ctx.store.freeze_payload(&d, &body).await?;
+                if !ctx.store.freeze_payload(&d, &body).await? {
+                    // Another sender holds the delivery now (our lease ran out): it sends.
+                    tracing::warn!(delivery = %d.id, "lost the delivery's lease before sending");
+                    return Ok(Outcome::Worked);
+                }
                 body
             }
         };
         let secrets = self.secrets(&d.key_id).await?;
         let started = Instant::now();
-        let sent = self.send(&d, &body, &secrets).await;
+        let sent = if secrets.is_empty() {
+            // Never sign with an empty secret: a receiver could not tell it from a forgery.
+            Sent::Blocked("the request's API key has no webhook signing secret (revoked?)".into())
+        } else {
+            let renew = |until| ctx.store.extend_delivery_lease(&d, until);
+            with_renewal(ctx, &d.id, renew, self.send(&d, &body, &secrets)).await
+        };
         let duration_ms = started.elapsed().as_millis() as i64;
         let at = ctx.now();
         let (attempt, result) = match sent {
@@ -251,6 +269,18 @@ impl Worker for WebhookSender {
         }
         Ok(Outcome::Worked)
     }
+}
+
+/// An error and its causes on one line ("error sending request: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -13,6 +13,26 @@ pub fn callback_sign(key: &str, t: &str) -> String {
     hex::encode(Md5::digest(format!("{key}{t}").as_bytes()))
 }
 
+/// How far ahead a callback's `T` (its signature's expiry, Unix seconds) may lie: the
+/// upstream's default validity is 10 minutes; 5 more allow for clock skew. A `T` further out
+/// would make a captured signature replayable for longer than the upstream ever issues.
+pub const PUSH_T_MAX_AHEAD_SECS: i64 = 15 * 60;
+
+/// Whether a push callback's `Sign`/`T` are valid at `now_ms`: `Sign = md5(key + T)`, and `T`
+/// lies between now and `PUSH_T_MAX_AHEAD_SECS` ahead. Never panics, whatever `T` holds.
+pub fn push_signature_valid(key: &str, auth: &crate::PushAuth, now_ms: i64) -> bool {
+    let (Some(sign), Some(t)) = (auth.sign.as_deref(), auth.t.as_deref()) else {
+        return false;
+    };
+    let Ok(expiry) = t.parse::<i64>() else { return false };
+    let now = now_ms.div_euclid(1000);
+    if expiry < now || expiry > now.saturating_add(PUSH_T_MAX_AHEAD_SECS) {
+        return false;
+    }
+    let expected = callback_sign(key, t);
+    super::sign::same_signature(&expected, &sign.to_ascii_lowercase())
+}
+
 pub fn parse_event_set(response: &Value) -> Vec<EventContent> {
     serde_json::from_value::<EventSet>(response.clone())
         .ok()
@@ -71,6 +91,48 @@ mod tests {
                 handle: Some("h1".into())
             }
         );
+    }
+
+    fn auth(sign: &str, t: &str) -> crate::PushAuth {
+        crate::PushAuth { sign: Some(sign.into()), t: Some(t.into()) }
+    }
+
+    #[test]
+    fn a_push_signature_is_valid_only_within_its_window() {
+        let now_ms = 1_700_000_000_000;
+        let ok = |t: i64| {
+            push_signature_valid(
+                "k",
+                &auth(&callback_sign("k", &t.to_string()), &t.to_string()),
+                now_ms,
+            )
+        };
+        assert!(ok(1_700_000_000 + 600), "the upstream's default 10 minutes");
+        assert!(ok(1_700_000_000));
+        assert!(!ok(1_700_000_000 - 1), "expired");
+        assert!(!ok(1_700_000_000 + PUSH_T_MAX_AHEAD_SECS + 1), "too far ahead");
+        assert!(!ok(9_999_999_999));
+        assert!(!push_signature_valid(
+            "other",
+            &auth(&callback_sign("k", "1700000600"), "1700000600"),
+            now_ms
+        ));
+        assert!(!push_signature_valid("k", &crate::PushAuth::default(), now_ms));
+        let upper = callback_sign("k", "1700000600").to_ascii_uppercase();
+        assert!(push_signature_valid("k", &auth(&upper, "1700000600"), now_ms), "hex case");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn push_signature_checks_never_panic(t in proptest::prelude::any::<i64>(), now in proptest::prelude::any::<i64>(), sign in ".{0,40}") {
+            let _ = push_signature_valid("k", &auth(&sign, &t.to_string()), now);
+            let _ = push_signature_valid("k", &auth(&callback_sign("k", &t.to_string()), &t.to_string()), now);
+        }
+
+        #[test]
+        fn push_signature_checks_take_any_text(t in ".{0,30}", now in proptest::prelude::any::<i64>()) {
+            let _ = push_signature_valid("k", &auth("00", &t), now);
+        }
     }
 
     #[test]

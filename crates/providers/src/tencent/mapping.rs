@@ -92,7 +92,26 @@ fn finished(status: &str, task: &AigcVideoTask) -> PollStatus {
             message: "the upstream finished the task without an output file".into(),
         };
     }
-    PollStatus::Succeeded(UpstreamOutput { files, usage: output.usage })
+    PollStatus::Succeeded(UpstreamOutput { files, usage: output.usage.as_ref().and_then(usage) })
+}
+
+/// The fields of `AigcVideoTaskUsage` (all integers), and nothing else the upstream sends.
+const USAGE_FIELDS: [&str; 6] = [
+    "InputTokens",
+    "ThoughtTokens",
+    "InputImageCount",
+    "InputSeconds",
+    "OutputSeconds",
+    "TotalSeconds",
+];
+
+/// The upstream's usage, reduced to its known numeric fields (`None` when none is there).
+fn usage(raw: &Value) -> Option<Value> {
+    let kept: serde_json::Map<String, Value> = USAGE_FIELDS
+        .iter()
+        .filter_map(|f| raw.get(*f).filter(|v| v.is_number()).map(|v| ((*f).to_owned(), v.clone())))
+        .collect();
+    (!kept.is_empty()).then_some(Value::Object(kept))
 }
 
 /// The status mapping of the reference §4.1.

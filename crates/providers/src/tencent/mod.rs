@@ -11,15 +11,15 @@
 mod account;
 pub mod client;
 pub mod errors;
+mod event_cache;
 mod events;
 mod mapping;
 mod rate;
 pub mod sign;
 pub mod wire;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -36,16 +36,12 @@ use crate::{
     SubmitJob, Submitted, UpstreamEvent,
 };
 
-/// How long an event's task is kept for the next poll before it is dropped unused.
-const EVENT_CACHE_TTL: Duration = Duration::from_secs(600);
-const EVENT_CACHE_MAX: usize = 10_000;
-
 pub struct TencentProvider {
     config: TencentConfig,
     client: ApiClient,
     clock: Arc<dyn Clock>,
-    /// Tasks finished events told us about, by upstream task id, until the next poll.
-    from_events: Mutex<HashMap<String, (Instant, AigcVideoTask)>>,
+    /// What pulled events said about finished jobs, by upstream task id, until the next poll.
+    from_events: event_cache::EventCache,
 }
 
 impl std::fmt::Debug for TencentProvider {
@@ -65,7 +61,7 @@ impl TencentProvider {
             config.request_timeout,
             clock.clone(),
         )?;
-        Ok(TencentProvider { config, client, clock, from_events: Mutex::new(HashMap::new()) })
+        Ok(TencentProvider { config, client, clock, from_events: Default::default() })
     }
 
     fn account(&self, name: &str) -> Result<&TencentAccount, ProviderError> {
@@ -79,18 +75,7 @@ impl TencentProvider {
 
     fn remember(&self, task: AigcVideoTask) {
         let Some(id) = task.task_id.clone() else { return };
-        let mut map = self.from_events.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= EVENT_CACHE_MAX {
-            map.retain(|_, (at, _)| at.elapsed() < EVENT_CACHE_TTL);
-        }
-        map.insert(id, (Instant::now(), task));
-    }
-
-    fn take_remembered(&self, upstream_task_id: &str) -> Option<AigcVideoTask> {
-        let mut map = self.from_events.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(upstream_task_id)
-            .filter(|(at, _)| at.elapsed() < EVENT_CACHE_TTL)
-            .map(|(_, t)| t)
+        self.from_events.put(id, mapping::event_status(&task));
     }
 
     /// The upstream says this request's `SessionId` already named a job: find that job. It
@@ -134,18 +119,11 @@ impl TencentProvider {
     }
 
     fn verify_push(&self, auth: &PushAuth) -> Result<(), PushError> {
+        // Push mode refuses to start without a key; without one nothing is accepted.
         let Some(key) = self.config.callback_sign_key.as_ref().filter(|k| !k.is_empty()) else {
-            return Ok(());
-        };
-        let (Some(sign), Some(t)) = (auth.sign.as_deref(), auth.t.as_deref()) else {
             return Err(PushError::BadSignature);
         };
-        let expiry: i64 = t.parse().map_err(|_| PushError::BadSignature)?;
-        if expiry * 1000 < self.clock.now_ms() {
-            return Err(PushError::BadSignature);
-        }
-        let expected = events::callback_sign(key.expose(), t);
-        if sign::same_signature(&expected, &sign.to_ascii_lowercase()) {
+        if events::push_signature_valid(key.expose(), auth, self.clock.now_ms()) {
             Ok(())
         } else {
             Err(PushError::BadSignature)
@@ -189,8 +167,8 @@ impl Provider for TencentProvider {
     }
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollStatus, ProviderError> {
-        if let Some(task) = self.take_remembered(job.upstream_task_id) {
-            return Ok(mapping::event_status(&task));
+        if let Some(status) = self.from_events.take(job.upstream_task_id) {
+            return Ok(status);
         }
         let account = self.account(job.account)?;
         let params = json!({"TaskId": job.upstream_task_id, "SubAppId": account.sub_app_id});
@@ -260,16 +238,21 @@ impl Provider for TencentProvider {
         Ok(())
     }
 
+    /// A pushed event is only a hint: it makes the task it names due for a poll, and the poll
+    /// asks the upstream (`DescribeTaskDetail`). Nothing the callback body says is kept, so
+    /// even a correctly signed but forged body cannot complete a task or fill memory.
     fn receive_push(&self, body: &[u8], auth: &PushAuth) -> Result<Vec<UpstreamEvent>, PushError> {
+        if self.config.events != EventMode::Push {
+            return Err(PushError::NotSupported);
+        }
         self.verify_push(auth)?;
         let event: wire::EventContent =
             serde_json::from_slice(body).map_err(|e| PushError::BadBody(e.to_string()))?;
         let account = self.config.accounts.first().map(|a| a.name.clone()).unwrap_or_default();
         Ok(events::to_upstream_event(event, &account)
-            .map(|(e, task)| {
-                self.remember(task);
-                UpstreamEvent { handle: None, ..e }
-            })
+            // Both the upstream TaskId and our SessionId must name the same running task.
+            .filter(|(e, _)| e.request_id.is_some())
+            .map(|(e, _)| UpstreamEvent { handle: None, ..e })
             .into_iter()
             .collect())
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use vidgate_domain::{ErrorType, TaskState};
 
 use super::{HOUR, T0, insert, join_all, new_task};
-use crate::{Completion, LogEntry, Slot, Store};
+use crate::{Completion, LogEntry, ReapLimits, Slot, Store};
 
 fn slots(limit: i64) -> Vec<Slot> {
     vec![Slot { account: "acct".into(), limit }]
@@ -141,7 +141,7 @@ pub async fn a_stale_lease_cannot_overwrite_a_newer_attempt(store: &dyn Store) {
     assert_eq!(first.fence, 1);
     assert_eq!(first.submit_attempts, 1);
     // w1 stalls past its lease; the reaper puts the task back and w2 claims it.
-    let report = store.reap(T0 + 1001).await.unwrap();
+    let report = store.reap(T0 + 1001, ReapLimits::default()).await.unwrap();
     assert_eq!(report.requeued, 1);
     let second = store
         .claim_next_queued("sandbox", &slots(1), "w2", T0 + 1002, T0 + 5000)
@@ -314,8 +314,11 @@ pub async fn the_reaper_requeues_expired_submits_and_releases_polls(store: &dyn 
         .await
         .unwrap();
     let pb = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + 200).await.unwrap().unwrap();
-    assert!(store.reap(T0 + 99).await.unwrap().is_empty(), "nothing has expired yet");
-    let report = store.reap(T0 + 201).await.unwrap();
+    assert!(
+        store.reap(T0 + 99, ReapLimits::default()).await.unwrap().is_empty(),
+        "nothing has expired yet"
+    );
+    let report = store.reap(T0 + 201, ReapLimits::default()).await.unwrap();
     assert_eq!((report.requeued, report.released, report.timed_out), (1, 1, 0));
     let a_now = store.get_task_any(a.id).await.unwrap().unwrap();
     assert_eq!(a_now.state, TaskState::Queued);
@@ -342,7 +345,7 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
         .unwrap();
     assert_eq!(c.id, queued.id);
     store.mark_running(c.lease(), "up", T0, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    let report = store.reap(T0 + 24 * HOUR).await.unwrap();
+    let report = store.reap(T0 + 24 * HOUR, ReapLimits::default()).await.unwrap();
     assert_eq!(report.timed_out, 2);
     for id in [queued.id, running.id] {
         let t = store.get_task_any(id).await.unwrap().unwrap();
@@ -358,9 +361,12 @@ pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
     let c =
         store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + 100).await.unwrap().unwrap();
     assert!(store.extend_lease(c.lease(), T0 + 1000).await.unwrap());
-    assert!(store.reap(T0 + 500).await.unwrap().is_empty(), "the extended lease has not expired");
+    assert!(
+        store.reap(T0 + 500, ReapLimits::default()).await.unwrap().is_empty(),
+        "the extended lease has not expired"
+    );
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().lease_until, Some(T0 + 1000));
-    store.reap(T0 + 1001).await.unwrap();
+    store.reap(T0 + 1001, ReapLimits::default()).await.unwrap();
     assert!(
         !store.extend_lease(c.lease(), T0 + 5000).await.unwrap(),
         "a reclaimed lease cannot be revived"
@@ -455,7 +461,7 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         }
     }
     // Deadlines empty the queue; every counter must come back to zero.
-    store.reap(T0 + 1000 * HOUR).await.unwrap();
+    while store.reap(T0 + 1000 * HOUR, ReapLimits::default()).await.unwrap().more {}
     let late = insert(store, new_task("k", -100, T0 + 1000 * HOUR)).await;
     assert_eq!(store.queue_position(&late).await.unwrap(), 0);
 }
@@ -475,11 +481,99 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
             .await
             .unwrap();
     }
-    assert!(store.make_due(Some(a.id), "ignored", T0 + 10).await.unwrap());
+    // An event must name the task's upstream id, and its request id when it names one.
+    assert!(!store.make_due(Some(a.id), "up-b", T0 + 10).await.unwrap(), "ids of two tasks");
+    assert!(!store.make_due(Some(b.id), "up-a", T0 + 10).await.unwrap(), "ids of two tasks");
+    assert!(!store.make_due(Some(a.id), "ignored", T0 + 10).await.unwrap(), "wrong upstream id");
+    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + HOUR));
+    assert!(store.make_due(Some(a.id), "up-a", T0 + 10).await.unwrap());
     assert!(store.make_due(None, "up-b", T0 + 11).await.unwrap());
     assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 10));
     assert_eq!(store.get_task_any(b.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 11));
     assert!(!store.make_due(None, "up-unknown", T0).await.unwrap());
     let q = insert(store, new_task("k", 0, T0)).await;
     assert!(!store.make_due(Some(q.id), "", T0).await.unwrap(), "only running tasks are polled");
+}
+
+pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    store
+        .mark_running(c.lease(), "up-1", T0 + 1, T0 + 1, LogEntry::info(T0, "sent"))
+        .await
+        .unwrap();
+    // A poll is in flight when the event arrives; the poll then asks for its next turn late.
+    let p = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + HOUR).await.unwrap().unwrap();
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 3).await.unwrap());
+    assert!(store.record_poll(p.lease(), 10, T0 + 30_000, T0 + 4, None).await.unwrap());
+    let after = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(after.next_poll_at, Some(T0 + 4), "the event's poll happens at once");
+    // The next poll, with no event meanwhile, keeps its own schedule.
+    let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
+    assert!(store.record_poll(p.lease(), 20, T0 + 30_000, T0 + 6, None).await.unwrap());
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 30_000));
+    // An event that came before the poll was claimed is consumed by that poll.
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 7).await.unwrap());
+    let p = store.claim_next_poll("sandbox", "p", T0 + 8, T0 + HOUR).await.unwrap().unwrap();
+    assert!(store.record_poll(p.lease(), 30, T0 + 40_000, T0 + 9, None).await.unwrap());
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 40_000));
+}
+
+pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store) {
+    let limits = ReapLimits { batch: 100, max_step_attempts: 3 };
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let mut now = T0;
+    // Two crashes mid-submit: back in the queue each time.
+    for round in 1..=2 {
+        let c = store
+            .claim_next_queued("sandbox", &slots(1), "w", now, now + 100)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.id, t.id);
+        now += 101;
+        let report = store.reap(now, limits).await.unwrap();
+        assert_eq!((report.requeued, report.crashed), (1, 0), "round {round}");
+    }
+    // A finished step resets the count: the submit works, then polls crash twice.
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", now, now + 100).await.unwrap().unwrap();
+    store.mark_running(c.lease(), "up-1", now, now, LogEntry::info(now, "sent")).await.unwrap();
+    for round in 1..=2 {
+        store.claim_next_poll("sandbox", "p", now, now + 100).await.unwrap().unwrap();
+        now += 101;
+        let report = store.reap(now, limits).await.unwrap();
+        assert_eq!((report.released, report.crashed), (1, 0), "poll round {round}");
+    }
+    // The third crash in a row fails the request, with a clear error_type.
+    store.claim_next_poll("sandbox", "p", now, now + 100).await.unwrap().unwrap();
+    now += 101;
+    let report = store.reap(now, limits).await.unwrap();
+    assert_eq!((report.released, report.crashed), (0, 1));
+    let failed = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, TaskState::Failed);
+    assert_eq!(failed.error_type.as_deref(), Some(ErrorType::WORKER_CRASHED));
+    assert!(failed.error.unwrap_or_default().contains("3 times"));
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![], "the slot is free again");
+}
+
+pub async fn the_reaper_sweeps_in_bounded_batches(store: &dyn Store) {
+    let limits = ReapLimits { batch: 4, max_step_attempts: 5 };
+    for _ in 0..10 {
+        insert(store, new_task("k", 0, T0)).await;
+    }
+    let deadline_passed = T0 + 1000 * HOUR;
+    let mut sweeps = Vec::new();
+    loop {
+        let report = store.reap(deadline_passed, limits).await.unwrap();
+        sweeps.push(report.timed_out);
+        if !report.more {
+            break;
+        }
+        assert!(sweeps.len() < 10, "the sweeps end");
+    }
+    assert_eq!(sweeps, vec![4, 4, 2]);
+    let stats = store.queue_stats("sandbox").await.unwrap();
+    assert_eq!(stats.queued, 0);
 }

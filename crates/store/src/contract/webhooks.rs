@@ -4,7 +4,7 @@ use serde_json::json;
 use vidgate_domain::TaskState;
 
 use super::{HOUR, T0, insert, new_task};
-use crate::{Attempt, AttemptResult, Completion, DeliveryState, LogEntry, Slot, Store};
+use crate::{Attempt, AttemptResult, Completion, DeliveryState, LogEntry, ReapLimits, Slot, Store};
 
 fn with_hook(key: &str, at: i64) -> crate::NewTask {
     let mut t = new_task(key, 0, at);
@@ -36,7 +36,7 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
         .unwrap();
     store.cancel_task("k", cancelled.id, T0 + 3).await.unwrap();
     store.claim_next_queued("sandbox", &slots, "w", T0 + 4, T0 + HOUR).await.unwrap();
-    store.reap(T0 + 48 * HOUR).await.unwrap();
+    store.reap(T0 + 48 * HOUR, ReapLimits::default()).await.unwrap();
     assert_eq!(store.get_task_any(timed_out.id).await.unwrap().unwrap().state, TaskState::Failed);
     for (id, at) in [(done.id, T0 + 2), (cancelled.id, T0 + 3), (timed_out.id, T0 + 48 * HOUR)] {
         let (d, attempts) = store.delivery_for("k", id).await.unwrap().expect("a delivery");

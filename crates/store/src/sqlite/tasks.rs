@@ -8,10 +8,11 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqliteStore;
+use crate::reap_sql;
 use crate::rows::{task_columns, task_from_row};
 use crate::{
-    CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapReport,
-    Result, Slot, StoreError, TaskRecord, TaskStore,
+    CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapLimits,
+    ReapReport, Result, Slot, StoreError, TaskRecord, TaskStore,
 };
 
 const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
@@ -283,7 +284,7 @@ impl TaskStore for SqliteStore {
         let id = lease.id.to_string();
         let mut tx = self.immediate().await?;
         let done = sqlx::query("UPDATE tasks SET state = 'running', upstream_task_id = ?1, submitted_at = ?2, updated_at = ?2,
-                 next_poll_at = ?3, lease_owner = NULL, lease_until = NULL
+                 next_poll_at = ?3, lease_owner = NULL, lease_until = NULL, crashes = 0
              WHERE id = ?4 AND fence = ?5 AND state = 'submitting' AND lease_until IS NOT NULL")
             .bind(upstream_task_id)
             .bind(now)
@@ -326,7 +327,8 @@ impl TaskStore for SqliteStore {
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>> {
         let rows = sqlx::query(concat!(
-            "UPDATE tasks SET fence = fence + 1, lease_owner = ?1, lease_until = ?2, updated_at = ?3
+            "UPDATE tasks SET fence = fence + 1, lease_owner = ?1, lease_until = ?2, updated_at = ?3,
+                 poll_event = 0
              WHERE seq = (SELECT seq FROM tasks WHERE state = 'running' AND pool = ?4 AND next_poll_at <= ?3
                             AND (lease_until IS NULL OR lease_until < ?3)
                           ORDER BY next_poll_at LIMIT 1)
@@ -353,8 +355,9 @@ impl TaskStore for SqliteStore {
         let id = lease.id.to_string();
         let mut tx = self.immediate().await?;
         let done = sqlx::query(
-            "UPDATE tasks SET progress = max(progress, ?1), next_poll_at = ?2, updated_at = ?3,
-                 lease_owner = NULL, lease_until = NULL
+            "UPDATE tasks SET progress = max(progress, ?1), updated_at = ?3,
+                 next_poll_at = CASE WHEN poll_event = 1 THEN ?3 ELSE ?2 END, poll_event = 0,
+                 crashes = 0, lease_owner = NULL, lease_until = NULL
              WHERE id = ?4 AND fence = ?5 AND state = 'running' AND lease_until IS NOT NULL",
         )
         .bind(progress.clamp(0, 100))
@@ -408,9 +411,11 @@ impl TaskStore for SqliteStore {
         upstream_task_id: &str,
         now: Millis,
     ) -> Result<bool> {
+        // The upstream task id must match, and the request id too when the event names one:
+        // an event can only hurry the poll of the task it is about.
         let done = sqlx::query(
-            "UPDATE tasks SET next_poll_at = ?1, updated_at = ?1
-             WHERE state = 'running' AND (id = ?2 OR (?2 IS NULL AND upstream_task_id = ?3))",
+            "UPDATE tasks SET next_poll_at = ?1, poll_event = 1, updated_at = ?1
+             WHERE state = 'running' AND upstream_task_id = ?3 AND (?2 IS NULL OR id = ?2)",
         )
         .bind(now)
         .bind(id.map(|i| i.to_string()))
@@ -440,56 +445,53 @@ impl TaskStore for SqliteStore {
         Ok(())
     }
 
-    async fn reap(&self, now: Millis) -> Result<ReapReport> {
+    async fn reap(&self, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
+        let batch = limits.batch.max(1);
         let mut tx = self.immediate().await?;
-        let timed_out: Vec<String> = sqlx::query_scalar(
-            "UPDATE tasks SET state = 'failed', error = 'the request did not finish before its deadline',
-                 error_type = ?1, finished_at = ?2, updated_at = ?2, fence = fence + 1,
-                 lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
-             WHERE state IN ('queued', 'submitting', 'running') AND deadline_at <= ?2
-             RETURNING id",
-        )
-        .bind(ErrorType::TIMEOUT)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in &timed_out {
-            insert_log(
-                &mut tx,
-                id,
-                &LogEntry::error(now, "deadline passed; failed with error_type timeout"),
-            )
+        let timed_out: Vec<String> = sqlx::query_scalar(reap_sql::TIME_OUT)
+            .bind(ErrorType::TIMEOUT)
+            .bind(now)
+            .bind(batch)
+            .fetch_all(&mut *tx)
             .await?;
+        for id in &timed_out {
+            let entry = LogEntry::error(now, "deadline passed; failed with error_type timeout");
+            insert_log(&mut tx, id, &entry).await?;
         }
-        let requeued: Vec<String> = sqlx::query_scalar(
-            "UPDATE tasks SET state = 'queued', fence = fence + 1, account = NULL,
-                 lease_owner = NULL, lease_until = NULL, updated_at = ?1
-             WHERE state = 'submitting' AND lease_until < ?1
-             RETURNING id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let crash = reap_sql::crash_message(limits.max_step_attempts);
+        let crashed: Vec<String> = sqlx::query_scalar(reap_sql::FAIL_CRASHED)
+            .bind(ErrorType::WORKER_CRASHED)
+            .bind(now)
+            .bind(batch)
+            .bind(limits.max_step_attempts.max(1))
+            .bind(&crash)
+            .fetch_all(&mut *tx)
+            .await?;
+        for id in &crashed {
+            insert_log(&mut tx, id, &LogEntry::error(now, crash.clone())).await?;
+        }
+        let requeued: Vec<String> =
+            sqlx::query_scalar(reap_sql::REQUEUE).bind(now).bind(batch).fetch_all(&mut *tx).await?;
         for id in &requeued {
             insert_log(&mut tx, id, &LogEntry::warn(now, "dispatcher lease expired before the upstream answered; back in the queue (the resubmission reuses the same upstream SessionId)")).await?;
         }
-        let released = sqlx::query(
-            "UPDATE tasks SET fence = fence + 1, lease_owner = NULL, lease_until = NULL, updated_at = ?1
-             WHERE state = 'running' AND lease_until < ?1",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let purged = sqlx::query("DELETE FROM dedup WHERE expires_at <= ?1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let released: Vec<String> =
+            sqlx::query_scalar(reap_sql::RELEASE).bind(now).bind(batch).fetch_all(&mut *tx).await?;
+        let purged =
+            sqlx::query(reap_sql::PURGE_DEDUP).bind(now).bind(batch).execute(&mut *tx).await?;
         tx.commit().await?;
+        let full = |n: usize| n as i64 >= batch;
         Ok(ReapReport {
             requeued: requeued.len() as u64,
-            released: released.rows_affected(),
+            released: released.len() as u64,
             timed_out: timed_out.len() as u64,
             purged_claims: purged.rows_affected(),
+            crashed: crashed.len() as u64,
+            more: full(timed_out.len())
+                || full(crashed.len())
+                || full(requeued.len())
+                || full(released.len())
+                || purged.rows_affected() as i64 >= batch,
         })
     }
 

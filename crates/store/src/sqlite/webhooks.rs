@@ -29,6 +29,19 @@ impl WebhookStore for SqliteStore {
         row.as_ref().map(delivery_from_row).transpose()
     }
 
+    async fn extend_delivery_lease(&self, d: &Delivery, until: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until = ?1
+             WHERE id = ?2 AND fence = ?3 AND state = 'pending' AND lease_until IS NOT NULL",
+        )
+        .bind(until)
+        .bind(&d.id)
+        .bind(d.fence)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn freeze_payload(&self, d: &Delivery, payload: &str) -> Result<bool> {
         let done = sqlx::query("UPDATE webhook_deliveries SET payload = ?1 WHERE id = ?2 AND fence = ?3 AND payload IS NULL")
             .bind(payload)

@@ -161,6 +161,15 @@ impl Config {
             );
         }
         self.limits.validate()?;
+        if self.queue.max_step_attempts == 0 {
+            return bad("queue.max_step_attempts", "must be at least 1".into());
+        }
+        if self.server.max_connections == 0 {
+            return bad("server.max_connections", "must be at least 1".into());
+        }
+        if self.server.header_read_timeout.is_zero() || self.server.body_read_timeout.is_zero() {
+            return bad("server.header_read_timeout", "timeouts must be more than 0".into());
+        }
         if self.queue.max_submit_attempts == 0 {
             return bad("queue.max_submit_attempts", "must be at least 1".into());
         }
@@ -281,6 +290,14 @@ impl Config {
             return bad(
                 "tencent.events",
                 format!("must be \"pull\", \"push\" or \"off\", got {:?}", t.events),
+            );
+        }
+        if t.events == "push" && t.callback_sign_key.expose().len() < 8 {
+            // Without a key anyone could post "finished" events to the callback route.
+            return bad(
+                "tencent.callback_sign_key",
+                "push mode needs the SignKey set with ModifyEventConfig (at least 8 characters)"
+                    .into(),
             );
         }
         Ok(())

@@ -19,6 +19,11 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
     pub metrics_listen: String,
     pub dashboard: bool,
 }
@@ -45,6 +50,7 @@ pub struct QueueConfig {
     pub retry_initial: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    pub max_step_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

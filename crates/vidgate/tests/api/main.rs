@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod create;
 mod dashboard;
+mod egress;
 mod fal;
 mod frames;
 mod helpers;

@@ -299,3 +299,57 @@ async fn pending_deliveries_resume_after_a_restart() {
     assert_eq!(view["state"], "delivered");
     let _ = Duration::ZERO;
 }
+
+/// A receiver that takes longer than the delivery lease: it moves the manual clock past the
+/// lease, then holds the answer for a while of real time.
+#[derive(Clone)]
+struct SlowReceiver {
+    clock: Arc<vidgate_domain::ManualClock>,
+    hits: Arc<Mutex<usize>>,
+    entered: Arc<tokio::sync::Notify>,
+}
+
+async fn receive_slowly(State(r): State<SlowReceiver>) -> StatusCode {
+    *r.hits.lock().unwrap() += 1;
+    r.clock.advance(5_000);
+    r.entered.notify_one();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn a_receiver_slower_than_the_lease_gets_exactly_one_delivery() {
+    let app = TestApp::spawn_with(|c| {
+        c.egress.allow = "127.0.0.1/32".into();
+        c.queue.lease = Duration::from_millis(1200);
+        c.webhooks.timeout = Duration::from_secs(30);
+    })
+    .await;
+    let r = SlowReceiver {
+        clock: app.clock.clone(),
+        hits: Arc::default(),
+        entered: Arc::new(tokio::sync::Notify::new()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let routes = Router::new().route("/hook", post(receive_slowly)).with_state(r.clone());
+    tokio::spawn(axum::serve(listener, routes).into_future());
+    create_with_hook(&app, &url, small_request("slow receiver")).await;
+    app.drive_to_completion().await;
+
+    let sender = app.workers.webhooks.clone();
+    let first = tokio::spawn(async move { sender.run_once().await.unwrap() });
+    r.entered.notified().await;
+    // The receiver is busy and the lease (1.2 s on the app's clock) is long over on that clock;
+    // the heartbeat (every 0.4 s of real time) has renewed it from the clock's new time.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        app.workers.webhooks.run_once().await.unwrap(),
+        Outcome::Idle,
+        "a second sender must not take a delivery whose attempt is still running"
+    );
+    assert_eq!(first.await.unwrap(), Outcome::Worked);
+    app.advance(60_000);
+    assert_eq!(send_until_idle(&app).await, 0, "delivered once, nothing more to send");
+    assert_eq!(*r.hits.lock().unwrap(), 1);
+}
