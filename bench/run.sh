@@ -17,7 +17,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 STORED=${STORED:-1000000}
-export BENCH_KEY=bench-key-0123456789
+export BENCH_KEY=bench-key-0123456789abcdefghij
 
 if ! command -v wrk >/dev/null; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
@@ -101,12 +101,13 @@ stop "$VG_PID"
 
 # --- memory with a million requests stored ------------------------------------------------
 python3 - "$WORK/a/vidgate.db" "$STORED" <<'PY'
-import sqlite3, sys
+import hashlib, os, sqlite3, sys
 db, n = sqlite3.connect(sys.argv[1]), int(sys.argv[2])
+key_id = "key_bootstrap_" + hashlib.sha256(os.environ["BENCH_KEY"].encode()).hexdigest()[:16]
 req = '{"model_name":"Vidu","model_version":"q2","prompt":"stored","output_config":{"duration":1.0}}'
 db.execute(f"""WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n})
   INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at, run_after, deadline_at)
-  SELECT printf('%08x-0000-7000-9000-%012x', x, x), 'key_bootstrap', 'sandbox', 'queued', x % 7 - 3,
+  SELECT printf('%08x-0000-7000-9000-%012x', x, x), '{key_id}', 'sandbox', 'queued', x % 7 - 3,
          '{req}', 0, 0, 0, 9000000000000 FROM c""")
 db.commit()
 PY

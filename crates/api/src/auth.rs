@@ -44,8 +44,23 @@ pub fn hash_key(key: &str) -> String {
 
 /// The caller, authenticated by `Authorization: Bearer <key>` or fal's `Authorization: Key <key>`,
 /// with the key's stored hash (what its stream tokens are signed with).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiKey(pub KeyRecord, pub String);
+
+/// Without the hash: it keys the stream-token HMAC.
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ApiKey").field(&self.0).field(&"<redacted>").finish()
+    }
+}
+
+/// The TCP peer's address as the server loop recorded it (`"?"` when unknown, in tests that
+/// call the router directly): what unauthenticated calls are throttled by.
+pub fn client_address(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "?".to_owned(), |c| c.0.ip().to_string())
+}
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
@@ -62,7 +77,7 @@ impl FromRequestParts<AppState> for ApiKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = authenticate(&parts.headers, state).await?;
+        let key = authenticate(&parts.headers, &client_address(&parts.extensions), state).await?;
         state.rates.take(
             &key.0.id,
             &key.0.limits,
@@ -85,7 +100,8 @@ impl FromRequestParts<AppState> for CreatorKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ApiKey(key, _) = authenticate(&parts.headers, state).await?;
+        let client = client_address(&parts.extensions);
+        let ApiKey(key, _) = authenticate(&parts.headers, &client, state).await?;
         state.rates.take(
             &key.id,
             &key.limits,
@@ -102,8 +118,14 @@ pub fn has_authorization(headers: &HeaderMap) -> bool {
     headers.contains_key(AUTHORIZATION)
 }
 
-/// Authenticates the key in `Authorization`.
-pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiKey, ApiError> {
+/// Authenticates the key in `Authorization`. A key the store does not know is remembered
+/// for a while, and a client address that keeps presenting unknown keys is throttled before
+/// the store is asked, so guessing keys costs the database nothing past a small rate.
+pub async fn authenticate(
+    headers: &HeaderMap,
+    client: &str,
+    state: &AppState,
+) -> Result<ApiKey, ApiError> {
     let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
         return Err(ApiError::Unauthorized(
             "missing API key: send `Authorization: Bearer <key>` (or `Key <key>`)",
@@ -114,12 +136,22 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiKe
     if let Some(record) = state.keys.get(&hash, now) {
         return Ok(ApiKey(record, hash));
     }
+    if state.keys.is_unknown(&hash, now) {
+        return Err(ApiError::Unauthorized("invalid or revoked API key"));
+    }
+    let limits = &state.config.limits;
+    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
     match state.store.find_active_key(&hash).await? {
         Some(record) => {
             state.keys.put(&hash, &record, now);
             Ok(ApiKey(record, hash))
         }
-        None => Err(ApiError::Unauthorized("invalid or revoked API key")),
+        None => {
+            state.keys.put_unknown(&hash, now);
+            let no_limits = vidgate_store::KeyLimits::default();
+            let _ = state.rates.take(client, &no_limits, Bucket::Unauthenticated, limits, now);
+            Err(ApiError::Unauthorized("invalid or revoked API key"))
+        }
     }
 }
 
@@ -130,13 +162,38 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<ApiKe
 pub struct KeyCache {
     ttl_ms: Millis,
     entries: Mutex<HashMap<String, (KeyRecord, Millis)>>,
+    /// Hashes of keys the store did not know, and when it said so. A new key is never in
+    /// here (nobody could present it before it existed), so it still works at once.
+    unknown: Mutex<HashMap<String, Millis>>,
 }
 
 const KEY_CACHE_MAX: usize = 10_000;
+/// How long an unknown key is answered 401 without asking the store again.
+const UNKNOWN_TTL_MS: Millis = 10_000;
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        KeyCache { ttl_ms: ttl.as_millis() as Millis, entries: Mutex::new(HashMap::new()) }
+        KeyCache {
+            ttl_ms: ttl.as_millis() as Millis,
+            entries: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn is_unknown(&self, hash: &str, now: Millis) -> bool {
+        let unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        unknown.get(hash).is_some_and(|at| now < at + UNKNOWN_TTL_MS)
+    }
+
+    fn put_unknown(&self, hash: &str, now: Millis) {
+        let mut unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        if unknown.len() >= KEY_CACHE_MAX {
+            unknown.retain(|_, at| now < *at + UNKNOWN_TTL_MS);
+            if unknown.len() >= KEY_CACHE_MAX {
+                unknown.clear();
+            }
+        }
+        unknown.insert(hash.to_owned(), now);
     }
 
     fn get(&self, hash: &str, now: Millis) -> Option<KeyRecord> {

@@ -29,8 +29,18 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// How long a caller is told to wait when the store is unreachable.
+const STORE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<vidgate_store::StoreError> for ApiError {
     fn from(e: vidgate_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            // Logged with its cause; the answer says only what the caller can act on.
+            tracing::warn!(error = %e, "the store is unavailable");
+            return ApiError::Unavailable(
+                "the database is unavailable right now; retry shortly (with the same Idempotency-Key, a retried create cannot be stored twice)".into(),
+            );
+        }
         ApiError::Internal(e.to_string())
     }
 }
@@ -92,6 +102,9 @@ impl IntoResponse for ApiError {
         headers.insert("x-fal-error-type", HeaderValue::from_static(error_type));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER_SECS));
         }
         if let ApiError::TooManyRequests { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -14,6 +14,7 @@ mod query_guard;
 mod router;
 mod state;
 pub mod status_cache;
+pub mod stream_limit;
 mod stream_token;
 pub mod time;
 mod views;

@@ -24,6 +24,12 @@ pub struct LimitsConfig {
     pub read_burst: i64,
     pub max_queued_per_key: i64,
     pub max_queue_length: i64,
+    /// Status streams one key may have open at once (0: no limit).
+    pub max_streams_per_key: usize,
+    /// Per client address: calls that ask the store about a key or token it does not know
+    /// (unknown keys, stream tokens), per second, in bursts of `unauthenticated_burst`.
+    pub unauthenticated_rate: f64,
+    pub unauthenticated_burst: i64,
 }
 
 impl LimitsConfig {
@@ -35,6 +41,9 @@ impl LimitsConfig {
         read_burst: 0,
         max_queued_per_key: 0,
         max_queue_length: 0,
+        max_streams_per_key: 0,
+        unauthenticated_rate: 0.0,
+        unauthenticated_burst: 0,
     };
 
     /// The queue limits for a create by `key` (its own setting, else the default).
@@ -52,6 +61,8 @@ impl LimitsConfig {
 pub enum Bucket {
     Create,
     Read,
+    /// Calls from one client address that reach the store without a known key.
+    Unauthenticated,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -79,12 +90,36 @@ impl RateLimiter {
         cfg: &LimitsConfig,
         now: Millis,
     ) -> Result<(), ApiError> {
+        self.draw(key_id, own, bucket, cfg, now, 1.0)
+    }
+
+    /// Like `take`, but only checks that a token is there, taking none.
+    pub fn peek(
+        &self,
+        key_id: &str,
+        bucket: Bucket,
+        cfg: &LimitsConfig,
+        now: Millis,
+    ) -> Result<(), ApiError> {
+        self.draw(key_id, &KeyLimits::default(), bucket, cfg, now, 0.0)
+    }
+
+    fn draw(
+        &self,
+        key_id: &str,
+        own: &KeyLimits,
+        bucket: Bucket,
+        cfg: &LimitsConfig,
+        now: Millis,
+        cost: f64,
+    ) -> Result<(), ApiError> {
         let (rate, burst) = match bucket {
             Bucket::Create => (
                 own.create_rate.unwrap_or(cfg.create_rate),
                 own.create_burst.unwrap_or(cfg.create_burst),
             ),
             Bucket::Read => (cfg.read_rate, cfg.read_burst),
+            Bucket::Unauthenticated => (cfg.unauthenticated_rate, cfg.unauthenticated_burst),
         };
         if rate.is_nan() || rate <= 0.0 {
             return Ok(());
@@ -100,21 +135,22 @@ impl RateLimiter {
         state.tokens = (state.tokens + elapsed * rate).min(burst);
         state.at = now;
         if state.tokens >= 1.0 {
-            state.tokens -= 1.0;
+            state.tokens -= cost;
             return Ok(());
         }
         let wait = ((1.0 - state.tokens) / rate).ceil().max(1.0) as u64;
-        let what = match bucket {
-            Bucket::Create => "create calls",
-            Bucket::Read => "calls",
-        };
-        Err(ApiError::TooManyRequests {
-            detail: format!(
-                "rate limit: this key may make {rate} {what} per second (bursts of {burst}); retry in {wait} s"
+        let detail = match bucket {
+            Bucket::Create => format!(
+                "rate limit: this key may make {rate} create calls per second (bursts of {burst}); retry in {wait} s"
             ),
-            error_type: "rate_limited",
-            retry_after: wait,
-        })
+            Bucket::Read => format!(
+                "rate limit: this key may make {rate} calls per second (bursts of {burst}); retry in {wait} s"
+            ),
+            Bucket::Unauthenticated => format!(
+                "too many calls with unknown keys or tokens from this address; retry in {wait} s"
+            ),
+        };
+        Err(ApiError::TooManyRequests { detail, error_type: "rate_limited", retry_after: wait })
     }
 }
 

@@ -42,9 +42,18 @@ pub fn router(state: AppState) -> Router {
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // The upstream's push-mode completion callbacks.
-        .route("/callbacks/tencent-vod", post(callbacks::tencent_vod))
+        .route(
+            "/callbacks/tencent-vod",
+            post(callbacks::tencent_vod)
+                .layer(axum::extract::DefaultBodyLimit::max(callbacks::CALLBACK_MAX_BYTES)),
+        )
         // Files vidgate stores itself (sandbox output), with Range support.
-        .nest_service("/media", media)
+        .nest_service(
+            "/media",
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(hide_dot_files))
+                .service(media),
+        )
         .route("/openapi.json", get(ops::openapi_json))
         .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
         .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
@@ -56,6 +65,23 @@ pub fn router(state: AppState) -> Router {
         api
     };
     finish(api, state)
+}
+
+/// `/media` serves the media directory, but never a file or directory whose name starts with
+/// a dot (the media key, temporary files).
+async fn hide_dot_files(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    // Also percent-encoded: ServeDir decodes `%2E` into a dot.
+    let hidden =
+        request.uri().path().split('/').any(|s| {
+            s.starts_with('.') || s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%2e"))
+        });
+    if hidden {
+        return crate::handlers::ops::not_found().await;
+    }
+    next.run(request).await
 }
 
 /// Only the ops routes, for processes that run workers but serve no API (`--role worker`).
@@ -94,6 +120,8 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))
+        // A body that trickles in slower than this fails (the connection with it).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config.body_read_timeout))
         .layer(CatchPanicLayer::custom(|_| ops::panic_response()))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))

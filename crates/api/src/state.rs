@@ -31,6 +31,8 @@ pub struct ApiConfig {
     pub metrics_on_main: bool,
     /// Serve the web dashboard at `/dashboard`.
     pub dashboard: bool,
+    /// A request body must arrive within this (408 otherwise).
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -54,4 +56,8 @@ pub struct AppState {
     pub statuses: Arc<crate::status_cache::StatusCache>,
     /// The Prometheus recorder's handle; `None`: metrics are off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Cancelled when the process shuts down: open status streams end.
+    pub streams_closed: tokio_util::sync::CancellationToken,
+    /// Open status streams per key.
+    pub streams: Arc<crate::stream_limit::OpenStreams>,
 }

@@ -20,14 +20,15 @@ fn mac(key_hash: &str, request_id: &str, expiry: i64) -> Vec<u8> {
 }
 
 pub fn issue(key_hash: &str, request_id: &str, now: Millis) -> String {
-    let expiry = now.div_euclid(1000) + TTL_SECS;
+    let expiry = now.div_euclid(1000).saturating_add(TTL_SECS);
     format!("{expiry}.{}", URL_SAFE_NO_PAD.encode(mac(key_hash, request_id, expiry)))
 }
 
 pub fn verify(key_hash: &str, request_id: &str, token: &str, now: Millis) -> bool {
     let Some((expiry, sig)) = token.split_once('.') else { return false };
     let Ok(expiry) = expiry.parse::<i64>() else { return false };
-    if expiry * 1000 < now {
+    // Checked: `expiry` is whatever the caller sent.
+    if expiry.checked_mul(1000).is_none_or(|at| at < now) {
         return false;
     }
     let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else { return false };
@@ -40,6 +41,20 @@ pub fn verify(key_hash: &str, request_id: &str, token: &str, now: Millis) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn verifying_never_panics_on_any_expiry_or_clock(expiry in proptest::prelude::any::<i64>(), now in proptest::prelude::any::<i64>(), sig in "[A-Za-z0-9_-]{0,50}") {
+            let _ = verify("hash", "req", &format!("{expiry}.{sig}"), now);
+            let real = issue("hash", "req", now.clamp(i64::MIN / 2, i64::MAX / 2));
+            let _ = verify("hash", "req", &real, now);
+        }
+
+        #[test]
+        fn verifying_takes_any_text(token in ".{0,80}", now in proptest::prelude::any::<i64>()) {
+            let _ = verify("hash", "req", &token, now);
+        }
+    }
 
     #[test]
     fn a_token_opens_its_request_until_it_expires() {

@@ -163,7 +163,10 @@ pub struct QueueHandle {
     pub logs: Option<()>,
     #[schema(value_type = Object)]
     pub metrics: Value,
-    pub queue_position: i64,
+    /// Requests ahead in the queue. `null` only when it could not be read right after the
+    /// request was committed: the request is accepted all the same (the status route has it).
+    #[schema(required = true)]
+    pub queue_position: Option<i64>,
     #[serde(rename = "Response")]
     pub response: TencentTaskRef,
 }
@@ -176,7 +179,7 @@ fn null_schema() -> utoipa::openapi::Object {
 pub fn queue_handle(
     t: &TaskRecord,
     base: &BaseUrl,
-    queue_position: i64,
+    queue_position: Option<i64>,
     http_request_id: String,
 ) -> QueueHandle {
     let id = t.id.to_string();

@@ -40,6 +40,8 @@ pub struct Submitted {
 #[derive(Debug, Clone, Copy)]
 pub struct PollJob<'a> {
     pub request_id: RequestId,
+    /// The id of the API key that owns the request (whose media it may name).
+    pub key_id: &'a str,
     pub account: &'a str,
     pub upstream_task_id: &'a str,
     pub submitted_at: Millis,

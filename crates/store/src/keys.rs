@@ -6,6 +6,9 @@ use vidgate_domain::Millis;
 
 use crate::Result;
 
+/// Ids of bootstrap keys begin with this (one id per bootstrap value).
+pub const BOOTSTRAP_ID_PREFIX: &str = "key_bootstrap";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewKey {
     pub id: String,
@@ -55,8 +58,11 @@ pub trait KeyStore: Send + Sync {
     /// `Conflict` when the name is taken.
     async fn create_key(&self, key: NewKey) -> Result<KeyRecord>;
 
-    /// Creates or replaces the key with this id (used for `VIDGATE_BOOTSTRAP_KEY`).
-    async fn upsert_key(&self, key: NewKey) -> Result<()>;
+    /// Makes `key` the one bootstrap key (`VIDGATE_BOOTSTRAP_KEY`), or with `None` retires it:
+    /// every other active key whose id starts with `BOOTSTRAP_ID_PREFIX` is revoked, and `key`
+    /// is added unless its id exists. An existing one is left as it is: a revoked bootstrap
+    /// key stays revoked across restarts.
+    async fn set_bootstrap_key(&self, key: Option<NewKey>, now: Millis) -> Result<()>;
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>>;
 

@@ -18,7 +18,7 @@ mod webhooks;
 
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
-pub use keys::{KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};
+pub use keys::{BOOTSTRAP_ID_PREFIX, KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};
 pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
     LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot, TaskRecord,

@@ -6,7 +6,12 @@ use vidgate_store::{KeyStore, NewKey};
 
 use crate::config::Config;
 
-pub const BOOTSTRAP_KEY_ID: &str = "key_bootstrap";
+pub const BOOTSTRAP_KEY_ID: &str = vidgate_store::BOOTSTRAP_ID_PREFIX;
+/// How much of a bootstrap value `keys list` shows (the value itself is chosen by an operator
+/// and may carry no random prefix of its own).
+const BOOTSTRAP_PREFIX_CHARS: usize = 4;
+/// The shortest bootstrap value accepted.
+pub const BOOTSTRAP_MIN_CHARS: usize = 24;
 
 pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
     let (key, prefix) = vidgate_api::generate_key();
@@ -30,19 +35,26 @@ pub async fn ensure_keys(
 ) -> anyhow::Result<Option<String>> {
     let bootstrap = config.auth.bootstrap_key.expose();
     if !bootstrap.is_empty() {
+        let hash = vidgate_api::hash_key(bootstrap);
         store
-            .upsert_key(NewKey {
-                id: BOOTSTRAP_KEY_ID.into(),
-                name: "bootstrap".into(),
-                key_hash: vidgate_api::hash_key(bootstrap),
-                prefix: bootstrap.chars().take(9).collect(),
-                created_at: now,
-                webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
-                limits: Default::default(),
-            })
+            .set_bootstrap_key(
+                Some(NewKey {
+                    // One id per value: a value once revoked (or replaced) never comes back.
+                    id: format!("{BOOTSTRAP_KEY_ID}_{}", &hash[..16]),
+                    name: "bootstrap".into(),
+                    key_hash: hash,
+                    prefix: bootstrap.chars().take(BOOTSTRAP_PREFIX_CHARS).collect(),
+                    created_at: now,
+                    webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
+                    limits: Default::default(),
+                }),
+                now,
+            )
             .await?;
         return Ok(None);
     }
+    // Unset: a bootstrap key an earlier start registered stops working.
+    store.set_bootstrap_key(None, now).await?;
     if store.count_active_keys().await? > 0 {
         return Ok(None);
     }

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod provider_select;
+pub mod serve;
 pub mod startup;
 pub mod store_select;
 pub mod telemetry;

@@ -23,6 +23,7 @@ use vidgate_workers::{
 use crate::bootstrap::ensure_keys;
 use crate::config::Config;
 use crate::provider_select::open_provider;
+use crate::serve::ServeOptions;
 use crate::store_select::open_store;
 
 /// Whether `run_until_stopped` runs the workers, or a test drives them.
@@ -79,6 +80,8 @@ pub struct Application {
     changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
     /// First key created by this start, if any (also printed when announcing).
     pub first_key: Option<String>,
+    /// Cancelled at shutdown: open status streams end.
+    streams_closed: CancellationToken,
 }
 
 fn owner_id() -> String {
@@ -148,7 +151,10 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!(e))?,
             ),
         };
+        let streams_closed = CancellationToken::new();
         let state = AppState {
+            streams_closed: streams_closed.clone(),
+            streams: Arc::default(),
             store: store.clone(),
             clock: options.clock,
             config: Arc::new(ApiConfig {
@@ -161,6 +167,7 @@ impl Application {
                 pool: provider.pool().to_owned(),
                 egress,
                 limits: config.limits.api(),
+                body_read_timeout: config.server.body_read_timeout,
                 metrics_on_main: config.server.metrics_listen.is_empty(),
                 dashboard: config.server.dashboard,
             }),
@@ -225,6 +232,7 @@ impl Application {
             wake_webhooks,
             changes,
             first_key,
+            streams_closed,
         })
     }
 
@@ -299,44 +307,25 @@ impl Application {
                 );
             }
         }
-        if let Some((listener, router)) = self.metrics.take() {
-            let stop = shutdown.clone();
-            set.spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "the metrics listener failed");
-                }
-            });
-        }
-        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
-        let result = match self.tls {
-            Some(tls) => {
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                let grace = self.config.server.shutdown_deadline;
-                tokio::spawn(async move {
-                    shutdown.cancelled().await;
-                    stopper.graceful_shutdown(Some(grace));
-                });
-                let listener = self
-                    .listener
-                    .into_std()
-                    .context("cannot hand the listener to the TLS server")?;
-                axum_server::from_tcp_rustls(listener, tls)
-                    .context("cannot start the TLS server")?
-                    .handle(handle)
-                    .serve(self.router.into_make_service())
-                    .await
-            }
-            None => {
-                let server_token = shutdown.clone();
-                axum::serve(self.listener, self.router)
-                    .with_graceful_shutdown(async move { server_token.cancelled().await })
-                    .await
-            }
+        let options = ServeOptions {
+            header_read_timeout: self.config.server.header_read_timeout,
+            max_connections: self.config.server.max_connections,
+            shutdown_deadline: self.config.server.shutdown_deadline,
+            tls: self.tls.as_ref().map(|t| t.get_inner()),
         };
+        if let Some((listener, router)) = self.metrics.take() {
+            let plain = ServeOptions { tls: None, ..options.clone() };
+            set.spawn(crate::serve::serve(listener, router, plain, shutdown.clone()));
+        }
+        // Open status streams end at shutdown (they would otherwise hold their connections).
+        let streams = self.streams_closed.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            streams.cancel();
+        });
+        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
+        crate::serve::serve(self.listener, self.router, options, shutdown).await;
         tracing::info!("shutting down: no new work; draining in-flight steps");
         workers_token.cancel();
         let abandoned = runner::drain(&mut set, self.config.server.shutdown_deadline).await;
@@ -346,7 +335,7 @@ impl Application {
                 "some worker steps did not finish in time; their leases will expire and another worker will take over"
             );
         }
-        result.context("the HTTP server failed")
+        Ok(())
     }
 }
 

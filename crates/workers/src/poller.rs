@@ -113,6 +113,7 @@ impl Poller {
         };
         let account = task.account.clone().unwrap_or_default();
         let job = PollJob {
+            key_id: &task.key_id,
             request_id: task.id,
             account: &account,
             upstream_task_id,

@@ -1,6 +1,8 @@
 //! `POST /callbacks/tencent-vod`: the upstream's push-mode completion callbacks. No API key
-//! (the upstream calls it); when a sign key is configured the callback must carry
-//! `Sign = md5(key + T)` with `T` in the future, as the `Sign`/`T` query parameters or headers.
+//! (the upstream calls it): the callback must carry `Sign = md5(key + T)` with `T` (the
+//! signature's expiry) at most 15 minutes ahead, as the `Sign`/`T` query parameters or headers.
+//! The route answers 404 unless the upstream is in push mode. An accepted event only makes the
+//! task it names due for a poll; the poll asks the upstream how the task ended.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,6 +14,9 @@ use vidgate_providers::{PushAuth, PushError};
 
 use crate::extract::QueryParams;
 use crate::{ApiError, AppState};
+
+/// An upstream event is a few kilobytes; nothing larger is read.
+pub const CALLBACK_MAX_BYTES: usize = 64 * 1024;
 
 fn pick(
     query: &std::collections::HashMap<String, String>,
@@ -42,11 +47,10 @@ pub async fn tencent_vod(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if body.len() > state.config.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: state.config.max_body_bytes });
-    }
+    // The route's own body limit (`CALLBACK_MAX_BYTES`) stops the read past it.
+    let body = body.map_err(|_| ApiError::PayloadTooLarge { limit: CALLBACK_MAX_BYTES })?;
     let auth = PushAuth {
         sign: pick(&query, &headers, &["Sign", "sign"]),
         t: pick(&query, &headers, &["T", "t"]),

@@ -172,7 +172,15 @@ pub async fn create_request(
             });
         }
     };
-    let position = state.store.queue_position(&task).await?;
+    // The request is committed: from here on nothing may answer an error, or a client that
+    // retries without an Idempotency-Key would create it twice.
+    let position = match state.store.queue_position(&task).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(error = %e, "queue position unreadable after the commit; answering without it");
+            None
+        }
+    };
     let handle = queue_handle(&task, &base, position, http_request_id(&headers));
     Ok(([fal_request_id(task.id)], Json(handle)).into_response())
 }

@@ -25,7 +25,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
         Ok(false) => Err(ApiError::Unavailable(
             "the database schema is not the one this binary expects (run `vidgate migrate`, or upgrade this replica)".into(),
         )),
-        Err(e) => Err(ApiError::Unavailable(format!("store unavailable: {e}"))),
+        Err(e) => {
+            // The cause (which may name hosts, users, paths) goes to the log only.
+            tracing::warn!(error = %e, "readiness: the store does not answer");
+            Err(ApiError::Unavailable("the store does not answer".into()))
+        }
     }
 }
 

@@ -20,10 +20,11 @@ use vidgate_domain::RequestId;
 use vidgate_store::LogEntry;
 
 use super::status::status_of;
-use crate::auth::{authenticate, has_authorization};
+use crate::auth::{authenticate, client_address, has_authorization};
 use crate::base_url::BaseUrl;
 use crate::extract::{QueryParams, logs_flag, parse_request_id};
 use crate::limits::Bucket;
+use crate::stream_limit::StreamSlot;
 use crate::views::LogLine;
 use crate::{ApiError, AppState, stream_token};
 
@@ -40,7 +41,13 @@ pub struct StreamParams {
     pub token: Option<String>,
 }
 
+/// How often a stream checks that its key still works (a revoked key's streams end).
+const KEY_RECHECK: Duration = Duration::from_secs(2);
+
 struct Follow {
+    /// Holds this stream's place in the key's open-stream count until the stream ends.
+    _slot: StreamSlot,
+    key_checked: tokio::time::Instant,
     state: AppState,
     id: RequestId,
     key_id: String,
@@ -55,10 +62,17 @@ struct Follow {
 impl Follow {
     /// The next event: waits until something about the request changed.
     async fn next(&mut self) -> Option<Event> {
-        if self.done {
+        if self.done || self.state.streams_closed.is_cancelled() {
             return None;
         }
         loop {
+            if self.key_checked.elapsed() >= KEY_RECHECK {
+                match self.state.store.active_key_hash(&self.key_id).await {
+                    Ok(Some(_)) => self.key_checked = tokio::time::Instant::now(),
+                    // Revoked (or the store cannot say): the stream ends.
+                    _ => return None,
+                }
+            }
             let task = match self.state.store.get_task(&self.key_id, self.id).await {
                 Ok(Some(t)) => t,
                 _ => return None,
@@ -80,6 +94,9 @@ impl Follow {
                 return Event::default().json_data(&body).ok();
             }
             self.wait_for_change().await;
+            if self.state.streams_closed.is_cancelled() {
+                return None;
+            }
         }
     }
 
@@ -89,6 +106,7 @@ impl Follow {
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = self.state.streams_closed.cancelled() => return,
                 got = self.changes.recv() => match got {
                     Ok(id) if id == self.id || id == RequestId::ALL => return,
                     Ok(_) => {}
@@ -106,10 +124,10 @@ impl Follow {
     params(("request_id" = String, Path, description = "The request id."), StreamParams),
     responses(
         (status = 200, description = "`text/event-stream`: one `data:` status object per change; closed after COMPLETED.", content_type = "text/event-stream", body = crate::openapi::StatusEvent),
-        (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token.", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token (also for a request id that does not exist, when a token is used).", body = crate::openapi::ErrorBody),
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Rate limit reached for this key or client address, or too many open streams for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []), ())
 )]
@@ -117,23 +135,16 @@ pub async fn stream_status(
     State(state): State<AppState>,
     base: BaseUrl,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Path(id): Path<String>,
     QueryParams(params): QueryParams<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let logs = logs_flag(params.logs.as_deref())?;
     let id = parse_request_id(&id)?;
-    let key_id = if has_authorization(&headers) || params.token.is_none() {
-        authenticate(&headers, &state).await?.0.id
-    } else {
-        let token = params.token.as_deref().unwrap_or_default();
-        let task = state.store.get_task_any(id).await?.ok_or_else(ApiError::request_not_found)?;
-        let hash = state.store.active_key_hash(&task.key_id).await?;
-        if !hash
-            .is_some_and(|h| stream_token::verify(&h, &id.to_string(), token, state.clock.now_ms()))
-        {
-            return Err(ApiError::Unauthorized("invalid or expired stream token"));
-        }
-        task.key_id
+    let client = client_address(&extensions);
+    let key_id = match params.token.as_deref() {
+        Some(token) if !has_authorization(&headers) => by_token(&state, &client, id, token).await?,
+        _ => authenticate(&headers, &client, &state).await?.0.id,
     };
     // Opening a stream is a call like any other: it draws on the key's read bucket.
     let limits = vidgate_store::KeyLimits::default();
@@ -141,7 +152,10 @@ pub async fn stream_status(
     if state.store.get_task(&key_id, id).await?.is_none() {
         return Err(ApiError::request_not_found());
     }
+    let slot = state.streams.open(&key_id, state.config.limits.max_streams_per_key)?;
     let follow = Follow {
+        _slot: slot,
+        key_checked: tokio::time::Instant::now(),
         changes: state.changes.subscribe(),
         state,
         id,
@@ -155,4 +169,26 @@ pub async fn stream_status(
     let stream =
         futures::stream::unfold(follow, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
+
+/// The key a stream token speaks for. A missing request and a wrong token answer the same
+/// 401, so the route tells nothing about which ids exist; a client address that keeps
+/// presenting bad tokens is throttled before the store is read.
+async fn by_token(
+    state: &AppState,
+    client: &str,
+    id: RequestId,
+    token: &str,
+) -> Result<String, ApiError> {
+    let (limits, now) = (&state.config.limits, state.clock.now_ms());
+    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
+    if let Some(task) = state.store.get_task_any(id).await?
+        && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
+        && stream_token::verify(&hash, &id.to_string(), token, now)
+    {
+        return Ok(task.key_id);
+    }
+    let none = vidgate_store::KeyLimits::default();
+    let _ = state.rates.take(client, &none, Bucket::Unauthenticated, limits, now);
+    Err(ApiError::Unauthorized("invalid or expired stream token"))
 }

@@ -4,10 +4,10 @@
 //! File ids from the media this vidgate stores. Every failure is a sentence for the caller,
 //! never a panic; the render then fails with `input_fetch_failed`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use vidgate_domain::{RequestId, VideoRequest, request::FileKind};
+use vidgate_domain::{VideoRequest, request::FileKind};
 
 use crate::egress::{self, EgressPolicy};
 
@@ -65,39 +65,6 @@ pub fn frame_sources(request: &VideoRequest) -> FrameSources {
     FrameSources { first, last }
 }
 
-/// File ids of media the sandbox stores: `sbx-<request id>-video` and `sbx-<request id>-cover`.
-pub fn file_id(id: RequestId, kind: &str) -> String {
-    format!("sbx-{id}-{kind}")
-}
-
-/// The stored file a File id names, or why it names none.
-pub fn resolve_file_id(media_dir: &Path, file_id: &str) -> Result<PathBuf, String> {
-    let not_ours = || {
-        format!(
-            "file_id {file_id:?} is not media this vidgate stores (sandbox file ids look like sbx-<request id>-cover)"
-        )
-    };
-    let rest = file_id.strip_prefix("sbx-").ok_or_else(not_ours)?;
-    let (id, kind) = rest.rsplit_once('-').ok_or_else(not_ours)?;
-    // Parsing the id as a UUID is also what keeps the path inside media_dir.
-    let id: RequestId = id.parse().map_err(|_| not_ours())?;
-    match kind {
-        "cover" => {
-            let path = media_dir.join(id.to_string()).join(super::COVER_FILE);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(format!("file_id {file_id:?} has expired or was never rendered here"))
-            }
-        }
-        "video" => Err(format!(
-            "file_id {file_id:?} is a video; a frame must be an image (use {:?})",
-            self::file_id(id, "cover")
-        )),
-        _ => Err(not_ours()),
-    }
-}
-
 /// Fetches input images for renders.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -105,6 +72,7 @@ pub struct Fetcher {
     policy: EgressPolicy,
     max_bytes: u64,
     media_dir: PathBuf,
+    names: super::media_names::MediaNames,
 }
 
 impl Fetcher {
@@ -113,16 +81,25 @@ impl Fetcher {
         timeout: Duration,
         max_bytes: u64,
         media_dir: PathBuf,
+        names: super::media_names::MediaNames,
     ) -> Result<Self, String> {
-        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media_dir })
+        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media_dir, names })
     }
 
     /// The bytes of one image; `role` ("first frame", "last frame") starts error messages.
-    pub async fn fetch(&self, source: &Source, role: &str) -> Result<Vec<u8>, String> {
+    /// A File id resolves only among the media of `key_id`.
+    pub async fn fetch(
+        &self,
+        source: &Source,
+        role: &str,
+        key_id: &str,
+    ) -> Result<Vec<u8>, String> {
         match source {
             Source::File(id) => {
-                let path =
-                    resolve_file_id(&self.media_dir, id).map_err(|e| format!("{role}: {e}"))?;
+                let path = self
+                    .names
+                    .resolve(&self.media_dir, key_id, id)
+                    .map_err(|e| format!("{role}: {e}"))?;
                 tokio::fs::read(&path)
                     .await
                     .map_err(|e| format!("{role}: reading {id:?} failed: {e}"))

@@ -8,6 +8,7 @@
 //! request. Files are cleaned once their retention is over (`expire_media`).
 
 pub mod inputs;
+pub mod media_names;
 mod render_job;
 pub mod retention;
 
@@ -21,6 +22,7 @@ use vidgate_domain::{Clock, ErrorType, RequestId};
 use crate::egress::EgressPolicy;
 use crate::{Account, PollJob, PollStatus, Provider, ProviderError, SubmitJob, Submitted};
 use inputs::{Fetcher, frame_sources};
+use media_names::MediaNames;
 use render_job::{Inputs, RenderOutcome, render_to_disk};
 
 pub const VIDEO_FILE: &str = "video.mp4";
@@ -31,7 +33,7 @@ pub const MODERATION_CODE: &str = "InvalidParameter.VoilationContent";
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Where rendered files go (`<media_dir>/<request id>/video.mp4`).
+    /// Where rendered files go (`<media_dir>/<request id>.<token>/video.mp4`, see `media_names`).
     pub media_dir: PathBuf,
     /// Jobs that may run at once (the simulated account's concurrency limit).
     pub concurrency: i64,
@@ -56,17 +58,25 @@ pub struct SandboxProvider {
     config: SandboxConfig,
     clock: Arc<dyn Clock>,
     fetcher: Fetcher,
+    names: MediaNames,
 }
 
 impl SandboxProvider {
     pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let names = MediaNames::open(&config.media_dir)?;
         let fetcher = Fetcher::new(
             config.egress.clone(),
             config.fetch_timeout,
             config.max_input_bytes,
             config.media_dir.clone(),
+            names.clone(),
         )?;
-        Ok(SandboxProvider { config, clock, fetcher })
+        Ok(SandboxProvider { config, clock, fetcher, names })
+    }
+
+    /// How this sandbox names stored media (for tests that look at the files).
+    pub fn media_names(&self) -> &MediaNames {
+        &self.names
     }
 
     pub fn upstream_id(request_id: RequestId) -> String {
@@ -84,17 +94,18 @@ impl SandboxProvider {
 
     /// The input images' bytes, unless the video is already on disk (then none are needed).
     async fn inputs(&self, job: &PollJob<'_>) -> Result<Inputs, String> {
-        let done = self.config.media_dir.join(job.request_id.to_string()).join(VIDEO_FILE);
+        let dir = self.names.dir_name(job.key_id, job.request_id);
+        let done = self.config.media_dir.join(dir).join(VIDEO_FILE);
         if tokio::fs::try_exists(&done).await.unwrap_or(false) {
             return Ok(Inputs::default());
         }
         let sources = frame_sources(job.request);
         let mut inputs = Inputs::default();
         if let Some(first) = &sources.first {
-            inputs.first = Some(self.fetcher.fetch(first, "first frame").await?);
+            inputs.first = Some(self.fetcher.fetch(first, "first frame", job.key_id).await?);
         }
         if let Some(last) = &sources.last {
-            inputs.last = Some(self.fetcher.fetch(last, "last frame").await?);
+            inputs.last = Some(self.fetcher.fetch(last, "last frame", job.key_id).await?);
         }
         Ok(inputs)
     }
@@ -109,6 +120,8 @@ impl SandboxProvider {
                 };
             }
         };
+        let name = self.names.dir_name(job.key_id, job.request_id);
+        let names = (self.names.clone(), job.key_id.to_owned());
         let (dir, fps, id, request, retention) = (
             self.config.media_dir.clone(),
             self.config.fps,
@@ -117,7 +130,8 @@ impl SandboxProvider {
             self.config.retention,
         );
         tokio::task::spawn_blocking(move || {
-            render_to_disk(&dir, id, &request, &inputs, fps, retention)
+            let file_id = |kind: &str| names.0.file_id(&names.1, id, kind);
+            render_to_disk(&dir, &name, &file_id, id, &request, &inputs, fps, retention)
         })
         .await
         .unwrap_or_else(|e| RenderOutcome::Failed {

@@ -13,7 +13,6 @@ use vidgate_domain::{RequestId, VideoRequest, rfc3339};
 use vidgate_render::scene::fnv1a;
 use vidgate_render::{Picture, RequestScene, SceneText, VideoSpec, encodable_size, render_mp4};
 
-use super::inputs::file_id;
 use super::{COVER_FILE, VIDEO_FILE};
 use crate::OutputFile;
 
@@ -61,8 +60,13 @@ fn scene_text(request: &VideoRequest) -> SceneText {
     SceneText { prompt: request.prompt.clone().unwrap_or_default(), details }
 }
 
+/// `name`: the request's media directory name (see `media_names`); `file_id` makes its
+/// File ids.
+#[allow(clippy::too_many_arguments)]
 pub fn render_to_disk(
     media_dir: &Path,
+    name: &str,
+    file_id: &dyn Fn(&str) -> String,
     id: RequestId,
     request: &VideoRequest,
     inputs: &Inputs,
@@ -70,12 +74,12 @@ pub fn render_to_disk(
     retention: Duration,
 ) -> RenderOutcome {
     let spec = spec_of(request, fps);
-    let dir = media_dir.join(id.to_string());
+    let dir = media_dir.join(name);
     let (path, cover_path) = (dir.join(VIDEO_FILE), dir.join(COVER_FILE));
     let file = |size: u64, modified: Option<SystemTime>| {
         let has_cover = cover_path.is_file();
         OutputFile {
-            url: format!("/media/{id}/{VIDEO_FILE}"),
+            url: format!("/media/{name}/{VIDEO_FILE}"),
             content_type: "video/mp4".into(),
             file_name: format!("{id}.mp4"),
             file_size: Some(size),
@@ -83,9 +87,9 @@ pub fn render_to_disk(
             height: Some(spec.height),
             duration: Some(f64::from(spec.frame_count()) / f64::from(spec.fps)),
             expires_at: expiry(modified, retention),
-            file_id: Some(file_id(id, "video")),
-            cover_url: has_cover.then(|| format!("/media/{id}/{COVER_FILE}")),
-            cover_file_id: has_cover.then(|| file_id(id, "cover")),
+            file_id: Some(file_id("video")),
+            cover_url: has_cover.then(|| format!("/media/{name}/{COVER_FILE}")),
+            cover_file_id: has_cover.then(|| file_id("cover")),
         }
     };
     // Rendered before a restart: reuse it (renders are deterministic, it is the same file).

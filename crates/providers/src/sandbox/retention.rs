@@ -25,14 +25,15 @@ fn older_than(meta: &fs::Metadata, age: Duration, now: SystemTime) -> bool {
 }
 
 /// Sweeps `media_dir` as of `now`. A zero retention keeps videos forever. Only directories
-/// named like request ids are touched, so a misconfigured media directory loses nothing else.
+/// named like request ids (`<id>` or `<id>.<token>`) are touched, so a misconfigured media directory loses nothing else.
 pub fn sweep(media_dir: &Path, retention: Duration, now: SystemTime) -> SweepReport {
     let mut report = SweepReport::default();
     let Ok(entries) = fs::read_dir(media_dir) else { return report };
     for entry in entries.flatten() {
         let dir = entry.path();
-        let named_like_a_request =
-            entry.file_name().to_str().is_some_and(|n| n.parse::<RequestId>().is_ok());
+        let named_like_a_request = entry.file_name().to_str().is_some_and(|n| {
+            n.split_once('.').map_or(n, |(id, _)| id).parse::<RequestId>().is_ok()
+        });
         if !named_like_a_request || !dir.is_dir() {
             continue;
         }

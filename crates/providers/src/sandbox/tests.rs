@@ -56,6 +56,7 @@ async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
         .await
         .unwrap();
     let job = PollJob {
+        key_id: "k",
         request_id: id,
         account: "sandbox",
         upstream_task_id: &submitted.upstream_task_id,
@@ -73,13 +74,15 @@ async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
     let f = &out.files[0];
     assert_eq!((f.width, f.height), (Some(720), Some(720)));
     assert_eq!(f.duration, Some(1.0));
-    let on_disk = dir.path().join(id.to_string()).join("video.mp4");
+    let name = sb.media_names().dir_name("k", id);
+    assert!(name.starts_with(&format!("{id}.")) && name.len() > 40, "unguessable: {name}");
+    let on_disk = dir.path().join(&name).join("video.mp4");
     assert_eq!(std::fs::metadata(&on_disk).unwrap().len(), f.file_size.unwrap());
-    assert_eq!(f.url, format!("/media/{id}/video.mp4"));
-    assert_eq!(f.cover_url.as_deref(), Some(format!("/media/{id}/cover.jpg").as_str()));
-    assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{id}-video").as_str()));
-    assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{id}-cover").as_str()));
-    let cover = std::fs::read(dir.path().join(id.to_string()).join("cover.jpg")).unwrap();
+    assert_eq!(f.url, format!("/media/{name}/video.mp4"));
+    assert_eq!(f.cover_url.as_deref(), Some(format!("/media/{name}/cover.jpg").as_str()));
+    assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{name}-video").as_str()));
+    assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{name}-cover").as_str()));
+    let cover = std::fs::read(dir.path().join(&name).join("cover.jpg")).unwrap();
     assert_eq!(&cover[..3], &[0xFF, 0xD8, 0xFF], "the cover is a JPEG");
     assert!(f.expires_at.is_some(), "a retention gives an expiry");
 }
@@ -101,6 +104,7 @@ async fn resubmitting_names_the_same_job_and_a_finished_file_is_reused() {
     assert_eq!(a, b);
     clock.advance(10_000);
     let job = PollJob {
+        key_id: "k",
         request_id: id,
         account: "sandbox",
         upstream_task_id: &a.upstream_task_id,
@@ -108,7 +112,7 @@ async fn resubmitting_names_the_same_job_and_a_finished_file_is_reused() {
         request: &req,
     };
     let PollStatus::Succeeded(one) = first.poll(job).await.unwrap() else { panic!() };
-    let path = dir.path().join(id.to_string()).join("video.mp4");
+    let path = dir.path().join(first.media_names().dir_name("k", id)).join("video.mp4");
     let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
     // A new process (fresh provider) polls the same job: the file is reused, not re-rendered.
     let second = sandbox(dir.path(), clock.clone());
@@ -126,6 +130,7 @@ async fn blocklisted_prompts_fail_like_upstream_moderation() {
     let up = SandboxProvider::upstream_id(id);
     clock.advance(1500);
     let job = PollJob {
+        key_id: "k",
         request_id: id,
         account: "sandbox",
         upstream_task_id: &up,
@@ -144,6 +149,7 @@ async fn an_unknown_upstream_id_is_a_fatal_error() {
     let sb = sandbox(dir.path(), Arc::new(ManualClock::new(0)));
     let req = request("x");
     let job = PollJob {
+        key_id: "k",
         request_id: RequestId::new(),
         account: "sandbox",
         upstream_task_id: "sandbox-other",

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use vidgate_domain::{ManualClock, ParseOptions, RequestId, VideoRequest, parse_create_request};
 
-use super::inputs::{FrameSources, Source, frame_sources, resolve_file_id};
+use super::inputs::{FrameSources, Source, frame_sources};
 use super::tests::{sandbox, sandbox_with};
 use crate::egress::EgressPolicy;
 use crate::{PollJob, PollStatus, Provider};
@@ -80,16 +80,18 @@ fn first_and_last_frames_come_from_the_documented_fields() {
 #[test]
 fn file_ids_name_only_stored_covers() {
     let media = tempfile::tempdir().unwrap();
+    let names = super::media_names::MediaNames::open(media.path()).unwrap();
     let id = RequestId::new();
-    let err = |f: &str| resolve_file_id(media.path(), f).unwrap_err();
+    let name = names.dir_name("k", id);
+    let err = |f: &str| names.resolve(media.path(), "k", f).unwrap_err();
     assert!(err("5285890784246869").contains("not media this vidgate stores"));
     assert!(err("sbx-../../etc/passwd-cover").contains("not media"));
-    assert!(err(&format!("sbx-{id}-secrets")).contains("not media"));
-    assert!(err(&format!("sbx-{id}-video")).contains("is a video"));
-    assert!(err(&format!("sbx-{id}-cover")).contains("expired"));
-    std::fs::create_dir_all(media.path().join(id.to_string())).unwrap();
-    std::fs::write(media.path().join(id.to_string()).join("cover.jpg"), b"jpg").unwrap();
-    assert!(resolve_file_id(media.path(), &format!("sbx-{id}-cover")).is_ok());
+    assert!(err(&format!("sbx-{name}-secrets")).contains("not media"));
+    assert!(err(&format!("sbx-{name}-video")).contains("is a video"));
+    assert!(err(&format!("sbx-{name}-cover")).contains("expired"));
+    std::fs::create_dir_all(media.path().join(&name)).unwrap();
+    std::fs::write(media.path().join(&name).join("cover.jpg"), b"jpg").unwrap();
+    assert!(names.resolve(media.path(), "k", &format!("sbx-{name}-cover")).is_ok());
 }
 
 fn png(rgb: [u8; 3], w: u32, h: u32) -> Vec<u8> {
@@ -141,6 +143,7 @@ async fn finish(
     let now = vidgate_domain::Clock::now_ms(clock);
     clock.advance(10_000);
     let job = PollJob {
+        key_id: "k",
         request_id: id,
         account: "sandbox",
         upstream_task_id: &up,

@@ -254,6 +254,7 @@ async fn polls_map_recorded_task_details_and_treat_garbage_as_retryable() {
     let p = provider(&fake).await;
     let req = request();
     let job = PollJob {
+        key_id: "k",
         request_id: RequestId::new(),
         account: "main",
         upstream_task_id: "t-9",
@@ -308,6 +309,7 @@ async fn pulled_events_answer_the_next_poll_and_are_confirmed_by_handle() {
     assert_eq!(fake.calls("ConfirmEvents")[0].1["EventHandles"], json!(["h-1"]));
     let req = request();
     let job = PollJob {
+        key_id: "k",
         request_id: id,
         account: "main",
         upstream_task_id: "t-5",

@@ -39,17 +39,31 @@ pub async fn keys_are_created_listed_found_and_revoked(store: &dyn Store) {
     assert_eq!(store.count_active_keys().await.unwrap(), 1);
 }
 
-pub async fn key_names_are_unique_and_upserts_replace(store: &dyn Store) {
+pub async fn key_names_are_unique_among_active_keys_and_bootstrap_keys_retire(store: &dyn Store) {
     store.create_key(key("key_1", "ci", "h1")).await.unwrap();
     let dup = store.create_key(key("key_2", "ci", "h2")).await.unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
-    store.upsert_key(key("key_boot", "bootstrap", "hb1")).await.unwrap();
-    store.upsert_key(key("key_boot", "bootstrap", "hb2")).await.unwrap();
+    // A revoked key's name is free again.
+    store.revoke_key("ci", T0).await.unwrap();
+    store.create_key(key("key_3", "ci", "h3")).await.unwrap();
+    assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_3");
+    let boot = |id: &str, hash: &str| key(id, "bootstrap", hash);
+    store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();
+    store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();
+    assert_eq!(store.find_active_key("hb1").await.unwrap().unwrap().id, "key_bootstrap_1");
+    // A new value retires the old one.
+    store.set_bootstrap_key(Some(boot("key_bootstrap_2", "hb2")), T0).await.unwrap();
     assert!(store.find_active_key("hb1").await.unwrap().is_none());
-    assert_eq!(store.find_active_key("hb2").await.unwrap().unwrap().id, "key_boot");
+    assert_eq!(store.find_active_key("hb2").await.unwrap().unwrap().id, "key_bootstrap_2");
+    // Revoked stays revoked, even when the same value is set again.
     store.revoke_key("bootstrap", T0).await.unwrap();
-    store.upsert_key(key("key_boot", "bootstrap", "hb2")).await.unwrap();
-    assert!(store.find_active_key("hb2").await.unwrap().is_some(), "an upsert re-activates");
+    store.set_bootstrap_key(Some(boot("key_bootstrap_2", "hb2")), T0).await.unwrap();
+    assert!(store.find_active_key("hb2").await.unwrap().is_none(), "no re-activation");
+    // Unset: retired.
+    store.set_bootstrap_key(Some(boot("key_bootstrap_3", "hb3")), T0).await.unwrap();
+    store.set_bootstrap_key(None, T0).await.unwrap();
+    assert!(store.find_active_key("hb3").await.unwrap().is_none());
+    assert!(store.find_active_key("h3").await.unwrap().is_some(), "other keys stay");
 }
 
 pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &dyn Store) {
@@ -73,14 +87,14 @@ pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &
     assert_eq!(s.previous, None, "the old secret stops signing at its deadline");
     assert!(!store.rotate_webhook_secret("ghost", "whsec_x", T0).await.unwrap());
     assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_1");
-    // The bootstrap upsert keeps an existing secret.
-    let mut b = key("key_boot", "bootstrap", "hb");
+    // Setting the same bootstrap key again keeps its secret.
+    let mut b = key("key_bootstrap_x", "bootstrap", "hb");
     b.webhook_secret = Some("whsec_boot1".into());
-    store.upsert_key(b.clone()).await.unwrap();
+    store.set_bootstrap_key(Some(b.clone()), T0).await.unwrap();
     b.webhook_secret = Some("whsec_boot2".into());
-    store.upsert_key(b).await.unwrap();
+    store.set_bootstrap_key(Some(b), T0).await.unwrap();
     assert_eq!(
-        store.webhook_secrets("key_boot", T0).await.unwrap().unwrap().current,
+        store.webhook_secrets("key_bootstrap_x", T0).await.unwrap().unwrap().current,
         "whsec_boot1"
     );
 }

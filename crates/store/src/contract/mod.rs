@@ -61,7 +61,7 @@ macro_rules! store_contract_tests {
             idempotency_keys_replay_the_same_body_and_refuse_another,
             concurrent_inserts_with_one_idempotency_key_insert_once,
             keys_are_created_listed_found_and_revoked,
-            key_names_are_unique_and_upserts_replace,
+            key_names_are_unique_among_active_keys_and_bootstrap_keys_retire,
             webhook_secrets_initialise_once_and_rotate_with_an_overlap,
             a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends,
             deliveries_are_claimed_fenced_retried_and_redelivered,

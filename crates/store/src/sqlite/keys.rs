@@ -42,21 +42,35 @@ impl KeyStore for SqliteStore {
         key_from_row(&row)
     }
 
-    async fn upsert_key(&self, key: NewKey) -> Result<()> {
+    async fn set_bootstrap_key(&self, key: Option<NewKey>, now: Millis) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let keep = key.as_ref().map(|k| k.id.as_str()).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, prefix = excluded.prefix,
-                 revoked_at = NULL, webhook_secret = coalesce(api_keys.webhook_secret, excluded.webhook_secret)",
+            "UPDATE api_keys SET revoked_at = ?1
+             WHERE substr(id, 1, ?2) = ?3 AND id <> ?4 AND revoked_at IS NULL",
         )
-        .bind(&key.id)
-        .bind(&key.name)
-        .bind(&key.key_hash)
-        .bind(&key.prefix)
-        .bind(key.created_at)
-        .bind(&key.webhook_secret)
-        .execute(&self.writer)
+        .bind(now)
+        .bind(crate::BOOTSTRAP_ID_PREFIX.len() as i64)
+        .bind(crate::BOOTSTRAP_ID_PREFIX)
+        .bind(keep)
+        .execute(&mut *tx)
         .await?;
+        if let Some(key) = key {
+            sqlx::query(
+                "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.key_hash)
+            .bind(&key.prefix)
+            .bind(key.created_at)
+            .bind(&key.webhook_secret)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

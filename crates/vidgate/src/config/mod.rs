@@ -161,6 +161,16 @@ impl Config {
             );
         }
         self.limits.validate()?;
+        let bootstrap = self.auth.bootstrap_key.expose().chars().count();
+        if bootstrap > 0 && bootstrap < crate::bootstrap::BOOTSTRAP_MIN_CHARS {
+            return bad(
+                "auth.bootstrap_key",
+                format!(
+                    "VIDGATE_BOOTSTRAP_KEY must be at least {} characters (it is {bootstrap}): it is an API key",
+                    crate::bootstrap::BOOTSTRAP_MIN_CHARS
+                ),
+            );
+        }
         if self.queue.max_step_attempts == 0 {
             return bad("queue.max_step_attempts", "must be at least 1".into());
         }

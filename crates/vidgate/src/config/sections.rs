@@ -207,6 +207,9 @@ pub struct LimitsSettings {
     pub read_burst: i64,
     pub max_queued_per_key: i64,
     pub max_queue_length: i64,
+    pub max_streams_per_key: usize,
+    pub unauthenticated_rate: f64,
+    pub unauthenticated_burst: i64,
 }
 
 impl LimitsSettings {
@@ -218,14 +221,19 @@ impl LimitsSettings {
             read_burst: self.read_burst,
             max_queued_per_key: self.max_queued_per_key,
             max_queue_length: self.max_queue_length,
+            max_streams_per_key: self.max_streams_per_key,
+            unauthenticated_rate: self.unauthenticated_rate,
+            unauthenticated_burst: self.unauthenticated_burst,
         }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
-        for (setting, rate) in
-            [("limits.create_rate", self.create_rate), ("limits.read_rate", self.read_rate)]
-        {
+        for (setting, rate) in [
+            ("limits.create_rate", self.create_rate),
+            ("limits.read_rate", self.read_rate),
+            ("limits.unauthenticated_rate", self.unauthenticated_rate),
+        ] {
             if !rate.is_finite() || rate < 0.0 {
                 return bad(
                     setting,
@@ -238,6 +246,7 @@ impl LimitsSettings {
             ("limits.read_burst", self.read_burst),
             ("limits.max_queued_per_key", self.max_queued_per_key),
             ("limits.max_queue_length", self.max_queue_length),
+            ("limits.unauthenticated_burst", self.unauthenticated_burst),
         ] {
             if n < 0 {
                 return bad(setting, format!("must be 0 (no limit) or more, got {n}"));

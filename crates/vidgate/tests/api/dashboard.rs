@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, small_request, venv_python};
 use crate::process::Server;
 
-const KEY: &str = "vg_dashboard_e2e_key";
+const KEY: &str = "vg_dashboard_e2e_key_0123456";
 
 #[tokio::test]
 async fn the_dashboard_is_served_from_the_binary_with_strict_headers() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::helpers::venv_python;
 use crate::process::Server;
 
-const KEY: &str = "fal-compat-key";
+const KEY: &str = "fal-compat-key-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fals_python_client_works_against_vidgate_unchanged() {

@@ -83,6 +83,7 @@ pub fn test_config(data_dir: &Path) -> Config {
     // that are not about limits run without them (limits.rs turns them on).
     c.limits.create_rate = 0.0;
     c.limits.read_rate = 0.0;
+    c.limits.unauthenticated_rate = 0.0;
     c
 }
 
@@ -108,13 +109,19 @@ impl TestApp {
 
     /// Stops this app (as a graceful shutdown would) and starts a new process-worth of it on
     /// the same data directory, configuration and clock.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// `restart`, with a change to the configuration.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         self.shutdown.cancel();
         if let Some(stopped) = self.stopped.take() {
             let _ = stopped.await;
         }
         let dir = self.dir.take().expect("a running app has its directory");
-        let (clock, config, key) = (self.clock.clone(), self.config.clone(), self.key.clone());
+        let (clock, mut config, key) = (self.clock.clone(), self.config.clone(), self.key.clone());
+        tweak(&mut config);
         drop(self);
         Self::start(clock, config, dir, key).await
     }

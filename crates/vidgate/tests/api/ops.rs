@@ -120,7 +120,7 @@ async fn json_logs_follow_one_request_from_accept_to_finish_by_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("vidgate.log");
     let env = [
-        ("VIDGATE_BOOTSTRAP_KEY", "log-test-key"),
+        ("VIDGATE_BOOTSTRAP_KEY", "log-test-key-0123456789abcdef"),
         ("VIDGATE_LOG__FORMAT", "json"),
         ("RUST_LOG", "info"),
         ("VIDGATE_SANDBOX__QUEUE_DELAY", "50ms"),
@@ -132,7 +132,7 @@ async fn json_logs_follow_one_request_from_accept_to_finish_by_its_id() {
     let http = reqwest::Client::new();
     let r = http
         .post(format!("{}/tencent-vod/v1/aigc-video", server.base))
-        .header("Authorization", "Key log-test-key")
+        .header("Authorization", "Key log-test-key-0123456789abcdef")
         .json(&small_request("a logged lighthouse"))
         .send()
         .await
@@ -143,7 +143,7 @@ async fn json_logs_follow_one_request_from_accept_to_finish_by_its_id() {
     loop {
         let s: Value = http
             .get(format!("{}/tencent-vod/v1/aigc-video/requests/{id}/status", server.base))
-            .header("Authorization", "Key log-test-key")
+            .header("Authorization", "Key log-test-key-0123456789abcdef")
             .send()
             .await
             .unwrap()
@@ -178,5 +178,8 @@ async fn json_logs_follow_one_request_from_accept_to_finish_by_its_id() {
         Some(Value::String(http_request_id)),
         "the HTTP call's x-request-id is on its lines too"
     );
-    assert!(!text.contains("log-test-key"), "the API key never reaches a log line");
+    assert!(
+        !text.contains("log-test-key-0123456789abcdef"),
+        "the API key never reaches a log line"
+    );
 }

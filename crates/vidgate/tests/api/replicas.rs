@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use crate::process::Server;
 
-const KEY: &str = "replicas-test-key";
+const KEY: &str = "replicas-test-key-0123456789";
 const REPLICAS: usize = 3;
 const SLOTS: i64 = 2;
 

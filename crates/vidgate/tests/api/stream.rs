@@ -174,7 +174,7 @@ async fn a_change_made_by_another_replica_reaches_the_stream_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let env = [
         ("DATABASE_URL", db_url.as_str()),
-        ("VIDGATE_BOOTSTRAP_KEY", "stream-key"),
+        ("VIDGATE_BOOTSTRAP_KEY", "stream-key-0123456789abcdef"),
         ("VIDGATE_SANDBOX__CONCURRENCY", "1"),
     ];
     let a = crate::process::Server::start(dir.path(), &env);
@@ -182,7 +182,7 @@ async fn a_change_made_by_another_replica_reaches_the_stream_within_a_second() {
     let http = reqwest::Client::new();
     let create = |prompt: &str| {
         http.post(format!("{}/tencent-vod/v1/aigc-video", a.base))
-            .bearer_auth("stream-key")
+            .bearer_auth("stream-key-0123456789abcdef")
             .json(&small_request(prompt))
             .send()
     };
@@ -191,7 +191,7 @@ async fn a_change_made_by_another_replica_reaches_the_stream_within_a_second() {
     let id = handle["request_id"].as_str().unwrap();
     let r = http
         .get(format!("{}/tencent-vod/v1/aigc-video/requests/{id}/status/stream", b.base))
-        .bearer_auth("stream-key")
+        .bearer_auth("stream-key-0123456789abcdef")
         .send()
         .await
         .unwrap();
@@ -200,7 +200,7 @@ async fn a_change_made_by_another_replica_reaches_the_stream_within_a_second() {
     let sent = Instant::now();
     let r = http
         .put(format!("{}/tencent-vod/v1/aigc-video/requests/{id}/cancel", a.base))
-        .bearer_auth("stream-key")
+        .bearer_auth("stream-key-0123456789abcdef")
         .send()
         .await
         .unwrap();
