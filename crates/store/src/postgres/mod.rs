@@ -41,6 +41,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // As on SQLite (see there): never reuse a connection a failed commit left unsure.
+            .after_release(|conn, _| {
+                Box::pin(async move { Ok(crate::sqlite::fresh_after_failure(conn)) })
+            })
             .connect_with(options)
             .await?;
         // Replicas starting together must not run the same migration twice.

@@ -18,6 +18,15 @@ use sqlx::sqlite::{
 
 use crate::{Result, Store};
 
+/// Whether a connection may go back to the pool: not while it still counts a transaction. A
+/// `COMMIT` that fails on a full disk makes SQLite roll the transaction back by itself, and
+/// the driver's own rollback then fails, leaving it believing a transaction is open: every
+/// later `BEGIN` on that connection would fail. Such a connection is closed instead, and the
+/// pool opens a fresh one.
+pub(crate) fn fresh_after_failure(conn: &mut impl sqlx::Connection) -> bool {
+    !conn.is_in_transaction()
+}
+
 /// How hard a commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -72,6 +81,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .after_release(|conn, _| Box::pin(async move { Ok(fresh_after_failure(conn)) }))
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;

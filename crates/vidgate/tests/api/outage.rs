@@ -74,7 +74,7 @@ async fn a_full_disk_answers_503_loses_nothing_committed_and_recovers() {
     let filler = fill(disk.dir.path());
     let mut refused = 0;
     for i in 0..20 {
-        let r = create(format!("during {i} {}", "x".repeat(20_000))).await.unwrap();
+        let r = create(format!("during {i} {}", "x".repeat(1_900))).await.unwrap();
         match r.status() {
             StatusCode::OK => committed
                 .push(r.json::<Value>().await.unwrap()["request_id"].as_str().unwrap().to_owned()),
