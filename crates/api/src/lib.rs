@@ -22,7 +22,7 @@ mod views;
 pub use auth::{generate_key, hash_key};
 pub use error::ApiError;
 pub use router::{metrics_router, ops_router, router};
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, OutputLimits};
 pub use time::rfc3339;
 
 /// Base path of the queue API.

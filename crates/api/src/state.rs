@@ -31,6 +31,8 @@ pub struct ApiConfig {
     pub metrics_on_main: bool,
     /// Serve the web dashboard at `/dashboard`.
     pub dashboard: bool,
+    /// The largest clip the provider makes, checked at create (the sandbox has one).
+    pub output_limits: Option<OutputLimits>,
     /// A request body must arrive within this (408 otherwise).
     pub body_read_timeout: Duration,
 }
@@ -60,4 +62,12 @@ pub struct AppState {
     pub streams_closed: tokio_util::sync::CancellationToken,
     /// Open status streams per key.
     pub streams: Arc<crate::stream_limit::OpenStreams>,
+}
+
+/// Bounds on what one request may ask the provider to make.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputLimits {
+    pub max_duration_secs: f64,
+    /// Of the picture's short side, in pixels (`1080P` → 1080).
+    pub max_short_side: u32,
 }

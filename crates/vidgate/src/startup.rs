@@ -168,6 +168,13 @@ impl Application {
                 egress,
                 limits: config.limits.api(),
                 body_read_timeout: config.server.body_read_timeout,
+                output_limits: (provider.pool() == "sandbox").then(|| vidgate_api::OutputLimits {
+                    max_duration_secs: config.sandbox.max_duration_secs,
+                    max_short_side: vidgate_domain::dimensions::short_side(
+                        &config.sandbox.max_resolution,
+                    )
+                    .unwrap_or(1080),
+                }),
                 metrics_on_main: config.server.metrics_listen.is_empty(),
                 dashboard: config.server.dashboard,
             }),

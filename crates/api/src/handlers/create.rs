@@ -96,7 +96,12 @@ pub async fn create_request(
     let webhook_url =
         webhook::choose(&state, query.get("fal_webhook"), body_hook.as_ref(), &mut errors);
     let request = match parse_create_request(&body, &state.config.parse) {
-        Ok(r) if errors.is_empty() => r,
+        Ok(r) if errors.is_empty() => {
+            if let Some(limits) = state.config.output_limits {
+                within_limits(&r, limits)?;
+            }
+            r
+        }
         Ok(_) => return Err(ApiError::Validation(errors)),
         Err(mut more) => {
             more.append(&mut errors);
@@ -183,4 +188,34 @@ pub async fn create_request(
     };
     let handle = queue_handle(&task, &base, position, http_request_id(&headers));
     Ok(([fal_request_id(task.id)], Json(handle)).into_response())
+}
+
+/// The provider's own bounds on a clip (the sandbox renders locally, in memory).
+fn within_limits(
+    request: &vidgate_domain::VideoRequest,
+    limits: crate::state::OutputLimits,
+) -> Result<(), ApiError> {
+    let shape = vidgate_domain::dimensions::output_shape(request);
+    let mut problems = Vec::new();
+    if shape.duration_secs > limits.max_duration_secs {
+        problems.push(vidgate_domain::FieldError::new(
+            vec!["body".into(), "output_config".into(), "duration".into()],
+            "provider_limit",
+            format!(
+                "this gateway's provider makes clips of at most {} s, got {} s",
+                limits.max_duration_secs, shape.duration_secs
+            ),
+        ));
+    }
+    if shape.width.min(shape.height) > limits.max_short_side {
+        problems.push(vidgate_domain::FieldError::new(
+            vec!["body".into(), "output_config".into(), "resolution".into()],
+            "provider_limit",
+            format!(
+                "this gateway's provider makes clips of at most {}P, got {}x{}",
+                limits.max_short_side, shape.width, shape.height
+            ),
+        ));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(ApiError::Validation(problems)) }
 }

@@ -323,14 +323,30 @@ async fn pulled_events_answer_the_next_poll_and_are_confirmed_by_handle() {
 #[tokio::test]
 async fn push_callbacks_are_checked_against_the_sign_key() {
     let fake = Fake::default();
-    let p = provider(&fake).await;
-    let body = json!({"EventType": "AigcVideoTaskComplete", "AigcVideoCompleteEvent": {"TaskId": "t-7", "Status": "FINISH", "ErrCode": 0}}).to_string();
+    let url = start(fake.clone()).await;
+    let pulling =
+        TencentProvider::new(config(url.clone(), Some("callbackKey")), Arc::new(SystemClock))
+            .unwrap();
+    let mut push = config(url, Some("callbackKey"));
+    push.events = EventMode::Push;
+    let p = TencentProvider::new(push, Arc::new(SystemClock)).unwrap();
+    let session = vidgate_domain::RequestId::new();
+    let body = json!({"EventType": "AigcVideoTaskComplete", "AigcVideoCompleteEvent": {"TaskId": "t-7", "Status": "FINISH", "ErrCode": 0, "SessionId": session.to_string()}}).to_string();
+    assert_eq!(
+        pulling.receive_push(body.as_bytes(), &good_auth()).unwrap_err(),
+        PushError::NotSupported,
+        "only push mode takes callbacks"
+    );
     let t = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
         + 600)
         .to_string();
     let good =
         PushAuth { sign: Some(events::callback_sign("callbackKey", &t)), t: Some(t.clone()) };
-    assert_eq!(p.receive_push(body.as_bytes(), &good).unwrap()[0].upstream_task_id, "t-7");
+    let events = p.receive_push(body.as_bytes(), &good).unwrap();
+    assert_eq!((events[0].upstream_task_id.as_str(), events[0].request_id), ("t-7", Some(session)));
+    // The event is a hint only: the next poll asks the upstream (the fake answers it).
+    let no_session = json!({"EventType": "AigcVideoTaskComplete", "AigcVideoCompleteEvent": {"TaskId": "t-7", "Status": "FINISH"}}).to_string();
+    assert!(p.receive_push(no_session.as_bytes(), &good).unwrap().is_empty(), "needs a SessionId");
     let wrong = PushAuth { sign: Some(events::callback_sign("otherKey", &t)), t: Some(t) };
     assert_eq!(p.receive_push(body.as_bytes(), &wrong).unwrap_err(), PushError::BadSignature);
     let expired = PushAuth {

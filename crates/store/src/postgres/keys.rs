@@ -45,7 +45,7 @@ impl KeyStore for PgStore {
              WHERE substr(id, 1, $2) = $3 AND id <> $4 AND revoked_at IS NULL",
         )
         .bind(now)
-        .bind(crate::BOOTSTRAP_ID_PREFIX.len() as i64)
+        .bind(crate::BOOTSTRAP_ID_PREFIX.len() as i32)
         .bind(crate::BOOTSTRAP_ID_PREFIX)
         .bind(keep)
         .execute(&mut *tx)

@@ -171,6 +171,15 @@ impl Config {
                 ),
             );
         }
+        if vidgate_domain::dimensions::short_side(&self.sandbox.max_resolution).is_none() {
+            return bad(
+                "sandbox.max_resolution",
+                format!("must be like \"1080P\" or \"4K\", got {:?}", self.sandbox.max_resolution),
+            );
+        }
+        if self.sandbox.max_duration_secs.is_nan() || self.sandbox.max_duration_secs <= 0.0 {
+            return bad("sandbox.max_duration_secs", "must be more than 0".into());
+        }
         if self.queue.max_step_attempts == 0 {
             return bad("queue.max_step_attempts", "must be at least 1".into());
         }

@@ -127,6 +127,8 @@ pub struct SandboxSettings {
     #[serde(with = "humantime_serde")]
     pub fetch_timeout: Duration,
     pub max_input_bytes: u64,
+    pub max_duration_secs: f64,
+    pub max_resolution: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

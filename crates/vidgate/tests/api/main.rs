@@ -20,6 +20,7 @@ mod ops;
 mod outage;
 mod process;
 mod progression;
+mod render_bounds;
 mod replicas;
 mod secrets;
 mod slow_clients;
