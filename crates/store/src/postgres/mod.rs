@@ -20,6 +20,9 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::{Result, Store, StoreEvent, StoreEvents};
 
+/// Pause between reconnection attempts of the event listener.
+const LISTENER_RETRY: Duration = Duration::from_secs(1);
+
 /// The channel replicas notify each other on.
 pub(crate) const CHANNEL: &str = "vidgate_events";
 
@@ -76,17 +79,35 @@ impl Store for PgStore {
     async fn events(&self) -> Result<Option<StoreEvents>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
-        let stream = listener.into_stream().filter_map(|n| async move {
-            match n {
-                Ok(n) => StoreEvent::parse(n.payload()),
-                // The listener reconnects by itself; a lost notification only delays work
-                // until the next idle poll.
-                Err(e) => {
-                    tracing::warn!(error = %e, "store event listener error");
-                    None
+        // Not `into_stream`: it ends at the first error (a server restart), and wake-ups would
+        // stop for good. `recv` reconnects on its next call; until then it fails, so errors are
+        // retried after a pause. Notifications sent while the connection was down are lost:
+        // after an error every worker is woken once to look for what they missed.
+        let stream = futures::stream::unfold((listener, false), |(mut listener, failed)| async move {
+            loop {
+                match listener.recv().await {
+                    Ok(n) => {
+                        let mut events: Vec<StoreEvent> = Vec::new();
+                        if failed {
+                            tracing::info!("store event listener reconnected");
+                            events.extend([StoreEvent::Dispatch, StoreEvent::Poll]);
+                        }
+                        events.extend(StoreEvent::parse(n.payload()));
+                        return Some((futures::stream::iter(events), (listener, false)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "store event listener lost its connection; reconnecting");
+                        tokio::time::sleep(LISTENER_RETRY).await;
+                        if !failed {
+                            // Wake the workers now too: until the listener is back they poll.
+                            let wake = vec![StoreEvent::Dispatch, StoreEvent::Poll];
+                            return Some((futures::stream::iter(wake), (listener, true)));
+                        }
+                    }
                 }
             }
-        });
+        })
+        .flatten();
         Ok(Some(Box::pin(stream)))
     }
 }

@@ -1,5 +1,6 @@
 //! The sandbox renders locally: a clip longer or larger than its configured maximum is
 //! refused at create, with the field that is too big, however lenient the model's rules.
+//! (The default maximum is 4K; this test sets 1080P to see both fields refused.)
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -8,7 +9,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn a_clip_beyond_the_sandboxs_maximum_is_refused_at_create() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| c.sandbox.max_resolution = "1080P".into()).await;
     // Hunyuan's rules accept any duration and resolution.
     let huge = json!({"model_name": "Hunyuan", "model_version": "1.5", "prompt": "endless",
         "output_config": {"duration": 600, "resolution": "4K", "aspect_ratio": "16:9"}});
