@@ -232,6 +232,22 @@ mod tests {
     }
 
     #[test]
+    fn an_api_keys_debug_print_hides_its_hash() {
+        let record = KeyRecord {
+            id: "key_1".into(),
+            name: "ci".into(),
+            prefix: "vg_abc".into(),
+            created_at: 0,
+            revoked_at: None,
+            limits: Default::default(),
+        };
+        let hash = hash_key("vg_secret");
+        let printed = format!("{:?}", ApiKey(record, hash.clone()));
+        assert!(!printed.contains(&hash), "{printed}");
+        assert!(printed.contains("redacted") && printed.contains("key_1"), "{printed}");
+    }
+
+    #[test]
     fn hashes_are_stable_hex_sha256() {
         assert_eq!(
             hash_key("abc"),

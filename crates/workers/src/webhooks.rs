@@ -299,6 +299,18 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_failed_attempts_error_names_no_url() {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        // Nothing listens on port 9; the URL carries a receiver's token in its query.
+        let e =
+            client.post("http://127.0.0.1:9/hook?token=receiver-secret").send().await.unwrap_err();
+        assert!(format!("{e}").contains("receiver-secret"), "reqwest itself names the URL");
+        let text = error_chain(&e.without_url());
+        assert!(!text.contains("receiver-secret") && !text.contains("/hook"), "{text}");
+        assert!(text.contains("connect") || text.contains("refused"), "the cause stays: {text}");
+    }
+
     #[test]
     fn new_secrets_are_prefixed_base64_of_32_bytes() {
         let s = new_secret();
