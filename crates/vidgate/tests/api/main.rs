@@ -18,6 +18,7 @@ mod listing;
 mod openapi;
 mod ops;
 mod outage;
+mod pg_outage;
 mod process;
 mod progression;
 mod render_bounds;

@@ -13,11 +13,11 @@ use tokio::sync::Mutex;
 
 use crate::process::Server;
 
-const KEY: &str = "replicas-test-key-0123456789";
+pub const KEY: &str = "replicas-test-key-0123456789";
 const REPLICAS: usize = 3;
 const SLOTS: i64 = 2;
 
-fn env(db_url: &str, upstream: &str) -> Vec<(&'static str, String)> {
+pub fn env(db_url: &str, upstream: &str) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", db_url.to_owned()),
         ("TENCENTCLOUD_SECRET_ID", "AKIDreplicas".to_owned()),
@@ -39,7 +39,7 @@ fn env(db_url: &str, upstream: &str) -> Vec<(&'static str, String)> {
 /// The emulated upstream: one account with `SLOTS` processing slots. A third of its answers
 /// take 0.7 s, so kills often land while a replica is mid-call (a create in flight is the
 /// case that must not become two upstream jobs).
-fn start_upstream(dir: &std::path::Path) -> Server {
+pub fn start_upstream(dir: &std::path::Path) -> Server {
     let config = dir.join("emulator.toml");
     std::fs::write(
         &config,
