@@ -1,11 +1,16 @@
 //! vidgate's durable state. `TaskStore` and `KeyStore` are the contract every backend keeps;
 //! `sqlite` is the embedded default; `contract` is one behavioural suite any backend must pass
 //! (PostgreSQL runs the same suite). Time is always passed in by the caller (`now`), so the
-//! store never reads a clock and tests control time completely.
+//! store never reads a clock and tests control time completely. What only tests need (the
+//! contract suite, a throwaway PostgreSQL schema, a store that fails on demand) is compiled
+//! only with the `testing` feature.
 
+#[cfg(feature = "testing")]
 pub mod contract;
 mod error;
 mod events;
+#[cfg(feature = "testing")]
+pub mod faults;
 mod keys;
 mod migrations;
 mod model;

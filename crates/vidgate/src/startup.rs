@@ -38,7 +38,12 @@ pub struct BuildOptions {
     pub workers: WorkerMode,
     /// Print a first API key to stdout when the store has none (the `serve` behaviour).
     pub announce_first_key: bool,
+    /// Wraps the opened store before anything uses it (tests inject faults this way).
+    pub store_layer: Option<StoreLayer>,
 }
+
+/// Wraps the store every part of the application shares.
+pub type StoreLayer = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send>;
 
 impl Default for BuildOptions {
     fn default() -> Self {
@@ -46,6 +51,7 @@ impl Default for BuildOptions {
             clock: Arc::new(SystemClock),
             workers: WorkerMode::Background,
             announce_first_key: true,
+            store_layer: None,
         }
     }
 }
@@ -98,7 +104,10 @@ impl Application {
         std::fs::create_dir_all(config.media_dir()).with_context(|| {
             format!("cannot create the data directory {}", config.store.data_dir.display())
         })?;
-        let store = open_store(&config).await?;
+        let mut store = open_store(&config).await?;
+        if let Some(layer) = options.store_layer {
+            store = layer(store);
+        }
         let first_key = ensure_keys(store.as_ref(), &config, options.clock.now_ms()).await?;
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");

@@ -8,6 +8,7 @@ mod insert;
 mod keys;
 mod stats;
 mod tasks;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod webhooks;
 

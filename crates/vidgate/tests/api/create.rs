@@ -280,3 +280,22 @@ async fn lenient_mode_passes_unknown_models_and_fields_through() {
     assert_eq!(input["CameraMotion"], "dolly");
     assert_eq!(input["OutputConfig"]["Hdr"], true);
 }
+
+#[tokio::test]
+async fn a_committed_create_answers_200_even_when_the_read_after_it_fails() {
+    let (app, faults) = TestApp::spawn_faulty(|_| {}).await;
+    // The insert commits; the queue position read that follows fails as a lost database would.
+    faults.fail("queue_position", vidgate_store::faults::Fault::Unavailable, 1);
+    let (status, _, handle) = app.post_create(&small_request("committed")).await;
+    assert_eq!(faults.pending("queue_position"), 0, "the read after the commit was made");
+    assert_eq!(status, StatusCode::OK, "a committed request must not answer an error: {handle}");
+    assert_eq!(handle["status"], "IN_QUEUE");
+    assert_eq!(handle["queue_position"], Value::Null, "unknown, not a made-up 0");
+    let id = handle["request_id"].as_str().unwrap();
+    // It is stored once, and the next read answers its position again.
+    let status = app.status(id).await;
+    assert_eq!(status["status"], "IN_QUEUE");
+    assert_eq!(status["queue_position"], 0);
+    let (_, list) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(1), "{list}");
+}

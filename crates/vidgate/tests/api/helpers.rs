@@ -104,7 +104,26 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        Self::start(clock, config, dir, String::new()).await
+        Self::start(clock, config, dir, String::new(), None).await
+    }
+
+    /// An app whose store fails on demand (`FaultyStore::fail`), for the branches a real
+    /// database takes only in an outage or a race.
+    pub async fn spawn_faulty(
+        tweak: impl FnOnce(&mut Config),
+    ) -> (TestApp, Arc<vidgate_store::faults::FaultyStore>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let layer: vidgate::startup::StoreLayer = Box::new(move |inner| {
+            let faulty = vidgate_store::faults::FaultyStore::new(inner);
+            let _ = tx.send(faulty.clone());
+            faulty
+        });
+        let clock = Arc::new(ManualClock::starting_now());
+        let app = Self::start(clock, config, dir, String::new(), Some(layer)).await;
+        (app, rx.recv().expect("the layer ran"))
     }
 
     /// Stops this app (as a graceful shutdown would) and starts a new process-worth of it on
@@ -123,7 +142,7 @@ impl TestApp {
         let (clock, mut config, key) = (self.clock.clone(), self.config.clone(), self.key.clone());
         tweak(&mut config);
         drop(self);
-        Self::start(clock, config, dir, key).await
+        Self::start(clock, config, dir, key, None).await
     }
 
     async fn start(
@@ -131,11 +150,13 @@ impl TestApp {
         config: Config,
         dir: tempfile::TempDir,
         key: String,
+        store_layer: Option<vidgate::startup::StoreLayer>,
     ) -> TestApp {
         let options = BuildOptions {
             clock: clock.clone(),
             workers: WorkerMode::Manual,
             announce_first_key: false,
+            store_layer,
         };
         let app = Application::build(config.clone(), options).await.expect("app builds");
         let addr = app.local_addr();

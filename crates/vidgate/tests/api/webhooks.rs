@@ -353,3 +353,59 @@ async fn a_receiver_slower_than_the_lease_gets_exactly_one_delivery() {
     assert_eq!(send_until_idle(&app).await, 0, "delivered once, nothing more to send");
     assert_eq!(*r.hits.lock().unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_sender_that_lost_the_delivery_before_freezing_it_does_not_send() {
+    let (app, faults) = TestApp::spawn_faulty(|c| {
+        c.egress.allow = "127.0.0.1/32".into();
+        c.queue.lease = Duration::from_secs(10);
+    })
+    .await;
+    let (rx, url) = Receiver::start(vec![]).await;
+    create_with_hook(&app, &url, small_request("lease lost before the first attempt")).await;
+    app.drive_to_completion().await;
+
+    // Between the claim and the payload's freeze another sender took the delivery over.
+    faults.fail("freeze_payload", vidgate_store::faults::Fault::LeaseLost, 1);
+    assert_eq!(app.workers.webhooks.run_once().await.unwrap(), Outcome::Worked);
+    assert_eq!(faults.pending("freeze_payload"), 0, "the sender reached the freeze");
+    assert!(rx.deliveries().is_empty(), "the sender that lost its claim must not send");
+
+    // The claim runs out; the delivery is sent by whoever holds it next, exactly once.
+    app.advance(11_000);
+    assert_eq!(send_until_idle(&app).await, 1);
+    app.advance(60_000);
+    assert_eq!(send_until_idle(&app).await, 0);
+    assert_eq!(rx.deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_signed_with_an_empty_secret() {
+    let app = app().await;
+    let (rx, url) = Receiver::start(vec![]).await;
+    // A key row whose secret is empty (written by other tooling, or by hand).
+    let (key, mut record) = vidgate::bootstrap::new_key_record("blank-secret", app.clock_now());
+    record.webhook_secret = Some(String::new());
+    let key_id = app.store.create_key(record).await.unwrap().id;
+    let r = app
+        .http
+        .post(format!("{}?fal_webhook={}", app.queue_url(""), url))
+        .bearer_auth(&key)
+        .json(&small_request("no secret to sign with"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), Http::OK);
+    let id: vidgate_domain::RequestId =
+        r.json::<Value>().await.unwrap()["request_id"].as_str().unwrap().parse().unwrap();
+    app.drive_to_completion().await;
+
+    assert_eq!(send_until_idle(&app).await, 1);
+    app.advance(60_000);
+    assert_eq!(send_until_idle(&app).await, 0, "not retried: signing cannot start working");
+    assert!(rx.deliveries().is_empty(), "an unsigned (empty-key) delivery went out");
+    let (delivery, attempts) = app.store.delivery_for(&key_id, id).await.unwrap().unwrap();
+    assert_eq!(delivery.state, vidgate_store::DeliveryState::Failed);
+    let error = attempts[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("no webhook signing secret"), "{error}");
+}
