@@ -1,5 +1,6 @@
-//! What one process tells the others through the store: there is queued work, there is a
-//! running task to look at, a task changed. Payloads are short strings (PostgreSQL NOTIFY).
+//! The store's change feed: what a committed write changed, told to every worker of every
+//! process sharing the store (there is queued work, a running task to look at, a task
+//! changed, a webhook may be due). Payloads are short strings (PostgreSQL NOTIFY).
 
 use std::pin::Pin;
 
@@ -14,6 +15,10 @@ pub enum StoreEvent {
     Poll,
     /// This task changed state or progress.
     Task(RequestId),
+    /// A webhook delivery may be due (a task ended, a redelivery was asked for).
+    Webhook,
+    /// Events may have been missed (a lost connection, a slow subscriber): look at everything.
+    Resync,
 }
 
 impl StoreEvent {
@@ -22,6 +27,8 @@ impl StoreEvent {
             StoreEvent::Dispatch => "dispatch".into(),
             StoreEvent::Poll => "poll".into(),
             StoreEvent::Task(id) => format!("task:{id}"),
+            StoreEvent::Webhook => "webhook".into(),
+            StoreEvent::Resync => "resync".into(),
         }
     }
 
@@ -29,6 +36,8 @@ impl StoreEvent {
         match payload {
             "dispatch" => Some(StoreEvent::Dispatch),
             "poll" => Some(StoreEvent::Poll),
+            "webhook" => Some(StoreEvent::Webhook),
+            "resync" => Some(StoreEvent::Resync),
             p => p.strip_prefix("task:").and_then(|id| id.parse().ok()).map(StoreEvent::Task),
         }
     }
@@ -42,7 +51,13 @@ mod tests {
 
     #[test]
     fn events_round_trip_through_their_payload() {
-        for e in [StoreEvent::Dispatch, StoreEvent::Poll, StoreEvent::Task(RequestId::new())] {
+        for e in [
+            StoreEvent::Dispatch,
+            StoreEvent::Poll,
+            StoreEvent::Task(RequestId::new()),
+            StoreEvent::Webhook,
+            StoreEvent::Resync,
+        ] {
             assert_eq!(StoreEvent::parse(&e.payload()), Some(e));
         }
         assert_eq!(StoreEvent::parse("task:garbage"), None);

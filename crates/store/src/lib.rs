@@ -7,6 +7,7 @@
 
 #[cfg(feature = "testing")]
 pub mod contract;
+mod db;
 mod error;
 mod events;
 #[cfg(feature = "testing")]
@@ -17,6 +18,7 @@ mod model;
 pub mod postgres;
 mod reap_sql;
 mod rows;
+mod sql;
 pub mod sqlite;
 mod tasks;
 mod webhooks;
@@ -28,6 +30,7 @@ pub use model::{
     CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
     LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot, TaskRecord,
 };
+pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
 
@@ -42,8 +45,8 @@ pub trait Store: TaskStore + KeyStore + WebhookStore {
     /// after a newer one migrated it, nor a new one before the migration ran.
     async fn schema_current(&self) -> Result<bool>;
 
-    /// Changes made by other processes sharing this store, as they commit. `None`: nobody
-    /// else writes to it (a SQLite file belongs to one server), in-process signals suffice.
+    /// Every committed change, as it commits, from every process sharing the store (this one
+    /// included). `None`: this store has no change feed.
     async fn events(&self) -> Result<Option<StoreEvents>> {
         Ok(None)
     }

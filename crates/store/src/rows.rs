@@ -1,9 +1,8 @@
-//! Row → record mapping shared by both backends (the column types line up: TEXT and 64-bit
-//! integers, and a boolean that SQLite keeps as an integer), and the column list every task
-//! query selects.
+//! Row → record mapping (the column types line up on both backends: TEXT and 64-bit
+//! integers, and a boolean that SQLite keeps as an integer), and the column lists the
+//! queries select.
 
-use sqlx::{ColumnIndex, Database, Decode, Row, Type};
-
+use crate::db::Row;
 use crate::{KeyRecord, Result, StoreError, TaskRecord};
 
 /// The columns of `tasks` in the order `task_from_row` reads them (a macro so it can be
@@ -18,52 +17,7 @@ macro_rules! task_columns {
 }
 pub(crate) use task_columns;
 
-/// What a backend's rows must decode for vidgate's records.
-pub(crate) trait Decodes<'r>: Row
-where
-    &'r str: ColumnIndex<Self>,
-{
-    fn text(&'r self, c: &'r str) -> Result<String>;
-    fn opt_text(&'r self, c: &'r str) -> Result<Option<String>>;
-    fn int(&'r self, c: &'r str) -> Result<i64>;
-    fn opt_int(&'r self, c: &'r str) -> Result<Option<i64>>;
-    fn opt_float(&'r self, c: &'r str) -> Result<Option<f64>>;
-    fn flag(&'r self, c: &'r str) -> Result<bool>;
-}
-
-impl<'r, R: Row> Decodes<'r> for R
-where
-    &'r str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    f64: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
-    R::Database: Database,
-{
-    fn text(&'r self, c: &'r str) -> Result<String> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_text(&'r self, c: &'r str) -> Result<Option<String>> {
-        Ok(self.try_get(c)?)
-    }
-    fn int(&'r self, c: &'r str) -> Result<i64> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_int(&'r self, c: &'r str) -> Result<Option<i64>> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_float(&'r self, c: &'r str) -> Result<Option<f64>> {
-        Ok(self.try_get(c)?)
-    }
-    fn flag(&'r self, c: &'r str) -> Result<bool> {
-        Ok(self.try_get(c)?)
-    }
-}
-
-pub(crate) fn task_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<TaskRecord>
-where
-    &'r str: ColumnIndex<R>,
-{
+pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
     let id = row.text("id")?;
     let state = row.text("state")?;
     let request = row.text("request")?;
@@ -104,10 +58,7 @@ where
     })
 }
 
-pub(crate) fn key_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<KeyRecord>
-where
-    &'r str: ColumnIndex<R>,
-{
+pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
     Ok(KeyRecord {
         id: row.text("id")?,
         name: row.text("name")?,
@@ -131,10 +82,7 @@ macro_rules! delivery_columns {
 }
 pub(crate) use delivery_columns;
 
-pub(crate) fn delivery_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<crate::Delivery>
-where
-    &'r str: ColumnIndex<R>,
-{
+pub(crate) fn delivery_from_row(row: &Row) -> Result<crate::Delivery> {
     let task_id = row.text("task_id")?;
     Ok(crate::Delivery {
         id: row.text("id")?,
@@ -155,10 +103,7 @@ where
     })
 }
 
-pub(crate) fn attempt_from_row<'r, R: Decodes<'r>>(row: &'r R) -> Result<crate::Attempt>
-where
-    &'r str: ColumnIndex<R>,
-{
+pub(crate) fn attempt_from_row(row: &Row) -> Result<crate::Attempt> {
     Ok(crate::Attempt {
         at: row.int("at")?,
         status: row.opt_int("status")?,
@@ -167,13 +112,10 @@ where
     })
 }
 
-pub(crate) fn secrets_from_row<'r, R: Decodes<'r>>(
-    row: &'r R,
+pub(crate) fn secrets_from_row(
+    row: &Row,
     now: vidgate_domain::Millis,
-) -> Result<Option<crate::WebhookSecrets>>
-where
-    &'r str: ColumnIndex<R>,
-{
+) -> Result<Option<crate::WebhookSecrets>> {
     let Some(current) = row.opt_text("webhook_secret")? else { return Ok(None) };
     let previous =
         match (row.opt_text("previous_webhook_secret")?, row.opt_int("previous_secret_until")?) {

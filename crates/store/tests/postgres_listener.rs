@@ -108,7 +108,7 @@ async fn wake_ups_resume_after_the_server_was_unreachable_for_a_while() {
     let options: sqlx::postgres::PgConnectOptions = test.url().parse().unwrap();
     let target = format!("{}:{}", options.get_host(), options.get_port());
     let mut proxy = Proxy::start(target).await;
-    let through = vidgate_store::postgres::PgStore::connect_with(
+    let through = vidgate_store::SqlStore::connect_postgres_with(
         options.host("127.0.0.1").port(proxy.port),
         2,
     )
@@ -121,7 +121,7 @@ async fn wake_ups_resume_after_the_server_was_unreachable_for_a_while() {
     let mut woke_during = false;
     let outage = tokio::time::Instant::now() + Duration::from_secs(12);
     while let Ok(Some(e)) = tokio::time::timeout_at(outage, events.next()).await {
-        woke_during |= e == StoreEvent::Dispatch;
+        woke_during |= e == StoreEvent::Resync;
     }
     assert!(woke_during, "losing the connection wakes the workers (they may have missed work)");
     proxy.up().await;

@@ -356,8 +356,9 @@ impl Application {
 }
 
 impl Application {
-    /// Wakes this process's workers when another process sharing the store queues work or
-    /// frees a slot (PostgreSQL NOTIFY); idle polling stays the fallback.
+    /// Turns the store's change feed into worker wake-ups and status-cache invalidation, for
+    /// changes made by this process and by any other sharing the store; idle polling stays
+    /// the fallback.
     async fn forward_store_events(&self, set: &mut JoinSet<()>, stop: CancellationToken) {
         let events = match self.store.events().await {
             Ok(Some(events)) => events,
@@ -367,8 +368,12 @@ impl Application {
                 return;
             }
         };
-        let (dispatch, poll, changes) =
-            (self.wake_dispatcher.clone(), self.wake_poller.clone(), self.changes.clone());
+        let (dispatch, poll, webhooks, changes) = (
+            self.wake_dispatcher.clone(),
+            self.wake_poller.clone(),
+            self.wake_webhooks.clone(),
+            self.changes.clone(),
+        );
         set.spawn(async move {
             use futures::StreamExt;
             let mut events = events;
@@ -379,6 +384,13 @@ impl Application {
                         Some(StoreEvent::Dispatch) => dispatch.notify_waiters(),
                         Some(StoreEvent::Poll) => poll.notify_waiters(),
                         Some(StoreEvent::Task(id)) => { let _ = changes.send(id); }
+                        Some(StoreEvent::Webhook) => webhooks.notify_waiters(),
+                        Some(StoreEvent::Resync) => {
+                            dispatch.notify_waiters();
+                            poll.notify_waiters();
+                            webhooks.notify_waiters();
+                            let _ = changes.send(vidgate_domain::RequestId::ALL);
+                        }
                         None => break,
                     },
                 }

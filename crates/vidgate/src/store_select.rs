@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use vidgate_store::Store;
-use vidgate_store::postgres::PgStore;
-use vidgate_store::sqlite::{Durability, SqliteStore};
+use vidgate_store::sqlite::Durability;
+use vidgate_store::{SqlStore, Store};
 
 use crate::config::Config;
 
@@ -18,19 +17,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.store.database_url.expose();
     if url.is_empty() {
         let path = config.store.data_dir.join("vidgate.db");
-        let store = SqliteStore::open(&path, durability)
+        let store = SqlStore::open_sqlite(&path, durability)
             .await
             .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url, durability)
+        let store = SqlStore::connect_sqlite(url, durability)
             .await
             .context("cannot open the SQLite database named by DATABASE_URL")?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::connect(url, config.store.max_connections)
+        let store = SqlStore::connect_postgres(url, config.store.max_connections)
             .await
             .context("cannot open the PostgreSQL database named by DATABASE_URL")?;
         return Ok(Arc::new(store));

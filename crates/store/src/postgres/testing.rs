@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgConnectOptions;
 
-use super::PgStore;
-use crate::Store;
+use crate::{SqlStore, Store};
 
 /// The environment variable that names a PostgreSQL server for tests.
 pub const TEST_URL_VAR: &str = "VIDGATE_TEST_PG_URL";
 
 pub struct TestPgStore {
-    store: Arc<PgStore>,
+    store: Arc<SqlStore>,
     admin_url: String,
     schema: String,
     dropped: bool,
@@ -35,11 +34,11 @@ impl TestPgStore {
         let options = PgConnectOptions::from_str(&admin_url)
             .expect("a valid URL")
             .options([("search_path", schema.as_str())]);
-        let store = PgStore::connect_with(options, 8).await.expect("open the test store");
+        let store = SqlStore::connect_postgres_with(options, 8).await.expect("open the test store");
         Some(TestPgStore { store: Arc::new(store), admin_url, schema, dropped: false })
     }
 
-    pub fn store(&self) -> Arc<PgStore> {
+    pub fn store(&self) -> Arc<SqlStore> {
         self.store.clone()
     }
 

@@ -1,22 +1,22 @@
-//! The embedded default backend: one SQLite file in WAL mode. Writes go through a pool of one
-//! connection (SQLite has one writer anyway; queueing in-process beats spinning on
+//! Opening the embedded default backend: one SQLite file in WAL mode. Writes go through a
+//! pool of one connection (SQLite has one writer anyway; queueing in-process beats spinning on
 //! SQLITE_BUSY), reads through a separate pool so status polls never wait behind a write.
+//! Change events stay in this process (a SQLite file belongs to one server).
 
-mod insert;
-mod keys;
-mod stats;
-mod tasks;
-mod webhooks;
+mod group_commit;
+
+pub(crate) use group_commit::Committer;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use futures::StreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::broadcast;
 
-use crate::{Result, Store};
+use crate::db::Db;
+use crate::{Result, SqlStore, StoreEvent, StoreEvents};
 
 /// Whether a connection may go back to the pool: not while it still counts a transaction. A
 /// `COMMIT` that fails on a full disk makes SQLite roll the transaction back by itself, and
@@ -37,77 +37,66 @@ pub enum Durability {
     Normal,
 }
 
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
-    /// Creates go through it (group commit).
-    committer: insert::Committer,
-}
+/// Events buffered for a slow subscriber before it is told it missed some.
+const FEED_CAPACITY: usize = 4096;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path` and applies migrations.
-    pub async fn open(path: &Path, durability: Durability) -> Result<Self> {
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite database file at `path` and applies migrations.
+    pub async fn open_sqlite(path: &Path, durability: Durability) -> Result<SqlStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        let options = SqliteConnectOptions::new().filename(path);
-        Self::with_options(options, durability).await
+        open(SqliteConnectOptions::new().filename(path), durability).await
     }
 
     /// Opens a `sqlite:` URL (as given in `DATABASE_URL`).
-    pub async fn connect(url: &str, durability: Durability) -> Result<Self> {
+    pub async fn connect_sqlite(url: &str, durability: Durability) -> Result<SqlStore> {
         let options = SqliteConnectOptions::from_str(url)?;
         if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        Self::with_options(options, durability).await
-    }
-
-    async fn with_options(options: SqliteConnectOptions, durability: Durability) -> Result<Self> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            })
-            // Other processes (`vidgate keys create` beside a running server) may hold the
-            // write lock for a moment.
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .after_release(|conn, _| Box::pin(async move { Ok(fresh_after_failure(conn)) }))
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.read_only(true))
-            .await?;
-        let committer = insert::Committer::start(writer.clone());
-        Ok(SqliteStore { writer, reader, committer })
-    }
-
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        open(options, durability).await
     }
 }
 
-#[async_trait::async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
+async fn open(options: SqliteConnectOptions, durability: Durability) -> Result<SqlStore> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
+        // Other processes (`vidgate keys create` beside a running server) may hold the write
+        // lock for a moment.
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory");
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .after_release(|conn, _| Box::pin(async move { Ok(fresh_after_failure(conn)) }))
+        .connect_with(options.clone())
+        .await?;
+    MIGRATOR.run(&writer).await?;
+    let reader =
+        SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?;
+    let (feed, _) = broadcast::channel(FEED_CAPACITY);
+    let db = Db::Sqlite { writer, reader, feed };
+    let committer = Committer::start(db.clone());
+    Ok(SqlStore::new(db, Some(committer), &MIGRATOR))
+}
 
-    async fn schema_current(&self) -> Result<bool> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar(crate::migrations::APPLIED).fetch_all(&self.reader).await?;
-        Ok(crate::migrations::current(&MIGRATOR, &applied))
-    }
+/// This process's change events as a stream. A subscriber that fell behind is told to look
+/// at everything (`Resync`) instead of silently missing transitions.
+pub(crate) fn feed_events(rx: broadcast::Receiver<StoreEvent>) -> StoreEvents {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Ok(e) => Some((e, rx)),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some((StoreEvent::Resync, rx)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    });
+    stream.boxed()
 }

@@ -11,12 +11,12 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
-use vidgate_domain::Millis;
 
+use crate::db::{Db, Tx, built_sql};
 use crate::rows::{task_columns, task_from_row};
-use crate::{InsertOutcome, LimitScope, LogEntry, NewTask, Result, StoreError, TaskRecord};
+use crate::sql::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log};
+use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent, TaskRecord};
 
 /// Most creates committed together; more wait for the next commit.
 const MAX_BATCH: usize = 256;
@@ -30,19 +30,19 @@ struct Job {
 
 /// The handle creates go through; cloning it shares the one committer.
 #[derive(Debug, Clone)]
-pub(super) struct Committer {
+pub(crate) struct Committer {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Committer {
     /// Starts the committer task on the current runtime. It ends when every handle is gone.
-    pub(super) fn start(writer: SqlitePool) -> Committer {
+    pub(crate) fn start(db: Db) -> Committer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(writer, rx));
+        tokio::spawn(run(db, rx));
         Committer { jobs }
     }
 
-    pub(super) async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
+    pub(crate) async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
         let closed = || StoreError::Database(sqlx::Error::PoolClosed);
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { task, reply }).await.map_err(|_| closed())?;
@@ -50,7 +50,7 @@ impl Committer {
     }
 }
 
-async fn run(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -60,7 +60,7 @@ async fn run(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        match commit(&writer, &tasks).await {
+        match commit(&db, &tasks).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -71,7 +71,7 @@ async fn run(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
                 for job in batch {
-                    let outcome = commit(&writer, &[&job.task]).await.map(|mut o| o.remove(0));
+                    let outcome = commit(&db, &[&job.task]).await.map(|mut o| o.remove(0));
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -93,22 +93,11 @@ struct Counts {
 
 impl Counts {
     /// Which limit this task would break, if any; otherwise counts it.
-    async fn admit(
-        &mut self,
-        tx: &mut Transaction<'_, Sqlite>,
-        task: &NewTask,
-    ) -> Result<Option<InsertOutcome>> {
+    async fn admit(&mut self, tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>> {
         if let Some(limit) = task.limits.per_key {
             let n = match self.per_key.get(&task.key_id) {
                 Some(n) => *n,
-                None => {
-                    sqlx::query_scalar(
-                        "SELECT coalesce(sum(n), 0) FROM key_queue_counts WHERE key_id = ?1",
-                    )
-                    .bind(&task.key_id)
-                    .fetch_one(&mut **tx)
-                    .await?
-                }
+                None => count(tx, KEY_QUEUED, Some(&task.key_id)).await?,
             };
             self.per_key.insert(task.key_id.clone(), n);
             if n >= limit {
@@ -118,11 +107,7 @@ impl Counts {
         if let Some(limit) = task.limits.total {
             let n = match self.total {
                 Some(n) => n,
-                None => {
-                    sqlx::query_scalar("SELECT coalesce(sum(n), 0) FROM queue_rank_counts")
-                        .fetch_one(&mut **tx)
-                        .await?
-                }
+                None => count(tx, ALL_QUEUED, None).await?,
             };
             self.total = Some(n);
             if n >= limit {
@@ -140,8 +125,8 @@ impl Counts {
 }
 
 /// One transaction for `tasks`; an outcome per task, in order.
-async fn commit(writer: &SqlitePool, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
+    let mut tx = db.begin().await?;
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut counts = Counts::default();
     let mut pending: Vec<usize> = Vec::new();
@@ -156,23 +141,31 @@ async fn commit(writer: &SqlitePool, tasks: &[&NewTask]) -> Result<Vec<InsertOut
         }
         // Keep arrival order: what came before goes in first.
         insert_plain(&mut tx, tasks, &std::mem::take(&mut pending), &mut outcomes).await?;
-        sqlx::query("SAVEPOINT create_one").execute(&mut *tx).await?;
+        tx.run("SAVEPOINT create_one").await?;
         let outcome = match claim_dedups(&mut tx, task).await? {
             Some(refused) => Some(refused),
             None => counts.admit(&mut tx, task).await?,
         };
         match outcome {
             Some(refused) => {
-                sqlx::query("ROLLBACK TO create_one").execute(&mut *tx).await?;
+                tx.run("ROLLBACK TO create_one").await?;
                 outcomes[i] = Some(refused);
             }
             None => {
                 insert_plain(&mut tx, tasks, &[i], &mut outcomes).await?;
             }
         }
-        sqlx::query("RELEASE create_one").execute(&mut *tx).await?;
+        tx.run("RELEASE create_one").await?;
     }
     insert_plain(&mut tx, tasks, &pending, &mut outcomes).await?;
+    let inserted = outcomes.iter().flatten().filter_map(|o| match o {
+        InsertOutcome::Inserted(t) => Some(StoreEvent::Task(t.id)),
+        _ => None,
+    });
+    let events: Vec<StoreEvent> = inserted.collect();
+    if !events.is_empty() {
+        tx.emit(std::iter::once(StoreEvent::Dispatch).chain(events));
+    }
     tx.commit().await?;
     outcomes
         .into_iter()
@@ -182,7 +175,7 @@ async fn commit(writer: &SqlitePool, tasks: &[&NewTask]) -> Result<Vec<InsertOut
 
 /// Inserts the tasks at `which` (each queued, with its first log line), in that order.
 async fn insert_plain(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     tasks: &[&NewTask],
     which: &[usize],
     outcomes: &mut [Option<InsertOutcome>],
@@ -195,7 +188,7 @@ async fn insert_plain(
              VALUES {values} RETURNING {}",
             task_columns!()
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = built_sql(sql);
         for &i in chunk {
             let t = tasks[i];
             let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
@@ -212,16 +205,15 @@ async fn insert_plain(
                 .bind(&t.webhook_url)
                 .bind(&t.public_base);
         }
-        let rows = query.fetch_all(&mut **tx).await?;
+        let rows = tx.fetch(query).await?;
         let mut by_id: HashMap<String, TaskRecord> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let record = task_from_row(row)?;
             by_id.insert(record.id.to_string(), record);
         }
         let logs = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let mut log_query = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO task_logs (task_id, at, level, message) VALUES {logs}"
-        )));
+        let mut log_query =
+            built_sql(format!("INSERT INTO task_logs (task_id, at, level, message) VALUES {logs}"));
         for &i in chunk {
             let t = tasks[i];
             let log = first_log(t.created_at, &t.pool);
@@ -235,106 +227,7 @@ async fn insert_plain(
             })?;
             outcomes[i] = Some(InsertOutcome::Inserted(record));
         }
-        log_query.execute(&mut **tx).await?;
+        tx.execute(log_query).await?;
     }
     Ok(())
-}
-
-pub(super) fn first_log(at: Millis, pool: &str) -> LogEntry {
-    LogEntry::info(at, format!("accepted and queued (pool {pool})"))
-}
-
-/// Claims the task's dedup keys; the outcome that refuses it when one is held.
-async fn claim_dedups(
-    tx: &mut Transaction<'_, Sqlite>,
-    task: &NewTask,
-) -> Result<Option<InsertOutcome>> {
-    let id = task.id.to_string();
-    let now = task.created_at;
-    if let Some(idem) = &task.idempotency {
-        let key = DedupKey {
-            key_id: &task.key_id,
-            kind: "idem",
-            value: &idem.key,
-            body_hash: Some(&idem.body_hash),
-            expires_at: idem.expires_at,
-        };
-        if let Some((holder, hash)) = claim_dedup(tx, key, &id, now).await? {
-            if hash.as_deref() != Some(idem.body_hash.as_str()) {
-                return Ok(Some(InsertOutcome::IdempotencyMismatch { task_id: holder }));
-            }
-            // The original may have been inserted earlier in this very transaction.
-            let row = sqlx::query(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = ?1"))
-                .bind(&holder)
-                .fetch_optional(&mut **tx)
-                .await?;
-            return match row {
-                Some(row) => Ok(Some(InsertOutcome::Replayed(task_from_row(&row)?))),
-                None => Err(StoreError::corrupt(format!(
-                    "idempotency key points at missing task {holder}"
-                ))),
-            };
-        }
-    }
-    if let Some(session) = &task.session {
-        let key = DedupKey {
-            key_id: &task.key_id,
-            kind: "session",
-            value: &session.value,
-            body_hash: None,
-            expires_at: session.expires_at,
-        };
-        if let Some((holder, _)) = claim_dedup(tx, key, &id, now).await? {
-            return Ok(Some(InsertOutcome::SessionConflict { task_id: holder }));
-        }
-    }
-    Ok(None)
-}
-
-/// A dedup key to claim for a new task.
-struct DedupKey<'a> {
-    key_id: &'a str,
-    /// `session` or `idem`.
-    kind: &'static str,
-    value: &'a str,
-    body_hash: Option<&'a str>,
-    expires_at: Millis,
-}
-
-/// Claims a dedup key for `task_id` unless a live claim holds it; returns the holder's
-/// `(task_id, body_hash)`. An expired claim is taken over in the same statement.
-async fn claim_dedup(
-    tx: &mut Transaction<'_, Sqlite>,
-    key: DedupKey<'_>,
-    task_id: &str,
-    now: Millis,
-) -> Result<Option<(String, Option<String>)>> {
-    let claimed = sqlx::query(
-        "INSERT INTO dedup (key_id, kind, value, task_id, body_hash, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (key_id, kind, value) DO UPDATE SET task_id = excluded.task_id,
-             body_hash = excluded.body_hash, expires_at = excluded.expires_at
-         WHERE dedup.expires_at <= ?7",
-    )
-    .bind(key.key_id)
-    .bind(key.kind)
-    .bind(key.value)
-    .bind(task_id)
-    .bind(key.body_hash)
-    .bind(key.expires_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if claimed.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT task_id, body_hash FROM dedup WHERE key_id = ?1 AND kind = ?2 AND value = ?3",
-    )
-    .bind(key.key_id)
-    .bind(key.kind)
-    .bind(key.value)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(Some((row.try_get("task_id")?, row.try_get("body_hash")?)))
 }

@@ -1,0 +1,204 @@
+//! Inserting new tasks, one transaction each: dedup claims, queue limits, the row and its
+//! first log line. PostgreSQL inserts this way (several processes insert at once; limits are
+//! checked against committed counts, and near a limit under an advisory lock, so they hold
+//! exactly without serializing inserts far from it). SQLite groups concurrent inserts into
+//! one commit instead (`sqlite/group_commit.rs`) and shares the dedup claim below.
+
+use vidgate_domain::Millis;
+
+use super::SqlStore;
+use super::tasks::insert_log;
+use crate::db::{Tx, sql};
+use crate::rows::{task_columns, task_from_row};
+use crate::{InsertOutcome, LimitScope, LogEntry, NewTask, Result, StoreError, StoreEvent};
+
+pub(crate) fn first_log(at: Millis, pool: &str) -> LogEntry {
+    LogEntry::info(at, format!("accepted and queued (pool {pool})"))
+}
+
+/// Within this many of a limit, inserts take a lock and count again, so the limit holds
+/// exactly; further from it they do not serialize (nothing in flight could reach it).
+const EXACT_WITHIN: i64 = 1024;
+
+pub(crate) const KEY_QUEUED: &str =
+    "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n FROM key_queue_counts WHERE key_id = $1";
+pub(crate) const ALL_QUEUED: &str =
+    "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n FROM queue_rank_counts";
+
+pub(crate) async fn count(tx: &mut Tx, text: &'static str, key_id: Option<&str>) -> Result<i64> {
+    let mut stmt = sql(text);
+    if let Some(k) = key_id {
+        stmt = stmt.bind(k);
+    }
+    match tx.fetch_one(stmt).await? {
+        Some(row) => row.int("n"),
+        None => Ok(0),
+    }
+}
+
+/// Counts; near `limit`, takes the lock named `lock` (held until the transaction ends) and
+/// counts again. `true` when the queue is full.
+async fn at_limit(
+    tx: &mut Tx,
+    text: &'static str,
+    key_id: Option<&str>,
+    lock: &str,
+    limit: i64,
+) -> Result<bool> {
+    let n = count(tx, text, key_id).await?;
+    if n >= limit {
+        return Ok(true);
+    }
+    if limit - n > EXACT_WITHIN {
+        return Ok(false);
+    }
+    tx.lock(lock).await?;
+    Ok(count(tx, text, key_id).await? >= limit)
+}
+
+/// The outcome refusing `task` when its key's or the whole queue is full.
+async fn queue_full(tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>> {
+    if let Some(limit) = task.limits.per_key {
+        let lock = format!("vidgate:key-queue:{}", task.key_id);
+        if at_limit(tx, KEY_QUEUED, Some(&task.key_id), &lock, limit).await? {
+            return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Key, limit }));
+        }
+    }
+    if let Some(limit) = task.limits.total {
+        if at_limit(tx, ALL_QUEUED, None, "vidgate:queue-total", limit).await? {
+            return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
+        }
+    }
+    Ok(None)
+}
+
+/// What refuses `task` because its dedup keys are held; `Replayed` reads the original inside
+/// `tx` (it may have been inserted earlier in the same transaction).
+pub(crate) async fn claim_dedups(tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>> {
+    let id = task.id.to_string();
+    let now = task.created_at;
+    if let Some(idem) = &task.idempotency {
+        let key = DedupKey {
+            key_id: &task.key_id,
+            kind: "idem",
+            value: &idem.key,
+            body_hash: Some(&idem.body_hash),
+            expires_at: idem.expires_at,
+        };
+        if let Some((holder, hash)) = claim_dedup(tx, key, &id, now).await? {
+            if hash.as_deref() != Some(idem.body_hash.as_str()) {
+                return Ok(Some(InsertOutcome::IdempotencyMismatch { task_id: holder }));
+            }
+            let original =
+                sql(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1")).bind(&holder);
+            return match tx.fetch_one(original).await? {
+                Some(row) => Ok(Some(InsertOutcome::Replayed(task_from_row(&row)?))),
+                None => Err(StoreError::corrupt(format!(
+                    "idempotency key points at missing task {holder}"
+                ))),
+            };
+        }
+    }
+    if let Some(session) = &task.session {
+        let key = DedupKey {
+            key_id: &task.key_id,
+            kind: "session",
+            value: &session.value,
+            body_hash: None,
+            expires_at: session.expires_at,
+        };
+        if let Some((holder, _)) = claim_dedup(tx, key, &id, now).await? {
+            return Ok(Some(InsertOutcome::SessionConflict { task_id: holder }));
+        }
+    }
+    Ok(None)
+}
+
+/// A dedup key to claim for a new task.
+struct DedupKey<'a> {
+    key_id: &'a str,
+    /// `session` or `idem`.
+    kind: &'static str,
+    value: &'a str,
+    body_hash: Option<&'a str>,
+    expires_at: Millis,
+}
+
+/// Claims a dedup key for `task_id` unless a live claim holds it; returns the holder's
+/// `(task_id, body_hash)`. An expired claim is taken over in the same statement.
+async fn claim_dedup(
+    tx: &mut Tx,
+    key: DedupKey<'_>,
+    task_id: &str,
+    now: Millis,
+) -> Result<Option<(String, Option<String>)>> {
+    let claimed = tx
+        .execute(
+            sql("INSERT INTO dedup (key_id, kind, value, task_id, body_hash, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (key_id, kind, value) DO UPDATE SET task_id = excluded.task_id,
+                     body_hash = excluded.body_hash, expires_at = excluded.expires_at
+                 WHERE dedup.expires_at <= $7")
+            .bind(key.key_id)
+            .bind(key.kind)
+            .bind(key.value)
+            .bind(task_id)
+            .bind(key.body_hash)
+            .bind(key.expires_at)
+            .bind(now),
+        )
+        .await?;
+    if claimed == 1 {
+        return Ok(None);
+    }
+    let holder =
+        sql("SELECT task_id, body_hash FROM dedup WHERE key_id = $1 AND kind = $2 AND value = $3")
+            .bind(key.key_id)
+            .bind(key.kind)
+            .bind(key.value);
+    match tx.fetch_one(holder).await? {
+        Some(row) => Ok(Some((row.text("task_id")?, row.opt_text("body_hash")?))),
+        None => Err(StoreError::corrupt("a dedup claim conflicted but has no holder")),
+    }
+}
+
+impl SqlStore {
+    /// One create in one transaction.
+    pub(super) async fn insert_one(&self, task: NewTask) -> Result<InsertOutcome> {
+        let id = task.id.to_string();
+        let request = serde_json::to_string(&task.request).map_err(StoreError::corrupt)?;
+        let now = task.created_at;
+        let mut tx = self.db.begin().await?;
+        let refused = match claim_dedups(&mut tx, &task).await? {
+            Some(refused) => Some(refused),
+            None => queue_full(&mut tx, &task).await?,
+        };
+        if let Some(refused) = refused {
+            tx.rollback().await?;
+            return Ok(refused);
+        }
+        let stmt = sql(concat!(
+            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+                                run_after, deadline_at, webhook_url, public_base)
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6, $6, $7, $8, $9) RETURNING ",
+            task_columns!()
+        ))
+        .bind(&id)
+        .bind(&task.key_id)
+        .bind(&task.pool)
+        .bind(task.rank)
+        .bind(request)
+        .bind(now)
+        .bind(task.deadline_at)
+        .bind(&task.webhook_url)
+        .bind(&task.public_base);
+        let record = match tx.fetch_one(stmt).await? {
+            Some(row) => task_from_row(&row)?,
+            None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),
+        };
+        insert_log(&mut tx, &id, &first_log(now, &task.pool)).await?;
+        tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);
+        tx.commit().await?;
+        Ok(InsertOutcome::Inserted(record))
+    }
+}

@@ -1,0 +1,72 @@
+//! The store, written once over the backend seam (`db`): every statement is one SQL text for
+//! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`), and
+//! so is inserting on SQLite, which groups concurrent creates into one commit.
+
+mod insert;
+mod keys;
+mod stats;
+mod tasks;
+mod webhooks;
+
+pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log};
+
+use async_trait::async_trait;
+
+use crate::db::Db;
+use crate::{InsertOutcome, NewTask, Result, Store, StoreEvents};
+
+/// vidgate's store on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) db: Db,
+    /// SQLite: creates go through the group committer.
+    pub(crate) committer: Option<crate::sqlite::Committer>,
+    migrator: &'static sqlx::migrate::Migrator,
+}
+
+impl SqlStore {
+    pub(crate) fn new(
+        db: Db,
+        committer: Option<crate::sqlite::Committer>,
+        migrator: &'static sqlx::migrate::Migrator,
+    ) -> SqlStore {
+        SqlStore { db, committer, migrator }
+    }
+
+    async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
+        match &self.committer {
+            Some(committer) => committer.insert(task).await,
+            None => self.insert_one(task).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { writer, reader, .. } => {
+                writer.close().await;
+                reader.close().await;
+            }
+            Db::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        if self.db.is_postgres() { "postgres" } else { "sqlite" }
+    }
+
+    async fn schema_current(&self) -> Result<bool> {
+        let rows = self.db.read(crate::db::sql(crate::migrations::APPLIED)).await?;
+        let applied = rows.iter().map(|r| r.int("version")).collect::<Result<Vec<i64>>>()?;
+        Ok(crate::migrations::current(self.migrator, &applied))
+    }
+
+    async fn events(&self) -> Result<Option<StoreEvents>> {
+        match &self.db {
+            Db::Sqlite { feed, .. } => Ok(Some(crate::sqlite::feed_events(feed.subscribe()))),
+            Db::Postgres { .. } => crate::postgres::listen(&self.db).await.map(Some),
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! `TaskStore`, once for both backends. Claims are one `UPDATE … RETURNING` of the queue's
+//! head (atomic in SQLite, which has one writer; `SKIP LOCKED` and a per-account advisory lock
+//! on PostgreSQL, so replicas together never exceed an account's slot limit); every other
+//! transition is a fenced update in a write transaction with its log line, and emits the
+//! change events that wake workers and status streams.
+
+use async_trait::async_trait;
+use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
+
+use super::SqlStore;
+use crate::db::{Row, Tx, built_sql, sql};
+use crate::reap_sql;
+use crate::rows::{task_columns, task_from_row};
+use crate::{
+    CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapLimits,
+    ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
+};
+
+const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
+
+/// A task's queue position as a correlated expression over the task's own row `t`: counters
+/// for whole ranks and whole buckets ahead, an index range for the rest of its bucket (see
+/// migrations/sqlite/0002_queue_counts.sql).
+macro_rules! position_of_t {
+    () => {
+        "CAST((SELECT coalesce(sum(n), 0) FROM queue_rank_counts r WHERE r.pool = t.pool AND r.rank > t.rank)
+            + (SELECT coalesce(sum(n), 0) FROM queue_counts c
+                 WHERE c.pool = t.pool AND c.rank = t.rank AND c.bucket < t.seq >> 12)
+            + (SELECT count(*) FROM tasks u WHERE u.pool = t.pool AND u.state = 'queued'
+                 AND u.rank = t.rank AND u.seq >= (t.seq >> 12) << 12 AND u.seq < t.seq) AS BIGINT)"
+    };
+}
+
+pub(crate) async fn insert_log(tx: &mut Tx, id: &str, log: &LogEntry) -> Result<()> {
+    tx.execute(
+        sql("INSERT INTO task_logs (task_id, at, level, message) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(log.at)
+            .bind(log.level.as_str())
+            .bind(&log.message),
+    )
+    .await?;
+    Ok(())
+}
+
+fn one(rows: Vec<Row>) -> Result<Option<TaskRecord>> {
+    rows.first().map(task_from_row).transpose()
+}
+
+/// The change event of the task with this id.
+fn task_event(id: &str) -> Option<StoreEvent> {
+    id.parse().ok().map(StoreEvent::Task)
+}
+
+/// Commits a fenced single-row update (with its log line and events) only if it took; a stale
+/// lease matches no row and changes nothing.
+async fn commit_if_one(
+    mut tx: Tx,
+    rows_affected: u64,
+    id: &str,
+    log: Option<&LogEntry>,
+    events: &[StoreEvent],
+) -> Result<bool> {
+    if rows_affected != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    if let Some(log) = log {
+        insert_log(&mut tx, id, log).await?;
+    }
+    tx.emit(events.iter().copied().chain(task_event(id)));
+    tx.commit().await?;
+    Ok(true)
+}
+
+impl SqlStore {
+    pub(crate) async fn fetch_by_id(&self, id: &str) -> Result<Option<TaskRecord>> {
+        let rows = self
+            .db
+            .read(sql(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1")).bind(id))
+            .await?;
+        one(rows)
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqlStore {
+    async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome> {
+        self.insert(task).await
+    }
+
+    async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>> {
+        let stmt =
+            sql(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1 AND key_id = $2"))
+                .bind(id.to_string())
+                .bind(key_id);
+        one(self.db.read(stmt).await?)
+    }
+
+    async fn get_task_any(&self, id: RequestId) -> Result<Option<TaskRecord>> {
+        self.fetch_by_id(&id.to_string()).await
+    }
+
+    async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+        let mut text =
+            String::from(concat!("SELECT ", task_columns!(), " FROM tasks WHERE key_id = $1"));
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if query.before_seq.is_some() {
+            text.push_str(&format!(" AND seq < {}", next()));
+        }
+        if let Some(states) = &query.states {
+            let marks: Vec<String> = (0..states.len().max(1)).map(|_| next()).collect();
+            text.push_str(&format!(" AND state IN ({})", marks.join(", ")));
+        }
+        text.push_str(&format!(" ORDER BY seq DESC LIMIT {}", next()));
+        let mut stmt = built_sql(text).bind(key_id);
+        if let Some(before) = query.before_seq {
+            stmt = stmt.bind(before);
+        }
+        if let Some(states) = &query.states {
+            if states.is_empty() {
+                stmt = stmt.bind("none");
+            }
+            for s in states {
+                stmt = stmt.bind(s.as_str());
+            }
+        }
+        let rows = self.db.read(stmt.bind(query.limit)).await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn queue_position(&self, task: &TaskRecord) -> Result<i64> {
+        if task.state != TaskState::Queued {
+            return Ok(0);
+        }
+        let stmt = sql(concat!("SELECT ", position_of_t!(), " AS n FROM tasks t WHERE t.seq = $1"))
+            .bind(task.seq);
+        match self.db.read_one(stmt).await? {
+            Some(row) => row.int("n"),
+            None => Ok(0),
+        }
+    }
+
+    async fn task_status(
+        &self,
+        key_id: &str,
+        id: RequestId,
+    ) -> Result<Option<(TaskRecord, Option<i64>)>> {
+        let stmt = sql(concat!(
+            "SELECT ",
+            task_columns!(),
+            ", CASE WHEN t.state = 'queued' THEN ",
+            position_of_t!(),
+            " END AS queue_position FROM tasks t WHERE t.id = $1 AND t.key_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(key_id);
+        let Some(row) = self.db.read_one(stmt).await? else { return Ok(None) };
+        Ok(Some((task_from_row(&row)?, row.opt_int("queue_position")?)))
+    }
+
+    async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>> {
+        let stmt = sql("SELECT at, level, message FROM task_logs WHERE task_id = $1 ORDER BY seq")
+            .bind(id.to_string());
+        let rows = self.db.read(stmt).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogEntry {
+                    at: r.int("at")?,
+                    level: crate::LogLevel::parse(&r.text("level")?),
+                    message: r.text("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome> {
+        let id = id.to_string();
+        let mut tx = self.db.begin().await?;
+        let cancelled = tx
+            .execute(
+                sql("UPDATE tasks SET state = 'cancelled', error = $1, error_type = $2, finished_at = $3,
+                         updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
+                     WHERE id = $4 AND key_id = $5 AND state = 'queued'")
+                .bind(CANCELLED_MESSAGE)
+                .bind(ErrorType::CANCELLED)
+                .bind(now)
+                .bind(&id)
+                .bind(key_id),
+            )
+            .await?;
+        if cancelled == 1 {
+            let log = LogEntry::info(now, "cancelled by the caller while queued; never dispatched");
+            return commit_if_one(tx, 1, &id, Some(&log), &[])
+                .await
+                .map(|_| CancelOutcome::Cancelled);
+        }
+        // With the upstream: flag it and make it due for a poll now, so the poller ends it.
+        let flagged = tx
+            .execute(
+                sql("UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
+                         next_poll_at = CASE WHEN state = 'running' THEN $1 ELSE next_poll_at END
+                     WHERE id = $2 AND key_id = $3 AND state IN ('submitting', 'running')
+                       AND cancel_requested = FALSE")
+                .bind(now)
+                .bind(&id)
+                .bind(key_id),
+            )
+            .await?;
+        if flagged == 1 {
+            let log = LogEntry::info(
+                now,
+                "cancellation requested; the upstream has no cancel call, so the request ends as cancelled at its next step",
+            );
+            return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Poll])
+                .await
+                .map(|_| CancelOutcome::Requested);
+        }
+        let state = tx
+            .fetch_one(
+                sql("SELECT state FROM tasks WHERE id = $1 AND key_id = $2").bind(&id).bind(key_id),
+            )
+            .await?
+            .map(|r| r.text("state"))
+            .transpose()?;
+        tx.rollback().await?;
+        Ok(match state.as_deref().map(str::parse::<TaskState>) {
+            None => CancelOutcome::NotFound,
+            Some(Ok(s)) if s.is_terminal() => CancelOutcome::AlreadyCompleted,
+            Some(Ok(_)) => CancelOutcome::Requested,
+            Some(Err(e)) => return Err(StoreError::corrupt(e)),
+        })
+    }
+
+    async fn claim_next_queued(
+        &self,
+        pool: &str,
+        slots: &[Slot],
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let text = format!(
+            "UPDATE tasks SET state = 'submitting', account = $1, fence = fence + 1,
+                 submit_attempts = submit_attempts + 1, lease_owner = $2, lease_until = $3,
+                 updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
+             WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = 'queued' AND run_after <= $4
+                          ORDER BY rank DESC, seq LIMIT 1 {})
+               AND (SELECT count(*) FROM tasks WHERE pool = $5 AND account = $1
+                      AND state IN ('submitting', 'running')) < $6
+             RETURNING {}",
+            self.db.skip_locked(),
+            task_columns!()
+        );
+        for slot in slots {
+            let mut tx = self.db.begin().await?;
+            // Claims for one account take turns across replicas, so the slot count is exact;
+            // claims for different accounts still run in parallel.
+            tx.lock(&format!("vidgate-slots/{pool}/{}", slot.account)).await?;
+            let rows = tx
+                .fetch(
+                    built_sql(text.clone())
+                        .bind(&slot.account)
+                        .bind(owner)
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(pool)
+                        .bind(slot.limit),
+                )
+                .await?;
+            if let Some(task) = one(rows)? {
+                tx.emit([StoreEvent::Task(task.id)]);
+                tx.commit().await?;
+                return Ok(Some(task));
+            }
+            tx.rollback().await?;
+        }
+        Ok(None)
+    }
+
+    async fn mark_running(
+        &self,
+        lease: Lease,
+        upstream_task_id: &str,
+        next_poll_at: Millis,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        let id = lease.id.to_string();
+        let mut tx = self.db.begin().await?;
+        let done = tx
+            .execute(
+                sql("UPDATE tasks SET state = 'running', upstream_task_id = $1, submitted_at = $2,
+                         updated_at = $2, next_poll_at = $3, lease_owner = NULL, lease_until = NULL,
+                         crashes = 0
+                     WHERE id = $4 AND fence = $5 AND state = 'submitting' AND lease_until IS NOT NULL")
+                .bind(upstream_task_id)
+                .bind(now)
+                .bind(next_poll_at)
+                .bind(&id)
+                .bind(lease.fence),
+            )
+            .await?;
+        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Poll]).await
+    }
+
+    async fn requeue(
+        &self,
+        lease: Lease,
+        run_after: Millis,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        let id = lease.id.to_string();
+        let mut tx = self.db.begin().await?;
+        let done = tx
+            .execute(
+                sql("UPDATE tasks SET state = 'queued', run_after = $1, updated_at = $2, account = NULL,
+                         lease_owner = NULL, lease_until = NULL
+                     WHERE id = $3 AND fence = $4 AND state = 'submitting' AND lease_until IS NOT NULL")
+                .bind(run_after)
+                .bind(now)
+                .bind(&id)
+                .bind(lease.fence),
+            )
+            .await?;
+        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Dispatch]).await
+    }
+
+    async fn claim_next_poll(
+        &self,
+        pool: &str,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let text = format!(
+            "UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3,
+                 poll_event = 0
+             WHERE seq = (SELECT seq FROM tasks WHERE state = 'running' AND pool = $4 AND next_poll_at <= $3
+                            AND (lease_until IS NULL OR lease_until < $3)
+                          ORDER BY next_poll_at LIMIT 1 {})
+             RETURNING {}",
+            self.db.skip_locked(),
+            task_columns!()
+        );
+        let stmt = built_sql(text).bind(owner).bind(lease_until).bind(now).bind(pool);
+        one(self.db.write(stmt).await?)
+    }
+
+    async fn record_poll(
+        &self,
+        lease: Lease,
+        progress: i64,
+        next_poll_at: Millis,
+        now: Millis,
+        log: Option<LogEntry>,
+    ) -> Result<bool> {
+        let id = lease.id.to_string();
+        let mut tx = self.db.begin().await?;
+        let done = tx
+            .execute(
+                sql("UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
+                         updated_at = $3,
+                         next_poll_at = CASE WHEN poll_event = 1 THEN $3 ELSE $2 END, poll_event = 0,
+                         crashes = 0, lease_owner = NULL, lease_until = NULL
+                     WHERE id = $4 AND fence = $5 AND state = 'running' AND lease_until IS NOT NULL")
+                .bind(progress.clamp(0, 100))
+                .bind(next_poll_at)
+                .bind(now)
+                .bind(&id)
+                .bind(lease.fence),
+            )
+            .await?;
+        commit_if_one(tx, done, &id, log.as_ref(), &[]).await
+    }
+
+    async fn complete(
+        &self,
+        lease: Lease,
+        completion: Completion,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        let id = lease.id.to_string();
+        let (result, error, error_type) = match &completion {
+            Completion::Succeeded { result } => (Some(result.to_string()), None, None),
+            Completion::Failed { error, error_type } => {
+                (None, Some(error.as_str()), Some(error_type.as_str()))
+            }
+            Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::CANCELLED)),
+        };
+        let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
+        let mut tx = self.db.begin().await?;
+        let done = tx
+            .execute(
+                sql("UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
+                         finished_at = $5, updated_at = $5,
+                         progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
+                         lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
+                     WHERE id = $7 AND fence = $8 AND state IN ('submitting', 'running')
+                       AND lease_until IS NOT NULL")
+                .bind(completion.state().as_str())
+                .bind(result)
+                .bind(error)
+                .bind(error_type)
+                .bind(now)
+                .bind(progress)
+                .bind(&id)
+                .bind(lease.fence),
+            )
+            .await?;
+        // A freed slot: dispatchers look; a delivery may have been queued by the trigger.
+        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Dispatch, StoreEvent::Webhook]).await
+    }
+
+    async fn make_due(
+        &self,
+        id: Option<RequestId>,
+        upstream_task_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        // The upstream task id must match, and the request id too when the event names one:
+        // an event can only hurry the poll of the task it is about.
+        let done = self
+            .db
+            .execute(
+                sql("UPDATE tasks SET next_poll_at = $1, poll_event = 1, updated_at = $1
+                     WHERE state = 'running' AND upstream_task_id = $3
+                       AND ($2 IS NULL OR id = $2)")
+                .bind(now)
+                .bind(id.map(|i| i.to_string()))
+                .bind(upstream_task_id),
+            )
+            .await?;
+        if done > 0 {
+            self.db.announce(&[StoreEvent::Poll]).await?;
+        }
+        Ok(done > 0)
+    }
+
+    async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool> {
+        let done = self
+            .db
+            .execute(
+                sql("UPDATE tasks SET lease_until = $1
+                     WHERE id = $2 AND fence = $3 AND state IN ('submitting', 'running')
+                       AND lease_until IS NOT NULL")
+                .bind(until)
+                .bind(lease.id.to_string())
+                .bind(lease.fence),
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn append_log(&self, id: RequestId, entry: LogEntry) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        insert_log(&mut tx, &id.to_string(), &entry).await?;
+        tx.commit().await
+    }
+
+    async fn reap(&self, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
+        let batch = limits.batch.max(1);
+        let mut tx = self.db.begin().await?;
+        let ids = |rows: Vec<Row>| rows.iter().map(|r| r.text("id")).collect::<Result<Vec<_>>>();
+        let timed_out = ids(tx
+            .fetch(sql(reap_sql::TIME_OUT).bind(ErrorType::TIMEOUT).bind(now).bind(batch))
+            .await?)?;
+        for id in &timed_out {
+            let entry = LogEntry::error(now, "deadline passed; failed with error_type timeout");
+            insert_log(&mut tx, id, &entry).await?;
+        }
+        let crash = reap_sql::crash_message(limits.max_step_attempts);
+        let crashed = ids(tx
+            .fetch(
+                sql(reap_sql::FAIL_CRASHED)
+                    .bind(ErrorType::WORKER_CRASHED)
+                    .bind(now)
+                    .bind(batch)
+                    .bind(limits.max_step_attempts.max(1))
+                    .bind(&crash),
+            )
+            .await?)?;
+        for id in &crashed {
+            insert_log(&mut tx, id, &LogEntry::error(now, crash.clone())).await?;
+        }
+        let requeued = ids(tx.fetch(sql(reap_sql::REQUEUE).bind(now).bind(batch)).await?)?;
+        for id in &requeued {
+            insert_log(&mut tx, id, &LogEntry::warn(now, "dispatcher lease expired before the upstream answered; back in the queue (the resubmission reuses the same upstream SessionId)")).await?;
+        }
+        let released = ids(tx.fetch(sql(reap_sql::RELEASE).bind(now).bind(batch)).await?)?;
+        let purged = tx.execute(sql(reap_sql::PURGE_DEDUP).bind(now).bind(batch)).await?;
+        if !(requeued.is_empty() && timed_out.is_empty() && crashed.is_empty()) {
+            tx.emit([StoreEvent::Dispatch]);
+        }
+        if !(timed_out.is_empty() && crashed.is_empty()) {
+            tx.emit([StoreEvent::Webhook]);
+        }
+        if !released.is_empty() {
+            tx.emit([StoreEvent::Poll]);
+        }
+        tx.emit(timed_out.iter().chain(&crashed).chain(&requeued).filter_map(|id| task_event(id)));
+        tx.commit().await?;
+        let full = |n: usize| n as i64 >= batch;
+        Ok(ReapReport {
+            requeued: requeued.len() as u64,
+            released: released.len() as u64,
+            timed_out: timed_out.len() as u64,
+            purged_claims: purged,
+            crashed: crashed.len() as u64,
+            more: full(timed_out.len())
+                || full(crashed.len())
+                || full(requeued.len())
+                || full(released.len())
+                || purged as i64 >= batch,
+        })
+    }
+
+    async fn queue_stats(&self, pool: &str) -> Result<crate::QueueStats> {
+        self.pool_stats(pool).await
+    }
+
+    async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>> {
+        let rows = self
+            .db
+            .read(
+                sql("SELECT account, count(*) AS n FROM tasks
+                     WHERE pool = $1 AND state IN ('submitting', 'running')
+                     GROUP BY account ORDER BY account")
+                .bind(pool),
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.opt_text("account")?.unwrap_or_default(), r.int("n")?))).collect()
+    }
+}

@@ -1,0 +1,137 @@
+//! `WebhookStore`, once for both backends. Deliveries are enqueued by a trigger in the
+//! transaction that ends their task (see migrations/*/0004_webhooks.sql).
+
+use async_trait::async_trait;
+use vidgate_domain::{Millis, RequestId};
+
+use super::SqlStore;
+use crate::db::{built_sql, sql};
+use crate::rows::{attempt_from_row, delivery_columns, delivery_from_row};
+use crate::{Attempt, AttemptResult, Delivery, Result, StoreEvent, WebhookStore};
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn claim_due_delivery(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<Delivery>> {
+        let text = format!(
+            "UPDATE webhook_deliveries SET fence = fence + 1, lease_until = $2, updated_at = $1
+             WHERE id = (SELECT id FROM webhook_deliveries
+                         WHERE state = 'pending' AND next_attempt_at <= $1
+                           AND (lease_until IS NULL OR lease_until < $1)
+                         ORDER BY next_attempt_at LIMIT 1 {})
+             RETURNING {}",
+            self.db.skip_locked(),
+            delivery_columns!()
+        );
+        let rows = self.db.write(built_sql(text).bind(now).bind(lease_until)).await?;
+        rows.first().map(delivery_from_row).transpose()
+    }
+
+    async fn extend_delivery_lease(&self, d: &Delivery, until: Millis) -> Result<bool> {
+        let stmt = sql("UPDATE webhook_deliveries SET lease_until = $1
+                        WHERE id = $2 AND fence = $3 AND state = 'pending' AND lease_until IS NOT NULL")
+        .bind(until)
+        .bind(&d.id)
+        .bind(d.fence);
+        Ok(self.db.execute(stmt).await? == 1)
+    }
+
+    async fn freeze_payload(&self, d: &Delivery, payload: &str) -> Result<bool> {
+        let stmt = sql("UPDATE webhook_deliveries SET payload = $1
+                        WHERE id = $2 AND fence = $3 AND payload IS NULL")
+        .bind(payload)
+        .bind(&d.id)
+        .bind(d.fence);
+        Ok(self.db.execute(stmt).await? == 1)
+    }
+
+    async fn record_attempt(
+        &self,
+        d: &Delivery,
+        a: &Attempt,
+        result: AttemptResult,
+        now: Millis,
+    ) -> Result<bool> {
+        let (state, next, delivered) = match result {
+            AttemptResult::Delivered => ("delivered", d.next_attempt_at, Some(now)),
+            AttemptResult::RetryAt(at) => ("pending", at, None),
+            AttemptResult::Failed => ("failed", d.next_attempt_at, None),
+        };
+        let mut tx = self.db.begin().await?;
+        let done = tx
+            .execute(
+                sql("UPDATE webhook_deliveries SET attempts = attempts + 1, state = $1,
+                         next_attempt_at = $2, delivered_at = coalesce($3, delivered_at),
+                         last_status = $4, last_error = $5, lease_until = NULL, updated_at = $6
+                     WHERE id = $7 AND fence = $8 AND lease_until IS NOT NULL")
+                .bind(state)
+                .bind(next)
+                .bind(delivered)
+                .bind(a.status)
+                .bind(&a.error)
+                .bind(now)
+                .bind(&d.id)
+                .bind(d.fence),
+            )
+            .await?;
+        if done != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.execute(
+            sql("INSERT INTO webhook_attempts (delivery_id, task_id, at, status, error, duration_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&d.id)
+            .bind(d.task_id.to_string())
+            .bind(a.at)
+            .bind(a.status)
+            .bind(&a.error)
+            .bind(a.duration_ms),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delivery_for(
+        &self,
+        key_id: &str,
+        task_id: RequestId,
+    ) -> Result<Option<(Delivery, Vec<Attempt>)>> {
+        let stmt = sql(concat!(
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries WHERE task_id = $1 AND key_id = $2"
+        ))
+        .bind(task_id.to_string())
+        .bind(key_id);
+        let Some(delivery) =
+            self.db.read_one(stmt).await?.as_ref().map(delivery_from_row).transpose()?
+        else {
+            return Ok(None);
+        };
+        let stmt = sql("SELECT at, status, error, duration_ms FROM webhook_attempts
+                        WHERE delivery_id = $1 ORDER BY seq")
+        .bind(&delivery.id);
+        let attempts =
+            self.db.read(stmt).await?.iter().map(attempt_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool> {
+        let stmt = sql("UPDATE webhook_deliveries SET state = 'pending', attempts = 0,
+                            next_attempt_at = $1, fence = fence + 1, lease_until = NULL, updated_at = $1
+                        WHERE task_id = $2 AND key_id = $3")
+        .bind(now)
+        .bind(task_id.to_string())
+        .bind(key_id);
+        let done = self.db.execute(stmt).await? == 1;
+        if done {
+            self.db.announce(&[StoreEvent::Webhook]).await?;
+        }
+        Ok(done)
+    }
+}
