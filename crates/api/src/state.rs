@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use vidgate_domain::{Clock, ParseOptions};
 use vidgate_providers::Provider;
 use vidgate_store::Store;
@@ -42,12 +41,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ApiConfig>,
-    pub wake_dispatcher: Arc<Notify>,
-    pub wake_poller: Arc<Notify>,
-    pub wake_webhooks: Arc<Notify>,
-    /// Every task change this process sees (its workers', and other replicas' through the
-    /// store); status streams listen here.
-    pub changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
+    /// Task changes from the store's change feed (this process's and other replicas');
+    /// status streams and the status cache follow them.
+    pub changes: Arc<vidgate_store::Changes>,
     /// The upstream provider, for its push callbacks.
     pub provider: Arc<dyn Provider>,
     /// Recently authenticated keys.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 use vidgate_domain::{RequestId, TaskState};
-use vidgate_store::TaskRecord;
+use vidgate_store::{TaskChange, TaskRecord};
 
 /// Longest an entry is trusted without an event.
 const TTL: Duration = Duration::from_secs(1);
@@ -40,15 +40,15 @@ pub struct Ticket(u64);
 
 impl StatusCache {
     /// Starts following the change bus (on the current runtime) for as long as it is open.
-    pub fn follow(self: &std::sync::Arc<Self>, mut changes: broadcast::Receiver<RequestId>) {
+    pub fn follow(self: &std::sync::Arc<Self>, mut changes: broadcast::Receiver<TaskChange>) {
         let cache = std::sync::Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
                 let got = changes.recv().await;
                 let Some(cache) = cache.upgrade() else { return };
                 match got {
-                    Ok(id) if id == RequestId::ALL => cache.clear(),
-                    Ok(id) => cache.invalidate(id),
+                    Ok(TaskChange::All) => cache.clear(),
+                    Ok(TaskChange::One(id)) => cache.invalidate(id),
                     Err(broadcast::error::RecvError::Lagged(_)) => cache.clear(),
                     Err(broadcast::error::RecvError::Closed) => return,
                 }

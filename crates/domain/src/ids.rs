@@ -12,10 +12,6 @@ use uuid::Uuid;
 pub struct RequestId(Uuid);
 
 impl RequestId {
-    /// Not a request: on the change bus it means "any request may have changed" (a sweep
-    /// that touched many at once). Never issued to a request (v7 ids are never nil).
-    pub const ALL: RequestId = RequestId(Uuid::nil());
-
     pub fn new() -> Self {
         RequestId(Uuid::now_v7())
     }

@@ -5,6 +5,7 @@
 //! contract suite, a throwaway PostgreSQL schema, a store that fails on demand) is compiled
 //! only with the `testing` feature.
 
+pub mod changes;
 #[cfg(feature = "testing")]
 pub mod contract;
 mod db;
@@ -23,6 +24,7 @@ pub mod sqlite;
 mod tasks;
 mod webhooks;
 
+pub use changes::{Changes, TaskChange};
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
 pub use keys::{BOOTSTRAP_ID_PREFIX, KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};

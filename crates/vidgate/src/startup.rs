@@ -14,7 +14,7 @@ use vidgate_api::{ApiConfig, AppState};
 use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
 use vidgate_providers::Provider;
 use vidgate_providers::egress::EgressPolicy;
-use vidgate_store::{Store, StoreEvent};
+use vidgate_store::{Changes, Store};
 use vidgate_workers::runner::{self, RunnerConfig};
 use vidgate_workers::{
     Dispatcher, EventPuller, MediaJanitor, Poller, Reaper, WebhookSender, WorkerContext,
@@ -80,10 +80,8 @@ pub struct Application {
     pub workers: Workers,
     config: Config,
     mode: WorkerMode,
-    wake_dispatcher: Arc<Notify>,
-    wake_poller: Arc<Notify>,
-    wake_webhooks: Arc<Notify>,
-    changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
+    /// Wake-ups and task-change notices, fed by the store's change feed.
+    changes: Arc<Changes>,
     /// First key created by this start, if any (also printed when announcing).
     pub first_key: Option<String>,
     /// Cancelled at shutdown: open status streams end.
@@ -115,10 +113,7 @@ impl Application {
         let egress = EgressPolicy::parse(&config.egress.allow)
             .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
         let provider = open_provider(&config, options.clock.clone(), &egress)?;
-        let wake_dispatcher = Arc::new(Notify::new());
-        let wake_poller = Arc::new(Notify::new());
-        let wake_webhooks = Arc::new(Notify::new());
-        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let changes = Arc::new(Changes::default());
         let public_url = Some(config.server.public_url.clone()).filter(|u| !u.is_empty());
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
@@ -132,9 +127,6 @@ impl Application {
                 ..RetryPolicy::DEFAULT
             },
             lease: config.queue.lease,
-            wake_dispatcher: wake_dispatcher.clone(),
-            wake_poller: wake_poller.clone(),
-            wake_webhooks: wake_webhooks.clone(),
             changes: changes.clone(),
             public_url: public_url.clone(),
         });
@@ -187,9 +179,6 @@ impl Application {
                 metrics_on_main: config.server.metrics_listen.is_empty(),
                 dashboard: config.server.dashboard,
             }),
-            wake_dispatcher: wake_dispatcher.clone(),
-            wake_poller: wake_poller.clone(),
-            wake_webhooks: wake_webhooks.clone(),
             changes: changes.clone(),
             provider: provider.clone(),
             keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
@@ -197,7 +186,7 @@ impl Application {
             metrics: vidgate_api::metrics::install(),
             statuses: {
                 let cache = Arc::new(vidgate_api::status_cache::StatusCache::default());
-                cache.follow(changes.subscribe());
+                cache.follow(changes.follow());
                 cache
             },
         };
@@ -243,9 +232,6 @@ impl Application {
             workers,
             config,
             mode: options.workers,
-            wake_dispatcher,
-            wake_poller,
-            wake_webhooks,
             changes,
             first_key,
             streams_closed,
@@ -281,14 +267,14 @@ impl Application {
                 &mut set,
                 self.workers.dispatcher.clone(),
                 cfg(w.dispatcher_concurrency, w.idle_wait),
-                self.wake_dispatcher.clone(),
+                self.changes.dispatcher.clone(),
                 workers_token.clone(),
             );
             runner::spawn(
                 &mut set,
                 self.workers.poller.clone(),
                 cfg(w.poller_concurrency, w.idle_wait),
-                self.wake_poller.clone(),
+                self.changes.poller.clone(),
                 workers_token.clone(),
             );
             runner::spawn(
@@ -302,7 +288,7 @@ impl Application {
                 &mut set,
                 self.workers.webhooks.clone(),
                 cfg(w.webhook_concurrency, w.idle_wait),
-                self.wake_webhooks.clone(),
+                self.changes.webhooks.clone(),
                 workers_token.clone(),
             );
             runner::spawn(
@@ -368,12 +354,7 @@ impl Application {
                 return;
             }
         };
-        let (dispatch, poll, webhooks, changes) = (
-            self.wake_dispatcher.clone(),
-            self.wake_poller.clone(),
-            self.wake_webhooks.clone(),
-            self.changes.clone(),
-        );
+        let changes = self.changes.clone();
         set.spawn(async move {
             use futures::StreamExt;
             let mut events = events;
@@ -381,16 +362,7 @@ impl Application {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     e = events.next() => match e {
-                        Some(StoreEvent::Dispatch) => dispatch.notify_waiters(),
-                        Some(StoreEvent::Poll) => poll.notify_waiters(),
-                        Some(StoreEvent::Task(id)) => { let _ = changes.send(id); }
-                        Some(StoreEvent::Webhook) => webhooks.notify_waiters(),
-                        Some(StoreEvent::Resync) => {
-                            dispatch.notify_waiters();
-                            poll.notify_waiters();
-                            webhooks.notify_waiters();
-                            let _ = changes.send(vidgate_domain::RequestId::ALL);
-                        }
+                        Some(event) => changes.apply(event),
                         None => break,
                     },
                 }

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use vidgate_domain::{Clock, RetryPolicy};
 use vidgate_providers::Provider;
-use vidgate_store::{Lease, Slot, Store};
+use vidgate_store::{Changes, Lease, Slot, Store};
 
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
@@ -19,14 +18,8 @@ pub struct WorkerContext {
     /// How long a claim holds a task without a heartbeat. Workers renew it every third of
     /// this while they work, so it bounds how long a crashed worker's tasks stay stuck.
     pub lease: Duration,
-    /// Rung when a slot frees or a task arrives.
-    pub wake_dispatcher: Arc<Notify>,
-    /// Rung when a task starts running or a cancel needs attention.
-    pub wake_poller: Arc<Notify>,
-    /// Rung when a task ends (its webhook may be due).
-    pub wake_webhooks: Arc<Notify>,
-    /// Every task change, for status streams in this process.
-    pub changes: tokio::sync::broadcast::Sender<vidgate_domain::RequestId>,
+    /// Wake-ups, rung by the store's change feed (and nothing else).
+    pub changes: Arc<Changes>,
     /// The configured public base URL (absolute media URLs in webhooks), if any.
     pub public_url: Option<String>,
 }
@@ -46,16 +39,6 @@ impl WorkerContext {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
-    }
-
-    /// Tells this process's status streams that a task changed (no listener is fine).
-    pub fn changed(&self, id: vidgate_domain::RequestId) {
-        let _ = self.changes.send(id);
-    }
-
-    /// Many requests may have changed at once (a reaper sweep).
-    pub fn changed_all(&self) {
-        let _ = self.changes.send(vidgate_domain::RequestId::ALL);
     }
 }
 

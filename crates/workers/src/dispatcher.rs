@@ -35,8 +35,6 @@ impl Dispatcher {
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             tracing::warn!(%error_type, "failed before it reached the upstream");
             crate::metrics::finished(self.ctx.pool(), "failed");
-            self.ctx.wake_webhooks.notify_waiters();
-            self.ctx.changed(task.id);
         }
         Ok(())
     }
@@ -59,8 +57,6 @@ impl Worker for Dispatcher {
         else {
             return Ok(Outcome::Idle);
         };
-        // It left the queue: its status and every queued position behind it changed.
-        ctx.changed(task.id);
         let span =
             tracing::info_span!("dispatch", request_id = %task.id, attempt = task.submit_attempts);
         self.submit(task).instrument(span).await?;
@@ -77,8 +73,6 @@ impl Dispatcher {
             let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
             if ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await? {
                 crate::metrics::finished(ctx.pool(), "cancelled");
-                ctx.wake_webhooks.notify_waiters();
-                ctx.changed(task.id);
             }
             return Ok(());
         }
@@ -110,8 +104,6 @@ impl Dispatcher {
                     .await?
                 {
                     tracing::info!(account = %account, upstream_task_id = %submitted.upstream_task_id, "handed to the upstream");
-                    ctx.wake_poller.notify_waiters();
-                    ctx.changed(task.id);
                 } else {
                     tracing::warn!(task = %task.id, "lost the lease while submitting; the newer attempt owns the task");
                 }
@@ -135,7 +127,6 @@ impl Dispatcher {
                 );
                 if ctx.store.requeue(task.lease(), now + ms(delay), now, log).await? {
                     tracing::warn!(code = %e.code, retry_in_s = delay.as_secs_f64(), "the upstream did not take it; back in the queue");
-                    ctx.changed(task.id);
                 }
             }
             Err(e) if e.class == ErrorClass::Retryable => {

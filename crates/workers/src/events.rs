@@ -45,7 +45,6 @@ impl Worker for EventPuller {
                 tracing::debug!(upstream_task = %e.upstream_task_id, "event for a task that is not running here (already finished, or not ours)");
             }
         }
-        ctx.wake_poller.notify_waiters();
         if let Err(e) = ctx.provider.confirm_events(&events).await {
             tracing::warn!(code = %e.code, error = %e.message, "confirming upstream events failed; they will be delivered again");
         }

@@ -43,9 +43,6 @@ impl Poller {
                 Some(error_type) => tracing::warn!(outcome, %error_type, "finished"),
             }
             crate::metrics::finished(self.ctx.pool(), outcome);
-            self.ctx.wake_dispatcher.notify_waiters();
-            self.ctx.wake_webhooks.notify_waiters();
-            self.ctx.changed(task.id);
         }
         Ok(())
     }
@@ -58,11 +55,7 @@ impl Poller {
         log: Option<LogEntry>,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        if self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?
-            && progress != task.progress
-        {
-            self.ctx.changed(task.id);
-        }
+        self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?;
         Ok(())
     }
 }

@@ -41,16 +41,6 @@ impl Worker for Reaper {
                 purged_claims = report.purged_claims,
                 "reaper swept"
             );
-            self.ctx.changed_all();
-            if report.requeued + report.timed_out + report.crashed > 0 {
-                self.ctx.wake_dispatcher.notify_waiters();
-            }
-            if report.timed_out + report.crashed > 0 {
-                self.ctx.wake_webhooks.notify_waiters();
-            }
-            if report.released > 0 {
-                self.ctx.wake_poller.notify_waiters();
-            }
         }
         Ok(if report.more { Outcome::Worked } else { Outcome::Idle })
     }

@@ -79,8 +79,5 @@ pub async fn tencent_vod(
             recorded += 1;
         }
     }
-    if recorded > 0 {
-        state.wake_poller.notify_waiters();
-    }
     Ok((StatusCode::OK, Json(json!({"code": 0, "recorded": recorded}))).into_response())
 }

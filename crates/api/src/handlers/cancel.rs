@@ -45,18 +45,12 @@ pub async fn cancel_request(
             tracing::Span::current().record("request_id", tracing::field::display(id));
             let outcome = state.store.cancel_task(&key.id, id, state.clock.now_ms()).await?;
             tracing::info!(?outcome, "cancel requested by the caller");
-            let _ = state.changes.send(id);
             outcome
         }
         Err(_) => CancelOutcome::NotFound,
     };
     let (code, status) = match outcome {
-        CancelOutcome::Cancelled => {
-            state.wake_webhooks.notify_waiters();
-            (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
-        }
-        CancelOutcome::Requested => {
-            state.wake_poller.notify_waiters();
+        CancelOutcome::Cancelled | CancelOutcome::Requested => {
             (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
         }
         CancelOutcome::AlreadyCompleted => (StatusCode::BAD_REQUEST, "ALREADY_COMPLETED"),

@@ -137,8 +137,6 @@ pub async fn create_request(
             tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name, "accepted and queued");
             metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
                 .increment(1);
-            state.wake_dispatcher.notify_waiters();
-            let _ = state.changes.send(t.id);
             t
         }
         InsertOutcome::Replayed(t) => {

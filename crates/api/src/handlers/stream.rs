@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast;
 use utoipa::IntoParams;
 use vidgate_domain::RequestId;
-use vidgate_store::LogEntry;
+use vidgate_store::{LogEntry, TaskChange};
 
 use super::status::status_of;
 use crate::auth::{authenticate, client_address, has_authorization};
@@ -53,7 +53,7 @@ struct Follow {
     key_id: String,
     base: BaseUrl,
     logs: bool,
-    changes: broadcast::Receiver<RequestId>,
+    changes: broadcast::Receiver<TaskChange>,
     last: Option<String>,
     logs_sent: usize,
     done: bool,
@@ -108,8 +108,9 @@ impl Follow {
                 _ = &mut deadline => return,
                 _ = self.state.streams_closed.cancelled() => return,
                 got = self.changes.recv() => match got {
-                    Ok(id) if id == self.id || id == RequestId::ALL => return,
-                    Ok(_) => {}
+                    Ok(TaskChange::One(id)) if id == self.id => return,
+                    Ok(TaskChange::All) => return,
+                    Ok(TaskChange::One(_)) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => return,
                     Err(broadcast::error::RecvError::Closed) => { deadline.as_mut().await; return; }
                 },
@@ -156,7 +157,7 @@ pub async fn stream_status(
     let follow = Follow {
         _slot: slot,
         key_checked: tokio::time::Instant::now(),
-        changes: state.changes.subscribe(),
+        changes: state.changes.follow(),
         state,
         id,
         key_id,

@@ -164,7 +164,6 @@ pub async fn redeliver(
             "no webhook delivery for this request (none named, or it has not ended)".into(),
         ));
     }
-    state.wake_webhooks.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"status": "REDELIVERY_QUEUED"})))
         .into_response())
 }

@@ -195,7 +195,8 @@ impl TaskStore for SqlStore {
             .await?;
         if cancelled == 1 {
             let log = LogEntry::info(now, "cancelled by the caller while queued; never dispatched");
-            return commit_if_one(tx, 1, &id, Some(&log), &[])
+            // Its webhook (if any) was queued by the trigger.
+            return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Webhook])
                 .await
                 .map(|_| CancelOutcome::Cancelled);
         }
