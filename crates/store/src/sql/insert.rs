@@ -64,10 +64,10 @@ async fn queue_full(tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>
             return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Key, limit }));
         }
     }
-    if let Some(limit) = task.limits.total {
-        if at_limit(tx, ALL_QUEUED, None, "vidgate:queue-total", limit).await? {
-            return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
-        }
+    if let Some(limit) = task.limits.total
+        && at_limit(tx, ALL_QUEUED, None, "vidgate:queue-total", limit).await?
+    {
+        return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
     }
     Ok(None)
 }
