@@ -7,6 +7,8 @@
 //! and how change events leave a committed transaction (in-process on SQLite, `NOTIFY` on
 //! PostgreSQL).
 
+use std::sync::Arc;
+
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite, Transaction};
@@ -104,6 +106,11 @@ pub(crate) fn built_sql<'a>(text: String) -> Stmt<'a> {
     Stmt { sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(text)), args: Vec::new() }
 }
 
+/// A statement assembled once (per backend) from fixed pieces and kept (never from input).
+pub(crate) fn shared_sql<'a>(text: &Arc<str>) -> Stmt<'a> {
+    Stmt { sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(text.clone())), args: Vec::new() }
+}
+
 impl<'a> Stmt<'a> {
     pub(crate) fn bind(mut self, value: impl Into<Arg<'a>>) -> Self {
         self.args.push(value.into());
@@ -198,6 +205,20 @@ impl Db {
             Db::Sqlite { writer, .. } => query!(stmt).execute(writer).await?.rows_affected(),
             Db::Postgres { pool } => query!(stmt).execute(pool).await?.rows_affected(),
         })
+    }
+
+    /// Runs one statement (with `RETURNING`) that writers of every process sharing the store
+    /// must take in turn, by `lock`: under a PostgreSQL advisory lock in its own transaction;
+    /// on SQLite, whose single writer already serializes it, as one autocommit statement.
+    pub(crate) async fn write_exclusive(&self, lock: &str, stmt: Stmt<'_>) -> Result<Vec<Row>> {
+        if !self.is_postgres() {
+            return self.write(stmt).await;
+        }
+        let mut tx = self.begin().await?;
+        tx.lock(lock).await?;
+        let rows = tx.fetch(stmt).await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// Begins a write transaction.

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`), and
 //! so is inserting on SQLite, which groups concurrent creates into one commit.
 
+mod claims;
 mod insert;
 mod keys;
 mod stats;
@@ -21,6 +22,7 @@ pub struct SqlStore {
     pub(crate) db: Db,
     /// SQLite: creates go through the group committer.
     pub(crate) committer: Option<crate::sqlite::Committer>,
+    claims: claims::Claims,
     migrator: &'static sqlx::migrate::Migrator,
 }
 
@@ -30,7 +32,8 @@ impl SqlStore {
         committer: Option<crate::sqlite::Committer>,
         migrator: &'static sqlx::migrate::Migrator,
     ) -> SqlStore {
-        SqlStore { db, committer, migrator }
+        let claims = claims::Claims::for_backend(&db);
+        SqlStore { db, committer, claims, migrator }
     }
 
     async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {

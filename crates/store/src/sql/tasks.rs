@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqlStore;
-use crate::db::{Row, Tx, built_sql, sql};
+use crate::db::{Row, Stmt, Tx, built_sql, shared_sql, sql};
 use crate::reap_sql;
 use crate::rows::{task_columns, task_from_row};
 use crate::{
@@ -74,6 +74,19 @@ async fn commit_if_one(
 }
 
 impl SqlStore {
+    /// A fenced single-row transition, its log line and its events, in one transaction.
+    async fn transition(
+        &self,
+        stmt: Stmt<'_>,
+        id: &str,
+        log: Option<&LogEntry>,
+        events: &[StoreEvent],
+    ) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let done = tx.execute(stmt).await?;
+        commit_if_one(tx, done, id, log, events).await
+    }
+
     pub(crate) async fn fetch_by_id(&self, id: &str) -> Result<Option<TaskRecord>> {
         let rows = self
             .db
@@ -245,40 +258,21 @@ impl TaskStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>> {
-        let text = format!(
-            "UPDATE tasks SET state = 'submitting', account = $1, fence = fence + 1,
-                 submit_attempts = submit_attempts + 1, lease_owner = $2, lease_until = $3,
-                 updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
-             WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = 'queued' AND run_after <= $4
-                          ORDER BY rank DESC, seq LIMIT 1 {})
-               AND (SELECT count(*) FROM tasks WHERE pool = $5 AND account = $1
-                      AND state IN ('submitting', 'running')) < $6
-             RETURNING {}",
-            self.db.skip_locked(),
-            task_columns!()
-        );
         for slot in slots {
-            let mut tx = self.db.begin().await?;
             // Claims for one account take turns across replicas, so the slot count is exact;
             // claims for different accounts still run in parallel.
-            tx.lock(&format!("vidgate-slots/{pool}/{}", slot.account)).await?;
-            let rows = tx
-                .fetch(
-                    built_sql(text.clone())
-                        .bind(&slot.account)
-                        .bind(owner)
-                        .bind(lease_until)
-                        .bind(now)
-                        .bind(pool)
-                        .bind(slot.limit),
-                )
-                .await?;
-            if let Some(task) = one(rows)? {
-                tx.emit([StoreEvent::Task(task.id)]);
-                tx.commit().await?;
+            let lock = format!("vidgate-slots/{pool}/{}", slot.account);
+            let stmt = shared_sql(&self.claims.queued)
+                .bind(&slot.account)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(pool)
+                .bind(slot.limit);
+            if let Some(task) = one(self.db.write_exclusive(&lock, stmt).await?)? {
+                self.db.announce(&[StoreEvent::Task(task.id)]).await?;
                 return Ok(Some(task));
             }
-            tx.rollback().await?;
         }
         Ok(None)
     }
@@ -292,21 +286,18 @@ impl TaskStore for SqlStore {
         log: LogEntry,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let mut tx = self.db.begin().await?;
-        let done = tx
-            .execute(
-                sql("UPDATE tasks SET state = 'running', upstream_task_id = $1, submitted_at = $2,
-                         updated_at = $2, next_poll_at = $3, lease_owner = NULL, lease_until = NULL,
-                         crashes = 0
-                     WHERE id = $4 AND fence = $5 AND state = 'submitting' AND lease_until IS NOT NULL")
-                .bind(upstream_task_id)
-                .bind(now)
-                .bind(next_poll_at)
-                .bind(&id)
-                .bind(lease.fence),
-            )
-            .await?;
-        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Poll]).await
+        let stmt = sql(
+            "UPDATE tasks SET state = 'running', upstream_task_id = $1, submitted_at = $2,
+                     updated_at = $2, next_poll_at = $3, lease_owner = NULL, lease_until = NULL,
+                     crashes = 0
+                 WHERE id = $4 AND fence = $5 AND state = 'submitting' AND lease_until IS NOT NULL",
+        )
+        .bind(upstream_task_id)
+        .bind(now)
+        .bind(next_poll_at)
+        .bind(&id)
+        .bind(lease.fence);
+        self.transition(stmt, &id, Some(&log), &[StoreEvent::Poll]).await
     }
 
     async fn requeue(
@@ -317,19 +308,16 @@ impl TaskStore for SqlStore {
         log: LogEntry,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let mut tx = self.db.begin().await?;
-        let done = tx
-            .execute(
-                sql("UPDATE tasks SET state = 'queued', run_after = $1, updated_at = $2, account = NULL,
-                         lease_owner = NULL, lease_until = NULL
-                     WHERE id = $3 AND fence = $4 AND state = 'submitting' AND lease_until IS NOT NULL")
-                .bind(run_after)
-                .bind(now)
-                .bind(&id)
-                .bind(lease.fence),
-            )
-            .await?;
-        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Dispatch]).await
+        let stmt = sql(
+            "UPDATE tasks SET state = 'queued', run_after = $1, updated_at = $2, account = NULL,
+                     lease_owner = NULL, lease_until = NULL
+                 WHERE id = $3 AND fence = $4 AND state = 'submitting' AND lease_until IS NOT NULL",
+        )
+        .bind(run_after)
+        .bind(now)
+        .bind(&id)
+        .bind(lease.fence);
+        self.transition(stmt, &id, Some(&log), &[StoreEvent::Dispatch]).await
     }
 
     async fn claim_next_poll(
@@ -339,17 +327,7 @@ impl TaskStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>> {
-        let text = format!(
-            "UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3,
-                 poll_event = 0
-             WHERE seq = (SELECT seq FROM tasks WHERE state = 'running' AND pool = $4 AND next_poll_at <= $3
-                            AND (lease_until IS NULL OR lease_until < $3)
-                          ORDER BY next_poll_at LIMIT 1 {})
-             RETURNING {}",
-            self.db.skip_locked(),
-            task_columns!()
-        );
-        let stmt = built_sql(text).bind(owner).bind(lease_until).bind(now).bind(pool);
+        let stmt = shared_sql(&self.claims.poll).bind(owner).bind(lease_until).bind(now).bind(pool);
         one(self.db.write(stmt).await?)
     }
 
@@ -362,22 +340,18 @@ impl TaskStore for SqlStore {
         log: Option<LogEntry>,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let mut tx = self.db.begin().await?;
-        let done = tx
-            .execute(
-                sql("UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
-                         updated_at = $3,
-                         next_poll_at = CASE WHEN poll_event = 1 THEN $3 ELSE $2 END, poll_event = 0,
-                         crashes = 0, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $4 AND fence = $5 AND state = 'running' AND lease_until IS NOT NULL")
-                .bind(progress.clamp(0, 100))
-                .bind(next_poll_at)
-                .bind(now)
-                .bind(&id)
-                .bind(lease.fence),
-            )
-            .await?;
-        commit_if_one(tx, done, &id, log.as_ref(), &[]).await
+        let stmt =
+            sql("UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
+                     updated_at = $3,
+                     next_poll_at = CASE WHEN poll_event = 1 THEN $3 ELSE $2 END, poll_event = 0,
+                     crashes = 0, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $4 AND fence = $5 AND state = 'running' AND lease_until IS NOT NULL")
+            .bind(progress.clamp(0, 100))
+            .bind(next_poll_at)
+            .bind(now)
+            .bind(&id)
+            .bind(lease.fence);
+        self.transition(stmt, &id, log.as_ref(), &[]).await
     }
 
     async fn complete(
@@ -396,27 +370,22 @@ impl TaskStore for SqlStore {
             Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::CANCELLED)),
         };
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
-        let mut tx = self.db.begin().await?;
-        let done = tx
-            .execute(
-                sql("UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
-                         finished_at = $5, updated_at = $5,
-                         progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
-                         lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
-                     WHERE id = $7 AND fence = $8 AND state IN ('submitting', 'running')
-                       AND lease_until IS NOT NULL")
-                .bind(completion.state().as_str())
-                .bind(result)
-                .bind(error)
-                .bind(error_type)
-                .bind(now)
-                .bind(progress)
-                .bind(&id)
-                .bind(lease.fence),
-            )
-            .await?;
+        let stmt = sql("UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
+                     finished_at = $5, updated_at = $5,
+                     progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
+                     lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
+                 WHERE id = $7 AND fence = $8 AND state IN ('submitting', 'running')
+                   AND lease_until IS NOT NULL")
+        .bind(completion.state().as_str())
+        .bind(result)
+        .bind(error)
+        .bind(error_type)
+        .bind(now)
+        .bind(progress)
+        .bind(&id)
+        .bind(lease.fence);
         // A freed slot: dispatchers look; a delivery may have been queued by the trigger.
-        commit_if_one(tx, done, &id, Some(&log), &[StoreEvent::Dispatch, StoreEvent::Webhook]).await
+        self.transition(stmt, &id, Some(&log), &[StoreEvent::Dispatch, StoreEvent::Webhook]).await
     }
 
     async fn make_due(

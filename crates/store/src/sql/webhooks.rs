@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use vidgate_domain::{Millis, RequestId};
 
 use super::SqlStore;
-use crate::db::{built_sql, sql};
+use crate::db::{shared_sql, sql};
 use crate::rows::{attempt_from_row, delivery_columns, delivery_from_row};
 use crate::{Attempt, AttemptResult, Delivery, Result, StoreEvent, WebhookStore};
 
@@ -16,17 +16,8 @@ impl WebhookStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<Delivery>> {
-        let text = format!(
-            "UPDATE webhook_deliveries SET fence = fence + 1, lease_until = $2, updated_at = $1
-             WHERE id = (SELECT id FROM webhook_deliveries
-                         WHERE state = 'pending' AND next_attempt_at <= $1
-                           AND (lease_until IS NULL OR lease_until < $1)
-                         ORDER BY next_attempt_at LIMIT 1 {})
-             RETURNING {}",
-            self.db.skip_locked(),
-            delivery_columns!()
-        );
-        let rows = self.db.write(built_sql(text).bind(now).bind(lease_until)).await?;
+        let stmt = shared_sql(&self.claims.delivery).bind(now).bind(lease_until);
+        let rows = self.db.write(stmt).await?;
         rows.first().map(delivery_from_row).transpose()
     }
 
