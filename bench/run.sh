@@ -25,8 +25,9 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v python3 >/dev/null || { echo "python3 is needed to seed the database" >&2; exit 1; }
 
+# VIDGATE_BIN: benchmark another build (an older commit's, for a before/after in one sitting).
 cargo build --release --quiet -p vidgate --bin vidgate --example bare_axum
-BIN=$ROOT/target/release/vidgate
+BIN=${VIDGATE_BIN:-$ROOT/target/release/vidgate}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }

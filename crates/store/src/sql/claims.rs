@@ -1,0 +1,59 @@
+//! The claim statements: the only SQL whose text depends on the backend (`FOR UPDATE SKIP
+//! LOCKED` where several writers compete for the head of a queue). Assembled once when the
+//! store opens, not on every claim.
+
+use std::sync::Arc;
+
+use crate::db::Db;
+use crate::rows::{delivery_columns, task_columns};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Claims {
+    /// `$1` account, `$2` owner, `$3` lease until, `$4` now, `$5` pool, `$6` slot limit: the
+    /// head of the pool's queue, if the account has a free slot.
+    pub(crate) queued: Arc<str>,
+    /// `$1` owner, `$2` lease until, `$3` now, `$4` pool: the running task due first.
+    pub(crate) poll: Arc<str>,
+    /// `$1` now, `$2` lease until: the webhook delivery due first.
+    pub(crate) delivery: Arc<str>,
+}
+
+impl Claims {
+    pub(crate) fn for_backend(db: &Db) -> Claims {
+        let skip_locked = db.skip_locked();
+        Claims {
+            queued: format!(
+                "UPDATE tasks SET state = 'submitting', account = $1, fence = fence + 1,
+                     submit_attempts = submit_attempts + 1, lease_owner = $2, lease_until = $3,
+                     updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
+                 WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = 'queued' AND run_after <= $4
+                              ORDER BY rank DESC, seq LIMIT 1 {skip_locked})
+                   AND (SELECT count(*) FROM tasks WHERE pool = $5 AND account = $1
+                          AND state IN ('submitting', 'running')) < $6
+                 RETURNING {}",
+                task_columns!()
+            )
+            .into(),
+            poll: format!(
+                "UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3,
+                     poll_event = 0
+                 WHERE seq = (SELECT seq FROM tasks WHERE state = 'running' AND pool = $4 AND next_poll_at <= $3
+                                AND (lease_until IS NULL OR lease_until < $3)
+                              ORDER BY next_poll_at LIMIT 1 {skip_locked})
+                 RETURNING {}",
+                task_columns!()
+            )
+            .into(),
+            delivery: format!(
+                "UPDATE webhook_deliveries SET fence = fence + 1, lease_until = $2, updated_at = $1
+                 WHERE id = (SELECT id FROM webhook_deliveries
+                             WHERE state = 'pending' AND next_attempt_at <= $1
+                               AND (lease_until IS NULL OR lease_until < $1)
+                             ORDER BY next_attempt_at LIMIT 1 {skip_locked})
+                 RETURNING {}",
+                delivery_columns!()
+            )
+            .into(),
+        }
+    }
+}
