@@ -75,7 +75,7 @@ impl Backend {
         let mut c = Config::defaults();
         c.server.listen = "127.0.0.1:0".into();
         c.auth.bootstrap_key = Secret::new(KEY);
-        c.store.sqlite_durability = "normal".into();
+        c.store.sqlite_durability = vidgate_store::sqlite::Durability::Normal;
         match self {
             Backend::Sqlite(dir) => c.store.data_dir = dir.path().to_path_buf(),
             Backend::Postgres { .. } => {

@@ -8,7 +8,7 @@ use vidgate_domain::Clock;
 use vidgate_providers::Provider;
 use vidgate_providers::egress::EgressPolicy;
 use vidgate_providers::sandbox::{SandboxConfig, SandboxProvider};
-use vidgate_providers::tencent::{EventMode, TencentAccount, TencentConfig, TencentProvider};
+use vidgate_providers::tencent::{TencentAccount, TencentConfig, TencentProvider};
 
 use crate::config::{Config, TencentSettings};
 
@@ -83,11 +83,7 @@ pub fn tencent_config(t: &TencentSettings) -> anyhow::Result<TencentConfig> {
         poll_initial: t.poll_initial,
         poll_backoff: t.poll_backoff,
         poll_max: t.poll_max,
-        events: match t.events.as_str() {
-            "push" => EventMode::Push,
-            "off" => EventMode::Off,
-            _ => EventMode::Pull,
-        },
+        events: t.events,
         callback_sign_key: Some(t.callback_sign_key.clone()).filter(|k| !k.is_empty()),
         reconcile_pages: t.reconcile_pages,
     })

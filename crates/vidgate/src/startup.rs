@@ -222,7 +222,7 @@ impl Application {
             listener,
             metrics,
             tls,
-            router: if config.server.role == "worker" {
+            router: if !config.server.role.serves_api() {
                 vidgate_api::ops_router(state)
             } else {
                 vidgate_api::router(state)
@@ -252,8 +252,8 @@ impl Application {
         let mut set = JoinSet::new();
         let workers_token = CancellationToken::new();
         self.forward_store_events(&mut set, workers_token.clone()).await;
-        let runs_workers = self.config.server.role != "api";
-        if self.config.server.role == "api" && self.store.backend() == "sqlite" {
+        let runs_workers = self.config.server.role.runs_workers();
+        if !runs_workers && self.store.backend() == "sqlite" {
             tracing::warn!("role api on a SQLite store: no process will run this store's workers");
         }
         if self.mode == WorkerMode::Background && runs_workers {

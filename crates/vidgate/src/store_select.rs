@@ -4,16 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use vidgate_store::sqlite::Durability;
 use vidgate_store::{SqlStore, Store};
 
 use crate::config::Config;
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let durability = match config.store.sqlite_durability.as_str() {
-        "normal" => Durability::Normal,
-        _ => Durability::Full,
-    };
+    let durability = config.store.sqlite_durability;
     let url = config.store.database_url.expose();
     if url.is_empty() {
         let path = config.store.data_dir.join("vidgate.db");

@@ -12,7 +12,7 @@ pub fn init(log: &LogConfig) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // JSON lines carry every enclosing span's fields (`http_request_id`, `request_id`, …), so
     // one request's whole life can be selected from the log by its id.
-    let _ = if log.format == "json" {
+    let _ = if log.format == crate::config::LogFormat::Json {
         builder.json().with_current_span(true).with_span_list(true).try_init()
     } else {
         builder.try_init()

@@ -37,7 +37,9 @@ impl TencentAccount {
 }
 
 /// How vidgate learns that a job finished, besides polling (which always runs as a fallback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `tencent.events` in the configuration: `"off"`, `"pull"` or `"push"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EventMode {
     /// Poll `DescribeTaskDetail` only.
     Off,

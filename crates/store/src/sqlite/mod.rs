@@ -27,8 +27,9 @@ pub(crate) fn fresh_after_failure(conn: &mut impl sqlx::Connection) -> bool {
     !conn.is_in_transaction()
 }
 
-/// How hard a commit is pushed to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How hard a commit is pushed to disk (`store.sqlite_durability`: `"full"` or `"normal"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// fsync on every commit: a 200 survives power loss.
     #[default]

@@ -125,12 +125,6 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
         self.listen_addr()?;
-        if !matches!(self.server.role.as_str(), "all" | "api" | "worker") {
-            return bad(
-                "server.role",
-                format!("must be \"all\", \"api\" or \"worker\", got {:?}", self.server.role),
-            );
-        }
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             return bad("server.tls_cert", "set both tls_cert and tls_key, or neither".into());
         }
@@ -152,12 +146,6 @@ impl Config {
             return bad(
                 "server.max_body_bytes",
                 format!("must be at least 1024, got {}", self.server.max_body_bytes),
-            );
-        }
-        if !matches!(self.store.sqlite_durability.as_str(), "full" | "normal") {
-            return bad(
-                "store.sqlite_durability",
-                format!("must be \"full\" or \"normal\", got {:?}", self.store.sqlite_durability),
             );
         }
         self.limits.validate()?;
@@ -198,15 +186,6 @@ impl Config {
         if self.queue.request_deadline < Duration::from_secs(1) {
             return bad("queue.request_deadline", "must be at least 1s".into());
         }
-        if !matches!(self.provider.kind.as_str(), "auto" | "sandbox" | "tencent") {
-            return bad(
-                "provider.kind",
-                format!(
-                    "must be \"auto\", \"sandbox\" or \"tencent\", got {:?}",
-                    self.provider.kind
-                ),
-            );
-        }
         if self.uses_tencent() {
             self.validate_tencent()?;
         }
@@ -235,12 +214,6 @@ impl Config {
         if self.workers.dispatcher_concurrency == 0 || self.workers.poller_concurrency == 0 {
             return bad("workers.*_concurrency", "must be at least 1".into());
         }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return bad(
-                "log.format",
-                format!("must be \"text\" or \"json\", got {:?}", self.log.format),
-            );
-        }
         Ok(())
     }
 
@@ -250,10 +223,10 @@ impl Config {
 
     /// Whether requests go to Tencent VOD (else the sandbox).
     pub fn uses_tencent(&self) -> bool {
-        match self.provider.kind.as_str() {
-            "tencent" => true,
-            "auto" => self.tencent.configured(),
-            _ => false,
+        match self.provider.kind {
+            ProviderKind::Tencent => true,
+            ProviderKind::Auto => self.tencent.configured(),
+            ProviderKind::Sandbox => false,
         }
     }
 
@@ -305,13 +278,9 @@ impl Config {
         if t.create_rate <= 0.0 || t.describe_rate <= 0.0 {
             return bad("tencent.create_rate", "rates must be more than 0".into());
         }
-        if !matches!(t.events.as_str(), "pull" | "push" | "off") {
-            return bad(
-                "tencent.events",
-                format!("must be \"pull\", \"push\" or \"off\", got {:?}", t.events),
-            );
-        }
-        if t.events == "push" && t.callback_sign_key.expose().len() < 8 {
+        if t.events == vidgate_providers::tencent::EventMode::Push
+            && t.callback_sign_key.expose().len() < 8
+        {
             // Without a key anyone could post "finished" events to the callback route.
             return bad(
                 "tencent.callback_sign_key",
@@ -430,6 +399,10 @@ mod tests {
         std::fs::write(&path, "[sandbox]\nfsp = 12\n").unwrap();
         let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("fsp"), "{err}");
+        // A choice outside its set names the setting and the choices.
+        std::fs::write(&path, "[server]\nrole = \"boss\"\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("server.role") && err.contains("worker"), "{err}");
     }
 
     #[test]
@@ -443,10 +416,10 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("tencent.sub_app_id"));
         c.tencent.sub_app_id = 1;
         c.validate().unwrap();
-        c.provider.kind = "sandbox".into();
+        c.provider.kind = ProviderKind::Sandbox;
         assert!(!c.uses_tencent());
         let mut c = Config::defaults();
-        c.provider.kind = "tencent".into();
+        c.provider.kind = ProviderKind::Tencent;
         assert!(c.validate().unwrap_err().to_string().contains("no account"));
     }
 
@@ -462,6 +435,6 @@ mod tests {
         let c = Config::load(None, &o).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9999");
         assert_eq!(c.store.data_dir, PathBuf::from("/tmp/x"));
-        assert_eq!(c.server.role, "worker");
+        assert_eq!(c.server.role, Role::Worker);
     }
 }

@@ -4,15 +4,81 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Secret};
+
+/// What a process runs (`server.role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The API and the workers.
+    All,
+    /// The API only (workers run elsewhere on the same PostgreSQL).
+    Api,
+    /// The workers only (and `/healthz`, `/readyz`).
+    Worker,
+}
+
+impl Role {
+    pub fn serves_api(self) -> bool {
+        self != Role::Worker
+    }
+
+    pub fn runs_workers(self) -> bool {
+        self != Role::Api
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            _ => Err(format!("must be \"all\", \"api\" or \"worker\", got {s:?}")),
+        }
+    }
+}
+
+/// Where requests go (`provider.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Tencent VOD when an account is configured, else the sandbox.
+    Auto,
+    Sandbox,
+    Tencent,
+}
+
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: String,
-    pub role: String,
+    pub role: Role,
     pub tls_cert: String,
     pub tls_key: String,
     pub public_url: String,
@@ -35,7 +101,7 @@ pub struct StoreConfig {
     /// May carry a password: a `Secret`.
     pub database_url: Secret,
     pub max_connections: u32,
-    pub sqlite_durability: String,
+    pub sqlite_durability: vidgate_store::sqlite::Durability,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,7 +128,7 @@ pub struct RulesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
-    pub kind: String,
+    pub kind: ProviderKind,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,7 +150,7 @@ pub struct TencentSettings {
     pub poll_backoff: f64,
     #[serde(with = "humantime_serde")]
     pub poll_max: Duration,
-    pub events: String,
+    pub events: vidgate_providers::tencent::EventMode,
     pub callback_sign_key: Secret,
     pub reconcile_pages: usize,
 }
@@ -180,7 +246,7 @@ pub struct WorkersConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    pub format: String,
+    pub format: LogFormat,
     pub level: String,
 }
 

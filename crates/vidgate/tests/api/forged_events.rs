@@ -9,6 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use vidgate_domain::{Clock, ManualClock};
 
+use vidgate_providers::tencent::EventMode;
+
 use crate::helpers::TestApp;
 use crate::upstream::{Upstream, use_upstream};
 
@@ -26,15 +28,14 @@ fn forged(task_id: &str, session_id: &str) -> Value {
                    "Usage": {"OutputSeconds": 2, "Padding": "x".repeat(1000)}}}})
 }
 
-async fn setup(events: &str) -> (TestApp, Upstream) {
+async fn setup(events: EventMode) -> (TestApp, Upstream) {
     let clock = Arc::new(ManualClock::starting_now());
     let up = Upstream::start(clock.clone(), |e| e.accounts[0].concurrency = 2).await;
-    let events = events.to_owned();
     let app = TestApp::spawn_with_clock(clock, |c| {
         use_upstream(c, &up);
-        c.tencent.events = events.clone();
+        c.tencent.events = events;
         c.tencent.concurrency = 2;
-        if events == "push" {
+        if events == EventMode::Push {
             c.tencent.callback_sign_key = vidgate::config::Secret::new(SIGN_KEY);
         }
         // Polls so rare that only an event could make one due within the test.
@@ -91,7 +92,7 @@ async fn ends_with_the_upstreams_file(app: &TestApp, up: &Upstream, id: &str) {
 
 #[tokio::test]
 async fn a_forged_event_in_pull_mode_finds_no_route() {
-    let (app, up) = setup("pull").await;
+    let (app, up) = setup(EventMode::Pull).await;
     let (id, task_id) = running(&app).await;
     let (code, _) = post(&app, "", &forged(&task_id, &id)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -102,7 +103,7 @@ async fn a_forged_event_in_pull_mode_finds_no_route() {
 
 #[tokio::test]
 async fn push_events_without_a_valid_recent_signature_are_refused() {
-    let (app, up) = setup("push").await;
+    let (app, up) = setup(EventMode::Push).await;
     let (id, task_id) = running(&app).await;
     let event = forged(&task_id, &id);
     let t = (app.clock.now_ms() / 1000 + 600).to_string();
@@ -125,7 +126,7 @@ async fn push_events_without_a_valid_recent_signature_are_refused() {
 
 #[tokio::test]
 async fn a_validly_signed_event_only_makes_its_own_task_due_and_the_upstream_decides() {
-    let (app, up) = setup("push").await;
+    let (app, up) = setup(EventMode::Push).await;
     let (id, task_id) = running(&app).await;
     let (other, other_task) = running(&app).await;
     // The ids of two different tasks: ignored.
@@ -153,7 +154,7 @@ async fn a_validly_signed_event_only_makes_its_own_task_due_and_the_upstream_dec
 
 #[tokio::test]
 async fn large_callback_bodies_are_refused_before_they_are_read_whole() {
-    let (app, _up) = setup("push").await;
+    let (app, _up) = setup(EventMode::Push).await;
     let huge = json!({"EventType": "AigcVideoTaskComplete", "Pad": "x".repeat(1_000_000)});
     let (code, _) = post(&app, &signed(&app, 600), &huge).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
@@ -163,11 +164,11 @@ async fn large_callback_bodies_are_refused_before_they_are_read_whole() {
 async fn push_mode_without_a_sign_key_does_not_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::helpers::test_config(dir.path());
-    config.provider.kind = "tencent".into();
+    config.provider.kind = vidgate::config::ProviderKind::Tencent;
     config.tencent.secret_id = "AKIDexample".into();
     config.tencent.secret_key = vidgate::config::Secret::new("example-secret");
     config.tencent.sub_app_id = 1;
-    config.tencent.events = "push".into();
+    config.tencent.events = vidgate_providers::tencent::EventMode::Push;
     let options = vidgate::startup::BuildOptions {
         workers: vidgate::startup::WorkerMode::Manual,
         announce_first_key: false,

@@ -75,7 +75,7 @@ pub fn test_config(data_dir: &Path) -> Config {
     let mut c = Config::defaults();
     c.server.listen = "127.0.0.1:0".into();
     c.store.data_dir = data_dir.to_path_buf();
-    c.store.sqlite_durability = "normal".into();
+    c.store.sqlite_durability = vidgate_store::sqlite::Durability::Normal;
     c.sandbox.fps = 4;
     c.sandbox.moderation_blocklist = vec!["forbidden-word".into()];
     c.server.shutdown_deadline = Duration::from_secs(2);

@@ -230,7 +230,7 @@ async fn pulled_events_complete_a_task_without_waiting_for_its_next_poll() {
     let (app, up) = setup(
         |_| {},
         |c| {
-            c.tencent.events = "pull".into();
+            c.tencent.events = vidgate_providers::tencent::EventMode::Pull;
             // Polls so rare that only the event can finish the task within this test.
             c.tencent.poll_initial = Duration::from_secs(3600);
             c.tencent.poll_max = Duration::from_secs(3600);
@@ -273,7 +273,7 @@ async fn push_callbacks_complete_a_task_and_bad_signatures_are_refused() {
     let app = TestApp::spawn_with_clock(clock, |c| {
         use_upstream(c, &up);
         c.server.listen = format!("127.0.0.1:{port}");
-        c.tencent.events = "push".into();
+        c.tencent.events = vidgate_providers::tencent::EventMode::Push;
         c.tencent.callback_sign_key = vidgate::config::Secret::new("push-key");
         c.tencent.poll_initial = Duration::from_secs(3600);
         c.tencent.poll_max = Duration::from_secs(3600);

@@ -48,7 +48,7 @@ impl Upstream {
 
 /// vidgate with the Tencent provider pointed at `upstream`.
 pub fn use_upstream(c: &mut Config, upstream: &Upstream) {
-    c.provider.kind = "tencent".into();
+    c.provider.kind = vidgate::config::ProviderKind::Tencent;
     c.tencent.secret_id = SECRET_ID.into();
     c.tencent.secret_key = Secret::new(SECRET_KEY);
     c.tencent.sub_app_id = SUB_APP;
@@ -56,7 +56,7 @@ pub fn use_upstream(c: &mut Config, upstream: &Upstream) {
     c.tencent.request_timeout = Duration::from_secs(1);
     c.tencent.poll_initial = Duration::from_secs(1);
     c.tencent.poll_max = Duration::from_secs(2);
-    c.tencent.events = "off".into();
+    c.tencent.events = vidgate_providers::tencent::EventMode::Off;
 }
 
 pub fn account(name: &str, sub_app_id: u64, upstream: &Upstream) -> TencentAccountSettings {
