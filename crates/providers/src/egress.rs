@@ -13,9 +13,25 @@ use std::time::Duration;
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-#[derive(Debug, Clone, Default)]
+/// Read from configuration (`egress.allow`) as the comma-separated list `parse` takes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct EgressPolicy {
     allow: Vec<IpNet>,
+}
+
+impl TryFrom<String> for EgressPolicy {
+    type Error = String;
+    fn try_from(list: String) -> Result<Self, String> {
+        EgressPolicy::parse(&list)
+    }
+}
+
+impl std::str::FromStr for EgressPolicy {
+    type Err = String;
+    fn from_str(list: &str) -> Result<Self, String> {
+        EgressPolicy::parse(list)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

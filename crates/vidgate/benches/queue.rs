@@ -73,7 +73,7 @@ impl Backend {
 
     fn config(&self) -> Config {
         let mut c = Config::defaults();
-        c.server.listen = "127.0.0.1:0".into();
+        c.server.listen = "127.0.0.1:0".parse().unwrap();
         c.auth.bootstrap_key = Secret::new(KEY);
         c.store.sqlite_durability = vidgate_store::sqlite::Durability::Normal;
         match self {

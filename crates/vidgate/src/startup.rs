@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 use vidgate_api::{ApiConfig, AppState};
 use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
 use vidgate_providers::Provider;
-use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Changes, Store};
 use vidgate_workers::runner::{self, RunnerConfig};
 use vidgate_workers::{
@@ -110,11 +109,10 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let egress = EgressPolicy::parse(&config.egress.allow)
-            .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
+        let egress = config.egress.allow.clone();
         let provider = open_provider(&config, options.clock.clone(), &egress)?;
         let changes = Arc::new(Changes::default());
-        let public_url = Some(config.server.public_url.clone()).filter(|u| !u.is_empty());
+        let public_url = config.server.public_url.clone();
         let ctx = Arc::new(WorkerContext {
             store: store.clone(),
             provider: provider.clone(),
@@ -147,7 +145,7 @@ impl Application {
                     ctx,
                     egress.clone(),
                     config.webhooks.timeout,
-                    config.webhooks.schedule()?,
+                    config.webhooks.retry_schedule.clone(),
                 )
                 .map_err(|e| anyhow::anyhow!(e))?,
             ),
@@ -176,7 +174,7 @@ impl Application {
                     )
                     .unwrap_or(1080),
                 }),
-                metrics_on_main: config.server.metrics_listen.is_empty(),
+                metrics_on_main: config.server.metrics_listen.is_none(),
                 dashboard: config.server.dashboard,
             }),
             changes: changes.clone(),
@@ -190,28 +188,26 @@ impl Application {
                 cache
             },
         };
-        let tls = if config.tls() {
-            let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(
-                &config.server.tls_cert,
-                &config.server.tls_key,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load the TLS certificate {} and key {}",
-                    config.server.tls_cert, config.server.tls_key
-                )
-            })?;
-            Some(loaded)
-        } else {
-            None
+        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot load the TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            ),
+            _ => None,
         };
-        let addr = config.listen_addr()?;
+        let addr = config.server.listen;
         let listener =
             TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let metrics = match config.server.metrics_listen.as_str() {
-            "" => None,
-            at => {
+        let metrics = match config.server.metrics_listen {
+            None => None,
+            Some(at) => {
                 let bound = TcpListener::bind(at)
                     .await
                     .with_context(|| format!("cannot listen on {at} (server.metrics_listen)"))?;

@@ -1,12 +1,41 @@
 //! The sections of the configuration tree, one struct each, as `config/default.toml` lays
 //! them out (the file documents every setting).
 
+use std::fmt::Display;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ConfigError, Secret};
+
+/// An optional setting: absent, or `""` (how the defaults file writes "not set"), is `None`;
+/// anything else must parse.
+fn empty_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    match Option::<String>::deserialize(d)?.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// A list of durations like `["10s", "1m"]`.
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            humantime::parse_duration(s).map_err(|e| {
+                serde::de::Error::custom(format!("{s:?} is not a duration like 30s or 5m ({e})"))
+            })
+        })
+        .collect()
+}
 
 /// What a process runs (`server.role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -77,11 +106,14 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    pub listen: String,
+    pub listen: SocketAddr,
     pub role: Role,
-    pub tls_cert: String,
-    pub tls_key: String,
-    pub public_url: String,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub public_url: Option<String>,
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,
@@ -90,7 +122,8 @@ pub struct ServerConfig {
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
     pub max_connections: usize,
-    pub metrics_listen: String,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     pub dashboard: bool,
 }
 
@@ -200,31 +233,20 @@ pub struct SandboxSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksConfig {
-    pub retry_schedule: Vec<String>,
+    /// Delay before each retry (`["10s", "1m", …]`).
+    #[serde(deserialize_with = "durations")]
+    pub retry_schedule: Vec<Duration>,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub rotation_overlap: Duration,
 }
 
-impl WebhooksConfig {
-    pub fn schedule(&self) -> Result<Vec<Duration>, ConfigError> {
-        self.retry_schedule
-            .iter()
-            .map(|d| {
-                humantime::parse_duration(d).map_err(|e| ConfigError::Invalid {
-                    setting: "webhooks.retry_schedule",
-                    problem: format!("{d:?} is not a duration like 30s or 5m ({e})"),
-                })
-            })
-            .collect()
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
-    pub allow: String,
+    /// Private networks webhooks and input fetches may reach (parsed when the file loads).
+    pub allow: vidgate_providers::egress::EgressPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -61,7 +61,8 @@ async fn urls_follow_the_forwarded_proto_and_host_or_the_configured_public_url()
         "{handle}"
     );
 
-    let app = TestApp::spawn_with(|c| c.server.public_url = "https://gw.example.org/".into()).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.public_url = Some("https://gw.example.org/".into())).await;
     let (_, _, handle) = app.post_create(&small_request("x")).await;
     assert!(
         handle["cancel_url"]

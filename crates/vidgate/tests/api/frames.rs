@@ -93,7 +93,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 
 #[tokio::test]
 async fn the_first_image_opens_the_clip_and_the_last_closes_it() {
-    let app = TestApp::spawn_with(|c| c.egress.allow = "127.0.0.1/32".into()).await;
+    let app = TestApp::spawn_with(|c| c.egress.allow = "127.0.0.1/32".parse().unwrap()).await;
     let base = image_server().await;
     let body = request(&format!("{base}/first.png"), Some(&format!("{base}/last.jpg")));
     let (a, b) = (app.create(&body).await, app.create(&body).await);

@@ -73,7 +73,7 @@ pub fn small_request(prompt: &str) -> Value {
 /// queue, 4 s simulated processing on the manual clock).
 pub fn test_config(data_dir: &Path) -> Config {
     let mut c = Config::defaults();
-    c.server.listen = "127.0.0.1:0".into();
+    c.server.listen = "127.0.0.1:0".parse().expect("an address");
     c.store.data_dir = data_dir.to_path_buf();
     c.store.sqlite_durability = vidgate_store::sqlite::Durability::Normal;
     c.sandbox.fps = 4;

@@ -79,7 +79,9 @@ async fn metrics_cover_http_queue_slots_provider_calls_and_renders() {
 
 #[tokio::test]
 async fn metrics_can_have_a_listener_of_their_own() {
-    let app = TestApp::spawn_with(|c| c.server.metrics_listen = "127.0.0.1:0".into()).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.metrics_listen = Some("127.0.0.1:0".parse().unwrap()))
+            .await;
     let r = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "kept off the public listener");
     let at = app.metrics_addr.expect("a metrics listener");

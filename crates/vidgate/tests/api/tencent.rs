@@ -272,7 +272,7 @@ async fn push_callbacks_complete_a_task_and_bad_signatures_are_refused() {
     .await;
     let app = TestApp::spawn_with_clock(clock, |c| {
         use_upstream(c, &up);
-        c.server.listen = format!("127.0.0.1:{port}");
+        c.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
         c.tencent.events = vidgate_providers::tencent::EventMode::Push;
         c.tencent.callback_sign_key = vidgate::config::Secret::new("push-key");
         c.tencent.poll_initial = Duration::from_secs(3600);

@@ -66,8 +66,8 @@ impl Receiver {
 
 async fn app() -> TestApp {
     TestApp::spawn_with(|c| {
-        c.egress.allow = "127.0.0.1/32".into();
-        c.webhooks.retry_schedule = vec!["1s".into(), "2s".into(), "3s".into()];
+        c.egress.allow = "127.0.0.1/32".parse().unwrap();
+        c.webhooks.retry_schedule = [1, 2, 3].map(Duration::from_secs).to_vec();
     })
     .await
 }
@@ -320,7 +320,7 @@ async fn receive_slowly(State(r): State<SlowReceiver>) -> StatusCode {
 #[tokio::test]
 async fn a_receiver_slower_than_the_lease_gets_exactly_one_delivery() {
     let app = TestApp::spawn_with(|c| {
-        c.egress.allow = "127.0.0.1/32".into();
+        c.egress.allow = "127.0.0.1/32".parse().unwrap();
         c.queue.lease = Duration::from_millis(1200);
         c.webhooks.timeout = Duration::from_secs(30);
     })
@@ -357,7 +357,7 @@ async fn a_receiver_slower_than_the_lease_gets_exactly_one_delivery() {
 #[tokio::test]
 async fn a_sender_that_lost_the_delivery_before_freezing_it_does_not_send() {
     let (app, faults) = TestApp::spawn_faulty(|c| {
-        c.egress.allow = "127.0.0.1/32".into();
+        c.egress.allow = "127.0.0.1/32".parse().unwrap();
         c.queue.lease = Duration::from_secs(10);
     })
     .await;
