@@ -5,6 +5,8 @@
 //! and prints frames per second and the ratio. Each figure is the best of three runs (the
 //! machines are shared; the best run is the least disturbed). Needs ffmpeg on PATH.
 
+#![allow(clippy::unwrap_used)] // a benchmark: a panic is how it reports failure
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,6 @@
 //! Painting cost alone (no encode), per scene: `cargo run --release -p vidgate-render --example paint_cost`.
+
+#![allow(clippy::unwrap_used)] // an example: a panic is how it reports failure
 use std::time::Instant;
 
 use vidgate_render::{Canvas, Picture, RequestScene, Scene, SceneText, VideoSpec};

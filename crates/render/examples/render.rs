@@ -1,4 +1,6 @@
 //! Renders one video: `cargo run -p vidgate-render --example render -- W H SECS FPS OUT [PROMPT]`.
+
+#![allow(clippy::unwrap_used)] // an example: a panic is how it reports failure
 use vidgate_render::{RequestScene, SceneText, VideoSpec, render_mp4};
 
 fn main() {

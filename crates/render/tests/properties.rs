@@ -1,5 +1,7 @@
 //! Inputs callers control (image bytes, prompt text, frame sizes) never panic the renderer.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
+
 use proptest::prelude::*;
 use vidgate_render::text::{TextBlock, line_width};
 use vidgate_render::{Canvas, Picture, RequestScene, Scene, SceneText, VideoSpec, encodable_size};

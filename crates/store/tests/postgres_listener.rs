@@ -2,6 +2,8 @@
 //! terminated (as a server restart would), wake-ups keep arriving. Skipped without
 //! `VIDGATE_TEST_PG_URL`.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! The store contract on the embedded SQLite backend, a fresh database file per test.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
+
 use std::sync::Arc;
 
 use vidgate_store::sqlite::Durability;

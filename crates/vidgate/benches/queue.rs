@@ -4,6 +4,8 @@
 //!
 //!     cargo bench -p vidgate --bench queue            # QUEUED=1000000 CLAIMS=3000 by default
 
+#![allow(clippy::unwrap_used)] // a benchmark: a panic is how it reports failure
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,8 @@
 //!
 //!     cargo run --release -p vidgate --example bare_axum -- 127.0.0.1:9999
 
+#![allow(clippy::unwrap_used)] // an example: a panic is how it reports failure
+
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;

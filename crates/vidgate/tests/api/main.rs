@@ -1,6 +1,8 @@
 //! Black-box tests of the whole gateway: the real app on port 0, a fresh SQLite database per
 //! test, the sandbox provider, a manual clock, and workers driven by hand.
 
+#![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
+
 mod cancel;
 mod cli;
 mod crash;
