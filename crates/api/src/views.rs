@@ -275,7 +275,7 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
             serde_json::json!({
                 "FileUrl": f.get("url"),
                 "FileType": "mp4",
-                "StorageMode": t.request.output_config.storage_mode.map(|m| format!("{m:?}")).unwrap_or_else(|| "Temporary".into()),
+                "StorageMode": t.request.output_config.storage_mode.unwrap_or(vidgate_domain::request::StorageMode::Temporary).as_str(),
                 "MediaName": t.request.output_config.media_name,
                 "ExpireTime": f.get("expires_at"),
                 "FileId": f.get("file_id"),

@@ -16,6 +16,8 @@ impl ErrorType {
     pub const INPUT_FETCH_FAILED: &'static str = "input_fetch_failed";
     /// A step of the request stopped its worker (a crash, out of memory) too many times.
     pub const WORKER_CRASHED: &'static str = "worker_crashed";
+    /// vidgate found its own state inconsistent (a bug, not the caller's or the upstream's).
+    pub const INTERNAL: &'static str = "internal_error";
 
     /// The HTTP status of the result route for a request that ended with this `error_type`.
     /// Chosen so fal's clients surface it and do not retry: they retry 408/409/429 and

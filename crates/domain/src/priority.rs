@@ -19,6 +19,15 @@ impl QueuePriority {
             _ => None,
         }
     }
+
+    /// The lane's name in request fingerprints (`Idempotency-Key`): fixed strings, so that a
+    /// stored fingerprint never changes when the type is renamed or its `Debug` changes.
+    pub fn fingerprint_name(self) -> &'static str {
+        match self {
+            QueuePriority::Normal => "Normal",
+            QueuePriority::Low => "Low",
+        }
+    }
 }
 
 /// Offset that keeps every low-lane rank below every normal-lane rank (ranks span −10..10).

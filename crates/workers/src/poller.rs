@@ -99,7 +99,7 @@ impl Poller {
             let log = LogEntry::error(now, "running without an upstream task id");
             let completion = Completion::Failed {
                 error: "internal: running task has no upstream id".into(),
-                error_type: "internal_error".into(),
+                error_type: vidgate_domain::ErrorType::INTERNAL.into(),
             };
             self.finish(&task, completion, log).await?;
             return Ok(());

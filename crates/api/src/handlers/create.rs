@@ -87,7 +87,7 @@ pub async fn create_request(
     let lane = lane(&headers)?;
     let idempotency = idempotency_key(&headers)?;
     let fingerprint = body_fingerprint(
-        &json!({"body": body, "lane": format!("{lane:?}"), "hook": query.get("fal_webhook")}),
+        &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query.get("fal_webhook")}),
     );
     // The webhook is vidgate's, not the upstream's: take it out before the body is read.
     let mut body = body;

@@ -29,6 +29,16 @@ pub enum StorageMode {
     Temporary,
 }
 
+impl StorageMode {
+    /// The name Tencent and the seed's contract use (`StorageMode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageMode::Permanent => "Permanent",
+            StorageMode::Temporary => "Temporary",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersonGeneration {
     AllowAdult,
