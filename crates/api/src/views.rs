@@ -197,45 +197,7 @@ pub fn queue_handle(
     }
 }
 
-/// One output file (documentation of the `video` and `videos` entries; they are stored and
-/// served as JSON).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MediaFile {
-    /// Absolute URL of the file.
-    pub url: String,
-    pub content_type: String,
-    pub file_name: String,
-    pub file_size: Option<u64>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    /// Seconds.
-    pub duration: Option<f64>,
-    /// RFC 3339: when the file is deleted (null: kept).
-    pub expires_at: Option<String>,
-    /// An id a later request can name (`file_infos[].file_id`) where the provider has one.
-    pub file_id: Option<String>,
-    /// A JPEG still of the video (sandbox output).
-    pub cover_url: Option<String>,
-    /// The cover as a File id, usable as a later request's first frame.
-    pub cover_file_id: Option<String>,
-}
-
-/// A finished request's output (fal's video-model shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResultBody {
-    /// The first output file.
-    #[schema(value_type = MediaFile)]
-    pub video: Value,
-    /// Every output file.
-    #[schema(value_type = Vec<MediaFile>)]
-    pub videos: Value,
-    pub model_name: String,
-    pub model_version: String,
-    pub upstream_task_id: Option<String>,
-    pub session_context: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub usage: Value,
-}
+pub use vidgate_providers::ResultBody;
 
 /// The stored result with vidgate's own media URLs made absolute.
 pub fn result_json(stored: &Value, base: &BaseUrl) -> Value {

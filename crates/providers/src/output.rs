@@ -1,35 +1,58 @@
-//! What a finished upstream job produced, in provider-neutral form. The workers turn it into
-//! the result body clients read (`video`, `videos`, `usage`, …).
+//! What a finished upstream job produced, in provider-neutral form, and the result body
+//! clients read (`ResultBody`: `video`, `videos`, `usage`, …). These types are the one source
+//! of that wire shape: the workers store it, the API serves and documents it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One output file (`video` and the `videos` entries of a result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MediaFile)]
 pub struct OutputFile {
     /// Absolute for upstream files; a path under `/media/` for files vidgate stores itself
     /// (the API prefixes its public base URL).
     pub url: String,
     pub content_type: String,
     pub file_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub file_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub width: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub height: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Seconds.
+    #[serde(default)]
     pub duration: Option<f64>,
-    /// RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// RFC 3339: when the file is deleted (null: kept).
+    #[serde(default)]
     pub expires_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An id a later request can name (`file_infos[].file_id`) where the provider has one.
+    #[serde(default)]
     pub file_id: Option<String>,
     /// A still of the video (JPEG), where the provider makes one (the sandbox does).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cover_url: Option<String>,
     /// The cover as a File id a later request can name as its first frame.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cover_file_id: Option<String>,
+}
+
+/// A finished request's output (fal's video-model shape: `video.url` first, so generic fal
+/// clients find the file without knowing vidgate).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ResultBody {
+    /// The first output file.
+    pub video: Option<OutputFile>,
+    /// Every output file.
+    pub videos: Vec<OutputFile>,
+    pub model_name: String,
+    pub model_version: String,
+    pub upstream_task_id: Option<String>,
+    pub session_context: Option<String>,
+    /// The upstream's usage figures (Tencent's `Usage`), where it reports them.
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
