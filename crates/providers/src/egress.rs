@@ -20,16 +20,21 @@ pub struct EgressPolicy {
     allow: Vec<IpNet>,
 }
 
+/// An `egress.allow` entry that is neither a CIDR nor an address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a CIDR like 10.0.0.0/8 or an IP address")]
+pub struct BadAllowEntry(pub String);
+
 impl TryFrom<String> for EgressPolicy {
-    type Error = String;
-    fn try_from(list: String) -> Result<Self, String> {
+    type Error = BadAllowEntry;
+    fn try_from(list: String) -> Result<Self, BadAllowEntry> {
         EgressPolicy::parse(&list)
     }
 }
 
 impl std::str::FromStr for EgressPolicy {
-    type Err = String;
-    fn from_str(list: &str) -> Result<Self, String> {
+    type Err = BadAllowEntry;
+    fn from_str(list: &str) -> Result<Self, BadAllowEntry> {
         EgressPolicy::parse(list)
     }
 }
@@ -55,13 +60,13 @@ impl EgressPolicy {
     }
 
     /// Parses a comma-separated list like `127.0.0.1/32, 10.0.0.0/8, ::1`.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub fn parse(list: &str) -> Result<Self, BadAllowEntry> {
         let mut allow = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let net = item
                 .parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{item:?} is not a CIDR like 10.0.0.0/8 or an IP address"))?;
+                .map_err(|_| BadAllowEntry(item.to_owned()))?;
             allow.push(net);
         }
         Ok(EgressPolicy { allow })
@@ -90,7 +95,7 @@ impl EgressPolicy {
     }
 
     /// A client whose every connection goes only to permitted addresses.
-    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, String> {
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, crate::SetupError> {
         reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver { policy: self.clone() }))
             .redirect(reqwest::redirect::Policy::none())
@@ -99,7 +104,7 @@ impl EgressPolicy {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))
+            .map_err(|source| crate::SetupError::HttpClient { what: "egress", source })
     }
 }
 

@@ -6,7 +6,10 @@
 pub mod egress;
 mod output;
 pub mod sandbox;
+mod setup_error;
 pub mod tencent;
+
+pub use setup_error::SetupError;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use vidgate_domain::Clock;
 use vidgate_providers::Provider;
 use vidgate_providers::egress::EgressPolicy;
@@ -18,30 +18,26 @@ pub fn open_provider(
     egress: &EgressPolicy,
 ) -> anyhow::Result<Arc<dyn Provider>> {
     if config.uses_tencent() {
-        let provider = TencentProvider::new(tencent_config(&config.tencent)?, clock)
-            .map_err(|e| anyhow!(e))?;
+        let provider = TencentProvider::new(tencent_config(&config.tencent)?, clock)?;
         return Ok(Arc::new(provider));
     }
     let s = &config.sandbox;
-    Ok(Arc::new(
-        SandboxProvider::new(
-            SandboxConfig {
-                media_dir: config.media_dir(),
-                concurrency: s.concurrency,
-                queue_delay: s.queue_delay,
-                processing_time: s.processing_time,
-                poll_interval: s.poll_interval,
-                fps: s.fps,
-                moderation_blocklist: s.moderation_blocklist.clone(),
-                retention: s.retention,
-                egress: egress.clone(),
-                fetch_timeout: s.fetch_timeout,
-                max_input_bytes: s.max_input_bytes,
-            },
-            clock,
-        )
-        .map_err(|e| anyhow!(e))?,
-    ))
+    Ok(Arc::new(SandboxProvider::new(
+        SandboxConfig {
+            media_dir: config.media_dir(),
+            concurrency: s.concurrency,
+            queue_delay: s.queue_delay,
+            processing_time: s.processing_time,
+            poll_interval: s.poll_interval,
+            fps: s.fps,
+            moderation_blocklist: s.moderation_blocklist.clone(),
+            retention: s.retention,
+            egress: egress.clone(),
+            fetch_timeout: s.fetch_timeout,
+            max_input_bytes: s.max_input_bytes,
+        },
+        clock,
+    )?))
 }
 
 fn endpoint(url: &str) -> anyhow::Result<url::Url> {

@@ -140,15 +140,12 @@ impl Application {
             )),
             events: Arc::new(EventPuller::new(ctx.clone())),
             janitor: Arc::new(MediaJanitor::new(ctx.clone())),
-            webhooks: Arc::new(
-                WebhookSender::new(
-                    ctx,
-                    egress.clone(),
-                    config.webhooks.timeout,
-                    config.webhooks.retry_schedule.clone(),
-                )
-                .map_err(|e| anyhow::anyhow!(e))?,
-            ),
+            webhooks: Arc::new(WebhookSender::new(
+                ctx,
+                egress.clone(),
+                config.webhooks.timeout,
+                config.webhooks.retry_schedule.clone(),
+            )?),
         };
         let streams_closed = CancellationToken::new();
         let state = AppState {

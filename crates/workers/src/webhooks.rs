@@ -100,7 +100,7 @@ impl WebhookSender {
         policy: EgressPolicy,
         timeout: Duration,
         schedule: Vec<Duration>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, vidgate_providers::SetupError> {
         let http = policy.client(timeout)?;
         Ok(WebhookSender { ctx, policy, http, schedule })
     }

@@ -82,7 +82,7 @@ impl Fetcher {
         max_bytes: u64,
         media_dir: PathBuf,
         names: super::media_names::MediaNames,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::SetupError> {
         Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media_dir, names })
     }
 

@@ -6,6 +6,7 @@
 //! are UUIDv7, partly predictable), and a File id resolves only for the key that owns it:
 //! another key's id fails exactly as a missing one does.
 
+use crate::SetupError;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -29,36 +30,33 @@ impl std::fmt::Debug for MediaNames {
 
 impl MediaNames {
     /// Reads the media directory's secret, making it on first use.
-    pub fn open(media_dir: &Path) -> Result<Self, String> {
+    pub fn open(media_dir: &Path) -> Result<Self, SetupError> {
         let path = media_dir.join(KEY_FILE);
         if let Ok(text) = std::fs::read_to_string(&path) {
             return Self::from_hex(text.trim(), &path);
         }
-        std::fs::create_dir_all(media_dir)
-            .map_err(|e| format!("cannot create {}: {e}", media_dir.display()))?;
+        std::fs::create_dir_all(media_dir).map_err(SetupError::io("create", media_dir))?;
         let secret: String = (0..2).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
         // Written aside and linked into place: a replica starting at the same moment either
         // links first or reads the winner's whole file.
         let tmp = media_dir.join(format!("{KEY_FILE}.{}", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&tmp, &secret)
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::write(&tmp, &secret).map_err(SetupError::io("write", &tmp))?;
         restrict(&tmp);
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
             Ok(()) => Self::from_hex(&secret, &path),
             Err(_) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path).map_err(SetupError::io("read", &path))?;
                 Self::from_hex(text.trim(), &path)
             }
         }
     }
 
-    fn from_hex(text: &str, path: &Path) -> Result<Self, String> {
+    fn from_hex(text: &str, path: &Path) -> Result<Self, SetupError> {
         match hex::decode(text) {
             Ok(secret) if secret.len() >= 16 => Ok(MediaNames { secret }),
-            _ => Err(format!("{} is not a media key (64 hex characters)", path.display())),
+            _ => Err(SetupError::BadMediaKey(path.to_path_buf())),
         }
     }
 

@@ -62,7 +62,7 @@ pub struct SandboxProvider {
 }
 
 impl SandboxProvider {
-    pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Result<Self, crate::SetupError> {
         let names = MediaNames::open(&config.media_dir)?;
         let fetcher = Fetcher::new(
             config.egress.clone(),

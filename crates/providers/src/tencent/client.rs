@@ -94,14 +94,14 @@ impl ApiClient {
         describe_rate: f64,
         timeout: Duration,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::SetupError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             // The upstream never redirects; following one could send the body elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build the upstream HTTP client: {e}"))?;
+            .map_err(|source| crate::SetupError::HttpClient { what: "upstream", source })?;
         let create_limits = accounts
             .iter()
             .map(|a| (a.name.clone(), TokenBucket::new(a.create_rate, a.create_rate)))

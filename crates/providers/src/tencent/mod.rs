@@ -51,9 +51,9 @@ impl std::fmt::Debug for TencentProvider {
 }
 
 impl TencentProvider {
-    pub fn new(config: TencentConfig, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn new(config: TencentConfig, clock: Arc<dyn Clock>) -> Result<Self, crate::SetupError> {
         if config.accounts.is_empty() {
-            return Err("the tencent provider needs at least one account".into());
+            return Err(crate::SetupError::NoAccounts);
         }
         let client = ApiClient::new(
             &config.accounts,
