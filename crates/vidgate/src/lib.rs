@@ -9,3 +9,4 @@ pub mod serve;
 pub mod startup;
 pub mod store_select;
 pub mod telemetry;
+mod wiring;

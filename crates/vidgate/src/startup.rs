@@ -7,23 +7,20 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use vidgate_api::{ApiConfig, AppState};
-use vidgate_domain::{Clock, ParseOptions, RetryPolicy, SystemClock};
+use vidgate_domain::{Clock, SystemClock};
 use vidgate_providers::Provider;
 use vidgate_store::{Changes, Store};
-use vidgate_workers::runner::{self, RunnerConfig};
-use vidgate_workers::{
-    Dispatcher, EventPuller, MediaJanitor, Poller, Reaper, WebhookSender, WorkerContext,
-};
+use vidgate_workers::runner;
 
 use crate::bootstrap::ensure_keys;
 use crate::config::Config;
 use crate::provider_select::open_provider;
 use crate::serve::ServeOptions;
 use crate::store_select::open_store;
+use crate::wiring;
+pub use crate::wiring::Workers;
 
 /// Whether `run_until_stopped` runs the workers, or a test drives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,18 +52,6 @@ impl Default for BuildOptions {
     }
 }
 
-/// The workers of one process, for tests to call `run_once` on.
-#[derive(Clone)]
-pub struct Workers {
-    pub dispatcher: Arc<Dispatcher>,
-    pub poller: Arc<Poller>,
-    pub reaper: Arc<Reaper>,
-    /// Runs only when the provider pulls events (Tencent's reliable mode).
-    pub events: Arc<EventPuller>,
-    pub webhooks: Arc<WebhookSender>,
-    pub janitor: Arc<MediaJanitor>,
-}
-
 pub struct Application {
     listener: TcpListener,
     /// `/metrics` on a listener of its own, when `server.metrics_listen` is set.
@@ -87,14 +72,6 @@ pub struct Application {
     streams_closed: CancellationToken,
 }
 
-fn owner_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "vidgate".into());
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}:{}:{}", std::process::id(), &nonce[..8])
-}
-
 impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
         config.validate()?;
@@ -109,117 +86,32 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let egress = config.egress.allow.clone();
-        let provider = open_provider(&config, options.clock.clone(), &egress)?;
+        let provider = open_provider(&config, options.clock.clone(), &config.egress.allow)?;
         let changes = Arc::new(Changes::default());
-        let public_url = config.server.public_url.clone();
-        let ctx = Arc::new(WorkerContext {
-            store: store.clone(),
-            provider: provider.clone(),
-            clock: options.clock.clone(),
-            owner: owner_id(),
-            retry: RetryPolicy {
-                max_attempts: config.queue.max_submit_attempts,
-                initial: config.queue.retry_initial,
-                max: config.queue.retry_max,
-                ..RetryPolicy::DEFAULT
-            },
-            lease: config.queue.lease,
-            changes: changes.clone(),
-            public_url: public_url.clone(),
-        });
-        let workers = Workers {
-            dispatcher: Arc::new(Dispatcher::new(ctx.clone())),
-            poller: Arc::new(Poller::new(ctx.clone())),
-            reaper: Arc::new(Reaper::new(
-                ctx.clone(),
-                vidgate_store::ReapLimits {
-                    max_step_attempts: i64::from(config.queue.max_step_attempts),
-                    ..Default::default()
-                },
-            )),
-            events: Arc::new(EventPuller::new(ctx.clone())),
-            janitor: Arc::new(MediaJanitor::new(ctx.clone())),
-            webhooks: Arc::new(WebhookSender::new(
-                ctx,
-                egress.clone(),
-                config.webhooks.timeout,
-                config.webhooks.retry_schedule.clone(),
-            )?),
-        };
+        let ctx = wiring::worker_context(&config, &store, &provider, &options.clock, &changes);
+        let workers = Workers::new(ctx, &config)?;
         let streams_closed = CancellationToken::new();
-        let state = AppState {
-            streams_closed: streams_closed.clone(),
-            streams: Arc::default(),
-            store: store.clone(),
-            clock: options.clock,
-            config: Arc::new(ApiConfig {
-                public_url,
-                tls: config.tls(),
-                max_body_bytes: config.server.max_body_bytes,
-                request_deadline: config.queue.request_deadline,
-                parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
-                media_dir: config.media_dir(),
-                pool: provider.pool().to_owned(),
-                egress,
-                limits: config.limits.api(),
-                body_read_timeout: config.server.body_read_timeout,
-                output_limits: (provider.pool() == "sandbox").then(|| vidgate_api::OutputLimits {
-                    max_duration_secs: config.sandbox.max_duration_secs,
-                    max_short_side: vidgate_domain::dimensions::short_side(
-                        &config.sandbox.max_resolution,
-                    )
-                    .unwrap_or(1080),
-                }),
-                metrics_on_main: config.server.metrics_listen.is_none(),
-                dashboard: config.server.dashboard,
-            }),
-            changes: changes.clone(),
-            provider: provider.clone(),
-            keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
-            rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
-            metrics: vidgate_api::metrics::install(),
-            statuses: {
-                let cache = Arc::new(vidgate_api::status_cache::StatusCache::default());
-                cache.follow(changes.follow());
-                cache
-            },
-        };
-        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot load the TLS certificate {} and key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?,
-            ),
-            _ => None,
-        };
-        let addr = config.server.listen;
-        let listener =
-            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let metrics = match config.server.metrics_listen {
-            None => None,
-            Some(at) => {
-                let bound = TcpListener::bind(at)
-                    .await
-                    .with_context(|| format!("cannot listen on {at} (server.metrics_listen)"))?;
-                Some((bound, vidgate_api::metrics_router(state.clone())))
-            }
+        let state = wiring::app_state(
+            &config,
+            &store,
+            &provider,
+            options.clock,
+            &changes,
+            streams_closed.clone(),
+        );
+        let tls = wiring::load_tls(&config).await?;
+        let (listener, metrics_listener) = wiring::listeners(&config).await?;
+        let metrics = metrics_listener.map(|l| (l, vidgate_api::metrics_router(state.clone())));
+        let router = if config.server.role.serves_api() {
+            vidgate_api::router(state)
+        } else {
+            vidgate_api::ops_router(state)
         };
         Ok(Application {
             listener,
             metrics,
             tls,
-            router: if !config.server.role.serves_api() {
-                vidgate_api::ops_router(state)
-            } else {
-                vidgate_api::router(state)
-            },
+            router,
             store,
             provider,
             workers,
@@ -250,56 +142,9 @@ impl Application {
             tracing::warn!("role api on a SQLite store: no process will run this store's workers");
         }
         if self.mode == WorkerMode::Background && runs_workers {
-            let w = &self.config.workers;
-            let cfg = |concurrency, idle_wait| RunnerConfig {
-                concurrency,
-                idle_wait,
-                error_backoff: w.error_backoff,
-            };
-            runner::spawn(
-                &mut set,
-                self.workers.dispatcher.clone(),
-                cfg(w.dispatcher_concurrency, w.idle_wait),
-                self.changes.dispatcher.clone(),
-                workers_token.clone(),
-            );
-            runner::spawn(
-                &mut set,
-                self.workers.poller.clone(),
-                cfg(w.poller_concurrency, w.idle_wait),
-                self.changes.poller.clone(),
-                workers_token.clone(),
-            );
-            runner::spawn(
-                &mut set,
-                self.workers.reaper.clone(),
-                cfg(1, w.reaper_interval),
-                Arc::new(Notify::new()),
-                workers_token.clone(),
-            );
-            runner::spawn(
-                &mut set,
-                self.workers.webhooks.clone(),
-                cfg(w.webhook_concurrency, w.idle_wait),
-                self.changes.webhooks.clone(),
-                workers_token.clone(),
-            );
-            runner::spawn(
-                &mut set,
-                self.workers.janitor.clone(),
-                cfg(1, w.media_sweep_interval),
-                Arc::new(Notify::new()),
-                workers_token.clone(),
-            );
-            if self.provider.pulls_events() {
-                // PullEvents itself waits for events; a short pause covers upstream errors.
-                runner::spawn(
-                    &mut set,
-                    self.workers.events.clone(),
-                    cfg(1, std::time::Duration::from_millis(500)),
-                    Arc::new(Notify::new()),
-                    workers_token.clone(),
-                );
+            let pulls = self.provider.pulls_events();
+            for w in self.workers.schedule(&self.config, &self.changes, pulls) {
+                runner::spawn(&mut set, w.worker, w.config, w.wake, workers_token.clone());
             }
         }
         let options = ServeOptions {

@@ -102,8 +102,10 @@ def main():
         seen["ids"] = [first, second]
 
         # The second waits behind the first; cancel it from its card.
-        wait.until(lambda d: card_text(d, second, ".position").startswith("position"))
-        seen["second_position"] = card_text(d, second, ".position")
+        # The text the wait saw (read once): the card may re-render right after.
+        seen["second_position"] = wait.until(
+            lambda d: (t := card_text(d, second, ".position")).startswith("position") and t
+        )
         card(d, second).find_element(By.CSS_SELECTOR, ".cancel").click()
         wait.until(lambda d: card(d, second).get_attribute("data-outcome") == "cancelled")
 
