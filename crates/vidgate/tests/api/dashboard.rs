@@ -117,11 +117,13 @@ async fn a_person_uses_the_dashboard_in_headless_chromium() {
     }
     let dir = tempfile::tempdir().unwrap();
     // One slot and a few seconds per video, so the second request waits long enough to be
-    // cancelled from its card.
+    // cancelled from its card. The upstream queue delay keeps the first request's
+    // "dispatched" line the newest for 2 s: the page is watched only after the cancel, which
+    // takes longer than 300 ms on a loaded machine.
     let env = [
         ("VIDGATE_BOOTSTRAP_KEY", KEY),
         ("VIDGATE_SANDBOX__CONCURRENCY", "1"),
-        ("VIDGATE_SANDBOX__QUEUE_DELAY", "300ms"),
+        ("VIDGATE_SANDBOX__QUEUE_DELAY", "2s"),
         ("VIDGATE_SANDBOX__PROCESSING_TIME", "4s"),
         ("VIDGATE_SANDBOX__POLL_INTERVAL", "200ms"),
         ("VIDGATE_SANDBOX__FPS", "4"),
