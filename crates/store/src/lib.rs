@@ -22,6 +22,7 @@ mod reap_sql;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod states;
 mod tasks;
 mod webhooks;
 

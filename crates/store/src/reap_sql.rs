@@ -3,41 +3,83 @@
 //! many short transactions instead of one that locks every overdue row; the outer `WHERE`
 //! repeats the inner one so a row another replica changed meanwhile is left alone.
 
+use crate::states::st;
+
 /// `$1` error_type, `$2` now, `$3` batch: tasks past their deadline fail with `timeout`.
-pub(crate) const TIME_OUT: &str = "UPDATE tasks SET state = 'failed', error = 'the request did not finish before its deadline',
+pub(crate) const TIME_OUT: &str = concat!(
+    "UPDATE tasks SET state = ",
+    st!(failed),
+    ", error = 'the request did not finish before its deadline',
      error_type = $1, finished_at = $2, updated_at = $2, fence = fence + 1,
      lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
- WHERE seq IN (SELECT seq FROM tasks WHERE state IN ('queued', 'submitting', 'running') AND deadline_at <= $2
+ WHERE seq IN (SELECT seq FROM tasks WHERE state IN (",
+    st!(queued),
+    ", ",
+    st!(submitting),
+    ", ",
+    st!(running),
+    ") AND deadline_at <= $2
                ORDER BY deadline_at LIMIT $3)
-   AND state IN ('queued', 'submitting', 'running') AND deadline_at <= $2
- RETURNING id";
+   AND state IN (",
+    st!(queued),
+    ", ",
+    st!(submitting),
+    ", ",
+    st!(running),
+    ") AND deadline_at <= $2
+ RETURNING id"
+);
 
 /// `$1` error_type, `$2` now, `$3` batch, `$4` max step attempts, `$5` error: a task whose
 /// lease ran out once more than the step may crash fails (a poison pill: a step that kills
 /// its process, such as an out-of-memory render, would otherwise do so forever).
-pub(crate) const FAIL_CRASHED: &str = "UPDATE tasks SET state = 'failed', error = $5,
+pub(crate) const FAIL_CRASHED: &str = concat!(
+    "UPDATE tasks SET state = ",
+    st!(failed),
+    ", error = $5,
      error_type = $1, finished_at = $2, updated_at = $2, fence = fence + 1,
      lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
- WHERE seq IN (SELECT seq FROM tasks WHERE state IN ('submitting', 'running') AND lease_until < $2
+ WHERE seq IN (SELECT seq FROM tasks WHERE state IN (",
+    st!(submitting),
+    ", ",
+    st!(running),
+    ") AND lease_until < $2
                  AND crashes + 1 >= $4 LIMIT $3)
-   AND state IN ('submitting', 'running') AND lease_until < $2 AND crashes + 1 >= $4
- RETURNING id";
+   AND state IN (",
+    st!(submitting),
+    ", ",
+    st!(running),
+    ") AND lease_until < $2 AND crashes + 1 >= $4
+ RETURNING id"
+);
 
 /// `$1` now, `$2` batch: submit leases that ran out go back to the queue.
-pub(crate) const REQUEUE: &str =
-    "UPDATE tasks SET state = 'queued', fence = fence + 1, account = NULL,
+pub(crate) const REQUEUE: &str = concat!(
+    "UPDATE tasks SET state = ",
+    st!(queued),
+    ", fence = fence + 1, account = NULL,
      lease_owner = NULL, lease_until = NULL, updated_at = $1, crashes = crashes + 1
- WHERE seq IN (SELECT seq FROM tasks WHERE state = 'submitting' AND lease_until < $1 LIMIT $2)
-   AND state = 'submitting' AND lease_until < $1
- RETURNING id";
+ WHERE seq IN (SELECT seq FROM tasks WHERE state = ",
+    st!(submitting),
+    " AND lease_until < $1 LIMIT $2)
+   AND state = ",
+    st!(submitting),
+    " AND lease_until < $1
+ RETURNING id"
+);
 
 /// `$1` now, `$2` batch: poll leases that ran out are released.
-pub(crate) const RELEASE: &str =
+pub(crate) const RELEASE: &str = concat!(
     "UPDATE tasks SET fence = fence + 1, lease_owner = NULL, lease_until = NULL,
      updated_at = $1, crashes = crashes + 1
- WHERE seq IN (SELECT seq FROM tasks WHERE state = 'running' AND lease_until < $1 LIMIT $2)
-   AND state = 'running' AND lease_until < $1
- RETURNING id";
+ WHERE seq IN (SELECT seq FROM tasks WHERE state = ",
+    st!(running),
+    " AND lease_until < $1 LIMIT $2)
+   AND state = ",
+    st!(running),
+    " AND lease_until < $1
+ RETURNING id"
+);
 
 /// `$1` now, `$2` batch: expired dedup claims go.
 pub(crate) const PURGE_DEDUP: &str = "DELETE FROM dedup WHERE (key_id, kind, value) IN

@@ -2,6 +2,7 @@
 //! LOCKED` where several writers compete for the head of a queue). Assembled once when the
 //! store opens, not on every claim.
 
+use crate::states::st;
 use std::sync::Arc;
 
 use crate::db::Db;
@@ -23,35 +24,38 @@ impl Claims {
         let skip_locked = db.skip_locked();
         Claims {
             queued: format!(
-                "UPDATE tasks SET state = 'submitting', account = $1, fence = fence + 1,
+                concat!("UPDATE tasks SET state = ", st!(submitting), ", account = $1, fence = fence + 1,
                      submit_attempts = submit_attempts + 1, lease_owner = $2, lease_until = $3,
                      updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
-                 WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = 'queued' AND run_after <= $4
+                 WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = ", st!(queued), " AND run_after <= $4
                               ORDER BY rank DESC, seq LIMIT 1 {skip_locked})
                    AND (SELECT count(*) FROM tasks WHERE pool = $5 AND account = $1
-                          AND state IN ('submitting', 'running')) < $6
-                 RETURNING {}",
-                task_columns!()
+                          AND state IN (", st!(submitting), ", ", st!(running), ")) < $6
+                 RETURNING {}"),
+                task_columns!(),
+                skip_locked = skip_locked,
             )
             .into(),
             poll: format!(
-                "UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3,
+                concat!("UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3,
                      poll_event = 0
-                 WHERE seq = (SELECT seq FROM tasks WHERE state = 'running' AND pool = $4 AND next_poll_at <= $3
+                 WHERE seq = (SELECT seq FROM tasks WHERE state = ", st!(running), " AND pool = $4 AND next_poll_at <= $3
                                 AND (lease_until IS NULL OR lease_until < $3)
                               ORDER BY next_poll_at LIMIT 1 {skip_locked})
-                 RETURNING {}",
-                task_columns!()
+                 RETURNING {}"),
+                task_columns!(),
+                skip_locked = skip_locked,
             )
             .into(),
             delivery: format!(
-                "UPDATE webhook_deliveries SET fence = fence + 1, lease_until = $2, updated_at = $1
+                concat!("UPDATE webhook_deliveries SET fence = fence + 1, lease_until = $2, updated_at = $1
                  WHERE id = (SELECT id FROM webhook_deliveries
-                             WHERE state = 'pending' AND next_attempt_at <= $1
+                             WHERE state = ", st!(pending), " AND next_attempt_at <= $1
                                AND (lease_until IS NULL OR lease_until < $1)
                              ORDER BY next_attempt_at LIMIT 1 {skip_locked})
-                 RETURNING {}",
-                delivery_columns!()
+                 RETURNING {}"),
+                delivery_columns!(),
+                skip_locked = skip_locked,
             )
             .into(),
         }

@@ -4,6 +4,7 @@
 //! exactly without serializing inserts far from it). SQLite groups concurrent inserts into
 //! one commit instead (`sqlite/group_commit.rs`) and shares the dedup claim below.
 
+use crate::states::st;
 use vidgate_domain::Millis;
 
 use super::SqlStore;
@@ -178,9 +179,13 @@ impl SqlStore {
             return Ok(refused);
         }
         let stmt = sql(concat!(
-            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+            concat!(
+                "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
                                 run_after, deadline_at, webhook_url, public_base)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6, $6, $7, $8, $9) RETURNING ",
+             VALUES ($1, $2, $3, ",
+                st!(queued),
+                ", $4, $5, $6, $6, $6, $7, $8, $9) RETURNING "
+            ),
             task_columns!()
         ))
         .bind(&id)

@@ -3,6 +3,7 @@
 
 use super::SqlStore;
 use crate::db::sql;
+use crate::states::st;
 use crate::{QueueStats, Result};
 
 impl SqlStore {
@@ -15,8 +16,14 @@ impl SqlStore {
             None => 0,
         };
         let mut stats = QueueStats { queued, ..QueueStats::default() };
-        let states = sql("SELECT state, count(*) AS n FROM tasks
-                          WHERE pool = $1 AND state IN ('submitting', 'running') GROUP BY state")
+        let states = sql(concat!(
+            "SELECT state, count(*) AS n FROM tasks
+                          WHERE pool = $1 AND state IN (",
+            st!(submitting),
+            ", ",
+            st!(running),
+            ") GROUP BY state"
+        ))
         .bind(pool);
         for row in self.db.read(states).await? {
             let n = row.int("n")?;
@@ -30,8 +37,12 @@ impl SqlStore {
                          GROUP BY rank HAVING sum(n) > 0")
         .bind(pool);
         for rank in self.db.read(ranks).await? {
-            let head = sql("SELECT created_at FROM tasks WHERE pool = $1 AND state = 'queued'
-                              AND rank = $2 ORDER BY seq LIMIT 1")
+            let head = sql(concat!(
+                "SELECT created_at FROM tasks WHERE pool = $1 AND state = ",
+                st!(queued),
+                "
+                              AND rank = $2 ORDER BY seq LIMIT 1"
+            ))
             .bind(pool)
             .bind(rank.int("rank")?);
             if let Some(row) = self.db.read_one(head).await? {

@@ -4,6 +4,7 @@
 //! transition is a fenced update in a write transaction with its log line, and emits the
 //! change events that wake workers and status streams.
 
+use crate::states::st;
 use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
@@ -23,11 +24,11 @@ const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
 /// migrations/sqlite/0002_queue_counts.sql).
 macro_rules! position_of_t {
     () => {
-        "CAST((SELECT coalesce(sum(n), 0) FROM queue_rank_counts r WHERE r.pool = t.pool AND r.rank > t.rank)
+        concat!("CAST((SELECT coalesce(sum(n), 0) FROM queue_rank_counts r WHERE r.pool = t.pool AND r.rank > t.rank)
             + (SELECT coalesce(sum(n), 0) FROM queue_counts c
                  WHERE c.pool = t.pool AND c.rank = t.rank AND c.bucket < t.seq >> 12)
-            + (SELECT count(*) FROM tasks u WHERE u.pool = t.pool AND u.state = 'queued'
-                 AND u.rank = t.rank AND u.seq >= (t.seq >> 12) << 12 AND u.seq < t.seq) AS BIGINT)"
+            + (SELECT count(*) FROM tasks u WHERE u.pool = t.pool AND u.state = ", st!(queued), "
+                 AND u.rank = t.rank AND u.seq >= (t.seq >> 12) << 12 AND u.seq < t.seq) AS BIGINT)")
     };
 }
 
@@ -166,7 +167,7 @@ impl TaskStore for SqlStore {
         let stmt = sql(concat!(
             "SELECT ",
             task_columns!(),
-            ", CASE WHEN t.state = 'queued' THEN ",
+            concat!(", CASE WHEN t.state = ", st!(queued), " THEN "),
             position_of_t!(),
             " END AS queue_position FROM tasks t WHERE t.id = $1 AND t.key_id = $2"
         ))
@@ -196,9 +197,14 @@ impl TaskStore for SqlStore {
         let mut tx = self.db.begin().await?;
         let cancelled = tx
             .execute(
-                sql("UPDATE tasks SET state = 'cancelled', error = $1, error_type = $2, finished_at = $3,
+                sql(concat!(
+                    "UPDATE tasks SET state = ",
+                    st!(cancelled),
+                    ", error = $1, error_type = $2, finished_at = $3,
                          updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $4 AND key_id = $5 AND state = 'queued'")
+                     WHERE id = $4 AND key_id = $5 AND state = ",
+                    st!(queued)
+                ))
                 .bind(CANCELLED_MESSAGE)
                 .bind(ErrorType::CANCELLED)
                 .bind(now)
@@ -216,10 +222,18 @@ impl TaskStore for SqlStore {
         // With the upstream: flag it and make it due for a poll now, so the poller ends it.
         let flagged = tx
             .execute(
-                sql("UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
-                         next_poll_at = CASE WHEN state = 'running' THEN $1 ELSE next_poll_at END
-                     WHERE id = $2 AND key_id = $3 AND state IN ('submitting', 'running')
-                       AND cancel_requested = FALSE")
+                sql(concat!(
+                    "UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
+                         next_poll_at = CASE WHEN state = ",
+                    st!(running),
+                    " THEN $1 ELSE next_poll_at END
+                     WHERE id = $2 AND key_id = $3 AND state IN (",
+                    st!(submitting),
+                    ", ",
+                    st!(running),
+                    ")
+                       AND cancel_requested = FALSE"
+                ))
                 .bind(now)
                 .bind(&id)
                 .bind(key_id),
@@ -286,12 +300,16 @@ impl TaskStore for SqlStore {
         log: LogEntry,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let stmt = sql(
-            "UPDATE tasks SET state = 'running', upstream_task_id = $1, submitted_at = $2,
+        let stmt = sql(concat!(
+            "UPDATE tasks SET state = ",
+            st!(running),
+            ", upstream_task_id = $1, submitted_at = $2,
                      updated_at = $2, next_poll_at = $3, lease_owner = NULL, lease_until = NULL,
                      crashes = 0
-                 WHERE id = $4 AND fence = $5 AND state = 'submitting' AND lease_until IS NOT NULL",
-        )
+                 WHERE id = $4 AND fence = $5 AND state = ",
+            st!(submitting),
+            " AND lease_until IS NOT NULL"
+        ))
         .bind(upstream_task_id)
         .bind(now)
         .bind(next_poll_at)
@@ -308,11 +326,15 @@ impl TaskStore for SqlStore {
         log: LogEntry,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let stmt = sql(
-            "UPDATE tasks SET state = 'queued', run_after = $1, updated_at = $2, account = NULL,
+        let stmt = sql(concat!(
+            "UPDATE tasks SET state = ",
+            st!(queued),
+            ", run_after = $1, updated_at = $2, account = NULL,
                      lease_owner = NULL, lease_until = NULL
-                 WHERE id = $3 AND fence = $4 AND state = 'submitting' AND lease_until IS NOT NULL",
-        )
+                 WHERE id = $3 AND fence = $4 AND state = ",
+            st!(submitting),
+            " AND lease_until IS NOT NULL"
+        ))
         .bind(run_after)
         .bind(now)
         .bind(&id)
@@ -340,17 +362,20 @@ impl TaskStore for SqlStore {
         log: Option<LogEntry>,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let stmt =
-            sql("UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
+        let stmt = sql(concat!(
+            "UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
                      updated_at = $3,
                      next_poll_at = CASE WHEN poll_event = 1 THEN $3 ELSE $2 END, poll_event = 0,
                      crashes = 0, lease_owner = NULL, lease_until = NULL
-                 WHERE id = $4 AND fence = $5 AND state = 'running' AND lease_until IS NOT NULL")
-            .bind(progress.clamp(0, 100))
-            .bind(next_poll_at)
-            .bind(now)
-            .bind(&id)
-            .bind(lease.fence);
+                 WHERE id = $4 AND fence = $5 AND state = ",
+            st!(running),
+            " AND lease_until IS NOT NULL"
+        ))
+        .bind(progress.clamp(0, 100))
+        .bind(next_poll_at)
+        .bind(now)
+        .bind(&id)
+        .bind(lease.fence);
         self.transition(stmt, &id, log.as_ref(), &[]).await
     }
 
@@ -370,12 +395,18 @@ impl TaskStore for SqlStore {
             Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::CANCELLED)),
         };
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
-        let stmt = sql("UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
+        let stmt = sql(concat!(
+            "UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
                      finished_at = $5, updated_at = $5,
                      progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
                      lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
-                 WHERE id = $7 AND fence = $8 AND state IN ('submitting', 'running')
-                   AND lease_until IS NOT NULL")
+                 WHERE id = $7 AND fence = $8 AND state IN (",
+            st!(submitting),
+            ", ",
+            st!(running),
+            ")
+                   AND lease_until IS NOT NULL"
+        ))
         .bind(completion.state().as_str())
         .bind(result)
         .bind(error)
@@ -399,9 +430,13 @@ impl TaskStore for SqlStore {
         let done = self
             .db
             .execute(
-                sql("UPDATE tasks SET next_poll_at = $1, poll_event = 1, updated_at = $1
-                     WHERE state = 'running' AND upstream_task_id = $3
-                       AND ($2 IS NULL OR id = $2)")
+                sql(concat!(
+                    "UPDATE tasks SET next_poll_at = $1, poll_event = 1, updated_at = $1
+                     WHERE state = ",
+                    st!(running),
+                    " AND upstream_task_id = $3
+                       AND ($2 IS NULL OR id = $2)"
+                ))
                 .bind(now)
                 .bind(id.map(|i| i.to_string()))
                 .bind(upstream_task_id),
@@ -417,9 +452,15 @@ impl TaskStore for SqlStore {
         let done = self
             .db
             .execute(
-                sql("UPDATE tasks SET lease_until = $1
-                     WHERE id = $2 AND fence = $3 AND state IN ('submitting', 'running')
-                       AND lease_until IS NOT NULL")
+                sql(concat!(
+                    "UPDATE tasks SET lease_until = $1
+                     WHERE id = $2 AND fence = $3 AND state IN (",
+                    st!(submitting),
+                    ", ",
+                    st!(running),
+                    ")
+                       AND lease_until IS NOT NULL"
+                ))
                 .bind(until)
                 .bind(lease.id.to_string())
                 .bind(lease.fence),
@@ -499,9 +540,15 @@ impl TaskStore for SqlStore {
         let rows = self
             .db
             .read(
-                sql("SELECT account, count(*) AS n FROM tasks
-                     WHERE pool = $1 AND state IN ('submitting', 'running')
-                     GROUP BY account ORDER BY account")
+                sql(concat!(
+                    "SELECT account, count(*) AS n FROM tasks
+                     WHERE pool = $1 AND state IN (",
+                    st!(submitting),
+                    ", ",
+                    st!(running),
+                    ")
+                     GROUP BY account ORDER BY account"
+                ))
                 .bind(pool),
             )
             .await?;

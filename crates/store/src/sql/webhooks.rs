@@ -1,13 +1,14 @@
 //! `WebhookStore`, once for both backends. Deliveries are enqueued by a trigger in the
 //! transaction that ends their task (see migrations/*/0004_webhooks.sql).
 
+use crate::states::st;
 use async_trait::async_trait;
 use vidgate_domain::{Millis, RequestId};
 
 use super::SqlStore;
 use crate::db::{shared_sql, sql};
 use crate::rows::{attempt_from_row, delivery_columns, delivery_from_row};
-use crate::{Attempt, AttemptResult, Delivery, Result, StoreEvent, WebhookStore};
+use crate::{Attempt, AttemptResult, Delivery, DeliveryState, Result, StoreEvent, WebhookStore};
 
 #[async_trait]
 impl WebhookStore for SqlStore {
@@ -22,8 +23,12 @@ impl WebhookStore for SqlStore {
     }
 
     async fn extend_delivery_lease(&self, d: &Delivery, until: Millis) -> Result<bool> {
-        let stmt = sql("UPDATE webhook_deliveries SET lease_until = $1
-                        WHERE id = $2 AND fence = $3 AND state = 'pending' AND lease_until IS NOT NULL")
+        let stmt = sql(concat!(
+            "UPDATE webhook_deliveries SET lease_until = $1
+                        WHERE id = $2 AND fence = $3 AND state = ",
+            st!(pending),
+            " AND lease_until IS NOT NULL"
+        ))
         .bind(until)
         .bind(&d.id)
         .bind(d.fence);
@@ -47,9 +52,9 @@ impl WebhookStore for SqlStore {
         now: Millis,
     ) -> Result<bool> {
         let (state, next, delivered) = match result {
-            AttemptResult::Delivered => ("delivered", d.next_attempt_at, Some(now)),
-            AttemptResult::RetryAt(at) => ("pending", at, None),
-            AttemptResult::Failed => ("failed", d.next_attempt_at, None),
+            AttemptResult::Delivered => (DeliveryState::Delivered, d.next_attempt_at, Some(now)),
+            AttemptResult::RetryAt(at) => (DeliveryState::Pending, at, None),
+            AttemptResult::Failed => (DeliveryState::Failed, d.next_attempt_at, None),
         };
         let mut tx = self.db.begin().await?;
         let done = tx
@@ -58,7 +63,7 @@ impl WebhookStore for SqlStore {
                          next_attempt_at = $2, delivered_at = coalesce($3, delivered_at),
                          last_status = $4, last_error = $5, lease_until = NULL, updated_at = $6
                      WHERE id = $7 AND fence = $8 AND lease_until IS NOT NULL")
-                .bind(state)
+                .bind(state.as_str())
                 .bind(next)
                 .bind(delivered)
                 .bind(a.status)
@@ -113,9 +118,9 @@ impl WebhookStore for SqlStore {
     }
 
     async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool> {
-        let stmt = sql("UPDATE webhook_deliveries SET state = 'pending', attempts = 0,
+        let stmt = sql(concat!("UPDATE webhook_deliveries SET state = ", st!(pending), ", attempts = 0,
                             next_attempt_at = $1, fence = fence + 1, lease_until = NULL, updated_at = $1
-                        WHERE task_id = $2 AND key_id = $3")
+                        WHERE task_id = $2 AND key_id = $3"))
         .bind(now)
         .bind(task_id.to_string())
         .bind(key_id);

@@ -9,6 +9,7 @@
 //! savepoint, so its conflict rolls back only itself. Arrival order is kept. Queue limits are
 //! checked here too: SQLite has one writer, so they hold exactly.
 
+use crate::states::st;
 use std::collections::HashMap;
 
 use tokio::sync::{mpsc, oneshot};
@@ -181,7 +182,9 @@ async fn insert_plain(
     outcomes: &mut [Option<InsertOutcome>],
 ) -> Result<()> {
     for chunk in which.chunks(ROWS_PER_STATEMENT) {
-        let values = vec!["(?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let values =
+            vec![concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?)"); chunk.len()]
+                .join(", ");
         let sql = format!(
             "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
                                 run_after, deadline_at, webhook_url, public_base)
