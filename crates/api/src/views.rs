@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use vidgate_domain::{PublicStatus, TaskState};
+use vidgate_domain::{ErrorType, PublicStatus, TaskState};
 use vidgate_store::{LogEntry, TaskRecord};
 
 use crate::BASE;
@@ -90,7 +90,8 @@ pub struct StatusBody {
     /// Set when a `COMPLETED` request failed or was cancelled.
     pub error: Option<String>,
     /// Machine-readable failure kind (`request_cancelled`, `timeout`, an upstream code, …).
-    pub error_type: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub error_type: Option<ErrorType>,
 }
 
 pub struct Urls {
@@ -128,8 +129,8 @@ pub fn status_body(
         metrics: Metrics::of(t),
         progress: t.progress,
         upstream_task_id: t.upstream_task_id.clone(),
-        model_name: t.request.model_name.clone(),
-        model_version: t.request.model_version.clone(),
+        model_name: t.request.model_name().to_owned(),
+        model_version: t.request.model_version().to_owned(),
         prompt: None,
         created_at: rfc3339(t.created_at),
         stream_url: None,
@@ -221,7 +222,7 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
         TaskState::Submitting | TaskState::Running => ("PROCESSING", 0, ""),
         TaskState::Succeeded => ("FINISH", 0, ""),
         TaskState::Failed => {
-            ("FINISH", 70000, t.error_type.as_deref().unwrap_or("FailedOperation"))
+            ("FINISH", 70000, t.error_type.as_ref().map_or("FailedOperation", ErrorType::as_str))
         }
         TaskState::Cancelled => ("ABORTED", 70000, "OperationCanceled"),
     };
@@ -237,8 +238,8 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
             serde_json::json!({
                 "FileUrl": f.get("url"),
                 "FileType": "mp4",
-                "StorageMode": t.request.output_config.storage_mode.unwrap_or(vidgate_domain::request::StorageMode::Temporary).as_str(),
-                "MediaName": t.request.output_config.media_name,
+                "StorageMode": t.request.output_config().storage_mode.unwrap_or(vidgate_domain::request::StorageMode::Temporary).as_str(),
+                "MediaName": t.request.output_config().media_name,
                 "ExpireTime": f.get("expires_at"),
                 "FileId": f.get("file_id"),
                 "MetaData": {
@@ -265,8 +266,8 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
                 "Progress": t.progress,
                 "Input": vidgate_domain::request::upstream::to_upstream(&t.request),
                 "Output": { "FileInfos": files },
-                "SessionId": t.request.session_id.clone().unwrap_or_default(),
-                "SessionContext": t.request.session_context.clone().unwrap_or_default(),
+                "SessionId": t.request.session_id().map(str::to_owned).unwrap_or_default(),
+                "SessionContext": t.request.session_context().map(str::to_owned).unwrap_or_default(),
             },
             "RequestId": http_request_id,
         }

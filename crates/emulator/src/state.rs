@@ -441,7 +441,7 @@ impl Emulator {
     }
 
     async fn finish_outcome(&self, id: &str, request: &VideoRequest) -> Outcome {
-        let prompt = request.prompt.clone().unwrap_or_default().to_lowercase();
+        let prompt = request.prompt().map(str::to_owned).unwrap_or_default().to_lowercase();
         if let Some(word) = self
             .config
             .moderation_blocklist
@@ -466,11 +466,11 @@ impl Emulator {
             height,
             duration_secs: shape.duration_secs,
             fps: self.config.fps,
-            audio: request.output_config.audio_generation == Some(Switch::Enabled),
+            audio: request.output_config().audio_generation == Some(Switch::Enabled),
         };
         let name = format!("{id}.mp4");
         let path = self.config.media_dir.join(&name);
-        let prompt = request.prompt.clone().unwrap_or_default();
+        let prompt = request.prompt().map(str::to_owned).unwrap_or_default();
         let rendered = tokio::task::spawn_blocking(move || -> Result<u64, String> {
             std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
                 .map_err(|e| e.to_string())?;

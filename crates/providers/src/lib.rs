@@ -14,7 +14,7 @@ pub use setup_error::SetupError;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vidgate_domain::{Millis, RequestId, VideoRequest};
+use vidgate_domain::{ErrorType, Millis, RequestId, VideoRequest};
 
 pub use output::{OutputFile, ResultBody, UpstreamOutput, absolutize_media_urls};
 
@@ -62,7 +62,7 @@ pub enum PollStatus {
     Succeeded(UpstreamOutput),
     /// The job ended without a video. `code` becomes the request's `error_type`.
     Failed {
-        code: String,
+        code: ErrorType,
         message: String,
     },
 }

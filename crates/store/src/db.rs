@@ -13,6 +13,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite, Transaction};
 use tokio::sync::broadcast;
+use vidgate_domain::ErrorType;
 
 use crate::{Result, StoreEvent};
 
@@ -77,6 +78,26 @@ impl<'a> From<Option<&'a str>> for Arg<'a> {
 impl<'a> From<&'a Option<String>> for Arg<'a> {
     fn from(v: &'a Option<String>) -> Self {
         Arg::Text(v.as_deref())
+    }
+}
+impl From<ErrorType> for Arg<'_> {
+    fn from(v: ErrorType) -> Self {
+        Arg::Owned(Some(v.as_str().to_owned()))
+    }
+}
+impl<'a> From<&'a ErrorType> for Arg<'a> {
+    fn from(v: &'a ErrorType) -> Self {
+        Arg::Text(Some(v.as_str()))
+    }
+}
+impl From<Option<ErrorType>> for Arg<'_> {
+    fn from(v: Option<ErrorType>) -> Self {
+        Arg::Owned(v.map(|t| t.as_str().to_owned()))
+    }
+}
+impl<'a> From<Option<&'a ErrorType>> for Arg<'a> {
+    fn from(v: Option<&'a ErrorType>) -> Self {
+        Arg::Text(v.map(ErrorType::as_str))
     }
 }
 impl From<String> for Arg<'_> {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use vidgate_domain::{Millis, RequestId, TaskState, VideoRequest};
+use vidgate_domain::{ErrorType, Millis, RequestId, TaskState, VideoRequest};
 
 /// A per-key dedup claim on the caller's `session_id` (refused while it lives).
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +102,7 @@ pub struct TaskRecord {
     pub cancel_requested: bool,
     pub result: Option<Value>,
     pub error: Option<String>,
-    pub error_type: Option<String>,
+    pub error_type: Option<ErrorType>,
     pub webhook_url: Option<String>,
     pub public_base: Option<String>,
 }
@@ -134,7 +134,7 @@ pub struct Slot {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
     Succeeded { result: Value },
-    Failed { error: String, error_type: String },
+    Failed { error: String, error_type: ErrorType },
     Cancelled,
 }
 

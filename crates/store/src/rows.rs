@@ -2,6 +2,8 @@
 //! integers, and a boolean that SQLite keeps as an integer), and the column lists the
 //! queries select.
 
+use vidgate_domain::{ErrorType, VideoRequest};
+
 use crate::db::Row;
 use crate::{KeyRecord, Result, StoreError, TaskRecord};
 
@@ -29,7 +31,7 @@ pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
         pool: row.text("pool")?,
         state: state.parse().map_err(StoreError::corrupt)?,
         rank: row.int("rank")?,
-        request: serde_json::from_str(&request)
+        request: VideoRequest::from_stored(&request)
             .map_err(|e| StoreError::corrupt(format!("task {id} request: {e}")))?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
@@ -52,7 +54,7 @@ pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
             .transpose()
             .map_err(|e| StoreError::corrupt(format!("task {id} result: {e}")))?,
         error: row.opt_text("error")?,
-        error_type: row.opt_text("error_type")?,
+        error_type: row.opt_text("error_type")?.map(|t| ErrorType::parse(&t)),
         webhook_url: row.opt_text("webhook_url")?,
         public_base: row.opt_text("public_base")?,
     })

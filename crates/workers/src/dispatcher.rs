@@ -27,11 +27,11 @@ impl Dispatcher {
         &self,
         task: &TaskRecord,
         error: String,
-        error_type: &str,
+        error_type: ErrorType,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
         let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
-        let completion = Completion::Failed { error, error_type: error_type.to_owned() };
+        let completion = Completion::Failed { error, error_type: error_type.clone() };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
             tracing::warn!(%error_type, "failed before it reached the upstream");
             crate::metrics::finished(self.ctx.pool(), "failed");
@@ -134,9 +134,9 @@ impl Dispatcher {
                     "the upstream kept failing after {} attempts; last error {}: {}",
                     task.submit_attempts, e.code, e.message
                 );
-                self.fail(&task, error, ErrorType::UPSTREAM_UNAVAILABLE).await?;
+                self.fail(&task, error, ErrorType::UpstreamUnavailable).await?;
             }
-            Err(e) => self.fail(&task, e.message, &e.code).await?,
+            Err(e) => self.fail(&task, e.message, ErrorType::upstream(e.code)).await?,
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tracing::Instrument;
+use vidgate_domain::ErrorType;
 use vidgate_providers::{ErrorClass, PollJob, PollStatus};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
@@ -99,7 +100,7 @@ impl Poller {
             let log = LogEntry::error(now, "running without an upstream task id");
             let completion = Completion::Failed {
                 error: "internal: running task has no upstream id".into(),
-                error_type: vidgate_domain::ErrorType::INTERNAL.into(),
+                error_type: ErrorType::Internal,
             };
             self.finish(&task, completion, log).await?;
             return Ok(());
@@ -166,7 +167,10 @@ impl Poller {
                     LogEntry::error(ctx.now(), format!("finished: {}: {}", e.code, e.message));
                 self.finish(
                     &task,
-                    Completion::Failed { error: e.message, error_type: e.code },
+                    Completion::Failed {
+                        error: e.message,
+                        error_type: ErrorType::upstream(e.code),
+                    },
                     log,
                 )
                 .await?;

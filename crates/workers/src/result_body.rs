@@ -9,10 +9,10 @@ pub fn result_body(task: &TaskRecord, output: &UpstreamOutput) -> Value {
     let body = ResultBody {
         video: output.files.first().cloned(),
         videos: output.files.clone(),
-        model_name: task.request.model_name.clone(),
-        model_version: task.request.model_version.clone(),
+        model_name: task.request.model_name().to_owned(),
+        model_version: task.request.model_version().to_owned(),
         upstream_task_id: task.upstream_task_id.clone(),
-        session_context: task.request.session_context.clone(),
+        session_context: task.request.session_context().map(str::to_owned),
         usage: output.usage.clone(),
     };
     // Plain data with string keys: serializing it cannot fail.

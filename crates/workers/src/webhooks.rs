@@ -62,8 +62,7 @@ pub fn payload(task: &TaskRecord, base: Option<&str>) -> Value {
             "payload": absolute(result.clone()), "error": null,
         }),
         _ => {
-            let error_type =
-                task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
+            let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);
             let error = task.error.clone().unwrap_or_else(|| "the request failed".into());
             json!({
                 "request_id": id, "gateway_request_id": id, "status": "ERROR",

@@ -113,10 +113,10 @@ pub async fn create_request(
         id: RequestId::new(),
         key_id: key.id.clone(),
         pool: state.config.pool.clone(),
-        rank: rank(lane, request.tasks_priority),
+        rank: rank(lane, request.tasks_priority()),
         session: request
-            .session_id
-            .clone()
+            .session_id()
+            .map(str::to_owned)
             .map(|value| DedupClaim { value, expires_at: now + SESSION_TTL_MS }),
         idempotency: idempotency.map(|key| IdempotencyClaim {
             key,
@@ -134,7 +134,7 @@ pub async fn create_request(
     let task = match state.store.insert_task(task).await? {
         InsertOutcome::Inserted(t) => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
-            tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name, "accepted and queued");
+            tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name(), "accepted and queued");
             metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
                 .increment(1);
             t

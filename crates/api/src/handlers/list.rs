@@ -103,7 +103,7 @@ pub async fn list_requests(
     for t in &tasks {
         let mut body = status_of(&state, t, &base, false).await?;
         add_stream_url(&mut body, t, &key_hash, state.clock.now_ms());
-        body.prompt = t.request.prompt.clone();
+        body.prompt = t.request.prompt().map(str::to_owned);
         requests.push(body);
     }
     Ok(Json(ListBody { requests, next_cursor }))

@@ -134,17 +134,16 @@ pub async fn get_result(
             Ok(([request_header], Json(result_json(result, &base))).into_response())
         }
         (s, _) if s.is_terminal() => {
-            let error_type =
-                task.error_type.clone().unwrap_or_else(|| ErrorType::UPSTREAM_ERROR.into());
-            let status = StatusCode::from_u16(ErrorType::http_status(&error_type))
-                .unwrap_or(StatusCode::BAD_GATEWAY);
+            let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);
+            let status =
+                StatusCode::from_u16(error_type.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = (
                 status,
                 [request_header],
                 Json(json!({"detail": task.error, "error_type": error_type})),
             )
                 .into_response();
-            if let Ok(v) = HeaderValue::from_str(&error_type) {
+            if let Ok(v) = HeaderValue::from_str(error_type.as_str()) {
                 response.headers_mut().insert("x-fal-error-type", v);
             }
             Ok(response)

@@ -97,35 +97,102 @@ pub struct OutputConfig {
     pub extra: Map<String, Value>,
 }
 
+/// A create request that passed validation. It comes out of [`parse_create_request`] (which
+/// checks every field and the per-model rules) or, for a request already accepted, out of
+/// [`VideoRequest::from_stored`]; nothing else can build one, and its fields are read-only.
+///
+/// [`parse_create_request`]: crate::parse_create_request
+// `remote = "Self"` makes serde generate inherent functions instead of the trait impls, so
+// `serde_json::from_*::<VideoRequest>` does not compile and generic code cannot build one by
+// accident; the store reads rows back through `from_stored`. `Serialize` is implemented below.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct VideoRequest {
-    pub model_name: String,
-    pub model_version: String,
+    pub(crate) model_name: String,
+    pub(crate) model_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub negative_prompt: Option<String>,
+    pub(crate) negative_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enhance_prompt: Option<Switch>,
+    pub(crate) enhance_prompt: Option<Switch>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub file_infos: Vec<FileInfo>,
+    pub(crate) file_infos: Vec<FileInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_frame_url: Option<String>,
+    pub(crate) last_frame_url: Option<String>,
     #[serde(default)]
-    pub output_config: OutputConfig,
+    pub(crate) output_config: OutputConfig,
     /// The caller's dedup key (≤ 50 chars); vidgate enforces it per API key for 3 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
+    pub(crate) session_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_context: Option<String>,
+    pub(crate) session_context: Option<String>,
     /// −10..10, higher first.
     #[serde(default)]
-    pub tasks_priority: i64,
+    pub(crate) tasks_priority: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ext_info: Option<String>,
+    pub(crate) ext_info: Option<String>,
     /// Newer upstream fields (`seed`, `scene_type`, …) in snake_case, passed through.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
+}
+
+impl Serialize for VideoRequest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        VideoRequest::serialize(self, s)
+    }
+}
+
+impl VideoRequest {
+    /// Reads back a request the store persisted after [`crate::parse_create_request`]
+    /// accepted it. It does not validate again, on purpose: rules may tighten after a request
+    /// was accepted, and an accepted request must stay runnable.
+    pub fn from_stored(json: &str) -> Result<VideoRequest, serde_json::Error> {
+        VideoRequest::deserialize(&mut serde_json::Deserializer::from_str(json))
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+    pub fn model_version(&self) -> &str {
+        &self.model_version
+    }
+    pub fn prompt(&self) -> Option<&str> {
+        self.prompt.as_deref()
+    }
+    pub fn negative_prompt(&self) -> Option<&str> {
+        self.negative_prompt.as_deref()
+    }
+    pub fn enhance_prompt(&self) -> Option<Switch> {
+        self.enhance_prompt
+    }
+    pub fn file_infos(&self) -> &[FileInfo] {
+        &self.file_infos
+    }
+    pub fn last_frame_url(&self) -> Option<&str> {
+        self.last_frame_url.as_deref()
+    }
+    pub fn output_config(&self) -> &OutputConfig {
+        &self.output_config
+    }
+    /// The caller's dedup key (≤ 50 chars); vidgate enforces it per API key for 3 days.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+    pub fn session_context(&self) -> Option<&str> {
+        self.session_context.as_deref()
+    }
+    /// −10..10, higher first.
+    pub fn tasks_priority(&self) -> i64 {
+        self.tasks_priority
+    }
+    pub fn ext_info(&self) -> Option<&str> {
+        self.ext_info.as_deref()
+    }
+    /// Newer upstream fields (`seed`, `scene_type`, …) in snake_case, passed through.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
 }
 
 /// A stable digest of a JSON body, independent of key order and whitespace, used to tell

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use vidgate_domain::{VideoRequest, request::FileKind};
 
+use super::media_names::FileIdError;
 use crate::egress::{self, EgressPolicy};
 
 /// Where an image comes from.
@@ -38,25 +39,25 @@ pub fn frame_sources(request: &VideoRequest) -> FrameSources {
         FileKind::File => f.file_id.clone().map(Source::File),
     };
     let framing: Vec<_> = request
-        .file_infos
+        .file_infos()
         .iter()
         .filter(|f| !matches!(usage(&f.extra), Some("LastFrame" | "Reference")))
         .collect();
     let first = framing.first().and_then(|f| source(f));
     let last = request
-        .last_frame_url
-        .clone()
+        .last_frame_url()
+        .map(str::to_owned)
         .map(Source::Url)
         .or_else(|| {
             request
-                .extra
+                .extra()
                 .get("last_frame_file_id")
                 .and_then(|v| v.as_str())
                 .map(|id| Source::File(id.to_owned()))
         })
         .or_else(|| {
             request
-                .file_infos
+                .file_infos()
                 .iter()
                 .find(|f| usage(&f.extra) == Some("LastFrame"))
                 .and_then(source)
@@ -93,54 +94,86 @@ impl Fetcher {
         source: &Source,
         role: &str,
         key_id: &str,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, InputError> {
         match source {
             Source::File(id) => {
                 let path = self
                     .names
                     .resolve(&self.media_dir, key_id, id)
-                    .map_err(|e| format!("{role}: {e}"))?;
-                tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| format!("{role}: reading {id:?} failed: {e}"))
+                    .map_err(|e| InputError::File { role: role.to_owned(), source: e })?;
+                tokio::fs::read(&path).await.map_err(|e| InputError::Read {
+                    role: role.to_owned(),
+                    file_id: id.clone(),
+                    source: e,
+                })
             }
-            Source::Url(url) => {
-                self.download(url).await.map_err(|e| format!("{role} image {url}: {e}"))
-            }
+            Source::Url(url) => self.download(url).await.map_err(|e| InputError::Url {
+                role: role.to_owned(),
+                url: url.clone(),
+                source: e,
+            }),
         }
     }
 
-    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
-        let parsed = self.policy.check_url(url).map_err(|e| e.to_string())?;
+    async fn download(&self, url: &str) -> Result<Vec<u8>, DownloadError> {
+        let parsed = self.policy.check_url(url)?;
         let failed = |e: reqwest::Error| match egress::refusal(&e) {
-            Some(refused) => refused.to_string(),
-            None if e.is_timeout() => "the download timed out".to_owned(),
-            None => format!("the download failed: {}", without_url(&e)),
+            Some(refused) => DownloadError::Refused(refused.clone()),
+            None if e.is_timeout() => DownloadError::TimedOut,
+            None => DownloadError::Failed(without_url(&e)),
         };
         let mut response = self.client.get(parsed).send().await.map_err(failed)?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(format!(
-                "answered HTTP {} (a redirect); redirects are not followed, give the image's final URL",
-                status.as_u16()
-            ));
+            return Err(DownloadError::Redirect(status.as_u16()));
         }
         if !status.is_success() {
-            return Err(format!("answered HTTP {}", status.as_u16()));
+            return Err(DownloadError::Status(status.as_u16()));
         }
-        let too_large = || format!("is larger than the {} byte limit", self.max_bytes);
+        let too_large = DownloadError::TooLarge(self.max_bytes);
         if response.content_length().is_some_and(|n| n > self.max_bytes) {
-            return Err(too_large());
+            return Err(too_large);
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if (body.len() + chunk.len()) as u64 > self.max_bytes {
-                return Err(too_large());
+                return Err(too_large);
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
     }
+}
+
+/// Why an input image could not be had; the message (its `Display`) becomes the failed
+/// request's `error`, so it names the frame and the source and never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{role}: {source}")]
+    File { role: String, source: FileIdError },
+    #[error("{role}: reading {file_id:?} failed: {source}")]
+    Read { role: String, file_id: String, source: std::io::Error },
+    #[error("{role} image {url}: {source}")]
+    Url { role: String, url: String, source: DownloadError },
+}
+
+/// Why a URL's bytes could not be downloaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error(transparent)]
+    Refused(#[from] egress::EgressError),
+    #[error("the download timed out")]
+    TimedOut,
+    #[error("the download failed: {0}")]
+    Failed(String),
+    #[error(
+        "answered HTTP {0} (a redirect); redirects are not followed, give the image's final URL"
+    )]
+    Redirect(u16),
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("is larger than the {0} byte limit")]
+    TooLarge(u64),
 }
 
 /// reqwest's messages repeat the URL, which the caller's message already names.

@@ -82,13 +82,9 @@ impl MediaNames {
         media_dir: &Path,
         key_id: &str,
         file_id: &str,
-    ) -> Result<PathBuf, String> {
-        let not_ours = || {
-            format!(
-                "file_id {file_id:?} is not media this vidgate stores (sandbox file ids look like sbx-<request id>.<token>-cover)"
-            )
-        };
-        let missing = || format!("file_id {file_id:?} has expired or was never rendered here");
+    ) -> Result<PathBuf, FileIdError> {
+        let not_ours = || FileIdError::NotOurs(file_id.to_owned());
+        let missing = || FileIdError::Missing(file_id.to_owned());
         let rest = file_id.strip_prefix("sbx-").ok_or_else(not_ours)?;
         let (name, kind) = rest.rsplit_once('-').ok_or_else(not_ours)?;
         let (id, token) = name.split_once('.').ok_or_else(not_ours)?;
@@ -104,13 +100,27 @@ impl MediaNames {
                 let path = media_dir.join(self.dir_name(key_id, id)).join(super::COVER_FILE);
                 if path.is_file() { Ok(path) } else { Err(missing()) }
             }
-            "video" => Err(format!(
-                "file_id {file_id:?} is a video; a frame must be an image (use {:?})",
-                self.file_id(key_id, id, "cover")
-            )),
+            "video" => Err(FileIdError::NotAnImage {
+                file_id: file_id.to_owned(),
+                cover: self.file_id(key_id, id, "cover"),
+            }),
             _ => Err(not_ours()),
         }
     }
+}
+
+/// Why a File id names no image the caller may use. Each reads as a sentence for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileIdError {
+    #[error(
+        "file_id {0:?} is not media this vidgate stores (sandbox file ids look like sbx-<request id>.<token>-cover)"
+    )]
+    NotOurs(String),
+    /// Also what another key's media answers, so ids cannot be probed across keys.
+    #[error("file_id {0:?} has expired or was never rendered here")]
+    Missing(String),
+    #[error("file_id {file_id:?} is a video; a frame must be an image (use {cover:?})")]
+    NotAnImage { file_id: String, cover: String },
 }
 
 #[cfg(unix)]
@@ -145,10 +155,16 @@ mod tests {
         let fid = a.file_id("k1", id, "cover");
         assert!(a.resolve(dir.path(), "k1", &fid).is_ok());
         let theirs = a.resolve(dir.path(), "k2", &fid).unwrap_err();
-        assert_eq!(theirs, format!("file_id {fid:?} has expired or was never rendered here"));
+        assert_eq!(
+            theirs.to_string(),
+            format!("file_id {fid:?} has expired or was never rendered here")
+        );
         let gone = a.file_id("k1", RequestId::new(), "cover");
         let missing = a.resolve(dir.path(), "k1", &gone).unwrap_err();
-        assert_eq!(missing, format!("file_id {gone:?} has expired or was never rendered here"));
+        assert_eq!(
+            missing.to_string(),
+            format!("file_id {gone:?} has expired or was never rendered here")
+        );
         assert!(a.resolve(dir.path(), "k1", &format!("sbx-{id}-cover")).is_err(), "no token");
     }
 }

@@ -84,7 +84,7 @@ impl SandboxProvider {
     }
 
     fn blocked_word(&self, job: &PollJob<'_>) -> Option<&str> {
-        let prompt = job.request.prompt.as_deref().unwrap_or_default().to_lowercase();
+        let prompt = job.request.prompt().unwrap_or_default().to_lowercase();
         self.config
             .moderation_blocklist
             .iter()
@@ -93,7 +93,7 @@ impl SandboxProvider {
     }
 
     /// The input images' bytes, unless the video is already on disk (then none are needed).
-    async fn inputs(&self, job: &PollJob<'_>) -> Result<Inputs, String> {
+    async fn inputs(&self, job: &PollJob<'_>) -> Result<Inputs, inputs::InputError> {
         let dir = self.names.dir_name(job.key_id, job.request_id);
         let done = self.config.media_dir.join(dir).join(VIDEO_FILE);
         if tokio::fs::try_exists(&done).await.unwrap_or(false) {
@@ -113,10 +113,10 @@ impl SandboxProvider {
     async fn render(&self, job: &PollJob<'_>) -> RenderOutcome {
         let inputs = match self.inputs(job).await {
             Ok(inputs) => inputs,
-            Err(message) => {
+            Err(e) => {
                 return RenderOutcome::Failed {
-                    code: ErrorType::INPUT_FETCH_FAILED.into(),
-                    message,
+                    code: ErrorType::InputFetchFailed,
+                    message: e.to_string(),
                 };
             }
         };
@@ -135,7 +135,7 @@ impl SandboxProvider {
         })
         .await
         .unwrap_or_else(|e| RenderOutcome::Failed {
-            code: "RenderFailed".into(),
+            code: ErrorType::upstream("RenderFailed"),
             message: format!("render task died: {e}"),
         })
     }
@@ -171,7 +171,7 @@ impl Provider for SandboxProvider {
         }
         if let Some(word) = self.blocked_word(&job) {
             return Ok(PollStatus::Failed {
-                code: MODERATION_CODE.into(),
+                code: ErrorType::upstream(MODERATION_CODE),
                 message: format!(
                     "the prompt was refused by content moderation (sandbox blocklist word {word:?})"
                 ),

@@ -21,7 +21,7 @@ pub enum RenderOutcome {
     Done(OutputFile),
     /// The request cannot be rendered: `code` becomes its `error_type`.
     Failed {
-        code: String,
+        code: vidgate_domain::ErrorType,
         message: String,
     },
 }
@@ -46,18 +46,18 @@ fn spec_of(request: &VideoRequest, fps: u32) -> VideoSpec {
         height,
         duration_secs: shape.duration_secs,
         fps,
-        audio: request.output_config.audio_generation == Some(Switch::Enabled),
+        audio: request.output_config().audio_generation == Some(Switch::Enabled),
     }
 }
 
 /// What the picture says: the prompt large; model, version and negative prompt small.
 fn scene_text(request: &VideoRequest) -> SceneText {
     let mut details =
-        vec![format!("vidgate sandbox · {} {}", request.model_name, request.model_version)];
-    if let Some(negative) = request.negative_prompt.as_deref().filter(|n| !n.trim().is_empty()) {
+        vec![format!("vidgate sandbox · {} {}", request.model_name(), request.model_version())];
+    if let Some(negative) = request.negative_prompt().filter(|n| !n.trim().is_empty()) {
         details.push(format!("negative: {negative}"));
     }
-    SceneText { prompt: request.prompt.clone().unwrap_or_default(), details }
+    SceneText { prompt: request.prompt().map(str::to_owned).unwrap_or_default(), details }
 }
 
 /// `name`: the request's media directory name (see `media_names`); `file_id` makes its
@@ -110,7 +110,7 @@ pub fn render_to_disk(
         Ok(p) => p,
         Err(message) => {
             return RenderOutcome::Failed {
-                code: vidgate_domain::ErrorType::INPUT_FETCH_FAILED.into(),
+                code: vidgate_domain::ErrorType::InputFetchFailed,
                 message,
             };
         }
@@ -140,7 +140,10 @@ pub fn render_to_disk(
         Err(message) => {
             let _ = fs::remove_file(&tmp);
             let _ = fs::remove_file(&tmp_cover);
-            RenderOutcome::Failed { code: "RenderFailed".into(), message }
+            RenderOutcome::Failed {
+                code: vidgate_domain::ErrorType::upstream("RenderFailed"),
+                message,
+            }
         }
     }
 }

@@ -138,7 +138,7 @@ async fn blocklisted_prompts_fail_like_upstream_moderation() {
         request: &req,
     };
     match sb.poll(job).await.unwrap() {
-        PollStatus::Failed { code, .. } => assert_eq!(code, MODERATION_CODE),
+        PollStatus::Failed { code, .. } => assert_eq!(code.as_str(), MODERATION_CODE),
         other => panic!("expected a failure, got {other:?}"),
     }
 }

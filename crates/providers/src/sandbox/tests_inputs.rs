@@ -83,7 +83,7 @@ fn file_ids_name_only_stored_covers() {
     let names = super::media_names::MediaNames::open(media.path()).unwrap();
     let id = RequestId::new();
     let name = names.dir_name("k", id);
-    let err = |f: &str| names.resolve(media.path(), "k", f).unwrap_err();
+    let err = |f: &str| names.resolve(media.path(), "k", f).unwrap_err().to_string();
     assert!(err("5285890784246869").contains("not media this vidgate stores"));
     assert!(err("sbx-../../etc/passwd-cover").contains("not media"));
     assert!(err(&format!("sbx-{name}-secrets")).contains("not media"));
@@ -156,7 +156,7 @@ async fn finish(
 fn failure(status: PollStatus) -> String {
     match status {
         PollStatus::Failed { code, message } => {
-            assert_eq!(code, vidgate_domain::ErrorType::INPUT_FETCH_FAILED, "{message}");
+            assert_eq!(code, vidgate_domain::ErrorType::InputFetchFailed, "{message}");
             message
         }
         other => panic!("expected input_fetch_failed, got {other:?}"),

@@ -33,7 +33,7 @@ fn size_of(task_id: &str, status: &PollStatus) -> usize {
             out.files.iter().map(|f| format!("{f:?}").len()).sum::<usize>()
                 + out.usage.as_ref().map_or(0, |u| u.to_string().len())
         }
-        PollStatus::Failed { code, message } => code.len() + message.len(),
+        PollStatus::Failed { code, message } => code.as_str().len() + message.len(),
         PollStatus::Waiting | PollStatus::Processing { .. } => 0,
     };
     2 * task_id.len() + strings + 128

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use vidgate_domain::request::upstream::to_upstream;
-use vidgate_domain::{RequestId, VideoRequest};
+use vidgate_domain::{ErrorType, RequestId, VideoRequest};
 
 use super::wire::{AigcVideoTask, OutputFileInfo, TaskDetail};
 use crate::{OutputFile, PollStatus, UpstreamOutput};
@@ -72,13 +72,13 @@ fn finished(status: &str, task: &AigcVideoTask) -> PollStatus {
     let message = task.message.clone().filter(|m| !m.is_empty());
     if status == "ABORTED" {
         return PollStatus::Failed {
-            code: ext.unwrap_or_else(|| "OperationCanceled".into()),
+            code: ErrorType::upstream(ext.unwrap_or_else(|| "OperationCanceled".into())),
             message: message.unwrap_or_else(|| "the upstream aborted the task".into()),
         };
     }
     if code != 0 {
         return PollStatus::Failed {
-            code: ext.unwrap_or_else(|| "FailedOperation".into()),
+            code: ErrorType::upstream(ext.unwrap_or_else(|| "FailedOperation".into())),
             message: message
                 .unwrap_or_else(|| format!("the upstream task failed with ErrCode {code}")),
         };
@@ -88,7 +88,7 @@ fn finished(status: &str, task: &AigcVideoTask) -> PollStatus {
         output.file_infos.unwrap_or_default().iter().filter_map(output_file).collect();
     if files.is_empty() {
         return PollStatus::Failed {
-            code: "FailedOperation.NoOutput".into(),
+            code: ErrorType::upstream("FailedOperation.NoOutput"),
             message: "the upstream finished the task without an output file".into(),
         };
     }
@@ -114,8 +114,14 @@ fn usage(raw: &Value) -> Option<Value> {
     (!kept.is_empty()).then_some(Value::Object(kept))
 }
 
+/// A task status this build does not know (the upstream added one): retried, since the
+/// next poll may read a known one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown upstream task status {0:?}")]
+pub struct UnknownStatus(pub String);
+
 /// The status mapping of the reference §4.1.
-pub fn poll_status(detail: &TaskDetail) -> Result<PollStatus, String> {
+pub fn poll_status(detail: &TaskDetail) -> Result<PollStatus, UnknownStatus> {
     let status = detail.status.as_deref().unwrap_or_default();
     let task = detail.aigc_video_task.clone().unwrap_or_default();
     match status {
@@ -124,7 +130,7 @@ pub fn poll_status(detail: &TaskDetail) -> Result<PollStatus, String> {
             Ok(PollStatus::Processing { progress: task.progress.unwrap_or(0).clamp(0, 99) as u8 })
         }
         "FINISH" | "ABORTED" => Ok(finished(status, &task)),
-        other => Err(format!("unknown upstream task status {other:?}")),
+        other => Err(UnknownStatus(other.to_owned())),
     }
 }
 
@@ -186,10 +192,10 @@ mod tests {
         assert_eq!(out.usage, Some(json!({"OutputSeconds":5})));
         assert_eq!(
             poll_status(&detail(json!({"Status":"FINISH","AigcVideoTask":{"ErrCode":70000,"ErrCodeExt":"InvalidParameter.VoilationContent","Message":"no"}}))).unwrap(),
-            PollStatus::Failed { code: "InvalidParameter.VoilationContent".into(), message: "no".into() }
+            PollStatus::Failed { code: ErrorType::upstream("InvalidParameter.VoilationContent"), message: "no".into() }
         );
         assert!(
-            matches!(poll_status(&detail(json!({"Status":"ABORTED"}))).unwrap(), PollStatus::Failed { code, .. } if code == "OperationCanceled")
+            matches!(poll_status(&detail(json!({"Status":"ABORTED"}))).unwrap(), PollStatus::Failed { code, .. } if code.as_str() == "OperationCanceled")
         );
         assert!(matches!(
             poll_status(&detail(json!({"Status":"FINISH","AigcVideoTask":{"ErrCode":0}}))).unwrap(),

@@ -32,8 +32,8 @@ pub use mapping::create_body;
 use wire::{AigcVideoTask, TaskDetail, TaskList};
 
 use crate::{
-    Account, ErrorClass, PollJob, PollStatus, Provider, ProviderError, PushAuth, PushError,
-    SubmitJob, Submitted, UpstreamEvent,
+    Account, PollJob, PollStatus, Provider, ProviderError, PushAuth, PushError, SubmitJob,
+    Submitted, UpstreamEvent,
 };
 
 pub struct TencentProvider {
@@ -180,12 +180,8 @@ impl Provider for TencentProvider {
         let detail: TaskDetail = serde_json::from_value(v).map_err(|e| {
             ProviderError::retryable("BadResponse", format!("DescribeTaskDetail: {e}"))
         })?;
-        mapping::poll_status(&detail).map_err(|m| ProviderError {
-            class: ErrorClass::Retryable,
-            code: "BadResponse".into(),
-            message: m,
-            retry_after: None,
-        })
+        mapping::poll_status(&detail)
+            .map_err(|e| ProviderError::retryable("BadResponse", e.to_string()))
     }
 
     fn poll_delay(&self, since_submit: Duration) -> Duration {

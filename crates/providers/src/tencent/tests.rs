@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::ErrorClass;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

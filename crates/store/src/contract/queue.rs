@@ -276,7 +276,7 @@ pub async fn completion_is_fenced_and_final(store: &dyn Store) {
         !store
             .complete(
                 c.lease(),
-                Completion::Failed { error: "x".into(), error_type: "y".into() },
+                Completion::Failed { error: "x".into(), error_type: ErrorType::upstream("y") },
                 T0 + 10,
                 LogEntry::info(T0 + 10, "again")
             )
@@ -350,7 +350,7 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     for id in [queued.id, running.id] {
         let t = store.get_task_any(id).await.unwrap().unwrap();
         assert_eq!(t.state, TaskState::Failed);
-        assert_eq!(t.error_type.as_deref(), Some(ErrorType::TIMEOUT));
+        assert_eq!(t.error_type, Some(ErrorType::Timeout));
         assert_eq!(t.finished_at, Some(T0 + 24 * HOUR));
     }
     assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
@@ -553,7 +553,7 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
     assert_eq!((report.released, report.crashed), (0, 1));
     let failed = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(failed.state, TaskState::Failed);
-    assert_eq!(failed.error_type.as_deref(), Some(ErrorType::WORKER_CRASHED));
+    assert_eq!(failed.error_type, Some(ErrorType::WorkerCrashed));
     assert!(failed.error.unwrap_or_default().contains("3 times"));
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![], "the slot is free again");
 }

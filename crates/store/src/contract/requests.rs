@@ -68,7 +68,7 @@ pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store
     assert_eq!(store.cancel_task("k1", t.id, T0 + 1).await.unwrap(), CancelOutcome::Cancelled);
     let after = store.get_task("k1", t.id).await.unwrap().unwrap();
     assert_eq!(after.state, TaskState::Cancelled);
-    assert_eq!(after.error_type.as_deref(), Some(ErrorType::CANCELLED));
+    assert_eq!(after.error_type, Some(ErrorType::Cancelled));
     assert_eq!(after.finished_at, Some(T0 + 1));
     assert_eq!(after.dispatched_at, None);
     let slots = [Slot { account: "a".into(), limit: 5 }];

@@ -206,7 +206,7 @@ impl TaskStore for SqlStore {
                     st!(queued)
                 ))
                 .bind(CANCELLED_MESSAGE)
-                .bind(ErrorType::CANCELLED)
+                .bind(ErrorType::Cancelled)
                 .bind(now)
                 .bind(&id)
                 .bind(key_id),
@@ -390,9 +390,9 @@ impl TaskStore for SqlStore {
         let (result, error, error_type) = match &completion {
             Completion::Succeeded { result } => (Some(result.to_string()), None, None),
             Completion::Failed { error, error_type } => {
-                (None, Some(error.as_str()), Some(error_type.as_str()))
+                (None, Some(error.as_str()), Some(error_type.clone()))
             }
-            Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::CANCELLED)),
+            Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::Cancelled)),
         };
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
         let stmt = sql(concat!(
@@ -480,7 +480,7 @@ impl TaskStore for SqlStore {
         let mut tx = self.db.begin().await?;
         let ids = |rows: Vec<Row>| rows.iter().map(|r| r.text("id")).collect::<Result<Vec<_>>>();
         let timed_out = ids(tx
-            .fetch(sql(reap_sql::TIME_OUT).bind(ErrorType::TIMEOUT).bind(now).bind(batch))
+            .fetch(sql(reap_sql::TIME_OUT).bind(ErrorType::Timeout).bind(now).bind(batch))
             .await?)?;
         for id in &timed_out {
             let entry = LogEntry::error(now, "deadline passed; failed with error_type timeout");
@@ -490,7 +490,7 @@ impl TaskStore for SqlStore {
         let crashed = ids(tx
             .fetch(
                 sql(reap_sql::FAIL_CRASHED)
-                    .bind(ErrorType::WORKER_CRASHED)
+                    .bind(ErrorType::WorkerCrashed)
                     .bind(now)
                     .bind(batch)
                     .bind(limits.max_step_attempts.max(1))
