@@ -240,6 +240,8 @@ mod tests {
             created_at: 0,
             revoked_at: None,
             limits: Default::default(),
+            role: Default::default(),
+            budget: Default::default(),
         };
         let hash = hash_key("vg_secret");
         let printed = format!("{:?}", ApiKey(record, hash.clone()));

@@ -23,6 +23,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{detail}")]
     TooManyRequests { detail: String, error_type: &'static str, retry_after: u64 },
+    /// The key's budget cannot cover the request (`error_type: budget_exceeded`).
+    #[error("{0}")]
+    PaymentRequired(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Validation(_) => "validation_error",
+            ApiError::PaymentRequired(_) => "budget_exceeded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }

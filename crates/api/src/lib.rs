@@ -10,6 +10,7 @@ mod handlers;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod pricing;
 mod query_guard;
 mod router;
 mod state;

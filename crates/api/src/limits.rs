@@ -166,6 +166,8 @@ mod tests {
             created_at: 0,
             revoked_at: None,
             limits,
+            role: Default::default(),
+            budget: Default::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::handlers::{
-    callbacks, cancel, create, list, models, ops, query, status, stream, webhook,
+    callbacks, cancel, create, estimate, list, models, ops, query, status, stream, usage, webhook,
 };
 
 /// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
@@ -210,6 +210,8 @@ impl Modify for Security {
     ),
     paths(
         create::create_request,
+        estimate::estimate,
+        usage::usage,
         status::get_status,
         stream::stream_status,
         status::get_result,
@@ -232,6 +234,7 @@ impl Modify for Security {
         (name = "tencent-compat", description = "Answers in the upstream's own shape."),
         (name = "upstream", description = "Routes the upstream calls."),
         (name = "webhooks", description = "Completion webhooks: attempts and redelivery."),
+        (name = "accounting", description = "Quotes, usage and budgets: what each key spends."),
         (name = "ops", description = "Health, readiness and documentation."),
     )
 )]

@@ -16,7 +16,7 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         .or_else(|| route.strip_prefix(crate::FAL_BASE))
         .unwrap_or(route);
     Some(match tail {
-        "" => &["fal_webhook"],
+        "" | "/estimate" => &["fal_webhook"],
         "/requests" => &["status", "limit", "cursor"],
         "/requests/{request_id}/status" => &["logs"],
         "/requests/{request_id}/status/stream" => &["logs", "token"],
@@ -26,6 +26,7 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         | "/requests/{request_id}/webhooks"
         | "/requests/{request_id}/webhooks/redeliver"
         | "/query/{task_id}" => &[],
+        "/tencent-vod/v1/usage" => &["from", "to", "group_by"],
         _ => return None,
     })
 }

@@ -9,7 +9,8 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::handlers::{
-    callbacks, cancel, create, dashboard, list, models, ops, query, status, stream, webhook,
+    callbacks, cancel, create, dashboard, estimate, list, models, ops, query, status, stream,
+    usage, webhook,
 };
 use crate::{AppState, BASE, FAL_BASE, metrics};
 
@@ -19,6 +20,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         // The queue API (fal's protocol over the seed's route).
         .route(BASE, post(create::create_request))
+        .route(&format!("{BASE}/estimate"), post(estimate::estimate))
+        .route("/tencent-vod/v1/usage", get(usage::usage))
         .route(&format!("{BASE}/requests"), get(list::list_requests))
         .route(&format!("{BASE}/requests/{{request_id}}"), get(status::get_result))
         .route(&format!("{BASE}/requests/{{request_id}}/status"), get(status::get_status))

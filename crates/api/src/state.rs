@@ -34,6 +34,8 @@ pub struct ApiConfig {
     pub output_limits: Option<OutputLimits>,
     /// A request body must arrive within this (408 otherwise).
     pub body_read_timeout: Duration,
+    /// The price table and display currency.
+    pub pricing: crate::pricing::PricingConfig,
 }
 
 #[derive(Clone)]

@@ -134,6 +134,8 @@ mod tests {
             error_type: None,
             webhook_url: None,
             public_base: None,
+            quote: None,
+            charge: None,
         }
     }
 

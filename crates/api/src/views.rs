@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use vidgate_domain::{ErrorType, PublicStatus, TaskState};
+use vidgate_domain::pricing::{Credits, Quote};
+use vidgate_domain::{ErrorType, PublicStatus, TaskState, Usage};
 use vidgate_store::{LogEntry, TaskRecord};
 
 use crate::BASE;
@@ -34,7 +35,7 @@ impl From<&LogEntry> for LogLine {
     }
 }
 
-/// Timings in seconds.
+/// Timings in seconds, and what the request is quoted, used and cost (credits).
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Metrics {
     /// Time from acceptance until the request left the queue.
@@ -43,16 +44,73 @@ pub struct Metrics {
     /// Time from leaving the queue until it ended (fal: time spent processing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_time: Option<f64>,
+    /// The quote held at create (absent: unpriced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<f64>,
+    /// What it used, once it succeeded (`output_seconds`, `resolution`, `audio`, and the
+    /// upstream's token and image counts where it reports them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Usage>,
+    /// What it was charged, once it ended: the actual cost when it succeeded, 0 when it
+    /// failed, was cancelled or timed out (absent: unpriced or still running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
 }
 
 impl Metrics {
     fn of(t: &TaskRecord) -> Self {
+        let charge = t.charge.as_ref();
+        let cost = match t.state {
+            TaskState::Succeeded => charge
+                .and_then(|c| c.cost.as_ref())
+                .map(|c| c.amount)
+                .or(t.quote.as_ref().map(|q| q.amount)),
+            s if s.is_terminal() => t.quote.as_ref().map(|_| Credits::ZERO),
+            _ => None,
+        };
         Metrics {
             queue_time: t.dispatched_at.map(|d| secs_between(t.created_at, d)),
             inference_time: match (t.dispatched_at, t.finished_at) {
                 (Some(d), Some(f)) => Some(secs_between(d, f)),
                 _ => None,
             },
+            estimate: t.quote.as_ref().map(|q| q.amount.as_credits()),
+            usage: charge.and_then(|c| c.usage.clone()),
+            cost: cost.map(Credits::as_credits),
+        }
+    }
+}
+
+/// A request's quote: what it is priced at, and the amount held at create (credits).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub amount: f64,
+    pub model_name: String,
+    pub model_version: String,
+    /// The resolution priced (the request's, or the model's default).
+    pub resolution: Option<String>,
+    pub audio: bool,
+    /// The seconds priced (the request's duration, or the model's default).
+    pub seconds: Option<f64>,
+    pub per_second: f64,
+    pub per_request: f64,
+    /// The first day (UTC) of the price row applied.
+    pub price_from: String,
+}
+
+impl QuoteView {
+    pub fn of(q: &Quote) -> QuoteView {
+        QuoteView {
+            amount: q.amount.as_credits(),
+            model_name: q.model_name.clone(),
+            model_version: q.model_version.clone(),
+            resolution: q.resolution.clone(),
+            audio: q.audio,
+            seconds: q.seconds,
+            per_second: q.per_second.as_credits(),
+            per_request: q.per_request.as_credits(),
+            price_from: q.price_from.to_string(),
         }
     }
 }
@@ -168,6 +226,9 @@ pub struct QueueHandle {
     /// request was committed: the request is accepted all the same (the status route has it).
     #[schema(required = true)]
     pub queue_position: Option<i64>,
+    /// The quote held against the key's budget (absent: the model has no price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<QuoteView>,
     #[serde(rename = "Response")]
     pub response: TencentTaskRef,
 }
@@ -194,6 +255,7 @@ pub fn queue_handle(
         logs: None,
         metrics: Value::Object(Default::default()),
         queue_position,
+        estimate: t.quote.as_ref().map(QuoteView::of),
         response: TencentTaskRef { task_id: id, request_id: http_request_id },
     }
 }
@@ -265,7 +327,10 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
                 "Message": t.error.clone().unwrap_or_default(),
                 "Progress": t.progress,
                 "Input": vidgate_domain::request::upstream::to_upstream(&t.request),
-                "Output": { "FileInfos": files },
+                "Output": {
+                    "FileInfos": files,
+                    "Usage": t.charge.as_ref().and_then(|c| c.usage.as_ref()).map(Usage::to_tencent),
+                },
                 "SessionId": t.request.session_id().map(str::to_owned).unwrap_or_default(),
                 "SessionContext": t.request.session_context().map(str::to_owned).unwrap_or_default(),
             },

@@ -8,11 +8,13 @@ pub mod error_type;
 pub mod field_error;
 pub mod ids;
 pub mod models;
+pub mod pricing;
 pub mod priority;
 pub mod request;
 pub mod retry;
 pub mod secret;
 pub mod task;
+pub mod usage;
 
 pub use clock::{Clock, ManualClock, Millis, SystemClock, rfc3339};
 pub use error_type::ErrorType;
@@ -23,3 +25,4 @@ pub use request::{ParseOptions, VideoRequest, parse_create_request};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use task::{PublicStatus, TaskState};
+pub use usage::Usage;

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use vidgate_domain::Usage;
+use vidgate_domain::pricing::Cost;
 
 /// One output file (`video` and the `videos` entries of a result).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -50,15 +52,21 @@ pub struct ResultBody {
     pub model_version: String,
     pub upstream_task_id: Option<String>,
     pub session_context: Option<String>,
-    /// The upstream's usage figures (Tencent's `Usage`), where it reports them.
+    /// What it used: `output_seconds`, `input_seconds`, `total_seconds`, `input_tokens`,
+    /// `thought_tokens`, `input_image_count` (from the upstream's `Usage`; measured by the
+    /// sandbox), `resolution`, `audio`.
     #[schema(value_type = Option<Object>)]
-    pub usage: Option<Value>,
+    pub usage: Option<Usage>,
+    /// What it was charged: `amount` (credits), `seconds`, `basis` (`usage` or `estimate`
+    /// when no usage was reported). Absent for an unpriced request.
+    #[schema(value_type = Option<Object>)]
+    pub cost: Option<Cost>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpstreamOutput {
     pub files: Vec<OutputFile>,
-    pub usage: Option<Value>,
+    pub usage: Option<Usage>,
 }
 
 /// Makes the media URLs of a stored result body absolute (`url` and `cover_url` of `video`

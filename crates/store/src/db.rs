@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite, Transaction};
 use tokio::sync::broadcast;
 use vidgate_domain::ErrorType;
+use vidgate_domain::pricing::Credits;
 
 use crate::{Result, StoreEvent};
 
@@ -43,6 +44,24 @@ pub(crate) enum Arg<'a> {
     Float(Option<f64>),
     Text(Option<&'a str>),
     Owned(Option<String>),
+    Bool(bool),
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+/// Amounts are stored as integer micro-credits.
+impl From<Credits> for Arg<'_> {
+    fn from(v: Credits) -> Self {
+        Arg::Int(Some(v.micros()))
+    }
+}
+impl From<Option<Credits>> for Arg<'_> {
+    fn from(v: Option<Credits>) -> Self {
+        Arg::Int(v.map(Credits::micros))
+    }
 }
 
 impl From<i64> for Arg<'_> {
@@ -150,6 +169,7 @@ macro_rules! query {
                 Arg::Float(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
                 Arg::Owned(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
             };
         }
         q

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use vidgate_domain::pricing::Credits;
 use vidgate_domain::{Millis, RequestId};
 
 use crate::{
@@ -236,6 +237,9 @@ impl KeyStore for FaultyStore {
     async fn set_key_limits(&self, name: &str, limits: crate::KeyLimits) -> Result<bool> {
         pass!(self.set_key_limits(name, limits))
     }
+    async fn set_key_budget(&self, name: &str, budget: crate::KeyBudget) -> Result<bool> {
+        pass!(self.set_key_budget(name, budget))
+    }
     async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>> {
         pass!(self.webhook_secrets(key_id, now))
     }
@@ -285,6 +289,33 @@ impl WebhookStore for FaultyStore {
     }
     async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool> {
         pass!(self.redeliver(key_id, task_id, now))
+    }
+}
+
+#[async_trait]
+impl crate::AccountStore for FaultyStore {
+    async fn top_up(
+        &self,
+        key_id: &str,
+        amount: Credits,
+        note: &str,
+        now: Millis,
+    ) -> Result<Option<crate::Balance>> {
+        pass!(self.top_up(key_id, amount, note, now))
+    }
+    async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<crate::Balance>> {
+        pass!(self.balance(key_id, now))
+    }
+    async fn ledger(
+        &self,
+        key_id: Option<&str>,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::LedgerEntry>> {
+        pass!(self.ledger(key_id, after_seq, limit))
+    }
+    async fn usage(&self, query: &crate::UsageQuery) -> Result<Vec<crate::UsageRow>> {
+        pass!(self.usage(query))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use vidgate_domain::Millis;
+use vidgate_domain::pricing::Credits;
 
 use crate::Result;
 
@@ -20,6 +21,76 @@ pub struct NewKey {
     /// The key's webhook signing secret (`whsec_…`).
     pub webhook_secret: Option<String>,
     pub limits: KeyLimits,
+    pub role: KeyRole,
+}
+
+/// What a key may do: `User` keys use the API for themselves; `Admin` keys also manage keys,
+/// budgets and anyone's requests under `/admin/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    #[default]
+    User,
+    Admin,
+}
+
+impl KeyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::User => "user",
+            KeyRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> KeyRole {
+        if s == "admin" { KeyRole::Admin } else { KeyRole::User }
+    }
+}
+
+/// A key's spending rules. Spend is counted for every key; these only refuse creates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyBudget {
+    /// Refuse a create its balance (top-ups minus spend) cannot cover.
+    pub prepaid: bool,
+    /// Most credits the key may spend per UTC day / calendar month (UTC).
+    pub day_limit: Option<Credits>,
+    pub month_limit: Option<Credits>,
+}
+
+impl KeyBudget {
+    pub fn is_limited(&self) -> bool {
+        self.prepaid || self.day_limit.is_some() || self.month_limit.is_some()
+    }
+
+    /// Why `needed` more would break this budget, given the balance and what was spent in
+    /// the current day and month; `None`: it fits (or there is no budget).
+    pub fn refusal(
+        &self,
+        balance: Credits,
+        spent_day: Credits,
+        spent_month: Credits,
+        needed: Option<Credits>,
+    ) -> Option<crate::BudgetRefusal> {
+        use crate::BudgetRefusal as R;
+        if !self.is_limited() {
+            return None;
+        }
+        let Some(needed) = needed else { return Some(R::Unpriced) };
+        if self.prepaid && balance < needed {
+            return Some(R::Balance { balance, needed });
+        }
+        if let Some(limit) = self.day_limit
+            && spent_day + needed > limit
+        {
+            return Some(R::DayLimit { limit, spent: spent_day, needed });
+        }
+        if let Some(limit) = self.month_limit
+            && spent_month + needed > limit
+        {
+            return Some(R::MonthLimit { limit, spent: spent_month, needed });
+        }
+        None
+    }
 }
 
 /// A key's own limits; `None` in a field: the configured default applies.
@@ -33,6 +104,8 @@ pub struct KeyLimits {
     pub max_queued: Option<i64>,
     /// Largest create body this key may send (the server's own limit still caps it).
     pub max_body_bytes: Option<i64>,
+    /// Upstream slots this key's requests may hold at once (0: unlimited).
+    pub max_running: Option<i64>,
 }
 
 /// A key's webhook signing secrets: the current one, and during a rotation the one it replaced
@@ -51,6 +124,8 @@ pub struct KeyRecord {
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
     pub limits: KeyLimits,
+    pub role: KeyRole,
+    pub budget: KeyBudget,
 }
 
 #[async_trait]
@@ -82,6 +157,9 @@ pub trait KeyStore: Send + Sync {
 
     /// Replaces an active key's own limits; `false` when no active key has that name.
     async fn set_key_limits(&self, name: &str, limits: KeyLimits) -> Result<bool>;
+
+    /// Replaces an active key's budget; `false` when no active key has that name.
+    async fn set_key_budget(&self, name: &str, budget: KeyBudget) -> Result<bool>;
 
     /// The key's signing secrets; the previous one only until its deadline.
     async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>>;

@@ -5,6 +5,7 @@
 //! contract suite, a throwaway PostgreSQL schema, a store that fails on demand) is compiled
 //! only with the `testing` feature.
 
+mod accounts;
 pub mod changes;
 #[cfg(feature = "testing")]
 #[allow(clippy::unwrap_used)] // a test suite: a failed step is a failed test
@@ -26,13 +27,17 @@ mod states;
 mod tasks;
 mod webhooks;
 
+pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, UsageQuery, UsageRow};
 pub use changes::{Changes, TaskChange};
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
-pub use keys::{BOOTSTRAP_ID_PREFIX, KeyLimits, KeyRecord, KeyStore, NewKey, WebhookSecrets};
+pub use keys::{
+    BOOTSTRAP_ID_PREFIX, KeyBudget, KeyLimits, KeyRecord, KeyRole, KeyStore, NewKey, WebhookSecrets,
+};
 pub use model::{
-    CancelOutcome, Completion, DedupClaim, IdempotencyClaim, InsertOutcome, Lease, LimitScope,
-    LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot, TaskRecord,
+    BudgetRefusal, CancelOutcome, Charge, Completion, DedupClaim, IdempotencyClaim, InsertOutcome,
+    Lease, LimitScope, LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot,
+    TaskRecord,
 };
 pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};
@@ -40,7 +45,7 @@ pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore
 
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
-pub trait Store: TaskStore + KeyStore + WebhookStore {
+pub trait Store: TaskStore + KeyStore + WebhookStore + AccountStore {
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

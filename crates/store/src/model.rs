@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use vidgate_domain::{ErrorType, Millis, RequestId, TaskState, VideoRequest};
+use vidgate_domain::pricing::{Cost, Credits, Quote};
+use vidgate_domain::{ErrorType, Millis, RequestId, TaskState, Usage, VideoRequest};
 
 /// A per-key dedup claim on the caller's `session_id` (refused while it lives).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,9 @@ pub struct NewTask {
     pub public_base: Option<String>,
     /// Queue limits checked in the insert's transaction.
     pub limits: QueueLimits,
+    /// The price quoted at create: its amount is held against the key's budget in the
+    /// insert's transaction. `None`: the request has no price (a key with a budget is refused).
+    pub quote: Option<Quote>,
 }
 
 /// How full the queue may be for an insert to be accepted (`None`: no limit).
@@ -68,6 +72,31 @@ pub enum InsertOutcome {
     SessionConflict { task_id: String },
     /// The key (or the whole queue) already has `limit` tasks queued; nothing inserted.
     QueueFull { scope: LimitScope, limit: i64 },
+    /// The key's budget cannot cover the quote; nothing inserted.
+    BudgetExceeded(BudgetRefusal),
+}
+
+/// Which part of a key's budget refused a create, with the figures it was checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetRefusal {
+    /// The prepaid balance is below the quote.
+    Balance {
+        balance: Credits,
+        needed: Credits,
+    },
+    /// The day's or month's spend plus the quote would pass the limit.
+    DayLimit {
+        limit: Credits,
+        spent: Credits,
+        needed: Credits,
+    },
+    MonthLimit {
+        limit: Credits,
+        spent: Credits,
+        needed: Credits,
+    },
+    /// The key has a budget and the request has no price.
+    Unpriced,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +134,10 @@ pub struct TaskRecord {
     pub error_type: Option<ErrorType>,
     pub webhook_url: Option<String>,
     pub public_base: Option<String>,
+    /// The quote held at create (`None`: unpriced).
+    pub quote: Option<Quote>,
+    /// What it used and was charged (set when it succeeded).
+    pub charge: Option<Charge>,
 }
 
 impl TaskRecord {
@@ -133,9 +166,25 @@ pub struct Slot {
 /// How a task ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
-    Succeeded { result: Value },
-    Failed { error: String, error_type: ErrorType },
+    /// `charge`: what it used and costs, written in the same transaction (the ledger's
+    /// settlement is made from it there).
+    Succeeded {
+        result: Value,
+        charge: Charge,
+    },
+    Failed {
+        error: String,
+        error_type: ErrorType,
+    },
     Cancelled,
+}
+
+/// A success's usage and cost.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+pub struct Charge {
+    pub usage: Option<Usage>,
+    /// `None`: unpriced (a held quote, if any, is then charged in full).
+    pub cost: Option<Cost>,
 }
 
 impl Completion {

@@ -2,6 +2,7 @@
 //! integers, and a boolean that SQLite keeps as an integer), and the column lists the
 //! queries select.
 
+use vidgate_domain::pricing::Credits;
 use vidgate_domain::{ErrorType, VideoRequest};
 
 use crate::db::Row;
@@ -14,7 +15,7 @@ macro_rules! task_columns {
         "seq, id, key_id, pool, state, rank, request, created_at, updated_at, run_after, \
          deadline_at, dispatched_at, submitted_at, finished_at, fence, submit_attempts, \
          lease_owner, lease_until, account, upstream_task_id, next_poll_at, progress, \
-         cancel_requested, result, error, error_type, webhook_url, public_base"
+         cancel_requested, result, error, error_type, webhook_url, public_base, quote, charge"
     };
 }
 pub(crate) use task_columns;
@@ -57,7 +58,17 @@ pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
         error_type: row.opt_text("error_type")?.map(|t| ErrorType::parse(&t)),
         webhook_url: row.opt_text("webhook_url")?,
         public_base: row.opt_text("public_base")?,
+        quote: json_column(row, "quote", &id)?,
+        charge: json_column(row, "charge", &id)?,
     })
+}
+
+/// A JSON column of a task, `None` when NULL.
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row, c: &str, id: &str) -> Result<Option<T>> {
+    row.opt_text(c)?
+        .map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|e| StoreError::corrupt(format!("task {id} {c}: {e}")))
 }
 
 pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
@@ -72,6 +83,13 @@ pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
             create_burst: row.opt_int("create_burst")?,
             max_queued: row.opt_int("max_queued")?,
             max_body_bytes: row.opt_int("max_body_bytes")?,
+            max_running: row.opt_int("max_running")?,
+        },
+        role: crate::KeyRole::parse(&row.text("role")?),
+        budget: crate::KeyBudget {
+            prepaid: row.flag("prepaid")?,
+            day_limit: row.opt_int("day_limit")?.map(Credits::from_micros),
+            month_limit: row.opt_int("month_limit")?.map(Credits::from_micros),
         },
     })
 }

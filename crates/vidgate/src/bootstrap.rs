@@ -23,6 +23,7 @@ pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
         created_at: now,
         webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
         limits: Default::default(),
+        role: Default::default(),
     };
     (key, record)
 }
@@ -47,6 +48,8 @@ pub async fn ensure_keys(
                     created_at: now,
                     webhook_secret: Some(vidgate_workers::webhooks::new_secret()),
                     limits: Default::default(),
+                    // Automation manages the deployment with it.
+                    role: vidgate_store::KeyRole::Admin,
                 }),
                 now,
             )
@@ -58,7 +61,9 @@ pub async fn ensure_keys(
     if store.count_active_keys().await? > 0 {
         return Ok(None);
     }
+    // The operator's first key: it may manage the others over HTTP (`/admin/`).
     let (key, record) = new_key_record("default", now);
+    let record = NewKey { role: vidgate_store::KeyRole::Admin, ..record };
     store.create_key(record).await?;
     tracing::info!("created the first API key \"default\"");
     Ok(Some(key))

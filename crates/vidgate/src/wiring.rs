@@ -155,6 +155,7 @@ fn api_config(config: &Config, provider: &dyn Provider) -> ApiConfig {
         }),
         metrics_on_main: config.server.metrics_listen.is_none(),
         dashboard: config.server.dashboard,
+        pricing: config.accounting.pricing(),
     }
 }
 

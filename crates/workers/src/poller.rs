@@ -130,7 +130,8 @@ impl Poller {
             Ok(PollStatus::Succeeded(output)) => {
                 let mut done = task.clone();
                 done.upstream_task_id = Some(upstream_task_id.to_owned());
-                let body = result_body(&done, &output);
+                let charge = result_body::charge(&done, &output);
+                let body = result_body::result_body(&done, &output, &charge);
                 let what = output
                     .files
                     .first()
@@ -144,7 +145,7 @@ impl Poller {
                     })
                     .unwrap_or_default();
                 let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}"));
-                self.finish(&task, Completion::Succeeded { result: body }, log).await?;
+                self.finish(&task, Completion::Succeeded { result: body, charge }, log).await?;
             }
             Ok(PollStatus::Failed { code, message }) => {
                 let log = LogEntry::error(

@@ -63,6 +63,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             headers(("x-fal-request-id" = String, description = "The request id."))),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        (status = 402, description = "The key's budget (prepaid balance, day or month limit) cannot cover the request's estimate (`error_type: budget_exceeded`); nothing is stored. Not worth retrying until the key is topped up or its period rolls over.", body = crate::openapi::ErrorBody),
         (status = 409, description = "session_id reused by this key within 3 days.", body = crate::openapi::ErrorBody),
         (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid values: one entry per problem.", body = crate::openapi::ValidationErrorBody),
@@ -89,26 +90,9 @@ pub async fn create_request(
     let fingerprint = body_fingerprint(
         &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query.get("fal_webhook")}),
     );
-    // The webhook is vidgate's, not the upstream's: take it out before the body is read.
-    let mut body = body;
-    let body_hook = body.as_object_mut().and_then(|o| o.remove("webhook_url"));
-    let mut errors = Vec::new();
-    let webhook_url =
-        webhook::choose(&state, query.get("fal_webhook"), body_hook.as_ref(), &mut errors);
-    let request = match parse_create_request(&body, &state.config.parse) {
-        Ok(r) if errors.is_empty() => {
-            if let Some(limits) = state.config.output_limits {
-                within_limits(&r, limits)?;
-            }
-            r
-        }
-        Ok(_) => return Err(ApiError::Validation(errors)),
-        Err(mut more) => {
-            more.append(&mut errors);
-            return Err(ApiError::Validation(more));
-        }
-    };
+    let (request, webhook_url) = validated(&state, body, query.get("fal_webhook"))?;
     let now = state.clock.now_ms();
+    let quote = crate::pricing::quote(&state, &request, now)?;
     let task = NewTask {
         id: RequestId::new(),
         key_id: key.id.clone(),
@@ -127,6 +111,7 @@ pub async fn create_request(
         webhook_url,
         public_base: Some(base.0.clone()),
         limits: state.config.limits.queue(&key),
+        quote,
         created_at: now,
         deadline_at: now
             + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
@@ -166,6 +151,9 @@ pub async fn create_request(
                 retry_after: QUEUE_FULL_RETRY_SECS,
             });
         }
+        InsertOutcome::BudgetExceeded(refusal) => {
+            return Err(crate::pricing::refused(&state, refusal));
+        }
         InsertOutcome::SessionConflict { task_id } => {
             return Err(ApiError::Conflict {
                 detail: format!(
@@ -186,6 +174,31 @@ pub async fn create_request(
     };
     let handle = queue_handle(&task, &base, position, http_request_id(&headers));
     Ok(([fal_request_id(task.id)], Json(handle)).into_response())
+}
+
+/// The create body checked as a create checks it (the estimate route too): the request, and
+/// the webhook taken out of it (it is vidgate's, not the upstream's).
+pub(crate) fn validated(
+    state: &AppState,
+    mut body: serde_json::Value,
+    query_hook: Option<&String>,
+) -> Result<(vidgate_domain::VideoRequest, Option<String>), ApiError> {
+    let body_hook = body.as_object_mut().and_then(|o| o.remove("webhook_url"));
+    let mut errors = Vec::new();
+    let webhook_url = webhook::choose(state, query_hook, body_hook.as_ref(), &mut errors);
+    match parse_create_request(&body, &state.config.parse) {
+        Ok(r) if errors.is_empty() => {
+            if let Some(limits) = state.config.output_limits {
+                within_limits(&r, limits)?;
+            }
+            Ok((r, webhook_url))
+        }
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(mut more) => {
+            more.append(&mut errors);
+            Err(ApiError::Validation(more))
+        }
+    }
 }
 
 /// The provider's own bounds on a clip (the sandbox renders locally, in memory).

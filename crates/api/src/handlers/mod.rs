@@ -4,12 +4,14 @@ pub mod callbacks;
 pub mod cancel;
 pub mod create;
 pub mod dashboard;
+pub mod estimate;
 pub mod list;
 pub mod models;
 pub mod ops;
 pub mod query;
 pub mod status;
 pub mod stream;
+pub mod usage;
 pub mod webhook;
 
 use axum::http::{HeaderMap, HeaderValue};

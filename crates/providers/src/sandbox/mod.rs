@@ -185,7 +185,16 @@ impl Provider for SandboxProvider {
         }
         match self.render(&job).await {
             RenderOutcome::Done(file) => {
-                Ok(PollStatus::Succeeded(crate::UpstreamOutput { files: vec![file], usage: None }))
+                // The sandbox measures what it made: the clip's length, resolution and sound.
+                let out = job.request.output_config();
+                let usage = vidgate_domain::Usage {
+                    output_seconds: file.duration,
+                    resolution: out.resolution.clone(),
+                    audio: out.audio_generation == Some(vidgate_domain::request::Switch::Enabled),
+                    ..Default::default()
+                };
+                let files = vec![file];
+                Ok(PollStatus::Succeeded(crate::UpstreamOutput { files, usage: Some(usage) }))
             }
             RenderOutcome::Failed { code, message } => Ok(PollStatus::Failed { code, message }),
         }

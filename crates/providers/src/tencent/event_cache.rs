@@ -31,7 +31,7 @@ fn size_of(task_id: &str, status: &PollStatus) -> usize {
     let strings = match status {
         PollStatus::Succeeded(out) => {
             out.files.iter().map(|f| format!("{f:?}").len()).sum::<usize>()
-                + out.usage.as_ref().map_or(0, |u| u.to_string().len())
+                + out.usage.as_ref().map_or(0, |_| std::mem::size_of::<vidgate_domain::Usage>())
         }
         PollStatus::Failed { code, message } => code.as_str().len() + message.len(),
         PollStatus::Waiting | PollStatus::Processing { .. } => 0,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use vidgate_domain::request::upstream::to_upstream;
-use vidgate_domain::{ErrorType, RequestId, VideoRequest};
+use vidgate_domain::{ErrorType, RequestId, Usage, VideoRequest};
 
 use super::wire::{AigcVideoTask, OutputFileInfo, TaskDetail};
 use crate::{OutputFile, PollStatus, UpstreamOutput};
@@ -92,26 +92,8 @@ fn finished(status: &str, task: &AigcVideoTask) -> PollStatus {
             message: "the upstream finished the task without an output file".into(),
         };
     }
-    PollStatus::Succeeded(UpstreamOutput { files, usage: output.usage.as_ref().and_then(usage) })
-}
-
-/// The fields of `AigcVideoTaskUsage` (all integers), and nothing else the upstream sends.
-const USAGE_FIELDS: [&str; 6] = [
-    "InputTokens",
-    "ThoughtTokens",
-    "InputImageCount",
-    "InputSeconds",
-    "OutputSeconds",
-    "TotalSeconds",
-];
-
-/// The upstream's usage, reduced to its known numeric fields (`None` when none is there).
-fn usage(raw: &Value) -> Option<Value> {
-    let kept: serde_json::Map<String, Value> = USAGE_FIELDS
-        .iter()
-        .filter_map(|f| raw.get(*f).filter(|v| v.is_number()).map(|v| ((*f).to_owned(), v.clone())))
-        .collect();
-    (!kept.is_empty()).then_some(Value::Object(kept))
+    let usage = output.usage.as_ref().and_then(Usage::from_tencent);
+    PollStatus::Succeeded(UpstreamOutput { files, usage })
 }
 
 /// A task status this build does not know (the upstream added one): retried, since the
@@ -189,7 +171,7 @@ mod tests {
         assert_eq!(out.files[0].file_name, "abc.mp4");
         assert_eq!(out.files[0].content_type, "video/mp4");
         assert_eq!(out.files[0].expires_at.as_deref(), Some("2026-12-01T00:00:00Z"));
-        assert_eq!(out.usage, Some(json!({"OutputSeconds":5})));
+        assert_eq!(out.usage.and_then(|u| u.output_seconds), Some(5.0));
         assert_eq!(
             poll_status(&detail(json!({"Status":"FINISH","AigcVideoTask":{"ErrCode":70000,"ErrCodeExt":"InvalidParameter.VoilationContent","Message":"no"}}))).unwrap(),
             PollStatus::Failed { code: ErrorType::upstream("InvalidParameter.VoilationContent"), message: "no".into() }

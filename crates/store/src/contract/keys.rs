@@ -6,6 +6,7 @@ use crate::{NewKey, Store, StoreError};
 fn key(id: &str, name: &str, hash: &str) -> NewKey {
     NewKey {
         limits: Default::default(),
+        role: Default::default(),
         id: id.into(),
         name: name.into(),
         key_hash: hash.into(),

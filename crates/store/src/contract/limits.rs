@@ -104,6 +104,7 @@ pub async fn key_limits_are_stored_per_key(store: &dyn Store) {
         create_burst: Some(5),
         max_queued: Some(10),
         max_body_bytes: Some(4096),
+        max_running: Some(2),
     };
     let key = NewKey {
         id: "key_l".into(),
@@ -113,6 +114,7 @@ pub async fn key_limits_are_stored_per_key(store: &dyn Store) {
         created_at: T0,
         webhook_secret: None,
         limits,
+        role: Default::default(),
     };
     assert_eq!(store.create_key(key).await.unwrap().limits, limits);
     assert_eq!(store.find_active_key("hl").await.unwrap().unwrap().limits, limits);

@@ -2,6 +2,7 @@
 //! fresh `&dyn Store`; `store_contract_tests!(make_store())` expands them into `#[tokio::test]`
 //! functions, so SQLite and PostgreSQL run the very same assertions.
 
+mod accounts;
 mod dedup;
 mod keys;
 mod limits;
@@ -10,6 +11,7 @@ mod requests;
 mod stats;
 mod webhooks;
 
+pub use accounts::*;
 pub use dedup::*;
 pub use keys::*;
 pub use limits::*;
@@ -69,6 +71,10 @@ macro_rules! store_contract_tests {
             many_concurrent_creates_each_commit_once_in_order,
             key_limits_are_stored_per_key,
             queue_stats_count_states_and_find_the_oldest_queued,
+            holds_settle_and_release_exactly_once_whoever_ends_the_task,
+            budgets_refuse_what_they_cannot_cover_and_store_nothing,
+            concurrent_creates_never_overspend_a_budget,
+            a_balance_is_the_sum_of_its_ledger_after_a_random_run,
         );
     };
 }
@@ -119,6 +125,7 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
         webhook_url: None,
         public_base: None,
         limits: Default::default(),
+        quote: None,
     }
 }
 

@@ -82,7 +82,7 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
         store
             .complete(
                 done.lease(),
-                Completion::Succeeded { result: json!({}) },
+                Completion::Succeeded { result: json!({}), charge: Default::default() },
                 T0 + 11,
                 LogEntry::info(T0 + 11, "done")
             )
@@ -265,7 +265,7 @@ pub async fn completion_is_fenced_and_final(store: &dyn Store) {
         store
             .complete(
                 c.lease(),
-                Completion::Succeeded { result: result.clone() },
+                Completion::Succeeded { result: result.clone(), charge: Default::default() },
                 T0 + 9,
                 LogEntry::info(T0 + 9, "done")
             )

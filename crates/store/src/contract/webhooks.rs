@@ -28,7 +28,7 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
     store
         .complete(
             c.lease(),
-            Completion::Succeeded { result: json!({}) },
+            Completion::Succeeded { result: json!({}), charge: Default::default() },
             T0 + 2,
             LogEntry::info(T0, "done"),
         )

@@ -8,10 +8,16 @@ use crate::states::st;
 use vidgate_domain::Millis;
 
 use super::SqlStore;
+use super::budget::over_budget;
 use super::tasks::insert_log;
 use crate::db::{Tx, sql};
 use crate::rows::{task_columns, task_from_row};
 use crate::{InsertOutcome, LimitScope, LogEntry, NewTask, Result, StoreError, StoreEvent};
+
+/// The task's quote as stored (`tasks.quote`).
+pub(crate) fn quote_json(task: &NewTask) -> Result<Option<String>> {
+    task.quote.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::corrupt)
+}
 
 pub(crate) fn first_log(at: Millis, pool: &str) -> LogEntry {
     LogEntry::info(at, format!("accepted and queued (pool {pool})"))
@@ -170,10 +176,13 @@ impl SqlStore {
         let request = serde_json::to_string(&task.request).map_err(StoreError::corrupt)?;
         let now = task.created_at;
         let mut tx = self.db.begin().await?;
-        let refused = match claim_dedups(&mut tx, &task).await? {
+        let mut refused = match claim_dedups(&mut tx, &task).await? {
             Some(refused) => Some(refused),
             None => queue_full(&mut tx, &task).await?,
         };
+        if refused.is_none() {
+            refused = over_budget(&mut tx, &task).await?.map(InsertOutcome::BudgetExceeded);
+        }
         if let Some(refused) = refused {
             tx.rollback().await?;
             return Ok(refused);
@@ -181,10 +190,10 @@ impl SqlStore {
         let stmt = sql(concat!(
             concat!(
                 "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
-                                run_after, deadline_at, webhook_url, public_base)
+                                run_after, deadline_at, webhook_url, public_base, hold, quote)
              VALUES ($1, $2, $3, ",
                 st!(queued),
-                ", $4, $5, $6, $6, $6, $7, $8, $9) RETURNING "
+                ", $4, $5, $6, $6, $6, $7, $8, $9, $10, $11) RETURNING "
             ),
             task_columns!()
         ))
@@ -196,7 +205,9 @@ impl SqlStore {
         .bind(now)
         .bind(task.deadline_at)
         .bind(&task.webhook_url)
-        .bind(&task.public_base);
+        .bind(&task.public_base)
+        .bind(task.quote.as_ref().map(|q| q.amount))
+        .bind(quote_json(&task)?);
         let record = match tx.fetch_one(stmt).await? {
             Some(row) => task_from_row(&row)?,
             None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),

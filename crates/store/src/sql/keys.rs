@@ -6,12 +6,15 @@ use vidgate_domain::Millis;
 use super::SqlStore;
 use crate::db::sql;
 use crate::rows::{key_from_row, secrets_from_row};
-use crate::{KeyLimits, KeyRecord, KeyStore, NewKey, Result, StoreError, WebhookSecrets};
+use crate::{
+    KeyBudget, KeyLimits, KeyRecord, KeyStore, NewKey, Result, StoreError, WebhookSecrets,
+};
 
 /// The columns `key_from_row` reads.
 macro_rules! key_columns {
     () => {
-        "id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes"
+        "id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes, \
+         max_running, role, prepaid, day_limit, month_limit"
     };
 }
 
@@ -24,8 +27,9 @@ impl KeyStore for SqlStore {
     async fn create_key(&self, key: NewKey) -> Result<KeyRecord> {
         let stmt = sql(concat!(
             "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret,
-                                   create_rate, create_burst, max_queued, max_body_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                   create_rate, create_burst, max_queued, max_body_bytes,
+                                   max_running, role)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              RETURNING ",
             key_columns!()
         ))
@@ -38,7 +42,9 @@ impl KeyStore for SqlStore {
         .bind(key.limits.create_rate)
         .bind(key.limits.create_burst)
         .bind(key.limits.max_queued)
-        .bind(key.limits.max_body_bytes);
+        .bind(key.limits.max_body_bytes)
+        .bind(key.limits.max_running)
+        .bind(key.role.as_str());
         match self.db.write(stmt).await {
             Ok(rows) => match rows.first() {
                 Some(row) => key_from_row(row),
@@ -126,12 +132,23 @@ impl KeyStore for SqlStore {
 
     async fn set_key_limits(&self, name: &str, limits: KeyLimits) -> Result<bool> {
         let stmt = sql("UPDATE api_keys SET create_rate = $1, create_burst = $2, max_queued = $3,
-                            max_body_bytes = $4
-                        WHERE name = $5 AND revoked_at IS NULL")
+                            max_body_bytes = $4, max_running = $5
+                        WHERE name = $6 AND revoked_at IS NULL")
         .bind(limits.create_rate)
         .bind(limits.create_burst)
         .bind(limits.max_queued)
         .bind(limits.max_body_bytes)
+        .bind(limits.max_running)
+        .bind(name);
+        Ok(self.db.execute(stmt).await? == 1)
+    }
+
+    async fn set_key_budget(&self, name: &str, budget: KeyBudget) -> Result<bool> {
+        let stmt = sql("UPDATE api_keys SET prepaid = $1, day_limit = $2, month_limit = $3
+                        WHERE name = $4 AND revoked_at IS NULL")
+        .bind(budget.prepaid)
+        .bind(budget.day_limit)
+        .bind(budget.month_limit)
         .bind(name);
         Ok(self.db.execute(stmt).await? == 1)
     }

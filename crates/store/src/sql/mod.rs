@@ -2,6 +2,8 @@
 //! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`), and
 //! so is inserting on SQLite, which groups concurrent creates into one commit.
 
+mod accounts;
+mod budget;
 mod claims;
 mod insert;
 mod keys;
@@ -9,7 +11,8 @@ mod stats;
 mod tasks;
 mod webhooks;
 
-pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log};
+pub(crate) use budget::{Spend, key_budget, spend};
+pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log, quote_json};
 
 use async_trait::async_trait;
 

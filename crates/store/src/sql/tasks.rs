@@ -388,16 +388,24 @@ impl TaskStore for SqlStore {
     ) -> Result<bool> {
         let id = lease.id.to_string();
         let (result, error, error_type) = match &completion {
-            Completion::Succeeded { result } => (Some(result.to_string()), None, None),
+            Completion::Succeeded { result, .. } => (Some(result.to_string()), None, None),
             Completion::Failed { error, error_type } => {
                 (None, Some(error.as_str()), Some(error_type.clone()))
             }
             Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::Cancelled)),
         };
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
+        // The settlement trigger charges `cost` (the held quote when it is NULL).
+        let (cost, charge) = match &completion {
+            Completion::Succeeded { charge, .. } => (
+                charge.cost.as_ref().map(|c| c.amount),
+                Some(serde_json::to_string(charge).map_err(StoreError::corrupt)?),
+            ),
+            _ => (None, None),
+        };
         let stmt = sql(concat!(
             "UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
-                     finished_at = $5, updated_at = $5,
+                     finished_at = $5, updated_at = $5, cost = $9, charge = $10,
                      progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
                      lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
                  WHERE id = $7 AND fence = $8 AND state IN (",
@@ -414,7 +422,9 @@ impl TaskStore for SqlStore {
         .bind(now)
         .bind(progress)
         .bind(&id)
-        .bind(lease.fence);
+        .bind(lease.fence)
+        .bind(cost)
+        .bind(charge);
         // A freed slot: dispatchers look; a delivery may have been queued by the trigger.
         self.transition(stmt, &id, Some(&log), &[StoreEvent::Dispatch, StoreEvent::Webhook]).await
     }

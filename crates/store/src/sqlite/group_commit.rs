@@ -16,12 +16,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, Tx, built_sql};
 use crate::rows::{task_columns, task_from_row};
-use crate::sql::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log};
+use crate::sql::{
+    ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, first_log, key_budget, quote_json, spend,
+};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent, TaskRecord};
 
 /// Most creates committed together; more wait for the next commit.
 const MAX_BATCH: usize = 256;
-/// Rows per multi-row `INSERT` (11 parameters each, far below SQLite's limit).
+/// Rows per multi-row `INSERT` (13 parameters each, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 64;
 
 struct Job {
@@ -85,11 +87,13 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Queue counts as of the batch's start plus what the batch added so far.
+/// Queue counts and key spend as of the batch's start plus what the batch added so far.
 #[derive(Default)]
 struct Counts {
     per_key: HashMap<String, i64>,
     total: Option<i64>,
+    /// Keys with a budget: their spend; keys without one: `None`.
+    spend: HashMap<String, Option<Spend>>,
 }
 
 impl Counts {
@@ -114,6 +118,20 @@ impl Counts {
             if n >= limit {
                 return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
             }
+        }
+        if !self.spend.contains_key(&task.key_id) {
+            let spend = match key_budget(tx, &task.key_id).await? {
+                Some(budget) => Some(spend(tx, &task.key_id, budget, task.created_at).await?),
+                None => None,
+            };
+            self.spend.insert(task.key_id.clone(), spend);
+        }
+        let needed = task.quote.as_ref().map(|q| q.amount);
+        if let Some(Some(spend)) = self.spend.get_mut(&task.key_id) {
+            if let Some(refusal) = spend.refusal(needed) {
+                return Ok(Some(InsertOutcome::BudgetExceeded(refusal)));
+            }
+            spend.add(needed.unwrap_or_default());
         }
         if let Some(n) = self.per_key.get_mut(&task.key_id) {
             *n += 1;
@@ -182,12 +200,14 @@ async fn insert_plain(
     outcomes: &mut [Option<InsertOutcome>],
 ) -> Result<()> {
     for chunk in which.chunks(ROWS_PER_STATEMENT) {
-        let values =
-            vec![concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?)"); chunk.len()]
-                .join(", ");
+        let values = vec![
+            concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            chunk.len()
+        ]
+        .join(", ");
         let sql = format!(
             "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
-                                run_after, deadline_at, webhook_url, public_base)
+                                run_after, deadline_at, webhook_url, public_base, hold, quote)
              VALUES {values} RETURNING {}",
             task_columns!()
         );
@@ -206,7 +226,9 @@ async fn insert_plain(
                 .bind(t.created_at)
                 .bind(t.deadline_at)
                 .bind(&t.webhook_url)
-                .bind(&t.public_base);
+                .bind(&t.public_base)
+                .bind(t.quote.as_ref().map(|q| q.amount))
+                .bind(quote_json(t)?);
         }
         let rows = tx.fetch(query).await?;
         let mut by_id: HashMap<String, TaskRecord> = HashMap::with_capacity(rows.len());

@@ -38,6 +38,9 @@ pub struct LimitArgs {
     /// Largest create body in bytes (server.max_body_bytes still caps it) [number | default].
     #[arg(long, value_name = "BYTES", allow_hyphen_values = true, value_parser = setting::<i64>)]
     pub max_body_bytes: Option<Setting<i64>>,
+    /// Upstream slots the key's requests may hold at once [number | default; 0: no limit].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = setting::<i64>)]
+    pub max_running: Option<Setting<i64>>,
 }
 
 impl LimitArgs {
@@ -46,6 +49,7 @@ impl LimitArgs {
             && self.create_burst.is_none()
             && self.max_queued.is_none()
             && self.max_body_bytes.is_none()
+            && self.max_running.is_none()
     }
 
     /// `current` with these flags applied.
@@ -62,6 +66,7 @@ impl LimitArgs {
             create_burst: set(self.create_burst, current.create_burst),
             max_queued: set(self.max_queued, current.max_queued),
             max_body_bytes: set(self.max_body_bytes, current.max_body_bytes),
+            max_running: set(self.max_running, current.max_running),
         }
     }
 }
@@ -77,6 +82,9 @@ pub fn describe(l: &KeyLimits) -> String {
     }
     if let Some(q) = l.max_queued {
         parts.push(format!("max_queued={q}"));
+    }
+    if let Some(r) = l.max_running {
+        parts.push(format!("max_running={r}"));
     }
     if let Some(b) = l.max_body_bytes {
         parts.push(format!("max_body_bytes={b}"));

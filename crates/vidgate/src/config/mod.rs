@@ -33,6 +33,7 @@ pub struct Config {
     #[serde(default)]
     pub auth: AuthConfig,
     pub limits: LimitsSettings,
+    pub accounting: AccountingConfig,
 }
 
 /// Overrides from flags and the short environment variables, applied last.
@@ -137,6 +138,7 @@ impl Config {
             );
         }
         self.limits.validate()?;
+        self.accounting.validate()?;
         let bootstrap = self.auth.bootstrap_key.expose().chars().count();
         if bootstrap > 0 && bootstrap < crate::bootstrap::BOOTSTRAP_MIN_CHARS {
             return bad(

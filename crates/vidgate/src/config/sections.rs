@@ -345,3 +345,39 @@ impl LimitsSettings {
         Ok(())
     }
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountingConfig {
+    pub currency: String,
+    pub default_prices: bool,
+    pub prices: Vec<vidgate_domain::pricing::PriceRule>,
+    pub max_running_per_key: i64,
+}
+
+impl AccountingConfig {
+    pub fn pricing(&self) -> vidgate_api::pricing::PricingConfig {
+        let table =
+            vidgate_domain::pricing::PriceTable::new(self.prices.clone(), self.default_prices);
+        vidgate_api::pricing::PricingConfig {
+            table: std::sync::Arc::new(table),
+            currency: self.currency.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
+        for (i, p) in self.prices.iter().enumerate() {
+            if p.per_second.micros() < 0 || p.per_request.micros() < 0 {
+                return bad(
+                    "accounting.prices",
+                    format!("row {} ({}): prices cannot be negative", i + 1, p.model),
+                );
+            }
+        }
+        if self.max_running_per_key < 0 {
+            return bad("accounting.max_running_per_key", "must be 0 (no limit) or more".into());
+        }
+        Ok(())
+    }
+}

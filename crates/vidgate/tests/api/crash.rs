@@ -115,4 +115,30 @@ async fn kill_nine_at_any_moment_loses_nothing_and_duplicates_nothing() {
         ids.len(),
         "no request appeared that was not answered 200"
     );
+    // The ledger: each request held once and settled once at its cost, whatever the kills
+    // interrupted (the settlement commits with the request's final state, so there is no
+    // moment between them for a crash to fall into).
+    let today = chrono::Utc::now().date_naive();
+    let usage = http
+        .get(format!(
+            "{}/tencent-vod/v1/usage?from={}&to={today}",
+            server.base,
+            today.pred_opt().unwrap()
+        ))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let total = &usage["total"];
+    assert_eq!(
+        (total["requests"].as_i64(), total["succeeded"].as_i64(), total["pending"].as_i64()),
+        (Some(22), Some(22), Some(0)),
+        "{usage}"
+    );
+    let costs: f64 = finals.values().map(|s| s["metrics"]["cost"].as_f64().unwrap()).sum();
+    assert!((total["spent"].as_f64().unwrap() - costs).abs() < 1e-9, "{usage} vs {costs}");
+    assert_eq!(usage["budget"]["balance"].as_f64(), Some(-total["spent"].as_f64().unwrap()));
 }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
+mod accounting;
 mod cancel;
 mod cli;
 mod crash;

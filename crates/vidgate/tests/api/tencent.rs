@@ -47,7 +47,15 @@ async fn a_request_goes_upstream_and_comes_back_with_the_upstreams_file() {
     assert!(video["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')));
     assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(1280), Some(720)));
     assert_eq!(result["session_context"], "order-7");
-    assert_eq!(result["usage"]["OutputSeconds"], 2);
+    // The upstream's usage, and the cost from it at the default 720p price (0.10 a second).
+    assert_eq!(result["usage"]["output_seconds"], 2.0);
+    assert_eq!(result["usage"]["resolution"], "720P");
+    assert_eq!(result["cost"], json!({"amount": 0.2, "seconds": 2.0, "basis": "usage"}));
+    let status = app.status(&id).await;
+    assert_eq!(
+        (status["metrics"]["estimate"].as_f64(), status["metrics"]["cost"].as_f64()),
+        (Some(0.2), Some(0.2))
+    );
     assert!(
         result["upstream_task_id"]
             .as_str()

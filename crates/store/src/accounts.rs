@@ -1,0 +1,127 @@
+//! Accounting in the store: balances, top-ups, the ledger and usage reports. Holds and their
+//! settlement are not here: triggers write them with the task's own insert and final
+//! transition (migrations `0007_accounting.sql`), so no code path can forget one.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use vidgate_domain::Millis;
+use vidgate_domain::pricing::Credits;
+
+use crate::{KeyBudget, Result};
+
+/// A key's money as of now: balance (top-ups minus spend), spend in the current UTC day and
+/// month, and its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Balance {
+    pub balance: Credits,
+    pub topped_up: Credits,
+    pub spent_total: Credits,
+    pub spent_today: Credits,
+    pub spent_this_month: Credits,
+    pub budget: KeyBudget,
+}
+
+impl Balance {
+    /// Why the budget would refuse `needed` more now (the insert checks it again, exactly).
+    pub fn refusal(&self, needed: Option<Credits>) -> Option<crate::BudgetRefusal> {
+        self.budget.refusal(self.balance, self.spent_today, self.spent_this_month, needed)
+    }
+}
+
+/// One row of the append-only ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerEntry {
+    pub seq: i64,
+    pub at: Millis,
+    pub key_id: String,
+    pub request_id: Option<String>,
+    /// `hold`, `settle`, `release`, `topup`, `adjust`.
+    pub kind: String,
+    /// The change to the key's balance.
+    pub amount: Credits,
+    /// The change to what the key spent.
+    pub spend: Credits,
+    pub model: Option<String>,
+    pub note: Option<String>,
+}
+
+/// How a usage report groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Day,
+    Model,
+    Key,
+}
+
+impl GroupBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Day => "day",
+            GroupBy::Model => "model",
+            GroupBy::Key => "key",
+        }
+    }
+
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            GroupBy::Day => "day",
+            GroupBy::Model => "model",
+            GroupBy::Key => "key_id",
+        }
+    }
+}
+
+/// What a usage report covers: UTC days `from..=to` (`YYYY-MM-DD`), one key or all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageQuery {
+    pub key_id: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub group_by: GroupBy,
+}
+
+/// One group of a usage report. Requests count in the day they were created.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageRow {
+    /// The day, model or key id.
+    pub group: String,
+    /// Priced requests created.
+    pub requests: i64,
+    /// Of which succeeded (and were charged) ...
+    pub succeeded: i64,
+    /// ... or ended without a charge (failed, cancelled, timed out).
+    pub released: i64,
+    /// Of which are still running (their hold counts in `spent`).
+    pub pending: i64,
+    /// Seconds of video charged.
+    pub seconds: f64,
+    /// Charged, plus what is still held.
+    pub spent: Credits,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Adds `amount` (negative: takes it away, an `adjust` row) to a key's balance, with a
+    /// note saying who and why. `None` when no key has that id.
+    async fn top_up(
+        &self,
+        key_id: &str,
+        amount: Credits,
+        note: &str,
+        now: Millis,
+    ) -> Result<Option<Balance>>;
+
+    /// The key's balance and spend as of `now`; `None` when no key has that id.
+    async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>>;
+
+    /// Ledger rows of one key (or every key), oldest first, after `after_seq`.
+    async fn ledger(
+        &self,
+        key_id: Option<&str>,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>>;
+
+    async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>>;
+}

@@ -1,0 +1,138 @@
+//! `AccountStore` over the SQL seam: top-ups, balances, the ledger and usage reports.
+
+use async_trait::async_trait;
+use vidgate_domain::Millis;
+use vidgate_domain::pricing::Credits;
+
+use super::SqlStore;
+use super::budget::{key_budget, spend};
+use crate::db::{Row, Tx, built_sql, sql};
+use crate::{AccountStore, Balance, LedgerEntry, Result, UsageQuery, UsageRow};
+
+/// A key's balance read inside `tx`; `None` when the key does not exist.
+async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Balance>> {
+    let exists = tx.fetch_one(sql("SELECT id FROM api_keys WHERE id = $1").bind(key_id)).await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let budget = key_budget(tx, key_id).await?.unwrap_or_default();
+    let s = spend(tx, key_id, budget, now).await?;
+    Ok(Some(Balance {
+        balance: s.balance(),
+        topped_up: s.topped_up,
+        spent_total: s.total,
+        spent_today: s.day,
+        spent_this_month: s.month,
+        budget,
+    }))
+}
+
+fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
+    Ok(LedgerEntry {
+        seq: row.int("seq")?,
+        at: row.int("at")?,
+        key_id: row.text("key_id")?,
+        request_id: row.opt_text("request_id")?,
+        kind: row.text("kind")?,
+        amount: Credits::from_micros(row.int("amount")?),
+        spend: Credits::from_micros(row.int("spend")?),
+        model: row.opt_text("model")?,
+        note: row.opt_text("note")?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn top_up(
+        &self,
+        key_id: &str,
+        amount: Credits,
+        note: &str,
+        now: Millis,
+    ) -> Result<Option<Balance>> {
+        let mut tx = self.db.begin().await?;
+        let exists =
+            tx.fetch_one(sql("SELECT id FROM api_keys WHERE id = $1").bind(key_id)).await?;
+        if exists.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let kind = if amount >= Credits::ZERO { "topup" } else { "adjust" };
+        tx.execute(
+            sql("INSERT INTO ledger (at, key_id, kind, amount, spend, note)
+                 VALUES ($1, $2, $3, $4, 0, $5)")
+            .bind(now)
+            .bind(key_id)
+            .bind(kind)
+            .bind(amount)
+            .bind(note),
+        )
+        .await?;
+        tx.execute(
+            sql("INSERT INTO key_spend (key_id, period, shard, spent) VALUES ($1, 'topups', 0, $2)
+                 ON CONFLICT (key_id, period, shard)
+                 DO UPDATE SET spent = key_spend.spent + excluded.spent")
+            .bind(key_id)
+            .bind(amount),
+        )
+        .await?;
+        let balance = balance_in(&mut tx, key_id, now).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>> {
+        let mut tx = self.db.begin().await?;
+        let balance = balance_in(&mut tx, key_id, now).await?;
+        tx.rollback().await?;
+        Ok(balance)
+    }
+
+    async fn ledger(
+        &self,
+        key_id: Option<&str>,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>> {
+        let stmt = sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, note
+                        FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
+                        ORDER BY seq LIMIT $3")
+        .bind(key_id)
+        .bind(after_seq)
+        .bind(limit);
+        self.db.read(stmt).await?.iter().map(ledger_from_row).collect()
+    }
+
+    async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+        // The group column comes from a closed enum, never from the caller's text.
+        let text = format!(
+            "SELECT coalesce({col}, '') AS grp,
+                    CAST(sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT) AS requests,
+                    CAST(sum(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT) AS succeeded,
+                    CAST(sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS BIGINT) AS released,
+                    sum(CASE WHEN kind = 'settle' THEN seconds ELSE 0.0 END) AS seconds,
+                    CAST(sum(spend) AS BIGINT) AS spent
+             FROM ledger
+             WHERE request_id IS NOT NULL AND ($1 IS NULL OR key_id = $1)
+               AND day >= $2 AND day <= $3
+             GROUP BY coalesce({col}, '') ORDER BY grp",
+            col = q.group_by.column()
+        );
+        let stmt = built_sql(text).bind(q.key_id.as_deref()).bind(&q.from).bind(&q.to);
+        let mut out = Vec::new();
+        for row in self.db.read(stmt).await? {
+            let requests = row.int("requests")?;
+            let (succeeded, released) = (row.int("succeeded")?, row.int("released")?);
+            out.push(UsageRow {
+                group: row.text("grp")?,
+                requests,
+                succeeded,
+                released,
+                pending: requests - succeeded - released,
+                seconds: row.opt_float("seconds")?.unwrap_or(0.0),
+                spent: Credits::from_micros(row.int("spent")?),
+            });
+        }
+        Ok(out)
+    }
+}
