@@ -125,7 +125,10 @@ pub struct StatusBody {
     pub response_url: String,
     pub status_url: String,
     pub cancel_url: String,
-    /// Requests that will leave the queue before this one (present while `IN_QUEUE`).
+    /// Requests ahead of this one in dispatch order (priority, then arrival; present while
+    /// `IN_QUEUE`). With `accounting.max_running_per_key`, a request whose key already holds
+    /// its share of upstream slots waits in place while requests behind it may start: the
+    /// position then counts requests that may not in fact go first, so it is an upper bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<i64>,
     /// Null unless asked for with `?logs=1`.

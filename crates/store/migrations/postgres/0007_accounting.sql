@@ -14,6 +14,9 @@ ALTER TABLE tasks ADD COLUMN quote TEXT;
 ALTER TABLE tasks ADD COLUMN cost BIGINT;
 ALTER TABLE tasks ADD COLUMN charge TEXT;
 
+-- How many upstream slots each key's tasks hold (max_running), read by every claim.
+CREATE INDEX tasks_key_active ON tasks (key_id) WHERE state IN ('submitting', 'running');
+
 CREATE TABLE ledger (
     seq        BIGSERIAL PRIMARY KEY,
     at         BIGINT NOT NULL,

@@ -23,6 +23,9 @@ ALTER TABLE tasks ADD COLUMN quote TEXT;
 ALTER TABLE tasks ADD COLUMN cost INTEGER;
 ALTER TABLE tasks ADD COLUMN charge TEXT;
 
+-- How many upstream slots each key's tasks hold (max_running), read by every claim.
+CREATE INDEX tasks_key_active ON tasks (key_id) WHERE state IN ('submitting', 'running');
+
 CREATE TABLE ledger (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     at         INTEGER NOT NULL,

@@ -287,3 +287,24 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
         assert_eq!(spent, expected, "{id} ({:?})", t.state);
     }
 }
+
+pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(store: &dyn Store) {
+    key(store, "greedy", KeyBudget::default()).await;
+    let limits = crate::KeyLimits { max_running: Some(1), ..Default::default() };
+    assert!(store.set_key_limits("greedy", limits).await.unwrap());
+    // The greedy key's requests rank first (tasks_priority 10), the other's last.
+    let g1 = insert(store, new_task("greedy", 10, T0)).await;
+    let g2 = insert(store, new_task("greedy", 10, T0 + 1)).await;
+    let other = insert(store, new_task("other", 0, T0 + 2)).await;
+    let slots = slots();
+    let claim = || store.claim_next_queued("sandbox", &slots, "w", T0 + 5, T0 + HOUR);
+    let first = claim().await.unwrap().unwrap();
+    assert_eq!(first.id, g1.id);
+    assert_eq!(claim().await.unwrap().map(|t| t.id), Some(other.id), "greedy is at its limit");
+    assert_eq!(claim().await.unwrap(), None, "only greedy's second request is left, and it waits");
+    store
+        .complete(first.lease(), success(0.1, 1.0), T0 + 6, LogEntry::info(T0, "ok"))
+        .await
+        .unwrap();
+    assert_eq!(claim().await.unwrap().map(|t| t.id), Some(g2.id), "a slot of its own came free");
+}

@@ -10,8 +10,9 @@ use crate::rows::{delivery_columns, task_columns};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Claims {
-    /// `$1` account, `$2` owner, `$3` lease until, `$4` now, `$5` pool, `$6` slot limit: the
-    /// head of the pool's queue, if the account has a free slot.
+    /// `$1` account, `$2` owner, `$3` lease until, `$4` now, `$5` pool, `$6` slot limit, `$7`
+    /// the default `max_running` per key (0: none): the head of the pool's queue among the
+    /// tasks whose key holds fewer slots than its limit, if the account has a free slot.
     pub(crate) queued: Arc<str>,
     /// `$1` owner, `$2` lease until, `$3` now, `$4` pool: the running task due first.
     pub(crate) poll: Arc<str>,
@@ -27,8 +28,13 @@ impl Claims {
                 concat!("UPDATE tasks SET state = ", st!(submitting), ", account = $1, fence = fence + 1,
                      submit_attempts = submit_attempts + 1, lease_owner = $2, lease_until = $3,
                      updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
-                 WHERE seq = (SELECT seq FROM tasks WHERE pool = $5 AND state = ", st!(queued), " AND run_after <= $4
-                              ORDER BY rank DESC, seq LIMIT 1 {skip_locked})
+                 WHERE seq = (SELECT t.seq FROM tasks t
+                              WHERE t.pool = $5 AND t.state = ", st!(queued), " AND t.run_after <= $4
+                                AND (coalesce((SELECT k.max_running FROM api_keys k WHERE k.id = t.key_id), $7) <= 0
+                                     OR (SELECT count(*) FROM tasks r WHERE r.key_id = t.key_id
+                                           AND r.state IN (", st!(submitting), ", ", st!(running), "))
+                                        < coalesce((SELECT k.max_running FROM api_keys k WHERE k.id = t.key_id), $7))
+                              ORDER BY t.rank DESC, t.seq LIMIT 1 {skip_locked})
                    AND (SELECT count(*) FROM tasks WHERE pool = $5 AND account = $1
                           AND state IN (", st!(submitting), ", ", st!(running), ")) < $6
                  RETURNING {}"),

@@ -27,6 +27,9 @@ pub struct SqlStore {
     pub(crate) committer: Option<crate::sqlite::Committer>,
     claims: claims::Claims,
     migrator: &'static sqlx::migrate::Migrator,
+    /// Upstream slots one key's tasks may hold at once unless the key says otherwise
+    /// (`accounting.max_running_per_key`; 0: no limit).
+    max_running_per_key: i64,
 }
 
 impl SqlStore {
@@ -36,7 +39,14 @@ impl SqlStore {
         migrator: &'static sqlx::migrate::Migrator,
     ) -> SqlStore {
         let claims = claims::Claims::for_backend(&db);
-        SqlStore { db, committer, claims, migrator }
+        SqlStore { db, committer, claims, migrator, max_running_per_key: 0 }
+    }
+
+    /// Limits every key to `n` upstream slots at once (0: no limit); a key's own
+    /// `max_running` overrides it.
+    pub fn with_max_running_per_key(mut self, n: i64) -> SqlStore {
+        self.max_running_per_key = n.max(0);
+        self
     }
 
     async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {

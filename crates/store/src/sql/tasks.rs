@@ -272,17 +272,19 @@ impl TaskStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>> {
+        // Claims in one pool take turns across replicas, so each account's slot count and each
+        // key's running count (`max_running`, which spans accounts) are exact. A claim is one
+        // short statement; the upstream's slots, not this lock, bound how fast jobs start.
+        let lock = format!("vidgate-slots/{pool}");
         for slot in slots {
-            // Claims for one account take turns across replicas, so the slot count is exact;
-            // claims for different accounts still run in parallel.
-            let lock = format!("vidgate-slots/{pool}/{}", slot.account);
             let stmt = shared_sql(&self.claims.queued)
                 .bind(&slot.account)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
                 .bind(pool)
-                .bind(slot.limit);
+                .bind(slot.limit)
+                .bind(self.max_running_per_key);
             if let Some(task) = one(self.db.write_exclusive(&lock, stmt).await?)? {
                 self.db.announce(&[StoreEvent::Task(task.id)]).await?;
                 return Ok(Some(task));

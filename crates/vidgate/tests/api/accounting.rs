@@ -243,3 +243,36 @@ async fn on_postgres_two_replicas_share_one_budget_exactly() {
         store.ledger(Some(&id), 0, 10_000).await.unwrap().iter().map(|e| e.amount).sum();
     assert_eq!(sum, balance.balance, "the balance is its ledger's sum");
 }
+
+#[tokio::test]
+async fn max_running_per_key_keeps_a_high_priority_key_from_taking_every_slot() {
+    let app = TestApp::spawn_with(|c| {
+        c.accounting.max_running_per_key = 1;
+        c.sandbox.concurrency = 4;
+    })
+    .await;
+    let other = app.new_key("other").await;
+    let mut urgent = small_request("urgent");
+    urgent["tasks_priority"] = json!(10);
+    let greedy: Vec<String> = futures::future::join_all((0..3).map(|_| app.create(&urgent))).await;
+    let (code, _, handle) = app.post_create_as(&other, &small_request("patient")).await;
+    assert_eq!(code, StatusCode::OK);
+    let patient = handle["request_id"].as_str().unwrap().to_owned();
+    app.dispatch_until_idle().await;
+    let in_queue = |s: &Value| s["status"] == "IN_QUEUE";
+    let greedy_waiting = {
+        let mut n = 0;
+        for id in &greedy {
+            n += usize::from(in_queue(&app.status(id).await));
+        }
+        n
+    };
+    assert_eq!(greedy_waiting, 2, "one slot for the greedy key, though slots were free");
+    let (_, s) = app.status_as(&other, &patient, false).await;
+    assert!(!in_queue(&s), "the other key's request passed the greedy key's: {s}");
+    // Once the running ones end, the greedy key's next one starts.
+    app.drive_to_completion().await;
+    for id in &greedy {
+        assert_eq!(app.status(id).await["status"], "COMPLETED");
+    }
+}
