@@ -113,6 +113,27 @@ impl FromRequestParts<AppState> for CreatorKey {
     }
 }
 
+/// An admin key (role `admin`): the `/admin/` routes. Draws on the key's read bucket.
+#[derive(Debug, Clone)]
+pub struct AdminKey(pub KeyRecord);
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiKey(key, _) = ApiKey::from_request_parts(parts, state).await?;
+        if key.role != vidgate_store::KeyRole::Admin {
+            return Err(ApiError::Forbidden(
+                "this route needs an admin key (vidgate keys create --admin)",
+            ));
+        }
+        Ok(AdminKey(key))
+    }
+}
+
 /// Whether the request carries an `Authorization` header at all.
 pub fn has_authorization(headers: &HeaderMap) -> bool {
     headers.contains_key(AUTHORIZATION)

@@ -13,6 +13,9 @@ pub enum ApiError {
     BadRequest { detail: String, error_type: &'static str },
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Authenticated, but the key's role does not allow the route.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
@@ -53,6 +56,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -80,6 +84,7 @@ impl ApiError {
             | ApiError::Conflict { error_type, .. }
             | ApiError::TooManyRequests { error_type, .. } => error_type,
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Validation(_) => "validation_error",

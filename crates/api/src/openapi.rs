@@ -8,6 +8,9 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::handlers::admin::{
+    keys as admin_keys, reports as admin_reports, requests as admin_requests,
+};
 use crate::handlers::{
     callbacks, cancel, create, estimate, list, models, ops, query, status, stream, usage, webhook,
 };
@@ -212,6 +215,18 @@ impl Modify for Security {
         create::create_request,
         estimate::estimate,
         usage::usage,
+        admin_keys::create_key,
+        admin_keys::list_keys,
+        admin_keys::revoke_key,
+        admin_keys::set_limits,
+        admin_keys::set_budget,
+        admin_keys::top_up,
+        admin_requests::list,
+        admin_requests::get,
+        admin_requests::cancel,
+        admin_reports::usage,
+        admin_reports::ledger,
+        admin_reports::audit_log,
         status::get_status,
         stream::stream_status,
         status::get_result,
@@ -235,6 +250,7 @@ impl Modify for Security {
         (name = "upstream", description = "Routes the upstream calls."),
         (name = "webhooks", description = "Completion webhooks: attempts and redelivery."),
         (name = "accounting", description = "Quotes, usage and budgets: what each key spends."),
+        (name = "admin", description = "Admin keys only: keys, budgets, anyone's usage and requests, the audit log."),
         (name = "ops", description = "Health, readiness and documentation."),
     )
 )]

@@ -27,6 +27,16 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         | "/requests/{request_id}/webhooks/redeliver"
         | "/query/{task_id}" => &[],
         "/tencent-vod/v1/usage" => &["from", "to", "group_by"],
+        "/admin/requests" => &["key", "status", "limit", "cursor"],
+        "/admin/usage" => &["key", "from", "to", "group_by"],
+        "/admin/ledger" | "/admin/audit" => &["key", "after", "limit"],
+        "/admin/keys"
+        | "/admin/keys/{name}"
+        | "/admin/keys/{name}/limits"
+        | "/admin/keys/{name}/budget"
+        | "/admin/keys/{name}/top-ups"
+        | "/admin/requests/{request_id}"
+        | "/admin/requests/{request_id}/cancel" => &[],
         _ => return None,
     })
 }

@@ -1,13 +1,16 @@
 //! Every route in one place.
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::handlers::admin::{
+    keys as admin_keys, reports as admin_reports, requests as admin_requests,
+};
 use crate::handlers::{
     callbacks, cancel, create, dashboard, estimate, list, models, ops, query, status, stream,
     usage, webhook,
@@ -42,6 +45,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
         .route(&format!("{FAL_BASE}/models"), get(models::list_models))
+        // Administration (admin keys only).
+        .route("/admin/keys", post(admin_keys::create_key).get(admin_keys::list_keys))
+        .route("/admin/keys/{name}", delete(admin_keys::revoke_key))
+        .route("/admin/keys/{name}/limits", put(admin_keys::set_limits))
+        .route("/admin/keys/{name}/budget", put(admin_keys::set_budget))
+        .route("/admin/keys/{name}/top-ups", post(admin_keys::top_up))
+        .route("/admin/requests", get(admin_requests::list))
+        .route("/admin/requests/{request_id}", get(admin_requests::get))
+        .route("/admin/requests/{request_id}/cancel", put(admin_requests::cancel))
+        .route("/admin/usage", get(admin_reports::usage))
+        .route("/admin/ledger", get(admin_reports::ledger))
+        .route("/admin/audit", get(admin_reports::audit_log))
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // The upstream's push-mode completion callbacks.

@@ -320,6 +320,16 @@ impl crate::AccountStore for FaultyStore {
 }
 
 #[async_trait]
+impl crate::AuditStore for FaultyStore {
+    async fn record_audit(&self, entry: crate::NewAudit) -> Result<()> {
+        pass!(self.record_audit(entry))
+    }
+    async fn audit_log(&self, after_seq: i64, limit: i64) -> Result<Vec<crate::AuditEntry>> {
+        pass!(self.audit_log(after_seq, limit))
+    }
+}
+
+#[async_trait]
 impl Store for FaultyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()

@@ -94,7 +94,7 @@ impl KeyBudget {
 }
 
 /// A key's own limits; `None` in a field: the configured default applies.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KeyLimits {
     /// Create calls per second (the token bucket's refill rate; 0: unlimited).
     pub create_rate: Option<f64>,

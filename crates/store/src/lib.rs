@@ -6,6 +6,7 @@
 //! only with the `testing` feature.
 
 mod accounts;
+mod audit;
 pub mod changes;
 #[cfg(feature = "testing")]
 #[allow(clippy::unwrap_used)] // a test suite: a failed step is a failed test
@@ -28,6 +29,7 @@ mod tasks;
 mod webhooks;
 
 pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, UsageQuery, UsageRow};
+pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use changes::{Changes, TaskChange};
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
@@ -45,7 +47,7 @@ pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore
 
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
-pub trait Store: TaskStore + KeyStore + WebhookStore + AccountStore {
+pub trait Store: TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore {
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

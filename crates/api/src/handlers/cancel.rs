@@ -49,12 +49,17 @@ pub async fn cancel_request(
         }
         Err(_) => CancelOutcome::NotFound,
     };
-    let (code, status) = match outcome {
+    let (code, status) = answer(&outcome);
+    Ok((code, Json(CancelBody { status })).into_response())
+}
+
+/// fal's answer to a cancel's outcome.
+pub(crate) fn answer(outcome: &CancelOutcome) -> (StatusCode, &'static str) {
+    match outcome {
         CancelOutcome::Cancelled | CancelOutcome::Requested => {
             (StatusCode::ACCEPTED, "CANCELLATION_REQUESTED")
         }
         CancelOutcome::AlreadyCompleted => (StatusCode::BAD_REQUEST, "ALREADY_COMPLETED"),
         CancelOutcome::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-    };
-    Ok((code, Json(CancelBody { status })).into_response())
+    }
 }

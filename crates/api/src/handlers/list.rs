@@ -94,17 +94,31 @@ pub async fn list_requests(
     base: BaseUrl,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<ListBody>, ApiError> {
-    let query = parse_params(&params)?;
-    let tasks = state.store.list_tasks(&key.id, &query).await?;
+    page(&state, &key.id, Some(&key_hash), &params, &base).await.map(Json)
+}
+
+/// One page of `key_id`'s requests. With the key's hash, each carries its stream URL (an
+/// admin reading another key's requests has no token to sign one with).
+pub async fn page(
+    state: &AppState,
+    key_id: &str,
+    key_hash: Option<&str>,
+    params: &ListParams,
+    base: &BaseUrl,
+) -> Result<ListBody, ApiError> {
+    let query = parse_params(params)?;
+    let tasks = state.store.list_tasks(key_id, &query).await?;
     let next_cursor = (tasks.len() as i64 == query.limit)
         .then(|| tasks.last().map(|t| t.seq.to_string()))
         .flatten();
     let mut requests = Vec::with_capacity(tasks.len());
     for t in &tasks {
-        let mut body = status_of(&state, t, &base, false).await?;
-        add_stream_url(&mut body, t, &key_hash, state.clock.now_ms());
+        let mut body = status_of(state, t, base, false).await?;
+        if let Some(hash) = key_hash {
+            add_stream_url(&mut body, t, hash, state.clock.now_ms());
+        }
         body.prompt = t.request.prompt().map(str::to_owned);
         requests.push(body);
     }
-    Ok(Json(ListBody { requests, next_cursor }))
+    Ok(ListBody { requests, next_cursor })
 }

@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource. Each is extract → store → view, no SQL.
 
+pub mod admin;
 pub mod callbacks;
 pub mod cancel;
 pub mod create;

@@ -4,6 +4,8 @@
 -- budget serializes its creates on an advisory lock instead, to check the budget exactly).
 
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+-- The bootstrap key (VIDGATE_BOOTSTRAP_KEY) is the deployment's automation: it administers.
+UPDATE api_keys SET role = 'admin' WHERE id LIKE 'key_bootstrap%';
 ALTER TABLE api_keys ADD COLUMN prepaid BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE api_keys ADD COLUMN day_limit BIGINT;
 ALTER TABLE api_keys ADD COLUMN month_limit BIGINT;
@@ -90,3 +92,15 @@ $$;
 
 CREATE TRIGGER tasks_ledger AFTER INSERT OR UPDATE OF state ON tasks
     FOR EACH ROW WHEN (NEW.hold IS NOT NULL) EXECUTE FUNCTION vidgate_tasks_ledger();
+
+-- What admin keys did over `/admin/`: who, what, to what, when, with what (never a secret).
+CREATE TABLE audit_log (
+    seq          BIGSERIAL PRIMARY KEY,
+    at           BIGINT NOT NULL,
+    actor_key_id TEXT NOT NULL,
+    actor_name   TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    detail       TEXT
+);
+CREATE INDEX audit_log_at ON audit_log (at);

@@ -10,6 +10,8 @@
 -- balance is its top-ups minus its spend: `sum(amount)` over its rows, always.
 
 ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+-- The bootstrap key (VIDGATE_BOOTSTRAP_KEY) is the deployment's automation: it administers.
+UPDATE api_keys SET role = 'admin' WHERE id LIKE 'key_bootstrap%';
 -- Refuse creates the balance cannot cover (the balance is kept either way).
 ALTER TABLE api_keys ADD COLUMN prepaid INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE api_keys ADD COLUMN day_limit INTEGER;
@@ -99,3 +101,15 @@ BEGIN
            UNION ALL SELECT month FROM ledger WHERE request_id = new.id AND phase = 'open'
            UNION ALL SELECT 'all');
 END;
+
+-- What admin keys did over `/admin/`: who, what, to what, when, with what (never a secret).
+CREATE TABLE audit_log (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           INTEGER NOT NULL,
+    actor_key_id TEXT NOT NULL,
+    actor_name   TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    detail       TEXT
+);
+CREATE INDEX audit_log_at ON audit_log (at);

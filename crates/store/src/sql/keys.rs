@@ -73,15 +73,17 @@ impl KeyStore for SqlStore {
         .await?;
         if let Some(key) = &key {
             tx.execute(
-                sql("INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                sql("INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret,
+                                           role)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (id) DO NOTHING")
                 .bind(&key.id)
                 .bind(&key.name)
                 .bind(&key.key_hash)
                 .bind(&key.prefix)
                 .bind(key.created_at)
-                .bind(&key.webhook_secret),
+                .bind(&key.webhook_secret)
+                .bind(key.role.as_str()),
             )
             .await?;
         }

@@ -3,6 +3,7 @@
 //! so is inserting on SQLite, which groups concurrent creates into one commit.
 
 mod accounts;
+mod audit;
 mod budget;
 mod claims;
 mod insert;

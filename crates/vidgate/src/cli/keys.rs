@@ -1,17 +1,17 @@
-//! `vidgate keys create|list|revoke|limits|secret|rotate-secret`. `create` prints the key as
-//! the only line on stdout, so scripts can capture it.
+//! `vidgate keys create|list|limits|budget|top-up|revoke|secret|rotate-secret`, on the
+//! database or (`--url`) over a running vidgate's admin API. `create` prints the key as the
+//! only line on stdout, so scripts can capture it.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use vidgate_domain::pricing::Credits;
 use vidgate_domain::{Clock, SystemClock};
-use vidgate_store::StoreError;
+use vidgate_store::KeyBudget;
 
+use super::admin::{Admin, BudgetLine, KeyLine, RemoteArgs};
 use super::key_limits::{LimitArgs, describe};
-use crate::bootstrap::new_key_record;
 use crate::config::Config;
-use crate::store_select::open_store;
-use vidgate_api::rfc3339;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -20,10 +20,13 @@ pub enum KeysCommand {
         /// A unique name for the key.
         #[arg(long)]
         name: String,
+        /// An admin key: it may manage keys and read anyone's usage over `/admin/`.
+        #[arg(long)]
+        admin: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// List keys (names, prefixes, state, own limits; never the keys).
+    /// List keys (names, prefixes, roles, state, own limits, balance; never the keys).
     List,
     /// Show a key's own limits, or change them with the flags (`default` resets one).
     Limits {
@@ -31,6 +34,31 @@ pub enum KeysCommand {
         name: String,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+    /// Show a key's budget and spend, or change its budget with the flags.
+    Budget {
+        /// The key's name.
+        name: String,
+        /// Refuse creates its balance cannot cover (true or false).
+        #[arg(long, value_name = "BOOL")]
+        prepaid: Option<bool>,
+        /// Most credits it may spend per UTC day [number | none].
+        #[arg(long, value_name = "CREDITS", value_parser = limit)]
+        day_limit: Option<Limit>,
+        /// Most credits it may spend per calendar month (UTC) [number | none].
+        #[arg(long, value_name = "CREDITS", value_parser = limit)]
+        month_limit: Option<Limit>,
+    },
+    /// Add credits to a key's balance (a negative amount takes them away).
+    TopUp {
+        /// The key's name.
+        name: String,
+        /// Credits.
+        #[arg(allow_hyphen_values = true)]
+        amount: f64,
+        /// Why (kept in the ledger).
+        #[arg(long, default_value = "")]
+        note: String,
     },
     /// Revoke a key by name; it stops working within `auth.key_cache_ttl` (2 s).
     Revoke {
@@ -50,80 +78,175 @@ pub enum KeysCommand {
     },
 }
 
-pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
-    let store = match open_store(&config).await {
-        Ok(s) => s,
-        Err(e) => return super::fail(format!("{e:#}")),
+/// A spending limit flag's value: credits, or `none` (no limit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit(Option<f64>);
+
+fn limit(raw: &str) -> Result<Limit, String> {
+    if raw.eq_ignore_ascii_case("none") {
+        return Ok(Limit(None));
+    }
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Limit(Some(v))),
+        _ => Err(format!("expected credits ≥ 0 or \"none\", got {raw:?}")),
+    }
+}
+
+fn budget_line(b: Option<&BudgetLine>) -> String {
+    let Some(b) = b else { return "-".into() };
+    let mut parts = vec![format!("balance={}", b.balance)];
+    if b.prepaid {
+        parts.push("prepaid".into());
+    }
+    parts.push(format!("today={}", b.spent_today));
+    parts.push(format!("month={}", b.spent_this_month));
+    if let Some(l) = b.day_limit {
+        parts.push(format!("day_limit={l}"));
+    }
+    if let Some(l) = b.month_limit {
+        parts.push(format!("month_limit={l}"));
+    }
+    parts.join(" ")
+}
+
+fn print_keys(keys: &[KeyLine]) {
+    println!(
+        "{:<24} {:<12} {:<6} {:<26} {:<34} {:<40} BUDGET",
+        "NAME", "PREFIX", "ROLE", "CREATED", "STATE", "LIMITS"
+    );
+    for k in keys {
+        let state =
+            k.revoked_at.as_ref().map_or_else(|| "active".into(), |r| format!("revoked {r}"));
+        println!(
+            "{:<24} {:<12} {:<6} {:<26} {state:<34} {:<40} {}",
+            k.name,
+            k.prefix,
+            k.role,
+            k.created_at,
+            describe(&k.limits),
+            budget_line(k.budget.as_ref())
+        );
+    }
+}
+
+fn done(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
+    }
+}
+
+pub async fn run(command: KeysCommand, config: Config, remote: RemoteArgs) -> ExitCode {
+    let admin = match Admin::open(&remote, &config).await {
+        Ok(a) => a,
+        Err(e) => return super::fail(e),
     };
-    let now = SystemClock.now_ms();
     match command {
-        KeysCommand::Create { name, limits } => {
+        KeysCommand::Create { name, admin: is_admin, limits } => {
             let name = name.trim();
-            if name.is_empty() || name.len() > 64 {
+            if name.is_empty() || name.chars().count() > 64 {
                 return super::fail("a key name must be 1 to 64 characters");
             }
-            let (key, mut record) = new_key_record(name, now);
-            record.limits = limits.apply(record.limits);
-            match store.create_key(record).await {
-                Ok(_) => {
-                    println!("{key}");
-                    ExitCode::SUCCESS
+            done(
+                admin
+                    .create_key(name, is_admin, limits.apply(Default::default()))
+                    .await
+                    .map(|key| println!("{key}")),
+            )
+        }
+        KeysCommand::List => done(admin.list().await.map(|keys| print_keys(&keys))),
+        KeysCommand::Limits { name, limits } => {
+            let result = async {
+                let current = admin.key(&name).await?.limits;
+                let next = limits.apply(current);
+                if !limits.is_empty() {
+                    admin.set_limits(&name, next).await?;
                 }
-                Err(StoreError::Conflict(m)) => super::fail(m),
+                println!("{}", describe(&next));
+                Ok(())
+            };
+            done(result.await)
+        }
+        KeysCommand::Budget { name, prepaid, day_limit, month_limit } => {
+            let result = async {
+                let key = admin.key(&name).await?;
+                let current = key.budget.as_ref();
+                if prepaid.is_some() || day_limit.is_some() || month_limit.is_some() {
+                    let to_credits = |v: Option<f64>| v.and_then(Credits::from_credits);
+                    let budget = KeyBudget {
+                        prepaid: prepaid.unwrap_or(current.is_some_and(|b| b.prepaid)),
+                        day_limit: to_credits(
+                            day_limit.map_or(current.and_then(|b| b.day_limit), |l| l.0),
+                        ),
+                        month_limit: to_credits(
+                            month_limit.map_or(current.and_then(|b| b.month_limit), |l| l.0),
+                        ),
+                    };
+                    admin.set_budget(&name, budget).await?;
+                }
+                println!("{}", budget_line(admin.key(&name).await?.budget.as_ref()));
+                Ok(())
+            };
+            done(result.await)
+        }
+        KeysCommand::TopUp { name, amount, note } => {
+            let Some(credits) = Credits::from_credits(amount).filter(|c| *c != Credits::ZERO)
+            else {
+                return super::fail("the amount must be a non-zero number of credits");
+            };
+            let result = async {
+                admin.top_up(&name, credits, &note).await?;
+                println!("{}", budget_line(admin.key(&name).await?.budget.as_ref()));
+                Ok(())
+            };
+            done(result.await)
+        }
+        KeysCommand::Revoke { name } => {
+            done(admin.revoke(&name).await.map(|()| eprintln!("vidgate: revoked key {name:?}")))
+        }
+        KeysCommand::Secret { name } => {
+            let store = match admin.local() {
+                Ok(s) => s,
+                Err(e) => return super::fail(e),
+            };
+            let now = SystemClock.now_ms();
+            match store.key_by_name(&name).await {
+                Ok(Some(key)) => {
+                    let secret = match store.webhook_secrets(&key.id, now).await {
+                        Ok(Some(s)) => Ok(Some(s.current)),
+                        Ok(None) => {
+                            store
+                                .init_webhook_secret(
+                                    &key.id,
+                                    &vidgate_workers::webhooks::new_secret(),
+                                )
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match secret {
+                        Ok(Some(s)) => {
+                            println!("{s}");
+                            ExitCode::SUCCESS
+                        }
+                        Ok(None) => super::fail(format!("no active key named {name:?}")),
+                        Err(e) => super::fail(e),
+                    }
+                }
+                Ok(None) => super::fail(format!("no active key named {name:?}")),
                 Err(e) => super::fail(e),
             }
         }
-        KeysCommand::List => match store.list_keys().await {
-            Ok(keys) => {
-                println!(
-                    "{:<24} {:<12} {:<26} {:<34} LIMITS",
-                    "NAME", "PREFIX", "CREATED", "STATE"
-                );
-                for k in keys {
-                    let state = k
-                        .revoked_at
-                        .map(|r| format!("revoked {}", rfc3339(r)))
-                        .unwrap_or_else(|| "active".into());
-                    println!(
-                        "{:<24} {:<12} {:<26} {state:<34} {}",
-                        k.name,
-                        k.prefix,
-                        rfc3339(k.created_at),
-                        describe(&k.limits)
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => super::fail(e),
-        },
-        KeysCommand::Secret { name } => match store.key_by_name(&name).await {
-            Ok(Some(key)) => {
-                let secret = match store.webhook_secrets(&key.id, now).await {
-                    Ok(Some(s)) => Ok(Some(s.current)),
-                    Ok(None) => {
-                        store
-                            .init_webhook_secret(&key.id, &vidgate_workers::webhooks::new_secret())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                match secret {
-                    Ok(Some(s)) => {
-                        println!("{s}");
-                        ExitCode::SUCCESS
-                    }
-                    Ok(None) => super::fail(format!("no active key named {name:?}")),
-                    Err(e) => super::fail(e),
-                }
-            }
-            Ok(None) => super::fail(format!("no active key named {name:?}")),
-            Err(e) => super::fail(e),
-        },
         KeysCommand::RotateSecret { name } => {
+            let store = match admin.local() {
+                Ok(s) => s,
+                Err(e) => return super::fail(e),
+            };
             let secret = vidgate_workers::webhooks::new_secret();
             let overlap =
                 i64::try_from(config.webhooks.rotation_overlap.as_millis()).unwrap_or(i64::MAX / 2);
-            match store.rotate_webhook_secret(&name, &secret, now + overlap).await {
+            match store.rotate_webhook_secret(&name, &secret, SystemClock.now_ms() + overlap).await
+            {
                 Ok(true) => {
                     println!("{secret}");
                     ExitCode::SUCCESS
@@ -132,30 +255,5 @@ pub async fn run(command: KeysCommand, config: Config) -> ExitCode {
                 Err(e) => super::fail(e),
             }
         }
-        KeysCommand::Limits { name, limits } => {
-            let current = match store.key_by_name(&name).await {
-                Ok(Some(k)) => k.limits,
-                Ok(None) => return super::fail(format!("no active key named {name:?}")),
-                Err(e) => return super::fail(e),
-            };
-            let next = limits.apply(current);
-            if !limits.is_empty() {
-                match store.set_key_limits(&name, next).await {
-                    Ok(true) => {}
-                    Ok(false) => return super::fail(format!("no active key named {name:?}")),
-                    Err(e) => return super::fail(e),
-                }
-            }
-            println!("{}", describe(&next));
-            ExitCode::SUCCESS
-        }
-        KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
-            Ok(true) => {
-                eprintln!("vidgate: revoked key {name:?}");
-                ExitCode::SUCCESS
-            }
-            Ok(false) => super::fail(format!("no active key named {name:?}")),
-            Err(e) => super::fail(e),
-        },
     }
 }

@@ -1,11 +1,13 @@
-//! The command line: `serve`, `keys`, the client commands (`submit`, `status`, `result`,
-//! `cancel`), `migrate` and `config default`.
+//! The command line: `serve`, `keys`, `usage`, the client commands (`submit`, `status`,
+//! `result`, `cancel`), `migrate` and `config default`.
 
+mod admin;
 mod client;
 mod emulate;
 mod key_limits;
 mod keys;
 mod progress;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,12 +97,24 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Manage API keys (stored hashed).
+    /// Manage API keys (stored hashed), their limits and budgets; with --url, over a running
+    /// vidgate's admin API.
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        remote: admin::RemoteArgs,
+    },
+    /// What keys spent, per day, model or key; with --url, over a running vidgate.
+    Usage {
+        #[command(flatten)]
+        args: usage::UsageArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        remote: admin::RemoteArgs,
     },
     /// Submit a video request to a running vidgate.
     Submit(Box<client::SubmitArgs>),
@@ -167,8 +181,12 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             })
         }
-        Command::Keys { command, store } => match store.load(None, None) {
-            Ok(config) => runtime().block_on(keys::run(command, config)),
+        Command::Keys { command, store, remote } => match store.load(None, None) {
+            Ok(config) => runtime().block_on(keys::run(command, config, remote)),
+            Err(e) => fail(e),
+        },
+        Command::Usage { args, store, remote } => match store.load(None, None) {
+            Ok(config) => runtime().block_on(usage::run(args, config, remote)),
             Err(e) => fail(e),
         },
         Command::Migrate { store } => match store.load(None, None) {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
 mod accounting;
+mod admin;
 mod cancel;
 mod cli;
 mod crash;
