@@ -53,7 +53,8 @@ pub struct Metrics {
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Usage>,
     /// What it was charged, once it ended: the actual cost when it succeeded, 0 when it
-    /// failed, was cancelled or timed out (absent: unpriced or still running).
+    /// failed, was cancelled or timed out, unless a timed-out job then succeeded upstream
+    /// (charged, as the upstream bills it). Absent: unpriced or still running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
 }
@@ -66,7 +67,12 @@ impl Metrics {
                 .and_then(|c| c.cost.as_ref())
                 .map(|c| c.amount)
                 .or(t.quote.as_ref().map(|q| q.amount)),
-            s if s.is_terminal() => t.quote.as_ref().map(|_| Credits::ZERO),
+            // Failed, cancelled or timed out: nothing, unless the upstream finished a timed-out
+            // job late and billed it (then so does vidgate).
+            s if s.is_terminal() => charge
+                .and_then(|c| c.cost.as_ref())
+                .map(|c| c.amount)
+                .or(t.quote.as_ref().map(|_| Credits::ZERO)),
             _ => None,
         };
         Metrics {

@@ -164,6 +164,32 @@ impl TaskStore for FaultyStore {
     ) -> Result<Option<TaskRecord>> {
         pass!(self.claim_next_poll(pool, owner, now, lease_until))
     }
+    async fn claim_next_reconcile(
+        &self,
+        pool: &str,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        pass!(self.claim_next_reconcile(pool, owner, now, lease_until))
+    }
+    async fn defer_reconcile(
+        &self,
+        lease: Lease,
+        next_poll_at: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        pass!(self.defer_reconcile(lease, next_poll_at, now))
+    }
+    async fn end_reconcile(
+        &self,
+        lease: Lease,
+        charge: Option<crate::Charge>,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        pass!(self.end_reconcile(lease, charge, now, log))
+    }
     async fn record_poll(
         &self,
         lease: Lease,

@@ -280,11 +280,14 @@ pub struct ReapLimits {
     /// A task whose lease runs out this many times in a row (without a finished step in
     /// between) fails instead of being tried again.
     pub max_step_attempts: i64,
+    /// How long (ms) a request that timed out while the upstream had it is still followed,
+    /// so a late success is charged (0: not followed).
+    pub reconcile_for: Millis,
 }
 
 impl Default for ReapLimits {
     fn default() -> Self {
-        ReapLimits { batch: 500, max_step_attempts: 5 }
+        ReapLimits { batch: 500, max_step_attempts: 5, reconcile_for: 24 * 3_600_000 }
     }
 }
 

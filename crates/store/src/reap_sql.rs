@@ -5,13 +5,22 @@
 
 use crate::states::st;
 
-/// `$1` error_type, `$2` now, `$3` batch: tasks past their deadline fail with `timeout`.
+/// `$1` error_type, `$2` now, `$3` batch, `$4` how long to keep reconciling: tasks past their
+/// deadline fail with `timeout`. One the upstream has (running, with its task id) is still
+/// followed until `$2 + $4`, so a late success is charged as the upstream charges it (the SET
+/// expressions read the row as it was before this statement).
 pub(crate) const TIME_OUT: &str = concat!(
     "UPDATE tasks SET state = ",
     st!(failed),
     ", error = 'the request did not finish before its deadline',
      error_type = $1, finished_at = $2, updated_at = $2, fence = fence + 1,
-     lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
+     lease_owner = NULL, lease_until = NULL,
+     reconcile_until = CASE WHEN state = ",
+    st!(running),
+    " AND upstream_task_id IS NOT NULL AND $4 > 0 THEN $2 + $4 END,
+     next_poll_at = CASE WHEN state = ",
+    st!(running),
+    " AND upstream_task_id IS NOT NULL AND $4 > 0 THEN $2 END
  WHERE seq IN (SELECT seq FROM tasks WHERE state IN (",
     st!(queued),
     ", ",

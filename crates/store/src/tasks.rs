@@ -6,8 +6,8 @@ use vidgate_domain::{Millis, RequestId, TaskState};
 
 use crate::Result;
 use crate::model::{
-    CancelOutcome, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits, ReapReport,
-    Slot, TaskRecord,
+    CancelOutcome, Charge, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits,
+    ReapReport, Slot, TaskRecord,
 };
 
 /// A page of one key's tasks, newest first.
@@ -102,6 +102,34 @@ pub trait TaskStore: Send + Sync {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>>;
+
+    /// Claims a request that timed out while the upstream had it and is due to be asked
+    /// again (it is followed for `ReapLimits::reconcile_for`, so a late success is charged).
+    async fn claim_next_reconcile(
+        &self,
+        pool: &str,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>>;
+
+    /// Asks again at `next_poll_at`, or stops following it when that is past its window.
+    async fn defer_reconcile(
+        &self,
+        lease: Lease,
+        next_poll_at: Millis,
+        now: Millis,
+    ) -> Result<bool>;
+
+    /// Stops following it. With a charge (it succeeded late), records its usage and cost
+    /// and charges its key in the same transaction: one `late_charge` ledger row, at most.
+    async fn end_reconcile(
+        &self,
+        lease: Lease,
+        charge: Option<Charge>,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool>;
 
     /// Records a poll that found the task still going; releases the poll lease.
     async fn record_poll(

@@ -76,6 +76,8 @@ impl Workers {
     pub(crate) fn new(ctx: Arc<WorkerContext>, config: &Config) -> anyhow::Result<Workers> {
         let reap = vidgate_store::ReapLimits {
             max_step_attempts: i64::from(config.queue.max_step_attempts),
+            reconcile_for: i64::try_from(config.accounting.reconcile_for.as_millis())
+                .unwrap_or(i64::MAX / 4),
             ..Default::default()
         };
         Ok(Workers {

@@ -9,6 +9,7 @@ mod janitor;
 mod metrics;
 mod poller;
 mod reaper;
+mod reconcile;
 mod result_body;
 pub mod runner;
 pub mod webhooks;

@@ -74,7 +74,15 @@ impl Worker for Poller {
         let Some(task) =
             ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await?
         else {
-            return Ok(Outcome::Idle);
+            // Nothing running is due: a timed-out job the upstream may still finish, then.
+            let Some(task) =
+                ctx.store.claim_next_reconcile(ctx.pool(), &ctx.owner, now, lease_until).await?
+            else {
+                return Ok(Outcome::Idle);
+            };
+            let span = tracing::info_span!("reconcile", request_id = %task.id);
+            crate::reconcile::reconcile(ctx, task).instrument(span).await?;
+            return Ok(Outcome::Worked);
         };
         let span = tracing::info_span!("poll", request_id = %task.id);
         self.follow(task).instrument(span).await?;

@@ -19,6 +19,11 @@ ALTER TABLE tasks ADD COLUMN charge TEXT;
 -- How many upstream slots each key's tasks hold (max_running), read by every claim.
 CREATE INDEX tasks_key_active ON tasks (key_id) WHERE state IN ('submitting', 'running');
 
+-- A request that timed out while the upstream had it is still followed until this time, so
+-- a late success is charged as the upstream charges it (a `late_charge` ledger row).
+ALTER TABLE tasks ADD COLUMN reconcile_until BIGINT;
+CREATE INDEX tasks_reconcile ON tasks (next_poll_at) WHERE reconcile_until IS NOT NULL;
+
 CREATE TABLE ledger (
     seq        BIGSERIAL PRIMARY KEY,
     at         BIGINT NOT NULL,

@@ -28,6 +28,11 @@ ALTER TABLE tasks ADD COLUMN charge TEXT;
 -- How many upstream slots each key's tasks hold (max_running), read by every claim.
 CREATE INDEX tasks_key_active ON tasks (key_id) WHERE state IN ('submitting', 'running');
 
+-- A request that timed out while the upstream had it is still followed until this time, so
+-- a late success is charged as the upstream charges it (a `late_charge` ledger row).
+ALTER TABLE tasks ADD COLUMN reconcile_until INTEGER;
+CREATE INDEX tasks_reconcile ON tasks (next_poll_at) WHERE reconcile_until IS NOT NULL;
+
 CREATE TABLE ledger (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     at         INTEGER NOT NULL,
@@ -35,7 +40,8 @@ CREATE TABLE ledger (
     request_id TEXT,
     -- hold | settle | release | topup | adjust
     kind       TEXT NOT NULL,
-    -- 'open' for a hold, 'close' for its settlement or release: one of each per request.
+    -- 'open' for a hold, 'close' for its settlement or release, 'late' for a charge after a
+    -- timeout: one of each per request.
     phase      TEXT,
     amount     INTEGER NOT NULL,
     spend      INTEGER NOT NULL,

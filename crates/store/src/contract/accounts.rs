@@ -308,3 +308,107 @@ pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(stor
         .unwrap();
     assert_eq!(claim().await.unwrap().map(|t| t.id), Some(g2.id), "a slot of its own came free");
 }
+
+pub async fn a_late_success_after_a_timeout_is_charged_once(store: &dyn Store) {
+    key(store, "late", KeyBudget::default()).await;
+    let t = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    store.mark_running(c.lease(), "up-1", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    let limits = ReapLimits { reconcile_for: HOUR, ..ReapLimits::default() };
+    store.reap(T0 + 11, limits).await.unwrap();
+    let failed = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(failed.error_type, Some(ErrorType::Timeout));
+    assert_eq!(
+        store.balance("late", T0 + 11).await.unwrap().unwrap().balance,
+        Credits::ZERO,
+        "released"
+    );
+    // Still followed: due now, and only for the reconciler.
+    assert!(store.claim_next_poll("sandbox", "w", T0 + 11, T0 + HOUR).await.unwrap().is_none());
+    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
+    assert_eq!(r.id, t.id);
+    assert!(
+        store.claim_next_reconcile("sandbox", "w2", T0 + 12, T0 + 20).await.unwrap().is_none(),
+        "leased"
+    );
+    assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
+    assert!(
+        store.claim_next_reconcile("sandbox", "w", T0 + 50, T0 + 60).await.unwrap().is_none(),
+        "not due yet"
+    );
+    let r = store.claim_next_reconcile("sandbox", "w", T0 + 100, T0 + 200).await.unwrap().unwrap();
+    assert!(
+        store
+            .end_reconcile(r.lease(), Some(charge_of(0.7)), T0 + 101, LogEntry::info(T0, "late"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .end_reconcile(r.lease(), Some(charge_of(0.7)), T0 + 102, LogEntry::info(T0, "again"))
+            .await
+            .unwrap()
+    );
+    let kinds: Vec<(String, Credits)> = store
+        .ledger(Some("late"), 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.amount))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("hold".into(), credits(-1.0)),
+            ("release".into(), credits(1.0)),
+            ("late_charge".into(), credits(-0.7)),
+        ]
+    );
+    assert_eq!(store.balance("late", T0 + 200).await.unwrap().unwrap().balance, credits(-0.7));
+    let after = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.error_type),
+        (vidgate_domain::TaskState::Failed, Some(ErrorType::Timeout))
+    );
+    assert!(
+        store
+            .claim_next_reconcile("sandbox", "w", T0 + HOUR * 2, T0 + HOUR * 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A window that closes with nothing found ends the following, uncharged.
+    let u = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, u.id);
+    store.mark_running(c.lease(), "up-2", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    store.reap(T0 + 11, limits).await.unwrap();
+    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
+    assert!(store.defer_reconcile(r.lease(), T0 + 11 + HOUR, T0 + 12).await.unwrap());
+    assert!(
+        store
+            .claim_next_reconcile("sandbox", "w", T0 + 3 * HOUR, T0 + 4 * HOUR)
+            .await
+            .unwrap()
+            .is_none(),
+        "the window closed"
+    );
+    // With reconciling off, a timed-out job is not followed at all.
+    let v = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, v.id);
+    store.mark_running(c.lease(), "up-3", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    store.reap(T0 + 11, ReapLimits { reconcile_for: 0, ..ReapLimits::default() }).await.unwrap();
+    assert!(store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().is_none());
+}
+
+fn charge_of(cost: f64) -> Charge {
+    match success(cost, 3.0) {
+        Completion::Succeeded { charge, .. } => charge,
+        _ => unreachable!(),
+    }
+}

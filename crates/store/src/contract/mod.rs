@@ -76,6 +76,7 @@ macro_rules! store_contract_tests {
             concurrent_creates_never_overspend_a_budget,
             a_balance_is_the_sum_of_its_ledger_after_a_random_run,
             a_key_at_its_max_running_is_passed_over_not_blocking_the_queue,
+            a_late_success_after_a_timeout_is_charged_once,
         );
     };
 }

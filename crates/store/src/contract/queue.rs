@@ -521,7 +521,7 @@ pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
 }
 
 pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store) {
-    let limits = ReapLimits { batch: 100, max_step_attempts: 3 };
+    let limits = ReapLimits { batch: 100, max_step_attempts: 3, ..ReapLimits::default() };
     let t = insert(store, new_task("k", 0, T0)).await;
     let mut now = T0;
     // Two crashes mid-submit: back in the queue each time.
@@ -559,7 +559,7 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
 }
 
 pub async fn the_reaper_sweeps_in_bounded_batches(store: &dyn Store) {
-    let limits = ReapLimits { batch: 4, max_step_attempts: 5 };
+    let limits = ReapLimits { batch: 4, max_step_attempts: 5, ..ReapLimits::default() };
     for _ in 0..10 {
         insert(store, new_task("k", 0, T0)).await;
     }

@@ -110,7 +110,7 @@ impl AccountStore for SqlStore {
                     CAST(sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT) AS requests,
                     CAST(sum(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT) AS succeeded,
                     CAST(sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS BIGINT) AS released,
-                    sum(CASE WHEN kind = 'settle' THEN seconds ELSE 0.0 END) AS seconds,
+                    sum(CASE WHEN kind IN ('settle', 'late_charge') THEN seconds ELSE 0.0 END) AS seconds,
                     CAST(sum(spend) AS BIGINT) AS spent
              FROM ledger
              WHERE request_id IS NOT NULL AND ($1 IS NULL OR key_id = $1)

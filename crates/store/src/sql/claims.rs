@@ -16,6 +16,9 @@ pub(crate) struct Claims {
     pub(crate) queued: Arc<str>,
     /// `$1` owner, `$2` lease until, `$3` now, `$4` pool: the running task due first.
     pub(crate) poll: Arc<str>,
+    /// `$1` owner, `$2` lease until, `$3` now, `$4` pool: the timed-out task to reconcile
+    /// that is due first.
+    pub(crate) reconcile: Arc<str>,
     /// `$1` now, `$2` lease until: the webhook delivery due first.
     pub(crate) delivery: Arc<str>,
 }
@@ -47,6 +50,16 @@ impl Claims {
                      poll_event = 0
                  WHERE seq = (SELECT seq FROM tasks WHERE state = ", st!(running), " AND pool = $4 AND next_poll_at <= $3
                                 AND (lease_until IS NULL OR lease_until < $3)
+                              ORDER BY next_poll_at LIMIT 1 {skip_locked})
+                 RETURNING {}"),
+                task_columns!(),
+                skip_locked = skip_locked,
+            )
+            .into(),
+            reconcile: format!(
+                concat!("UPDATE tasks SET fence = fence + 1, lease_owner = $1, lease_until = $2, updated_at = $3
+                 WHERE seq = (SELECT seq FROM tasks WHERE reconcile_until IS NOT NULL AND pool = $4
+                                AND next_poll_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
                               ORDER BY next_poll_at LIMIT 1 {skip_locked})
                  RETURNING {}"),
                 task_columns!(),

@@ -8,6 +8,7 @@ mod budget;
 mod claims;
 mod insert;
 mod keys;
+mod reconcile;
 mod stats;
 mod tasks;
 mod webhooks;

@@ -13,8 +13,8 @@ use crate::db::{Row, Stmt, Tx, built_sql, shared_sql, sql};
 use crate::reap_sql;
 use crate::rows::{task_columns, task_from_row};
 use crate::{
-    CancelOutcome, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask, ReapLimits,
-    ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
+    CancelOutcome, Charge, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask,
+    ReapLimits, ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
 };
 
 const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
@@ -355,6 +355,37 @@ impl TaskStore for SqlStore {
         one(self.db.write(stmt).await?)
     }
 
+    async fn claim_next_reconcile(
+        &self,
+        pool: &str,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let stmt =
+            shared_sql(&self.claims.reconcile).bind(owner).bind(lease_until).bind(now).bind(pool);
+        one(self.db.write(stmt).await?)
+    }
+
+    async fn defer_reconcile(
+        &self,
+        lease: Lease,
+        next_poll_at: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        self.reconcile_later(lease, next_poll_at, now).await
+    }
+
+    async fn end_reconcile(
+        &self,
+        lease: Lease,
+        charge: Option<Charge>,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        self.reconcile_done(lease, charge, now, log).await
+    }
+
     async fn record_poll(
         &self,
         lease: Lease,
@@ -492,7 +523,13 @@ impl TaskStore for SqlStore {
         let mut tx = self.db.begin().await?;
         let ids = |rows: Vec<Row>| rows.iter().map(|r| r.text("id")).collect::<Result<Vec<_>>>();
         let timed_out = ids(tx
-            .fetch(sql(reap_sql::TIME_OUT).bind(ErrorType::Timeout).bind(now).bind(batch))
+            .fetch(
+                sql(reap_sql::TIME_OUT)
+                    .bind(ErrorType::Timeout)
+                    .bind(now)
+                    .bind(batch)
+                    .bind(limits.reconcile_for.max(0)),
+            )
             .await?)?;
         for id in &timed_out {
             let entry = LogEntry::error(now, "deadline passed; failed with error_type timeout");

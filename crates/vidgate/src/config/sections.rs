@@ -353,6 +353,8 @@ pub struct AccountingConfig {
     pub default_prices: bool,
     pub prices: Vec<vidgate_domain::pricing::PriceRule>,
     pub max_running_per_key: i64,
+    #[serde(with = "humantime_serde")]
+    pub reconcile_for: Duration,
 }
 
 impl AccountingConfig {

@@ -357,3 +357,46 @@ async fn several_accounts_each_run_one_task_and_share_one_queue() {
     let stats = up.emulator.stats();
     assert_eq!(stats.create_accepted, 4);
 }
+
+/// The deadline passes while the upstream still has the job: the caller hears `timeout` and
+/// is not charged; the job finishes upstream later, the upstream bills it, and so does
+/// vidgate (once), while the request stays failed.
+#[tokio::test]
+async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills_it() {
+    let (app, upstream) = setup(
+        |e| e.processing_time = Duration::from_secs(30),
+        |c| c.queue.request_deadline = Duration::from_secs(10),
+    )
+    .await;
+    let id = app.create(&body("slow upstream")).await;
+    let mut timed_out = false;
+    for _ in 0..60 {
+        app.dispatch_until_idle().await;
+        upstream.emulator.step().await;
+        app.poll_until_idle().await;
+        app.reap().await;
+        let s = app.status(&id).await;
+        if !timed_out && s["status"] == "COMPLETED" {
+            assert_eq!(s["error_type"], "timeout", "{s}");
+            assert_eq!(s["metrics"]["cost"].as_f64(), Some(0.0), "a timeout costs nothing: {s}");
+            timed_out = true;
+        }
+        app.advance(1000);
+    }
+    assert!(timed_out);
+    let s = app.status(&id).await;
+    assert_eq!(
+        (s["status"].as_str(), s["error_type"].as_str()),
+        (Some("COMPLETED"), Some("timeout"))
+    );
+    assert_eq!(
+        s["metrics"]["cost"].as_f64(),
+        Some(0.2),
+        "charged for the 2 s the upstream made: {s}"
+    );
+    let logs = app.logs(&id).await;
+    assert!(logs.iter().any(|l| l.contains("after the deadline: charged 0.2 credits")), "{logs:?}");
+    let (_, usage) = app.get_json("/tencent-vod/v1/usage").await;
+    assert_eq!(usage["total"]["spent"].as_f64(), Some(0.2), "{usage}");
+    assert_eq!(usage["total"]["released"].as_i64(), Some(1));
+}
