@@ -86,6 +86,7 @@ async function useKey(key) {
   $("key-status").textContent = "Key accepted.";
   $("main").hidden = false;
   fillModels();
+  loadAccount();
   await loadList(true);
   clearInterval(state.timer);
   state.timer = setInterval(() => document.hidden || loadList(false), REFRESH_MS);
@@ -98,6 +99,8 @@ function forgetKey() {
   clearInterval(state.timer);
   clearCards();
   $("main").hidden = true;
+  $("admin").hidden = true;
+  $("account").textContent = "";
   $("api-key").placeholder = "vg_…";
   $("key-status").textContent = "Key forgotten.";
 }

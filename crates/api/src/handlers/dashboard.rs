@@ -1,5 +1,5 @@
 //! `/dashboard`: the web page for people (paste a key, watch requests live, play results,
-//! submit, cancel). Its three files are compiled into the binary, so a deployment is the one
+//! submit, cancel; with an admin key, manage keys, budgets and top-ups). Its files are compiled into the binary, so a deployment is the one
 //! executable; they are plain HTML/CSS/JS talking to the public API with the pasted key.
 
 use std::sync::LazyLock;
@@ -37,6 +37,9 @@ static INDEX: LazyLock<Asset> =
 static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
     asset(include_str!("../../dashboard/app.js"), "text/javascript; charset=utf-8")
 });
+static ADMIN: LazyLock<Asset> = LazyLock::new(|| {
+    asset(include_str!("../../dashboard/admin.js"), "text/javascript; charset=utf-8")
+});
 static STYLE: LazyLock<Asset> =
     LazyLock::new(|| asset(include_str!("../../dashboard/app.css"), "text/css; charset=utf-8"));
 
@@ -72,6 +75,7 @@ pub async fn slash() -> Redirect {
 pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match name.as_str() {
         "app.js" => serve(&SCRIPT, &headers),
+        "admin.js" => serve(&ADMIN, &headers),
         "app.css" => serve(&STYLE, &headers),
         _ => ApiError::NotFound(format!("the dashboard has no file {name:?}")).into_response(),
     }

@@ -27,7 +27,9 @@ async fn the_dashboard_is_served_from_the_binary_with_strict_headers() {
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"src="dashboard/app.js""#), "the page loads its script");
 
-    for (file, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+    for (file, kind) in
+        [("app.js", "text/javascript"), ("admin.js", "text/javascript"), ("app.css", "text/css")]
+    {
         let r = app.http.get(app.url(&format!("/dashboard/{file}"))).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{file}");
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind), "{file}");
@@ -218,4 +220,69 @@ async fn a_person_uses_the_dashboard_in_headless_chromium() {
     assert_eq!(out["StorageMode"], "Temporary");
     assert_eq!(out["MediaName"], "lighthouse");
     assert_eq!(out["PersonGeneration"], "Disallowed");
+}
+
+/// An operator manages keys from the page: the Administration section (admin keys only)
+/// makes a key with a budget and a top-up, tops it up, sets a limit; the API then holds
+/// exactly that, and the audit log names each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_manages_keys_and_budgets_from_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("VIDGATE_BOOTSTRAP_KEY", KEY)]);
+    let artifacts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/artifacts"));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("dashboard-admin.png");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dashboard/admin_check.py");
+    let (python, base, shot_path) = (venv_python(), server.base.clone(), shot.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("VIDGATE_URL", &base)
+            .env("VIDGATE_KEY", KEY)
+            .env("SCREENSHOT", &shot_path)
+            .output()
+            .expect("run the browser script")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the admin run failed (screenshot: {}): {stdout}\n{}",
+        shot.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    assert!(seen["account"].as_str().unwrap().starts_with("balance 0 credits"), "{seen}");
+    assert!(seen["created"].as_str().unwrap().contains("vg_"), "the new key shown once: {seen}");
+    let row: Vec<&str> =
+        seen["row_after_changes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(&row[..4], ["team-ui", "user", "active", "2.5"], "{seen}");
+    assert_eq!(row[6], "prepaid, day ≤ 5, month ≤ 40");
+    assert!(seen["top_up_error"].as_str().unwrap().contains("non-zero"), "{seen}");
+    let audit: Vec<&str> =
+        seen["audit"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    for action in ["key.create team-ui", "key.top_up team-ui", "key.budget team-ui"] {
+        assert!(audit.iter().any(|l| l.ends_with(&format!("bootstrap: {action}"))), "{audit:?}");
+    }
+    assert_eq!(seen["user_sees_admin"], false);
+    assert!(seen["user_account"].as_str().unwrap().starts_with("balance 2.5 credits"), "{seen}");
+    assert_eq!(seen["console_errors"], json!([]), "the page logged errors");
+
+    // What the page did is what the API holds.
+    let keys: Value = reqwest::Client::new()
+        .get(format!("{}/admin/keys", server.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let team = keys.as_array().unwrap().iter().find(|k| k["name"] == "team-ui").unwrap();
+    assert_eq!(team["budget"]["balance"], 2.5);
+    assert_eq!(
+        (team["budget"]["prepaid"].as_bool(), team["budget"]["month_limit"].as_f64()),
+        (Some(true), Some(40.0))
+    );
 }
