@@ -356,6 +356,25 @@ impl crate::AuditStore for FaultyStore {
 }
 
 #[async_trait]
+impl crate::MediaCatalog for FaultyStore {
+    async fn record_media(&self, object: crate::MediaObject) -> Result<()> {
+        pass!(self.record_media(object))
+    }
+    async fn media_of(&self, request_id: RequestId) -> Result<Vec<crate::MediaObject>> {
+        pass!(self.media_of(request_id))
+    }
+    async fn expired_media(&self, now: Millis, limit: i64) -> Result<Vec<crate::MediaObject>> {
+        pass!(self.expired_media(now, limit))
+    }
+    async fn mark_media_deleted(&self, id: RequestId, variant: &str, now: Millis) -> Result<bool> {
+        pass!(self.mark_media_deleted(id, variant, now))
+    }
+    async fn media_totals(&self) -> Result<crate::MediaTotals> {
+        pass!(self.media_totals())
+    }
+}
+
+#[async_trait]
 impl Store for FaultyStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()

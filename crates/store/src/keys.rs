@@ -106,6 +106,8 @@ pub struct KeyLimits {
     pub max_body_bytes: Option<i64>,
     /// Upstream slots this key's requests may hold at once (0: unlimited).
     pub max_running: Option<i64>,
+    /// Seconds this key's stored media is kept (0: until deleted); `None`: `media.retention`.
+    pub media_retention_secs: Option<i64>,
 }
 
 /// A key's webhook signing secrets: the current one, and during a rotation the one it replaced

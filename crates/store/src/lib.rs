@@ -17,6 +17,7 @@ mod events;
 #[cfg(feature = "testing")]
 pub mod faults;
 mod keys;
+mod media;
 mod migrations;
 mod model;
 pub mod postgres;
@@ -36,6 +37,7 @@ pub use events::{StoreEvent, StoreEvents};
 pub use keys::{
     BOOTSTRAP_ID_PREFIX, KeyBudget, KeyLimits, KeyRecord, KeyRole, KeyStore, NewKey, WebhookSecrets,
 };
+pub use media::{MediaCatalog, MediaObject, MediaTotals};
 pub use model::{
     BudgetRefusal, CancelOutcome, Charge, Completion, DedupClaim, IdempotencyClaim, InsertOutcome,
     Lease, LimitScope, LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot,
@@ -47,7 +49,9 @@ pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore
 
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
-pub trait Store: TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore {
+pub trait Store:
+    TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore + MediaCatalog
+{
     /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -84,6 +84,7 @@ pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
             max_queued: row.opt_int("max_queued")?,
             max_body_bytes: row.opt_int("max_body_bytes")?,
             max_running: row.opt_int("max_running")?,
+            media_retention_secs: row.opt_int("media_retention")?,
         },
         role: crate::KeyRole::parse(&row.text("role")?),
         budget: crate::KeyBudget {

@@ -105,6 +105,7 @@ pub async fn key_limits_are_stored_per_key(store: &dyn Store) {
         max_queued: Some(10),
         max_body_bytes: Some(4096),
         max_running: Some(2),
+        media_retention_secs: Some(86_400),
     };
     let key = NewKey {
         id: "key_l".into(),

@@ -6,6 +6,7 @@ mod accounts;
 mod dedup;
 mod keys;
 mod limits;
+mod media;
 mod queue;
 mod requests;
 mod stats;
@@ -15,6 +16,7 @@ pub use accounts::*;
 pub use dedup::*;
 pub use keys::*;
 pub use limits::*;
+pub use media::*;
 pub use queue::*;
 pub use requests::*;
 pub use stats::*;
@@ -77,6 +79,7 @@ macro_rules! store_contract_tests {
             a_balance_is_the_sum_of_its_ledger_after_a_random_run,
             a_key_at_its_max_running_is_passed_over_not_blocking_the_queue,
             a_late_success_after_a_timeout_is_charged_once,
+            media_rows_replace_on_recopy_expire_in_order_and_delete_once,
         );
     };
 }

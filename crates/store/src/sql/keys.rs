@@ -14,7 +14,7 @@ use crate::{
 macro_rules! key_columns {
     () => {
         "id, name, prefix, created_at, revoked_at, create_rate, create_burst, max_queued, max_body_bytes, \
-         max_running, role, prepaid, day_limit, month_limit"
+         max_running, role, prepaid, day_limit, month_limit, media_retention"
     };
 }
 
@@ -28,8 +28,8 @@ impl KeyStore for SqlStore {
         let stmt = sql(concat!(
             "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, webhook_secret,
                                    create_rate, create_burst, max_queued, max_body_bytes,
-                                   max_running, role)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                   max_running, role, media_retention)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              RETURNING ",
             key_columns!()
         ))
@@ -44,7 +44,8 @@ impl KeyStore for SqlStore {
         .bind(key.limits.max_queued)
         .bind(key.limits.max_body_bytes)
         .bind(key.limits.max_running)
-        .bind(key.role.as_str());
+        .bind(key.role.as_str())
+        .bind(key.limits.media_retention_secs);
         match self.db.write(stmt).await {
             Ok(rows) => match rows.first() {
                 Some(row) => key_from_row(row),
@@ -134,13 +135,14 @@ impl KeyStore for SqlStore {
 
     async fn set_key_limits(&self, name: &str, limits: KeyLimits) -> Result<bool> {
         let stmt = sql("UPDATE api_keys SET create_rate = $1, create_burst = $2, max_queued = $3,
-                            max_body_bytes = $4, max_running = $5
-                        WHERE name = $6 AND revoked_at IS NULL")
+                            max_body_bytes = $4, max_running = $5, media_retention = $6
+                        WHERE name = $7 AND revoked_at IS NULL")
         .bind(limits.create_rate)
         .bind(limits.create_burst)
         .bind(limits.max_queued)
         .bind(limits.max_body_bytes)
         .bind(limits.max_running)
+        .bind(limits.media_retention_secs)
         .bind(name);
         Ok(self.db.execute(stmt).await? == 1)
     }

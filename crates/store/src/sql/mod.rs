@@ -8,6 +8,7 @@ mod budget;
 mod claims;
 mod insert;
 mod keys;
+mod media;
 mod reconcile;
 mod stats;
 mod tasks;
