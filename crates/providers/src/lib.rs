@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, VideoRequest};
 
-pub use output::{OutputFile, ResultBody, UpstreamOutput, absolutize_media_urls};
+pub use output::{OutputFile, ResultBody, StoredFile, UpstreamOutput};
 
 /// One upstream account and how many jobs it may run at once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! of that wire shape: the workers store it, the API serves and documents it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use vidgate_domain::Usage;
 use vidgate_domain::pricing::Cost;
@@ -12,8 +11,8 @@ use vidgate_domain::pricing::Cost;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = MediaFile)]
 pub struct OutputFile {
-    /// Absolute for upstream files; a path under `/media/` for files vidgate stores itself
-    /// (the API prefixes its public base URL).
+    /// Where to download it: vidgate's content route (a signed URL, valid for `media.url_ttl`)
+    /// for files vidgate keeps, else the upstream's own URL.
     pub url: String,
     pub content_type: String,
     pub file_name: String,
@@ -38,6 +37,24 @@ pub struct OutputFile {
     /// The cover as a File id a later request can name as its first frame.
     #[serde(default)]
     pub cover_file_id: Option<String>,
+    /// The upstream's URL of a file vidgate copied into its media store (it expires upstream).
+    #[serde(default)]
+    pub source_url: Option<String>,
+    /// Hex SHA-256 of a file vidgate keeps (also the content route's `ETag`).
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+/// A file the provider already wrote into the media store (the sandbox's renders): the keep
+/// step records it instead of copying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// `video`, `cover`, … (`vidgate_media::Variant`).
+    pub variant: String,
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: String,
 }
 
 /// A finished request's output (fal's video-model shape: `video.url` first, so generic fal
@@ -67,45 +84,6 @@ pub struct ResultBody {
 pub struct UpstreamOutput {
     pub files: Vec<OutputFile>,
     pub usage: Option<Usage>,
-}
-
-/// Makes the media URLs of a stored result body absolute (`url` and `cover_url` of `video`
-/// and of every `videos` entry): vidgate stores its own files' URLs as `/media/...` paths
-/// because the public base URL is only known per request (or per webhook).
-pub fn absolutize_media_urls(result: &mut Value, absolute: &dyn Fn(&str) -> String) {
-    let fix = |file: &mut Value| {
-        for key in ["url", "cover_url"] {
-            if let Some(Value::String(url)) = file.get_mut(key) {
-                *url = absolute(url);
-            }
-        }
-    };
-    if let Some(video) = result.get_mut("video") {
-        fix(video);
-    }
-    if let Some(Value::Array(videos)) = result.get_mut("videos") {
-        videos.iter_mut().for_each(fix);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn own_media_paths_become_absolute_and_upstream_urls_stay() {
-        let mut r = json!({
-            "video": {"url": "/media/a/video.mp4", "cover_url": "/media/a/cover.jpg"},
-            "videos": [{"url": "https://cdn.example/v.mp4", "cover_url": null}],
-        });
-        absolutize_media_urls(&mut r, &|u: &str| {
-            if u.starts_with('/') { format!("https://gw.example{u}") } else { u.to_owned() }
-        });
-        assert_eq!(r["video"]["url"], "https://gw.example/media/a/video.mp4");
-        assert_eq!(r["video"]["cover_url"], "https://gw.example/media/a/cover.jpg");
-        assert_eq!(r["videos"][0]["url"], "https://cdn.example/v.mp4");
-        assert_eq!(r["videos"][0]["cover_url"], Value::Null);
-    }
+    /// Files among `files` the provider stored itself.
+    pub stored: Vec<StoredFile>,
 }

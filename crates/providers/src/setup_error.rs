@@ -20,8 +20,6 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not a media key (64 hex characters)", .0.display())]
-    BadMediaKey(PathBuf),
 }
 
 impl SetupError {

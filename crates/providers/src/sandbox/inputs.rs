@@ -4,12 +4,12 @@
 //! File ids from the media this vidgate stores. Every failure is a sentence for the caller,
 //! never a panic; the render then fails with `input_fetch_failed`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use vidgate_domain::{VideoRequest, request::FileKind};
+use vidgate_media::{MediaStore, ObjectKey};
 
-use super::media_names::FileIdError;
+use super::file_ids::{self, FileIdError};
 use crate::egress::{self, EgressPolicy};
 
 /// Where an image comes from.
@@ -72,8 +72,7 @@ pub struct Fetcher {
     client: reqwest::Client,
     policy: EgressPolicy,
     max_bytes: u64,
-    media_dir: PathBuf,
-    names: super::media_names::MediaNames,
+    media: MediaStore,
 }
 
 impl Fetcher {
@@ -81,10 +80,9 @@ impl Fetcher {
         policy: EgressPolicy,
         timeout: Duration,
         max_bytes: u64,
-        media_dir: PathBuf,
-        names: super::media_names::MediaNames,
+        media: MediaStore,
     ) -> Result<Self, crate::SetupError> {
-        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media_dir, names })
+        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media })
     }
 
     /// The bytes of one image; `role` ("first frame", "last frame") starts error messages.
@@ -97,15 +95,19 @@ impl Fetcher {
     ) -> Result<Vec<u8>, InputError> {
         match source {
             Source::File(id) => {
-                let path = self
-                    .names
-                    .resolve(&self.media_dir, key_id, id)
-                    .map_err(|e| InputError::File { role: role.to_owned(), source: e })?;
-                tokio::fs::read(&path).await.map_err(|e| InputError::Read {
-                    role: role.to_owned(),
-                    file_id: id.clone(),
-                    source: e,
-                })
+                let file = |source| InputError::File { role: role.to_owned(), source };
+                let (request, variant) = file_ids::parse(id).map_err(file)?;
+                // Only the caller's own part of the store: another key's id is missing.
+                let key = ObjectKey::output(key_id, request, variant);
+                match self.media.read_small(&key, self.max_bytes).await {
+                    Ok(Some(bytes)) => Ok(bytes.to_vec()),
+                    Ok(None) => Err(file(FileIdError::Missing(id.clone()))),
+                    Err(e) => Err(InputError::Read {
+                        role: role.to_owned(),
+                        file_id: id.clone(),
+                        source: e,
+                    }),
+                }
             }
             Source::Url(url) => self.download(url).await.map_err(|e| InputError::Url {
                 role: role.to_owned(),
@@ -152,7 +154,7 @@ pub enum InputError {
     #[error("{role}: {source}")]
     File { role: String, source: FileIdError },
     #[error("{role}: reading {file_id:?} failed: {source}")]
-    Read { role: String, file_id: String, source: std::io::Error },
+    Read { role: String, file_id: String, source: vidgate_media::MediaError },
     #[error("{role} image {url}: {source}")]
     Url { role: String, url: String, source: DownloadError },
 }

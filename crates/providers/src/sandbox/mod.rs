@@ -5,36 +5,40 @@
 //! a restart: the job's age comes from the task's `submitted_at`, and a finished file on disk
 //! is reused instead of re-rendered. The render happens in the poll that finds the simulated
 //! time over, under that poll's lease, so among several replicas exactly one renders a given
-//! request. Files are cleaned once their retention is over (`expire_media`).
+//! request. Renders go into the media store (`vidgate-media`), so replicas sharing an S3 store
+//! share them; a render that finished before a crash is found there and reused.
 
+pub mod file_ids;
 pub mod inputs;
-pub mod media_names;
 mod render_job;
-pub mod retention;
+mod scratch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use vidgate_domain::{Clock, ErrorType, RequestId};
 
-use crate::egress::EgressPolicy;
-use crate::{Account, PollJob, PollStatus, Provider, ProviderError, SubmitJob, Submitted};
-use inputs::{Fetcher, frame_sources};
-use media_names::MediaNames;
-use render_job::{Inputs, RenderOutcome, render_to_disk};
+use vidgate_media::{MediaStore, ObjectKey, Variant, layout::content_path};
 
-pub const VIDEO_FILE: &str = "video.mp4";
-pub const COVER_FILE: &str = "cover.jpg";
+use crate::egress::EgressPolicy;
+use crate::{
+    Account, OutputFile, PollJob, PollStatus, Provider, ProviderError, StoredFile, SubmitJob,
+    Submitted,
+};
+use inputs::{Fetcher, frame_sources};
+use render_job::{Inputs, RenderOutcome, Rendered, render_into};
 
 /// Error code of a prompt the simulated moderation refuses (the upstream's own code).
 pub const MODERATION_CODE: &str = "InvalidParameter.VoilationContent";
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Where rendered files go (`<media_dir>/<request id>.<token>/video.mp4`, see `media_names`).
-    pub media_dir: PathBuf,
+    /// Where renders are kept (`<key id>/<request id>/video`, see `vidgate_media::layout`).
+    pub media: MediaStore,
+    /// A local directory renders are written in before they go into the media store.
+    pub scratch_dir: PathBuf,
     /// Jobs that may run at once (the simulated account's concurrency limit).
     pub concurrency: i64,
     /// Simulated time in the upstream's own queue.
@@ -46,8 +50,6 @@ pub struct SandboxConfig {
     /// Prompts containing any of these words fail as the upstream's moderation would, so
     /// callers can exercise their failure handling.
     pub moderation_blocklist: Vec<String>,
-    /// How long rendered files are kept (zero: forever).
-    pub retention: Duration,
     /// Input image downloads: the SSRF guard, a time limit and a size cap.
     pub egress: EgressPolicy,
     pub fetch_timeout: Duration,
@@ -58,25 +60,30 @@ pub struct SandboxProvider {
     config: SandboxConfig,
     clock: Arc<dyn Clock>,
     fetcher: Fetcher,
-    names: MediaNames,
 }
+
+/// What the sandbox leaves beside a finished render, so a later poll (after a crash, or on
+/// another replica) answers with it instead of rendering again.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RenderNote {
+    file: OutputFile,
+    stored: Vec<StoredFile>,
+}
+
+/// A render note is a few hundred bytes; anything larger is not one.
+const NOTE_MAX_BYTES: u64 = 64 * 1024;
 
 impl SandboxProvider {
     pub fn new(config: SandboxConfig, clock: Arc<dyn Clock>) -> Result<Self, crate::SetupError> {
-        let names = MediaNames::open(&config.media_dir)?;
+        std::fs::create_dir_all(&config.scratch_dir)
+            .map_err(crate::SetupError::io("create", &config.scratch_dir))?;
         let fetcher = Fetcher::new(
             config.egress.clone(),
             config.fetch_timeout,
             config.max_input_bytes,
-            config.media_dir.clone(),
-            names.clone(),
+            config.media.clone(),
         )?;
-        Ok(SandboxProvider { config, clock, fetcher, names })
-    }
-
-    /// How this sandbox names stored media (for tests that look at the files).
-    pub fn media_names(&self) -> &MediaNames {
-        &self.names
+        Ok(SandboxProvider { config, clock, fetcher })
     }
 
     pub fn upstream_id(request_id: RequestId) -> String {
@@ -92,13 +99,8 @@ impl SandboxProvider {
             .map(String::as_str)
     }
 
-    /// The input images' bytes, unless the video is already on disk (then none are needed).
+    /// The input images' bytes.
     async fn inputs(&self, job: &PollJob<'_>) -> Result<Inputs, inputs::InputError> {
-        let dir = self.names.dir_name(job.key_id, job.request_id);
-        let done = self.config.media_dir.join(dir).join(VIDEO_FILE);
-        if tokio::fs::try_exists(&done).await.unwrap_or(false) {
-            return Ok(Inputs::default());
-        }
         let sources = frame_sources(job.request);
         let mut inputs = Inputs::default();
         if let Some(first) = &sources.first {
@@ -110,7 +112,18 @@ impl SandboxProvider {
         Ok(inputs)
     }
 
+    /// A render finished earlier (renders are deterministic: it is the same file).
+    async fn earlier_render(&self, job: &PollJob<'_>) -> Option<RenderOutcome> {
+        let note = ObjectKey::render_note(job.key_id, job.request_id);
+        let bytes = self.config.media.read_small(&note, NOTE_MAX_BYTES).await.ok()??;
+        let note: RenderNote = serde_json::from_slice(&bytes).ok()?;
+        Some(RenderOutcome::Done(note.file, note.stored))
+    }
+
     async fn render(&self, job: &PollJob<'_>) -> RenderOutcome {
+        if let Some(done) = self.earlier_render(job).await {
+            return done;
+        }
         let inputs = match self.inputs(job).await {
             Ok(inputs) => inputs,
             Err(e) => {
@@ -120,24 +133,76 @@ impl SandboxProvider {
                 };
             }
         };
-        let name = self.names.dir_name(job.key_id, job.request_id);
-        let names = (self.names.clone(), job.key_id.to_owned());
-        let (dir, fps, id, request, retention) = (
-            self.config.media_dir.clone(),
-            self.config.fps,
-            job.request_id,
-            job.request.clone(),
-            self.config.retention,
-        );
-        tokio::task::spawn_blocking(move || {
-            let file_id = |kind: &str| names.0.file_id(&names.1, id, kind);
-            render_to_disk(&dir, &name, &file_id, id, &request, &inputs, fps, retention)
-        })
-        .await
-        .unwrap_or_else(|e| RenderOutcome::Failed {
+        let failed = |message: String| RenderOutcome::Failed {
             code: ErrorType::upstream("RenderFailed"),
-            message: format!("render task died: {e}"),
-        })
+            message,
+        };
+        // A private scratch directory: a replica that lost its lease may still be rendering
+        // the same request; neither touches the other's files. Dropped (deleted) on return.
+        let scratch = match tempfile::Builder::new()
+            .prefix(&format!("{}.", job.request_id))
+            .tempdir_in(&self.config.scratch_dir)
+        {
+            Ok(dir) => dir,
+            Err(e) => return failed(format!("cannot make a scratch directory: {e}")),
+        };
+        let (dir, fps, request) =
+            (scratch.path().to_path_buf(), self.config.fps, job.request.clone());
+        let rendered =
+            tokio::task::spawn_blocking(move || render_into(&dir, &request, &inputs, fps)).await;
+        let rendered = match rendered {
+            Ok(Ok(rendered)) => rendered,
+            Ok(Err(outcome)) => return outcome,
+            Err(e) => return failed(format!("render task died: {e}")),
+        };
+        match self.store_render(job, &rendered).await {
+            Ok(done) => done,
+            Err(e) => failed(format!("cannot store the render: {e}")),
+        }
+    }
+
+    /// Puts a render into the media store: the cover, the video, then the note that says
+    /// both are there.
+    async fn store_render(
+        &self,
+        job: &PollJob<'_>,
+        r: &Rendered,
+    ) -> Result<RenderOutcome, vidgate_media::MediaError> {
+        let (key_id, id, media) = (job.key_id, job.request_id, &self.config.media);
+        let mut stored = Vec::new();
+        for (variant, path, content_type) in
+            [(Variant::COVER, &r.cover, "image/jpeg"), (Variant::VIDEO, &r.video, "video/mp4")]
+        {
+            let key = ObjectKey::output(key_id, id, variant);
+            let object = media.put_file(&key, path, u64::MAX).await?;
+            stored.push(StoredFile {
+                variant: variant.to_string(),
+                key: key.to_string(),
+                size: object.size,
+                sha256: object.sha256,
+                content_type: content_type.into(),
+            });
+        }
+        let video = &stored[1];
+        let file = OutputFile {
+            url: content_path(id, Variant::VIDEO),
+            content_type: "video/mp4".into(),
+            file_name: format!("{id}.mp4"),
+            file_size: Some(video.size),
+            width: Some(r.width),
+            height: Some(r.height),
+            duration: Some(r.duration),
+            expires_at: None,
+            file_id: Some(file_ids::file_id(id, Variant::VIDEO)),
+            cover_url: Some(content_path(id, Variant::COVER)),
+            cover_file_id: Some(file_ids::file_id(id, Variant::COVER)),
+            source_url: None,
+            sha256: Some(video.sha256.clone()),
+        };
+        let note = RenderNote { file, stored };
+        let bytes = serde_json::to_vec(&note).unwrap_or_default();
+        media.put_bytes(&ObjectKey::render_note(key_id, id), bytes.into()).await?;
+        Ok(RenderOutcome::Done(note.file, note.stored))
     }
 }
 
@@ -184,7 +249,7 @@ impl Provider for SandboxProvider {
             return Ok(PollStatus::Processing { progress: progress.min(99) });
         }
         match self.render(&job).await {
-            RenderOutcome::Done(file) => {
+            RenderOutcome::Done(file, stored) => {
                 // The sandbox measures what it made: the clip's length, resolution and sound.
                 let out = job.request.output_config();
                 let usage = vidgate_domain::Usage {
@@ -194,7 +259,11 @@ impl Provider for SandboxProvider {
                     ..Default::default()
                 };
                 let files = vec![file];
-                Ok(PollStatus::Succeeded(crate::UpstreamOutput { files, usage: Some(usage) }))
+                Ok(PollStatus::Succeeded(crate::UpstreamOutput {
+                    files,
+                    usage: Some(usage),
+                    stored,
+                }))
             }
             RenderOutcome::Failed { code, message } => Ok(PollStatus::Failed { code, message }),
         }
@@ -205,15 +274,16 @@ impl Provider for SandboxProvider {
     }
 
     async fn expire_media(&self) -> Result<u64, ProviderError> {
-        let (dir, retention) = (self.config.media_dir.clone(), self.config.retention);
-        let now = UNIX_EPOCH + Duration::from_millis(self.clock.now_ms().max(0) as u64);
-        let report = tokio::task::spawn_blocking(move || retention::sweep(&dir, retention, now))
+        // The media store's own retention is the keep step's; here only scratch directories
+        // a crashed render left behind go.
+        let dir = self.config.scratch_dir.clone();
+        let removed = tokio::task::spawn_blocking(move || scratch::sweep(&dir))
             .await
             .map_err(|e| ProviderError::fatal("SweepFailed", e.to_string()))?;
-        if report.partials > 0 {
-            tracing::info!(partials = report.partials, "removed abandoned partial renders");
+        if removed > 0 {
+            tracing::info!(removed, "removed scratch directories of renders that died");
         }
-        Ok(report.expired)
+        Ok(0)
     }
 }
 

@@ -1,24 +1,22 @@
 //! One sandbox render: request (+ fetched images) → picture size and length → MP4 and JPEG
-//! cover on disk. Both are written to temporary names and renamed, cover first, so a crash
-//! never leaves a half file under a final name and a video on disk always has its cover.
+//! cover in a scratch directory, from which the provider puts them into the media store.
 
 use std::fs;
 use std::io::BufWriter;
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::path::{Path, PathBuf};
 
 use vidgate_domain::dimensions::output_shape;
 use vidgate_domain::request::Switch;
-use vidgate_domain::{RequestId, VideoRequest, rfc3339};
+use vidgate_domain::VideoRequest;
 use vidgate_render::scene::fnv1a;
 use vidgate_render::{Picture, RequestScene, SceneText, VideoSpec, encodable_size, render_mp4};
 
-use super::{COVER_FILE, VIDEO_FILE};
-use crate::OutputFile;
+use crate::{OutputFile, StoredFile};
 
 #[derive(Debug, Clone)]
 pub enum RenderOutcome {
-    Done(OutputFile),
+    /// The video (its `url` the content route's) and the objects stored for it.
+    Done(OutputFile, Vec<StoredFile>),
     /// The request cannot be rendered: `code` becomes its `error_type`.
     Failed {
         code: vidgate_domain::ErrorType,
@@ -60,42 +58,26 @@ fn scene_text(request: &VideoRequest) -> SceneText {
     SceneText { prompt: request.prompt().map(str::to_owned).unwrap_or_default(), details }
 }
 
-/// `name`: the request's media directory name (see `media_names`); `file_id` makes its
-/// File ids.
-#[allow(clippy::too_many_arguments)]
-pub fn render_to_disk(
-    media_dir: &Path,
-    name: &str,
-    file_id: &dyn Fn(&str) -> String,
-    id: RequestId,
+/// A render on disk: the video, its cover, and the shape they have.
+#[derive(Debug)]
+pub struct Rendered {
+    pub video: PathBuf,
+    pub cover: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    /// Seconds.
+    pub duration: f64,
+}
+
+/// Renders the request into `dir` (a fresh scratch directory). The failure is a sentence for
+/// the caller; an input image that cannot be decoded fails as `input_fetch_failed`.
+pub fn render_into(
+    dir: &Path,
     request: &VideoRequest,
     inputs: &Inputs,
     fps: u32,
-    retention: Duration,
-) -> RenderOutcome {
+) -> Result<Rendered, RenderOutcome> {
     let spec = spec_of(request, fps);
-    let dir = media_dir.join(name);
-    let (path, cover_path) = (dir.join(VIDEO_FILE), dir.join(COVER_FILE));
-    let file = |size: u64, modified: Option<SystemTime>| {
-        let has_cover = cover_path.is_file();
-        OutputFile {
-            url: format!("/media/{name}/{VIDEO_FILE}"),
-            content_type: "video/mp4".into(),
-            file_name: format!("{id}.mp4"),
-            file_size: Some(size),
-            width: Some(spec.width),
-            height: Some(spec.height),
-            duration: Some(f64::from(spec.frame_count()) / f64::from(spec.fps)),
-            expires_at: expiry(modified, retention),
-            file_id: Some(file_id("video")),
-            cover_url: has_cover.then(|| format!("/media/{name}/{COVER_FILE}")),
-            cover_file_id: has_cover.then(|| file_id("cover")),
-        }
-    };
-    // Rendered before a restart: reuse it (renders are deterministic, it is the same file).
-    if let Ok(meta) = fs::metadata(&path) {
-        return RenderOutcome::Done(file(meta.len(), meta.modified().ok()));
-    }
     let decode = |bytes: &Option<Vec<u8>>, role: &str| -> Result<Option<Picture>, String> {
         bytes
             .as_deref()
@@ -106,53 +88,29 @@ pub fn render_to_disk(
     };
     let pictures = decode(&inputs.first, "first frame")
         .and_then(|first| Ok((first, decode(&inputs.last, "last frame")?)));
-    let (first, last) = match pictures {
-        Ok(p) => p,
-        Err(message) => {
-            return RenderOutcome::Failed {
-                code: vidgate_domain::ErrorType::InputFetchFailed,
-                message,
-            };
-        }
-    };
+    let (first, last) = pictures.map_err(|message| RenderOutcome::Failed {
+        code: vidgate_domain::ErrorType::InputFetchFailed,
+        message,
+    })?;
     let scene = RequestScene::new(&spec, seed_of(request), &scene_text(request), first, last);
-    // Private temporary names: a replica that lost its lease may still be rendering the same
-    // request (into identical bytes); neither may clobber the other's half file.
-    let unique = format!("{}.{}", std::process::id(), RequestId::new());
-    let tmp = dir.join(format!(".{VIDEO_FILE}.{unique}.partial"));
-    let tmp_cover = dir.join(format!(".{COVER_FILE}.{unique}.partial"));
-    let result = (|| -> Result<fs::Metadata, String> {
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let out =
-            fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let (video, cover) = (dir.join("video.mp4"), dir.join("cover.jpg"));
+    let result = (|| -> Result<(), String> {
+        let out = fs::File::create(&video)
+            .map_err(|e| format!("cannot create {}: {e}", video.display()))?;
         let stats = render_mp4(&spec, &scene, BufWriter::new(out)).map_err(|e| e.to_string())?;
         metrics::histogram!("vidgate_render_duration_seconds").record(stats.elapsed.as_secs_f64());
         metrics::counter!("vidgate_render_frames_total").increment(u64::from(stats.frames));
-        fs::write(&tmp_cover, &stats.cover_jpeg)
-            .map_err(|e| format!("cannot write the cover: {e}"))?;
-        fs::rename(&tmp_cover, &cover_path)
-            .map_err(|e| format!("cannot move the cover into place: {e}"))?;
-        fs::rename(&tmp, &path).map_err(|e| format!("cannot move the video into place: {e}"))?;
-        fs::metadata(&path).map_err(|e| e.to_string())
+        fs::write(&cover, &stats.cover_jpeg).map_err(|e| format!("cannot write the cover: {e}"))
     })();
-    match result {
-        Ok(meta) => RenderOutcome::Done(file(meta.len(), meta.modified().ok())),
-        Err(message) => {
-            let _ = fs::remove_file(&tmp);
-            let _ = fs::remove_file(&tmp_cover);
-            RenderOutcome::Failed {
-                code: vidgate_domain::ErrorType::upstream("RenderFailed"),
-                message,
-            }
-        }
-    }
-}
-
-/// When a file written at `modified` is cleaned up; none when retention is zero (kept).
-pub fn expiry(modified: Option<SystemTime>, retention: Duration) -> Option<String> {
-    if retention.is_zero() {
-        return None;
-    }
-    let written = modified?.duration_since(SystemTime::UNIX_EPOCH).ok()?;
-    Some(rfc3339((written + retention).as_millis() as i64))
+    result.map_err(|message| RenderOutcome::Failed {
+        code: vidgate_domain::ErrorType::upstream("RenderFailed"),
+        message,
+    })?;
+    Ok(Rendered {
+        video,
+        cover,
+        width: spec.width,
+        height: spec.height,
+        duration: f64::from(spec.frame_count()) / f64::from(spec.fps),
+    })
 }

@@ -8,6 +8,8 @@ use vidgate_domain::{
     Clock, ManualClock, ParseOptions, RequestId, VideoRequest, parse_create_request,
 };
 
+use sha2::Digest;
+
 use super::*;
 use crate::{PollJob, PollStatus, Provider, SubmitJob};
 
@@ -28,14 +30,18 @@ pub(super) fn sandbox_with(
 ) -> SandboxProvider {
     SandboxProvider::new(
         SandboxConfig {
-            media_dir: dir.to_path_buf(),
+            media: vidgate_media::MediaStore::open(
+                &vidgate_media::StoreSettings::Local { dir: dir.join("media") },
+                5 << 20,
+            )
+            .unwrap(),
+            scratch_dir: dir.join("scratch"),
             concurrency: 2,
             queue_delay: Duration::from_secs(1),
             processing_time: Duration::from_secs(4),
             poll_interval: Duration::from_millis(500),
             fps: 4,
             moderation_blocklist: vec!["forbidden".into()],
-            retention: Duration::from_secs(3600),
             egress,
             fetch_timeout: Duration::from_secs(2),
             max_input_bytes: 64 * 1024,
@@ -74,17 +80,23 @@ async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
     let f = &out.files[0];
     assert_eq!((f.width, f.height), (Some(720), Some(720)));
     assert_eq!(f.duration, Some(1.0));
-    let name = sb.media_names().dir_name("k", id);
-    assert!(name.starts_with(&format!("{id}.")) && name.len() > 40, "unguessable: {name}");
-    let on_disk = dir.path().join(&name).join("video.mp4");
-    assert_eq!(std::fs::metadata(&on_disk).unwrap().len(), f.file_size.unwrap());
-    assert_eq!(f.url, format!("/media/{name}/video.mp4"));
-    assert_eq!(f.cover_url.as_deref(), Some(format!("/media/{name}/cover.jpg").as_str()));
-    assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{name}-video").as_str()));
-    assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{name}-cover").as_str()));
-    let cover = std::fs::read(dir.path().join(&name).join("cover.jpg")).unwrap();
+    // In the media store, under the owning key; the result names the content route.
+    let stored = dir.path().join("media").join("k").join(id.to_string());
+    let video = std::fs::read(stored.join("video")).unwrap();
+    assert_eq!(video.len() as u64, f.file_size.unwrap());
+    assert_eq!(f.sha256.as_deref(), Some(hex::encode(sha2::Sha256::digest(&video)).as_str()));
+    let base = "/tencent-vod/v1/aigc-video/requests";
+    assert_eq!(f.url, format!("{base}/{id}/content?variant=video"));
+    assert_eq!(f.cover_url.as_deref(), Some(format!("{base}/{id}/content?variant=cover").as_str()));
+    assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{id}-video").as_str()));
+    assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{id}-cover").as_str()));
+    let cover = std::fs::read(stored.join("cover")).unwrap();
     assert_eq!(&cover[..3], &[0xFF, 0xD8, 0xFF], "the cover is a JPEG");
-    assert!(f.expires_at.is_some(), "a retention gives an expiry");
+    let variants: Vec<&str> = out.stored.iter().map(|s| s.variant.as_str()).collect();
+    assert_eq!(variants, ["cover", "video"]);
+    assert_eq!(out.stored[1].size, f.file_size.unwrap());
+    let scratch: Vec<_> = std::fs::read_dir(dir.path().join("scratch")).unwrap().collect();
+    assert!(scratch.is_empty(), "the scratch directory is gone");
 }
 
 #[tokio::test]
@@ -112,7 +124,7 @@ async fn resubmitting_names_the_same_job_and_a_finished_file_is_reused() {
         request: &req,
     };
     let PollStatus::Succeeded(one) = first.poll(job).await.unwrap() else { panic!() };
-    let path = dir.path().join(first.media_names().dir_name("k", id)).join("video.mp4");
+    let path = dir.path().join("media").join("k").join(id.to_string()).join("video");
     let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
     // A new process (fresh provider) polls the same job: the file is reused, not re-rendered.
     let second = sandbox(dir.path(), clock.clone());

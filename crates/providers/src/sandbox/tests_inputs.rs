@@ -77,21 +77,43 @@ fn first_and_last_frames_come_from_the_documented_fields() {
     }
 }
 
-#[test]
-fn file_ids_name_only_stored_covers() {
-    let media = tempfile::tempdir().unwrap();
-    let names = super::media_names::MediaNames::open(media.path()).unwrap();
+#[tokio::test]
+async fn file_ids_name_only_the_callers_own_stored_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = vidgate_media::MediaStore::open(
+        &vidgate_media::StoreSettings::Local { dir: dir.path().to_path_buf() },
+        5 << 20,
+    )
+    .unwrap();
+    let fetcher = super::inputs::Fetcher::new(
+        crate::egress::EgressPolicy::default(),
+        std::time::Duration::from_secs(1),
+        1024,
+        media.clone(),
+    )
+    .unwrap();
     let id = RequestId::new();
-    let name = names.dir_name("k", id);
-    let err = |f: &str| names.resolve(media.path(), "k", f).unwrap_err().to_string();
-    assert!(err("5285890784246869").contains("not media this vidgate stores"));
-    assert!(err("sbx-../../etc/passwd-cover").contains("not media"));
-    assert!(err(&format!("sbx-{name}-secrets")).contains("not media"));
-    assert!(err(&format!("sbx-{name}-video")).contains("is a video"));
-    assert!(err(&format!("sbx-{name}-cover")).contains("expired"));
-    std::fs::create_dir_all(media.path().join(&name)).unwrap();
-    std::fs::write(media.path().join(&name).join("cover.jpg"), b"jpg").unwrap();
-    assert!(names.resolve(media.path(), "k", &format!("sbx-{name}-cover")).is_ok());
+    let cover = vidgate_media::ObjectKey::output("k", id, vidgate_media::Variant::COVER);
+    media.put_bytes(&cover, b"jpg".to_vec().into()).await.unwrap();
+    let fetch = |f: String, key: &'static str| {
+        let fetcher = fetcher.clone();
+        async move { fetcher.fetch(&Source::File(f), "first frame", key).await }
+    };
+    let err = |f: &str, key: &'static str| {
+        let f = f.to_owned();
+        let fetch = fetch.clone();
+        async move { fetch(f, key).await.unwrap_err().to_string() }
+    };
+    assert!(err("5285890784246869", "k").await.contains("not media this vidgate stores"));
+    assert!(err("sbx-../../etc/passwd-cover", "k").await.contains("not media"));
+    assert!(err(&format!("sbx-{id}-secrets"), "k").await.contains("not media"));
+    assert!(err(&format!("sbx-{id}-video"), "k").await.contains("is a video"));
+    assert_eq!(fetch(format!("sbx-{id}-cover"), "k").await.unwrap(), b"jpg");
+    // Another key's cover answers exactly as a missing one.
+    let theirs = err(&format!("sbx-{id}-cover"), "k2").await;
+    let gone = err(&format!("sbx-{}-cover", RequestId::new()), "k").await;
+    assert!(theirs.contains("has expired or was never rendered here"), "{theirs}");
+    assert!(gone.contains("has expired or was never rendered here"), "{gone}");
 }
 
 fn png(rgb: [u8; 3], w: u32, h: u32) -> Vec<u8> {
@@ -229,21 +251,4 @@ async fn a_stored_cover_can_open_the_next_clip() {
     let video = out.files[0].file_id.clone().unwrap();
     let bad = with_files(json!([{"type": "File", "file_id": video}]), json!({}));
     assert!(failure(finish(&sb, &clock, &bad).await).contains("is a video"));
-}
-
-#[tokio::test]
-async fn media_past_its_retention_is_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let start = vidgate_domain::Clock::now_ms(&vidgate_domain::SystemClock);
-    let clock = Arc::new(ManualClock::new(start));
-    let sb = sandbox(dir.path(), clock.clone());
-    let PollStatus::Succeeded(out) = finish(&sb, &clock, &with_files(json!([]), json!({}))).await
-    else {
-        panic!()
-    };
-    assert_eq!(sb.expire_media().await.unwrap(), 0, "kept within the retention");
-    clock.advance(3_600_000);
-    assert_eq!(sb.expire_media().await.unwrap(), 1);
-    let on_disk = out.files[0].url.trim_start_matches("/media/").to_owned();
-    assert!(!dir.path().join(on_disk).exists());
 }

@@ -100,8 +100,11 @@ mod tests {
                 file_id: None,
                 cover_url: None,
                 cover_file_id: None,
+                source_url: None,
+                sha256: None,
             }],
             usage: None,
+            stored: Vec::new(),
         })
     }
 

@@ -62,6 +62,8 @@ fn output_file(f: &OutputFileInfo) -> Option<OutputFile> {
         // The upstream's AIGC output carries no cover image.
         cover_url: None,
         cover_file_id: None,
+        source_url: None,
+        sha256: None,
     })
 }
 
@@ -93,7 +95,7 @@ fn finished(status: &str, task: &AigcVideoTask) -> PollStatus {
         };
     }
     let usage = output.usage.as_ref().and_then(Usage::from_tencent);
-    PollStatus::Succeeded(UpstreamOutput { files, usage })
+    PollStatus::Succeeded(UpstreamOutput { files, usage, stored: Vec::new() })
 }
 
 /// A task status this build does not know (the upstream added one): retried, since the
