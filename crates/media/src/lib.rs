@@ -7,6 +7,7 @@
 
 mod error;
 pub mod layout;
+pub mod present;
 mod settings;
 mod store;
 pub mod token;

@@ -257,6 +257,9 @@ impl KeyStore for FaultyStore {
     async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>> {
         pass!(self.active_key_hash(key_id))
     }
+    async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>> {
+        pass!(self.key_by_id(id))
+    }
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>> {
         pass!(self.key_by_name(name))
     }

@@ -154,6 +154,9 @@ pub trait KeyStore: Send + Sync {
     /// The stored hash of an active key (the key of its short-lived stream tokens).
     async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>>;
 
+    /// The key with this id, revoked or not.
+    async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>>;
+
     /// The active key with this name.
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>>;
 

@@ -22,6 +22,10 @@ pub struct WorkerContext {
     pub changes: Arc<Changes>,
     /// The configured public base URL (absolute media URLs in webhooks), if any.
     pub public_url: Option<String>,
+    /// Where outputs are kept and how (the keep step, the janitor, webhook media URLs).
+    pub media: crate::media::MediaPolicy,
+    /// How long a signed media URL handed out in a webhook stays valid.
+    pub media_url_ttl: Duration,
 }
 
 impl WorkerContext {

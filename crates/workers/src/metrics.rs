@@ -35,3 +35,23 @@ pub fn webhook_attempt(outcome: &'static str, started: Instant) {
     metrics::histogram!("vidgate_webhook_attempt_duration_seconds", "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
 }
+
+/// A file copied into the media store.
+pub fn media_copied(bytes: u64) {
+    metrics::counter!("vidgate_media_copies_total", "outcome" => "stored").increment(1);
+    metrics::counter!("vidgate_media_copied_bytes_total").increment(bytes);
+}
+
+/// A copy that gave up (the result keeps the upstream's URL).
+pub fn media_copy_failed() {
+    metrics::counter!("vidgate_media_copies_total", "outcome" => "failed").increment(1);
+}
+
+/// What the media catalog holds now, and files its sweep deleted.
+pub fn media_stored(files: i64, bytes: i64, deleted: u64) {
+    metrics::gauge!("vidgate_media_stored_files").set(files as f64);
+    metrics::gauge!("vidgate_media_stored_bytes").set(bytes as f64);
+    if deleted > 0 {
+        metrics::counter!("vidgate_media_deleted_total", "reason" => "retention").increment(deleted);
+    }
+}

@@ -135,7 +135,18 @@ impl Poller {
                     .then(|| LogEntry::info(ctx.now(), format!("progress {progress}%")));
                 self.reschedule(&task, progress, delay, log).await?;
             }
-            Ok(PollStatus::Succeeded(output)) => {
+            Ok(PollStatus::Succeeded(mut output)) => {
+                // The files are kept (copied, recorded) before the request turns COMPLETED,
+                // still under this poll's lease.
+                let kept = with_heartbeat(
+                    ctx,
+                    task.lease(),
+                    crate::media::keep(&*ctx.store, &ctx.media, &task, &mut output, ctx.now()),
+                )
+                .await?;
+                for warning in kept {
+                    ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
+                }
                 let mut done = task.clone();
                 done.upstream_task_id = Some(upstream_task_id.to_owned());
                 let charge = result_body::charge(&done, &output);

@@ -16,6 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use vidgate_domain::{ErrorType, TaskState};
+use vidgate_media::present::Signing;
 use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
 
@@ -40,18 +41,12 @@ pub fn new_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
-/// fal's webhook body. Media URLs vidgate serves itself are made absolute.
-pub fn payload(task: &TaskRecord, base: Option<&str>) -> Value {
+/// fal's webhook body. Media URLs vidgate serves itself are made absolute and signed with the
+/// owning key's hash (`None`: the key is gone, they go out unsigned).
+pub fn payload(task: &TaskRecord, base: Option<&str>, signing: Signing<'_>) -> Value {
     let absolute = |mut v: Value| {
         if let Some(base) = base {
-            let join = |url: &str| {
-                if url.starts_with('/') {
-                    format!("{}{url}", base.trim_end_matches('/'))
-                } else {
-                    url.to_owned()
-                }
-            };
-            vidgate_providers::absolutize_media_urls(&mut v, &join);
+            vidgate_media::present::present_result(&mut v, base, signing);
         }
         v
     };
@@ -201,7 +196,13 @@ impl Worker for WebhookSender {
                     return Ok(Outcome::Worked);
                 };
                 let base = ctx.public_url.as_deref().or(task.public_base.as_deref());
-                let body = payload(&task, base).to_string();
+                let hash = ctx.store.active_key_hash(&task.key_id).await?;
+                let signing = Signing {
+                    key_hash: hash.as_deref(),
+                    now,
+                    ttl_secs: ctx.media_url_ttl.as_secs() as i64,
+                };
+                let body = payload(&task, base, signing).to_string();
                 if !ctx.store.freeze_payload(&d, &body).await? {
                     // Another sender holds the delivery now (our lease ran out): it sends.
                     tracing::warn!(delivery = %d.id, "lost the delivery's lease before sending");

@@ -48,6 +48,8 @@ pub async fn key_names_are_unique_among_active_keys_and_bootstrap_keys_retire(st
     store.revoke_key("ci", T0).await.unwrap();
     store.create_key(key("key_3", "ci", "h3")).await.unwrap();
     assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_3");
+    assert_eq!(store.key_by_id("key_3").await.unwrap().unwrap().name, "ci");
+    assert_eq!(store.key_by_id("key_none").await.unwrap(), None);
     let boot = |id: &str, hash: &str| key(id, "bootstrap", hash);
     store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();
     store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();

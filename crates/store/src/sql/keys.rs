@@ -123,6 +123,11 @@ impl KeyStore for SqlStore {
         }
     }
 
+    async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>> {
+        let stmt = sql(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1")).bind(id);
+        self.db.read_one(stmt).await?.as_ref().map(key_from_row).transpose()
+    }
+
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>> {
         let stmt = sql(concat!(
             "SELECT ",
