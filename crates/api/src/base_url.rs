@@ -14,11 +14,6 @@ impl BaseUrl {
     pub fn join(&self, path: &str) -> String {
         format!("{}{}", self.0, path)
     }
-
-    /// Makes a stored URL absolute: vidgate's own media paths start with `/`.
-    pub fn absolute(&self, url: &str) -> String {
-        if url.starts_with('/') { self.join(url) } else { url.to_owned() }
-    }
 }
 
 /// Host names as they may appear in a Host header: letters, digits, `.-:[]` (IPv6, ports).

@@ -16,14 +16,14 @@ mod router;
 mod state;
 pub mod status_cache;
 pub mod stream_limit;
-mod stream_token;
 pub mod time;
 mod views;
 
 pub use auth::{generate_key, hash_key};
 pub use error::ApiError;
+pub use handlers::content::ServeMode;
 pub use router::{metrics_router, ops_router, router};
-pub use state::{ApiConfig, AppState, OutputLimits};
+pub use state::{ApiConfig, AppState, MediaServing, OutputLimits};
 pub use time::rfc3339;
 
 /// Base path of the queue API.

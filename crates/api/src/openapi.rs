@@ -12,7 +12,8 @@ use crate::handlers::admin::{
     keys as admin_keys, reports as admin_reports, requests as admin_requests,
 };
 use crate::handlers::{
-    callbacks, cancel, create, estimate, list, models, ops, query, status, stream, usage, webhook,
+    callbacks, cancel, content, create, estimate, list, models, ops, query, status, stream, usage,
+    webhook,
 };
 
 /// Output settings (`output_config`). Newer upstream fields (`frame_interpolate`, `logo_add`,
@@ -231,6 +232,8 @@ impl Modify for Security {
         stream::stream_status,
         status::get_result,
         cancel::cancel_request,
+        content::get_content,
+        content::delete_content,
         list::list_requests,
         models::list_models,
         query::query_task,

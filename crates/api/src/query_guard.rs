@@ -20,6 +20,7 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         "/requests" => &["status", "limit", "cursor"],
         "/requests/{request_id}/status" => &["logs"],
         "/requests/{request_id}/status/stream" => &["logs", "token"],
+        "/requests/{request_id}/content" => &["variant", "token"],
         "/models"
         | "/requests/{request_id}"
         | "/requests/{request_id}/cancel"

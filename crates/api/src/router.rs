@@ -4,7 +4,6 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -12,14 +11,13 @@ use crate::handlers::admin::{
     keys as admin_keys, reports as admin_reports, requests as admin_requests,
 };
 use crate::handlers::{
-    callbacks, cancel, create, dashboard, estimate, list, models, ops, query, status, stream,
-    usage, webhook,
+    callbacks, cancel, content, create, dashboard, estimate, list, models, ops, query, status,
+    stream, usage, webhook,
 };
 use crate::{AppState, BASE, FAL_BASE, metrics};
 
-/// The whole API: the queue routes, media, and the ops routes.
+/// The whole API: the queue routes (media included), admin, and the ops routes.
 pub fn router(state: AppState) -> Router {
-    let media = ServeDir::new(&state.config.media_dir);
     let api = Router::new()
         // The queue API (fal's protocol over the seed's route).
         .route(BASE, post(create::create_request))
@@ -30,6 +28,10 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{BASE}/requests/{{request_id}}/status"), get(status::get_status))
         .route(&format!("{BASE}/requests/{{request_id}}/status/stream"), get(stream::stream_status))
         .route(&format!("{BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
+        .route(
+            &format!("{BASE}/requests/{{request_id}}/content"),
+            get(content::get_content).delete(content::delete_content),
+        )
         .route(&format!("{BASE}/requests/{{request_id}}/webhooks"), get(webhook::list_deliveries))
         .route(
             &format!("{BASE}/requests/{{request_id}}/webhooks/redeliver"),
@@ -44,6 +46,10 @@ pub fn router(state: AppState) -> Router {
             get(stream::stream_status),
         )
         .route(&format!("{FAL_BASE}/requests/{{request_id}}/cancel"), put(cancel::cancel_request))
+        .route(
+            &format!("{FAL_BASE}/requests/{{request_id}}/content"),
+            get(content::get_content).delete(content::delete_content),
+        )
         .route(&format!("{FAL_BASE}/models"), get(models::list_models))
         // Administration (admin keys only).
         .route("/admin/keys", post(admin_keys::create_key).get(admin_keys::list_keys))
@@ -65,13 +71,6 @@ pub fn router(state: AppState) -> Router {
             post(callbacks::tencent_vod)
                 .layer(axum::extract::DefaultBodyLimit::max(callbacks::CALLBACK_MAX_BYTES)),
         )
-        // Files vidgate stores itself (sandbox output), with Range support.
-        .nest_service(
-            "/media",
-            tower::ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(hide_dot_files))
-                .service(media),
-        )
         .route("/openapi.json", get(ops::openapi_json))
         .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
         .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
@@ -83,23 +82,6 @@ pub fn router(state: AppState) -> Router {
         api
     };
     finish(api, state)
-}
-
-/// `/media` serves the media directory, but never a file or directory whose name starts with
-/// a dot (the media key, temporary files).
-async fn hide_dot_files(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    // Also percent-encoded: ServeDir decodes `%2E` into a dot.
-    let hidden =
-        request.uri().path().split('/').any(|s| {
-            s.starts_with('.') || s.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%2e"))
-        });
-    if hidden {
-        return crate::handlers::ops::not_found().await;
-    }
-    next.run(request).await
 }
 
 /// Only the ops routes, for processes that run workers but serve no API (`--role worker`).

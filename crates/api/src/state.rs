@@ -1,6 +1,5 @@
 //! Shared state of the HTTP layer.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +17,8 @@ pub struct ApiConfig {
     /// A request that has not ended this long after it was accepted fails with `timeout`.
     pub request_deadline: Duration,
     pub parse: ParseOptions,
-    /// Files served under `/media/`.
-    pub media_dir: PathBuf,
+    /// Where kept files are and how the content route serves them.
+    pub media: MediaServing,
     /// The queue new requests join (the provider's pool).
     pub pool: String,
     /// Where webhooks may point.
@@ -36,6 +35,14 @@ pub struct ApiConfig {
     pub body_read_timeout: Duration,
     /// The price table and display currency.
     pub pricing: crate::pricing::PricingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct MediaServing {
+    pub store: vidgate_media::MediaStore,
+    pub serve: crate::handlers::content::ServeMode,
+    /// How long signed media URLs (and presigned redirects) stay valid.
+    pub url_ttl: Duration,
 }
 
 #[derive(Clone)]
@@ -60,6 +67,17 @@ pub struct AppState {
     pub streams_closed: tokio_util::sync::CancellationToken,
     /// Open status streams per key.
     pub streams: Arc<crate::stream_limit::OpenStreams>,
+}
+
+impl AppState {
+    /// How media URLs handed to the key with `key_hash` are signed now.
+    pub fn media_signing<'a>(&self, key_hash: &'a str) -> vidgate_media::present::Signing<'a> {
+        vidgate_media::present::Signing {
+            key_hash: Some(key_hash),
+            now: self.clock.now_ms(),
+            ttl_secs: self.config.media.url_ttl.as_secs() as i64,
+        }
+    }
 }
 
 /// Bounds on what one request may ask the provider to make.

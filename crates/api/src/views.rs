@@ -269,12 +269,14 @@ pub fn queue_handle(
     }
 }
 
+pub use vidgate_media::present::Signing;
 pub use vidgate_providers::ResultBody;
 
-/// The stored result with vidgate's own media URLs made absolute.
-pub fn result_json(stored: &Value, base: &BaseUrl) -> Value {
+/// The stored result with vidgate's own media URLs made absolute and signed (by the owning
+/// key's hash, so anyone holding the URL may fetch the file until `media.url_ttl` passes).
+pub fn result_json(stored: &Value, base: &BaseUrl, signing: Signing<'_>) -> Value {
     let mut v = stored.clone();
-    vidgate_providers::absolutize_media_urls(&mut v, &|url| base.absolute(url));
+    vidgate_media::present::present_result(&mut v, &base.0, signing);
     v
 }
 
@@ -287,7 +289,12 @@ pub struct ListBody {
 }
 
 /// The `DescribeTaskDetail`-shaped answer of `GET /tencent-vod/v1/query/{task_id}`.
-pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -> Value {
+pub fn tencent_envelope(
+    t: &TaskRecord,
+    base: &BaseUrl,
+    http_request_id: &str,
+    signing: Signing<'_>,
+) -> Value {
     let (status, err_code, err_ext) = match t.state {
         TaskState::Queued => ("WAITING", 0, ""),
         TaskState::Submitting | TaskState::Running => ("PROCESSING", 0, ""),
@@ -300,7 +307,7 @@ pub fn tencent_envelope(t: &TaskRecord, base: &BaseUrl, http_request_id: &str) -
     let files: Vec<Value> = t
         .result
         .as_ref()
-        .map(|r| result_json(r, base))
+        .map(|r| result_json(r, base, signing))
         .and_then(|r| r.get("videos").cloned())
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()

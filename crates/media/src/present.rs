@@ -5,9 +5,9 @@
 use serde_json::Value;
 use vidgate_domain::{Millis, RequestId};
 
+use crate::Variant;
 use crate::layout::ROUTE_BASE;
 use crate::token::{Grant, issue};
-use crate::Variant;
 
 /// Who signs and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +75,8 @@ mod tests {
         let signing = Signing { key_hash: Some("h"), now: 1_000_000, ttl_secs: 60 };
         present_result(&mut r, "https://gw.example/", signing);
         let url = r["video"]["url"].as_str().unwrap();
-        let prefix = format!("https://gw.example{ROUTE_BASE}/requests/{id}/content?variant=video&token=");
+        let prefix =
+            format!("https://gw.example{ROUTE_BASE}/requests/{id}/content?variant=video&token=");
         let token = url.strip_prefix(&prefix).unwrap();
         assert!(verify("h", Grant::Content(id, Variant::VIDEO), token, 1_000_000));
         assert!(!verify("h", Grant::Content(id, Variant::COVER), token, 1_000_000));
@@ -84,7 +85,13 @@ mod tests {
         assert_eq!(r["videos"][0]["cover_url"], Value::Null);
         let unsigned = Signing { key_hash: None, ..signing };
         assert_eq!(present_url("/elsewhere", "http://h", unsigned), "http://h/elsewhere");
-        assert_eq!(parse_content_path(&content_path(id, Variant::Cover(2))), Some((id, Variant::Cover(2))));
-        assert_eq!(parse_content_path("/tencent-vod/v1/aigc-video/requests/x/content?variant=video"), None);
+        assert_eq!(
+            parse_content_path(&content_path(id, Variant::Cover(2))),
+            Some((id, Variant::Cover(2)))
+        );
+        assert_eq!(
+            parse_content_path("/tencent-vod/v1/aigc-video/requests/x/content?variant=video"),
+            None
+        );
     }
 }

@@ -60,10 +60,8 @@ impl MediaStore {
     pub fn open(settings: &StoreSettings, part_size: usize) -> Result<MediaStore, MediaError> {
         match settings {
             StoreSettings::Local { dir } => {
-                std::fs::create_dir_all(dir).map_err(|error| MediaError::Io {
-                    path: dir.display().to_string(),
-                    error,
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|error| MediaError::Io { path: dir.display().to_string(), error })?;
                 let local = LocalFileSystem::new_with_prefix(dir)
                     .map_err(|e| MediaError::Setup(e.to_string()))?
                     .with_automatic_cleanup(true);

@@ -16,6 +16,7 @@ pub fn open_provider(
     config: &Config,
     clock: Arc<dyn Clock>,
     egress: &EgressPolicy,
+    media: &vidgate_media::MediaStore,
 ) -> anyhow::Result<Arc<dyn Provider>> {
     if config.uses_tencent() {
         let provider = TencentProvider::new(tencent_config(&config.tencent)?, clock)?;
@@ -24,14 +25,14 @@ pub fn open_provider(
     let s = &config.sandbox;
     Ok(Arc::new(SandboxProvider::new(
         SandboxConfig {
-            media_dir: config.media_dir(),
+            media: media.clone(),
+            scratch_dir: config.scratch_dir(),
             concurrency: s.concurrency,
             queue_delay: s.queue_delay,
             processing_time: s.processing_time,
             poll_interval: s.poll_interval,
             fps: s.fps,
             moderation_blocklist: s.moderation_blocklist.clone(),
-            retention: s.retention,
             egress: egress.clone(),
             fetch_timeout: s.fetch_timeout,
             max_input_bytes: s.max_input_bytes,

@@ -75,9 +75,14 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Application> {
         config.validate()?;
-        std::fs::create_dir_all(config.media_dir()).with_context(|| {
+        std::fs::create_dir_all(&config.store.data_dir).with_context(|| {
             format!("cannot create the data directory {}", config.store.data_dir.display())
         })?;
+        let media = vidgate_media::MediaStore::open(
+            &config.media.settings(&config.store.data_dir),
+            config.media.part_size,
+        )
+        .context("media store")?;
         let mut store = open_store(&config).await?;
         if let Some(layer) = options.store_layer {
             store = layer(store);
@@ -86,9 +91,10 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let provider = open_provider(&config, options.clock.clone(), &config.egress.allow)?;
+        let provider = open_provider(&config, options.clock.clone(), &config.egress.allow, &media)?;
         let changes = Arc::new(Changes::default());
-        let ctx = wiring::worker_context(&config, &store, &provider, &options.clock, &changes);
+        let ctx =
+            wiring::worker_context(&config, &store, &provider, &options.clock, &changes, &media)?;
         let workers = Workers::new(ctx, &config)?;
         let streams_closed = CancellationToken::new();
         let state = wiring::app_state(
@@ -98,6 +104,7 @@ impl Application {
             options.clock,
             &changes,
             streams_closed.clone(),
+            media,
         );
         let tls = wiring::load_tls(&config).await?;
         let (listener, metrics_listener) = wiring::listeners(&config).await?;

@@ -54,8 +54,18 @@ pub(crate) fn worker_context(
     provider: &Arc<dyn Provider>,
     clock: &Arc<dyn Clock>,
     changes: &Arc<Changes>,
-) -> Arc<WorkerContext> {
-    Arc::new(WorkerContext {
+    media: &vidgate_media::MediaStore,
+) -> anyhow::Result<Arc<WorkerContext>> {
+    let m = &config.media;
+    let media = vidgate_workers::MediaPolicy::new(
+        media.clone(),
+        m.mirrors(),
+        m.retention,
+        m.max_bytes,
+        m.copy_timeout,
+        config.egress.allow.clone(),
+    )?;
+    Ok(Arc::new(WorkerContext {
         store: store.clone(),
         provider: provider.clone(),
         clock: clock.clone(),
@@ -69,7 +79,9 @@ pub(crate) fn worker_context(
         lease: config.queue.lease,
         changes: changes.clone(),
         public_url: config.server.public_url.clone(),
-    })
+        media,
+        media_url_ttl: m.url_ttl,
+    }))
 }
 
 impl Workers {
@@ -136,7 +148,11 @@ impl Workers {
 }
 
 /// The API's view of the configuration.
-fn api_config(config: &Config, provider: &dyn Provider) -> ApiConfig {
+fn api_config(
+    config: &Config,
+    provider: &dyn Provider,
+    media: vidgate_media::MediaStore,
+) -> ApiConfig {
     let sandbox = &config.sandbox;
     ApiConfig {
         public_url: config.server.public_url.clone(),
@@ -144,7 +160,11 @@ fn api_config(config: &Config, provider: &dyn Provider) -> ApiConfig {
         max_body_bytes: config.server.max_body_bytes,
         request_deadline: config.queue.request_deadline,
         parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
-        media_dir: config.media_dir(),
+        media: vidgate_api::MediaServing {
+            store: media,
+            serve: config.media.serve,
+            url_ttl: config.media.url_ttl,
+        },
         pool: provider.pool().to_owned(),
         egress: config.egress.allow.clone(),
         limits: config.limits.api(),
@@ -169,6 +189,7 @@ pub(crate) fn app_state(
     clock: Arc<dyn Clock>,
     changes: &Arc<Changes>,
     streams_closed: CancellationToken,
+    media: vidgate_media::MediaStore,
 ) -> AppState {
     let statuses = Arc::new(vidgate_api::status_cache::StatusCache::default());
     statuses.follow(changes.follow());
@@ -177,7 +198,7 @@ pub(crate) fn app_state(
         streams: Arc::default(),
         store: store.clone(),
         clock,
-        config: Arc::new(api_config(config, provider.as_ref())),
+        config: Arc::new(api_config(config, provider.as_ref(), media)),
         changes: changes.clone(),
         provider: provider.clone(),
         keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),

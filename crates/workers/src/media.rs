@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use vidgate_domain::{Millis, rfc3339};
 use vidgate_media::{MediaError, MediaStore, ObjectKey, StoredObject, Variant, layout};
-use vidgate_providers::egress::{EgressError, EgressPolicy, refusal};
 use vidgate_providers::UpstreamOutput;
+use vidgate_providers::egress::{EgressError, EgressPolicy, refusal};
 use vidgate_store::{MediaObject, Store, TaskRecord};
 
 /// Tries per file before the result keeps the upstream's URL.
@@ -75,7 +75,12 @@ impl CopyError {
 }
 
 /// When files kept from `now` expire for this task's key.
-async fn expiry(store: &dyn Store, policy: &MediaPolicy, task: &TaskRecord, now: Millis) -> Option<Millis> {
+async fn expiry(
+    store: &dyn Store,
+    policy: &MediaPolicy,
+    task: &TaskRecord,
+    now: Millis,
+) -> Option<Millis> {
     let own = match store.key_by_id(&task.key_id).await {
         Ok(key) => key.and_then(|k| k.limits.media_retention_secs),
         Err(e) => {
@@ -97,8 +102,8 @@ pub async fn keep(
     now: Millis,
 ) -> Result<Vec<String>, vidgate_store::StoreError> {
     let expires_at = expiry(store, policy, task, now).await;
-    let record = |variant: &str, key: String, size: u64, sha256: String, ct: String, source| {
-        MediaObject {
+    let record =
+        |variant: &str, key: String, size: u64, sha256: String, ct: String, source| MediaObject {
             request_id: task.id,
             key_id: task.key_id.clone(),
             variant: variant.to_owned(),
@@ -110,10 +115,16 @@ pub async fn keep(
             stored_at: now,
             expires_at,
             deleted_at: None,
-        }
-    };
+        };
     for s in &output.stored {
-        let row = record(&s.variant, s.key.clone(), s.size, s.sha256.clone(), s.content_type.clone(), None);
+        let row = record(
+            &s.variant,
+            s.key.clone(),
+            s.size,
+            s.sha256.clone(),
+            s.content_type.clone(),
+            None,
+        );
         store.record_media(row).await?;
     }
     let earlier = store.media_of(task.id).await?;
@@ -128,13 +139,22 @@ pub async fn keep(
                 let name = variant.to_string();
                 // Copied before a crash: the row says so; the object is whole.
                 let done = earlier.iter().find(|o| {
-                    o.variant == name && o.deleted_at.is_none() && o.source_url.as_deref() == Some(&source)
+                    o.variant == name
+                        && o.deleted_at.is_none()
+                        && o.source_url.as_deref() == Some(&source)
                 });
                 let (size, sha256) = match done {
                     Some(o) => (o.size as u64, o.sha256.clone()),
                     None => match copy_with_retries(policy, task, variant, &source).await {
                         Ok((object, content_type)) => {
-                            let row = record(&name, object.key.to_string(), object.size, object.sha256.clone(), content_type, Some(source.clone()));
+                            let row = record(
+                                &name,
+                                object.key.to_string(),
+                                object.size,
+                                object.sha256.clone(),
+                                content_type,
+                                Some(source.clone()),
+                            );
                             store.record_media(row).await?;
                             crate::metrics::media_copied(object.size);
                             (object.size, object.sha256)

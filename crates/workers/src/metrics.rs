@@ -52,6 +52,7 @@ pub fn media_stored(files: i64, bytes: i64, deleted: u64) {
     metrics::gauge!("vidgate_media_stored_files").set(files as f64);
     metrics::gauge!("vidgate_media_stored_bytes").set(bytes as f64);
     if deleted > 0 {
-        metrics::counter!("vidgate_media_deleted_total", "reason" => "retention").increment(deleted);
+        metrics::counter!("vidgate_media_deleted_total", "reason" => "retention")
+            .increment(deleted);
     }
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod callbacks;
 pub mod cancel;
+pub mod content;
 pub mod create;
 pub mod dashboard;
 pub mod estimate;

@@ -29,7 +29,7 @@ use crate::{ApiError, AppState};
 )]
 pub async fn query_task(
     State(state): State<AppState>,
-    ApiKey(key, _): ApiKey,
+    ApiKey(key, key_hash): ApiKey,
     base: BaseUrl,
     headers: HeaderMap,
     Path(task_id): Path<String>,
@@ -40,7 +40,10 @@ pub async fn query_task(
         Err(_) => None,
     };
     Ok(match task {
-        Some(t) => Json(tencent_envelope(&t, &base, &request_id)).into_response(),
+        Some(t) => {
+            let signing = state.media_signing(&key_hash);
+            Json(tencent_envelope(&t, &base, &request_id, signing)).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             Json(json!({"Response": {"Error": {"Code": "ResourceNotFound", "Message": format!("task {task_id} does not exist")}, "RequestId": request_id}})),

@@ -46,11 +46,15 @@ async fn with_logs(
     Ok(status_body(task, base, position, logs.as_deref()))
 }
 
+/// How long a `stream_url` token stays valid.
+const STREAM_TOKEN_TTL_SECS: i64 = 3600;
+
 /// While a request can still change, its status carries a tokened `stream_url` a browser's
 /// `EventSource` can open without headers.
 pub(crate) fn add_stream_url(body: &mut StatusBody, task: &TaskRecord, key_hash: &str, now: i64) {
     if !task.state.is_terminal() {
-        let token = crate::stream_token::issue(key_hash, &body.request_id, now);
+        let grant = vidgate_media::token::Grant::Stream(task.id);
+        let token = vidgate_media::token::issue(key_hash, grant, now, STREAM_TOKEN_TTL_SECS);
         body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
     }
 }
@@ -123,7 +127,7 @@ pub async fn get_status(
 )]
 pub async fn get_result(
     State(state): State<AppState>,
-    ApiKey(key, _): ApiKey,
+    ApiKey(key, key_hash): ApiKey,
     base: BaseUrl,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -131,7 +135,8 @@ pub async fn get_result(
     let request_header = fal_request_id(task.id);
     match (task.state, &task.result) {
         (TaskState::Succeeded, Some(result)) => {
-            Ok(([request_header], Json(result_json(result, &base))).into_response())
+            let body = result_json(result, &base, state.media_signing(&key_hash));
+            Ok(([request_header], Json(body)).into_response())
         }
         (s, _) if s.is_terminal() => {
             let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);

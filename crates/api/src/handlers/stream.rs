@@ -26,7 +26,8 @@ use crate::extract::{QueryParams, logs_flag, parse_request_id};
 use crate::limits::Bucket;
 use crate::stream_limit::StreamSlot;
 use crate::views::LogLine;
-use crate::{ApiError, AppState, stream_token};
+use crate::{ApiError, AppState};
+use vidgate_media::token::Grant;
 
 const RECHECK: Duration = Duration::from_millis(500);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -144,7 +145,9 @@ pub async fn stream_status(
     let id = parse_request_id(&id)?;
     let client = client_address(&extensions);
     let key_id = match params.token.as_deref() {
-        Some(token) if !has_authorization(&headers) => by_token(&state, &client, id, token).await?,
+        Some(token) if !has_authorization(&headers) => {
+            crate::auth::by_token(&state, &client, Grant::Stream(id), token).await?.key_id
+        }
         _ => authenticate(&headers, &client, &state).await?.0.id,
     };
     // Opening a stream is a call like any other: it draws on the key's read bucket.
@@ -170,26 +173,4 @@ pub async fn stream_status(
     let stream =
         futures::stream::unfold(follow, |mut f| async move { f.next().await.map(|e| (Ok(e), f)) });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
-}
-
-/// The key a stream token speaks for. A missing request and a wrong token answer the same
-/// 401, so the route tells nothing about which ids exist; a client address that keeps
-/// presenting bad tokens is throttled before the store is read.
-async fn by_token(
-    state: &AppState,
-    client: &str,
-    id: RequestId,
-    token: &str,
-) -> Result<String, ApiError> {
-    let (limits, now) = (&state.config.limits, state.clock.now_ms());
-    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
-    if let Some(task) = state.store.get_task_any(id).await?
-        && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
-        && stream_token::verify(&hash, &id.to_string(), token, now)
-    {
-        return Ok(task.key_id);
-    }
-    let none = vidgate_store::KeyLimits::default();
-    let _ = state.rates.take(client, &none, Bucket::Unauthenticated, limits, now);
-    Err(ApiError::Unauthorized("invalid or expired stream token"))
 }

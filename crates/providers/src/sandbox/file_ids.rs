@@ -58,9 +58,13 @@ mod tests {
         let video = file_id(id, Variant::VIDEO);
         assert_eq!(
             parse(&video).unwrap_err().to_string(),
-            format!("file_id {video:?} is a video; a frame must be an image (use \"sbx-{id}-cover\")")
+            format!(
+                "file_id {video:?} is a video; a frame must be an image (use \"sbx-{id}-cover\")"
+            )
         );
-        for bad in ["", "sbx-", "sbx-x-cover", &format!("sbx-{id}"), &format!("sbx-{id}cover"), "vod-123"] {
+        for bad in
+            ["", "sbx-", "sbx-x-cover", &format!("sbx-{id}"), &format!("sbx-{id}cover"), "vod-123"]
+        {
             assert!(matches!(parse(bad), Err(FileIdError::NotOurs(_))), "{bad:?}");
         }
     }

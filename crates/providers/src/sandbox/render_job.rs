@@ -5,9 +5,9 @@ use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use vidgate_domain::VideoRequest;
 use vidgate_domain::dimensions::output_shape;
 use vidgate_domain::request::Switch;
-use vidgate_domain::VideoRequest;
 use vidgate_render::scene::fnv1a;
 use vidgate_render::{Picture, RequestScene, SceneText, VideoSpec, encodable_size, render_mp4};
 
@@ -18,10 +18,7 @@ pub enum RenderOutcome {
     /// The video (its `url` the content route's) and the objects stored for it.
     Done(OutputFile, Vec<StoredFile>),
     /// The request cannot be rendered: `code` becomes its `error_type`.
-    Failed {
-        code: vidgate_domain::ErrorType,
-        message: String,
-    },
+    Failed { code: vidgate_domain::ErrorType, message: String },
 }
 
 /// What a render needs besides the request: the input images' bytes.

@@ -30,7 +30,13 @@ pub async fn media_rows_replace_on_recopy_expire_in_order_and_delete_once(store:
     store.record_media(object(b, "video", 500, Some(T0 + HOUR))).await.unwrap();
     store.record_media(object(b, "cover", 7, None)).await.unwrap();
     let rows = store.media_of(a).await.unwrap();
-    assert_eq!(rows, vec![object(a, "cover", 20_000, Some(T0 + 2 * HOUR)), object(a, "video", 3_000_000_000, Some(T0 + 2 * HOUR))]);
+    assert_eq!(
+        rows,
+        vec![
+            object(a, "cover", 20_000, Some(T0 + 2 * HOUR)),
+            object(a, "video", 3_000_000_000, Some(T0 + 2 * HOUR))
+        ]
+    );
     assert_eq!(
         store.media_totals().await.unwrap(),
         MediaTotals { files: 4, bytes: 3_000_000_000 + 20_000 + 500 + 7 }

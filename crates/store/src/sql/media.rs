@@ -49,7 +49,8 @@ impl MediaCatalog for SqlStore {
     }
 
     async fn media_of(&self, request_id: RequestId) -> Result<Vec<MediaObject>> {
-        let stmt = sql("SELECT request_id, key_id, variant, object_key, content_type, size, sha256,
+        let stmt =
+            sql("SELECT request_id, key_id, variant, object_key, content_type, size, sha256,
                                source_url, stored_at, expires_at, deleted_at
                         FROM media_objects WHERE request_id = $1 ORDER BY variant")
             .bind(request_id.to_string());
@@ -57,12 +58,13 @@ impl MediaCatalog for SqlStore {
     }
 
     async fn expired_media(&self, now: Millis, limit: i64) -> Result<Vec<MediaObject>> {
-        let stmt = sql("SELECT request_id, key_id, variant, object_key, content_type, size, sha256,
+        let stmt =
+            sql("SELECT request_id, key_id, variant, object_key, content_type, size, sha256,
                                source_url, stored_at, expires_at, deleted_at
                         FROM media_objects WHERE deleted_at IS NULL AND expires_at <= $1
                         ORDER BY expires_at LIMIT $2")
-        .bind(now)
-        .bind(limit);
+            .bind(now)
+            .bind(limit);
         self.db.read(stmt).await?.iter().map(object).collect()
     }
 

@@ -41,6 +41,9 @@ pub struct LimitArgs {
     /// Upstream slots the key's requests may hold at once [number | default; 0: no limit].
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = setting::<i64>)]
     pub max_running: Option<Setting<i64>>,
+    /// Seconds the key's kept media lives [number | default; 0: until deleted].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, value_parser = setting::<i64>)]
+    pub media_retention: Option<Setting<i64>>,
 }
 
 impl LimitArgs {
@@ -50,6 +53,7 @@ impl LimitArgs {
             && self.max_queued.is_none()
             && self.max_body_bytes.is_none()
             && self.max_running.is_none()
+            && self.media_retention.is_none()
     }
 
     /// `current` with these flags applied.
@@ -67,6 +71,7 @@ impl LimitArgs {
             max_queued: set(self.max_queued, current.max_queued),
             max_body_bytes: set(self.max_body_bytes, current.max_body_bytes),
             max_running: set(self.max_running, current.max_running),
+            media_retention_secs: set(self.media_retention, current.media_retention_secs),
         }
     }
 }
@@ -88,6 +93,9 @@ pub fn describe(l: &KeyLimits) -> String {
     }
     if let Some(b) = l.max_body_bytes {
         parts.push(format!("max_body_bytes={b}"));
+    }
+    if let Some(s) = l.media_retention_secs {
+        parts.push(format!("media_retention={s}s"));
     }
     if parts.is_empty() { "defaults".into() } else { parts.join(" ") }
 }

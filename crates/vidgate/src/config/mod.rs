@@ -34,6 +34,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsSettings,
     pub accounting: AccountingConfig,
+    pub media: MediaConfig,
 }
 
 /// Overrides from flags and the short environment variables, applied last.
@@ -139,6 +140,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.accounting.validate()?;
+        self.media.validate()?;
         let bootstrap = self.auth.bootstrap_key.expose().chars().count();
         if bootstrap > 0 && bootstrap < crate::bootstrap::BOOTSTRAP_MIN_CHARS {
             return bad(
@@ -277,8 +279,9 @@ impl Config {
         Ok(())
     }
 
-    pub fn media_dir(&self) -> PathBuf {
-        self.store.data_dir.join("media")
+    /// Where renders are written before they go into the media store.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.store.data_dir.join("scratch")
     }
 }
 

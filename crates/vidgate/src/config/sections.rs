@@ -222,8 +222,6 @@ pub struct SandboxSettings {
     pub fps: u32,
     pub moderation_blocklist: Vec<String>,
     #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    #[serde(with = "humantime_serde")]
     pub fetch_timeout: Duration,
     pub max_input_bytes: u64,
     pub max_duration_secs: f64,
@@ -379,6 +377,95 @@ impl AccountingConfig {
         }
         if self.max_running_per_key < 0 {
             return bad("accounting.max_running_per_key", "must be 0 (no limit) or more".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where generated files are kept and how they are served (`[media]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    pub store: MediaStoreKind,
+    /// The local store's directory; unset: `<data_dir>/media`.
+    pub dir: Option<std::path::PathBuf>,
+    /// Copy upstream outputs into the store; unset: on with the S3 store, off with local.
+    pub mirror: Option<bool>,
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub url_ttl: Duration,
+    pub serve: vidgate_api::ServeMode,
+    pub max_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub copy_timeout: Duration,
+    pub part_size: usize,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStoreKind {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub path_style: bool,
+}
+
+impl MediaConfig {
+    pub fn mirrors(&self) -> bool {
+        self.mirror.unwrap_or(self.store == MediaStoreKind::S3)
+    }
+
+    pub fn settings(&self, data_dir: &std::path::Path) -> vidgate_media::StoreSettings {
+        match self.store {
+            MediaStoreKind::Local => vidgate_media::StoreSettings::Local {
+                dir: self.dir.clone().unwrap_or_else(|| data_dir.join("media")),
+            },
+            MediaStoreKind::S3 => vidgate_media::StoreSettings::S3(vidgate_media::S3Settings {
+                endpoint: self.s3.endpoint.clone().filter(|e| !e.is_empty()),
+                bucket: self.s3.bucket.clone(),
+                region: self.s3.region.clone(),
+                access_key_id: self.s3.access_key_id.clone().filter(|k| !k.is_empty()),
+                secret_access_key: self.s3.secret_access_key.clone().filter(|k| !k.is_empty()),
+                path_style: self.s3.path_style,
+            }),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |setting, problem: &str| {
+            Err(ConfigError::Invalid { setting, problem: problem.to_owned() })
+        };
+        if self.store == MediaStoreKind::S3 && self.s3.bucket.is_empty() {
+            return bad("media.s3.bucket", "the S3 store needs a bucket");
+        }
+        if self.serve == vidgate_api::ServeMode::Redirect && self.store != MediaStoreKind::S3 {
+            return bad(
+                "media.serve",
+                "\"redirect\" needs media.store = \"s3\" (a local directory cannot presign URLs)",
+            );
+        }
+        if self.part_size < 5 << 20 {
+            return bad("media.part_size", "must be at least 5 MiB (S3's smallest multipart part)");
+        }
+        if self.url_ttl.is_zero() || self.url_ttl > Duration::from_secs(7 * 86_400) {
+            return bad(
+                "media.url_ttl",
+                "must be more than 0 and at most 7 days (S3's presigning limit)",
+            );
+        }
+        if self.max_bytes == 0 {
+            return bad("media.max_bytes", "must be more than 0");
         }
         Ok(())
     }

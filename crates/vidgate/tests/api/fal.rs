@@ -57,7 +57,7 @@ async fn fals_python_client_works_against_vidgate_unchanged() {
         seen["subscribe_video_url"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}/media/", server.base)),
+            .starts_with(&format!("{}/tencent-vod/v1/aigc-video/requests/", server.base)),
         "{seen}"
     );
     let kinds = seen["subscribe_update_kinds"].as_array().unwrap();

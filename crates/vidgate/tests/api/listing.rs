@@ -106,7 +106,12 @@ async fn the_query_route_answers_in_the_describe_task_detail_shape() {
     assert_eq!(r["AigcVideoTask"]["ErrCode"], 0);
     assert_eq!(r["AigcVideoTask"]["Progress"], 100);
     let file = &r["AigcVideoTask"]["Output"]["FileInfos"][0];
-    assert!(file["FileUrl"].as_str().unwrap().starts_with(&format!("{}/media/", app.base)));
+    assert!(
+        file["FileUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/tencent-vod/v1/aigc-video/requests/", app.base))
+    );
     assert_eq!(file["MetaData"]["Width"], 720);
     let (code, env) =
         app.get_json(&format!("/tencent-vod/v1/query/{}", uuid::Uuid::now_v7())).await;

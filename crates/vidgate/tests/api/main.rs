@@ -19,6 +19,7 @@ mod inputs;
 mod keys;
 mod limits;
 mod listing;
+mod media;
 mod openapi;
 mod ops;
 mod outage;

@@ -109,7 +109,13 @@ async fn the_result_is_202_with_retry_after_until_done_then_200_with_the_video()
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(headers["x-fal-request-id"], id.as_str());
     let url = body["video"]["url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/media/", app.base)), "{url}");
+    assert!(
+        url.starts_with(&format!(
+            "{}/tencent-vod/v1/aigc-video/requests/{id}/content?variant=video&token=",
+            app.base
+        )),
+        "{url}"
+    );
     assert_eq!(body["videos"][0]["url"], url);
     assert_eq!(body["model_name"], "Vidu");
     assert_eq!(body["video"]["content_type"], "video/mp4");

@@ -1,5 +1,5 @@
-//! Media belongs to the key that made it: its URLs cannot be derived from a request id, and a
-//! File id naming another key's media fails exactly as a missing one does.
+//! Media belongs to the key that made it: its URLs open only with a signed token or the
+//! owner's key, and a File id naming another key's media fails exactly as a missing one does.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,21 +20,23 @@ async fn another_keys_file_id_fails_like_a_missing_one_and_media_urls_are_ungues
     let (_, _, result) = app.result(&a).await;
     let cover_id = result["video"]["cover_file_id"].as_str().unwrap().to_owned();
     let url = result["video"]["url"].as_str().unwrap().to_owned();
-    // The URL carries more than the request id, and the bare-id form serves nothing.
-    assert!(url.contains(&format!("/media/{a}.")), "{url}");
-    let guessed = app.http.get(app.url(&format!("/media/{a}/video.mp4"))).send().await.unwrap();
-    assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
+    // The URL is the content route with a signed token; without the token (and no key) it
+    // opens nothing, and another key cannot read it.
+    assert!(url.contains(&format!("/requests/{a}/content?variant=video&token=")), "{url}");
     assert_eq!(app.http.get(&url).send().await.unwrap().status(), StatusCode::OK);
-    // The media directory's secret is not served.
-    for path in ["/media/.media-key", "/media/%2Emedia-key", "/media/%2emedia-key"] {
-        let secret = app.http.get(app.url(path)).send().await.unwrap();
-        assert_eq!(secret.status(), StatusCode::NOT_FOUND, "{path}");
-    }
+    let bare = url.split("&token=").next().unwrap();
+    assert_eq!(app.http.get(bare).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let b_key = app.new_key("b").await;
+    let as_b = app.http.get(bare).bearer_auth(&b_key).send().await.unwrap();
+    assert_eq!(as_b.status(), StatusCode::NOT_FOUND, "another key's content is 404");
+    // The old media directory route is gone.
+    let old = app.http.get(app.url(&format!("/media/{a}/video.mp4"))).send().await.unwrap();
+    assert_eq!(old.status(), StatusCode::NOT_FOUND);
 
     // The owner can use its cover as a first frame.
     let own = app.create(&from_cover(&cover_id)).await;
     // Key B names A's cover, and a cover id that never existed.
-    let b = app.new_key("b").await;
+    let b = b_key;
     let theirs = app.post_create_as(&b, &from_cover(&cover_id)).await.2["request_id"]
         .as_str()
         .unwrap()

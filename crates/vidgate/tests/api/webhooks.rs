@@ -137,7 +137,7 @@ async fn a_finished_request_is_delivered_once_signed_after_induced_failures() {
         payload["payload"]["video"]["url"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}/media/", app.base)),
+            .starts_with(&format!("{}/tencent-vod/v1/aigc-video/requests/", app.base)),
         "{payload}"
     );
     assert_eq!(got[0].1, got[2].1, "every attempt sends the same bytes");

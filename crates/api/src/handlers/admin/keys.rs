@@ -33,6 +33,9 @@ pub struct LimitsBody {
     /// Upstream slots held at once (0: no limit).
     #[schema(minimum = 0)]
     pub max_running: Option<i64>,
+    /// Seconds this key's kept media lives (0: until deleted; unset: `media.retention`).
+    #[schema(minimum = 0, maximum = 3153600000_i64)]
+    pub media_retention_secs: Option<i64>,
 }
 
 impl LimitsBody {
@@ -52,10 +55,18 @@ impl LimitsBody {
             ("max_queued", self.max_queued),
             ("max_body_bytes", self.max_body_bytes),
             ("max_running", self.max_running),
+            ("media_retention_secs", self.media_retention_secs),
         ] {
             if v.is_some_and(|v| v < 0) {
                 return Err(bad(field));
             }
+        }
+        if self.media_retention_secs.is_some_and(|v| v > 3_153_600_000) {
+            return Err(ApiError::invalid(
+                &["body", "media_retention_secs"],
+                "less_than_equal",
+                "media_retention_secs must be at most 3153600000 (100 years); 0 keeps media until deleted",
+            ));
         }
         Ok(KeyLimits {
             create_rate: self.create_rate,
@@ -63,6 +74,7 @@ impl LimitsBody {
             max_queued: self.max_queued,
             max_body_bytes: self.max_body_bytes,
             max_running: self.max_running,
+            media_retention_secs: self.media_retention_secs,
         })
     }
 
@@ -73,6 +85,7 @@ impl LimitsBody {
             max_queued: l.max_queued,
             max_body_bytes: l.max_body_bytes,
             max_running: l.max_running,
+            media_retention_secs: l.media_retention_secs,
         }
     }
 }
