@@ -3,7 +3,7 @@
 #   ffmpeg (ffprobe checks the sandbox's videos), nasm (faster openh264 builds; optional),
 #   chromium + chromium-driver (the dashboard's browser test), and .venv, a Python virtualenv
 #   with the pinned packages of scripts/requirements-test.txt (fal's client, schemathesis,
-#   selenium).
+#   selenium), and .tools/bin/s3s-fs, the S3 server of the media tests.
 # Idempotent; uses apt-get (Debian/Ubuntu), with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +32,11 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements-test.txt "$stamp";
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
   cp scripts/requirements-test.txt "$stamp"
+fi
+
+# A real S3-protocol server for the media store's tests (s3s-fs: path-style buckets, Range,
+# multipart, presigned URLs), built from crates.io into .tools/ (about two minutes, once).
+if [ ! -x .tools/bin/s3s-fs ]; then
+  echo "install-deps: building s3s-fs (the S3 server the media tests run against)" >&2
+  cargo install -q s3s-fs@0.14.1 --features binary --locked --root .tools
 fi

@@ -237,6 +237,33 @@ impl KeyCache {
     }
 }
 
+/// The request a signed token opens (`vidgate_media::token`: a status stream or a file). A
+/// missing request and a wrong or expired token answer the same 401, so the route tells
+/// nothing about which ids exist; a client address that keeps presenting bad tokens is
+/// throttled before the store is read.
+pub async fn by_token(
+    state: &AppState,
+    client: &str,
+    grant: vidgate_media::token::Grant,
+    token: &str,
+) -> Result<vidgate_store::TaskRecord, ApiError> {
+    use vidgate_media::token::Grant;
+    let id = match grant {
+        Grant::Stream(id) | Grant::Content(id, _) => id,
+    };
+    let (limits, now) = (&state.config.limits, state.clock.now_ms());
+    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
+    if let Some(task) = state.store.get_task_any(id).await?
+        && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
+        && vidgate_media::token::verify(&hash, grant, token, now)
+    {
+        return Ok(task);
+    }
+    let none = vidgate_store::KeyLimits::default();
+    let _ = state.rates.take(client, &none, Bucket::Unauthenticated, limits, now);
+    Err(ApiError::Unauthorized("invalid or expired token"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,31 +304,4 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
-}
-
-/// The request a signed token opens (`vidgate_media::token`: a status stream or a file). A
-/// missing request and a wrong or expired token answer the same 401, so the route tells
-/// nothing about which ids exist; a client address that keeps presenting bad tokens is
-/// throttled before the store is read.
-pub async fn by_token(
-    state: &AppState,
-    client: &str,
-    grant: vidgate_media::token::Grant,
-    token: &str,
-) -> Result<vidgate_store::TaskRecord, ApiError> {
-    use vidgate_media::token::Grant;
-    let id = match grant {
-        Grant::Stream(id) | Grant::Content(id, _) => id,
-    };
-    let (limits, now) = (&state.config.limits, state.clock.now_ms());
-    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
-    if let Some(task) = state.store.get_task_any(id).await?
-        && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
-        && vidgate_media::token::verify(&hash, grant, token, now)
-    {
-        return Ok(task);
-    }
-    let none = vidgate_store::KeyLimits::default();
-    let _ = state.rates.take(client, &none, Bucket::Unauthenticated, limits, now);
-    Err(ApiError::Unauthorized("invalid or expired token"))
 }

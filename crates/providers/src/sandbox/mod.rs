@@ -117,7 +117,7 @@ impl SandboxProvider {
         let note = ObjectKey::render_note(job.key_id, job.request_id);
         let bytes = self.config.media.read_small(&note, NOTE_MAX_BYTES).await.ok()??;
         let note: RenderNote = serde_json::from_slice(&bytes).ok()?;
-        Some(RenderOutcome::Done(note.file, note.stored))
+        Some(RenderOutcome::Done(Box::new(note.file), note.stored))
     }
 
     async fn render(&self, job: &PollJob<'_>) -> RenderOutcome {
@@ -202,7 +202,7 @@ impl SandboxProvider {
         let note = RenderNote { file, stored };
         let bytes = serde_json::to_vec(&note).unwrap_or_default();
         media.put_bytes(&ObjectKey::render_note(key_id, id), bytes.into()).await?;
-        Ok(RenderOutcome::Done(note.file, note.stored))
+        Ok(RenderOutcome::Done(Box::new(note.file), note.stored))
     }
 }
 
@@ -258,7 +258,7 @@ impl Provider for SandboxProvider {
                     audio: out.audio_generation == Some(vidgate_domain::request::Switch::Enabled),
                     ..Default::default()
                 };
-                let files = vec![file];
+                let files = vec![*file];
                 Ok(PollStatus::Succeeded(crate::UpstreamOutput {
                     files,
                     usage: Some(usage),

@@ -16,7 +16,7 @@ use crate::{OutputFile, StoredFile};
 #[derive(Debug, Clone)]
 pub enum RenderOutcome {
     /// The video (its `url` the content route's) and the objects stored for it.
-    Done(OutputFile, Vec<StoredFile>),
+    Done(Box<OutputFile>, Vec<StoredFile>),
     /// The request cannot be rendered: `code` becomes its `error_type`.
     Failed { code: vidgate_domain::ErrorType, message: String },
 }

@@ -101,7 +101,6 @@ async fn file_ids_name_only_the_callers_own_stored_covers() {
     };
     let err = |f: &str, key: &'static str| {
         let f = f.to_owned();
-        let fetch = fetch.clone();
         async move { fetch(f, key).await.unwrap_err().to_string() }
     };
     assert!(err("5285890784246869", "k").await.contains("not media this vidgate stores"));

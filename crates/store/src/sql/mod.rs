@@ -9,6 +9,7 @@ mod claims;
 mod insert;
 mod keys;
 mod media;
+mod reap;
 mod reconcile;
 mod stats;
 mod tasks;

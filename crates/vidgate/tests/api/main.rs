@@ -28,6 +28,7 @@ mod process;
 mod progression;
 mod render_bounds;
 mod replicas;
+mod s3;
 mod secrets;
 mod slow_clients;
 mod stream;
