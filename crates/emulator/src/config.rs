@@ -98,6 +98,12 @@ pub struct EmulatorConfig {
     /// Prompts containing these words fail moderation.
     pub moderation_blocklist: Vec<String>,
     pub faults: Faults,
+    /// Bytes of padding appended to every output file, so tests can have the upstream hand
+    /// out large files (a gateway mirroring them must stream, not buffer).
+    pub output_padding: u64,
+    /// Serve `/files/` at most this many bytes per second (0: as fast as possible), so a copy
+    /// takes long enough to be interrupted.
+    pub file_rate: u64,
 }
 
 impl EmulatorConfig {
@@ -117,6 +123,8 @@ impl EmulatorConfig {
             push_sign_key: None,
             moderation_blocklist: vec!["emulator-moderation-test".into()],
             faults: Faults::default(),
+            output_padding: 0,
+            file_rate: 0,
         }
     }
 }

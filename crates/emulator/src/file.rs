@@ -22,6 +22,8 @@ pub struct EmulatorFile {
     pub push_sign_key: Option<String>,
     pub moderation_blocklist: Option<Vec<String>>,
     pub faults: Option<Faults>,
+    pub output_padding: Option<u64>,
+    pub file_rate: Option<u64>,
 }
 
 /// The account an emulator started without configuration accepts.
@@ -73,6 +75,8 @@ impl EmulatorFile {
         if let Some(f) = self.faults {
             c.faults = f;
         }
+        c.output_padding = self.output_padding.unwrap_or(0);
+        c.file_rate = self.file_rate.unwrap_or(0);
         if c.accounts.is_empty() {
             return Err("the emulator needs at least one account".into());
         }

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tower_http::services::ServeDir;
 
@@ -18,11 +19,48 @@ use crate::auth::{ApiError, verify};
 use crate::faults::CallFault;
 
 pub fn router(emulator: Arc<Emulator>) -> Router {
-    Router::new()
-        .route("/", post(api))
-        .route("/__emulator/stats", get(stats))
-        .nest_service("/files", ServeDir::new(&emulator.config.media_dir))
-        .with_state(emulator)
+    let router = Router::new().route("/", post(api)).route("/__emulator/stats", get(stats));
+    let router = if emulator.config.file_rate > 0 {
+        router.route("/files/{name}", get(throttled_file))
+    } else {
+        router.nest_service("/files", ServeDir::new(&emulator.config.media_dir))
+    };
+    router.with_state(emulator)
+}
+
+/// `/files/{name}` at `file_rate` bytes per second (64 KiB chunks).
+async fn throttled_file(
+    State(emulator): State<Arc<Emulator>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    if name.contains('/') || name.starts_with('.') {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let path = emulator.config.media_dir.join(&name);
+    let Ok(file) = tokio::fs::File::open(&path).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    emulator.count(|s| s.file_downloads_started += 1);
+    const CHUNK: usize = 64 * 1024;
+    let pause = std::time::Duration::from_secs_f64(CHUNK as f64 / emulator.config.file_rate as f64);
+    let done = emulator.clone();
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, CHUNK)
+        .then(move |c| async move {
+            tokio::time::sleep(pause).await;
+            c
+        })
+        .chain(futures::stream::once(async move {
+            // The last chunk went out: the download finished (not counted when the client
+            // hung up midway, since the stream is dropped before it gets here).
+            done.count(|s| s.file_downloads_finished += 1);
+            Ok(Bytes::new())
+        }));
+    (
+        [(header::CONTENT_TYPE, "video/mp4".to_owned()), (header::CONTENT_LENGTH, len.to_string())],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 async fn stats(State(emulator): State<Arc<Emulator>>) -> axum::Json<crate::Stats> {

@@ -95,6 +95,9 @@ pub struct Stats {
     pub events_delivered: u64,
     pub events_confirmed: u64,
     pub pushes_sent: u64,
+    /// Output downloads begun and finished (throttled `/files/` only, `file_rate` > 0).
+    pub file_downloads_started: u64,
+    pub file_downloads_finished: u64,
     /// Jobs created per `SessionId` (vidgate's request id): never more than one.
     pub accepted_per_session: BTreeMap<String, u64>,
     pub tasks_by_status: BTreeMap<String, u64>,
@@ -471,6 +474,7 @@ impl Emulator {
         let name = format!("{id}.mp4");
         let path = self.config.media_dir.join(&name);
         let prompt = request.prompt().map(str::to_owned).unwrap_or_default();
+        let padding = self.config.output_padding;
         let rendered = tokio::task::spawn_blocking(move || -> Result<u64, String> {
             std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
                 .map_err(|e| e.to_string())?;
@@ -479,6 +483,9 @@ impl Emulator {
             let text = SceneText { prompt, details: vec!["Tencent VOD emulator".into()] };
             let scene = RequestScene::new(&spec, fnv1a(text.prompt.as_bytes()), &text, None, None);
             render_mp4(&spec, &scene, std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+            if padding > 0 {
+                pad(&tmp, padding).map_err(|e| e.to_string())?;
+            }
             std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
             std::fs::metadata(&path).map(|m| m.len()).map_err(|e| e.to_string())
         })
@@ -498,6 +505,22 @@ impl Emulator {
             },
         }
     }
+}
+
+/// Appends `bytes` of a repeating pattern (not zeros, so nothing along the way can compress
+/// or sparse it away).
+fn pad(path: &std::path::Path, bytes: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    let block: Vec<u8> =
+        (0..1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()
 }
 
 #[cfg(test)]

@@ -129,8 +129,10 @@ async fn authorized_task(
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`)."),
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` you hold: 304 if unchanged.")),
     responses(
-        (status = 200, description = "The file (also answers `HEAD`).", content_type = "video/mp4", body = Vec<u8>),
-        (status = 206, description = "The asked range (`Content-Range`).", content_type = "video/mp4", body = Vec<u8>),
+        (status = 200, description = "The file (also answers `HEAD`): a video, or a cover image.",
+            content((Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "application/octet-stream"))),
+        (status = 206, description = "The asked range (`Content-Range`).",
+            content((Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "application/octet-stream"))),
         (status = 304, description = "Not modified (`If-None-Match`)."),
         (status = 307, description = "`media.serve = \"redirect\"`: a presigned object-store URL; or the upstream's URL of a file vidgate does not keep."),
         (status = 401, description = "Missing, unknown or revoked API key, or a bad or expired token.", body = crate::openapi::ErrorBody),

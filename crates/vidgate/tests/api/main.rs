@@ -20,6 +20,7 @@ mod keys;
 mod limits;
 mod listing;
 mod media;
+mod mirror;
 mod openapi;
 mod ops;
 mod outage;

@@ -66,6 +66,17 @@ impl S3Server {
         S3Server { child, endpoint: format!("http://127.0.0.1:{port}"), _root: root }
     }
 
+    /// The same settings as environment variables, for `vidgate serve` processes.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("VIDGATE_MEDIA__STORE", "s3".into()),
+            ("VIDGATE_MEDIA__S3__ENDPOINT", self.endpoint.clone()),
+            ("VIDGATE_MEDIA__S3__BUCKET", BUCKET.into()),
+            ("VIDGATE_MEDIA__S3__ACCESS_KEY_ID", ACCESS.into()),
+            ("VIDGATE_MEDIA__S3__SECRET_ACCESS_KEY", SECRET.into()),
+        ]
+    }
+
     pub fn configure(&self, c: &mut vidgate::config::Config) {
         c.media.store = vidgate::config::MediaStoreKind::S3;
         c.media.s3.endpoint = Some(self.endpoint.clone());
