@@ -89,9 +89,16 @@ impl FromRequestParts<AppState> for ApiKey {
     }
 }
 
-/// The caller of the create route: draws on the key's create bucket instead.
-#[derive(Debug, Clone)]
-pub struct CreatorKey(pub KeyRecord);
+/// The caller of the create routes: draws on the key's create bucket instead. With the key's
+/// hash, as `ApiKey` (a create that waits answers with a tokened stream URL).
+#[derive(Clone)]
+pub struct CreatorKey(pub KeyRecord, pub String);
+
+impl std::fmt::Debug for CreatorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CreatorKey").field(&self.0).field(&"<redacted>").finish()
+    }
+}
 
 impl FromRequestParts<AppState> for CreatorKey {
     type Rejection = ApiError;
@@ -101,7 +108,7 @@ impl FromRequestParts<AppState> for CreatorKey {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let client = client_address(&parts.extensions);
-        let ApiKey(key, _) = authenticate(&parts.headers, &client, state).await?;
+        let ApiKey(key, hash) = authenticate(&parts.headers, &client, state).await?;
         state.rates.take(
             &key.id,
             &key.limits,
@@ -109,7 +116,7 @@ impl FromRequestParts<AppState> for CreatorKey {
             &state.config.limits,
             state.clock.now_ms(),
         )?;
-        Ok(CreatorKey(key))
+        Ok(CreatorKey(key, hash))
     }
 }
 

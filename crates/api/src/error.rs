@@ -105,10 +105,45 @@ impl ApiError {
     }
 }
 
+/// What an error said, kept on its response so that a route family speaking another
+/// protocol (OpenAI's `/v1`) can render the same error in its own shape.
+#[derive(Debug, Clone)]
+pub struct ErrorView {
+    pub error_type: &'static str,
+    /// One sentence per problem.
+    pub message: String,
+    /// Where the first problem is (`["body", "output_config", "duration"]`), for validation.
+    pub loc: Option<Vec<String>>,
+}
+
+impl ApiError {
+    fn view(&self) -> ErrorView {
+        let (message, loc) = match self {
+            ApiError::Validation(errors) => {
+                let message = errors.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("; ");
+                let loc = errors.first().map(|e| {
+                    e.loc
+                        .iter()
+                        .map(|l| match l {
+                            vidgate_domain::Loc::Key(k) => k.clone(),
+                            vidgate_domain::Loc::Index(i) => i.to_string(),
+                        })
+                        .collect()
+                });
+                (message, loc)
+            }
+            ApiError::Internal(_) => ("internal error; see the server log".to_owned(), None),
+            other => (other.to_string(), None),
+        };
+        ErrorView { error_type: self.error_type(), message, loc }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let error_type = self.error_type();
+        let view = self.view();
         let body = match &self {
             ApiError::Validation(errors) => json!({ "detail": errors }),
             ApiError::Internal(cause) => {
@@ -118,6 +153,7 @@ impl IntoResponse for ApiError {
             other => json!({ "detail": other.to_string(), "error_type": error_type }),
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(view);
         let headers = response.headers_mut();
         headers.insert("x-fal-error-type", HeaderValue::from_static(error_type));
         if status == StatusCode::UNAUTHORIZED {

@@ -1,5 +1,5 @@
 //! vidgate's HTTP edge: the fal-style queue API over `POST /tencent-vod/v1/aigc-video`, the
-//! Tencent-compatible query route, media files, and the ops routes. Handlers stay thin:
+//! Tencent-compatible query route, media files, OpenAI's `/v1/videos`, and the ops routes. Handlers stay thin:
 //! extract (auth, JSON, base URL) → domain/store call → view. All routes are in `router.rs`.
 
 pub mod auth;
@@ -9,6 +9,7 @@ mod extract;
 mod handlers;
 pub mod limits;
 pub mod metrics;
+pub mod openai;
 pub mod openapi;
 pub mod pricing;
 mod query_guard;
@@ -20,7 +21,7 @@ pub mod time;
 mod views;
 
 pub use auth::{generate_key, hash_key};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorView};
 pub use handlers::content::ServeMode;
 pub use router::{metrics_router, ops_router, router};
 pub use state::{ApiConfig, AppState, MediaServing, OutputLimits};

@@ -38,6 +38,9 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         | "/admin/keys/{name}/top-ups"
         | "/admin/requests/{request_id}"
         | "/admin/requests/{request_id}/cancel" => &[],
+        "/v1/videos" => &["after", "limit", "order"],
+        "/v1/videos/{video_id}/content" => &["variant"],
+        "/v1/videos/{video_id}" | "/v1/models" => &[],
         _ => return None,
     })
 }

@@ -73,7 +73,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(ops::openapi_json))
         .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
-        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])));
+        .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
+        // OpenAI's videos protocol over the same queue.
+        .merge(crate::openai::routes());
     let api = if state.config.dashboard {
         api.route("/dashboard", get(dashboard::page))
             .route("/dashboard/", get(dashboard::slash))

@@ -35,6 +35,8 @@ pub struct ApiConfig {
     pub body_read_timeout: Duration,
     /// The price table and display currency.
     pub pricing: crate::pricing::PricingConfig,
+    /// Model names clients may send instead of `model_name` + `model_version`.
+    pub aliases: Arc<vidgate_domain::models::aliases::AliasCatalog>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct MediaServing {
     pub serve: crate::handlers::content::ServeMode,
     /// How long signed media URLs (and presigned redirects) stay valid.
     pub url_ttl: Duration,
+    /// How long kept files stay (0: until deleted), unless the key says otherwise.
+    pub retention: Duration,
 }
 
 #[derive(Clone)]

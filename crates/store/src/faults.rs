@@ -126,6 +126,9 @@ impl TaskStore for FaultyStore {
     async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome> {
         pass!(self.cancel_task(key_id, id, now))
     }
+    async fn forget_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<bool> {
+        pass!(self.forget_task(key_id, id, now))
+    }
     async fn claim_next_queued(
         &self,
         pool: &str,

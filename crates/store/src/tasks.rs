@@ -10,12 +10,17 @@ use crate::model::{
     ReapReport, Slot, TaskRecord,
 };
 
-/// A page of one key's tasks, newest first.
-#[derive(Debug, Clone, PartialEq)]
+/// A page of one key's tasks, newest first (or oldest first with `ascending`). Tasks their
+/// owner forgot (`forget_task`) are never listed.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
     pub states: Option<Vec<TaskState>>,
     /// Only tasks older than this `seq` (the cursor of the previous page).
     pub before_seq: Option<i64>,
+    /// Only tasks newer than this `seq`.
+    pub after_seq: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
     pub limit: i64,
 }
 
@@ -57,6 +62,12 @@ pub trait TaskStore: Send + Sync {
 
     /// Cancels a queued task at once, or flags one that is with the upstream.
     async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome>;
+
+    /// Its owner deleted the task (OpenAI's `DELETE /v1/videos/{id}`): from now on it does
+    /// not exist for `key_id` (reads, lists, cancel answer as for an unknown id), while the
+    /// row stays for the workers that may still be ending it and for the ledger. `false`:
+    /// no such task for this key (or already forgotten).
+    async fn forget_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<bool>;
 
     // --- the dispatcher -------------------------------------------------------------------
 

@@ -105,7 +105,7 @@ impl Application {
             &changes,
             streams_closed.clone(),
             media,
-        );
+        )?;
         let tls = wiring::load_tls(&config).await?;
         let (listener, metrics_listener) = wiring::listeners(&config).await?;
         let metrics = metrics_listener.map(|l| (l, vidgate_api::metrics_router(state.clone())));

@@ -152,9 +152,10 @@ fn api_config(
     config: &Config,
     provider: &dyn Provider,
     media: vidgate_media::MediaStore,
-) -> ApiConfig {
+) -> Result<ApiConfig, crate::config::ConfigError> {
     let sandbox = &config.sandbox;
-    ApiConfig {
+    Ok(ApiConfig {
+        aliases: Arc::new(config.rules.alias_catalog()?),
         public_url: config.server.public_url.clone(),
         tls: config.tls(),
         max_body_bytes: config.server.max_body_bytes,
@@ -164,6 +165,7 @@ fn api_config(
             store: media,
             serve: config.media.serve,
             url_ttl: config.media.url_ttl,
+            retention: config.media.retention,
         },
         pool: provider.pool().to_owned(),
         egress: config.egress.allow.clone(),
@@ -178,7 +180,7 @@ fn api_config(
         metrics_on_main: config.server.metrics_listen.is_none(),
         dashboard: config.server.dashboard,
         pricing: config.accounting.pricing(),
-    }
+    })
 }
 
 /// The state every API handler shares.
@@ -190,22 +192,22 @@ pub(crate) fn app_state(
     changes: &Arc<Changes>,
     streams_closed: CancellationToken,
     media: vidgate_media::MediaStore,
-) -> AppState {
+) -> Result<AppState, crate::config::ConfigError> {
     let statuses = Arc::new(vidgate_api::status_cache::StatusCache::default());
     statuses.follow(changes.follow());
-    AppState {
+    Ok(AppState {
         streams_closed,
         streams: Arc::default(),
         store: store.clone(),
         clock,
-        config: Arc::new(api_config(config, provider.as_ref(), media)),
+        config: Arc::new(api_config(config, provider.as_ref(), media)?),
         changes: changes.clone(),
         provider: provider.clone(),
         keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
         rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
         metrics: vidgate_api::metrics::install(),
         statuses,
-    }
+    })
 }
 
 /// The certificate and key, when the listener serves HTTPS.

@@ -156,10 +156,24 @@ pub async fn get_content(
     let variant = variant_of(params.variant.as_deref())?;
     let task = authorized_task(&state, &headers, &extensions, id, variant, params.token.as_deref())
         .await?;
+    serve(&state, &method, &headers, &task, variant).await
+}
+
+/// Answers one file of a request the caller may read: from the media store (proxied with
+/// `Range`/`ETag`, or redirected to a presigned URL), or redirected to the upstream's URL of
+/// a file vidgate does not keep.
+pub(crate) async fn serve(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    task: &TaskRecord,
+    variant: Variant,
+) -> Result<Response, ApiError> {
+    let id = task.id;
     let name = variant.to_string();
     let objects = state.store.media_of(id).await?;
     let Some(object) = objects.into_iter().find(|o| o.variant == name) else {
-        if let Some(url) = upstream_url(&task, variant) {
+        if let Some(url) = upstream_url(task, variant) {
             return Ok(Redirect::temporary(&url).into_response());
         }
         return Err(ApiError::NotFound(format!("request {id} has no {name} (yet)")));
@@ -187,7 +201,7 @@ pub async fn get_content(
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
     let size = u64::try_from(object.size).unwrap_or(0);
-    let range = wanted_range(&headers, &etag, size)?;
+    let range = wanted_range(headers, &etag, size)?;
     let (status, length) = match &range {
         Some(r) => {
             let v = format!("bytes {}-{}/{size}", r.start, r.end - 1);
@@ -239,6 +253,17 @@ pub async fn delete_content(
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;
     state.store.get_task(&key.id, id).await?.ok_or_else(ApiError::request_not_found)?;
+    let deleted = delete_media(&state, &key.id, id).await?;
+    Ok(Json(DeletedMedia { request_id: id.to_string(), deleted }).into_response())
+}
+
+/// Deletes what vidgate keeps of a request of `key_id` (the caller has checked it is theirs):
+/// the variants deleted now.
+pub(crate) async fn delete_media(
+    state: &AppState,
+    key_id: &str,
+    id: vidgate_domain::RequestId,
+) -> Result<Vec<String>, ApiError> {
     let now = state.clock.now_ms();
     let mut deleted = Vec::new();
     for object in state.store.media_of(id).await? {
@@ -260,9 +285,9 @@ pub async fn delete_content(
             deleted.push(object.variant);
         }
     }
-    let note = ObjectKey::render_note(&key.id, id);
+    let note = ObjectKey::render_note(key_id, id);
     let _ = state.config.media.store.delete(&note).await;
     metrics::counter!("vidgate_media_deleted_total", "reason" => "owner")
         .increment(deleted.len() as u64);
-    Ok(Json(DeletedMedia { request_id: id.to_string(), deleted }).into_response())
+    Ok(deleted)
 }

@@ -1,14 +1,18 @@
 //! `POST /tencent-vod/v1/aigc-video`: validate, commit, answer with the queue handle.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vidgate_domain::priority::rank;
 use vidgate_domain::request::body_fingerprint;
-use vidgate_domain::{QueuePriority, RequestId, parse_create_request};
-use vidgate_store::{DedupClaim, IdempotencyClaim, InsertOutcome, LimitScope, NewTask};
+use vidgate_domain::{Millis, QueuePriority, RequestId, parse_create_request};
+use vidgate_store::{
+    DedupClaim, IdempotencyClaim, InsertOutcome, KeyRecord, LimitScope, NewTask, TaskRecord,
+};
 
 use super::{fal_request_id, http_request_id, webhook};
 use crate::auth::CreatorKey;
@@ -50,6 +54,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Create a request: answers at once with the queue handle; the request is committed.
+///
+/// `model_name` may be a model alias (`kling-2.1`, `vidu-q2`, `veo-3.1`; `GET /v1/models`
+/// lists them) with `model_version` left out, or the alias may come as `model`. With
+/// `Prefer: wait` or `Prefer: wait=N` (N ≤ 60) the call is held until the request ends or N
+/// seconds pass, and answers its status (200 when done, 202 otherwise) instead of the handle.
 #[utoipa::path(
     post, path = "/tencent-vod/v1/aigc-video", tag = "queue",
     request_body(content = crate::openapi::CreateTaskBody, description = "The seed's create-task body (snake_case)."),
@@ -57,10 +66,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         ("fal_webhook" = Option<String>, Query, description = "fal's convention: an http(s) URL vidgate POSTs the result to when the request ends (Standard Webhooks signatures). The body's `webhook_url` does the same."),
         ("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h return the original request."),
         ("X-Fal-Queue-Priority" = Option<String>, Header, description = "`normal` (default) or `low`: low ranks below every tasks_priority."),
+        ("X-Fal-Request-Timeout" = Option<u32>, Header, description = "fal's request timeout, in seconds (≥ 1): a request that has not ended by then fails with `error_type: timeout` (capped at the gateway's `queue.request_deadline`)."),
+        ("Cancel-After" = Option<String>, Header, description = "Replicate's deadline, as seconds or a duration (`90s`, `5m`, `1h30m`); same effect as X-Fal-Request-Timeout. The sooner of the two applies."),
     ),
     responses(
-        (status = 200, description = "Accepted and committed; the queue handle.", body = QueueHandle,
+        (status = 200, description = "Accepted and committed; the queue handle (with `Prefer: wait`: the status of the finished request).", body = QueueHandle,
             headers(("x-fal-request-id" = String, description = "The request id."))),
+        (status = 202, description = "`Prefer: wait` only: the wait ended before the request did; its status.", body = crate::views::StatusBody),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 402, description = "The key's budget (prepaid balance, day or month limit) cannot cover the request's estimate (`error_type: budget_exceeded`); nothing is stored. Not worth retrying until the key is topped up or its period rolls over.", body = crate::openapi::ErrorBody),
@@ -74,25 +86,53 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 )]
 pub async fn create_request(
     State(state): State<AppState>,
-    CreatorKey(key): CreatorKey,
+    CreatorKey(key, key_hash): CreatorKey,
     base: BaseUrl,
     headers: HeaderMap,
     QueryParams(query): QueryParams<std::collections::HashMap<String, String>>,
     JsonBody(body, size): JsonBody,
 ) -> Result<Response, ApiError> {
+    let wait = super::wait::prefer_wait(&headers)?;
+    let body = expand_alias(&state, body)?;
+    let (task, position) =
+        accept(&state, &key, &base, &headers, body, size, query.get("fal_webhook")).await?;
+    if let Some(wait) = wait {
+        let task = super::wait::until_done(&state, &key.id, task, wait).await;
+        let mut body = super::status::status_of(&state, &task, &base, false).await?;
+        super::status::add_stream_url(&mut body, &task, &key_hash, state.clock.now_ms());
+        let code = if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+        let applied = super::wait::preference_applied(wait);
+        return Ok((code, [fal_request_id(task.id), applied], Json(body)).into_response());
+    }
+    let handle = queue_handle(&task, &base, position, http_request_id(&headers));
+    Ok(([fal_request_id(task.id)], Json(handle)).into_response())
+}
+
+/// Validates and commits a create (both APIs' creates go through here): the request as
+/// stored, and its queue position when it could be read.
+pub(crate) async fn accept(
+    state: &AppState,
+    key: &KeyRecord,
+    base: &BaseUrl,
+    headers: &HeaderMap,
+    body: serde_json::Value,
+    size: usize,
+    query_hook: Option<&String>,
+) -> Result<(TaskRecord, Option<i64>), ApiError> {
     if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)
         && size as i64 > limit
     {
         return Err(ApiError::PayloadTooLarge { limit: limit as usize });
     }
-    let lane = lane(&headers)?;
-    let idempotency = idempotency_key(&headers)?;
-    let fingerprint = body_fingerprint(
-        &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query.get("fal_webhook")}),
-    );
-    let (request, webhook_url) = validated(&state, body, query.get("fal_webhook"))?;
+    let lane = lane(headers)?;
+    let idempotency = idempotency_key(headers)?;
     let now = state.clock.now_ms();
-    let quote = crate::pricing::quote(&state, &request, now)?;
+    let deadline_at = deadline_at(headers, now, state.config.request_deadline)?;
+    let fingerprint = body_fingerprint(
+        &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query_hook}),
+    );
+    let (request, webhook_url) = validated(state, body, query_hook)?;
+    let quote = crate::pricing::quote(state, &request, now)?;
     let task = NewTask {
         id: RequestId::new(),
         key_id: key.id.clone(),
@@ -110,11 +150,10 @@ pub async fn create_request(
         request,
         webhook_url,
         public_base: Some(base.0.clone()),
-        limits: state.config.limits.queue(&key),
+        limits: state.config.limits.queue(key),
         quote,
         created_at: now,
-        deadline_at: now
-            + i64::try_from(state.config.request_deadline.as_millis()).unwrap_or(i64::MAX / 2),
+        deadline_at,
     };
     let task = match state.store.insert_task(task).await? {
         InsertOutcome::Inserted(t) => {
@@ -152,7 +191,7 @@ pub async fn create_request(
             });
         }
         InsertOutcome::BudgetExceeded(refusal) => {
-            return Err(crate::pricing::refused(&state, refusal));
+            return Err(crate::pricing::refused(state, refusal));
         }
         InsertOutcome::SessionConflict { task_id } => {
             return Err(ApiError::Conflict {
@@ -172,8 +211,92 @@ pub async fn create_request(
             None
         }
     };
-    let handle = queue_handle(&task, &base, position, http_request_id(&headers));
-    Ok(([fal_request_id(task.id)], Json(handle)).into_response())
+    Ok((task, position))
+}
+
+/// When the request fails with `timeout` if it has not ended: the configured deadline, or
+/// sooner when the caller asks with fal's `X-Fal-Request-Timeout` (seconds) or Replicate's
+/// `Cancel-After` (`90s`, `5m`, `1h30m`, or bare seconds). A longer ask is capped at the
+/// configured deadline.
+fn deadline_at(headers: &HeaderMap, now: Millis, configured: Duration) -> Result<Millis, ApiError> {
+    let mut deadline = configured;
+    for (name, parse) in [
+        ("x-fal-request-timeout", parse_seconds as fn(&str) -> Option<Duration>),
+        ("cancel-after", parse_cancel_after),
+    ] {
+        let Some(raw) = headers.get(name) else { continue };
+        let asked = raw.to_str().ok().and_then(|v| parse(v.trim())).filter(|d| *d >= MIN_DEADLINE);
+        let asked = asked.ok_or_else(|| {
+            ApiError::invalid(
+                &["header", name],
+                "value_error",
+                format!(
+                    "{name} must be a duration of at least 1 s (seconds, or with units: 90s, 5m, 1h30m)"
+                ),
+            )
+        })?;
+        deadline = deadline.min(asked);
+    }
+    Ok(now + i64::try_from(deadline.as_millis()).unwrap_or(i64::MAX / 2))
+}
+
+const MIN_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Seconds, whole or decimal (`30`, `2.5`).
+fn parse_seconds(raw: &str) -> Option<Duration> {
+    let secs: f64 = raw.parse().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Replicate's `Cancel-After`: a Go-style duration, or bare seconds.
+fn parse_cancel_after(raw: &str) -> Option<Duration> {
+    parse_seconds(raw).or_else(|| humantime::parse_duration(raw).ok())
+}
+
+/// A model alias in the body (`model`, or an alias as `model_name` with no `model_version`)
+/// replaced by the model, version and scene type it stands for.
+pub(crate) fn expand_alias(
+    state: &AppState,
+    mut body: serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    let Some(obj) = body.as_object_mut() else { return Ok(body) };
+    let version_given = obj.get("model_version").is_some_and(|v| v.as_str() != Some(""));
+    let (field, name) = match (obj.get("model"), obj.get("model_name")) {
+        (Some(model), _) => {
+            let name = model.as_str().ok_or_else(|| {
+                ApiError::invalid(&["body", "model"], "string_type", "model must be a string")
+            })?;
+            if obj.contains_key("model_name") || version_given {
+                return Err(ApiError::invalid(
+                    &["body", "model"],
+                    "value_error",
+                    "give either model (an alias) or model_name and model_version, not both",
+                ));
+            }
+            ("model", name.to_owned())
+        }
+        (None, Some(serde_json::Value::String(name))) if !version_given => {
+            if state.config.aliases.resolve(name).is_none() {
+                return Ok(body);
+            }
+            ("model_name", name.clone())
+        }
+        _ => return Ok(body),
+    };
+    let alias = state.config.aliases.resolve(&name).ok_or_else(|| {
+        ApiError::invalid(
+            &["body", field],
+            "enum",
+            format!("unknown model {name:?}; GET /v1/models lists the aliases this gateway knows"),
+        )
+    })?;
+    obj.remove("model");
+    obj.insert("model_name".into(), alias.model_name.clone().into());
+    obj.insert("model_version".into(), alias.model_version.clone().into());
+    if let Some(scene) = &alias.scene_type {
+        obj.entry("scene_type").or_insert_with(|| scene.clone().into());
+    }
+    Ok(body)
 }
 
 /// The create body checked as a create checks it (the estimate route too): the request, and

@@ -73,7 +73,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
             )?,
         ),
     };
-    Ok(ListQuery { states, before_seq, limit })
+    Ok(ListQuery { states, before_seq, limit, ..Default::default() })
 }
 
 /// The caller's own requests, newest first, cursor-paged.

@@ -14,6 +14,7 @@ pub mod query;
 pub mod status;
 pub mod stream;
 pub mod usage;
+pub mod wait;
 pub mod webhook;
 
 use axum::http::{HeaderMap, HeaderValue};

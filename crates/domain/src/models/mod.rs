@@ -4,6 +4,7 @@
 //! one pure function that applies them. The upstream changes weekly, so strict checking can
 //! be turned off (`strict_model_rules = false`) to let unknown models and values through.
 
+pub mod aliases;
 mod gv;
 mod hailuo;
 mod hunyuan;

@@ -251,10 +251,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
             }
             _ => {
                 let page = store
-                    .list_tasks(
-                        "rnd",
-                        &crate::ListQuery { states: None, before_seq: None, limit: 5 },
-                    )
+                    .list_tasks("rnd", &crate::ListQuery { limit: 5, ..Default::default() })
                     .await
                     .unwrap();
                 if let Some(t) = page.get(next(5) as usize) {

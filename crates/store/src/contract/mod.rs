@@ -41,6 +41,8 @@ macro_rules! store_contract_tests {
             inserted_tasks_read_back_exactly_as_written,
             another_keys_task_does_not_exist,
             listing_pages_newest_first_and_filters_by_state,
+            listing_pages_oldest_first_after_a_cursor,
+            a_forgotten_task_is_gone_for_its_key_but_not_for_workers,
             logs_accumulate_in_order,
             cancelling_a_queued_task_ends_it_without_dispatch,
             cancelling_a_dispatched_task_flags_it_and_makes_it_due,

@@ -71,8 +71,8 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
             "k",
             &crate::ListQuery {
                 states: Some(vec![TaskState::Submitting]),
-                before_seq: None,
                 limit: 1,
+                ..Default::default()
             },
         )
         .await

@@ -24,7 +24,7 @@ pub async fn another_keys_task_does_not_exist(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
     assert!(store.get_task("k2", t.id).await.unwrap().is_none());
     assert!(store.get_task("k1", RequestId::new()).await.unwrap().is_none());
-    let q = ListQuery { states: None, before_seq: None, limit: 10 };
+    let q = ListQuery { limit: 10, ..Default::default() };
     assert!(store.list_tasks("k2", &q).await.unwrap().is_empty());
     assert_eq!(store.cancel_task("k2", t.id, T0).await.unwrap(), CancelOutcome::NotFound);
     assert_eq!(store.get_task("k1", t.id).await.unwrap().unwrap().state, TaskState::Queued);
@@ -36,7 +36,8 @@ pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) 
         ids.push(insert(store, new_task("k1", 0, T0 + i)).await.id);
     }
     insert(store, new_task("other", 0, T0)).await;
-    let q = |before, states| ListQuery { states, before_seq: before, limit: 2 };
+    let q =
+        |before, states| ListQuery { states, before_seq: before, limit: 2, ..Default::default() };
     let page1 = store.list_tasks("k1", &q(None, None)).await.unwrap();
     assert_eq!(page1.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
     let page2 = store.list_tasks("k1", &q(Some(page1[1].seq), None)).await.unwrap();
@@ -48,6 +49,40 @@ pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) 
     assert_eq!(cancelled.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[1]]);
     let none = store.list_tasks("k1", &q(None, Some(vec![]))).await.unwrap();
     assert!(none.is_empty());
+}
+
+pub async fn listing_pages_oldest_first_after_a_cursor(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(insert(store, new_task("k1", 0, T0 + i)).await.id);
+    }
+    let q = |after| ListQuery { after_seq: after, ascending: true, limit: 2, ..Default::default() };
+    let page1 = store.list_tasks("k1", &q(None)).await.unwrap();
+    assert_eq!(page1.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[0], ids[1]]);
+    let page2 = store.list_tasks("k1", &q(Some(page1[1].seq))).await.unwrap();
+    assert_eq!(page2.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[2], ids[3]]);
+    let newest_first_after =
+        ListQuery { after_seq: Some(page1[0].seq), limit: 10, ..Default::default() };
+    let rest = store.list_tasks("k1", &newest_first_after).await.unwrap();
+    assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[3], ids[2], ids[1]]);
+}
+
+pub async fn a_forgotten_task_is_gone_for_its_key_but_not_for_workers(store: &dyn Store) {
+    let kept = insert(store, new_task("k1", 0, T0)).await;
+    let t = insert(store, new_task("k1", 0, T0 + 1)).await;
+    assert!(!store.forget_task("k2", t.id, T0 + 2).await.unwrap(), "another key cannot forget it");
+    assert!(store.forget_task("k1", t.id, T0 + 2).await.unwrap());
+    assert!(!store.forget_task("k1", t.id, T0 + 3).await.unwrap(), "forgotten once");
+    assert!(store.get_task("k1", t.id).await.unwrap().is_none());
+    assert!(store.task_status("k1", t.id).await.unwrap().is_none());
+    assert_eq!(store.cancel_task("k1", t.id, T0 + 3).await.unwrap(), CancelOutcome::NotFound);
+    let q = ListQuery { limit: 10, ..Default::default() };
+    let listed = store.list_tasks("k1", &q).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![kept.id]);
+    // The workers still see it (it may be with the upstream, or queued: it runs its course).
+    let any = store.get_task_any(t.id).await.unwrap().expect("the row stays");
+    assert_eq!(any.state, TaskState::Queued);
+    assert!(store.task_logs(t.id).await.unwrap().iter().any(|l| l.message.contains("deleted")));
 }
 
 pub async fn logs_accumulate_in_order(store: &dyn Store) {

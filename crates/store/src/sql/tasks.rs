@@ -103,10 +103,13 @@ impl TaskStore for SqlStore {
     }
 
     async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>> {
-        let stmt =
-            sql(concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1 AND key_id = $2"))
-                .bind(id.to_string())
-                .bind(key_id);
+        let stmt = sql(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE id = $1 AND key_id = $2 AND forgotten_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .bind(key_id);
         one(self.db.read(stmt).await?)
     }
 
@@ -115,8 +118,11 @@ impl TaskStore for SqlStore {
     }
 
     async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>> {
-        let mut text =
-            String::from(concat!("SELECT ", task_columns!(), " FROM tasks WHERE key_id = $1"));
+        let mut text = String::from(concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE key_id = $1 AND forgotten_at IS NULL"
+        ));
         let mut n = 1;
         let mut next = || {
             n += 1;
@@ -125,14 +131,18 @@ impl TaskStore for SqlStore {
         if query.before_seq.is_some() {
             text.push_str(&format!(" AND seq < {}", next()));
         }
+        if query.after_seq.is_some() {
+            text.push_str(&format!(" AND seq > {}", next()));
+        }
         if let Some(states) = &query.states {
             let marks: Vec<String> = (0..states.len().max(1)).map(|_| next()).collect();
             text.push_str(&format!(" AND state IN ({})", marks.join(", ")));
         }
-        text.push_str(&format!(" ORDER BY seq DESC LIMIT {}", next()));
+        let order = if query.ascending { "ASC" } else { "DESC" };
+        text.push_str(&format!(" ORDER BY seq {order} LIMIT {}", next()));
         let mut stmt = built_sql(text).bind(key_id);
-        if let Some(before) = query.before_seq {
-            stmt = stmt.bind(before);
+        for seq in [query.before_seq, query.after_seq].into_iter().flatten() {
+            stmt = stmt.bind(seq);
         }
         if let Some(states) = &query.states {
             if states.is_empty() {
@@ -168,7 +178,8 @@ impl TaskStore for SqlStore {
             task_columns!(),
             concat!(", CASE WHEN t.state = ", st!(queued), " THEN "),
             position_of_t!(),
-            " END AS queue_position FROM tasks t WHERE t.id = $1 AND t.key_id = $2"
+            " END AS queue_position FROM tasks t
+              WHERE t.id = $1 AND t.key_id = $2 AND t.forgotten_at IS NULL"
         ))
         .bind(id.to_string())
         .bind(key_id);
@@ -201,7 +212,7 @@ impl TaskStore for SqlStore {
                     st!(cancelled),
                     ", error = $1, error_type = $2, finished_at = $3,
                          updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $4 AND key_id = $5 AND state = ",
+                     WHERE id = $4 AND key_id = $5 AND forgotten_at IS NULL AND state = ",
                     st!(queued)
                 ))
                 .bind(CANCELLED_MESSAGE)
@@ -226,7 +237,7 @@ impl TaskStore for SqlStore {
                          next_poll_at = CASE WHEN state = ",
                     st!(running),
                     " THEN $1 ELSE next_poll_at END
-                     WHERE id = $2 AND key_id = $3 AND state IN (",
+                     WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL AND state IN (",
                     st!(submitting),
                     ", ",
                     st!(running),
@@ -249,7 +260,9 @@ impl TaskStore for SqlStore {
         }
         let state = tx
             .fetch_one(
-                sql("SELECT state FROM tasks WHERE id = $1 AND key_id = $2").bind(&id).bind(key_id),
+                sql("SELECT state FROM tasks WHERE id = $1 AND key_id = $2 AND forgotten_at IS NULL")
+                    .bind(&id)
+                    .bind(key_id),
             )
             .await?
             .map(|r| r.text("state"))
@@ -261,6 +274,17 @@ impl TaskStore for SqlStore {
             Some(Ok(_)) => CancelOutcome::Requested,
             Some(Err(e)) => return Err(StoreError::corrupt(e)),
         })
+    }
+
+    async fn forget_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<bool> {
+        let id = id.to_string();
+        let stmt = sql("UPDATE tasks SET forgotten_at = $1, updated_at = $1
+                 WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL")
+        .bind(now)
+        .bind(&id)
+        .bind(key_id);
+        let log = LogEntry::info(now, "deleted by its owner: gone from its key's reads and lists");
+        self.transition(stmt, &id, Some(&log), &[]).await
     }
 
     async fn claim_next_queued(

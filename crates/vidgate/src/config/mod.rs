@@ -175,6 +175,7 @@ impl Config {
         if self.queue.lease < Duration::from_millis(300) {
             return bad("queue.lease", "must be at least 300ms".into());
         }
+        self.rules.alias_catalog()?;
         if self.queue.request_deadline < Duration::from_secs(1) {
             return bad("queue.request_deadline", "must be at least 1s".into());
         }

@@ -156,6 +156,24 @@ pub struct QueueConfig {
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
     pub strict_model_rules: bool,
+    /// Serve the default alias of every model version in the rule tables (`kling-2.1`, …).
+    pub default_aliases: bool,
+    /// More aliases (`[[rules.aliases]]`); one named as a default replaces it.
+    #[serde(default)]
+    pub aliases: Vec<vidgate_domain::models::aliases::Alias>,
+}
+
+impl RulesConfig {
+    /// The aliases clients may name a model by.
+    pub fn alias_catalog(
+        &self,
+    ) -> Result<vidgate_domain::models::aliases::AliasCatalog, super::ConfigError> {
+        vidgate_domain::models::aliases::AliasCatalog::build(self.default_aliases, &self.aliases)
+            .map_err(|e| super::ConfigError::Invalid {
+                setting: "rules.aliases",
+                problem: e.to_string(),
+            })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -21,6 +21,7 @@ mod limits;
 mod listing;
 mod media;
 mod mirror;
+mod openai;
 mod openapi;
 mod ops;
 mod outage;

@@ -1,0 +1,247 @@
+//! OpenAI's create fields mapped onto the seed's body: `model` through the alias catalog,
+//! `seconds` to the duration, `size` to resolution and aspect ratio, `input_reference` to the
+//! first frame, and every other field (`extra_body`) passed through into the seed's body, so
+//! the same parser and per-model rules check both APIs' requests.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use vidgate_domain::RequestId;
+use vidgate_media::{ObjectKey, Variant};
+use vidgate_store::{KeyRecord, MediaObject};
+
+use super::form::Upload;
+use crate::{ApiError, AppState};
+
+/// OpenAI's default model; vidgate's default aliases map it onto OS 2.0.
+pub const DEFAULT_MODEL: &str = "sora-2";
+
+fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
+    ApiError::invalid(&["body", field], "value_error", msg)
+}
+
+fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(ApiError::invalid(
+            &["body", name],
+            "string_type",
+            format!("{name} must be a string"),
+        )),
+    }
+}
+
+/// `"1280x720"` → `("720P", "16:9")`: the short side names the resolution, the reduced ratio
+/// the aspect ratio; whether the model makes it is the rule tables' call.
+pub fn size_to_shape(size: &str) -> Option<(String, String)> {
+    let (w, h) = size.trim().split_once(['x', 'X'])?;
+    let (w, h): (u32, u32) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        return None;
+    }
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let g = gcd(w, h);
+    let resolution = match w.min(h) {
+        1440 => "2K".to_owned(),
+        2160 => "4K".to_owned(),
+        short => format!("{short}P"),
+    };
+    Some((resolution, format!("{}:{}", w / g, h / g)))
+}
+
+/// The seed's body for an OpenAI create. `upload_file_id` names an uploaded reference image.
+pub fn seed_body(
+    state: &AppState,
+    mut fields: Map<String, Value>,
+    upload_file_id: Option<String>,
+) -> Result<Value, ApiError> {
+    let prompt = text(&fields, "prompt")?
+        .ok_or_else(|| ApiError::invalid(&["body", "prompt"], "missing", "prompt is required"))?
+        .to_owned();
+    let model = text(&fields, "model")?.unwrap_or(DEFAULT_MODEL).to_owned();
+    let alias = state.config.aliases.resolve(&model).ok_or_else(|| {
+        invalid(
+            "model",
+            format!("unknown model {model:?}; GET /v1/models lists the models this gateway serves"),
+        )
+    })?;
+    let seconds = match fields.get("seconds") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(s.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid("seconds", format!("seconds must be a whole number of seconds, got {s:?}"))
+            })?)
+        }
+        Some(Value::Number(n)) => Some(
+            n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0).ok_or_else(|| {
+                invalid("seconds", format!("seconds must be a whole number of seconds, got {n}"))
+            })?,
+        ),
+        Some(_) => return Err(invalid("seconds", "seconds must be a string such as \"8\"")),
+    };
+    let size = match text(&fields, "size")? {
+        None => None,
+        Some(s) => Some(size_to_shape(s).ok_or_else(|| {
+            invalid(
+                "size",
+                format!("size must be WIDTHxHEIGHT in pixels, such as \"1280x720\", got {s:?}"),
+            )
+        })?),
+    };
+    let frame = match (fields.get("input_reference"), upload_file_id) {
+        (_, Some(file_id)) => Some(json!({"type": "File", "file_id": file_id})),
+        (None | Some(Value::Null), None) => None,
+        (Some(Value::String(url)), None) => Some(json!({"type": "Url", "url": url})),
+        (Some(Value::Object(r)), None) => match (r.get("image_url"), r.get("file_id")) {
+            (Some(url), None) => Some(json!({"type": "Url", "url": url})),
+            (None, Some(id)) => Some(json!({"type": "File", "file_id": id})),
+            _ => {
+                return Err(invalid(
+                    "input_reference",
+                    "input_reference must be a file upload, {\"image_url\": …} or {\"file_id\": …}",
+                ));
+            }
+        },
+        (Some(_), None) => {
+            return Err(invalid(
+                "input_reference",
+                "input_reference must be a file upload, {\"image_url\": …} or {\"file_id\": …}",
+            ));
+        }
+    };
+    for known in ["prompt", "model", "seconds", "size", "input_reference"] {
+        fields.remove(known);
+    }
+    // Everything else is the caller's `extra_body`: the seed's own fields.
+    let mut seed = fields;
+    seed.insert("prompt".into(), prompt.into());
+    seed.insert("model_name".into(), alias.model_name.clone().into());
+    seed.insert("model_version".into(), alias.model_version.clone().into());
+    if let Some(scene) = &alias.scene_type {
+        seed.entry("scene_type").or_insert_with(|| scene.clone().into());
+    }
+    if let Some(frame) = frame {
+        seed.insert("file_infos".into(), Value::Array(vec![frame]));
+    }
+    if seconds.is_some() || size.is_some() {
+        let out = seed.entry("output_config").or_insert_with(|| Value::Object(Map::new()));
+        let out = out.as_object_mut().ok_or_else(|| {
+            ApiError::invalid(
+                &["body", "output_config"],
+                "dict_type",
+                "output_config must be an object",
+            )
+        })?;
+        if let Some(seconds) = seconds {
+            out.insert("duration".into(), seconds.into());
+        }
+        if let Some((resolution, aspect)) = size {
+            out.insert("resolution".into(), resolution.into());
+            out.insert("aspect_ratio".into(), aspect.into());
+        }
+    }
+    Ok(Value::Object(seed))
+}
+
+/// The image formats a reference upload may be (the sandbox decodes these).
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0x89, b'P', b'N', b'G', ..] => Some("image/png"),
+        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        _ => None,
+    }
+}
+
+/// Keeps an uploaded reference image in the caller's part of the media store, catalogued (so
+/// retention sweeps it), and answers the id it is kept under and the File id the provider
+/// resolves it by. Only the
+/// sandbox resolves vidgate's own File ids; Tencent VOD takes reference images by URL.
+pub async fn keep_upload(
+    state: &AppState,
+    key: &KeyRecord,
+    upload: Upload,
+) -> Result<(RequestId, String), ApiError> {
+    if state.config.pool != "sandbox" {
+        return Err(invalid(
+            "input_reference",
+            "this gateway's provider takes reference images by URL: send input_reference as {\"image_url\": \"https://…\"}",
+        ));
+    }
+    let content_type = image_type(&upload.bytes).ok_or_else(|| {
+        invalid(
+            "input_reference",
+            format!(
+                "input_reference must be a PNG, JPEG or WebP image (sent as {})",
+                upload.content_type
+            ),
+        )
+    })?;
+    // An upload is kept as the cover of an id that names no request: the sandbox's File ids
+    // (`sbx-<id>-cover`) then resolve it in the caller's own keyspace, as they do covers.
+    let id = RequestId::new();
+    let object_key = ObjectKey::output(&key.id, id, Variant::COVER);
+    let now = state.clock.now_ms();
+    let sha256 = hex::encode(Sha256::digest(&upload.bytes));
+    let size = upload.bytes.len() as i64;
+    let internal = |e: vidgate_media::MediaError| ApiError::Internal(e.to_string());
+    state.config.media.store.put_bytes(&object_key, upload.bytes).await.map_err(internal)?;
+    let retention = key
+        .limits
+        .media_retention_secs
+        .unwrap_or(state.config.media.retention.as_secs() as i64)
+        .max(0);
+    state
+        .store
+        .record_media(MediaObject {
+            request_id: id,
+            key_id: key.id.clone(),
+            variant: Variant::COVER.to_string(),
+            object_key: object_key.as_str().to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+            sha256,
+            source_url: None,
+            stored_at: now,
+            expires_at: (retention > 0).then(|| now.saturating_add(retention.saturating_mul(1000))),
+            deleted_at: None,
+        })
+        .await?;
+    Ok((id, vidgate_providers::sandbox::file_ids::file_id(id, Variant::COVER)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_map_to_resolution_and_reduced_aspect_ratio() {
+        let cases = [
+            ("1280x720", Some(("720P", "16:9"))),
+            ("720x1280", Some(("720P", "9:16"))),
+            ("1920x1080", Some(("1080P", "16:9"))),
+            ("1024x1792", Some(("1024P", "4:7"))),
+            ("720x720", Some(("720P", "1:1"))),
+            ("3840x2160", Some(("4K", "16:9"))),
+            ("1280*720", None),
+            ("x720", None),
+            ("0x0", None),
+            ("99999x720", None),
+        ];
+        for (size, want) in cases {
+            let got = size_to_shape(size);
+            assert_eq!(got.as_ref().map(|(r, a)| (r.as_str(), a.as_str())), want, "{size}");
+        }
+    }
+
+    #[test]
+    fn uploads_must_be_images() {
+        assert_eq!(image_type(b"\x89PNG\r\n"), Some("image/png"));
+        assert_eq!(image_type(b"\xFF\xD8\xFF\xE0"), Some("image/jpeg"));
+        assert_eq!(image_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(image_type(b"GIF89a"), None);
+        assert_eq!(image_type(b""), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! The `/v1` handlers: create, retrieve, list, delete and content of videos, and the model
+//! list. Each reads and writes the same queue and store as the fal routes.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use vidgate_domain::RequestId;
+use vidgate_media::Variant;
+use vidgate_store::{ListQuery, TaskRecord};
+
+use super::video::{VideoObject, video_object};
+use super::{create, form};
+use crate::auth::{ApiKey, CreatorKey};
+use crate::base_url::BaseUrl;
+use crate::extract::{QueryParams, parse_request_id};
+use crate::handlers::{content, create as fal_create, wait};
+use crate::{ApiError, AppState};
+
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 100;
+
+async fn object_of(state: &AppState, task: &TaskRecord) -> Result<VideoObject, ApiError> {
+    let media = state.store.media_of(task.id).await?;
+    Ok(video_object(state, task, &media))
+}
+
+async fn own_task(state: &AppState, key_id: &str, raw: &str) -> Result<TaskRecord, ApiError> {
+    let id = parse_request_id(raw).map_err(|_| video_not_found(raw))?;
+    tracing::Span::current().record("request_id", tracing::field::display(id));
+    state.store.get_task(key_id, id).await?.ok_or_else(|| video_not_found(raw))
+}
+
+fn video_not_found(raw: &str) -> ApiError {
+    ApiError::NotFound(format!("no video {raw:?} for this key"))
+}
+
+/// `POST /v1/videos`: JSON, or multipart with `input_reference` as a file. `Prefer: wait`
+/// holds the call as on the fal route (200 once done, 202 otherwise); without it OpenAI's
+/// 200 with the queued video.
+pub async fn create_video(
+    State(state): State<AppState>,
+    CreatorKey(key, _): CreatorKey,
+    base: BaseUrl,
+    headers: HeaderMap,
+    request: Request<Body>,
+) -> Result<Response, ApiError> {
+    let wait = wait::prefer_wait(&headers)?;
+    let form = form::read(request, &state).await?;
+    let (upload_id, upload_file) = match form.upload {
+        Some(upload) => {
+            let (id, file_id) = create::keep_upload(&state, &key, upload).await?;
+            (Some(id), Some(file_id))
+        }
+        None => (None, None),
+    };
+    let accepted = match create::seed_body(&state, form.fields, upload_file) {
+        Ok(seed) => fal_create::accept(&state, &key, &base, &headers, seed, form.size, None).await,
+        Err(e) => Err(e),
+    };
+    let (task, _) = match accepted {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            // Nothing was queued: the upload goes too (retention would sweep it anyway).
+            if let Some(id) = upload_id {
+                let _ = content::delete_media(&state, &key.id, id).await;
+            }
+            return Err(e);
+        }
+    };
+    let (task, code) = match wait {
+        Some(wait) => {
+            let task = wait::until_done(&state, &key.id, task, wait).await;
+            let code = if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+            (task, code)
+        }
+        None => (task, StatusCode::OK),
+    };
+    let object = object_of(&state, &task).await?;
+    let mut response = (code, Json(object)).into_response();
+    if let Some(wait) = wait {
+        let (name, value) = wait::preference_applied(wait);
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
+/// `GET /v1/videos/{id}`.
+pub async fn retrieve_video(
+    State(state): State<AppState>,
+    ApiKey(key, _): ApiKey,
+    Path(id): Path<String>,
+) -> Result<Json<VideoObject>, ApiError> {
+    let task = own_task(&state, &key.id, &id).await?;
+    object_of(&state, &task).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub after: Option<String>,
+    pub limit: Option<String>,
+    pub order: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VideoList {
+    pub object: &'static str,
+    pub data: Vec<VideoObject>,
+    pub has_more: bool,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+}
+
+/// `GET /v1/videos?after=&limit=&order=`: newest first by default, paged by the last id.
+pub async fn list_videos(
+    State(state): State<AppState>,
+    ApiKey(key, _): ApiKey,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<VideoList>, ApiError> {
+    let limit = match params.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(l) => {
+            l.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", "limit"],
+                    "int_parsing",
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                )
+            })?
+        }
+    };
+    let ascending = match params.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                &["query", "order"],
+                "enum",
+                "order must be asc or desc",
+            ));
+        }
+    };
+    let mut query = ListQuery { limit: limit + 1, ascending, ..Default::default() };
+    if let Some(after) = params.after.as_deref() {
+        let cursor = after.parse::<RequestId>().ok().map(|id| state.store.get_task(&key.id, id));
+        let task = match cursor {
+            Some(read) => read.await?,
+            None => None,
+        };
+        let seq = task.map(|t| t.seq).ok_or_else(|| {
+            ApiError::invalid(
+                &["query", "after"],
+                "value_error",
+                format!("after must be the id of one of your videos, got {after:?}"),
+            )
+        })?;
+        if ascending {
+            query.after_seq = Some(seq);
+        } else {
+            query.before_seq = Some(seq);
+        }
+    }
+    let mut tasks = state.store.list_tasks(&key.id, &query).await?;
+    let has_more = tasks.len() as i64 > limit;
+    tasks.truncate(limit as usize);
+    let mut data = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        data.push(object_of(&state, t).await?);
+    }
+    Ok(Json(VideoList {
+        object: "list",
+        first_id: data.first().map(|v| v.id.clone()),
+        last_id: data.last().map(|v| v.id.clone()),
+        data,
+        has_more,
+    }))
+}
+
+/// `DELETE /v1/videos/{id}`: cancels it when unfinished, deletes its kept media, and forgets
+/// it for this key (both APIs answer 404 for it from then on; the ledger keeps its account).
+pub async fn delete_video(
+    State(state): State<AppState>,
+    ApiKey(key, _): ApiKey,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let task = own_task(&state, &key.id, &id).await?;
+    let now = state.clock.now_ms();
+    if !task.state.is_terminal() {
+        let outcome = state.store.cancel_task(&key.id, task.id, now).await?;
+        tracing::info!(?outcome, "cancelled by a delete of its video");
+    }
+    content::delete_media(&state, &key.id, task.id).await?;
+    state.store.forget_task(&key.id, task.id, now).await?;
+    Ok(Json(json!({"id": task.id.to_string(), "object": "video.deleted", "deleted": true})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContentParams {
+    pub variant: Option<String>,
+}
+
+/// `GET /v1/videos/{id}/content?variant=video|thumbnail`: the MP4, or its cover image.
+pub async fn video_content(
+    State(state): State<AppState>,
+    ApiKey(key, _): ApiKey,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ContentParams>,
+) -> Result<Response, ApiError> {
+    let variant = match params.variant.as_deref() {
+        None | Some("video") => Variant::VIDEO,
+        Some("thumbnail") => Variant::COVER,
+        Some("spritesheet") => {
+            return Err(ApiError::invalid(
+                &["query", "variant"],
+                "enum",
+                "vidgate makes no spritesheet; variant is video or thumbnail",
+            ));
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(
+                &["query", "variant"],
+                "enum",
+                format!("variant must be video or thumbnail, got {other:?}"),
+            ));
+        }
+    };
+    let task = own_task(&state, &key.id, &id).await?;
+    content::serve(&state, &method, &headers, &task, variant).await
+}
+
+/// `GET /v1/models`: the aliases this gateway serves, as OpenAI's model list.
+pub async fn list_models(
+    State(state): State<AppState>,
+    _caller: ApiKey,
+) -> Json<serde_json::Value> {
+    let data: Vec<_> = state
+        .config
+        .aliases
+        .iter()
+        .map(|a| {
+            let created = vidgate_domain::models::table(&a.model_name)
+                .and_then(|t| chrono::NaiveDate::parse_from_str(t.as_of, "%Y-%m-%d").ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(0, |d| d.and_utc().timestamp());
+            json!({
+                "id": a.name,
+                "object": "model",
+                "created": created,
+                "owned_by": a.model_name,
+                "model_name": a.model_name,
+                "model_version": a.model_version,
+                "scene_type": a.scene_type,
+            })
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
