@@ -94,8 +94,10 @@ pub async fn create_request(
 ) -> Result<Response, ApiError> {
     let wait = super::wait::prefer_wait(&headers)?;
     let body = expand_alias(&state, body)?;
+    let fingerprint = fingerprint(&body, &headers, query.get("fal_webhook"))?;
     let (task, position) =
-        accept(&state, &key, &base, &headers, body, size, query.get("fal_webhook")).await?;
+        accept(&state, &key, &base, &headers, body, size, fingerprint, query.get("fal_webhook"))
+            .await?;
     if let Some(wait) = wait {
         let task = super::wait::until_done(&state, &key.id, task, wait).await;
         let mut body = super::status::status_of(&state, &task, &base, false).await?;
@@ -108,8 +110,23 @@ pub async fn create_request(
     Ok(([fal_request_id(task.id)], Json(handle)).into_response())
 }
 
+/// What an `Idempotency-Key` replay must match: the body as the caller sent it (`body` may
+/// stand in for something that varies between identical calls, such as a fresh upload's id),
+/// the lane, and the webhook.
+pub(crate) fn fingerprint(
+    body: &serde_json::Value,
+    headers: &HeaderMap,
+    query_hook: Option<&String>,
+) -> Result<String, ApiError> {
+    let lane = lane(headers)?;
+    Ok(body_fingerprint(
+        &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query_hook}),
+    ))
+}
+
 /// Validates and commits a create (both APIs' creates go through here): the request as
 /// stored, and its queue position when it could be read.
+#[allow(clippy::too_many_arguments)] // one call per API; a struct would only rename them
 pub(crate) async fn accept(
     state: &AppState,
     key: &KeyRecord,
@@ -117,6 +134,7 @@ pub(crate) async fn accept(
     headers: &HeaderMap,
     body: serde_json::Value,
     size: usize,
+    fingerprint: String,
     query_hook: Option<&String>,
 ) -> Result<(TaskRecord, Option<i64>), ApiError> {
     if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)
@@ -128,9 +146,6 @@ pub(crate) async fn accept(
     let idempotency = idempotency_key(headers)?;
     let now = state.clock.now_ms();
     let deadline_at = deadline_at(headers, now, state.config.request_deadline)?;
-    let fingerprint = body_fingerprint(
-        &json!({"body": body, "lane": lane.fingerprint_name(), "hook": query_hook}),
-    );
     let (request, webhook_url) = validated(state, body, query_hook)?;
     let quote = crate::pricing::quote(state, &request, now)?;
     let task = NewTask {

@@ -145,6 +145,11 @@ pub fn seed_body(
     Ok(Value::Object(seed))
 }
 
+/// An upload's identity for idempotency: its SHA-256.
+pub fn content_id(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The image formats a reference upload may be (the sandbox decodes these).
 fn image_type(bytes: &[u8]) -> Option<&'static str> {
     match bytes {
@@ -184,7 +189,7 @@ pub async fn keep_upload(
     let id = RequestId::new();
     let object_key = ObjectKey::output(&key.id, id, Variant::COVER);
     let now = state.clock.now_ms();
-    let sha256 = hex::encode(Sha256::digest(&upload.bytes));
+    let sha256 = content_id(&upload.bytes);
     let size = upload.bytes.len() as i64;
     let internal = |e: vidgate_media::MediaError| ApiError::Internal(e.to_string());
     state.config.media.store.put_bytes(&object_key, upload.bytes).await.map_err(internal)?;
@@ -233,6 +238,24 @@ mod tests {
         for (size, want) in cases {
             let got = size_to_shape(size);
             assert_eq!(got.as_ref().map(|(r, a)| (r.as_str(), a.as_str())), want, "{size}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_size_text_maps_or_is_refused(size in ".{0,24}", w in 0u32..20_000, h in 0u32..20_000) {
+            let _ = size_to_shape(&size);
+            if let Some((resolution, aspect)) = size_to_shape(&format!("{w}x{h}")) {
+                let short = match resolution.as_str() {
+                    "2K" => 1440,
+                    "4K" => 2160,
+                    other => other.trim_end_matches('P').parse::<u32>().unwrap(),
+                };
+                proptest::prop_assert_eq!(short, w.min(h));
+                let (a, b) = aspect.split_once(':').unwrap();
+                let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+                proptest::prop_assert_eq!(a * u64::from(h), b * u64::from(w), "same ratio");
+            }
         }
     }
 

@@ -50,6 +50,14 @@ pub async fn create_video(
 ) -> Result<Response, ApiError> {
     let wait = wait::prefer_wait(&headers)?;
     let form = form::read(request, &state).await?;
+    // A replay with the same Idempotency-Key uploads the same bytes under a new id: the
+    // fingerprint sees the upload by its content.
+    let upload_sha = form.upload.as_ref().map(|u| create::content_id(&u.bytes));
+    let fingerprint = fal_create::fingerprint(
+        &json!({"fields": form.fields, "upload": upload_sha}),
+        &headers,
+        None,
+    )?;
     let (upload_id, upload_file) = match form.upload {
         Some(upload) => {
             let (id, file_id) = create::keep_upload(&state, &key, upload).await?;
@@ -57,8 +65,11 @@ pub async fn create_video(
         }
         None => (None, None),
     };
-    let accepted = match create::seed_body(&state, form.fields, upload_file) {
-        Ok(seed) => fal_create::accept(&state, &key, &base, &headers, seed, form.size, None).await,
+    let accepted = match create::seed_body(&state, form.fields, upload_file.clone()) {
+        Ok(seed) => {
+            let size = form.size;
+            fal_create::accept(&state, &key, &base, &headers, seed, size, fingerprint, None).await
+        }
         Err(e) => Err(e),
     };
     let (task, _) = match accepted {
@@ -71,6 +82,13 @@ pub async fn create_video(
             return Err(e);
         }
     };
+    let used = task.request.file_infos().first().and_then(|f| f.file_id.clone());
+    if let Some(id) = upload_id
+        && used != upload_file
+    {
+        // A replay: the original request uses the upload it came with.
+        let _ = content::delete_media(&state, &key.id, id).await;
+    }
     let (task, code) = match wait {
         Some(wait) => {
             let task = wait::until_done(&state, &key.id, task, wait).await;

@@ -63,6 +63,7 @@ async fn openais_python_client_works_against_vidgate_unchanged() {
     assert!((probe.duration - 4.0).abs() < 0.5, "{probe:?}");
     assert_eq!(seen["thumbnail_is_jpeg"], true);
     assert_eq!(seen["upload_status"], "completed", "{seen}");
+    assert_eq!(seen["upload_replayed_same_id"], true, "{seen}");
 
     // Four videos, newest first, two per page: the SDK followed `last_id` to the end.
     assert_eq!(seen["first_page_size"], 2);

@@ -71,9 +71,21 @@ with_frame = finish(with_frame)
 seen["upload_status"] = with_frame.status
 seen["upload_error"] = with_frame.error.message if with_frame.error else None
 
-# Two more, so that listing by two takes several pages.
-for n in range(2):
-    client.videos.create(prompt=f"filler {n}", model="vidu-q2", seconds="4")
+# The same upload twice with one Idempotency-Key: one request.
+once = [
+    client.videos.create(
+        prompt="uploaded once",
+        model="vidu-q2",
+        seconds="4",
+        input_reference=("frame.jpg", thumbnail, "image/jpeg"),
+        extra_headers={"Idempotency-Key": "upload-once"},
+    ).id
+    for _ in range(2)
+]
+seen["upload_replayed_same_id"] = once[0] == once[1]
+
+# One more, so that listing by two takes several pages.
+client.videos.create(prompt="filler", model="vidu-q2", seconds="4")
 first_page = client.videos.list(limit=2)
 seen["first_page_size"] = len(first_page.data)
 seen["first_page_has_more"] = first_page.has_more
