@@ -244,6 +244,12 @@ impl Modify for Security {
         ops::readyz,
         ops::openapi_json,
         crate::metrics::render,
+        crate::openai::routes::create_video,
+        crate::openai::routes::list_videos,
+        crate::openai::routes::retrieve_video,
+        crate::openai::routes::delete_video,
+        crate::openai::routes::video_content,
+        crate::openai::routes::list_models,
     ),
     components(schemas(CreateTaskBody, OutputConfigBody, FileInfoBody, ErrorBody, ValidationErrorBody, FieldErrorBody, LocItem, LogsParam, StatusEvent, StatusFilter)),
     modifiers(&Security),
@@ -254,6 +260,7 @@ impl Modify for Security {
         (name = "webhooks", description = "Completion webhooks: attempts and redelivery."),
         (name = "accounting", description = "Quotes, usage and budgets: what each key spends."),
         (name = "admin", description = "Admin keys only: keys, budgets, anyone's usage and requests, the audit log."),
+        (name = "openai", description = "OpenAI's videos protocol (openai-python's client.videos) over the same queue and ids; errors in OpenAI's shape."),
         (name = "ops", description = "Health, readiness and documentation."),
     )
 )]

@@ -31,6 +31,18 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// A listing's `?limit=`: 1 to 100, 20 when absent (both APIs' listings).
+pub(crate) fn page_size(raw: Option<&str>) -> Result<i64, ApiError> {
+    let Some(raw) = raw else { return Ok(DEFAULT_LIMIT) };
+    raw.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+        ApiError::invalid(
+            &["query", "limit"],
+            "int_parsing",
+            format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+        )
+    })
+}
+
 fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
     let states = match p.status.as_deref() {
         None => None,
@@ -47,18 +59,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
                 .to_vec(),
         ),
     };
-    let limit = match p.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(l) => {
-            l.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::invalid(
-                    &["query", "limit"],
-                    "int_parsing",
-                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                )
-            })?
-        }
-    };
+    let limit = page_size(p.limit.as_deref())?;
     let before_seq = match p.cursor.as_deref() {
         None => None,
         Some(c) => Some(

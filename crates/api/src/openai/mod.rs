@@ -3,9 +3,10 @@
 //! with the same id. Errors take OpenAI's shape (`error.rs`); model names are aliases.
 
 mod create;
+pub(crate) mod doc;
 mod error;
 mod form;
-mod routes;
+pub(crate) mod routes;
 mod video;
 
 use axum::Router;

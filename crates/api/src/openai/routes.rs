@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 use vidgate_domain::RequestId;
 use vidgate_media::Variant;
 use vidgate_store::{ListQuery, TaskRecord};
@@ -19,9 +20,6 @@ use crate::base_url::BaseUrl;
 use crate::extract::{QueryParams, parse_request_id};
 use crate::handlers::{content, create as fal_create, wait};
 use crate::{ApiError, AppState};
-
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 100;
 
 async fn object_of(state: &AppState, task: &TaskRecord) -> Result<VideoObject, ApiError> {
     let media = state.store.media_of(task.id).await?;
@@ -38,9 +36,23 @@ fn video_not_found(raw: &str) -> ApiError {
     ApiError::NotFound(format!("no video {raw:?} for this key"))
 }
 
-/// `POST /v1/videos`: JSON, or multipart with `input_reference` as a file. `Prefer: wait`
-/// holds the call as on the fal route (200 once done, 202 otherwise); without it OpenAI's
-/// 200 with the queued video.
+/// Create a video (OpenAI's `POST /v1/videos`): JSON, or multipart with `input_reference` as
+/// a file. `Prefer: wait` holds the call as on the fal route (200 once done, 202 otherwise);
+/// without it OpenAI's 200 with the queued video.
+#[utoipa::path(
+    post, path = "/v1/videos", tag = "openai", operation_id = "create_video",
+    request_body(content = super::doc::CreateVideoBody, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h return the original video.")),
+    responses(
+        (status = 200, description = "Accepted and committed: the video, `queued`.", body = VideoObject),
+        (status = 400, description = "An invalid field (`param` names it), or a size, length or model the provider cannot make.", body = super::doc::OpenAiErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 409, description = "`session_id` reused by this key within 3 days.", body = super::doc::OpenAiErrorBody),
+        (status = 413, description = "Body larger than the configured limit.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate or queue limit (`type: requests`), or the key's budget cannot cover it (`insufficient_quota`).", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create_video(
     State(state): State<AppState>,
     CreatorKey(key, _): CreatorKey,
@@ -106,7 +118,18 @@ pub async fn create_video(
     Ok(response)
 }
 
-/// `GET /v1/videos/{id}`.
+/// A video (OpenAI's `GET /v1/videos/{id}`); the id is the request id of fal's routes too.
+#[utoipa::path(
+    get, path = "/v1/videos/{video_id}", tag = "openai", operation_id = "retrieve_video",
+    params(("video_id" = String, Path, description = "The video's id (its request id).")),
+    responses(
+        (status = 200, description = "The video.", body = VideoObject),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 404, description = "No such video for this key.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn retrieve_video(
     State(state): State<AppState>,
     ApiKey(key, _): ApiKey,
@@ -116,15 +139,24 @@ pub async fn retrieve_video(
     object_of(&state, &task).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// The `last_id` of the previous page.
     pub after: Option<String>,
+    /// Videos per page, 1–100; default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(pattern = "^(asc|desc)$")]
     pub order: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One page of videos.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VideoList {
+    /// `list`.
+    #[schema(value_type = String)]
     pub object: &'static str,
     pub data: Vec<VideoObject>,
     pub has_more: bool,
@@ -132,24 +164,25 @@ pub struct VideoList {
     pub last_id: Option<String>,
 }
 
-/// `GET /v1/videos?after=&limit=&order=`: newest first by default, paged by the last id.
+/// The caller's videos (OpenAI's `GET /v1/videos`): newest first by default, paged by the
+/// last id.
+#[utoipa::path(
+    get, path = "/v1/videos", tag = "openai", operation_id = "list_videos",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page.", body = VideoList),
+        (status = 400, description = "Invalid `limit`, `order` or `after`, or an unknown query parameter.", body = super::doc::OpenAiErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_videos(
     State(state): State<AppState>,
     ApiKey(key, _): ApiKey,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<VideoList>, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(l) => {
-            l.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::invalid(
-                    &["query", "limit"],
-                    "int_parsing",
-                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                )
-            })?
-        }
-    };
+    let limit = crate::handlers::list::page_size(params.limit.as_deref())?;
     let ascending = match params.order.as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,
@@ -197,8 +230,20 @@ pub async fn list_videos(
     }))
 }
 
-/// `DELETE /v1/videos/{id}`: cancels it when unfinished, deletes its kept media, and forgets
-/// it for this key (both APIs answer 404 for it from then on; the ledger keeps its account).
+/// Delete a video (OpenAI's `DELETE /v1/videos/{id}`): cancels it when unfinished, deletes
+/// its kept media, and forgets it for this key (both APIs answer 404 for it from then on; the
+/// ledger keeps its account).
+#[utoipa::path(
+    delete, path = "/v1/videos/{video_id}", tag = "openai", operation_id = "delete_video",
+    params(("video_id" = String, Path, description = "The video's id.")),
+    responses(
+        (status = 200, description = "Deleted.", body = super::doc::VideoDeleted),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 404, description = "No such video for this key.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete_video(
     State(state): State<AppState>,
     ApiKey(key, _): ApiKey,
@@ -215,12 +260,35 @@ pub async fn delete_video(
     Ok(Json(json!({"id": task.id.to_string(), "object": "video.deleted", "deleted": true})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentParams {
+    /// `video` (the MP4, the default) or `thumbnail` (its cover image).
+    #[param(pattern = "^(video|thumbnail)$")]
     pub variant: Option<String>,
 }
 
-/// `GET /v1/videos/{id}/content?variant=video|thumbnail`: the MP4, or its cover image.
+/// A video's file (OpenAI's `GET /v1/videos/{id}/content`): the MP4, or its cover image,
+/// served as the content route serves them (`Range`, `ETag`, redirect mode).
+#[utoipa::path(
+    get, path = "/v1/videos/{video_id}/content", tag = "openai", operation_id = "video_content",
+    params(("video_id" = String, Path, description = "The video's id."), ContentParams,
+        ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`)."),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` you hold: 304 if unchanged.")),
+    responses(
+        (status = 200, description = "The file.", content((Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "application/octet-stream"))),
+        (status = 206, description = "The asked range.", content((Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "application/octet-stream"))),
+        (status = 304, description = "Not modified (`If-None-Match`)."),
+        (status = 307, description = "A presigned object-store URL (`media.serve = \"redirect\"`), or the upstream's URL of a file vidgate does not keep."),
+        (status = 400, description = "Unknown `variant` (there is no spritesheet) or query parameter.", body = super::doc::OpenAiErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 404, description = "No such video for this key, or no such file (yet).", body = super::doc::OpenAiErrorBody),
+        (status = 410, description = "The file was deleted (retention, or its owner).", body = super::doc::OpenAiErrorBody),
+        (status = 416, description = "The range is outside the file.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn video_content(
     State(state): State<AppState>,
     ApiKey(key, _): ApiKey,
@@ -251,7 +319,17 @@ pub async fn video_content(
     content::serve(&state, &method, &headers, &task, variant).await
 }
 
-/// `GET /v1/models`: the aliases this gateway serves, as OpenAI's model list.
+/// The models this gateway serves (OpenAI's `GET /v1/models`): its aliases, each with the
+/// model, version and scene type it stands for.
+#[utoipa::path(
+    get, path = "/v1/models", tag = "openai", operation_id = "list_openai_models",
+    responses(
+        (status = 200, description = "The alias catalog.", body = super::doc::ModelList),
+        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list_models(
     State(state): State<AppState>,
     _caller: ApiKey,

@@ -9,13 +9,16 @@ use vidgate_store::{MediaObject, TaskRecord};
 use crate::AppState;
 
 /// OpenAI's `Video`, field for field.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VideoObject {
     pub id: String,
+    /// `video`.
+    #[schema(value_type = String)]
     pub object: &'static str,
     pub model: String,
     /// `queued`, `in_progress`, `completed` or `failed` (a cancelled request is failed, with
     /// `error.code` `request_cancelled`).
+    #[schema(value_type = String, pattern = "^(queued|in_progress|completed|failed)$")]
     pub status: &'static str,
     /// 0–100.
     pub progress: i64,
@@ -31,7 +34,8 @@ pub struct VideoObject {
     pub error: Option<VideoError>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// Why a video failed: vidgate's `error_type` as the code, and its message.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VideoError {
     pub code: String,
     pub message: String,
