@@ -263,6 +263,8 @@ pub async fn by_token(
     if let Some(task) = state.store.get_task_any(id).await?
         && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
         && vidgate_media::token::verify(&hash, grant, token, now)
+        // Read as its key reads it: a request its owner deleted opens nothing any more.
+        && let Some(task) = state.store.get_task(&task.key_id, id).await?
     {
         return Ok(task);
     }

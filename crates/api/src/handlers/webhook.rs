@@ -116,6 +116,8 @@ pub async fn list_deliveries(
     Path(id): Path<String>,
 ) -> Result<Json<WebhookDeliveries>, ApiError> {
     let id = parse_request_id(&id)?;
+    // A request its owner deleted (`DELETE /v1/videos/{id}`) has no deliveries to show.
+    state.store.get_task(&key.id, id).await?.ok_or_else(ApiError::request_not_found)?;
     let Some((d, attempts)) = state.store.delivery_for(&key.id, id).await? else {
         return Err(ApiError::NotFound(
             "no webhook delivery for this request (none named, or it has not ended)".into(),
@@ -159,6 +161,8 @@ pub async fn redeliver(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;
+    // A request its owner deleted (`DELETE /v1/videos/{id}`) has no deliveries to show.
+    state.store.get_task(&key.id, id).await?.ok_or_else(ApiError::request_not_found)?;
     if !state.store.redeliver(&key.id, id, state.clock.now_ms()).await? {
         return Err(ApiError::NotFound(
             "no webhook delivery for this request (none named, or it has not ended)".into(),

@@ -175,6 +175,8 @@ async fn one_request_is_the_same_through_both_apis_and_the_fal_route_takes_alias
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_eq!(err["error"]["type"], "invalid_request_error", "{err}");
     let pending = app.create(&crate::helpers::small_request("delete me")).await;
+    let (_, before) = app.status_as(&app.key, &pending, false).await;
+    let stream_url = before["stream_url"].as_str().expect("a tokened stream URL").to_owned();
     let r = v1(&app, reqwest::Method::DELETE, &format!("/v1/videos/{pending}"))
         .await
         .send()
@@ -187,6 +189,8 @@ async fn one_request_is_the_same_through_both_apis_and_the_fal_route_takes_alias
     );
     let (code, _) = app.status_as(&app.key, &pending, false).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+    let r = app.http.get(&stream_url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "its signed URLs open nothing any more");
     let row = app.store.get_task_any(pending.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(
         row.state,
