@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 
 use crate::{ApiError, AppState};
 
-/// The largest multipart body (an uploaded reference image and the fields).
-pub const MULTIPART_MAX_BYTES: usize = 20 * 1024 * 1024;
+/// The largest multipart body: an uploaded reference image of up to 10 MiB (the sandbox's
+/// default `max_input_bytes`) and 1 MiB of fields (the JSON body's default limit). Each
+/// request holds its upload in memory until it is stored, so this bounds that too.
+pub const MULTIPART_MAX_BYTES: usize = 11 * 1024 * 1024;
 
 /// An uploaded reference image.
 pub struct Upload {

@@ -425,3 +425,90 @@ async fn prefer_wait_holds_a_create_until_it_ends_or_the_wait_passes() {
         assert!(done == "COMPLETED" || done == "completed", "{path}: {answer}");
     }
 }
+
+/// A `multipart/form-data` body: text fields, then files `(field, file name, bytes)`.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "vidgate-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn multipart_creates_refuse_what_is_not_an_image_or_too_big_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let send = |(content_type, body): (String, Vec<u8>)| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .post(app.url("/v1/videos"))
+                .bearer_auth(&app.key)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            split(r).await
+        }
+    };
+    let fields = [("prompt", "p"), ("model", "vidu-q2"), ("seconds", "1")];
+    let (code, _, err) =
+        send(multipart(&fields, &[("input_reference", "a.gif", b"GIF89a....")])).await;
+    assert_eq!(
+        (code, err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("input_reference")),
+        "{err}"
+    );
+    let png = b"\x89PNG\r\n\x1a\n not decoded before the render";
+    let bad_seconds = [("prompt", "p"), ("model", "vidu-q2"), ("seconds", "x")];
+    let (code, _, err) = send(multipart(&bad_seconds, &[("input_reference", "a.png", png)])).await;
+    assert_eq!(
+        (code, err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("seconds")),
+        "{err}"
+    );
+    let (code, _, err) = send(multipart(&fields, &[("prompt", "p.txt", b"hello")])).await;
+    assert_eq!(
+        (code, err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("prompt")),
+        "{err}"
+    );
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.resize(12 * 1024 * 1024, 0);
+    let (code, _, err) = send(multipart(&fields, &[("input_reference", "big.png", &big)])).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{err}");
+    assert_eq!(err["error"]["type"], "invalid_request_error", "{err}");
+    let (code, _, err) =
+        send(("multipart/form-data; boundary=x".into(), b"--x\r\nbroken".to_vec())).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{err}");
+    // Bracketed extra_body fields arrive as the seed's fields; nothing above was stored.
+    let (code, _, video) = send(multipart(
+        &[("prompt", "p"), ("model", "vidu-q2"), ("output_config[duration]", "2")],
+        &[],
+    ))
+    .await;
+    assert_eq!((code, video["seconds"].as_str()), (StatusCode::OK, Some("2")), "{video}");
+    let (_, list) = app.get_json("/v1/videos").await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let kept = app.store.media_totals().await.unwrap();
+    assert_eq!(kept.files, 0, "no refused upload was kept: {kept:?}");
+}
