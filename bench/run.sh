@@ -6,9 +6,11 @@
 #   bench/run.sh                 # 10 s per load, 64 connections, 2 wrk threads
 #   DURATION=5s CONNS=64 bench/run.sh
 #
-# Measures: create (durable: the 200 comes after the commit, SQLite with fsync), status
-# polling, dispatch latency (a slot frees → the next upstream create), and RSS idle and with
-# 1,000,000 requests stored. Installs wrk (Debian) if missing; builds release.
+# Measures: create (durable: the 200 comes after the commit, SQLite with fsync; by a key with
+# a prepaid balance, so accounting is on), status polling, the same two on PostgreSQL with one
+# and with two API replicas (a throwaway database on scripts/postgres.sh's server, or PG_URL's),
+# dispatch latency (a slot frees → the next upstream create), and RSS idle and with 1,000,000
+# requests stored. Installs wrk (Debian) if missing; builds release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,16 +64,79 @@ wait_ready "http://127.0.0.1:$P/"
 BARE_JSON=$(load get.lua "http://127.0.0.1:$P/status")
 stop "$BARE"
 
+# Accounting on, as vidgate runs: the key gets a prepaid balance, so every create checks it
+# and holds credits in its insert. STORE_ARGS: which store (the data dir's SQLite, or a URL).
+budget() { # STORE_ARGS...
+  local name
+  name=$("$BIN" keys list "$@" | awk 'NR>1 && /bootstrap/ {print $1; exit}')
+  "$BIN" keys budget "$name" --prepaid true "$@" >/dev/null
+  "$BIN" keys top-up "$name" 1000000000 "$@" >/dev/null
+}
+create_one() { # PORT -> request id
+  curl -fsS -H "Authorization: Key $BENCH_KEY" -H 'Content-Type: application/json' \
+    -d '{"model_name":"Vidu","model_version":"q2","prompt":"status","output_config":{"duration":1}}' \
+    "http://127.0.0.1:$1/tencent-vod/v1/aigc-video" | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])'
+}
+# Two wrk runs at once, one per replica (half the connections each), summed into one line.
+load_pair() { # SCRIPT URL_A URL_B -> one JSON line
+  local a b
+  a=$(mktemp); b=$(mktemp)
+  wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$1" "$2" | tail -n 1 >"$a" &
+  local wa=$!
+  wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$1" "$3" | tail -n 1 >"$b"
+  wait "$wa"
+  python3 - "$a" "$b" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+print(json.dumps({"requests": a["requests"] + b["requests"], "rps": a["rps"] + b["rps"],
+                  "p50_ms": max(a["p50_ms"], b["p50_ms"]), "p99_ms": max(a["p99_ms"], b["p99_ms"]),
+                  "max_ms": max(a["max_ms"], b["max_ms"]),
+                  "errors": {k: a["errors"][k] + b["errors"][k] for k in a["errors"]}}))
+PY
+  rm -f "$a" "$b"
+}
+
 # --- create and status (role api: no workers, so renders do not take the CPU) ------------
 P=$(free_port); start_vidgate "$WORK/a" "$P" api
+budget --data-dir "$WORK/a"
 sleep 1
 RSS_IDLE=$(rss_mb "$VG_PID")
 CREATE_JSON=$(load create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
-ID=$(curl -fsS -H "Authorization: Key $BENCH_KEY" -H 'Content-Type: application/json' \
-  -d '{"model_name":"Vidu","model_version":"q2","prompt":"status","output_config":{"duration":1}}' \
-  http://127.0.0.1:$P/tencent-vod/v1/aigc-video | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+ID=$(create_one "$P")
 STATUS_JSON=$(load get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$ID/status")
 stop "$VG_PID"
+
+# --- the same on PostgreSQL: one API replica, then two sharing the database -------------
+# PG_URL: a server to make a throwaway database on (default: scripts/postgres.sh's).
+PG_JSON=null
+if PG_BASE=${PG_URL:-$(./scripts/postgres.sh 2>/dev/null)}; then
+  PG_DB=vidgate_bench_$$
+  PG_ADMIN=${PG_BASE%/*}/postgres
+  psql "$PG_ADMIN" -Atqc "CREATE DATABASE $PG_DB" >/dev/null
+  trap 'cleanup; psql "$PG_ADMIN" -Atqc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  export DATABASE_URL=${PG_BASE%/*}/$PG_DB
+  "$BIN" migrate --database-url "$DATABASE_URL" >/dev/null
+  P=$(free_port); start_vidgate "$WORK/p1" "$P" api
+  budget --database-url "$DATABASE_URL"
+  PG_CREATE_1=$(load create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
+  PG_ID=$(create_one "$P")
+  PG_STATUS_1=$(load get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$PG_ID/status")
+  P2=$(free_port); start_vidgate "$WORK/p2" "$P2" api
+  PG_CREATE_2=$(load_pair create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video http://127.0.0.1:$P2/tencent-vod/v1/aigc-video)
+  PG_STATUS_2=$(load_pair get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$PG_ID/status" \
+    "http://127.0.0.1:$P2/tencent-vod/v1/aigc-video/requests/$PG_ID/status")
+  stop "$VG_PID"; stop "${PIDS[-2]}"
+  unset DATABASE_URL
+  PG_JSON=$(python3 - "$PG_CREATE_1" "$PG_STATUS_1" "$PG_CREATE_2" "$PG_STATUS_2" <<'PY'
+import json, sys
+c1, s1, c2, s2 = (json.loads(a) for a in sys.argv[1:5])
+print(json.dumps({"one_replica": {"create": c1, "status": s1},
+                  "two_replicas": {"create": c2, "status": s2}}))
+PY
+)
+else
+  echo "bench: no PostgreSQL server (scripts/postgres.sh failed); skipping its figures" >&2
+fi
 
 # --- dispatch latency: one slot, quick renders; gap from a finish to the next dispatch ----
 P=$(free_port); start_vidgate "$WORK/d" "$P" all VIDGATE_SANDBOX__CONCURRENCY=1 VIDGATE_SANDBOX__QUEUE_DELAY=0s \
@@ -122,15 +187,21 @@ wrk -t"$THREADS" -c8 -d5s -s "$BENCH_DIR/get.lua" \
 RSS_STORED_LOADED=$(rss_mb "$VG_PID")
 stop "$VG_PID"
 
-python3 - "$BARE_JSON" "$CREATE_JSON" "$STATUS_JSON" "$DISPATCH_JSON" "$RSS_IDLE" "$RSS_STORED_IDLE" "$RSS_STORED_LOADED" "$STORED" "$CONNS" "$DURATION" <<'PY' | tee "$BENCH_DIR/results.json"
+python3 - "$BARE_JSON" "$CREATE_JSON" "$STATUS_JSON" "$DISPATCH_JSON" "$RSS_IDLE" "$RSS_STORED_IDLE" "$RSS_STORED_LOADED" "$STORED" "$CONNS" "$DURATION" "$PG_JSON" <<'PY' | tee "$BENCH_DIR/results.json"
 import json, os, sys
 bare, create, status, dispatch = (json.loads(a) for a in sys.argv[1:5])
+pg = json.loads(sys.argv[11])
+if pg:
+    for setup in pg.values():
+        for load in setup.values():
+            load["ratio_to_bare_axum"] = round(load["rps"] / bare["rps"], 3)
 ratio = lambda r: round(r["rps"] / bare["rps"], 3)
 print(json.dumps({
     "machine": {"cores": os.cpu_count(), "connections": int(sys.argv[9]), "duration": sys.argv[10]},
     "bare_axum": bare,
     "create": {**create, "ratio_to_bare_axum": ratio(create)},
     "status": {**status, "ratio_to_bare_axum": ratio(status)},
+    "postgres": pg,
     "dispatch_latency": dispatch,
     "rss_mb": {"idle": float(sys.argv[5]), f"idle_with_{sys.argv[8]}_stored": float(sys.argv[6]),
                f"after_load_with_{sys.argv[8]}_stored": float(sys.argv[7])},
