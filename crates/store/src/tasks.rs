@@ -28,8 +28,8 @@ pub struct ListQuery {
 pub trait TaskStore: Send + Sync {
     // --- the API side ---------------------------------------------------------------------
 
-    /// Inserts a task (state `Queued`) with its dedup claims and a first log line, in one
-    /// transaction. `Inserted` means committed.
+    /// Inserts a task (state `Queued`) with its dedup claims, in one transaction (its first
+    /// log line, "accepted and queued", is read from the row). `Inserted` means committed.
     async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome>;
 
     /// A task, only if it belongs to `key_id` (another key's task does not exist for you).

@@ -5,25 +5,20 @@ use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
 
 use super::SqlStore;
-use super::budget::{key_budget, spend};
+use super::budget::key_spend;
 use crate::db::{Row, Tx, built_sql, sql};
 use crate::{AccountStore, Balance, LedgerEntry, Result, UsageQuery, UsageRow};
 
 /// A key's balance read inside `tx`; `None` when the key does not exist.
 async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Balance>> {
-    let exists = tx.fetch_one(sql("SELECT id FROM api_keys WHERE id = $1").bind(key_id)).await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    let budget = key_budget(tx, key_id).await?.unwrap_or_default();
-    let s = spend(tx, key_id, budget, now).await?;
+    let Some(s) = key_spend(tx, key_id, now).await? else { return Ok(None) };
     Ok(Some(Balance {
         balance: s.balance(),
         topped_up: s.topped_up,
         spent_total: s.total,
         spent_today: s.day,
         spent_this_month: s.month,
-        budget,
+        budget: s.budget,
     }))
 }
 

@@ -3,12 +3,10 @@
 //! already does), so the check and the hold the insert's trigger writes are one step: no two
 //! creates can both spend the last credit.
 
-use std::collections::HashMap;
-
 use vidgate_domain::Millis;
 use vidgate_domain::pricing::{Credits, day_of};
 
-use crate::db::{Tx, sql};
+use crate::db::{Row, Tx, sql};
 use crate::{BudgetRefusal, KeyBudget, NewTask, Result};
 
 /// The UTC day (`2026-12-03`) and month (`2026-12`) a timestamp's spend counts in; the
@@ -47,44 +45,49 @@ impl Spend {
 }
 
 /// The key's budget; `None` when the key has none (or does not exist).
-pub(crate) async fn key_budget(tx: &mut Tx, key_id: &str) -> Result<Option<KeyBudget>> {
+async fn key_budget(tx: &mut Tx, key_id: &str) -> Result<Option<KeyBudget>> {
     let stmt =
         sql("SELECT prepaid, day_limit, month_limit FROM api_keys WHERE id = $1").bind(key_id);
     let Some(row) = tx.fetch_one(stmt).await? else { return Ok(None) };
-    let budget = KeyBudget {
-        prepaid: row.flag("prepaid")?,
-        day_limit: row.opt_int("day_limit")?.map(Credits::from_micros),
-        month_limit: row.opt_int("month_limit")?.map(Credits::from_micros),
-    };
+    let budget = budget_from_row(&row)?;
     Ok(budget.is_limited().then_some(budget))
 }
 
-/// The key's top-ups and spend: in total, on `day` and in `month`.
-pub(crate) async fn spend(
-    tx: &mut Tx,
-    key_id: &str,
-    budget: KeyBudget,
-    at: Millis,
-) -> Result<Spend> {
+fn budget_from_row(row: &Row) -> Result<KeyBudget> {
+    Ok(KeyBudget {
+        prepaid: row.flag("prepaid")?,
+        day_limit: row.opt_int("day_limit")?.map(Credits::from_micros),
+        month_limit: row.opt_int("month_limit")?.map(Credits::from_micros),
+    })
+}
+
+/// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
+/// budget (which may be no budget at all), in one statement and one row: a create runs it
+/// in its insert's transaction. `None` when the key does not exist.
+pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
     let (day, month) = periods(at);
-    let stmt = sql("SELECT period, CAST(sum(spent) AS BIGINT) AS spent FROM key_spend
-                    WHERE key_id = $1 AND period IN ($2, $3, 'all', 'topups')
-                    GROUP BY period")
+    let stmt = sql("SELECT k.prepaid, k.day_limit, k.month_limit,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = 'topups') AS topups,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = 'all') AS total,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = $2) AS day,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = $3) AS month
+             FROM api_keys k WHERE k.id = $1")
     .bind(key_id)
     .bind(&day)
     .bind(&month);
-    let mut by_period: HashMap<String, Credits> = HashMap::new();
-    for row in tx.fetch(stmt).await? {
-        by_period.insert(row.text("period")?, Credits::from_micros(row.int("spent")?));
-    }
-    let get = |p: &str| by_period.get(p).copied().unwrap_or_default();
-    Ok(Spend {
-        budget,
-        topped_up: get("topups"),
-        total: get("all"),
-        day: get(&day),
-        month: get(&month),
-    })
+    let Some(row) = tx.fetch_one(stmt).await? else { return Ok(None) };
+    let credits = |c: &str| row.int(c).map(Credits::from_micros);
+    Ok(Some(Spend {
+        budget: budget_from_row(&row)?,
+        topped_up: credits("topups")?,
+        total: credits("total")?,
+        day: credits("day")?,
+        month: credits("month")?,
+    }))
 }
 
 /// Why the key's budget refuses `task`, checked exactly: a key with a budget takes its lock
@@ -94,7 +97,6 @@ pub(crate) async fn over_budget(tx: &mut Tx, task: &NewTask) -> Result<Option<Bu
         return Ok(None);
     }
     tx.lock(&format!("vidgate:budget:{}", task.key_id)).await?;
-    let Some(budget) = key_budget(tx, &task.key_id).await? else { return Ok(None) };
-    let spend = spend(tx, &task.key_id, budget, task.created_at).await?;
+    let Some(spend) = key_spend(tx, &task.key_id, task.created_at).await? else { return Ok(None) };
     Ok(spend.refusal(task.quote.as_ref().map(|q| q.amount)))
 }

@@ -1,5 +1,5 @@
-//! Inserting new tasks, one transaction each: dedup claims, queue limits, the row and its
-//! first log line. PostgreSQL inserts this way (several processes insert at once; limits are
+//! Inserting new tasks, one transaction each: dedup claims, queue limits, the budget check
+//! and the row (its triggers keep the counters and write the ledger hold). PostgreSQL inserts this way (several processes insert at once; limits are
 //! checked against committed counts, and near a limit under an advisory lock, so they hold
 //! exactly without serializing inserts far from it). SQLite groups concurrent inserts into
 //! one commit instead (`sqlite/group_commit.rs`) and shares the dedup claim below.
@@ -9,19 +9,24 @@ use vidgate_domain::Millis;
 
 use super::SqlStore;
 use super::budget::over_budget;
-use super::tasks::insert_log;
 use crate::db::{Tx, sql};
 use crate::rows::{task_columns, task_from_row};
-use crate::{InsertOutcome, LimitScope, LogEntry, NewTask, Result, StoreError, StoreEvent};
+use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// The task's quote as stored (`tasks.quote`).
 pub(crate) fn quote_json(task: &NewTask) -> Result<Option<String>> {
     task.quote.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::corrupt)
 }
 
-pub(crate) fn first_log(at: Millis, pool: &str) -> LogEntry {
-    LogEntry::info(at, format!("accepted and queued (pool {pool})"))
+/// A task's first log line, as SQL over its row: "accepted and queued (pool …)" at its
+/// `created_at`. It is not stored: every create would pay a statement and an index entry
+/// for what the row already says.
+macro_rules! first_log_message {
+    ($pool:literal) => {
+        concat!("'accepted and queued (pool ' || ", $pool, " || ')'")
+    };
 }
+pub(crate) use first_log_message;
 
 /// Within this many of a limit, inserts take a lock and count again, so the limit holds
 /// exactly; further from it they do not serialize (nothing in flight could reach it).
@@ -212,7 +217,6 @@ impl SqlStore {
             Some(row) => task_from_row(&row)?,
             None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),
         };
-        insert_log(&mut tx, &id, &first_log(now, &task.pool)).await?;
         tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);
         tx.commit().await?;
         Ok(InsertOutcome::Inserted(record))

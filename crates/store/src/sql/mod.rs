@@ -15,8 +15,8 @@ mod stats;
 mod tasks;
 mod webhooks;
 
-pub(crate) use budget::{Spend, key_budget, spend};
-pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, first_log, quote_json};
+pub(crate) use budget::{Spend, key_spend};
+pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, quote_json};
 
 use async_trait::async_trait;
 

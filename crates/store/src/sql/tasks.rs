@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqlStore;
+use super::insert::first_log_message;
 use crate::db::{Row, Stmt, Tx, built_sql, shared_sql, sql};
 use crate::rows::{task_columns, task_from_row};
 use crate::{
@@ -200,8 +201,17 @@ impl TaskStore for SqlStore {
     }
 
     async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>> {
-        let stmt = sql("SELECT at, level, message FROM task_logs WHERE task_id = $1 ORDER BY seq")
-            .bind(id.to_string());
+        // The first line is the task row's own (`first_log_message`); the rest are stored.
+        let stmt = sql(concat!(
+            "SELECT at, level, message FROM (
+               SELECT CAST(0 AS BIGINT) AS o, created_at AS at, 'info' AS level, ",
+            first_log_message!("pool"),
+            " AS message FROM tasks WHERE id = $1
+               UNION ALL
+               SELECT seq AS o, at, level, message FROM task_logs WHERE task_id = $1) l
+             ORDER BY o"
+        ))
+        .bind(id.to_string());
         let rows = self.db.read(stmt).await?;
         rows.iter()
             .map(|r| {

@@ -4,8 +4,7 @@
 //! answers each caller only after that commit: every 200 is still durable, and one fsync
 //! covers the whole batch. Alone, a create is a batch of one (no added wait).
 //!
-//! Within a batch, plain creates become one multi-row `INSERT` (plus one for their first log
-//! lines); a create with a dedup claim (session id, idempotency key) runs on its own under a
+//! Within a batch, plain creates become one multi-row `INSERT`; a create with a dedup claim (session id, idempotency key) runs on its own under a
 //! savepoint, so its conflict rolls back only itself. Arrival order is kept. Queue limits are
 //! checked here too: SQLite has one writer, so they hold exactly.
 
@@ -16,9 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, Tx, built_sql};
 use crate::rows::{task_columns, task_from_row};
-use crate::sql::{
-    ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, first_log, key_budget, quote_json, spend,
-};
+use crate::sql::{ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, key_spend, quote_json};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent, TaskRecord};
 
 /// Most creates committed together; more wait for the next commit.
@@ -120,10 +117,9 @@ impl Counts {
             }
         }
         if !self.spend.contains_key(&task.key_id) {
-            let spend = match key_budget(tx, &task.key_id).await? {
-                Some(budget) => Some(spend(tx, &task.key_id, budget, task.created_at).await?),
-                None => None,
-            };
+            let spend = key_spend(tx, &task.key_id, task.created_at)
+                .await?
+                .filter(|s| s.budget.is_limited());
             self.spend.insert(task.key_id.clone(), spend);
         }
         let needed = task.quote.as_ref().map(|q| q.amount);
@@ -192,7 +188,7 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         .collect()
 }
 
-/// Inserts the tasks at `which` (each queued, with its first log line), in that order.
+/// Inserts the tasks at `which` (each queued), in that order.
 async fn insert_plain(
     tx: &mut Tx,
     tasks: &[&NewTask],
@@ -236,23 +232,13 @@ async fn insert_plain(
             let record = task_from_row(row)?;
             by_id.insert(record.id.to_string(), record);
         }
-        let logs = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let mut log_query =
-            built_sql(format!("INSERT INTO task_logs (task_id, at, level, message) VALUES {logs}"));
         for &i in chunk {
             let t = tasks[i];
-            let log = first_log(t.created_at, &t.pool);
-            log_query = log_query
-                .bind(t.id.to_string())
-                .bind(log.at)
-                .bind(log.level.as_str())
-                .bind(log.message);
             let record = by_id.remove(&t.id.to_string()).ok_or_else(|| {
                 StoreError::corrupt(format!("insert of {} returned no row", t.id))
             })?;
             outcomes[i] = Some(InsertOutcome::Inserted(record));
         }
-        tx.execute(log_query).await?;
     }
     Ok(())
 }
