@@ -5,11 +5,13 @@
 # of instructions are stable on this shared machine where seconds are not; compare builds
 # with VIDGATE_BIN=path/to/other/vidgate. Prints Ir per create and the inclusive profile.
 #
-#   bench/callgrind.sh            # N=300 creates
+#   bench/callgrind.sh            # N=300 sequential creates (each its own transaction)
 #   N=1000 bench/callgrind.sh
+#   C=16 bench/callgrind.sh       # over 16 connections at once (group commit shares commits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-300}
+C=${C:-1}
 KEY=bench-key-0123456789abcdefghij
 command -v valgrind >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get install -y -q valgrind >/dev/null; }
 cargo build --release --quiet -p vidgate --bin vidgate
@@ -32,12 +34,12 @@ NAME=$("$BIN" keys list --data-dir "$WORK" | awk 'NR>1 && /bootstrap/ {print $1;
 "$BIN" keys top-up "$NAME" 1000000000 --data-dir "$WORK" >/dev/null
 python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" 50 >/dev/null   # warm-up: caches, pools
 callgrind_control -i on "$VG" >/dev/null
-python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" "$N"
+python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" "$N" "$C"
 callgrind_control -i off "$VG" >/dev/null
 callgrind_control -d "$VG" >/dev/null
 sleep 1
 # The dump (`$OUT.1`) holds exactly the instrumented span.
 TOTAL=$(callgrind_annotate "$OUT.1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !t {gsub(",", "", $1); print $1; t=1}')
-echo "{\"creates\": $N, \"instructions\": $TOTAL, \"per_create\": $((TOTAL / N))}"
+echo "{\"creates\": $N, \"connections\": $C, \"instructions\": $TOTAL, \"per_create\": $((TOTAL / N))}"
 callgrind_annotate --inclusive=yes "$OUT.1" 2>/dev/null | sed -n '1,80p' > bench/callgrind-inclusive.txt
 echo "inclusive profile: bench/callgrind-inclusive.txt"

@@ -136,9 +136,15 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
     }
 }
 
+/// Inserts `task`; the record the insert answers must be the row as stored (inserts build it
+/// instead of reading it back).
 pub async fn insert(store: &dyn Store, task: NewTask) -> TaskRecord {
     match store.insert_task(task).await.expect("insert") {
-        InsertOutcome::Inserted(t) => t,
+        InsertOutcome::Inserted(t) => {
+            let stored = store.get_task_any(t.id).await.expect("read back").expect("stored");
+            assert_eq!(t, stored, "an insert answers the task as stored");
+            t
+        }
         other => panic!("expected Inserted, got {other:?}"),
     }
 }

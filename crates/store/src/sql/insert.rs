@@ -192,16 +192,13 @@ impl SqlStore {
             tx.rollback().await?;
             return Ok(refused);
         }
-        let stmt = sql(concat!(
-            concat!(
-                "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+        let stmt = sql(concat!(concat!(
+            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
                                 run_after, deadline_at, webhook_url, public_base, hold, quote)
              VALUES ($1, $2, $3, ",
-                st!(queued),
-                ", $4, $5, $6, $6, $6, $7, $8, $9, $10, $11) RETURNING "
-            ),
-            task_columns!()
-        ))
+            st!(queued),
+            ", $4, $5, $6, $6, $6, $7, $8, $9, $10, $11) RETURNING seq"
+        ),))
         .bind(&id)
         .bind(&task.key_id)
         .bind(&task.pool)
@@ -214,7 +211,7 @@ impl SqlStore {
         .bind(task.quote.as_ref().map(|q| q.amount))
         .bind(quote_json(&task)?);
         let record = match tx.fetch_one(stmt).await? {
-            Some(row) => task_from_row(&row)?,
+            Some(row) => task.record(row.int("seq")?),
             None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),
         };
         tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);

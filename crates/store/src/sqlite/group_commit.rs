@@ -14,9 +14,8 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, Tx, built_sql};
-use crate::rows::{task_columns, task_from_row};
 use crate::sql::{ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, key_spend, quote_json};
-use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent, TaskRecord};
+use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
 const MAX_BATCH: usize = 256;
@@ -204,8 +203,7 @@ async fn insert_plain(
         let sql = format!(
             "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
                                 run_after, deadline_at, webhook_url, public_base, hold, quote)
-             VALUES {values} RETURNING {}",
-            task_columns!()
+             VALUES {values} RETURNING seq, id"
         );
         let mut query = built_sql(sql);
         for &i in chunk {
@@ -227,17 +225,17 @@ async fn insert_plain(
                 .bind(quote_json(t)?);
         }
         let rows = tx.fetch(query).await?;
-        let mut by_id: HashMap<String, TaskRecord> = HashMap::with_capacity(rows.len());
+        // RETURNING's order is not promised: match the seqs to the tasks by id.
+        let mut seqs: HashMap<String, i64> = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let record = task_from_row(row)?;
-            by_id.insert(record.id.to_string(), record);
+            seqs.insert(row.text("id")?, row.int("seq")?);
         }
         for &i in chunk {
             let t = tasks[i];
-            let record = by_id.remove(&t.id.to_string()).ok_or_else(|| {
+            let seq = seqs.remove(&t.id.to_string()).ok_or_else(|| {
                 StoreError::corrupt(format!("insert of {} returned no row", t.id))
             })?;
-            outcomes[i] = Some(InsertOutcome::Inserted(record));
+            outcomes[i] = Some(InsertOutcome::Inserted(t.record(seq)));
         }
     }
     Ok(())
