@@ -32,7 +32,7 @@ for _ in $(seq 1 600); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz"
 NAME=$("$BIN" keys list --data-dir "$WORK" | awk 'NR>1 && /bootstrap/ {print $1; exit}')
 "$BIN" keys budget "$NAME" --prepaid true --data-dir "$WORK" >/dev/null
 "$BIN" keys top-up "$NAME" 1000000000 --data-dir "$WORK" >/dev/null
-python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" 50 >/dev/null   # warm-up: caches, pools
+python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" 200 "$C" >/dev/null   # warm-up: caches, pools, statement shapes
 callgrind_control -i on "$VG" >/dev/null
 python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" "$N" "$C"
 callgrind_control -i off "$VG" >/dev/null

@@ -19,8 +19,25 @@ use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
 const MAX_BATCH: usize = 256;
-/// Rows per multi-row `INSERT` (13 parameters each, far below SQLite's limit).
+/// Most rows per multi-row `INSERT` (13 parameters each, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 64;
+
+/// `n` rows as statements of 64, 32, 16, 8, 4, 2 and 1 rows: seven texts in all, so every
+/// shape stays in the connection's statement cache. (One text per batch size meant up to 64
+/// shapes, and preparing one — the insert with its triggers compiled in — costs about
+/// 500,000 instructions, as much as a whole create.)
+fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    let mut size = ROWS_PER_STATEMENT;
+    std::iter::from_fn(move || {
+        while size > n {
+            size /= 2;
+        }
+        (n > 0).then(|| {
+            n -= size;
+            size
+        })
+    })
+}
 
 struct Job {
     task: NewTask,
@@ -194,7 +211,10 @@ async fn insert_plain(
     which: &[usize],
     outcomes: &mut [Option<InsertOutcome>],
 ) -> Result<()> {
-    for chunk in which.chunks(ROWS_PER_STATEMENT) {
+    let mut rest = which;
+    for size in chunk_sizes(which.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
         let values = vec![
             concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             chunk.len()
@@ -239,4 +259,20 @@ async fn insert_plain(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn batches_split_into_power_of_two_statements() {
+        for n in 0..300 {
+            let sizes: Vec<usize> = chunk_sizes(n).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: every row once");
+            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= 64), "{n}: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: largest first");
+        }
+        assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
+    }
 }
