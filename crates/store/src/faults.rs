@@ -98,8 +98,16 @@ macro_rules! fenced {
 
 #[async_trait]
 impl TaskStore for FaultyStore {
+    /// With a `queue_position` fault planned, an insert answers no position of its own, so
+    /// the caller's read after the commit is made (and meets the fault).
     async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome> {
-        pass!(self.insert_task(task))
+        let outcome = pass!(self.insert_task(task))?;
+        Ok(match outcome {
+            InsertOutcome::Inserted { task, .. } if self.pending("queue_position") > 0 => {
+                InsertOutcome::Inserted { task, position: None }
+            }
+            other => other,
+        })
     }
     async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>> {
         pass!(self.get_task(key_id, id))

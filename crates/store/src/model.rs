@@ -103,8 +103,10 @@ pub enum LimitScope {
 
 #[derive(Debug, Clone)]
 pub enum InsertOutcome {
-    /// Committed: the caller may answer 200.
-    Inserted(TaskRecord),
+    /// Committed: the caller may answer 200. `position`: its queue position, when the insert
+    /// read it in its own transaction (SQLite's group commit does, for the whole batch in one
+    /// statement); `None`: ask `queue_position`.
+    Inserted { task: TaskRecord, position: Option<i64> },
     /// Same `Idempotency-Key`, same body: the original task, nothing inserted.
     Replayed(TaskRecord),
     /// Same `Idempotency-Key`, different body.

@@ -174,18 +174,18 @@ pub(crate) async fn accept(
         created_at: now,
         deadline_at,
     };
-    let task = match state.store.insert_task(task).await? {
-        InsertOutcome::Inserted(t) => {
+    let (task, position) = match state.store.insert_task(task).await? {
+        InsertOutcome::Inserted { task: t, position } => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
             tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name(), "accepted and queued");
             metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
                 .increment(1);
-            t
+            (t, position)
         }
         InsertOutcome::Replayed(t) => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
             tracing::info!("an Idempotency-Key replay: answered with the original request");
-            t
+            (t, None)
         }
         InsertOutcome::IdempotencyMismatch { task_id } => {
             return Err(ApiError::invalid(
@@ -223,12 +223,15 @@ pub(crate) async fn accept(
     };
     // The request is committed: from here on nothing may answer an error, or a client that
     // retries without an Idempotency-Key would create it twice.
-    let position = match state.store.queue_position(&task).await {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(error = %e, "queue position unreadable after the commit; answering without it");
-            None
-        }
+    let position = match position {
+        Some(p) => Some(p),
+        None => match state.store.queue_position(&task).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "queue position unreadable after the commit; answering without it");
+                None
+            }
+        },
     };
     Ok((task, position))
 }

@@ -191,7 +191,7 @@ pub async fn concurrent_creates_never_overspend_a_budget(store: &dyn Store) {
     let mut accepted = 0;
     for o in outcomes {
         match o.unwrap() {
-            InsertOutcome::Inserted(_) => accepted += 1,
+            InsertOutcome::Inserted { .. } => accepted += 1,
             InsertOutcome::BudgetExceeded(BudgetRefusal::Balance { .. }) => {}
             other => panic!("unexpected {other:?}"),
         }

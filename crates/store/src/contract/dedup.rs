@@ -87,12 +87,14 @@ pub async fn concurrent_inserts_with_one_idempotency_key_insert_once(store: &dyn
     let outcomes = outcomes.lock().unwrap();
     let inserted: Vec<_> = outcomes
         .iter()
-        .filter_map(|o| if let InsertOutcome::Inserted(t) = o { Some(t.id) } else { None })
+        .filter_map(
+            |o| if let InsertOutcome::Inserted { task: t, .. } = o { Some(t.id) } else { None },
+        )
         .collect();
     assert_eq!(inserted.len(), 1);
     for o in outcomes.iter() {
         match o {
-            InsertOutcome::Inserted(t) | InsertOutcome::Replayed(t) => {
+            InsertOutcome::Inserted { task: t, .. } | InsertOutcome::Replayed(t) => {
                 assert_eq!(t.id, inserted[0])
             }
             other => panic!("unexpected {other:?}"),

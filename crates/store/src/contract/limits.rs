@@ -75,10 +75,12 @@ pub async fn many_concurrent_creates_each_commit_once_in_order(store: &dyn Store
     let ids: Vec<_> = tasks.iter().map(|t| t.id).collect();
     let outcomes = join_all(tasks.into_iter().map(|t| store.insert_task(t))).await;
     let (mut inserted, mut sessions_refused, mut full) = (Vec::new(), 0, 0);
+    let mut positions = Vec::new();
     for (id, outcome) in ids.iter().zip(outcomes) {
         match outcome.unwrap() {
-            InsertOutcome::Inserted(t) => {
+            InsertOutcome::Inserted { task: t, position } => {
                 assert_eq!(t.id, *id);
+                positions.extend(position.map(|p| (t.clone(), p)));
                 inserted.push(t);
             }
             InsertOutcome::SessionConflict { .. } => sessions_refused += 1,
@@ -92,6 +94,11 @@ pub async fn many_concurrent_creates_each_commit_once_in_order(store: &dyn Store
     let mut seqs: Vec<i64> = inserted.iter().map(|t| t.seq).collect();
     seqs.dedup();
     assert_eq!(seqs.len(), 250, "every insert has its own seq");
+    // Positions read in a grouped insert's transaction (one rank: later creates queue behind,
+    // so each stays true) are the ones a read gives now.
+    for (t, position) in &positions {
+        assert_eq!(store.queue_position(t).await.unwrap(), *position, "position of {}", t.id);
+    }
     for t in inserted.iter().take(20) {
         assert_eq!(store.get_task("k1", t.id).await.unwrap().as_ref(), Some(t));
         assert_eq!(store.task_logs(t.id).await.unwrap().len(), 1, "one first log line each");

@@ -137,12 +137,17 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
 }
 
 /// Inserts `task`; the record the insert answers must be the row as stored (inserts build it
-/// instead of reading it back).
+/// instead of reading it back), and a position it read must be the one `queue_position`
+/// reads.
 pub async fn insert(store: &dyn Store, task: NewTask) -> TaskRecord {
     match store.insert_task(task).await.expect("insert") {
-        InsertOutcome::Inserted(t) => {
+        InsertOutcome::Inserted { task: t, position } => {
             let stored = store.get_task_any(t.id).await.expect("read back").expect("stored");
             assert_eq!(t, stored, "an insert answers the task as stored");
+            if let Some(position) = position {
+                let read = store.queue_position(&t).await.expect("position");
+                assert_eq!(position, read, "the insert's position of {}", t.id);
+            }
             t
         }
         other => panic!("expected Inserted, got {other:?}"),

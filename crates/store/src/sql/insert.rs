@@ -216,6 +216,6 @@ impl SqlStore {
         };
         tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);
         tx.commit().await?;
-        Ok(InsertOutcome::Inserted(record))
+        Ok(InsertOutcome::Inserted { task: record, position: None })
     }
 }

@@ -43,6 +43,7 @@ macro_rules! position_of_t {
               END AS BIGINT)")
     };
 }
+pub(crate) use position_of_t;
 
 pub(crate) async fn insert_log(tx: &mut Tx, id: &str, log: &LogEntry) -> Result<()> {
     tx.execute(

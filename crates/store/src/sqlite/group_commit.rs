@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{Db, Tx, built_sql};
+use crate::db::{Db, Tx, built_sql, sql};
+use crate::sql::position_of_t;
 use crate::sql::{ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, key_spend, quote_json};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
@@ -189,8 +190,9 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         tx.run("RELEASE create_one").await?;
     }
     insert_plain(&mut tx, tasks, &pending, &mut outcomes).await?;
+    read_positions(&mut tx, &mut outcomes).await?;
     let inserted = outcomes.iter().flatten().filter_map(|o| match o {
-        InsertOutcome::Inserted(t) => Some(StoreEvent::Task(t.id)),
+        InsertOutcome::Inserted { task, .. } => Some(StoreEvent::Task(task.id)),
         _ => None,
     });
     let events: Vec<StoreEvent> = inserted.collect();
@@ -202,6 +204,34 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         .into_iter()
         .map(|o| o.ok_or_else(|| StoreError::corrupt("a grouped insert lost a task")))
         .collect()
+}
+
+/// The queue positions of the tasks the batch inserted, in one statement: every create
+/// answers its position, and reading it here spares each one a read of its own after the
+/// commit. The batch's tasks are exactly those from its first seq on (one writer).
+async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> Result<()> {
+    let first = outcomes
+        .iter()
+        .flatten()
+        .filter_map(|o| match o {
+            InsertOutcome::Inserted { task, .. } => Some(task.seq),
+            _ => None,
+        })
+        .min();
+    let Some(first) = first else { return Ok(()) };
+    let stmt =
+        sql(concat!("SELECT t.seq, ", position_of_t!(), " AS n FROM tasks t WHERE t.seq >= $1"))
+            .bind(first);
+    let mut positions: HashMap<i64, i64> = HashMap::new();
+    for row in tx.fetch(stmt).await? {
+        positions.insert(row.int("seq")?, row.int("n")?);
+    }
+    for outcome in outcomes.iter_mut().flatten() {
+        if let InsertOutcome::Inserted { task, position } = outcome {
+            *position = positions.get(&task.seq).copied();
+        }
+    }
+    Ok(())
 }
 
 /// Inserts the tasks at `which` (each queued), in that order.
@@ -255,7 +285,7 @@ async fn insert_plain(
             let seq = seqs.remove(&t.id.to_string()).ok_or_else(|| {
                 StoreError::corrupt(format!("insert of {} returned no row", t.id))
             })?;
-            outcomes[i] = Some(InsertOutcome::Inserted(t.record(seq)));
+            outcomes[i] = Some(InsertOutcome::Inserted { task: t.record(seq), position: None });
         }
     }
     Ok(())
