@@ -442,6 +442,15 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
             {
                 queued.remove(&(-victim.rank, victim.seq));
             }
+            // `victim` is a stale record now (queued when read, cancelled since).
+            let ahead = queued.range(..(-victim.rank, victim.seq)).count() as i64;
+            assert_eq!(
+                store.queue_position(&victim).await.unwrap(),
+                ahead,
+                "round {round}: stale position of {} (seq {})",
+                victim.id,
+                victim.seq
+            );
         }
         for (id, expected) in check(&queued, &mut rng) {
             let t = store.get_task_any(id).await.unwrap().unwrap();
@@ -458,6 +467,19 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         for c in claimed.iter().skip(15).take(3) {
             let (t, position) = store.task_status("k", c.id).await.unwrap().unwrap();
             assert_eq!((t.state, position), (vidgate_domain::TaskState::Submitting, None));
+        }
+        // A caller holding a stale record (queued when read, claimed since) still gets the
+        // count of queued tasks ahead of its place, whichever end of its bucket is counted.
+        for c in claimed.iter().skip(15) {
+            let stale = all.iter().find(|t| t.id == c.id).unwrap();
+            let ahead = queued.range(..(-c.rank, c.seq)).count() as i64;
+            assert_eq!(
+                store.queue_position(stale).await.unwrap(),
+                ahead,
+                "round {round}: stale position of {} (seq {})",
+                c.id,
+                c.seq
+            );
         }
     }
     // Deadlines empty the queue; every counter must come back to zero.

@@ -203,13 +203,17 @@ impl TaskStore for SqlStore {
 
     async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>> {
         // The first line is the task row's own (`first_log_message`); the rest are stored.
+        // Earlier builds stored it too: such a copy (written before an upgrade, or by an older
+        // replica during a rolling one) is skipped, not shown twice. No migration deletes
+        // them: that would scan the whole log table at startup for a few bytes a request.
         let stmt = sql(concat!(
             "SELECT at, level, message FROM (
                SELECT CAST(0 AS BIGINT) AS o, created_at AS at, 'info' AS level, ",
             first_log_message!("pool"),
             " AS message FROM tasks WHERE id = $1
                UNION ALL
-               SELECT seq AS o, at, level, message FROM task_logs WHERE task_id = $1) l
+               SELECT seq AS o, at, level, message FROM task_logs
+                WHERE task_id = $1 AND message NOT LIKE 'accepted and queued (pool %') l
              ORDER BY o"
         ))
         .bind(id.to_string());

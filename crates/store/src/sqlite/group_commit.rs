@@ -222,8 +222,17 @@ async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> 
     let stmt =
         sql(concat!("SELECT t.seq, ", position_of_t!(), " AS n FROM tasks t WHERE t.seq >= $1"))
             .bind(first);
+    // A failed read costs the answers their positions (the API reads them after the commit),
+    // never the creates themselves.
+    let rows = match tx.fetch(stmt).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
+            return Ok(());
+        }
+    };
     let mut positions: HashMap<i64, i64> = HashMap::new();
-    for row in tx.fetch(stmt).await? {
+    for row in rows {
         positions.insert(row.int("seq")?, row.int("n")?);
     }
     for outcome in outcomes.iter_mut().flatten() {
