@@ -7,6 +7,7 @@ mod dedup;
 mod keys;
 mod limits;
 mod media;
+mod positions;
 mod queue;
 mod requests;
 mod stats;
@@ -17,6 +18,7 @@ pub use dedup::*;
 pub use keys::*;
 pub use limits::*;
 pub use media::*;
+pub use positions::*;
 pub use queue::*;
 pub use requests::*;
 pub use stats::*;
@@ -44,6 +46,7 @@ macro_rules! store_contract_tests {
             listing_pages_oldest_first_after_a_cursor,
             a_forgotten_task_is_gone_for_its_key_but_not_for_workers,
             logs_accumulate_in_order,
+            a_first_log_line_stored_by_an_earlier_build_shows_once,
             cancelling_a_queued_task_ends_it_without_dispatch,
             cancelling_a_dispatched_task_flags_it_and_makes_it_due,
             cancel_answers_already_completed_and_not_found,

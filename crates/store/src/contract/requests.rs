@@ -98,6 +98,19 @@ pub async fn logs_accumulate_in_order(store: &dyn Store) {
     assert_eq!(logs[2].at, T0 + 6);
 }
 
+/// Earlier builds stored the first log line; it is now read from the task row, and a stored
+/// copy (an old row, or an older replica during a rolling upgrade) is not shown twice.
+pub async fn a_first_log_line_stored_by_an_earlier_build_shows_once(store: &dyn Store) {
+    let t = insert(store, new_task("k1", 0, T0)).await;
+    let legacy = crate::LogEntry::info(T0, "accepted and queued (pool sandbox)");
+    store.append_log(t.id, legacy).await.unwrap();
+    store.append_log(t.id, crate::LogEntry::info(T0 + 1, "handed to the upstream")).await.unwrap();
+    let logs = store.task_logs(t.id).await.unwrap();
+    let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["accepted and queued (pool sandbox)", "handed to the upstream"]);
+    assert_eq!(logs[0].at, T0);
+}
+
 pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
     assert_eq!(store.cancel_task("k1", t.id, T0 + 1).await.unwrap(), CancelOutcome::Cancelled);

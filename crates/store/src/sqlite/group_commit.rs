@@ -4,16 +4,18 @@
 //! answers each caller only after that commit: every 200 is still durable, and one fsync
 //! covers the whole batch. Alone, a create is a batch of one (no added wait).
 //!
-//! Within a batch, plain creates become one multi-row `INSERT`; a create with a dedup claim (session id, idempotency key) runs on its own under a
-//! savepoint, so its conflict rolls back only itself. Arrival order is kept. Queue limits are
+//! Within a batch, plain creates become multi-row `INSERT`s; a create with a dedup claim
+//! (session id, idempotency key) runs on its own under a savepoint, so its conflict rolls
+//! back only itself. Arrival order is kept. Queue limits are
 //! checked here too: SQLite has one writer, so they hold exactly.
 
 use crate::states::st;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{Db, Tx, built_sql, sql};
+use crate::db::{Db, Tx, shared_sql, sql};
 use crate::sql::position_of_t;
 use crate::sql::{ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, key_spend, quote_json};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
@@ -38,6 +40,30 @@ fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
             size
         })
     })
+}
+
+/// The `INSERT` of `rows` rows (a power of two up to 64), assembled once.
+fn insert_text(rows: usize) -> &'static Arc<str> {
+    static TEXTS: OnceLock<Vec<Arc<str>>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..=ROWS_PER_STATEMENT.trailing_zeros())
+            .map(|shift| {
+                let values =
+                    vec![
+                        concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                        1 << shift
+                    ]
+                    .join(", ");
+                Arc::from(format!(
+                    "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at,
+                                        updated_at, run_after, deadline_at, webhook_url,
+                                        public_base, hold, quote)
+                     VALUES {values} RETURNING seq, id"
+                ))
+            })
+            .collect()
+    });
+    &texts[rows.trailing_zeros() as usize]
 }
 
 struct Job {
@@ -254,17 +280,7 @@ async fn insert_plain(
     for size in chunk_sizes(which.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let values = vec![
-            concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            chunk.len()
-        ]
-        .join(", ");
-        let sql = format!(
-            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
-                                run_after, deadline_at, webhook_url, public_base, hold, quote)
-             VALUES {values} RETURNING seq, id"
-        );
-        let mut query = built_sql(sql);
+        let mut query = shared_sql(insert_text(size));
         for &i in chunk {
             let t = tasks[i];
             let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
@@ -313,5 +329,12 @@ mod tests {
             assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: largest first");
         }
         assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
+    }
+
+    #[test]
+    fn each_shape_inserts_as_many_rows_as_it_says() {
+        for size in chunk_sizes(127) {
+            assert_eq!(super::insert_text(size).matches("(?,").count(), size, "{size}");
+        }
     }
 }
