@@ -8,10 +8,12 @@
 #   bench/callgrind.sh            # N=300 sequential creates (each its own transaction)
 #   N=1000 bench/callgrind.sh
 #   C=16 bench/callgrind.sh       # over 16 connections at once (group commit shares commits)
+#   MODE=status bench/callgrind.sh  # N status polls of one queued request instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-300}
 C=${C:-1}
+MODE=${MODE:-create}
 KEY=bench-key-0123456789abcdefghij
 command -v valgrind >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get install -y -q valgrind >/dev/null; }
 cargo build --release --quiet -p vidgate --bin vidgate
@@ -33,13 +35,21 @@ NAME=$("$BIN" keys list --data-dir "$WORK" | awk 'NR>1 && /bootstrap/ {print $1;
 "$BIN" keys budget "$NAME" --prepaid true --data-dir "$WORK" >/dev/null
 "$BIN" keys top-up "$NAME" 1000000000 --data-dir "$WORK" >/dev/null
 python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" 200 "$C" >/dev/null   # warm-up: caches, pools, statement shapes
+GET=()
+if [ "$MODE" = status ]; then
+  ID=$(curl -fsS -H "Authorization: Key $KEY" -H 'Content-Type: application/json' \
+    -d '{"model_name":"Vidu","model_version":"q2","prompt":"status","output_config":{"duration":1}}' \
+    "http://127.0.0.1:$PORT/tencent-vod/v1/aigc-video" | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
+  GET=("/tencent-vod/v1/aigc-video/requests/$ID/status")
+  python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" 200 "$C" "${GET[@]}"
+fi
 callgrind_control -i on "$VG" >/dev/null
-python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" "$N" "$C"
+python3 bench/creates.py "http://127.0.0.1:$PORT" "$KEY" "$N" "$C" "${GET[@]}"
 callgrind_control -i off "$VG" >/dev/null
 callgrind_control -d "$VG" >/dev/null
 sleep 1
 # The dump (`$OUT.1`) holds exactly the instrumented span.
 TOTAL=$(callgrind_annotate "$OUT.1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !t {gsub(",", "", $1); print $1; t=1}')
-echo "{\"creates\": $N, \"connections\": $C, \"instructions\": $TOTAL, \"per_create\": $((TOTAL / N))}"
+echo "{\"mode\": \"$MODE\", \"calls\": $N, \"connections\": $C, \"instructions\": $TOTAL, \"per_call\": $((TOTAL / N))}"
 callgrind_annotate --inclusive=yes "$OUT.1" 2>/dev/null | sed -n '1,80p' > bench/callgrind-inclusive.txt
 echo "inclusive profile: bench/callgrind-inclusive.txt"

@@ -24,7 +24,7 @@ pub use auth::{generate_key, hash_key};
 pub use error::{ApiError, ErrorView};
 pub use handlers::content::ServeMode;
 pub use router::{metrics_router, ops_router, router};
-pub use state::{ApiConfig, AppState, MediaServing, OutputLimits};
+pub use state::{ApiConfig, AppState, MediaServing, OutputLimits, Shared};
 pub use time::rfc3339;
 
 /// Base path of the queue API.

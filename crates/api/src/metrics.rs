@@ -4,13 +4,16 @@
 //! store, read at scrape time (requests by state, queue depth and oldest age per pool,
 //! upstream slots in use per account), so they are true across replicas.
 
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
@@ -42,23 +45,111 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// Counts and times every request by its route template (not the raw path, which would make
-/// a series per request id).
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels =
-        [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
-    metrics::counter!("vidgate_http_requests_total", &labels).increment(1);
-    metrics::histogram!("vidgate_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
-    response
+/// a series per request id). Applied per route (the template is known only after routing), so
+/// it is a plain service: `from_fn` would box and clone the route's whole stack once more per
+/// request.
+#[derive(Clone, Default)]
+pub struct TrackLayer {
+    series: Arc<Series>,
 }
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner, series: self.series.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+    series: Arc<Series>,
+}
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        let series = self.series.clone();
+        Box::pin(async move {
+            let response = response.await?;
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            series.record(route, &method, response.status(), started.elapsed());
+            Ok(response)
+        })
+    }
+}
+
+/// The counter and histogram of each (route, method, status) seen, registered once: looking a
+/// series up in the recorder by its labels costs a few allocations and a hash per request.
+#[derive(Default)]
+struct Series {
+    by_route: RwLock<HashMap<String, Vec<(Method, StatusCode, Counter, Histogram)>>>,
+}
+
+impl Series {
+    fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
+        // Methods outside the standard set share one label: any token is a valid method, and
+        // a series per made-up method would let clients grow the exposition without bound.
+        let method = if STANDARD_METHODS.contains(method) { method } else { &OTHER_METHOD };
+        let seconds = took.as_secs_f64();
+        {
+            let by_route = self.by_route.read().unwrap_or_else(|e| e.into_inner());
+            let known = by_route
+                .get(route)
+                .and_then(|s| s.iter().find(|(m, st, _, _)| m == method && *st == status));
+            if let Some((_, _, counter, histogram)) = known {
+                counter.increment(1);
+                histogram.record(seconds);
+                return;
+            }
+        }
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.as_u16().to_string()),
+        ];
+        let counter = metrics::counter!("vidgate_http_requests_total", &labels);
+        let histogram = metrics::histogram!("vidgate_http_request_duration_seconds", &labels);
+        counter.increment(1);
+        histogram.record(seconds);
+        let mut by_route = self.by_route.write().unwrap_or_else(|e| e.into_inner());
+        let series = by_route.entry(route.to_owned()).or_default();
+        if !series.iter().any(|(m, st, _, _)| m == method && *st == status) {
+            series.push((method.clone(), status, counter, histogram));
+        }
+    }
+}
+
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::PATCH,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+static OTHER_METHOD: LazyLock<Method> =
+    LazyLock::new(|| Method::from_bytes(b"OTHER").unwrap_or(Method::GET));
 
 /// `GET /metrics`: the store-derived gauges, refreshed now, and everything recorded.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(

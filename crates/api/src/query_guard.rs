@@ -3,9 +3,11 @@
 //! next to the router that names the routes; routes not listed (media, docs, the upstream's
 //! callbacks) are not checked.
 
+use std::task::{Context, Poll};
+
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{Either, Ready, ready};
 
 use crate::ApiError;
 
@@ -45,29 +47,63 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-pub async fn refuse_unknown(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    if let (Some(allowed), Some(query)) =
-        (route.as_deref().and_then(allowed), request.uri().query())
-    {
-        // Names as the caller meant them (`%6Cogs` is `logs`).
-        let unknown: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, _)| k.into_owned())
-            .filter(|k| !allowed.contains(&k.as_str()))
-            .collect();
-        if let Some(first) = unknown.first() {
-            let takes = if allowed.is_empty() {
-                "this route takes no query parameters".to_owned()
-            } else {
-                format!("this route takes {}", allowed.join(", "))
-            };
-            return ApiError::invalid(
-                &["query", first],
-                "extra_forbidden",
-                format!("unknown query parameter {first:?}: {takes}"),
-            )
-            .into_response();
+/// The layer that refuses unknown query parameters, per route (it needs the matched route).
+/// A plain service rather than `from_fn`, which would box and clone the route's stack again
+/// for every request.
+#[derive(Clone, Copy, Default)]
+pub struct RefuseUnknownLayer;
+
+impl<S> tower::Layer<S> for RefuseUnknownLayer {
+    type Service = RefuseUnknown<S>;
+
+    fn layer(&self, inner: S) -> RefuseUnknown<S> {
+        RefuseUnknown(inner)
+    }
+}
+
+#[derive(Clone)]
+pub struct RefuseUnknown<S>(S);
+
+impl<S> tower::Service<Request> for RefuseUnknown<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match refusal(&request) {
+            Some(refused) => Either::Left(ready(Ok(refused))),
+            None => Either::Right(self.0.call(request)),
         }
     }
-    next.run(request).await
+}
+
+/// The 422 for the first query parameter the matched route does not take, if any.
+fn refusal(request: &Request) -> Option<Response> {
+    let route = request.extensions().get::<MatchedPath>()?;
+    let allowed = allowed(route.as_str())?;
+    let query = request.uri().query()?;
+    // Names as the caller meant them (`%6Cogs` is `logs`).
+    let first = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, _)| k)
+        .find(|k| !allowed.contains(&k.as_ref()))?;
+    let takes = if allowed.is_empty() {
+        "this route takes no query parameters".to_owned()
+    } else {
+        format!("this route takes {}", allowed.join(", "))
+    };
+    Some(
+        ApiError::invalid(
+            &["query", &first],
+            "extra_forbidden",
+            format!("unknown query parameter {first:?}: {takes}"),
+        )
+        .into_response(),
+    )
 }

@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(callbacks::CALLBACK_MAX_BYTES)),
         )
         .route("/openapi.json", get(ops::openapi_json))
-        .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
+        .route_layer(crate::query_guard::RefuseUnknownLayer)
         .merge(SwaggerUi::new("/docs").config(Config::new(["/openapi.json"])))
         // OpenAI's videos protocol over the same queue.
         .merge(crate::openai::routes());
@@ -118,15 +118,22 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
     } else {
         routes
     };
-    routes
+    let body_read_timeout = state.config.body_read_timeout;
+    // Only the metrics layer needs the matched route, so only it is applied per route: axum
+    // clones a route's whole layer stack for every request, a boxed clone per layer. The rest
+    // wrap the router once.
+    let routes = routes
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .layer(axum::middleware::from_fn(metrics::track))
-        // A body that trickles in slower than this fails (the connection with it).
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.config.body_read_timeout))
-        .layer(CatchPanicLayer::custom(|_| ops::panic_response()))
+        .layer(metrics::TrackLayer::default())
+        .with_state(state);
+    let outer = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(TraceLayer::new_for_http().make_span_with(http_span))
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| ops::panic_response()))
+        // A body that trickles in slower than this fails (the connection with it).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_read_timeout))
+        .service(routes);
+    Router::new().fallback_service(outer)
 }

@@ -49,8 +49,27 @@ pub struct MediaServing {
     pub retention: Duration,
 }
 
+/// What every handler shares, behind one `Arc`: axum clones the state for every request
+/// (several times, once per boxed layer it passes through), so a clone is one reference count
+/// instead of one per field (and the shutdown token's clone takes a lock).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ApiConfig>,
@@ -73,7 +92,7 @@ pub struct AppState {
     pub streams: Arc<crate::stream_limit::OpenStreams>,
 }
 
-impl AppState {
+impl Shared {
     /// How media URLs handed to the key with `key_hash` are signed now.
     pub fn media_signing<'a>(&self, key_hash: &'a str) -> vidgate_media::present::Signing<'a> {
         vidgate_media::present::Signing {

@@ -6,7 +6,7 @@
 //! announces (another replica's reaper). A read that raced an invalidation is not cached.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,8 @@ const TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
-    task: TaskRecord,
+    /// Shared with the callers it answers: a hit costs a reference count, not a deep copy.
+    task: Arc<TaskRecord>,
     position: Option<i64>,
     at: Instant,
     /// `queue_epoch` when read: a queued entry is stale once any task changed.
@@ -40,8 +41,8 @@ pub struct Ticket(u64);
 
 impl StatusCache {
     /// Starts following the change bus (on the current runtime) for as long as it is open.
-    pub fn follow(self: &std::sync::Arc<Self>, mut changes: broadcast::Receiver<TaskChange>) {
-        let cache = std::sync::Arc::downgrade(self);
+    pub fn follow(self: &Arc<Self>, mut changes: broadcast::Receiver<TaskChange>) {
+        let cache = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
                 let got = changes.recv().await;
@@ -61,7 +62,7 @@ impl StatusCache {
     }
 
     /// The cached task of `key_id` with id `id`, if fresh.
-    pub fn get(&self, key_id: &str, id: RequestId) -> Option<(TaskRecord, Option<i64>)> {
+    pub fn get(&self, key_id: &str, id: RequestId) -> Option<(Arc<TaskRecord>, Option<i64>)> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(&id)?;
@@ -71,7 +72,7 @@ impl StatusCache {
         fresh.then(|| (e.task.clone(), e.position))
     }
 
-    pub fn put(&self, ticket: Ticket, task: &TaskRecord, position: Option<i64>) {
+    pub fn put(&self, ticket: Ticket, task: &Arc<TaskRecord>, position: Option<i64>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // Checked under the lock: invalidations bump the epoch while holding it.
         if self.epoch.load(Ordering::Acquire) != ticket.0 {
@@ -102,10 +103,10 @@ impl StatusCache {
 mod tests {
     use super::*;
 
-    fn task(state: TaskState) -> TaskRecord {
+    fn task(state: TaskState) -> Arc<TaskRecord> {
         let body = serde_json::json!({"model_name": "Vidu", "model_version": "q2", "prompt": "p"});
         let request = vidgate_domain::parse_create_request(&body, &Default::default()).unwrap();
-        TaskRecord {
+        Arc::new(TaskRecord {
             seq: 1,
             id: RequestId::new(),
             key_id: "k".into(),
@@ -136,7 +137,7 @@ mod tests {
             public_base: None,
             quote: None,
             charge: None,
-        }
+        })
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub(crate) fn app_state(
 ) -> Result<AppState, crate::config::ConfigError> {
     let statuses = Arc::new(vidgate_api::status_cache::StatusCache::default());
     statuses.follow(changes.follow());
-    Ok(AppState {
+    Ok(AppState::new(vidgate_api::Shared {
         streams_closed,
         streams: Arc::default(),
         store: store.clone(),
@@ -207,7 +207,7 @@ pub(crate) fn app_state(
         rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
         metrics: vidgate_api::metrics::install(),
         statuses,
-    })
+    }))
 }
 
 /// The certificate and key, when the listener serves HTTPS.

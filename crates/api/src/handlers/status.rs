@@ -95,11 +95,13 @@ pub async fn get_status(
             let ticket = state.statuses.ticket();
             let read = state.store.task_status(&key.id, id).await?;
             let (task, position) = read.ok_or_else(ApiError::request_not_found)?;
+            let task = std::sync::Arc::new(task);
             state.statuses.put(ticket, &task, position);
             (task, position)
         }
     };
-    let mut body = with_logs(&state, &task, &base, position, logs).await?;
+    let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
+    let mut body = status_body(&task, &base, position, logs.as_deref());
     add_stream_url(&mut body, &task, &key_hash, state.clock.now_ms());
     Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
 }

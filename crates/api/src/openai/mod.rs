@@ -29,6 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/videos/{video_id}", get(routes::retrieve_video).delete(routes::delete_video))
         .route("/v1/videos/{video_id}/content", get(routes::video_content))
         .route("/v1/models", get(routes::list_models))
-        .route_layer(axum::middleware::from_fn(crate::query_guard::refuse_unknown))
+        .route_layer(crate::query_guard::RefuseUnknownLayer)
         .route_layer(axum::middleware::from_fn(error::reshape))
 }
