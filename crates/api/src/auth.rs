@@ -38,8 +38,15 @@ fn random_byte() -> u8 {
     }
 }
 
+/// The key's SHA-256 in lower-case hex (what the store keeps). Hex through a buffer:
+/// `hex::encode` goes a `char` at a time, which cost more than the hash itself.
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    let digest = Sha256::digest(key.as_bytes());
+    let mut hex = [0u8; 64];
+    match hex::encode_to_slice(digest, &mut hex) {
+        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
+        Err(_) => hex::encode(digest),
+    }
 }
 
 /// The caller, authenticated by `Authorization: Bearer <key>` or fal's `Authorization: Key <key>`,

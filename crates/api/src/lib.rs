@@ -17,6 +17,7 @@ mod router;
 mod state;
 pub mod status_cache;
 pub mod stream_limit;
+pub mod stream_tokens;
 pub mod time;
 mod views;
 

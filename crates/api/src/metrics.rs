@@ -99,8 +99,11 @@ where
 /// series up in the recorder by its labels costs a few allocations and a hash per request.
 #[derive(Default)]
 struct Series {
-    by_route: RwLock<HashMap<String, Vec<(Method, StatusCode, Counter, Histogram)>>>,
+    by_route: RwLock<HashMap<String, Vec<Handles>>>,
 }
+
+/// One series' labels past the route, and its handles.
+type Handles = (Method, StatusCode, Counter, Histogram);
 
 impl Series {
     fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {

@@ -90,6 +90,8 @@ pub struct Shared {
     pub streams_closed: tokio_util::sync::CancellationToken,
     /// Open status streams per key.
     pub streams: Arc<crate::stream_limit::OpenStreams>,
+    /// The stream tokens status answers hand out, reused across polls.
+    pub stream_tokens: crate::stream_tokens::StreamTokens,
 }
 
 impl Shared {

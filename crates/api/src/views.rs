@@ -150,8 +150,9 @@ pub struct StatusBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub created_at: String,
-    /// The live status stream (Server-Sent Events), with a token valid for an hour so a
-    /// browser `EventSource` can open it without headers. Present until the request completes.
+    /// The live status stream (Server-Sent Events), with a token valid for at least an hour
+    /// (up to 65 minutes: polls within five minutes get the same URL) so a browser
+    /// `EventSource` can open it without headers. Present until the request completes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_url: Option<String>,
     /// Set when a `COMPLETED` request failed or was cancelled.

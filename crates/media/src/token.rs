@@ -37,7 +37,11 @@ fn mac(key_hash: &str) -> Hmac<Sha256> {
 
 /// A token for `grant` valid for `ttl_secs` from `now`.
 pub fn issue(key_hash: &str, grant: Grant, now: Millis, ttl_secs: i64) -> String {
-    let expiry = now.div_euclid(1000).saturating_add(ttl_secs);
+    issue_until(key_hash, grant, now.div_euclid(1000).saturating_add(ttl_secs))
+}
+
+/// A token for `grant` valid until `expiry` (Unix seconds).
+pub fn issue_until(key_hash: &str, grant: Grant, expiry: i64) -> String {
     let mut m = mac(key_hash);
     m.update(grant.message(expiry).as_bytes());
     format!("{expiry}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))

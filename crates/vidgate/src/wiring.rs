@@ -198,6 +198,7 @@ pub(crate) fn app_state(
     Ok(AppState::new(vidgate_api::Shared {
         streams_closed,
         streams: Arc::default(),
+        stream_tokens: Default::default(),
         store: store.clone(),
         clock,
         config: Arc::new(api_config(config, provider.as_ref(), media)?),

@@ -101,7 +101,7 @@ pub async fn create_request(
     if let Some(wait) = wait {
         let task = super::wait::until_done(&state, &key.id, task, wait).await;
         let mut body = super::status::status_of(&state, &task, &base, false).await?;
-        super::status::add_stream_url(&mut body, &task, &key_hash, state.clock.now_ms());
+        super::status::add_stream_url(&state, &mut body, &task, &key_hash);
         let code = if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
         let applied = super::wait::preference_applied(wait);
         return Ok((code, [fal_request_id(task.id), applied], Json(body)).into_response());

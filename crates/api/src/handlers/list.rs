@@ -116,7 +116,7 @@ pub async fn page(
     for t in &tasks {
         let mut body = status_of(state, t, base, false).await?;
         if let Some(hash) = key_hash {
-            add_stream_url(&mut body, t, hash, state.clock.now_ms());
+            add_stream_url(state, &mut body, t, hash);
         }
         body.prompt = t.request.prompt().map(str::to_owned);
         requests.push(body);

@@ -46,15 +46,16 @@ async fn with_logs(
     Ok(status_body(task, base, position, logs.as_deref()))
 }
 
-/// How long a `stream_url` token stays valid.
-const STREAM_TOKEN_TTL_SECS: i64 = 3600;
-
 /// While a request can still change, its status carries a tokened `stream_url` a browser's
 /// `EventSource` can open without headers.
-pub(crate) fn add_stream_url(body: &mut StatusBody, task: &TaskRecord, key_hash: &str, now: i64) {
+pub(crate) fn add_stream_url(
+    state: &AppState,
+    body: &mut StatusBody,
+    task: &TaskRecord,
+    key_hash: &str,
+) {
     if !task.state.is_terminal() {
-        let grant = vidgate_media::token::Grant::Stream(task.id);
-        let token = vidgate_media::token::issue(key_hash, grant, now, STREAM_TOKEN_TTL_SECS);
+        let token = state.stream_tokens.token(task.id, key_hash, state.clock.now_ms());
         body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
     }
 }
@@ -102,7 +103,7 @@ pub async fn get_status(
     };
     let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
     let mut body = status_body(&task, &base, position, logs.as_deref());
-    add_stream_url(&mut body, &task, &key_hash, state.clock.now_ms());
+    add_stream_url(&state, &mut body, &task, &key_hash);
     Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
 }
 

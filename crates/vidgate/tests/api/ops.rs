@@ -24,6 +24,8 @@ async fn metrics_cover_http_queue_slots_provider_calls_and_renders() {
     app.create(&small_request("third")).await;
     app.status(&b).await;
     let _ = app.http.get(app.url("/no-such-route")).send().await.unwrap();
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let _ = app.http.request(brew, app.url("/no-such-route")).send().await.unwrap();
     app.dispatch_until_idle().await; // one slot: `a` is with the sandbox, two wait
     app.advance(3_000);
 
@@ -45,6 +47,8 @@ async fn metrics_cover_http_queue_slots_provider_calls_and_renders() {
         "status polls are counted by route template, not by id"
     );
     assert!(http("unmatched", "GET", 404).is_some());
+    assert!(http("unmatched", "OTHER", 404).is_some(), "made-up methods share one label");
+    assert!(!text.contains("BREW"), "a made-up method is never a label of its own");
     assert!(text.contains("vidgate_http_request_duration_seconds_bucket{"));
     assert!(!text.contains(&a), "no request id becomes a label");
 
