@@ -19,22 +19,28 @@ use crate::{ApiError, AppState};
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const KEY_CHARS: usize = 40;
 
-/// A new random key. Returns `(key, prefix shown in listings)`.
+/// A new random key, from the operating system's generator. Returns `(key, prefix shown in
+/// listings)`.
 pub fn generate_key() -> (String, String) {
-    let bytes: Vec<u8> =
-        (0..KEY_CHARS).map(|_| ALPHABET[usize::from(random_byte()) % ALPHABET.len()]).collect();
-    let key = format!("vg_{}", String::from_utf8_lossy(&bytes));
+    let mut chars = Vec::with_capacity(KEY_CHARS);
+    let mut pool = [0u8; 64];
+    while chars.len() < KEY_CHARS {
+        fill_random(&mut pool);
+        // Bytes below 248 only (248 = 4 × 62), so `% 62` stays unbiased.
+        let usable = pool.iter().filter(|b| **b < 248);
+        let wanted = KEY_CHARS - chars.len();
+        chars.extend(usable.take(wanted).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()]));
+    }
+    let key = format!("vg_{}", String::from_utf8_lossy(&chars));
     let prefix = key[..9].to_owned();
     (key, prefix)
 }
 
-/// A uniformly random byte below 248 (248 = 4 × 62, so `% 62` stays unbiased).
-fn random_byte() -> u8 {
-    loop {
-        let b = uuid::Uuid::new_v4().as_bytes()[0];
-        if b < 248 {
-            return b;
-        }
+/// OS randomness; should the OS refuse, the thread's CSPRNG (itself seeded from the OS).
+fn fill_random(buf: &mut [u8]) {
+    use rand::{RngCore, TryRngCore};
+    if rand::rngs::OsRng.try_fill_bytes(buf).is_err() {
+        rand::rng().fill_bytes(buf);
     }
 }
 
@@ -283,6 +289,12 @@ pub async fn by_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_hash_is_its_sha256_in_lower_case_hex() {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hash_key("abc"), abc);
+    }
 
     #[test]
     fn generated_keys_are_long_unique_and_prefixed() {

@@ -45,7 +45,11 @@ impl StreamTokens {
         let token = token::issue_until(key_hash, Grant::Stream(id), expiry);
         let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         if issued.len() >= MAX_ENTRIES {
-            issued.clear();
+            // Tokens of earlier steps are never handed out again.
+            issued.retain(|_, i| i.expiry >= expiry);
+            if issued.len() >= MAX_ENTRIES {
+                issued.clear();
+            }
         }
         let entry = Issued { key_hash: key_hash.to_owned(), expiry, token: token.clone() };
         issued.insert(id, entry);
