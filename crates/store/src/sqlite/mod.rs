@@ -74,15 +74,22 @@ async fn open(options: SqliteConnectOptions, durability: Durability) -> Result<S
         // lock for a moment.
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory");
+    // No ping before each acquire (sqlx's default): a SQLite connection is a file handle in
+    // this process and cannot go stale the way a network connection can, and the ping was one
+    // more round trip to the connection's thread for every transaction.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .after_release(|conn, _| Box::pin(async move { Ok(fresh_after_failure(conn)) }))
         .connect_with(options.clone())
         .await?;
     MIGRATOR.run(&writer).await?;
-    let reader =
-        SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(options.read_only(true))
+        .await?;
     let (feed, _) = broadcast::channel(FEED_CAPACITY);
     let db = Db::Sqlite { writer, reader, feed };
     let committer = Committer::start(db.clone());
