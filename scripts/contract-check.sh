@@ -35,9 +35,16 @@ ST_REQUEST_ID=$(curl -fsS -H "Authorization: Key $KEY" -H 'Content-Type: applica
 seed=(--seed "$SEED")
 [ "$SEED" = random ] && seed=()
 status=0
-.venv/bin/schemathesis --no-color --config-file scripts/schemathesis.toml run "$BASE/openapi.json" \
-  -H "Authorization: Bearer $KEY" --checks all --max-examples "$EXAMPLES" --workers 2 \
-  "${seed[@]}" || status=$?
+st() { # WORKERS PHASES
+  .venv/bin/schemathesis --no-color --config-file scripts/schemathesis.toml run "$BASE/openapi.json" \
+    -H "Authorization: Bearer $KEY" --checks all --max-examples "$EXAMPLES" --workers "$1" \
+    --phases "$2" "${seed[@]}" || status=$?
+}
+st 2 examples,coverage,fuzzing
+# The stateful phase on one worker: with two, one worker's scenario can list the videos the
+# other just created and delete one (an inferred list → delete link), and the other then
+# reports its 404 as "created resource not found" (ST302), a race of the test, not of vidgate.
+st 1 stateful
 if ! curl -fsS -o /dev/null "$BASE/healthz"; then
   echo "contract-check: vidgate stopped answering during the run" >&2
   exit 1

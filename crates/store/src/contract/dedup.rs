@@ -59,6 +59,30 @@ pub async fn idempotency_keys_replay_the_same_body_and_refuse_another(store: &dy
     assert_ne!(fresh.id, first.id);
 }
 
+pub async fn a_forgotten_request_frees_its_idempotency_key(store: &dyn Store) {
+    let claim = |at| {
+        Some(IdempotencyClaim {
+            key: "idem-f".into(),
+            body_hash: "h".into(),
+            expires_at: at + HOUR,
+        })
+    };
+    let mut first = new_task("k1", 0, T0);
+    first.idempotency = claim(T0);
+    let first = insert(store, first).await;
+    assert!(store.forget_task("k1", first.id, T0 + 1).await.unwrap());
+    let mut again = new_task("k1", 0, T0 + 2);
+    again.idempotency = claim(T0 + 2);
+    let again = insert(store, again).await;
+    assert_ne!(again.id, first.id, "a new request, not the forgotten one replayed");
+    let mut replay = new_task("k1", 0, T0 + 3);
+    replay.idempotency = claim(T0 + 3);
+    match store.insert_task(replay).await.unwrap() {
+        InsertOutcome::Replayed(t) => assert_eq!(t.id, again.id, "the key now names the new one"),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+}
+
 pub async fn concurrent_inserts_with_one_idempotency_key_insert_once(store: &dyn Store) {
     let store: &dyn Store = store;
     let tasks: Vec<_> = (0..8)

@@ -69,6 +69,7 @@ macro_rules! store_contract_tests {
             session_ids_conflict_per_key_until_they_expire,
             idempotency_keys_replay_the_same_body_and_refuse_another,
             concurrent_inserts_with_one_idempotency_key_insert_once,
+            a_forgotten_request_frees_its_idempotency_key,
             keys_are_created_listed_found_and_revoked,
             key_names_are_unique_among_active_keys_and_bootstrap_keys_retire,
             webhook_secrets_initialise_once_and_rotate_with_an_overlap,

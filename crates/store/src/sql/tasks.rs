@@ -311,7 +311,16 @@ impl TaskStore for SqlStore {
         .bind(&id)
         .bind(key_id);
         let log = LogEntry::info(now, "deleted by its owner: gone from its key's reads and lists");
-        self.transition(stmt, &id, Some(&log), &[]).await
+        let mut tx = self.db.begin().await?;
+        let done = tx.execute(stmt).await?;
+        if done == 1 {
+            // Its Idempotency-Key goes with it: a replay would otherwise answer a request its
+            // key can no longer read. (Its session id stays claimed: the upstream dedupes
+            // session ids for three days whatever vidgate forgets.)
+            tx.execute(sql("DELETE FROM dedup WHERE task_id = $1 AND kind = 'idem'").bind(&id))
+                .await?;
+        }
+        commit_if_one(tx, done, &id, Some(&log), &[]).await
     }
 
     async fn claim_next_queued(

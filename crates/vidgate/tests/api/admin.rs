@@ -122,6 +122,18 @@ async fn admin_keys_manage_keys_budgets_and_anyones_requests_and_every_change_is
     )
     .await;
     assert_eq!((code, key["budget"]["prepaid"].as_bool()), (StatusCode::OK, Some(false)));
+    // The double just past the 1e9 maximum is read as itself, not rounded down onto it.
+    let past_max = f64::from_bits(1e9_f64.to_bits() + 1);
+    let (code, err) = call(
+        &app,
+        &admin,
+        Method::PUT,
+        "/admin/keys/team-a/budget",
+        Some(json!({"prepaid": false, "day_limit": past_max})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["detail"][0]["loc"], json!(["body", "day_limit"]), "{err}");
 
     // Anyone's requests: listed by key, read with logs, cancelled.
     let (code, page) = call(&app, &admin, Method::GET, "/admin/requests?key=team-a", None).await;
