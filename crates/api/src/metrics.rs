@@ -5,7 +5,7 @@
 //! upstream slots in use per account), so they are true across replicas.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -82,14 +82,14 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let route = request.extensions().get::<MatchedPath>().cloned();
-        let method = request.method().clone();
+        let method = method_label(request.method());
         let started = Instant::now();
         let response = self.inner.call(request);
         let series = self.series.clone();
         Box::pin(async move {
             let response = response.await?;
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            series.record(route, &method, response.status(), started.elapsed());
+            series.record(route, method, response.status(), started.elapsed());
             Ok(response)
         })
     }
@@ -103,19 +103,16 @@ struct Series {
 }
 
 /// One series' labels past the route, and its handles.
-type Handles = (Method, StatusCode, Counter, Histogram);
+type Handles = (&'static str, StatusCode, Counter, Histogram);
 
 impl Series {
-    fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
-        // Methods outside the standard set share one label: any token is a valid method, and
-        // a series per made-up method would let clients grow the exposition without bound.
-        let method = if STANDARD_METHODS.contains(method) { method } else { &OTHER_METHOD };
+    fn record(&self, route: &str, method: &'static str, status: StatusCode, took: Duration) {
         let seconds = took.as_secs_f64();
         {
             let by_route = self.by_route.read().unwrap_or_else(|e| e.into_inner());
             let known = by_route
                 .get(route)
-                .and_then(|s| s.iter().find(|(m, st, _, _)| m == method && *st == status));
+                .and_then(|s| s.iter().find(|(m, st, _, _)| *m == method && *st == status));
             if let Some((_, _, counter, histogram)) = known {
                 counter.increment(1);
                 histogram.record(seconds);
@@ -123,7 +120,7 @@ impl Series {
             }
         }
         let labels = [
-            ("method", method.as_str().to_owned()),
+            ("method", method.to_owned()),
             ("route", route.to_owned()),
             ("status", status.as_u16().to_string()),
         ];
@@ -133,26 +130,28 @@ impl Series {
         histogram.record(seconds);
         let mut by_route = self.by_route.write().unwrap_or_else(|e| e.into_inner());
         let series = by_route.entry(route.to_owned()).or_default();
-        if !series.iter().any(|(m, st, _, _)| m == method && *st == status) {
-            series.push((method.clone(), status, counter, histogram));
+        if !series.iter().any(|(m, st, _, _)| *m == method && *st == status) {
+            series.push((method, status, counter, histogram));
         }
     }
 }
 
-const STANDARD_METHODS: [Method; 9] = [
-    Method::GET,
-    Method::POST,
-    Method::PUT,
-    Method::DELETE,
-    Method::HEAD,
-    Method::OPTIONS,
-    Method::PATCH,
-    Method::CONNECT,
-    Method::TRACE,
-];
-
-static OTHER_METHOD: LazyLock<Method> =
-    LazyLock::new(|| Method::from_bytes(b"OTHER").unwrap_or(Method::GET));
+/// The method's label. Methods outside the standard set share `OTHER`: any token is a valid
+/// method, and a series per made-up one would let clients grow the exposition without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
 
 /// `GET /metrics`: the store-derived gauges, refreshed now, and everything recorded.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(

@@ -104,40 +104,9 @@ mod tests {
     use super::*;
 
     fn task(state: TaskState) -> Arc<TaskRecord> {
-        let body = serde_json::json!({"model_name": "Vidu", "model_version": "q2", "prompt": "p"});
-        let request = vidgate_domain::parse_create_request(&body, &Default::default()).unwrap();
-        Arc::new(TaskRecord {
-            seq: 1,
-            id: RequestId::new(),
-            key_id: "k".into(),
-            pool: "sandbox".into(),
-            state,
-            rank: 0,
-            request,
-            created_at: 0,
-            updated_at: 0,
-            run_after: 0,
-            deadline_at: 0,
-            dispatched_at: None,
-            submitted_at: None,
-            finished_at: None,
-            fence: 0,
-            submit_attempts: 0,
-            lease_owner: None,
-            lease_until: None,
-            account: None,
-            upstream_task_id: None,
-            next_poll_at: None,
-            progress: 0,
-            cancel_requested: false,
-            result: None,
-            error: None,
-            error_type: None,
-            webhook_url: None,
-            public_base: None,
-            quote: None,
-            charge: None,
-        })
+        let mut task = vidgate_store::contract::new_task("k", 0, 0).record(1);
+        task.state = state;
+        Arc::new(task)
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl NewTask {
     /// nothing claimed, polled or finished yet. Creates build their answer from this rather
     /// than reading the whole row back (`RETURNING` every column cost a create about a tenth
     /// of its instructions); the store contract checks it equals the row as read.
-    pub(crate) fn record(&self, seq: i64) -> TaskRecord {
+    pub fn record(&self, seq: i64) -> TaskRecord {
         TaskRecord {
             seq,
             id: self.id,

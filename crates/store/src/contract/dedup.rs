@@ -70,14 +70,14 @@ pub async fn a_forgotten_request_frees_its_idempotency_key(store: &dyn Store) {
     let mut first = new_task("k1", 0, T0);
     first.idempotency = claim(T0);
     let first = insert(store, first).await;
-    assert!(store.forget_task("k1", first.id, T0 + 1).await.unwrap());
+    assert!(store.forget_task("k1", first.id, T0 + 1).await.expect("forget its own request"));
     let mut again = new_task("k1", 0, T0 + 2);
     again.idempotency = claim(T0 + 2);
     let again = insert(store, again).await;
     assert_ne!(again.id, first.id, "a new request, not the forgotten one replayed");
     let mut replay = new_task("k1", 0, T0 + 3);
     replay.idempotency = claim(T0 + 3);
-    match store.insert_task(replay).await.unwrap() {
+    match store.insert_task(replay).await.expect("insert") {
         InsertOutcome::Replayed(t) => assert_eq!(t.id, again.id, "the key now names the new one"),
         other => panic!("expected a replay, got {other:?}"),
     }

@@ -14,15 +14,17 @@ pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn
     elsewhere.pool = "tencent".into();
     let elsewhere = insert(store, elsewhere).await;
     let pos = |t| async move {
-        store.queue_position(&store.get_task_any(t).await.unwrap().unwrap()).await.unwrap()
+        let task = store.get_task_any(t).await.expect("read a task").expect("an inserted task");
+        store.queue_position(&task).await.expect("read a position")
     };
     assert_eq!(pos(c.id).await, 0);
     assert_eq!(pos(a.id).await, 1);
     assert_eq!(pos(b.id).await, 2, "positions count every key's tasks: the queue is shared");
     assert_eq!(pos(elsewhere.id).await, 0, "another pool's queue is separate");
-    store.cancel_task("k", a.id, T0 + 5).await.unwrap();
+    store.cancel_task("k", a.id, T0 + 5).await.expect("cancel a queued task");
     assert_eq!(pos(b.id).await, 1);
-    store.claim_next_queued("sandbox", &slots(1), "w", T0 + 6, T0 + HOUR).await.unwrap().unwrap();
+    let claim = store.claim_next_queued("sandbox", &slots(1), "w", T0 + 6, T0 + HOUR).await;
+    claim.expect("claim").expect("a queued task and a free slot");
     assert_eq!(pos(b.id).await, 0);
 }
 
@@ -69,8 +71,8 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
             let c = store
                 .claim_next_queued("sandbox", &many, "w", T0 + 10_000, T0 + 10 * HOUR)
                 .await
-                .unwrap()
-                .unwrap();
+                .expect("claim")
+                .expect("the queue holds more than it dispatches");
             assert_eq!(
                 queued.pop_first().map(|(_, id)| id),
                 Some(c.id),
@@ -83,13 +85,13 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
                 store
                     .requeue(c.lease(), T0, T0 + 10_001, LogEntry::warn(T0, "retry"))
                     .await
-                    .unwrap()
+                    .expect("requeue a claim still held")
             );
             queued.insert((-c.rank, c.seq), c.id);
         }
         for _ in 0..30 {
             let victim = all[rng.next(all.len() as u64) as usize].clone();
-            if store.cancel_task("k", victim.id, T0 + 10_002).await.unwrap()
+            if store.cancel_task("k", victim.id, T0 + 10_002).await.expect("cancel")
                 == crate::CancelOutcome::Cancelled
             {
                 queued.remove(&(-victim.rank, victim.seq));
@@ -105,19 +107,21 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
             );
         }
         for (id, expected) in check(&queued, &mut rng) {
-            let t = store.get_task_any(id).await.unwrap().unwrap();
+            let t = store.get_task_any(id).await.expect("read").expect("a queued task");
             assert_eq!(
-                store.queue_position(&t).await.unwrap(),
+                store.queue_position(&t).await.expect("read a position"),
                 expected,
                 "round {round}: position of {id}"
             );
             // The status poll's one-read form agrees, and only for the owner.
-            let (same, position) = store.task_status("k", id).await.unwrap().unwrap();
+            let (same, position) =
+                store.task_status("k", id).await.expect("read").expect("the owner sees it");
             assert_eq!((same.id, position), (id, Some(expected)), "round {round}: status of {id}");
-            assert!(store.task_status("other", id).await.unwrap().is_none());
+            assert!(store.task_status("other", id).await.expect("read").is_none());
         }
         for c in claimed.iter().skip(15).take(3) {
-            let (t, position) = store.task_status("k", c.id).await.unwrap().unwrap();
+            let (t, position) =
+                store.task_status("k", c.id).await.expect("read").expect("the owner sees it");
             assert_eq!((t.state, position), (vidgate_domain::TaskState::Submitting, None));
         }
         // A caller holding a stale record (queued when read, claimed since) still gets the
@@ -135,7 +139,7 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         }
     }
     // Deadlines empty the queue; every counter must come back to zero.
-    while store.reap(T0 + 1000 * HOUR, ReapLimits::default()).await.unwrap().more {}
+    while store.reap(T0 + 1000 * HOUR, ReapLimits::default()).await.expect("reap").more {}
     let late = insert(store, new_task("k", -100, T0 + 1000 * HOUR)).await;
-    assert_eq!(store.queue_position(&late).await.unwrap(), 0);
+    assert_eq!(store.queue_position(&late).await.expect("read a position"), 0);
 }

@@ -9,6 +9,7 @@ mod claims;
 mod insert;
 mod keys;
 mod media;
+mod positions;
 mod reap;
 mod reconcile;
 mod stats;
@@ -17,7 +18,7 @@ mod webhooks;
 
 pub(crate) use budget::{Spend, key_spend};
 pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, quote_json};
-pub(crate) use tasks::position_of_t;
+pub(crate) use positions::position_of_t;
 
 use async_trait::async_trait;
 
