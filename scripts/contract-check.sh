@@ -19,7 +19,7 @@ KEY=contract-check-key-0123456789
 DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
-VIDGATE_BOOTSTRAP_KEY=$KEY VIDGATE_LOG__LEVEL=error VIDGATE_LIMITS__CREATE_RATE=0 \
+VIDGATE_BOOTSTRAP_KEY=$KEY VIDGATE_LOG__LEVEL=${VIDGATE_LOG__LEVEL:-error} VIDGATE_LIMITS__CREATE_RATE=0 \
   VIDGATE_LIMITS__READ_RATE=0 "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
@@ -35,16 +35,20 @@ ST_REQUEST_ID=$(curl -fsS -H "Authorization: Key $KEY" -H 'Content-Type: applica
 seed=(--seed "$SEED")
 [ "$SEED" = random ] && seed=()
 status=0
-st() { # WORKERS PHASES
-  .venv/bin/schemathesis --no-color --config-file scripts/schemathesis.toml run "$BASE/openapi.json" \
-    -H "Authorization: Bearer $KEY" --checks all --max-examples "$EXAMPLES" --workers "$1" \
+st() { # CONFIG PHASES
+  .venv/bin/schemathesis --no-color --config-file "$1" run "$BASE/openapi.json" \
+    -H "Authorization: Bearer $KEY" --checks all --max-examples "$EXAMPLES" --workers 1 \
     --phases "$2" "${seed[@]}" || status=$?
 }
-st 2 examples,coverage,fuzzing
-# The stateful phase on one worker: with two, one worker's scenario can list the videos the
-# other just created and delete one (an inferred list → delete link), and the other then
-# reports its 404 as "created resource not found" (ST302), a race of the test, not of vidgate.
-st 1 stateful
+# One worker: with two, Python 3.11's parser can fail in hypothesis ("AST constructor
+# recursion depth mismatch", a thread-safety bug of CPython's) and end a run as an error.
+st scripts/schemathesis.toml examples,coverage,fuzzing
+# The stateful phase takes its ids from the links only. With the seeded id pinned, a read
+# that follows a create reads the seeded request instead; the fuzzer above can find that id
+# in an answer and delete it (DELETE /v1/videos forgets it), and the 404 then reads as
+# "created resource not found" (ST302) for the request the scenario had just created.
+grep -v '^parameters = ' scripts/schemathesis.toml > "$DATA/stateful.toml"
+st "$DATA/stateful.toml" stateful
 if ! curl -fsS -o /dev/null "$BASE/healthz"; then
   echo "contract-check: vidgate stopped answering during the run" >&2
   exit 1
