@@ -4,20 +4,25 @@
 //! moves when others change, so queued entries are valid only until any task changes. Every
 //! entry also expires after a short real-time TTL, which bounds staleness from changes no one
 //! announces (another replica's reaper). A read that raced an invalidation is not cached.
+//! An entry also keeps its last answer as sent (JSON bytes): a poll that finds nothing new
+//! repeats it byte for byte, and serializing it again was a third of a poll's instructions.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::http::StatusCode;
 use tokio::sync::broadcast;
 use vidgate_domain::{RequestId, TaskState};
 use vidgate_store::{TaskChange, TaskRecord};
 
 /// Longest an entry is trusted without an event.
 const TTL: Duration = Duration::from_secs(1);
-/// Entries kept before the cache starts over.
-const MAX_ENTRIES: usize = 100_000;
+/// Entries kept before stale ones are swept out (and, if all are fresh, the cache starts
+/// over). An entry with its answer is a few kilobytes.
+const MAX_ENTRIES: usize = 50_000;
 
 struct Entry {
     /// Shared with the callers it answers: a hit costs a reference count, not a deep copy.
@@ -26,6 +31,34 @@ struct Entry {
     at: Instant,
     /// `queue_epoch` when read: a queued entry is stale once any task changed.
     queue_epoch: u64,
+    /// The status answer last made from this entry.
+    answer: Option<Arc<Answer>>,
+}
+
+/// A status answer as sent, and what it was made for besides the entry: the base URL its
+/// links start with, and the key hash and expiry its stream token was signed with. No
+/// `Debug`: the body holds a stream token and `key_hash` signs them.
+pub struct Answer {
+    pub base: String,
+    pub key_hash: String,
+    /// The stream token's expiry step (`stream_tokens::expiry_for`); 0 when it has none.
+    pub token_expiry: i64,
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Whether this answer is the one to send for these.
+    pub fn serves(&self, base: &str, key_hash: &str, token_expiry: i64) -> bool {
+        self.token_expiry == token_expiry && self.base == base && self.key_hash == key_hash
+    }
+}
+
+/// A fresh entry: the task, its queue position, and its last answer if one was kept.
+pub struct Hit {
+    pub task: Arc<TaskRecord>,
+    pub position: Option<i64>,
+    pub answer: Option<Arc<Answer>>,
 }
 
 #[derive(Default)]
@@ -62,14 +95,25 @@ impl StatusCache {
     }
 
     /// The cached task of `key_id` with id `id`, if fresh.
-    pub fn get(&self, key_id: &str, id: RequestId) -> Option<(Arc<TaskRecord>, Option<i64>)> {
+    pub fn get(&self, key_id: &str, id: RequestId) -> Option<Hit> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(&id)?;
         let fresh = e.at.elapsed() < TTL
             && e.task.key_id == key_id
             && (e.task.state != TaskState::Queued || e.queue_epoch == epoch);
-        fresh.then(|| (e.task.clone(), e.position))
+        fresh.then(|| Hit { task: e.task.clone(), position: e.position, answer: e.answer.clone() })
+    }
+
+    /// Keeps `answer` as the last one made from `task`'s entry, if the entry still holds that
+    /// very read (a newer one must not carry an answer made from an older).
+    pub fn keep_answer(&self, task: &Arc<TaskRecord>, answer: Answer) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = entries.get_mut(&task.id)
+            && Arc::ptr_eq(&e.task, task)
+        {
+            e.answer = Some(Arc::new(answer));
+        }
     }
 
     pub fn put(&self, ticket: Ticket, task: &Arc<TaskRecord>, position: Option<i64>) {
@@ -79,10 +123,18 @@ impl StatusCache {
             return;
         }
         if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+            entries.retain(|_, e| e.at.elapsed() < TTL);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
         }
-        let entry =
-            Entry { task: task.clone(), position, at: Instant::now(), queue_epoch: ticket.0 };
+        let entry = Entry {
+            task: task.clone(),
+            position,
+            at: Instant::now(),
+            queue_epoch: ticket.0,
+            answer: None,
+        };
         entries.insert(task.id, entry);
     }
 
@@ -117,7 +169,7 @@ mod tests {
         cache.put(t, &running, None);
         cache.put(t, &queued, Some(3));
         assert!(cache.get("k", running.id).is_some());
-        assert_eq!(cache.get("k", queued.id).map(|(_, p)| p), Some(Some(3)));
+        assert_eq!(cache.get("k", queued.id).map(|h| h.position), Some(Some(3)));
         assert!(cache.get("someone-else", running.id).is_none(), "only the owner's key");
         // Another task changes: the running entry stays, the queued one (position) goes.
         cache.invalidate(RequestId::new());
@@ -139,5 +191,40 @@ mod tests {
         assert!(cache.get("k", t.id).is_some());
         cache.clear();
         assert!(cache.get("k", t.id).is_none());
+    }
+
+    fn answer(base: &str) -> Answer {
+        Answer {
+            base: base.into(),
+            key_hash: "h".into(),
+            token_expiry: 7,
+            status: StatusCode::ACCEPTED,
+            body: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[test]
+    fn an_answer_stays_with_the_read_it_was_made_from() {
+        let cache = StatusCache::default();
+        let t = task(TaskState::Running);
+        cache.put(cache.ticket(), &t, None);
+        cache.keep_answer(&t, answer("http://a"));
+        let kept = cache.get("k", t.id).and_then(|h| h.answer).expect("kept with its entry");
+        assert!(kept.serves("http://a", "h", 7));
+        assert!(!kept.serves("http://b", "h", 7), "another base URL");
+        assert!(!kept.serves("http://a", "other", 7), "another key hash");
+        assert!(!kept.serves("http://a", "h", 8), "the next token step");
+
+        // A newer read of the same task replaces the entry: its answer starts empty, and an
+        // answer made from the older read is not attached to it.
+        let newer = Arc::new((*t).clone());
+        cache.put(cache.ticket(), &newer, None);
+        assert!(cache.get("k", t.id).and_then(|h| h.answer).is_none());
+        cache.keep_answer(&t, answer("http://a"));
+        assert!(cache.get("k", t.id).and_then(|h| h.answer).is_none());
+        cache.keep_answer(&newer, answer("http://a"));
+        assert!(cache.get("k", t.id).and_then(|h| h.answer).is_some());
+        cache.invalidate(t.id);
+        assert!(cache.get("k", t.id).is_none(), "a change drops the answer with its entry");
     }
 }

@@ -57,8 +57,9 @@ impl StreamTokens {
     }
 }
 
-/// `now` plus the TTL, in Unix seconds, rounded up to the step.
-fn expiry_for(now: Millis) -> i64 {
+/// `now` plus the TTL, in Unix seconds, rounded up to the step: the expiry of the token
+/// `token` hands out at `now`.
+pub fn expiry_for(now: Millis) -> i64 {
     let at = now.div_euclid(1000).saturating_add(STREAM_TOKEN_TTL_SECS);
     at.saturating_add(STEP_SECS - 1).div_euclid(STEP_SECS) * STEP_SECS
 }

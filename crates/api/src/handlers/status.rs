@@ -1,17 +1,22 @@
 //! `GET …/requests/{id}/status` and `GET …/requests/{id}` (the result).
 
+use std::sync::Arc;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use vidgate_domain::{ErrorType, TaskState};
+use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 use vidgate_store::TaskRecord;
 
 use super::fal_request_id;
 use crate::auth::ApiKey;
 use crate::base_url::BaseUrl;
 use crate::extract::{WantLogs, parse_request_id};
+use crate::status_cache::{Answer, Hit};
+use crate::stream_tokens::expiry_for;
 use crate::views::{StatusBody, result_json, status_body};
 use crate::{ApiError, AppState};
 
@@ -54,8 +59,18 @@ pub(crate) fn add_stream_url(
     task: &TaskRecord,
     key_hash: &str,
 ) {
+    add_stream_url_at(state, body, task, key_hash, state.clock.now_ms());
+}
+
+fn add_stream_url_at(
+    state: &AppState,
+    body: &mut StatusBody,
+    task: &TaskRecord,
+    key_hash: &str,
+    now: Millis,
+) {
     if !task.state.is_terminal() {
-        let token = state.stream_tokens.token(task.id, key_hash, state.clock.now_ms());
+        let token = state.stream_tokens.token(task.id, key_hash, now);
         body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
     }
 }
@@ -90,21 +105,44 @@ pub async fn get_status(
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;
     tracing::Span::current().record("request_id", tracing::field::display(id));
-    let (task, position) = match state.statuses.get(&key.id, id) {
+    let Hit { task, position, answer } = match state.statuses.get(&key.id, id) {
         Some(hit) => hit,
         None => {
             let ticket = state.statuses.ticket();
             let read = state.store.task_status(&key.id, id).await?;
             let (task, position) = read.ok_or_else(ApiError::request_not_found)?;
-            let task = std::sync::Arc::new(task);
+            let task = Arc::new(task);
             state.statuses.put(ticket, &task, position);
-            (task, position)
+            Hit { task, position, answer: None }
         }
     };
-    let logs = if logs { Some(state.store.task_logs(task.id).await?) } else { None };
-    let mut body = status_body(&task, &base, position, logs.as_deref());
-    add_stream_url(&state, &mut body, &task, &key_hash);
-    Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response())
+    if logs {
+        let logs = state.store.task_logs(task.id).await?;
+        let mut body = status_body(&task, &base, position, Some(&logs));
+        add_stream_url(&state, &mut body, &task, &key_hash);
+        return Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response());
+    }
+    // Most polls find nothing new: the entry's last answer, if it was made for this base URL
+    // and key and its stream token is still the one `stream_tokens` hands out now.
+    let now = state.clock.now_ms();
+    let token_expiry = if task.state.is_terminal() { 0 } else { expiry_for(now) };
+    if let Some(answer) = answer.filter(|a| a.serves(&base.0, &key_hash, token_expiry)) {
+        return Ok(json_answer(answer.status, task.id, answer.body.clone()));
+    }
+    let mut body = status_body(&task, &base, position, None);
+    add_stream_url_at(&state, &mut body, &task, &key_hash, now);
+    let bytes =
+        Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let status = http_status(&task);
+    let answer = Answer { base: base.0, key_hash, token_expiry, status, body: bytes.clone() };
+    state.statuses.keep_answer(&task, answer);
+    Ok(json_answer(status, task.id, bytes))
+}
+
+/// A JSON answer already serialized, with the headers `Json` would give it.
+fn json_answer(status: StatusCode, id: RequestId, body: Bytes) -> Response {
+    let content_type = ("content-type", HeaderValue::from_static("application/json"));
+    (status, [content_type, fal_request_id(id)], body).into_response()
 }
 
 /// The result: 200 with the output when it succeeded; 202 with the status and `Retry-After`

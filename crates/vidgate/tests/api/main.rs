@@ -33,6 +33,7 @@ mod replicas;
 mod s3;
 mod secrets;
 mod slow_clients;
+mod status_answers;
 mod stream;
 mod stream_guard;
 mod tenant_media;
