@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for ApiKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = authenticate(&parts.headers, &client_address(&parts.extensions), state).await?;
+        let key = authenticate(&parts.headers, &parts.extensions, state).await?;
         state.rates.take(
             &key.0.id,
             &key.0.limits,
@@ -120,8 +120,7 @@ impl FromRequestParts<AppState> for CreatorKey {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = client_address(&parts.extensions);
-        let ApiKey(key, hash) = authenticate(&parts.headers, &client, state).await?;
+        let ApiKey(key, hash) = authenticate(&parts.headers, &parts.extensions, state).await?;
         state.rates.take(
             &key.id,
             &key.limits,
@@ -161,10 +160,12 @@ pub fn has_authorization(headers: &HeaderMap) -> bool {
 
 /// Authenticates the key in `Authorization`. A key the store does not know is remembered
 /// for a while, and a client address that keeps presenting unknown keys is throttled before
-/// the store is asked, so guessing keys costs the database nothing past a small rate.
+/// the store is asked, so guessing keys costs the database nothing past a small rate. (The
+/// client address, from `extensions`, is formatted only on that path: a known key never
+/// needs it.)
 pub async fn authenticate(
     headers: &HeaderMap,
-    client: &str,
+    extensions: &axum::http::Extensions,
     state: &AppState,
 ) -> Result<ApiKey, ApiError> {
     let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
@@ -181,7 +182,8 @@ pub async fn authenticate(
         return Err(ApiError::Unauthorized("invalid or revoked API key"));
     }
     let limits = &state.config.limits;
-    state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
+    let client = client_address(extensions);
+    state.rates.peek(&client, Bucket::Unauthenticated, limits, now)?;
     match state.store.find_active_key(&hash).await? {
         Some(record) => {
             state.keys.put(&hash, &record, now);
@@ -190,7 +192,7 @@ pub async fn authenticate(
         None => {
             state.keys.put_unknown(&hash, now);
             let no_limits = vidgate_store::KeyLimits::default();
-            let _ = state.rates.take(client, &no_limits, Bucket::Unauthenticated, limits, now);
+            let _ = state.rates.take(&client, &no_limits, Bucket::Unauthenticated, limits, now);
             Err(ApiError::Unauthorized("invalid or revoked API key"))
         }
     }

@@ -110,13 +110,13 @@ async fn authorized_task(
     variant: Variant,
     token: Option<&str>,
 ) -> Result<TaskRecord, ApiError> {
-    let client = client_address(extensions);
     match token {
         Some(token) if !has_authorization(headers) => {
+            let client = client_address(extensions);
             crate::auth::by_token(state, &client, Grant::Content(id, variant), token).await
         }
         _ => {
-            let ApiKey(key, _) = authenticate(headers, &client, state).await?;
+            let ApiKey(key, _) = authenticate(headers, extensions, state).await?;
             state.store.get_task(&key.id, id).await?.ok_or_else(ApiError::request_not_found)
         }
     }

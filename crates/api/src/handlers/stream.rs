@@ -143,12 +143,12 @@ pub async fn stream_status(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let logs = logs_flag(params.logs.as_deref())?;
     let id = parse_request_id(&id)?;
-    let client = client_address(&extensions);
     let key_id = match params.token.as_deref() {
         Some(token) if !has_authorization(&headers) => {
+            let client = client_address(&extensions);
             crate::auth::by_token(&state, &client, Grant::Stream(id), token).await?.key_id
         }
-        _ => authenticate(&headers, &client, &state).await?.0.id,
+        _ => authenticate(&headers, &extensions, &state).await?.0.id,
     };
     // Opening a stream is a call like any other: it draws on the key's read bucket.
     let limits = vidgate_store::KeyLimits::default();
