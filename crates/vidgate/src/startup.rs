@@ -68,6 +68,8 @@ pub struct Application {
     changes: Arc<Changes>,
     /// First key created by this start, if any (also printed when announcing).
     pub first_key: Option<String>,
+    /// The API's status cache (its counters, for tests and diagnostics).
+    pub statuses: Arc<vidgate_api::status_cache::StatusCache>,
     /// Cancelled at shutdown: open status streams end.
     streams_closed: CancellationToken,
 }
@@ -109,6 +111,7 @@ impl Application {
         let tls = wiring::load_tls(&config).await?;
         let (listener, metrics_listener) = wiring::listeners(&config).await?;
         let metrics = metrics_listener.map(|l| (l, vidgate_api::metrics_router(state.clone())));
+        let statuses = state.statuses.clone();
         let router = if config.server.role.serves_api() {
             vidgate_api::router(state)
         } else {
@@ -126,6 +129,7 @@ impl Application {
             mode: options.workers,
             changes,
             first_key,
+            statuses,
             streams_closed,
         })
     }

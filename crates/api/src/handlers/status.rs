@@ -127,6 +127,7 @@ pub async fn get_status(
     let now = state.clock.now_ms();
     let token_expiry = if task.state.is_terminal() { 0 } else { expiry_for(now) };
     if let Some(answer) = answer.filter(|a| a.serves(&base.0, &key_hash, token_expiry)) {
+        state.statuses.count_repeat();
         return Ok(json_answer(answer.status, task.id, answer.body.clone()));
     }
     let mut body = status_body(&task, &base, position, None);
@@ -141,8 +142,8 @@ pub async fn get_status(
 
 /// A JSON answer already serialized, with the headers `Json` would give it.
 fn json_answer(status: StatusCode, id: RequestId, body: Bytes) -> Response {
-    let content_type = ("content-type", HeaderValue::from_static("application/json"));
-    (status, [content_type, fal_request_id(id)], body).into_response()
+    let json = HeaderValue::from_static("application/json");
+    (status, [(header::CONTENT_TYPE, json)], [fal_request_id(id)], body).into_response()
 }
 
 /// The result: 200 with the output when it succeeded; 202 with the status and `Retry-After`

@@ -29,6 +29,7 @@ pub struct TestApp {
     pub config: Config,
     /// Where `/metrics` is served when `server.metrics_listen` gives it its own listener.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    pub statuses: Arc<vidgate_api::status_cache::StatusCache>,
     shutdown: CancellationToken,
     stopped: Option<tokio::sync::oneshot::Receiver<()>>,
     dir: Option<tempfile::TempDir>,
@@ -164,6 +165,7 @@ impl TestApp {
         let key = app.first_key.clone().unwrap_or(key);
         let (store, workers, provider) =
             (app.store.clone(), app.workers.clone(), app.provider.clone());
+        let statuses = app.statuses.clone();
         let shutdown = CancellationToken::new();
         let (done, stopped) = tokio::sync::oneshot::channel();
         let token = shutdown.clone();
@@ -182,6 +184,7 @@ impl TestApp {
             data_dir: dir.path().to_path_buf(),
             config,
             metrics_addr,
+            statuses,
             shutdown,
             stopped: Some(stopped),
             dir: Some(dir),
