@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn a_full_cache_sweeps_what_it_can_no_longer_serve_and_starts_over_if_that_frees_little() {
         let cache = StatusCache::default();
-        let len = || cache.entries.lock().unwrap().len();
+        let len = || cache.entries.lock().expect("no test panics holding the lock").len();
         let t = cache.ticket();
         let running: Vec<_> = (0..MAX_ENTRIES / 2).map(|_| task(TaskState::Running)).collect();
         for r in &running {
