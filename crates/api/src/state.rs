@@ -86,7 +86,7 @@ pub struct Shared {
     pub statuses: Arc<crate::status_cache::StatusCache>,
     /// The Prometheus recorder's handle; `None`: metrics are off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Cancelled when the process shuts down: open status streams end.
+    /// Cancelled when the process shuts down: open status streams and `Prefer: wait` calls end.
     pub streams_closed: tokio_util::sync::CancellationToken,
     /// Open status streams per key.
     pub streams: Arc<crate::stream_limit::OpenStreams>,

@@ -145,6 +145,14 @@ pub trait Provider: Send + Sync {
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollStatus, ProviderError>;
 
+    /// The upstream job an earlier submit of this request created, if there is one: asked
+    /// before a request whose earlier attempt's answer was lost is cancelled or given up on,
+    /// since the upstream bills a job vidgate never heard back about. `None`: the upstream
+    /// has no job for it (a provider whose submits cannot be lost has none to find).
+    async fn find(&self, _job: SubmitJob<'_>) -> Result<Option<Submitted>, ProviderError> {
+        Ok(None)
+    }
+
     /// When to poll a job next, given how long ago it was submitted.
     fn poll_delay(&self, since_submit: Duration) -> Duration;
 

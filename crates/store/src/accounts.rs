@@ -1,6 +1,6 @@
 //! Accounting in the store: balances, top-ups, the ledger and usage reports. Holds and their
-//! settlement are not here: triggers write them with the task's own insert and final
-//! transition (migrations `0007_accounting.sql`), so no code path can forget one.
+//! settlement are written by the task transitions that cause them (`sql/ledger.rs` is the one
+//! place money is written), so no code path can forget one.
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -35,13 +35,17 @@ pub struct LedgerEntry {
     pub at: Millis,
     pub key_id: String,
     pub request_id: Option<String>,
-    /// `hold`, `settle`, `release`, `topup`, `adjust`.
+    /// `hold`, `settle`, `release`, `overage` (reported beyond the hold, not charged),
+    /// `topup`, `adjust` (and `late_charge` from builds before holds stayed open while a
+    /// detached job was followed).
     pub kind: String,
     /// The change to the key's balance.
     pub amount: Credits,
     /// The change to what the key spent.
     pub spend: Credits,
     pub model: Option<String>,
+    /// On an `overage` row: what the upstream reported beyond the hold, not charged.
+    pub uncharged: Option<Credits>,
     pub note: Option<String>,
 }
 
@@ -100,17 +104,25 @@ pub struct UsageRow {
     pub spent: Credits,
 }
 
+/// What a top-up did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TopUp {
+    /// Written; the key's balance after it.
+    Done(Balance),
+    NoSuchKey,
+    /// A negative adjustment larger than a prepaid key's balance: refused, since no path may
+    /// take a prepaid balance below zero.
+    WouldOverdraw {
+        balance: Credits,
+    },
+}
+
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Adds `amount` (negative: takes it away, an `adjust` row) to a key's balance, with a
-    /// note saying who and why. `None` when no key has that id.
-    async fn top_up(
-        &self,
-        key_id: &str,
-        amount: Credits,
-        note: &str,
-        now: Millis,
-    ) -> Result<Option<Balance>>;
+    /// note saying who and why.
+    async fn top_up(&self, key_id: &str, amount: Credits, note: &str, now: Millis)
+    -> Result<TopUp>;
 
     /// The key's balance and spend as of `now`; `None` when no key has that id.
     async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>>;

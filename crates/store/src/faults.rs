@@ -195,11 +195,19 @@ impl TaskStore for FaultyStore {
     async fn end_reconcile(
         &self,
         lease: Lease,
-        charge: Option<crate::Charge>,
+        end: crate::FollowEnd,
         now: Millis,
         log: LogEntry,
     ) -> Result<bool> {
-        pass!(self.end_reconcile(lease, charge, now, log))
+        pass!(self.end_reconcile(lease, end, now, log))
+    }
+    async fn attach_upstream(
+        &self,
+        id: RequestId,
+        upstream_task_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        pass!(self.attach_upstream(id, upstream_task_id, now))
     }
     async fn record_poll(
         &self,
@@ -216,8 +224,9 @@ impl TaskStore for FaultyStore {
         id: Option<RequestId>,
         upstream_task_id: &str,
         now: Millis,
+        min_gap: Millis,
     ) -> Result<bool> {
-        fenced!(self.make_due(id, upstream_task_id, now))
+        fenced!(self.make_due(id, upstream_task_id, now, min_gap))
     }
     async fn extend_lease(&self, lease: Lease, until: Millis) -> Result<bool> {
         fenced!(self.extend_lease(lease, until))
@@ -340,7 +349,7 @@ impl crate::AccountStore for FaultyStore {
         amount: Credits,
         note: &str,
         now: Millis,
-    ) -> Result<Option<crate::Balance>> {
+    ) -> Result<crate::TopUp> {
         pass!(self.top_up(key_id, amount, note, now))
     }
     async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<crate::Balance>> {

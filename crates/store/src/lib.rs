@@ -29,7 +29,7 @@ mod states;
 mod tasks;
 mod webhooks;
 
-pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, UsageQuery, UsageRow};
+pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow};
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use changes::{Changes, TaskChange};
 pub use error::StoreError;
@@ -39,9 +39,9 @@ pub use keys::{
 };
 pub use media::{MediaCatalog, MediaObject, MediaTotals};
 pub use model::{
-    BudgetRefusal, CancelOutcome, Charge, Completion, DedupClaim, IdempotencyClaim, InsertOutcome,
-    Lease, LimitScope, LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits, ReapReport, Slot,
-    TaskRecord,
+    BudgetRefusal, CancelOutcome, Charge, Completion, DedupClaim, FollowEnd, IdempotencyClaim,
+    InsertOutcome, Lease, LimitScope, LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits,
+    ReapReport, Slot, TaskRecord,
 };
 pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};

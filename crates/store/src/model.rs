@@ -81,6 +81,8 @@ impl NewTask {
             public_base: self.public_base.clone(),
             quote: self.quote.clone(),
             charge: None,
+            forgotten_at: None,
+            following_until: None,
         }
     }
 }
@@ -179,8 +181,16 @@ pub struct TaskRecord {
     pub public_base: Option<String>,
     /// The quote held at create (`None`: unpriced).
     pub quote: Option<Quote>,
-    /// What it used and was charged (set when it succeeded).
+    /// What it used and was charged (set when it succeeded, or when the upstream finished a
+    /// job its owner's request had already ended for).
     pub charge: Option<Charge>,
+    /// Its owner deleted it (`DELETE /v1/videos/{id}`): gone for its key, still followed and
+    /// charged if the upstream has its job.
+    pub forgotten_at: Option<Millis>,
+    /// Its owner's request ended (a deadline, a crashing step, an unanswerable upstream) while
+    /// the upstream may still have its job: followed until then, holding its upstream slot and
+    /// its hold (see `Completion::Detached`).
+    pub following_until: Option<Millis>,
 }
 
 impl TaskRecord {
@@ -206,20 +216,31 @@ pub struct Slot {
     pub limit: i64,
 }
 
-/// How a task ends.
+/// How a task ends for its owner, and what that does to its hold (written in the same
+/// transaction).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
-    /// `charge`: what it used and costs, written in the same transaction (the ledger's
-    /// settlement is made from it there).
-    Succeeded {
-        result: Value,
-        charge: Charge,
-    },
-    Failed {
-        error: String,
-        error_type: ErrorType,
-    },
+    /// The upstream made it: settled at `charge`'s cost (never above the hold).
+    Succeeded { result: Value, charge: Charge },
+    /// It never reached the upstream, or the upstream failed it: released.
+    Failed { error: String, error_type: ErrorType },
+    /// Cancelled before it reached the upstream: released.
     Cancelled,
+    /// It fails for its owner now, but the upstream may have its job (a deadline passed while
+    /// the upstream had it, an earlier attempt's answer was lost, a status call keeps being
+    /// refused): vidgate follows the job until `follow_until`, keeping its upstream slot and
+    /// its hold, and settles it on what the upstream reports (`TaskStore::end_reconcile`), or
+    /// at the hold if nothing is learnt by then.
+    Detached { error: String, error_type: ErrorType, follow_until: Millis },
+}
+
+/// How following a detached job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowEnd {
+    /// The upstream finished the job: settled at what it reports (never above the hold).
+    Succeeded(Charge),
+    /// The upstream failed the job, or has none for the request: released.
+    NoJob,
 }
 
 /// A success's usage and cost.
@@ -234,7 +255,7 @@ impl Completion {
     pub fn state(&self) -> TaskState {
         match self {
             Completion::Succeeded { .. } => TaskState::Succeeded,
-            Completion::Failed { .. } => TaskState::Failed,
+            Completion::Failed { .. } | Completion::Detached { .. } => TaskState::Failed,
             Completion::Cancelled => TaskState::Cancelled,
         }
     }
@@ -244,7 +265,9 @@ impl Completion {
 pub enum CancelOutcome {
     /// It was queued: now cancelled, it will never be dispatched.
     Cancelled,
-    /// It is with the upstream: flagged; the worker ends it as cancelled.
+    /// It may be with the upstream, which has no cancel call: flagged and logged. A job the
+    /// upstream has runs to its end (delivered and charged if it succeeds); one that an
+    /// earlier attempt may or may not have created is looked up before it is cancelled.
     Requested,
     AlreadyCompleted,
     NotFound,
@@ -307,6 +330,8 @@ pub struct ReapReport {
     pub released: u64,
     /// Tasks past their deadline, failed with `timeout`.
     pub timed_out: u64,
+    /// Followed jobs whose window closed with their end unknown, settled at their hold.
+    pub settled_at_hold: u64,
     /// Expired dedup claims removed.
     pub purged_claims: u64,
     /// Tasks whose step crashed its worker too often, failed with `worker_crashed`.
@@ -323,8 +348,8 @@ pub struct ReapLimits {
     /// A task whose lease runs out this many times in a row (without a finished step in
     /// between) fails instead of being tried again.
     pub max_step_attempts: i64,
-    /// How long (ms) a request that timed out while the upstream had it is still followed,
-    /// so a late success is charged (0: not followed).
+    /// How long (ms) the job of a request that ended for its owner while the upstream had it
+    /// is still followed (`Completion::Detached`); at the end it is settled at its hold.
     pub reconcile_for: Millis,
 }
 

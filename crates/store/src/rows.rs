@@ -15,7 +15,8 @@ macro_rules! task_columns {
         "seq, id, key_id, pool, state, rank, request, created_at, updated_at, run_after, \
          deadline_at, dispatched_at, submitted_at, finished_at, fence, submit_attempts, \
          lease_owner, lease_until, account, upstream_task_id, next_poll_at, progress, \
-         cancel_requested, result, error, error_type, webhook_url, public_base, quote, charge"
+         cancel_requested, result, error, error_type, webhook_url, public_base, quote, charge, \
+         forgotten_at, reconcile_until"
     };
 }
 pub(crate) use task_columns;
@@ -60,6 +61,8 @@ pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
         public_base: row.opt_text("public_base")?,
         quote: json_column(row, "quote", &id)?,
         charge: json_column(row, "charge", &id)?,
+        forgotten_at: row.opt_int("forgotten_at")?,
+        following_until: row.opt_int("reconcile_until")?,
     })
 }
 

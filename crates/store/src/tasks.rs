@@ -6,7 +6,7 @@ use vidgate_domain::{Millis, RequestId, TaskState};
 
 use crate::Result;
 use crate::model::{
-    CancelOutcome, Charge, Completion, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits,
+    CancelOutcome, Completion, FollowEnd, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits,
     ReapReport, Slot, TaskRecord,
 };
 
@@ -60,7 +60,9 @@ pub trait TaskStore: Send + Sync {
 
     async fn task_logs(&self, id: RequestId) -> Result<Vec<LogEntry>>;
 
-    /// Cancels a queued task at once, or flags one that is with the upstream.
+    /// Cancels a queued task that never reached the upstream at once (its hold released).
+    /// One that may be with the upstream is flagged: a job the upstream has runs to its end
+    /// and is charged as the upstream charges it (the upstream has no cancel call).
     async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome>;
 
     /// Its owner deleted the task (OpenAI's `DELETE /v1/videos/{id}`): from now on it does
@@ -114,8 +116,7 @@ pub trait TaskStore: Send + Sync {
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>>;
 
-    /// Claims a request that timed out while the upstream had it and is due to be asked
-    /// again (it is followed for `ReapLimits::reconcile_for`, so a late success is charged).
+    /// Claims a detached job (`Completion::Detached`) that is due to be asked about again.
     async fn claim_next_reconcile(
         &self,
         pool: &str,
@@ -124,7 +125,8 @@ pub trait TaskStore: Send + Sync {
         lease_until: Millis,
     ) -> Result<Option<TaskRecord>>;
 
-    /// Asks again at `next_poll_at`, or stops following it when that is past its window.
+    /// Asks about a detached job again at `next_poll_at` (the reaper settles it at its hold
+    /// once its window closes).
     async fn defer_reconcile(
         &self,
         lease: Lease,
@@ -132,14 +134,24 @@ pub trait TaskStore: Send + Sync {
         now: Millis,
     ) -> Result<bool>;
 
-    /// Stops following it. With a charge (it succeeded late), records its usage and cost
-    /// and charges its key in the same transaction: one `late_charge` ledger row, at most.
+    /// Stops following a detached job, closing its hold in the same transaction: settled at
+    /// what the upstream reports when it finished it, released when it failed or never was.
     async fn end_reconcile(
         &self,
         lease: Lease,
-        charge: Option<Charge>,
+        end: FollowEnd,
         now: Millis,
         log: LogEntry,
+    ) -> Result<bool>;
+
+    /// Names the upstream job of a detached task that had none (an attempt's answer was lost,
+    /// or a lookup found it), so following it polls that job. `false`: the task is not
+    /// followed, or already names one.
+    async fn attach_upstream(
+        &self,
+        id: RequestId,
+        upstream_task_id: &str,
+        now: Millis,
     ) -> Result<bool>;
 
     /// Records a poll that found the task still going; releases the poll lease.
@@ -154,13 +166,16 @@ pub trait TaskStore: Send + Sync {
 
     // --- both -----------------------------------------------------------------------------
 
-    /// An upstream event says this running task finished: make it due for a poll now. Found by
+    /// An upstream event says this running task finished: make it due for a poll now, or
+    /// `min_gap` after its last poll if that is later (so any number of events, replayed or
+    /// not, cost at most one upstream call per task per `min_gap`, across replicas). Found by
     /// request id when the event names it, else by upstream task id. `false`: not running.
     async fn make_due(
         &self,
         id: Option<RequestId>,
         upstream_task_id: &str,
         now: Millis,
+        min_gap: Millis,
     ) -> Result<bool>;
 
     /// Heartbeat: pushes a held lease out to `until`. `false`: the lease was lost (reclaimed or
@@ -182,7 +197,8 @@ pub trait TaskStore: Send + Sync {
     /// their deadline, purge expired dedup claims.
     async fn reap(&self, now: Millis, limits: ReapLimits) -> Result<ReapReport>;
 
-    /// Tasks of `pool` holding an upstream slot, per account (for metrics and tests).
+    /// Tasks of `pool` holding an upstream slot (with the upstream, or detached and followed),
+    /// per account (for metrics and tests).
     async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>>;
 
     /// How many of `pool`'s tasks are in each active state, and when the oldest queued one

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+mod conn_guard;
 pub mod provider_select;
 pub mod serve;
 pub mod startup;

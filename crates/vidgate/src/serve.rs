@@ -1,7 +1,9 @@
 //! The HTTP(S) server loop: accepts connections up to `server.max_connections`, bounds how long
-//! a client may take over a TLS handshake and a request head (which in hyper also bounds an
-//! idle keep-alive connection), tells every handler the peer's address, and on shutdown stops
-//! accepting, lets open connections finish, and cuts whatever is left at the deadline.
+//! a client may take over a TLS handshake, its first bytes (`conn_guard`) and a request head
+//! (which in hyper also bounds an idle keep-alive connection), drops a connection whose
+//! client stops reading (`server.write_stall_timeout`), tells every handler the peer's
+//! address, and on shutdown stops accepting, lets open connections finish, and cuts whatever
+//! is left at the deadline.
 //!
 //! Not `axum::serve`: it has no header timeout, connection cap or shutdown deadline.
 
@@ -22,9 +24,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::conn_guard::Guarded;
+
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// For the first bytes (which decide HTTP/1 or HTTP/2), for a TLS handshake, and for
+    /// each HTTP/1 request head.
     pub header_read_timeout: Duration,
+    /// A response write blocked this long (the client stopped reading) drops the connection.
+    pub write_stall_timeout: Duration,
     pub max_connections: usize,
     /// How long open connections get to finish after shutdown begins.
     pub shutdown_deadline: Duration,
@@ -72,20 +80,24 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = peer_service(router.clone(), peer);
         let (builder, acceptor, watcher) = (builder.clone(), acceptor.clone(), graceful.watcher());
-        let handshake_timeout = options.header_read_timeout;
+        let (first_bytes, stall) = (options.header_read_timeout, Some(options.write_stall_timeout));
         connections.spawn(async move {
             let _permit = permit;
             match acceptor {
                 None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let io = Guarded::new(stream, Some(first_bytes), stall);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 Some(acceptor) => {
-                    let Some(tls) = handshake(acceptor, stream, handshake_timeout).await else {
+                    // Stalled writes are seen on the socket; the protocol's first bytes in
+                    // the decrypted stream, once the handshake (bounded on its own) is done.
+                    let socket = Guarded::new(stream, None, stall);
+                    let Some(tls) = handshake(acceptor, socket, first_bytes).await else {
                         return;
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    let io = Guarded::new(tls, Some(first_bytes), None);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }
@@ -104,9 +116,9 @@ pub async fn serve(
 
 async fn handshake(
     acceptor: tokio_rustls::TlsAcceptor,
-    stream: TcpStream,
+    stream: Guarded<TcpStream>,
     limit: Duration,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> Option<tokio_rustls::server::TlsStream<Guarded<TcpStream>>> {
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),
         Ok(Err(e)) => {

@@ -160,6 +160,7 @@ impl Application {
         }
         let options = ServeOptions {
             header_read_timeout: self.config.server.header_read_timeout,
+            write_stall_timeout: self.config.server.write_stall_timeout,
             max_connections: self.config.server.max_connections,
             shutdown_deadline: self.config.server.shutdown_deadline,
             tls: self.tls.as_ref().map(|t| t.get_inner()),

@@ -81,6 +81,7 @@ pub(crate) fn worker_context(
         public_url: config.server.public_url.clone(),
         media,
         media_url_ttl: m.url_ttl,
+        follow_for: config.accounting.reconcile_for,
     }))
 }
 

@@ -26,6 +26,9 @@ pub struct WorkerContext {
     pub media: crate::media::MediaPolicy,
     /// How long a signed media URL handed out in a webhook stays valid.
     pub media_url_ttl: Duration,
+    /// How long the job of a request that ended for its owner while the upstream may have it
+    /// is still followed (`accounting.reconcile_for`; see `Completion::Detached`).
+    pub follow_for: Duration,
 }
 
 impl WorkerContext {
@@ -43,6 +46,17 @@ impl WorkerContext {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Until when a job detached now is followed.
+    pub fn follow_until(&self) -> i64 {
+        self.now().saturating_add(ms(self.follow_for))
+    }
+
+    /// The shortest time between two upstream status calls for one job: upstream events may
+    /// bring a poll forward, never closer than this to the previous one.
+    pub fn min_poll_gap(&self) -> i64 {
+        ms(self.provider.poll_delay(Duration::ZERO))
     }
 }
 

@@ -1,7 +1,10 @@
 //! The dispatcher moves one queued task to the upstream per `run_once`: it claims the next task
 //! for an account with a free slot (the claim and the slot count are one atomic step), submits
 //! it, and records the upstream id. Retryable failures go back to the queue with backoff;
-//! fatal ones end the request with the upstream's code as `error_type`.
+//! fatal ones end the request with the upstream's code as `error_type`. Wherever an earlier
+//! attempt's answer was lost, the upstream may have made a (billable) job: a cancel then asks
+//! it first, and a request given up on is followed (`Completion::Detached`), never simply
+//! released.
 
 use std::sync::Arc;
 
@@ -14,6 +17,9 @@ use vidgate_store::{Completion, LogEntry, TaskRecord};
 use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError};
 
+/// A provider's code for "the upstream has a job for this request, which cannot be found".
+const UPSTREAM_TASK_UNKNOWN: &str = "upstream_task_unknown";
+
 pub struct Dispatcher {
     ctx: Arc<WorkerContext>,
 }
@@ -23,18 +29,79 @@ impl Dispatcher {
         Dispatcher { ctx }
     }
 
+    /// Ends the request for its owner. `maybe_upstream`: an attempt's answer was lost, so the
+    /// upstream may have a job for it, which is then looked up and followed (hold and slot
+    /// kept) instead of the hold being released.
     async fn fail(
         &self,
         task: &TaskRecord,
         error: String,
         error_type: ErrorType,
+        maybe_upstream: bool,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
-        let completion = Completion::Failed { error, error_type: error_type.clone() };
+        let (completion, log) = if maybe_upstream {
+            let log = LogEntry::error(
+                now,
+                format!(
+                    "failed: {error_type}: {error}. An attempt may have reached the upstream: its job is looked up, and charged as the upstream charges it if there is one"
+                ),
+            );
+            let follow_until = self.ctx.follow_until();
+            (Completion::Detached { error, error_type: error_type.clone(), follow_until }, log)
+        } else {
+            let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
+            (Completion::Failed { error, error_type: error_type.clone() }, log)
+        };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
-            tracing::warn!(%error_type, "failed before it reached the upstream");
+            tracing::warn!(%error_type, "failed before the upstream confirmed it");
             crate::metrics::finished(self.ctx.pool(), "failed");
+        }
+        Ok(())
+    }
+
+    /// A request cancelled before its claim. With no earlier attempt it never reached the
+    /// upstream: cancelled free. After one whose answer was lost, the upstream is asked: a job
+    /// there runs to its end and is charged (the upstream has no cancel call).
+    async fn cancel(&self, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
+        let ctx = &self.ctx;
+        if task.submit_attempts > 1 {
+            let job = SubmitJob {
+                request_id: task.id,
+                account,
+                request: &task.request,
+                attempt: task.submit_attempts,
+            };
+            match ctx.provider.find(job).await {
+                Ok(None) => {}
+                Ok(Some(found)) => {
+                    let now = ctx.now();
+                    let log = LogEntry::info(
+                        now,
+                        format!(
+                            "an earlier attempt had reached the upstream (task {}), which has no cancel call: the job runs to its end, and is delivered and charged if it succeeds",
+                            found.upstream_task_id
+                        ),
+                    );
+                    let next_poll = now + ms(ctx.provider.poll_delay(std::time::Duration::ZERO));
+                    ctx.store
+                        .mark_running(task.lease(), &found.upstream_task_id, next_poll, now, log)
+                        .await?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let error = format!(
+                        "cancelled by the caller; whether an earlier attempt reached the upstream could not be asked ({}: {})",
+                        e.code, e.message
+                    );
+                    return self.fail(task, error, ErrorType::Cancelled, true).await;
+                }
+            }
+        }
+        let now = ctx.now();
+        let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
+        if ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await? {
+            crate::metrics::finished(ctx.pool(), "cancelled");
         }
         Ok(())
     }
@@ -67,14 +134,9 @@ impl Worker for Dispatcher {
 impl Dispatcher {
     async fn submit(&self, task: TaskRecord) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        let now = ctx.now();
         let account = task.account.clone().unwrap_or_default();
         if task.cancel_requested {
-            let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
-            if ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await? {
-                crate::metrics::finished(ctx.pool(), "cancelled");
-            }
-            return Ok(());
+            return self.cancel(&task, &account).await;
         }
         let job = SubmitJob {
             request_id: task.id,
@@ -98,12 +160,12 @@ impl Dispatcher {
                         submitted.upstream_task_id
                     ),
                 );
-                if ctx
-                    .store
-                    .mark_running(task.lease(), &submitted.upstream_task_id, next_poll, now, log)
-                    .await?
-                {
-                    tracing::info!(account = %account, upstream_task_id = %submitted.upstream_task_id, "handed to the upstream");
+                let upstream_id = &submitted.upstream_task_id;
+                if ctx.store.mark_running(task.lease(), upstream_id, next_poll, now, log).await? {
+                    tracing::info!(account = %account, upstream_task_id = %upstream_id, "handed to the upstream");
+                } else if ctx.store.attach_upstream(task.id, upstream_id, now).await? {
+                    // The request ended meanwhile and its job is followed: now by this id.
+                    tracing::warn!(task = %task.id, "lost the lease while submitting; the detached job is followed");
                 } else {
                     tracing::warn!(task = %task.id, "lost the lease while submitting; the newer attempt owns the task");
                 }
@@ -134,9 +196,14 @@ impl Dispatcher {
                     "the upstream kept failing after {} attempts; last error {}: {}",
                     task.submit_attempts, e.code, e.message
                 );
-                self.fail(&task, error, ErrorType::UpstreamUnavailable).await?;
+                // Some of those attempts may have made a job whose answer was lost.
+                self.fail(&task, error, ErrorType::UpstreamUnavailable, true).await?;
             }
-            Err(e) => self.fail(&task, e.message, ErrorType::upstream(e.code)).await?,
+            // The upstream says a job exists for this request but it cannot be found: followed.
+            Err(e) if e.code == UPSTREAM_TASK_UNKNOWN => {
+                self.fail(&task, e.message, ErrorType::upstream(e.code), true).await?;
+            }
+            Err(e) => self.fail(&task, e.message, ErrorType::upstream(e.code), false).await?,
         }
         Ok(())
     }

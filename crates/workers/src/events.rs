@@ -39,9 +39,9 @@ impl Worker for EventPuller {
         if events.is_empty() {
             return Ok(Outcome::Idle);
         }
-        let now = ctx.now();
+        let (now, gap) = (ctx.now(), ctx.min_poll_gap());
         for e in &events {
-            if !ctx.store.make_due(e.request_id, &e.upstream_task_id, now).await? {
+            if !ctx.store.make_due(e.request_id, &e.upstream_task_id, now, gap).await? {
                 tracing::debug!(upstream_task = %e.upstream_task_id, "event for a task that is not running here (already finished, or not ours)");
             }
         }

@@ -5,12 +5,12 @@
 mod context;
 mod dispatcher;
 mod events;
+mod follow;
 mod janitor;
 pub mod media;
 mod metrics;
 mod poller;
 mod reaper;
-mod reconcile;
 mod result_body;
 pub mod runner;
 pub mod webhooks;

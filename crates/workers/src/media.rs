@@ -186,6 +186,18 @@ pub async fn keep(
     Ok(warnings)
 }
 
+/// Deletes what the provider stored for a success nobody will read (its owner deleted the
+/// request, or it had ended for them before the job finished), so no file stays that no
+/// catalog row names (the janitor would never find it).
+pub async fn discard(policy: &MediaPolicy, task: &TaskRecord, output: &mut UpstreamOutput) {
+    let keys = output.stored.drain(..).filter_map(|s| ObjectKey::parse(&s.key));
+    for key in keys.chain([ObjectKey::render_note(&task.key_id, task.id)]) {
+        if let Err(e) = policy.store.delete(&key).await {
+            tracing::warn!(error = %e, "deleting an unwanted output failed; it stays in the media store");
+        }
+    }
+}
+
 async fn copy_with_retries(
     policy: &MediaPolicy,
     task: &TaskRecord,

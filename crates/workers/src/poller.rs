@@ -1,6 +1,8 @@
 //! The poller follows one running task per `run_once`: it claims a task that is due, asks the
-//! upstream how it is doing, and records progress or the end. A cancel requested while the
-//! task was with the upstream ends it here (the upstream has no cancel call).
+//! upstream how it is doing, and records progress or the end. The upstream has no cancel
+//! call, so a request cancelled after dispatch runs on here to its end, delivered and charged
+//! when the upstream finishes it; a deleted one too, without keeping its files. When nothing
+//! running is due, it follows a detached job (`follow`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,7 @@ impl Poller {
         let (outcome, error_type) = match &completion {
             Completion::Succeeded { .. } => ("succeeded", None),
             Completion::Failed { error_type, .. } => ("failed", Some(error_type.clone())),
+            Completion::Detached { error_type, .. } => ("detached", Some(error_type.clone())),
             Completion::Cancelled => ("cancelled", None),
         };
         if self.ctx.store.complete(task.lease(), completion, now, log).await? {
@@ -80,8 +83,8 @@ impl Worker for Poller {
             else {
                 return Ok(Outcome::Idle);
             };
-            let span = tracing::info_span!("reconcile", request_id = %task.id);
-            crate::reconcile::reconcile(ctx, task).instrument(span).await?;
+            let span = tracing::info_span!("follow", request_id = %task.id);
+            crate::follow::follow(ctx, task).instrument(span).await?;
             return Ok(Outcome::Worked);
         };
         let span = tracing::info_span!("poll", request_id = %task.id);
@@ -91,27 +94,29 @@ impl Worker for Poller {
 }
 
 impl Poller {
+    /// Ends the request for its owner now, while vidgate keeps following its upstream job
+    /// (its slot and hold kept) until that job's end is known.
+    async fn detach(
+        &self,
+        task: &TaskRecord,
+        error: String,
+        error_type: ErrorType,
+        log: LogEntry,
+    ) -> Result<(), WorkerError> {
+        let follow_until = self.ctx.follow_until();
+        let completion = Completion::Detached { error, error_type, follow_until };
+        self.finish(task, completion, log).await
+    }
+
     async fn follow(&self, task: TaskRecord) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
         let now = ctx.now();
-        if task.cancel_requested {
-            let log = LogEntry::info(
-                now,
-                "cancelled by the caller; the upstream job is no longer followed",
-            );
-            self.finish(&task, Completion::Cancelled, log).await?;
-            return Ok(());
-        }
         let (Some(upstream_task_id), Some(submitted_at)) =
             (task.upstream_task_id.as_deref(), task.submitted_at)
         else {
-            let log = LogEntry::error(now, "running without an upstream task id");
-            let completion = Completion::Failed {
-                error: "internal: running task has no upstream id".into(),
-                error_type: ErrorType::Internal,
-            };
-            self.finish(&task, completion, log).await?;
-            return Ok(());
+            let log = LogEntry::error(now, "running without an upstream task id; looking it up");
+            let error = "internal: running task has no upstream id".to_owned();
+            return self.detach(&task, error, ErrorType::Internal, log).await;
         };
         let account = task.account.clone().unwrap_or_default();
         let job = PollJob {
@@ -136,16 +141,21 @@ impl Poller {
                 self.reschedule(&task, progress, delay, log).await?;
             }
             Ok(PollStatus::Succeeded(mut output)) => {
-                // The files are kept (copied, recorded) before the request turns COMPLETED,
-                // still under this poll's lease.
-                let kept = with_heartbeat(
-                    ctx,
-                    task.lease(),
-                    crate::media::keep(&*ctx.store, &ctx.media, &task, &mut output, ctx.now()),
-                )
-                .await?;
-                for warning in kept {
-                    ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
+                // Nobody will read a deleted request's files: none are kept.
+                if task.forgotten_at.is_some() {
+                    crate::media::discard(&ctx.media, &task, &mut output).await;
+                } else {
+                    // The files are kept (copied, recorded) before the request turns
+                    // COMPLETED, still under this poll's lease.
+                    let kept = with_heartbeat(
+                        ctx,
+                        task.lease(),
+                        crate::media::keep(&*ctx.store, &ctx.media, &task, &mut output, ctx.now()),
+                    )
+                    .await?;
+                    for warning in kept {
+                        ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
+                    }
                 }
                 let mut done = task.clone();
                 done.upstream_task_id = Some(upstream_task_id.to_owned());
@@ -163,13 +173,22 @@ impl Poller {
                         )
                     })
                     .unwrap_or_default();
-                let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}"));
+                let after = match (task.forgotten_at, task.cancel_requested) {
+                    (Some(_), _) => {
+                        "; deleted by its owner, so no file is kept and no webhook sent, and it is charged as the upstream charges it"
+                    }
+                    (None, true) => {
+                        "; it was cancelled after it reached the upstream, which ran it anyway: delivered and charged"
+                    }
+                    _ => "",
+                };
+                let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}{after}"));
                 self.finish(&task, Completion::Succeeded { result: body, charge }, log).await?;
             }
             Ok(PollStatus::Failed { code, message }) => {
                 let log = LogEntry::error(
                     ctx.now(),
-                    format!("finished: upstream failed ({code}: {message})"),
+                    format!("finished: upstream failed ({code}: {message}); nothing charged"),
                 );
                 self.finish(&task, Completion::Failed { error: message, error_type: code }, log)
                     .await?;
@@ -183,17 +202,16 @@ impl Poller {
                 self.reschedule(&task, task.progress, backoff, Some(log)).await?;
             }
             Err(e) => {
-                let log =
-                    LogEntry::error(ctx.now(), format!("finished: {}: {}", e.code, e.message));
-                self.finish(
-                    &task,
-                    Completion::Failed {
-                        error: e.message,
-                        error_type: ErrorType::upstream(e.code),
-                    },
-                    log,
-                )
-                .await?;
+                // The upstream refuses to say how its job is doing; the job may still run
+                // (and bill). The owner is answered now; the job is followed on.
+                let log = LogEntry::error(
+                    ctx.now(),
+                    format!(
+                        "finished: {}: {}. The upstream may still run the job: it is followed, and charged as the upstream charges it",
+                        e.code, e.message
+                    ),
+                );
+                self.detach(&task, e.message, ErrorType::upstream(e.code), log).await?;
             }
         }
         Ok(())

@@ -2,7 +2,8 @@
 //! (the upstream calls it): the callback must carry `Sign = md5(key + T)` with `T` (the
 //! signature's expiry) at most 15 minutes ahead, as the `Sign`/`T` query parameters or headers.
 //! The route answers 404 unless the upstream is in push mode. An accepted event only makes the
-//! task it names due for a poll; the poll asks the upstream how the task ended.
+//! task it names due for a poll (never sooner than the poll interval after the last one, so
+//! replays cost nothing more); the poll asks the upstream how the task ended.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -73,9 +74,13 @@ pub async fn tencent_vod(
         }
     };
     let now = state.clock.now_ms();
+    // However many callbacks arrive (a replayed `Sign`/`T` is valid for 15 minutes, and two
+    // genuine ones may share a `T`), a task is asked about at most once per poll interval.
+    let gap = i64::try_from(state.provider.poll_delay(std::time::Duration::ZERO).as_millis())
+        .unwrap_or(i64::MAX);
     let mut recorded = 0;
     for e in &events {
-        if state.store.make_due(e.request_id, &e.upstream_task_id, now).await? {
+        if state.store.make_due(e.request_id, &e.upstream_task_id, now, gap).await? {
             recorded += 1;
         }
     }

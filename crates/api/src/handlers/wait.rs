@@ -60,9 +60,9 @@ pub fn preference_applied(wait: Duration) -> (&'static str, HeaderValue) {
     ("preference-applied", value)
 }
 
-/// The request once it has ended, or as it stands when `wait` has passed. A store error
-/// while waiting ends the wait with what is known (the create is committed; the caller
-/// polls on).
+/// The request once it has ended, or as it stands when `wait` has passed or the process
+/// begins to shut down (a held call must not hold the shutdown; the caller polls on). A store
+/// error while waiting ends the wait with what is known (the create is committed).
 pub async fn until_done(
     state: &AppState,
     key_id: &str,
@@ -92,7 +92,11 @@ pub async fn until_done(
         }
         let next_look = until.min(now + RECHECK);
         loop {
-            match tokio::time::timeout_at(next_look, changes.recv()).await {
+            let change = tokio::select! {
+                _ = state.streams_closed.cancelled() => return latest,
+                change = tokio::time::timeout_at(next_look, changes.recv()) => change,
+            };
+            match change {
                 Ok(Ok(TaskChange::One(changed))) if changed != id => continue,
                 Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) | Err(_) => break,
                 // The feed is gone (shutting down): stop holding the call.

@@ -194,12 +194,18 @@ pub fn estimate(
 /// A finished request's cost and what it was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
+    /// What is charged: the price of what the upstream reports, never more than the quote
+    /// (the hold, the most the request could cost by its parameters).
     pub amount: Credits,
-    /// The seconds charged.
+    /// The seconds priced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<f64>,
     /// `usage` (the recorded output seconds) or `estimate` (no usage reported: the quote's).
     pub basis: CostBasis,
+    /// What the usage would cost beyond the quote, which is not charged (the ledger records
+    /// it as an overage the operator sees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncharged: Option<Credits>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,14 +216,17 @@ pub enum CostBasis {
 }
 
 /// The cost of a request that succeeded, at the price it was quoted (the price of its create
-/// day), for the seconds its usage records.
+/// day), for the output seconds its usage records, and never more than the quote: a request
+/// is charged what the upstream reports up to what was held for it.
 pub fn cost(quote: &Quote, usage: Option<&Usage>) -> Cost {
     let (seconds, basis) = match usage.and_then(|u| u.output_seconds) {
         Some(s) if s.is_finite() && s >= 0.0 => (Some(s), CostBasis::Usage),
         _ => (quote.seconds, CostBasis::Estimate),
     };
-    let amount = quote.per_request + quote.per_second.times(seconds.unwrap_or(0.0));
-    Cost { amount, seconds, basis }
+    let full = quote.per_request + quote.per_second.times(seconds.unwrap_or(0.0));
+    let amount = full.min(quote.amount);
+    let uncharged = (full > amount).then(|| full - amount);
+    Cost { amount, seconds, basis, uncharged }
 }
 
 #[cfg(test)]

@@ -85,6 +85,21 @@ impl TencentProvider {
         account: &TencentAccount,
         request_id: RequestId,
     ) -> Result<Submitted, ProviderError> {
+        self.lookup(account, request_id).await?.ok_or_else(|| {
+            ProviderError::fatal(
+                "upstream_task_unknown",
+                "the upstream refused the resubmission as a duplicate SessionId, but the job an earlier attempt created cannot be found with DescribeTasks; it may still run (and bill) upstream",
+            )
+        })
+    }
+
+    /// The job whose `SessionId` is this request's id, among the account's newest
+    /// `reconcile_pages` × 100 tasks (`DescribeTasks`).
+    async fn lookup(
+        &self,
+        account: &TencentAccount,
+        request_id: RequestId,
+    ) -> Result<Option<Submitted>, ProviderError> {
         let session = request_id.to_string();
         let mut scroll: Option<String> = None;
         for _ in 0..self.config.reconcile_pages.max(1) {
@@ -105,17 +120,14 @@ impl TencentProvider {
             if let Some(found) = tasks.iter().find(|t| t.session_id.as_deref() == Some(&session))
                 && let Some(id) = &found.task_id
             {
-                return Ok(Submitted { upstream_task_id: id.clone() });
+                return Ok(Some(Submitted { upstream_task_id: id.clone() }));
             }
             match page.scroll_token.filter(|t| !t.is_empty()) {
                 Some(t) if !tasks.is_empty() => scroll = Some(t),
                 _ => break,
             }
         }
-        Err(ProviderError::fatal(
-            "upstream_task_unknown",
-            "the upstream refused the resubmission as a duplicate SessionId, but the job an earlier attempt created cannot be found with DescribeTasks; it may still run (and bill) upstream",
-        ))
+        Ok(None)
     }
 
     fn verify_push(&self, auth: &PushAuth) -> Result<(), PushError> {
@@ -164,6 +176,10 @@ impl Provider for TencentProvider {
             }
             Err(e) => Err(e.into_provider_error()),
         }
+    }
+
+    async fn find(&self, job: SubmitJob<'_>) -> Result<Option<Submitted>, ProviderError> {
+        self.lookup(self.account(job.account)?, job.request_id).await
     }
 
     async fn poll(&self, job: PollJob<'_>) -> Result<PollStatus, ProviderError> {

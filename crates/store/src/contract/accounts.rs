@@ -8,8 +8,8 @@ use vidgate_domain::{ErrorType, Usage};
 
 use super::{HOUR, T0, insert, join_all, new_task};
 use crate::{
-    BudgetRefusal, CancelOutcome, Charge, Completion, GroupBy, InsertOutcome, KeyBudget, LogEntry,
-    NewKey, NewTask, ReapLimits, Slot, Store, UsageQuery,
+    BudgetRefusal, CancelOutcome, Charge, Completion, FollowEnd, GroupBy, InsertOutcome, KeyBudget,
+    LogEntry, NewKey, NewTask, ReapLimits, Slot, Store, TopUp, UsageQuery,
 };
 
 fn credits(c: f64) -> Credits {
@@ -62,8 +62,16 @@ fn success(cost: f64, seconds: f64) -> Completion {
                 amount: credits(cost),
                 seconds: Some(seconds),
                 basis: CostBasis::Usage,
+                uncharged: None,
             }),
         },
+    }
+}
+
+async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
+    match store.top_up(key, credits(amount), "test", T0).await.unwrap() {
+        TopUp::Done(balance) => balance,
+        other => panic!("top-up of {key} refused: {other:?}"),
     }
 }
 
@@ -74,7 +82,7 @@ async fn ledger_sum(store: &dyn Store, key: &str) -> Credits {
 
 pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: &dyn Store) {
     key(store, "acc", KeyBudget::default()).await;
-    store.top_up("acc", credits(10.0), "test", T0).await.unwrap().unwrap();
+    top_up(store, "acc", 10.0).await;
     // Succeeds: held 1, charged 0.6 for 3 s.
     let a = insert(store, priced("acc", T0, 1.0)).await;
     let c =
@@ -153,7 +161,7 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
 
 pub async fn budgets_refuse_what_they_cannot_cover_and_store_nothing(store: &dyn Store) {
     key(store, "pre", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    store.top_up("pre", credits(2.0), "test", T0).await.unwrap().unwrap();
+    top_up(store, "pre", 2.0).await;
     insert(store, priced("pre", T0, 1.5)).await;
     let refused = priced("pre", T0, 1.0);
     let id = refused.id;
@@ -185,7 +193,7 @@ pub async fn budgets_refuse_what_they_cannot_cover_and_store_nothing(store: &dyn
 
 pub async fn concurrent_creates_never_overspend_a_budget(store: &dyn Store) {
     key(store, "tight", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    store.top_up("tight", credits(50.0), "test", T0).await.unwrap().unwrap();
+    top_up(store, "tight", 50.0).await;
     let tasks: Vec<NewTask> = (0..200).map(|i| priced("tight", T0 + i, 1.0)).collect();
     let outcomes = join_all(tasks.into_iter().map(|t| store.insert_task(t)).collect()).await;
     let mut accepted = 0;
@@ -216,7 +224,8 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
         let now = T0 + step * 60_000;
         match next(6) {
             0 => {
-                store.top_up("rnd", credits(next(300) as f64 / 100.0), "t", now).await.unwrap();
+                let amount = credits(next(300) as f64 / 100.0);
+                store.top_up("rnd", amount, "t", now).await.unwrap();
             }
             1 | 2 => {
                 let _ = store
@@ -265,6 +274,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
     let balance = store.balance("rnd", T0 + 400 * 60_000).await.unwrap().unwrap();
     let sum: Credits = rows.iter().map(|r| r.amount).sum();
     assert_eq!(balance.balance, sum, "the balance is the ledger's sum");
+    assert!(balance.balance >= Credits::ZERO, "a prepaid balance never goes below zero");
     // Each request: one hold, at most one closing row, and what it spent is its charge.
     let mut by_request: std::collections::HashMap<String, Vec<&crate::LedgerEntry>> =
         Default::default();
@@ -273,13 +283,17 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
     }
     for (id, rs) in by_request {
         assert_eq!(rs[0].kind, "hold", "{id}");
-        assert!(rs.len() <= 2, "{id}: {rs:?}");
+        assert!(rs.iter().filter(|r| r.kind != "overage").count() <= 2, "{id}: {rs:?}");
         let t = store.get_task_any(id.parse().unwrap()).await.unwrap().unwrap();
         let spent: Credits = rs.iter().map(|r| r.spend).sum();
+        let held = t.quote.clone().unwrap().amount;
         let expected = match t.state {
-            vidgate_domain::TaskState::Succeeded => t.charge.unwrap().cost.unwrap().amount,
+            // Charged what the upstream reported, never more than the hold.
+            vidgate_domain::TaskState::Succeeded => {
+                t.charge.unwrap().cost.unwrap().amount.min(held)
+            }
             s if s.is_terminal() => Credits::ZERO,
-            _ => t.quote.unwrap().amount,
+            _ => held,
         };
         assert_eq!(spent, expected, "{id} ({:?})", t.state);
     }
@@ -306,101 +320,196 @@ pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(stor
     assert_eq!(claim().await.unwrap().map(|t| t.id), Some(g2.id), "a slot of its own came free");
 }
 
-pub async fn a_late_success_after_a_timeout_is_charged_once(store: &dyn Store) {
-    key(store, "late", KeyBudget::default()).await;
-    let t = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
+/// Runs a priced request of `key` (deadline at `T0 + 10`) up to the upstream as `up`.
+async fn sent(store: &dyn Store, key: &str, up: &str) -> crate::TaskRecord {
+    let t = insert(store, NewTask { deadline_at: T0 + 10, ..priced(key, T0, 1.0) }).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, t.id);
+    store.mark_running(c.lease(), up, T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    t
+}
+
+fn kinds(rows: &[crate::LedgerEntry], id: vidgate_domain::RequestId) -> Vec<(String, Credits)> {
+    rows.iter()
+        .filter(|r| r.request_id.as_deref() == Some(id.to_string().as_str()))
+        .map(|r| (r.kind.clone(), r.amount))
+        .collect()
+}
+
+/// A job that outlives its request's deadline keeps its hold (and its slot) while it is
+/// followed, and is settled on how it ends: what the upstream reports when it finishes it,
+/// nothing when it fails it, the hold when its window closes with nothing learnt.
+pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store: &dyn Store) {
+    key(store, "late", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "late", 3.0).await;
+    let limits = ReapLimits { reconcile_for: HOUR, ..ReapLimits::default() };
+    let (a, b, c) = (
+        sent(store, "late", "up-1").await,
+        sent(store, "late", "up-2").await,
+        sent(store, "late", "up-3").await,
+    );
+    assert_eq!(store.reap(T0 + 11, limits).await.unwrap().timed_out, 3);
+    for t in [&a, &b, &c] {
+        let failed = store.get_task_any(t.id).await.unwrap().unwrap();
+        assert_eq!(failed.error_type, Some(ErrorType::Timeout));
+        assert_eq!(failed.following_until, Some(T0 + 11 + HOUR));
+    }
+    let balance = store.balance("late", T0 + 11).await.unwrap().unwrap().balance;
+    assert_eq!(balance, Credits::ZERO, "all three holds stay");
+    // The balance is spent: nothing more is admitted while they are followed.
+    assert!(matches!(
+        store.insert_task(priced("late", T0 + 12, 0.5)).await.unwrap(),
+        InsertOutcome::BudgetExceeded(_)
+    ));
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 3)]);
+    // Only the follower takes them, one lease at a time.
+    assert!(store.claim_next_poll("sandbox", "w", T0 + 11, T0 + HOUR).await.unwrap().is_none());
+    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
+    assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
+    let mut followed = vec![r.id];
+    while let Some(r) = store.claim_next_reconcile("sandbox", "w", T0 + 12, T0 + 20).await.unwrap()
+    {
+        assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
+        followed.push(r.id);
+    }
+    assert_eq!(followed.len(), 3);
+    // a: the upstream finished it, reporting 0.7 worth: settled at 0.7.
+    // b: the upstream failed it: released. c: nothing learnt: settled at the hold.
+    let mut by_id = std::collections::HashMap::new();
+    while let Some(r) =
+        store.claim_next_reconcile("sandbox", "w", T0 + 100, T0 + 200).await.unwrap()
+    {
+        by_id.insert(r.id, r);
+    }
+    let end = |id| by_id[&id].lease();
+    let log = || LogEntry::info(T0, "end");
+    let charged = FollowEnd::Succeeded(charge_of(0.7));
+    assert!(store.end_reconcile(end(a.id), charged.clone(), T0 + 101, log()).await.unwrap());
+    assert!(!store.end_reconcile(end(a.id), charged, T0 + 102, log()).await.unwrap(), "once");
+    assert!(store.end_reconcile(end(b.id), FollowEnd::NoJob, T0 + 101, log()).await.unwrap());
+    assert!(store.defer_reconcile(end(c.id), T0 + 2 * HOUR, T0 + 101).await.unwrap());
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
+    let report = store.reap(T0 + 12 + HOUR, limits).await.unwrap();
+    assert_eq!(report.settled_at_hold, 1);
+    assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
+    let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&rows, a.id),
+        vec![("hold".into(), credits(-1.0)), ("settle".into(), credits(0.3))]
+    );
+    assert_eq!(
+        kinds(&rows, b.id),
+        vec![("hold".into(), credits(-1.0)), ("release".into(), credits(1.0))]
+    );
+    assert_eq!(
+        kinds(&rows, c.id),
+        vec![("hold".into(), credits(-1.0)), ("settle".into(), Credits::ZERO)]
+    );
+    let balance = store.balance("late", T0 + 2 * HOUR).await.unwrap().unwrap().balance;
+    assert_eq!(balance, credits(3.0 - 0.7 - 1.0));
+    assert_eq!(balance, ledger_sum(store, "late").await);
+    let after = store.get_task_any(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.error_type, after.following_until),
+        (vidgate_domain::TaskState::Failed, Some(ErrorType::Timeout), None),
+        "still failed for its owner"
+    );
+    // Following off: a timed-out job is settled at its hold at once.
+    let d = sent(store, "late", "up-4").await;
+    let off = ReapLimits { reconcile_for: 0, ..ReapLimits::default() };
+    assert_eq!(store.reap(T0 + 11, off).await.unwrap().settled_at_hold, 1);
+    let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&rows, d.id),
+        vec![("hold".into(), credits(-1.0)), ("settle".into(), Credits::ZERO)]
+    );
+}
+
+/// A success is charged what the upstream reports up to its hold; the rest is an overage row
+/// (no effect on the balance) the operator sees.
+pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &dyn Store) {
+    key(store, "over", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "over", 1.0).await;
+    let t = insert(store, priced("over", T0, 1.0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, t.id);
+    // Worth 1.6 at the quoted price (8 s of a 5 s quote): charged 1.0, 0.6 over.
+    let q = quote(1.0);
+    let usage = Usage { output_seconds: Some(8.0), ..Usage::default() };
+    let cost = vidgate_domain::pricing::cost(&q, Some(&usage));
+    assert_eq!((cost.amount, cost.uncharged), (credits(1.0), Some(credits(0.6))));
+    let done = Completion::Succeeded {
+        result: json!({}),
+        charge: Charge { usage: Some(usage), cost: Some(cost) },
+    };
+    assert!(store.complete(c.lease(), done, T0 + 5, LogEntry::info(T0, "ok")).await.unwrap());
+    let rows = store.ledger(Some("over"), 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&rows, t.id),
+        vec![
+            ("hold".into(), credits(-1.0)),
+            ("settle".into(), Credits::ZERO),
+            ("overage".into(), Credits::ZERO)
+        ]
+    );
+    let overage = rows.iter().find(|r| r.kind == "overage").unwrap();
+    assert_eq!((overage.uncharged, overage.spend), (Some(credits(0.6)), Credits::ZERO));
+    let balance = store.balance("over", T0 + 6).await.unwrap().unwrap();
+    assert_eq!((balance.balance, balance.spent_total), (Credits::ZERO, credits(1.0)));
+}
+
+/// A cancel after dispatch changes nothing about the money: the job runs on and is charged
+/// when the upstream finishes it; one cancelled in the queue is released.
+pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dyn Store) {
+    key(store, "cxl", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "cxl", 2.0).await;
+    let t = insert(store, priced("cxl", T0, 1.0)).await;
     let c =
         store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
     store.mark_running(c.lease(), "up-1", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    let limits = ReapLimits { reconcile_for: HOUR, ..ReapLimits::default() };
-    store.reap(T0 + 11, limits).await.unwrap();
-    let failed = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(failed.error_type, Some(ErrorType::Timeout));
+    assert_eq!(store.cancel_task("cxl", t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    let q = insert(store, priced("cxl", T0 + 2, 1.0)).await;
+    assert_eq!(store.cancel_task("cxl", q.id, T0 + 3).await.unwrap(), CancelOutcome::Cancelled);
+    let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
+    assert!(p.cancel_requested);
+    let log = LogEntry::info(T0 + 6, "ok");
+    assert!(store.complete(p.lease(), success(0.8, 4.0), T0 + 6, log).await.unwrap());
+    let rows = store.ledger(Some("cxl"), 0, 100).await.unwrap();
     assert_eq!(
-        store.balance("late", T0 + 11).await.unwrap().unwrap().balance,
-        Credits::ZERO,
-        "released"
+        kinds(&rows, t.id),
+        vec![("hold".into(), credits(-1.0)), ("settle".into(), credits(0.2))]
     );
-    // Still followed: due now, and only for the reconciler.
-    assert!(store.claim_next_poll("sandbox", "w", T0 + 11, T0 + HOUR).await.unwrap().is_none());
-    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
-    assert_eq!(r.id, t.id);
-    assert!(
-        store.claim_next_reconcile("sandbox", "w2", T0 + 12, T0 + 20).await.unwrap().is_none(),
-        "leased"
-    );
-    assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
-    assert!(
-        store.claim_next_reconcile("sandbox", "w", T0 + 50, T0 + 60).await.unwrap().is_none(),
-        "not due yet"
-    );
-    let r = store.claim_next_reconcile("sandbox", "w", T0 + 100, T0 + 200).await.unwrap().unwrap();
-    assert!(
-        store
-            .end_reconcile(r.lease(), Some(charge_of(0.7)), T0 + 101, LogEntry::info(T0, "late"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .end_reconcile(r.lease(), Some(charge_of(0.7)), T0 + 102, LogEntry::info(T0, "again"))
-            .await
-            .unwrap()
-    );
-    let kinds: Vec<(String, Credits)> = store
-        .ledger(Some("late"), 0, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.kind, e.amount))
-        .collect();
     assert_eq!(
-        kinds,
-        vec![
-            ("hold".into(), credits(-1.0)),
-            ("release".into(), credits(1.0)),
-            ("late_charge".into(), credits(-0.7)),
-        ]
+        kinds(&rows, q.id),
+        vec![("hold".into(), credits(-1.0)), ("release".into(), credits(1.0))]
     );
-    assert_eq!(store.balance("late", T0 + 200).await.unwrap().unwrap().balance, credits(-0.7));
-    let after = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(
-        (after.state, after.error_type),
-        (vidgate_domain::TaskState::Failed, Some(ErrorType::Timeout))
-    );
-    assert!(
-        store
-            .claim_next_reconcile("sandbox", "w", T0 + HOUR * 2, T0 + HOUR * 3)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let done = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(done.state, vidgate_domain::TaskState::Succeeded, "delivered");
+    assert_eq!(store.balance("cxl", T0 + 7).await.unwrap().unwrap().balance, credits(1.2));
+}
 
-    // A window that closes with nothing found ends the following, uncharged.
-    let u = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
-    assert_eq!(c.id, u.id);
-    store.mark_running(c.lease(), "up-2", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    store.reap(T0 + 11, limits).await.unwrap();
-    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
-    assert!(store.defer_reconcile(r.lease(), T0 + 11 + HOUR, T0 + 12).await.unwrap());
-    assert!(
-        store
-            .claim_next_reconcile("sandbox", "w", T0 + 3 * HOUR, T0 + 4 * HOUR)
-            .await
-            .unwrap()
-            .is_none(),
-        "the window closed"
+/// No path takes a prepaid balance below zero, an administrator's adjustment included.
+pub async fn an_adjustment_cannot_overdraw_a_prepaid_balance(store: &dyn Store) {
+    key(store, "adj", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "adj", 1.0).await;
+    insert(store, priced("adj", T0, 0.75)).await;
+    assert_eq!(
+        store.top_up("adj", credits(-0.5), "too much", T0).await.unwrap(),
+        TopUp::WouldOverdraw { balance: credits(0.25) }
     );
-    // With reconciling off, a timed-out job is not followed at all.
-    let v = insert(store, NewTask { deadline_at: T0 + 10, ..priced("late", T0, 1.0) }).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
-    assert_eq!(c.id, v.id);
-    store.mark_running(c.lease(), "up-3", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    store.reap(T0 + 11, ReapLimits { reconcile_for: 0, ..ReapLimits::default() }).await.unwrap();
-    assert!(store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().is_none());
+    assert!(matches!(
+        store.top_up("adj", credits(-0.25), "all of it", T0).await.unwrap(),
+        TopUp::Done(b) if b.balance == Credits::ZERO
+    ));
+    assert_eq!(store.top_up("nobody", credits(1.0), "x", T0).await.unwrap(), TopUp::NoSuchKey);
+    // A key that is not prepaid may be adjusted below zero (it is billed, not prepaid).
+    key(store, "post", KeyBudget::default()).await;
+    assert!(matches!(
+        store.top_up("post", credits(-2.0), "credit note", T0).await.unwrap(),
+        TopUp::Done(b) if b.balance == credits(-2.0)
+    ));
 }
 
 fn charge_of(cost: f64) -> Charge {

@@ -48,7 +48,7 @@ macro_rules! store_contract_tests {
             logs_accumulate_in_order,
             a_first_log_line_stored_by_an_earlier_build_shows_once,
             cancelling_a_queued_task_ends_it_without_dispatch,
-            cancelling_a_dispatched_task_flags_it_and_makes_it_due,
+            a_cancel_after_dispatch_flags_the_request_and_it_runs_on,
             cancel_answers_already_completed_and_not_found,
             dispatch_order_is_rank_then_arrival,
             queue_position_counts_only_tasks_ahead_in_the_same_pool,
@@ -62,6 +62,7 @@ macro_rules! store_contract_tests {
             queue_positions_stay_true_through_every_transition,
             events_make_a_running_task_due_by_request_or_upstream_id,
             an_event_during_a_poll_is_not_deferred_by_it,
+            events_bring_a_poll_no_closer_than_the_gap_after_the_last,
             a_step_that_keeps_crashing_fails_after_the_limit,
             the_reaper_sweeps_in_bounded_batches,
             the_reaper_requeues_expired_submits_and_releases_polls,
@@ -84,7 +85,10 @@ macro_rules! store_contract_tests {
             concurrent_creates_never_overspend_a_budget,
             a_balance_is_the_sum_of_its_ledger_after_a_random_run,
             a_key_at_its_max_running_is_passed_over_not_blocking_the_queue,
-            a_late_success_after_a_timeout_is_charged_once,
+            a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known,
+            a_charge_above_the_hold_is_capped_and_the_excess_recorded,
+            a_cancel_after_dispatch_is_charged_when_the_job_succeeds,
+            an_adjustment_cannot_overdraw_a_prepaid_balance,
             media_rows_replace_on_recopy_expire_in_order_and_delete_once,
         );
     };
@@ -97,10 +101,9 @@ macro_rules! __store_contract_cases {
         $(
             #[tokio::test]
             async fn $case() {
-                let Some(store) = $make.await else {
-                    eprintln!("skipped: this backend is not configured for tests");
-                    return;
-                };
+                // `None`: this backend is not configured here, which `$make` has already said
+                // (and which fails the test under CI).
+                let Some(store) = $make.await else { return };
                 $crate::contract::$case(&*store).await;
                 $crate::contract::Teardown::teardown(store).await;
             }

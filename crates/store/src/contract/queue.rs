@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::json;
-use vidgate_domain::{ErrorType, TaskState};
+use vidgate_domain::{ErrorType, Millis, TaskState};
 
 use super::{HOUR, T0, insert, join_all, new_task};
-use crate::{Completion, LogEntry, ReapLimits, Slot, Store};
+use crate::{Completion, LogEntry, NewTask, ReapLimits, Slot, Store};
 
 pub(super) fn slots(limit: i64) -> Vec<Slot> {
     vec![Slot { account: "acct".into(), limit }]
@@ -165,7 +165,7 @@ pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
     );
     let back = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(back.state, TaskState::Queued);
-    assert_eq!(back.account, None);
+    assert_eq!(back.account.as_deref(), Some("acct"), "where the attempt went stays known");
     assert!(
         store
             .claim_next_queued("sandbox", &slots(1), "w", T0 + 4999, T0 + HOUR)
@@ -333,7 +333,38 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
         assert_eq!(t.error_type, Some(ErrorType::Timeout));
         assert_eq!(t.finished_at, Some(T0 + 24 * HOUR));
     }
-    assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
+    // The one the upstream has is followed, and keeps its slot; the other is simply over.
+    let followed = store.get_task_any(queued.id).await.unwrap().unwrap();
+    assert_eq!(followed.following_until, Some(T0 + 48 * HOUR));
+    let never_sent = store.get_task_any(running.id).await.unwrap().unwrap();
+    assert_eq!(never_sent.following_until, None);
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
+    // A submit in flight at its deadline is left to finish; its answer decides.
+    let sending =
+        insert(store, NewTask { deadline_at: T0 + 25 * HOUR, ..new_task("k", 0, T0) }).await;
+    let c = store
+        .claim_next_queued("sandbox", &slots(5), "w", T0 + 25 * HOUR - 1, T0 + 26 * HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, sending.id);
+    assert_eq!(store.reap(T0 + 25 * HOUR, ReapLimits::default()).await.unwrap().timed_out, 0);
+    let log = LogEntry::info(T0, "sent");
+    assert!(store.mark_running(c.lease(), "up-2", T0, T0 + 25 * HOUR, log).await.unwrap());
+    assert_eq!(store.reap(T0 + 25 * HOUR, ReapLimits::default()).await.unwrap().timed_out, 1);
+    let t = store.get_task_any(sending.id).await.unwrap().unwrap();
+    assert_eq!((t.state, t.following_until.is_some()), (TaskState::Failed, true));
+    // A queued request past its deadline is never claimed, even before the reaper runs.
+    let late = insert(store, NewTask { deadline_at: T0 + 30 * HOUR, ..new_task("k", 0, T0) }).await;
+    assert!(
+        store
+            .claim_next_queued("sandbox", &slots(5), "w", T0 + 30 * HOUR, T0 + 31 * HOUR)
+            .await
+            .unwrap()
+            .is_none(),
+        "{} is past its deadline",
+        late.id
+    );
 }
 
 pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
@@ -370,17 +401,17 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
             .unwrap();
     }
     // An event must name the task's upstream id, and its request id when it names one.
-    assert!(!store.make_due(Some(a.id), "up-b", T0 + 10).await.unwrap(), "ids of two tasks");
-    assert!(!store.make_due(Some(b.id), "up-a", T0 + 10).await.unwrap(), "ids of two tasks");
-    assert!(!store.make_due(Some(a.id), "ignored", T0 + 10).await.unwrap(), "wrong upstream id");
+    assert!(!store.make_due(Some(a.id), "up-b", T0 + 10, 0).await.unwrap(), "ids of two tasks");
+    assert!(!store.make_due(Some(b.id), "up-a", T0 + 10, 0).await.unwrap(), "ids of two tasks");
+    assert!(!store.make_due(Some(a.id), "ignored", T0 + 10, 0).await.unwrap(), "wrong upstream id");
     assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + HOUR));
-    assert!(store.make_due(Some(a.id), "up-a", T0 + 10).await.unwrap());
-    assert!(store.make_due(None, "up-b", T0 + 11).await.unwrap());
+    assert!(store.make_due(Some(a.id), "up-a", T0 + 10, 0).await.unwrap());
+    assert!(store.make_due(None, "up-b", T0 + 11, 0).await.unwrap());
     assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 10));
     assert_eq!(store.get_task_any(b.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 11));
-    assert!(!store.make_due(None, "up-unknown", T0).await.unwrap());
+    assert!(!store.make_due(None, "up-unknown", T0, 0).await.unwrap());
     let q = insert(store, new_task("k", 0, T0)).await;
-    assert!(!store.make_due(Some(q.id), "", T0).await.unwrap(), "only running tasks are polled");
+    assert!(!store.make_due(Some(q.id), "", T0, 0).await.unwrap(), "only running tasks are polled");
 }
 
 pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
@@ -393,19 +424,59 @@ pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
         .unwrap();
     // A poll is in flight when the event arrives; the poll then asks for its next turn late.
     let p = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + HOUR).await.unwrap().unwrap();
-    assert!(store.make_due(Some(t.id), "up-1", T0 + 3).await.unwrap());
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 3, 0).await.unwrap());
     assert!(store.record_poll(p.lease(), 10, T0 + 30_000, T0 + 4, None).await.unwrap());
     let after = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(after.next_poll_at, Some(T0 + 4), "the event's poll happens at once");
+    assert_eq!(after.next_poll_at, Some(T0 + 3), "the event's poll happens at once");
     // The next poll, with no event meanwhile, keeps its own schedule.
     let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 20, T0 + 30_000, T0 + 6, None).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 30_000));
     // An event that came before the poll was claimed is consumed by that poll.
-    assert!(store.make_due(Some(t.id), "up-1", T0 + 7).await.unwrap());
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 7, 0).await.unwrap());
     let p = store.claim_next_poll("sandbox", "p", T0 + 8, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 30, T0 + 40_000, T0 + 9, None).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 40_000));
+}
+
+/// A flood of events (replayed callbacks) brings a poll forward at most to `min_gap` after
+/// the last one began: at most one upstream call per task per gap, whichever replica polls.
+pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &dyn Store) {
+    const GAP: Millis = 2_000;
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let c =
+        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    store
+        .mark_running(c.lease(), "up-1", T0 + 5, T0 + 1, LogEntry::info(T0, "sent"))
+        .await
+        .unwrap();
+    // Never polled: an event makes it due at once.
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 2, GAP).await.unwrap());
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 2));
+    let p = store.claim_next_poll("sandbox", "p", T0 + 10, T0 + HOUR).await.unwrap().unwrap();
+    assert!(store.record_poll(p.lease(), 5, T0 + 60_000, T0 + 11, None).await.unwrap());
+    for at in (T0 + 12..T0 + 1_000).step_by(7) {
+        assert!(store.make_due(Some(t.id), "up-1", at, GAP).await.unwrap());
+    }
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    assert_eq!(due, Some(T0 + 10 + GAP), "no sooner than the gap after the last poll");
+    assert!(
+        store
+            .claim_next_poll("sandbox", "p", T0 + 10 + GAP - 1, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let p = store.claim_next_poll("sandbox", "q", T0 + 10 + GAP, T0 + HOUR).await.unwrap().unwrap();
+    // Events during that poll: the next one still waits for the gap.
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 10 + GAP + 1, GAP).await.unwrap());
+    assert!(store.record_poll(p.lease(), 6, T0 + 60_000, T0 + 10 + GAP + 2, None).await.unwrap());
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    assert_eq!(due, Some(T0 + 10 + 2 * GAP));
+    // An event never puts a poll later than it was.
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 10 + 2 * GAP + 5, 60 * GAP).await.unwrap());
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    assert_eq!(due, Some(T0 + 10 + 2 * GAP));
 }
 
 pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store) {
@@ -443,6 +514,14 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
     assert_eq!(failed.state, TaskState::Failed);
     assert_eq!(failed.error_type, Some(ErrorType::WorkerCrashed));
     assert!(failed.error.unwrap_or_default().contains("3 times"));
+    // The upstream may still run its job: followed (by a step that does less), slot held.
+    assert_eq!(failed.following_until, Some(now + ReapLimits::default().reconcile_for));
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
+    let f = store.claim_next_reconcile("sandbox", "f", now, now + 100).await.unwrap().unwrap();
+    let end = crate::FollowEnd::NoJob;
+    assert!(
+        store.end_reconcile(f.lease(), end, now + 1, LogEntry::info(now, "gone")).await.unwrap()
+    );
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![], "the slot is free again");
 }
 

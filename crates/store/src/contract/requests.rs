@@ -125,9 +125,12 @@ pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store
     );
 }
 
-pub async fn cancelling_a_dispatched_task_flags_it_and_makes_it_due(store: &dyn Store) {
+/// The upstream has no cancel call: a cancel after dispatch flags the request and it runs to
+/// its end, keeping its slot. One back in the queue after an attempt (whose answer may have
+/// been lost) is made due at once, for the dispatcher to ask the upstream first.
+pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
-    let slots = [Slot { account: "a".into(), limit: 5 }];
+    let slots = [Slot { account: "a".into(), limit: 1 }];
     let claimed =
         store.claim_next_queued("sandbox", &slots, "w", T0, T0 + 1000).await.unwrap().unwrap();
     store
@@ -145,11 +148,32 @@ pub async fn cancelling_a_dispatched_task_flags_it_and_makes_it_due(store: &dyn 
     let after = store.get_task("k1", t.id).await.unwrap().unwrap();
     assert!(after.cancel_requested);
     assert_eq!(after.state, TaskState::Running);
-    assert_eq!(
-        after.next_poll_at,
-        Some(T0 + 2),
-        "a cancel makes the task due for its next poll now"
+    assert_eq!(after.next_poll_at, Some(T0 + HOUR), "its polls keep their schedule");
+    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("a".to_owned(), 1)]);
+    let other = insert(store, new_task("k1", 0, T0 + 4)).await;
+    assert!(
+        store.claim_next_queued("sandbox", &slots, "w", T0 + 5, T0 + HOUR).await.unwrap().is_none(),
+        "the cancelled request still holds the account's one slot"
     );
+    // Back in the queue after an attempt: flagged, queued, due now.
+    let u = insert(store, new_task("k2", 0, T0 + 6)).await;
+    let wide = [Slot { account: "b".into(), limit: 5 }];
+    let c =
+        store.claim_next_queued("sandbox", &wide, "w", T0 + 7, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, other.id);
+    let c =
+        store.claim_next_queued("sandbox", &wide, "w", T0 + 7, T0 + HOUR).await.unwrap().unwrap();
+    assert_eq!(c.id, u.id);
+    let log = crate::LogEntry::info(T0 + 8, "retry");
+    assert!(store.requeue(c.lease(), T0 + HOUR, T0 + 8, log).await.unwrap());
+    assert_eq!(store.cancel_task("k2", u.id, T0 + 9).await.unwrap(), CancelOutcome::Requested);
+    let after = store.get_task("k2", u.id).await.unwrap().unwrap();
+    assert_eq!((after.state, after.cancel_requested), (TaskState::Queued, true));
+    assert_eq!(after.run_after, T0 + 9, "due now, not at its backoff");
+    assert!(
+        store.claim_next_queued("sandbox", &wide, "w", T0 + 9, T0 + HOUR).await.unwrap().is_some()
+    );
+    assert_eq!(after.account.as_deref(), Some("b"), "where the lost attempt went");
 }
 
 pub async fn cancel_answers_already_completed_and_not_found(store: &dyn Store) {

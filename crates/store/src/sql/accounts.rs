@@ -5,9 +5,9 @@ use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
 
 use super::SqlStore;
-use super::budget::key_spend;
+use super::budget::{budget_lock, key_spend};
 use crate::db::{Row, Tx, built_sql, sql};
-use crate::{AccountStore, Balance, LedgerEntry, Result, UsageQuery, UsageRow};
+use crate::{AccountStore, Balance, LedgerEntry, Result, TopUp, UsageQuery, UsageRow};
 
 /// A key's balance read inside `tx`; `None` when the key does not exist.
 async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Balance>> {
@@ -32,6 +32,7 @@ fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
         amount: Credits::from_micros(row.int("amount")?),
         spend: Credits::from_micros(row.int("spend")?),
         model: row.opt_text("model")?,
+        uncharged: row.opt_int("uncharged")?.map(Credits::from_micros),
         note: row.opt_text("note")?,
     })
 }
@@ -44,36 +45,22 @@ impl AccountStore for SqlStore {
         amount: Credits,
         note: &str,
         now: Millis,
-    ) -> Result<Option<Balance>> {
+    ) -> Result<TopUp> {
         let mut tx = self.db.begin().await?;
-        let exists =
-            tx.fetch_one(sql("SELECT id FROM api_keys WHERE id = $1").bind(key_id)).await?;
-        if exists.is_none() {
+        // The creates' budget lock: a balance read here cannot be spent meanwhile.
+        tx.lock(&budget_lock(key_id)).await?;
+        let Some(before) = balance_in(&mut tx, key_id, now).await? else {
             tx.rollback().await?;
-            return Ok(None);
+            return Ok(TopUp::NoSuchKey);
+        };
+        if before.budget.prepaid && before.balance + amount < Credits::ZERO {
+            tx.rollback().await?;
+            return Ok(TopUp::WouldOverdraw { balance: before.balance });
         }
-        let kind = if amount >= Credits::ZERO { "topup" } else { "adjust" };
-        tx.execute(
-            sql("INSERT INTO ledger (at, key_id, kind, amount, spend, note)
-                 VALUES ($1, $2, $3, $4, 0, $5)")
-            .bind(now)
-            .bind(key_id)
-            .bind(kind)
-            .bind(amount)
-            .bind(note),
-        )
-        .await?;
-        tx.execute(
-            sql("INSERT INTO key_spend (key_id, period, shard, spent) VALUES ($1, 'topups', 0, $2)
-                 ON CONFLICT (key_id, period, shard)
-                 DO UPDATE SET spent = key_spend.spent + excluded.spent")
-            .bind(key_id)
-            .bind(amount),
-        )
-        .await?;
-        let balance = balance_in(&mut tx, key_id, now).await?;
+        super::ledger::top_up(&mut tx, key_id, amount, note, now).await?;
+        let after = balance_in(&mut tx, key_id, now).await?;
         tx.commit().await?;
-        Ok(balance)
+        Ok(after.map_or(TopUp::NoSuchKey, TopUp::Done))
     }
 
     async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>> {
@@ -89,12 +76,13 @@ impl AccountStore for SqlStore {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<LedgerEntry>> {
-        let stmt = sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, note
+        let stmt =
+            sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note
                         FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
                         ORDER BY seq LIMIT $3")
-        .bind(key_id)
-        .bind(after_seq)
-        .bind(limit);
+            .bind(key_id)
+            .bind(after_seq)
+            .bind(limit);
         self.db.read(stmt).await?.iter().map(ledger_from_row).collect()
     }
 
@@ -105,7 +93,7 @@ impl AccountStore for SqlStore {
                     CAST(sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT) AS requests,
                     CAST(sum(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT) AS succeeded,
                     CAST(sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS BIGINT) AS released,
-                    sum(CASE WHEN kind IN ('settle', 'late_charge') THEN seconds ELSE 0.0 END) AS seconds,
+                    sum(CASE WHEN kind IN ('settle', 'late_charge') THEN coalesce(seconds, 0.0) ELSE 0.0 END) AS seconds,
                     CAST(sum(spend) AS BIGINT) AS spent
              FROM ledger
              WHERE request_id IS NOT NULL AND ($1 IS NULL OR key_id = $1)

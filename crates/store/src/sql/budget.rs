@@ -1,7 +1,7 @@
 //! Checking a create against its key's budget inside the insert's transaction. A key with a
 //! budget serializes its creates on a lock (PostgreSQL's advisory lock; SQLite's one writer
-//! already does), so the check and the hold the insert's trigger writes are one step: no two
-//! creates can both spend the last credit.
+//! already does), so the check and the hold the insert writes (`ledger::hold`) are one step:
+//! no two creates can both spend the last credit.
 
 use vidgate_domain::Millis;
 use vidgate_domain::pricing::{Credits, day_of};
@@ -9,8 +9,7 @@ use vidgate_domain::pricing::{Credits, day_of};
 use crate::db::{Row, Tx, sql};
 use crate::{BudgetRefusal, KeyBudget, NewTask, Result};
 
-/// The UTC day (`2026-12-03`) and month (`2026-12`) a timestamp's spend counts in; the
-/// triggers compute the same strings from `created_at`.
+/// The UTC day (`2026-12-03`) and month (`2026-12`) a timestamp's spend counts in.
 pub(crate) fn periods(at: Millis) -> (String, String) {
     let day = day_of(at);
     (day.format("%Y-%m-%d").to_string(), day.format("%Y-%m").to_string())
@@ -90,13 +89,19 @@ pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<O
     }))
 }
 
+/// The lock a key's budget checks and balance changes take (PostgreSQL; SQLite's one writer
+/// already serializes them).
+pub(crate) fn budget_lock(key_id: &str) -> String {
+    format!("vidgate:budget:{key_id}")
+}
+
 /// Why the key's budget refuses `task`, checked exactly: a key with a budget takes its lock
 /// first (held until the transaction ends) and reads its spend after it.
 pub(crate) async fn over_budget(tx: &mut Tx, task: &NewTask) -> Result<Option<BudgetRefusal>> {
     if key_budget(tx, &task.key_id).await?.is_none() {
         return Ok(None);
     }
-    tx.lock(&format!("vidgate:budget:{}", task.key_id)).await?;
+    tx.lock(&budget_lock(&task.key_id)).await?;
     let Some(spend) = key_spend(tx, &task.key_id, task.created_at).await? else { return Ok(None) };
     Ok(spend.refusal(task.quote.as_ref().map(|q| q.amount)))
 }

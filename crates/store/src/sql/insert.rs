@@ -1,5 +1,5 @@
-//! Inserting new tasks, one transaction each: dedup claims, queue limits, the budget check
-//! and the row (its triggers keep the counters and write the ledger hold). PostgreSQL inserts this way (several processes insert at once; limits are
+//! Inserting new tasks, one transaction each: dedup claims, queue limits, the budget check,
+//! the row (its triggers keep the queue counters) and its hold (`ledger`). PostgreSQL inserts this way (several processes insert at once; limits are
 //! checked against committed counts, and near a limit under an advisory lock, so they hold
 //! exactly without serializing inserts far from it). SQLite groups concurrent inserts into
 //! one commit instead (`sqlite/group_commit.rs`) and shares the dedup claim below.
@@ -214,6 +214,7 @@ impl SqlStore {
             Some(row) => task.record(row.int("seq")?),
             None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),
         };
+        super::ledger::hold(&mut tx, &[&task]).await?;
         tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);
         tx.commit().await?;
         Ok(InsertOutcome::Inserted { task: record, position: None })

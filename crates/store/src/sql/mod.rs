@@ -1,13 +1,16 @@
 //! The store, written once over the backend seam (`db`): every statement is one SQL text for
 //! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`), and
-//! so is inserting on SQLite, which groups concurrent creates into one commit.
+//! so is inserting on SQLite, which groups concurrent creates into one commit. Money is
+//! written by `ledger` alone, called inside each transition's transaction.
 
 mod accounts;
 mod audit;
+mod batch;
 mod budget;
 mod claims;
 mod insert;
 mod keys;
+pub(crate) mod ledger;
 mod media;
 mod positions;
 mod reap;
@@ -16,6 +19,7 @@ mod stats;
 mod tasks;
 mod webhooks;
 
+pub(crate) use batch::{MultiRow, chunk_sizes};
 pub(crate) use budget::{Spend, key_spend};
 pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, quote_json};
 pub(crate) use positions::position_of_t;

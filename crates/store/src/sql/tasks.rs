@@ -10,11 +10,12 @@ use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqlStore;
 use super::insert::first_log_message;
+use super::ledger::{self, Close};
 use super::positions::position_of_t;
 use crate::db::{Row, Stmt, Tx, built_sql, shared_sql, sql};
 use crate::rows::{task_columns, task_from_row};
 use crate::{
-    CancelOutcome, Charge, Completion, InsertOutcome, Lease, ListQuery, LogEntry, NewTask,
+    CancelOutcome, Completion, FollowEnd, InsertOutcome, Lease, ListQuery, LogEntry, NewTask,
     ReapLimits, ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
 };
 
@@ -207,6 +208,7 @@ impl TaskStore for SqlStore {
     async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome> {
         let id = id.to_string();
         let mut tx = self.db.begin().await?;
+        // Never sent upstream: cancelled at once, and nothing charged.
         let cancelled = tx
             .execute(
                 sql(concat!(
@@ -215,7 +217,8 @@ impl TaskStore for SqlStore {
                     ", error = $1, error_type = $2, finished_at = $3,
                          updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
                      WHERE id = $4 AND key_id = $5 AND forgotten_at IS NULL AND state = ",
-                    st!(queued)
+                    st!(queued),
+                    " AND submit_attempts = 0"
                 ))
                 .bind(CANCELLED_MESSAGE)
                 .bind(ErrorType::Cancelled)
@@ -225,38 +228,52 @@ impl TaskStore for SqlStore {
             )
             .await?;
         if cancelled == 1 {
+            ledger::close(
+                &mut tx,
+                &id,
+                now,
+                Close::Release { note: Some("cancelled while queued") },
+            )
+            .await?;
+            super::webhooks::enqueue(&mut tx, &id, now).await?;
             let log = LogEntry::info(now, "cancelled by the caller while queued; never dispatched");
-            // Its webhook (if any) was queued by the trigger.
             return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Webhook])
                 .await
                 .map(|_| CancelOutcome::Cancelled);
         }
-        // With the upstream: flag it and make it due for a poll now, so the poller ends it.
+        // It may be with the upstream, which has no cancel call: the request runs on. One back
+        // in the queue after an attempt whose answer was lost is made due at once, so the
+        // dispatcher asks the upstream whether that attempt created a job before cancelling it.
         let flagged = tx
-            .execute(
+            .fetch_one(
                 sql(concat!(
                     "UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
-                         next_poll_at = CASE WHEN state = ",
-                    st!(running),
-                    " THEN $1 ELSE next_poll_at END
+                         run_after = CASE WHEN state = ",
+                    st!(queued),
+                    " AND run_after > $1 THEN $1 ELSE run_after END
                      WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL AND state IN (",
+                    st!(queued),
+                    ", ",
                     st!(submitting),
                     ", ",
                     st!(running),
                     ")
-                       AND cancel_requested = FALSE"
+                       AND cancel_requested = FALSE
+                     RETURNING state"
                 ))
                 .bind(now)
                 .bind(&id)
                 .bind(key_id),
             )
             .await?;
-        if flagged == 1 {
-            let log = LogEntry::info(
-                now,
-                "cancellation requested; the upstream has no cancel call, so the request ends as cancelled at its next step",
-            );
-            return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Poll])
+        if let Some(row) = flagged {
+            let message = if row.text("state")? == TaskState::Queued.as_str() {
+                "cancellation requested; an earlier attempt may have reached the upstream, so it is asked first: with no job there the request is cancelled free, with one the job runs to its end and is charged"
+            } else {
+                "cancellation requested after the request reached the upstream, which has no cancel call: its job runs to its end, and is delivered and charged if it succeeds (released if it fails)"
+            };
+            let log = LogEntry::info(now, message);
+            return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Dispatch])
                 .await
                 .map(|_| CancelOutcome::Requested);
         }
@@ -365,7 +382,7 @@ impl TaskStore for SqlStore {
         let stmt = sql(concat!(
             "UPDATE tasks SET state = ",
             st!(queued),
-            ", run_after = $1, updated_at = $2, account = NULL,
+            ", run_after = $1, updated_at = $2,
                      lease_owner = NULL, lease_until = NULL
                  WHERE id = $3 AND fence = $4 AND state = ",
             st!(submitting),
@@ -413,11 +430,20 @@ impl TaskStore for SqlStore {
     async fn end_reconcile(
         &self,
         lease: Lease,
-        charge: Option<Charge>,
+        end: FollowEnd,
         now: Millis,
         log: LogEntry,
     ) -> Result<bool> {
-        self.reconcile_done(lease, charge, now, log).await
+        self.reconcile_done(lease, end, now, log).await
+    }
+
+    async fn attach_upstream(
+        &self,
+        id: RequestId,
+        upstream_task_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        self.follow_job(id, upstream_task_id, now).await
     }
 
     async fn record_poll(
@@ -432,7 +458,8 @@ impl TaskStore for SqlStore {
         let stmt = sql(concat!(
             "UPDATE tasks SET progress = CASE WHEN progress > $1 THEN progress ELSE $1 END,
                      updated_at = $3,
-                     next_poll_at = CASE WHEN poll_event = 1 THEN $3 ELSE $2 END, poll_event = 0,
+                     next_poll_at = CASE WHEN poll_event = 1 AND next_poll_at < $2
+                                         THEN next_poll_at ELSE $2 END, poll_event = 0,
                      crashes = 0, lease_owner = NULL, lease_until = NULL
                  WHERE id = $4 AND fence = $5 AND state = ",
             st!(running),
@@ -456,13 +483,13 @@ impl TaskStore for SqlStore {
         let id = lease.id.to_string();
         let (result, error, error_type) = match &completion {
             Completion::Succeeded { result, .. } => (Some(result.to_string()), None, None),
-            Completion::Failed { error, error_type } => {
+            Completion::Failed { error, error_type }
+            | Completion::Detached { error, error_type, .. } => {
                 (None, Some(error.as_str()), Some(error_type.clone()))
             }
             Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::Cancelled)),
         };
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
-        // The settlement trigger charges `cost` (the held quote when it is NULL).
         let (cost, charge) = match &completion {
             Completion::Succeeded { charge, .. } => (
                 charge.cost.as_ref().map(|c| c.amount),
@@ -470,11 +497,18 @@ impl TaskStore for SqlStore {
             ),
             _ => (None, None),
         };
+        // A detached job is followed from now: it keeps its slot (the account's count below
+        // includes it) and its hold.
+        let follow_until = match &completion {
+            Completion::Detached { follow_until, .. } => Some(*follow_until),
+            _ => None,
+        };
         let stmt = sql(concat!(
             "UPDATE tasks SET state = $1, result = $2, error = $3, error_type = $4,
                      finished_at = $5, updated_at = $5, cost = $9, charge = $10,
                      progress = CASE WHEN $6 >= 0 THEN $6 ELSE progress END,
-                     lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
+                     lease_owner = NULL, lease_until = NULL, reconcile_until = $11,
+                     next_poll_at = CASE WHEN $11 IS NULL THEN NULL ELSE $5 END
                  WHERE id = $7 AND fence = $8 AND state IN (",
             st!(submitting),
             ", ",
@@ -491,9 +525,32 @@ impl TaskStore for SqlStore {
         .bind(&id)
         .bind(lease.fence)
         .bind(cost)
-        .bind(charge);
-        // A freed slot: dispatchers look; a delivery may have been queued by the trigger.
-        self.transition(stmt, &id, Some(&log), &[StoreEvent::Dispatch, StoreEvent::Webhook]).await
+        .bind(charge)
+        .bind(follow_until);
+        let mut tx = self.db.begin().await?;
+        if tx.execute(stmt).await? != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        match &completion {
+            Completion::Succeeded { charge, .. } => {
+                let how = Close::Settle {
+                    cost: charge.cost.as_ref(),
+                    usage: charge.usage.as_ref(),
+                    note: None,
+                };
+                ledger::close(&mut tx, &id, now, how).await?;
+            }
+            Completion::Failed { .. } | Completion::Cancelled => {
+                ledger::close(&mut tx, &id, now, Close::Release { note: None }).await?;
+            }
+            Completion::Detached { .. } => {}
+        }
+        super::webhooks::enqueue(&mut tx, &id, now).await?;
+        // A freed slot (unless detached): dispatchers look; the webhook sender too; a
+        // detached job is due for the follower.
+        let events = [StoreEvent::Dispatch, StoreEvent::Webhook, StoreEvent::Poll];
+        commit_if_one(tx, 1, &id, Some(&log), &events).await
     }
 
     async fn make_due(
@@ -501,14 +558,22 @@ impl TaskStore for SqlStore {
         id: Option<RequestId>,
         upstream_task_id: &str,
         now: Millis,
+        min_gap: Millis,
     ) -> Result<bool> {
         // The upstream task id must match, and the request id too when the event names one:
-        // an event can only hurry the poll of the task it is about.
+        // an event can only hurry the poll of the task it is about, and never to less than
+        // `min_gap` after the last poll began (`last_poll_at`, written by the claim; a
+        // `next_poll_at` not after it was that poll's own, consumed by it).
         let done = self
             .db
             .execute(
                 sql(concat!(
-                    "UPDATE tasks SET next_poll_at = $1, poll_event = 1, updated_at = $1
+                    "UPDATE tasks SET poll_event = 1, updated_at = $1,
+                         next_poll_at = CASE
+                             WHEN last_poll_at IS NULL OR last_poll_at + $4 <= $1 THEN $1
+                             WHEN next_poll_at > last_poll_at AND next_poll_at < last_poll_at + $4
+                                 THEN next_poll_at
+                             ELSE last_poll_at + $4 END
                      WHERE state = ",
                     st!(running),
                     " AND upstream_task_id = $3
@@ -516,7 +581,8 @@ impl TaskStore for SqlStore {
                 ))
                 .bind(now)
                 .bind(id.map(|i| i.to_string()))
-                .bind(upstream_task_id),
+                .bind(upstream_task_id)
+                .bind(min_gap.max(0)),
             )
             .await?;
         if done > 0 {
@@ -566,11 +632,11 @@ impl TaskStore for SqlStore {
             .read(
                 sql(concat!(
                     "SELECT account, count(*) AS n FROM tasks
-                     WHERE pool = $1 AND state IN (",
+                     WHERE pool = $1 AND (state IN (",
                     st!(submitting),
                     ", ",
                     st!(running),
-                    ")
+                    ") OR reconcile_until IS NOT NULL)
                      GROUP BY account ORDER BY account"
                 ))
                 .bind(pool),

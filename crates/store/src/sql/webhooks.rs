@@ -1,14 +1,38 @@
-//! `WebhookStore`, once for both backends. Deliveries are enqueued by a trigger in the
-//! transaction that ends their task (see migrations/*/0004_webhooks.sql).
+//! `WebhookStore`, once for both backends, and `enqueue`: a task's delivery is queued in the
+//! transaction that ends the task for its owner (a transactional outbox), whichever code
+//! path ends it (a completion, a cancel, the reaper).
 
 use crate::states::st;
 use async_trait::async_trait;
 use vidgate_domain::{Millis, RequestId};
 
 use super::SqlStore;
-use crate::db::{shared_sql, sql};
+use crate::db::{Tx, shared_sql, sql};
 use crate::rows::{attempt_from_row, delivery_columns, delivery_from_row};
 use crate::{Attempt, AttemptResult, Delivery, DeliveryState, Result, StoreEvent, WebhookStore};
+
+/// Queues the completion webhook of `task_id`, which just ended for its owner, if it names a
+/// URL and its owner has not deleted it; once per task. The delivery's id (Standard
+/// Webhooks' `webhook-id`, the same on every attempt) is made here.
+pub(crate) async fn enqueue(tx: &mut Tx, task_id: &str, at: Millis) -> Result<()> {
+    let delivery_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    tx.execute(
+        sql(concat!(
+            "INSERT INTO webhook_deliveries (id, task_id, key_id, url, state, next_attempt_at,
+                                             created_at, updated_at)
+             SELECT $1, id, key_id, webhook_url, ",
+            st!(pending),
+            ", $3, $3, $3 FROM tasks
+              WHERE id = $2 AND webhook_url IS NOT NULL AND forgotten_at IS NULL
+             ON CONFLICT (task_id) DO NOTHING"
+        ))
+        .bind(delivery_id)
+        .bind(task_id)
+        .bind(at),
+    )
+    .await?;
+    Ok(())
+}
 
 #[async_trait]
 impl WebhookStore for SqlStore {

@@ -6,64 +6,37 @@
 //!
 //! Within a batch, plain creates become multi-row `INSERT`s; a create with a dedup claim
 //! (session id, idempotency key) runs on its own under a savepoint, so its conflict rolls
-//! back only itself. Arrival order is kept. Queue limits are
-//! checked here too: SQLite has one writer, so they hold exactly.
+//! back only itself. Arrival order is kept. Queue limits and budgets are checked here too
+//! (SQLite has one writer, so they hold exactly), and the batch's holds are written at its
+//! end, in the same transaction.
 
 use crate::states::st;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, Tx, shared_sql, sql};
-use crate::sql::position_of_t;
-use crate::sql::{ALL_QUEUED, KEY_QUEUED, Spend, claim_dedups, count, key_spend, quote_json};
+use crate::sql::{
+    ALL_QUEUED, KEY_QUEUED, MultiRow, Spend, chunk_sizes, claim_dedups, count, key_spend, ledger,
+    position_of_t, quote_json,
+};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
 const MAX_BATCH: usize = 256;
-/// Most rows per multi-row `INSERT` (13 parameters each, far below SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 64;
 
-/// `n` rows as statements of 64, 32, 16, 8, 4, 2 and 1 rows: seven texts in all, so every
-/// shape stays in the connection's statement cache. (One text per batch size meant up to 64
-/// shapes, and preparing one — the insert with its triggers compiled in — costs about
-/// 500,000 instructions, as much as a whole create.)
-fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
-    let mut size = ROWS_PER_STATEMENT;
-    std::iter::from_fn(move || {
-        while size > n {
-            size /= 2;
-        }
-        (n > 0).then(|| {
-            n -= size;
-            size
-        })
+/// The multi-row `INSERT` of new tasks, assembled once per row count (`sql::batch`).
+fn insert_texts() -> &'static MultiRow {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+                                run_after, deadline_at, webhook_url, public_base, hold, quote)",
+            concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            "RETURNING seq, id",
+        )
     })
-}
-
-/// The `INSERT` of `rows` rows (a power of two up to 64), assembled once.
-fn insert_text(rows: usize) -> &'static Arc<str> {
-    static TEXTS: OnceLock<Vec<Arc<str>>> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        (0..=ROWS_PER_STATEMENT.trailing_zeros())
-            .map(|shift| {
-                let values =
-                    vec![
-                        concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-                        1 << shift
-                    ]
-                    .join(", ");
-                Arc::from(format!(
-                    "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at,
-                                        updated_at, run_after, deadline_at, webhook_url,
-                                        public_base, hold, quote)
-                     VALUES {values} RETURNING seq, id"
-                ))
-            })
-            .collect()
-    });
-    &texts[rows.trailing_zeros() as usize]
 }
 
 struct Job {
@@ -216,6 +189,14 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         tx.run("RELEASE create_one").await?;
     }
     insert_plain(&mut tx, tasks, &pending, &mut outcomes).await?;
+    // The batch's holds, in a few multi-row statements (its budget checks above counted them).
+    let inserted: Vec<&NewTask> = tasks
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Some(InsertOutcome::Inserted { .. })))
+        .map(|(t, _)| *t)
+        .collect();
+    ledger::hold(&mut tx, &inserted).await?;
     read_positions(&mut tx, &mut outcomes).await?;
     let inserted = outcomes.iter().flatten().filter_map(|o| match o {
         InsertOutcome::Inserted { task, .. } => Some(StoreEvent::Task(task.id)),
@@ -280,7 +261,7 @@ async fn insert_plain(
     for size in chunk_sizes(which.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut query = shared_sql(insert_text(size));
+        let mut query = shared_sql(insert_texts().text(size));
         for &i in chunk {
             let t = tasks[i];
             let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
@@ -318,23 +299,14 @@ async fn insert_plain(
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_sizes;
-
-    #[test]
-    fn batches_split_into_power_of_two_statements() {
-        for n in 0..300 {
-            let sizes: Vec<usize> = chunk_sizes(n).collect();
-            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}: every row once");
-            assert!(sizes.iter().all(|s| s.is_power_of_two() && *s <= 64), "{n}: {sizes:?}");
-            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{n}: largest first");
-        }
-        assert_eq!(chunk_sizes(100).collect::<Vec<_>>(), [64, 32, 4]);
-    }
-
     #[test]
     fn each_shape_inserts_as_many_rows_as_it_says() {
-        for size in chunk_sizes(127) {
-            assert_eq!(super::insert_text(size).matches("(?,").count(), size, "{size}");
+        for size in crate::sql::chunk_sizes(127) {
+            assert_eq!(
+                super::insert_texts().text(size).matches("'queued'").count(),
+                size,
+                "{size}"
+            );
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Where `vidgate keys` and `vidgate usage` act: on the database (a host that reaches it), or
 //! with `--url` on a running vidgate's `/admin/` routes with an admin key
 //! (`VIDGATE_ADMIN_KEY`), so operators of a replicated deployment need no shell on the
-//! database host. The same operations, the same output, either way.
+//! database host. The same operations, the same output, either way, and the same audit log:
+//! a change made on the database host is recorded with the actor `cli@<hostname>`.
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use serde_json::{Value, json};
 use vidgate_domain::pricing::Credits;
 use vidgate_domain::{Clock, SystemClock};
 use vidgate_store::{
-    GroupBy, KeyBudget, KeyLimits, KeyRecord, KeyRole, Store, StoreError, UsageQuery,
+    GroupBy, KeyBudget, KeyLimits, KeyRecord, KeyRole, NewAudit, Store, StoreError, TopUp,
+    UsageQuery,
 };
 
 use crate::bootstrap::new_key_record;
@@ -126,6 +128,26 @@ impl Admin {
         })
     }
 
+    /// Records a change made here, on the database host, in the audit log (the admin API
+    /// records its own): who (`cli@<hostname>`), what, to what, the change; never a secret.
+    pub async fn audit_local(
+        store: &Arc<dyn Store>,
+        action: &str,
+        target: &str,
+        detail: Option<Value>,
+    ) -> Result<(), String> {
+        let actor = cli_actor();
+        let entry = NewAudit {
+            at: SystemClock.now_ms(),
+            actor_key_id: "cli".into(),
+            actor_name: actor,
+            action: action.into(),
+            target: target.into(),
+            detail,
+        };
+        store.record_audit(entry).await.map_err(Self::store_err)
+    }
+
     fn store_err(e: StoreError) -> String {
         match e {
             StoreError::Conflict(m) => m,
@@ -165,7 +187,10 @@ impl Admin {
                 let (key, mut record) = new_key_record(name, SystemClock.now_ms());
                 record.limits = limits;
                 record.role = if admin { KeyRole::Admin } else { KeyRole::User };
+                let role = record.role.as_str();
                 store.create_key(record).await.map_err(Self::store_err)?;
+                let detail = json!({"role": role, "limits": limits});
+                Self::audit_local(store, "key.create", name, Some(detail)).await?;
                 Ok(key)
             }
             Admin::Remote { .. } => {
@@ -213,7 +238,7 @@ impl Admin {
     pub async fn set_limits(&self, name: &str, limits: KeyLimits) -> Result<(), String> {
         match self {
             Admin::Local { store } => match store.set_key_limits(name, limits).await {
-                Ok(true) => Ok(()),
+                Ok(true) => Self::audit_local(store, "key.limits", name, Some(json!(limits))).await,
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
             },
@@ -227,16 +252,15 @@ impl Admin {
     pub async fn set_budget(&self, name: &str, budget: KeyBudget) -> Result<(), String> {
         match self {
             Admin::Local { store } => match store.set_key_budget(name, budget).await {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    Self::audit_local(store, "key.budget", name, Some(budget_body(budget))).await
+                }
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
             },
             Admin::Remote { .. } => {
-                let body = json!({"prepaid": budget.prepaid,
-                    "day_limit": budget.day_limit.map(credits),
-                    "month_limit": budget.month_limit.map(credits)});
                 let path = format!("/admin/keys/{}/budget", urlencoding(name));
-                self.call(Method::PUT, &path, Some(body)).await.map(|_| ())
+                self.call(Method::PUT, &path, Some(budget_body(budget))).await.map(|_| ())
             }
         }
     }
@@ -246,17 +270,20 @@ impl Admin {
             Admin::Local { store } => {
                 let key = store.key_by_name(name).await.map_err(Self::store_err)?;
                 let key = key.ok_or_else(|| format!("no active key named {name:?}"))?;
-                let note = format!("vidgate keys top-up: {note}");
-                store
-                    .top_up(
-                        &key.id,
-                        amount,
-                        note.trim_end_matches([':', ' ']),
-                        SystemClock.now_ms(),
-                    )
-                    .await
-                    .map_err(Self::store_err)?;
-                Ok(())
+                let line = format!("{}: {note}", cli_actor());
+                let line = line.trim_end_matches([':', ' ']);
+                match store.top_up(&key.id, amount, line, SystemClock.now_ms()).await {
+                    Ok(TopUp::Done(_)) => {}
+                    Ok(TopUp::NoSuchKey) => return Err(format!("no active key named {name:?}")),
+                    Ok(TopUp::WouldOverdraw { balance }) => {
+                        return Err(format!(
+                            "key {name:?} is prepaid and its balance is {balance} credits: an adjustment of {amount} would take it below zero"
+                        ));
+                    }
+                    Err(e) => return Err(Self::store_err(e)),
+                }
+                let detail = json!({"amount": amount.as_credits(), "note": note});
+                Self::audit_local(store, "key.top_up", name, Some(detail)).await
             }
             Admin::Remote { .. } => {
                 let body = json!({"amount": amount.as_credits(), "note": note});
@@ -269,7 +296,7 @@ impl Admin {
     pub async fn revoke(&self, name: &str) -> Result<(), String> {
         match self {
             Admin::Local { store } => match store.revoke_key(name, SystemClock.now_ms()).await {
-                Ok(true) => Ok(()),
+                Ok(true) => Self::audit_local(store, "key.revoke", name, None).await,
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
             },
@@ -326,6 +353,25 @@ impl Admin {
         let key = store.key_by_name(name).await.map_err(Self::store_err)?;
         key.map(|k| k.id).ok_or_else(|| format!("no active key named {name:?}"))
     }
+}
+
+/// A budget as the admin API takes it (and the audit log records it).
+fn budget_body(budget: KeyBudget) -> Value {
+    json!({"prepaid": budget.prepaid,
+        "day_limit": budget.day_limit.map(credits),
+        "month_limit": budget.month_limit.map(credits)})
+}
+
+/// Who the audit log names for a change made with this command line on the database host.
+pub fn cli_actor() -> String {
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("cli@{host}")
 }
 
 /// A key name as one path segment.

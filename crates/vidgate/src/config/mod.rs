@@ -166,7 +166,10 @@ impl Config {
         if self.server.max_connections == 0 {
             return bad("server.max_connections", "must be at least 1".into());
         }
-        if self.server.header_read_timeout.is_zero() || self.server.body_read_timeout.is_zero() {
+        if self.server.header_read_timeout.is_zero()
+            || self.server.body_read_timeout.is_zero()
+            || self.server.write_stall_timeout.is_zero()
+        {
             return bad("server.header_read_timeout", "timeouts must be more than 0".into());
         }
         if self.queue.max_submit_attempts == 0 {

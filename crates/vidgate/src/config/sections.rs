@@ -121,6 +121,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
+    /// A response whose client reads nothing of it this long is dropped.
+    #[serde(with = "humantime_serde")]
+    pub write_stall_timeout: Duration,
     pub max_connections: usize,
     #[serde(default, deserialize_with = "empty_is_none")]
     pub metrics_listen: Option<SocketAddr>,

@@ -20,7 +20,8 @@ fn credits(c: f64) -> Credits {
 async fn fund(store: &dyn Store, name: &str, budget: KeyBudget, top_up: f64, now: i64) {
     let key = store.key_by_name(name).await.unwrap().unwrap();
     assert!(store.set_key_budget(name, budget).await.unwrap());
-    store.top_up(&key.id, credits(top_up), "test", now).await.unwrap().unwrap();
+    let done = store.top_up(&key.id, credits(top_up), "test", now).await.unwrap();
+    assert!(matches!(done, vidgate_store::TopUp::Done(_)), "{done:?}");
 }
 
 fn prepaid() -> KeyBudget {
@@ -215,10 +216,7 @@ async fn two_hundred_concurrent_creates_against_a_budget_for_fifty_accept_exactl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_two_replicas_share_one_budget_exactly() {
-    let Some(admin) = std::env::var("VIDGATE_TEST_PG_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: VIDGATE_TEST_PG_URL is not set");
-        return;
-    };
+    let Some(admin) = vidgate_store::postgres::testing::test_url() else { return };
     let (db_url, _) = crate::replicas::fresh_database(&admin).await;
     let dir = tempfile::tempdir().unwrap();
     const KEY: &str = "budget-key-0123456789abcdef";

@@ -13,6 +13,7 @@ mod dashboard;
 mod egress;
 mod fal;
 mod forged_events;
+mod form_limits;
 mod frames;
 mod helpers;
 mod inputs;

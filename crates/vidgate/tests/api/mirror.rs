@@ -182,11 +182,7 @@ async fn a_200_mb_output_is_mirrored_with_bounded_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_on_postgres_serve_each_others_media() {
-    let Some(admin_url) = std::env::var("VIDGATE_TEST_PG_URL").ok().filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: VIDGATE_TEST_PG_URL is not set");
-        return;
-    };
+    let Some(admin_url) = vidgate_store::postgres::testing::test_url() else { return };
     let (db_url, db_name) = crate::replicas::fresh_database(&admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let s3 = S3Server::start();

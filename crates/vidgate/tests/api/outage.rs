@@ -50,7 +50,7 @@ fn fill(dir: &std::path::Path) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_full_disk_answers_503_loses_nothing_committed_and_recovers() {
     let Some(disk) = SmallDisk::mount(24) else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        vidgate_store::postgres::testing::missing_prerequisite("a tmpfs mount (root)");
         return;
     };
     let data = disk.dir.path().join("data");

@@ -3,7 +3,8 @@
 //! emulator. Afterwards every request answered 200 exists and ends, none went upstream twice,
 //! calls during the outage got 503 (never 500), and wake-ups work again. Prints its figures as
 //! one JSON line (`cargo test -p vidgate --test api pg_outage -- --nocapture`). Skipped where
-//! PostgreSQL's server binaries are not installed or this process is not root.
+//! PostgreSQL's server binaries are not installed or this process is not root (failed, when
+//! `CI` is set).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -96,13 +97,17 @@ struct Tally {
     /// Create answers while the database was down, by status.
     during: BTreeMap<u16, u64>,
     other: BTreeMap<u16, u64>,
+    /// 503 answers without a usable `Retry-After` (whole seconds, at least 1).
+    unavailable_without_retry_after: u64,
     recovered_at: Option<Instant>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgresql_restart_mid_load_loses_nothing_and_duplicates_nothing() {
     let Some(cluster) = OwnCluster::start() else {
-        eprintln!("skipped: no PostgreSQL server binaries, or not root");
+        vidgate_store::postgres::testing::missing_prerequisite(
+            "PostgreSQL server binaries and root",
+        );
         return;
     };
     let upstream_dir = tempfile::tempdir().unwrap();
@@ -140,7 +145,15 @@ async fn a_postgresql_restart_mid_load_loses_nothing_and_duplicates_nothing() {
                     .await;
                 let Ok(r) = answer else { continue };
                 let status = r.status().as_u16();
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
                 let mut t = tally.lock().await;
+                if status == 503 && !retry_after.is_some_and(|s| s >= 1) {
+                    t.unavailable_without_retry_after += 1;
+                }
                 *(if was_down { &mut t.during } else { &mut t.other })
                     .entry(status)
                     .or_default() += 1;
@@ -230,6 +243,7 @@ async fn a_postgresql_restart_mid_load_loses_nothing_and_duplicates_nothing() {
         "the outage was seen as 503: {:?}",
         t.during
     );
+    assert_eq!(t.unavailable_without_retry_after, 0, "every 503 says when to retry");
     assert!(recovery.is_some(), "creates never succeeded again");
     drop(replicas);
 }

@@ -87,3 +87,101 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     );
     drop(held);
 }
+
+#[tokio::test]
+async fn sockets_that_never_speak_are_closed_and_do_not_starve_the_cap() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_connections = 8;
+        c.server.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut silent = Vec::new();
+    for i in 0..8 {
+        let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+        // Some say nothing at all; some stop inside the HTTP/2 preface, where the protocol
+        // is still undecided (HTTP/1's own header timeout has not started there either).
+        if i % 2 == 1 {
+            s.write_all(b"PRI * HTTP/2").await.unwrap();
+        }
+        silent.push(s);
+    }
+    // Every slot is held by a silent socket; the next client is served once they are cut.
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), app.http.get(app.url("/healthz")).send())
+        .await
+        .expect("healthz answered while silent sockets held every connection slot")
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(5), "served after {:?}", started.elapsed());
+    for (i, s) in silent.iter_mut().enumerate() {
+        let took = closed_within(s, Duration::from_secs(5)).await;
+        assert!(took.is_some(), "silent connection {i} was still open after 5 s");
+    }
+}
+
+/// A connection with a 2 KB receive buffer that asks for `path` and then reads nothing.
+async fn non_reader(app: &TestApp, path: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    let mut s = socket.connect(addr(app).parse().unwrap()).await.unwrap();
+    let head =
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n", app.key);
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn clients_that_never_read_a_video_are_dropped_at_the_write_stall_timeout() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.max_connections = 4;
+        c.server.write_stall_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let id = app.create(&crate::helpers::small_request("a video nobody reads")).await;
+    app.drive_to_completion().await;
+    // Make the kept video 32 MB, far more than the socket buffers between the two ends hold.
+    let id_parsed: vidgate_domain::RequestId = id.parse().unwrap();
+    let mut object = app
+        .store
+        .media_of(id_parsed)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.variant == "video")
+        .expect("the sandbox kept the video");
+    let big = 32 * 1024 * 1024;
+    let path = app.data_dir.join("media").join(&object.object_key);
+    std::fs::write(&path, vec![7u8; big]).unwrap();
+    object.size = big as i64;
+    app.store.record_media(object).await.unwrap();
+    let content = format!("/tencent-vod/v1/aigc-video/requests/{id}/content");
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        readers.push(non_reader(&app, &content).await);
+    }
+    // Every slot is held by a client that reads nothing; they are dropped after a second of
+    // no progress, and the next client is served.
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), app.http.get(app.url("/healthz")).send())
+        .await
+        .expect("healthz answered while non-readers held every connection slot")
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(6), "served after {:?}", started.elapsed());
+    // What each got before the cut is far less than the file: the server gave up on it.
+    for (i, s) in readers.iter_mut().enumerate() {
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => got += n,
+                Err(_) => panic!("non-reader {i} was still connected"),
+            }
+        }
+        assert!(got < big, "non-reader {i} got the whole file ({got} bytes)");
+    }
+    // A client that reads gets the whole file.
+    let r = app.http.get(app.url(&content)).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().len(), big);
+}

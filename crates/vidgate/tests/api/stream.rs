@@ -166,10 +166,7 @@ async fn a_browser_can_open_the_stream_with_the_token_from_the_status_route() {
 /// other within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_by_another_replica_reaches_the_stream_within_a_second() {
-    let Some(admin) = std::env::var("VIDGATE_TEST_PG_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: VIDGATE_TEST_PG_URL is not set");
-        return;
-    };
+    let Some(admin) = vidgate_store::postgres::testing::test_url() else { return };
     let (db_url, db_name) = crate::replicas::fresh_database(&admin).await;
     let dir = tempfile::tempdir().unwrap();
     let env = [

@@ -155,3 +155,44 @@ async fn sigterm_closes_open_streams_and_the_process_exits_within_its_deadline()
         assert!(ends_within(r, Duration::from_secs(1)).await, "a stream survived the process");
     }
 }
+
+#[tokio::test]
+async fn sigterm_answers_a_waiting_create_at_once_and_the_process_exits() {
+    const KEY: &str = "wait-shutdown-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::process::Server::start(
+        dir.path(),
+        &[
+            ("VIDGATE_BOOTSTRAP_KEY", KEY),
+            // Long enough that a wait holding the shutdown would show: it must not need it.
+            ("VIDGATE_SERVER__SHUTDOWN_DEADLINE", "30s"),
+            ("VIDGATE_SANDBOX__QUEUE_DELAY", "1h"),
+        ],
+    );
+    let base = server.base.clone();
+    let waiting = tokio::spawn(async move {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/tencent-vod/v1/aigc-video"))
+            .bearer_auth(KEY)
+            .header("prefer", "wait=60")
+            .json(&small_request("held by Prefer: wait"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap(), Instant::now())
+    });
+    // The create is committed and waiting before the signal.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "the create should still be waiting");
+    let started = Instant::now();
+    let exit = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    let took = started.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?} with a waiting create");
+    let (status, body, answered) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "IN_QUEUE", "{body}");
+    assert!(body["request_id"].is_string());
+    assert!(answered.duration_since(started) < Duration::from_secs(3));
+}

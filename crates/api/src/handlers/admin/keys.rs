@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use vidgate_domain::pricing::Credits;
-use vidgate_store::{KeyBudget, KeyLimits, KeyRecord, KeyRole, NewKey, StoreError};
+use vidgate_store::{KeyBudget, KeyLimits, KeyRecord, KeyRole, NewKey, StoreError, TopUp};
 
 use super::{audit, key_named, typed};
 use crate::auth::AdminKey;
@@ -385,6 +385,7 @@ pub async fn set_budget(
         (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
         (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
+        (status = 409, description = "A negative adjustment larger than a prepaid key's balance (`would_overdraw`).", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad field, named.", body = crate::openapi::ValidationErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
@@ -415,10 +416,20 @@ pub async fn top_up(
     }
     let key = key_named(&state, &name).await?;
     let note = format!("{}: {note}", actor.name);
-    state
-        .store
-        .top_up(&key.id, credits, note.trim_end_matches([':', ' ']), state.clock.now_ms())
-        .await?;
+    let now = state.clock.now_ms();
+    match state.store.top_up(&key.id, credits, note.trim_end_matches([':', ' ']), now).await? {
+        TopUp::Done(_) => {}
+        TopUp::NoSuchKey => return Err(ApiError::NotFound(format!("no key named {name:?}"))),
+        TopUp::WouldOverdraw { balance } => {
+            return Err(ApiError::Conflict {
+                detail: format!(
+                    "key {name:?} is prepaid and its balance is {balance} credits: an adjustment of {} would take it below zero",
+                    body.amount
+                ),
+                error_type: "would_overdraw",
+            });
+        }
+    }
     audit(
         &state,
         &actor,

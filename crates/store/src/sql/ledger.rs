@@ -1,0 +1,213 @@
+//! Money, written in one place. A create's hold, the settlement or release that closes it, an
+//! overage, a top-up or an adjustment, and the per-period spend counters (`key_spend`) that
+//! budget checks read: each is a function here, called by the store inside the transaction
+//! of the transition that causes it (the insert, the completion, the cancel, the reaper's
+//! sweep, the end of following a job), so a hold exists exactly when its task does and is
+//! closed exactly once. No trigger writes money; the SQL below is this module's alone.
+//!
+//! The rules (README, "Accounting"): a hold is the most a request can cost by its parameters.
+//! It is released only when the request never reached the upstream or the upstream failed
+//! it; a job the upstream ran is settled at what the upstream reports, never above the hold
+//! (an excess is an `overage` row the operator sees, never taken from a balance); a job whose
+//! end stays unknown for the whole following window is settled at its hold. So a prepaid
+//! balance, checked against the hold at create, never goes below zero.
+//!
+//! Amounts are micro-credits. `ledger.amount` is a row's effect on the key's balance, and
+//! `ledger.spend` on what the key spent: a balance is `sum(amount)`, always.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use vidgate_domain::pricing::{Cost, Credits};
+use vidgate_domain::{Millis, Usage};
+
+use super::batch::{MultiRow, chunk_sizes};
+use super::budget::periods;
+use crate::db::{Tx, shared_sql, sql};
+use crate::{NewTask, Result, StoreError};
+
+/// A row of `key_spend` to add to, and how much.
+type SpendKey = (String, String);
+
+/// Takes the holds of `tasks` (those with a price), in as few statements as they allow.
+pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day, month,
+                                 model)",
+            "(?, ?, ?, 'hold', 'open', ?, ?, ?, ?, ?)",
+            "",
+        )
+    });
+    let priced: Vec<(&NewTask, Credits)> =
+        tasks.iter().filter_map(|t| t.quote.as_ref().map(|q| (*t, q.amount))).collect();
+    let mut spend: BTreeMap<SpendKey, Credits> = BTreeMap::new();
+    let mut rest = priced.as_slice();
+    for size in chunk_sizes(priced.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for (task, amount) in chunk {
+            let (day, month) = periods(task.created_at);
+            for period in [day.as_str(), month.as_str(), "all"] {
+                let sum = spend.entry((task.key_id.clone(), period.to_owned())).or_default();
+                *sum = *sum + *amount;
+            }
+            stmt = stmt
+                .bind(task.created_at)
+                .bind(&task.key_id)
+                .bind(task.id.to_string())
+                .bind(-*amount)
+                .bind(*amount)
+                .bind(day)
+                .bind(month)
+                .bind(task.quote.as_ref().map(|q| q.model_name.clone()));
+        }
+        tx.execute(stmt).await?;
+    }
+    add_spend(tx, spend).await
+}
+
+/// How a request's hold closes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Close<'a> {
+    /// The upstream made it: charged its cost at most up to the hold (no price: the hold).
+    Settle { cost: Option<&'a Cost>, usage: Option<&'a Usage>, note: Option<&'a str> },
+    /// Nothing was learnt of the job for the whole following window: charged the hold, since
+    /// the upstream bills what it ran.
+    SettleAtHold { note: &'a str },
+    /// It never reached the upstream, or the upstream failed it: nothing charged.
+    Release { note: Option<&'a str> },
+}
+
+/// What a close charged, for the caller's log line (`None`: the request held nothing, or its
+/// hold was closed already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed {
+    pub charged: Credits,
+    /// What the upstream reported beyond the hold, not charged.
+    pub uncharged: Credits,
+}
+
+/// Closes the hold of `request_id`, once: a second close of the same hold changes nothing.
+pub(crate) async fn close(
+    tx: &mut Tx,
+    request_id: &str,
+    at: Millis,
+    how: Close<'_>,
+) -> Result<Option<Closed>> {
+    let open = sql("SELECT key_id, amount, day, month, model FROM ledger
+                    WHERE request_id = $1 AND phase = 'open'")
+    .bind(request_id);
+    let Some(h) = tx.fetch_one(open).await? else { return Ok(None) };
+    let (key_id, day, month) = (h.text("key_id")?, h.text("day")?, h.text("month")?);
+    let held = -Credits::from_micros(h.int("amount")?);
+    let (kind, charged, reported, seconds, usage, note) = match how {
+        Close::Settle { cost, usage, note } => {
+            // What the upstream's usage is worth at the quoted price, capped or not.
+            let reported = cost.map_or(held, |c| c.amount + c.uncharged.unwrap_or_default());
+            let seconds = cost.and_then(|c| c.seconds);
+            let usage =
+                usage.map(serde_json::to_string).transpose().map_err(StoreError::corrupt)?;
+            ("settle", reported.min(held), reported, seconds, usage, note)
+        }
+        Close::SettleAtHold { note } => ("settle", held, held, None, None, Some(note)),
+        Close::Release { note } => ("release", Credits::ZERO, Credits::ZERO, None, None, note),
+    };
+    let written = tx
+        .execute(
+            sql("INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day,
+                                     month, model, seconds, usage, note)
+                 VALUES ($1, $2, $3, $4, 'close', $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (request_id, phase) WHERE phase IS NOT NULL DO NOTHING")
+            .bind(at)
+            .bind(&key_id)
+            .bind(request_id)
+            .bind(kind)
+            .bind(held - charged)
+            .bind(charged - held)
+            .bind(&day)
+            .bind(&month)
+            .bind(h.opt_text("model")?)
+            .bind(seconds)
+            .bind(usage)
+            .bind(note),
+        )
+        .await?;
+    if written == 0 {
+        return Ok(None);
+    }
+    let uncharged = reported - charged;
+    if uncharged > Credits::ZERO {
+        tx.execute(
+            sql("INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day,
+                                     month, model, uncharged, note)
+                 VALUES ($1, $2, $3, 'overage', 'overage', 0, 0, $4, $5, $6, $7,
+                         'the upstream reported more than the hold; the excess is not charged')
+                 ON CONFLICT (request_id, phase) WHERE phase IS NOT NULL DO NOTHING")
+            .bind(at)
+            .bind(&key_id)
+            .bind(request_id)
+            .bind(&day)
+            .bind(&month)
+            .bind(h.opt_text("model")?)
+            .bind(uncharged),
+        )
+        .await?;
+    }
+    let delta = charged - held;
+    if delta != Credits::ZERO {
+        let spend = [day, month, "all".to_owned()].map(|p| ((key_id.clone(), p), delta));
+        add_spend(tx, spend.into_iter().collect()).await?;
+    }
+    Ok(Some(Closed { charged, uncharged }))
+}
+
+/// Credits added to a key (`amount` below zero: an adjustment taking some away).
+pub(crate) async fn top_up(
+    tx: &mut Tx,
+    key_id: &str,
+    amount: Credits,
+    note: &str,
+    at: Millis,
+) -> Result<()> {
+    let kind = if amount >= Credits::ZERO { "topup" } else { "adjust" };
+    tx.execute(
+        sql("INSERT INTO ledger (at, key_id, kind, amount, spend, note)
+             VALUES ($1, $2, $3, $4, 0, $5)")
+        .bind(at)
+        .bind(key_id)
+        .bind(kind)
+        .bind(amount)
+        .bind(note),
+    )
+    .await?;
+    add_spend(tx, [((key_id.to_owned(), "topups".to_owned()), amount)].into_iter().collect()).await
+}
+
+/// Adds to the spend counters (`key_spend`): one row per key and period. PostgreSQL spreads a
+/// key's counters over four shards, so replicas adding at once rarely wait on one row.
+async fn add_spend(tx: &mut Tx, spend: BTreeMap<SpendKey, Credits>) -> Result<()> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO key_spend (key_id, period, shard, spent)",
+            "(?, ?, ?, ?)",
+            "ON CONFLICT (key_id, period, shard) DO UPDATE SET spent = key_spend.spent + excluded.spent",
+        )
+    });
+    let shard = tx.shard();
+    let rows: Vec<(SpendKey, Credits)> = spend.into_iter().collect();
+    let mut rest = rows.as_slice();
+    for size in chunk_sizes(rows.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for ((key_id, period), delta) in chunk {
+            stmt = stmt.bind(key_id.as_str()).bind(period.as_str()).bind(shard).bind(*delta);
+        }
+        tx.execute(stmt).await?;
+    }
+    Ok(())
+}

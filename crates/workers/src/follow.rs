@@ -1,0 +1,104 @@
+//! Following a detached job (`Completion::Detached`): its request has ended for its owner (a
+//! deadline, a crashing step, an upstream that would not answer) but the upstream may still
+//! run the job, and the upstream bills what it runs. So the job keeps its slot and its hold
+//! while this step asks about it: settled at what the upstream reports when it finishes it,
+//! released when the upstream fails it or has no job for the request at all. The request
+//! itself stays as its owner was told. Anything in between (still running, a status call
+//! refused) asks again later; the reaper settles a job at its hold once its window closes
+//! with its end still unknown. This step keeps no files, so a step that crashed its worker
+//! (an output too large to copy) does not crash this one.
+
+use std::time::Duration;
+
+use vidgate_providers::{ErrorClass, PollJob, PollStatus, SubmitJob};
+use vidgate_store::{FollowEnd, LogEntry, TaskRecord};
+
+use crate::WorkerError;
+use crate::context::{WorkerContext, ms};
+
+pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), WorkerError> {
+    let now = ctx.now();
+    let account = task.account.clone().unwrap_or_default();
+    let later = |d: Duration| ctx.store.defer_reconcile(task.lease(), ctx.now() + ms(d), ctx.now());
+    let (Some(upstream_task_id), Some(submitted_at)) =
+        (task.upstream_task_id.as_deref(), task.submitted_at)
+    else {
+        // An attempt whose answer was lost: ask the upstream whether it made a job.
+        let job = SubmitJob {
+            request_id: task.id,
+            account: &account,
+            request: &task.request,
+            attempt: task.submit_attempts,
+        };
+        match ctx.provider.find(job).await {
+            Ok(Some(found)) => {
+                ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;
+                later(Duration::ZERO).await?;
+            }
+            Ok(None) => {
+                let log = LogEntry::info(
+                    now,
+                    "the upstream has no job for this request: nothing ran, nothing is charged",
+                );
+                ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, now, log).await?;
+            }
+            Err(e) => {
+                tracing::warn!(code = %e.code, "looking up a lost attempt's job failed; asking again later");
+                later(ctx.provider.poll_delay(Duration::ZERO).max(ctx.retry.initial)).await?;
+            }
+        }
+        return Ok(());
+    };
+    let job = PollJob {
+        key_id: &task.key_id,
+        request_id: task.id,
+        account: &account,
+        upstream_task_id,
+        submitted_at,
+        request: &task.request,
+    };
+    let delay = ctx.provider.poll_delay(Duration::from_millis((now - submitted_at).max(0) as u64));
+    // No heartbeat: one status call is far shorter than a lease, and a claim that runs out
+    // is taken again by the next poller (its fenced write then finds nothing to change).
+    let polled = ctx.provider.poll(job).await;
+    match polled {
+        Ok(PollStatus::Waiting | PollStatus::Processing { .. }) => {
+            later(delay).await?;
+        }
+        Ok(PollStatus::Succeeded(mut output)) => {
+            // Its request has ended: nobody reads these files.
+            crate::media::discard(&ctx.media, &task, &mut output).await;
+            let charge = crate::result_body::charge(&task, &output);
+            let what = match charge.cost.as_ref() {
+                Some(c) => format!("charged {} credits, as the upstream bills it", c.amount),
+                None => "charged its hold (it has no price)".into(),
+            };
+            let log = LogEntry::warn(
+                ctx.now(),
+                format!("the upstream finished the job after its request had ended: {what}"),
+            );
+            let end = FollowEnd::Succeeded(charge);
+            if ctx.store.end_reconcile(task.lease(), end, ctx.now(), log).await? {
+                tracing::warn!(request_id = %task.id, "a detached job finished upstream; charged");
+            }
+        }
+        Ok(PollStatus::Failed { code, .. }) => {
+            let log = LogEntry::info(
+                ctx.now(),
+                format!("the upstream job failed ({code}); nothing charged"),
+            );
+            ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, ctx.now(), log).await?;
+        }
+        // Not told how it ended: ask again (until the window closes, when the reaper settles
+        // it at its hold).
+        Err(e) => {
+            let wait = match e.class {
+                ErrorClass::Retryable => e.retry_after.unwrap_or(delay),
+                ErrorClass::Fatal => delay.max(ctx.provider.poll_delay(Duration::from_secs(3600))),
+            };
+            tracing::warn!(code = %e.code, "asking about a detached job failed; asking again later");
+            later(wait.max(ctx.retry.initial)).await?;
+        }
+    }
+    Ok(())
+}
