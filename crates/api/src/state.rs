@@ -11,6 +11,8 @@ use vidgate_store::Store;
 pub struct ApiConfig {
     /// Public base URL for the absolute URLs in answers; `None`: from each request's Host.
     pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-Proto`/`-Host` count (none by default).
+    pub trusted_proxies: vidgate_providers::egress::AddressList,
     /// Whether this listener serves TLS (URLs then default to https).
     pub tls: bool,
     pub max_body_bytes: usize,

@@ -52,9 +52,11 @@ pub struct Metrics {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Usage>,
-    /// What it was charged, once it ended: the actual cost when it succeeded, 0 when it
-    /// failed, was cancelled or timed out, unless a timed-out job then succeeded upstream
-    /// (charged, as the upstream bills it). Absent: unpriced or still running.
+    /// What it was charged, once that is known: the cost of what the upstream made when it
+    /// succeeded, 0 when it never reached the upstream or the upstream failed it. A request
+    /// that ended for its owner while the upstream had its job (a timeout) is charged as the
+    /// upstream bills that job once it ends. Absent: unpriced, still running, or its upstream
+    /// job is still followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
 }
@@ -63,12 +65,13 @@ impl Metrics {
     fn of(t: &TaskRecord) -> Self {
         let charge = t.charge.as_ref();
         let cost = match t.state {
+            _ if t.following_until.is_some() => None,
             TaskState::Succeeded => charge
                 .and_then(|c| c.cost.as_ref())
                 .map(|c| c.amount)
                 .or(t.quote.as_ref().map(|q| q.amount)),
-            // Failed, cancelled or timed out: nothing, unless the upstream finished a timed-out
-            // job late and billed it (then so does vidgate).
+            // Failed, cancelled or timed out: nothing, unless the upstream ran the job anyway
+            // and billed it (then so does vidgate).
             s if s.is_terminal() => charge
                 .and_then(|c| c.cost.as_ref())
                 .map(|c| c.amount)

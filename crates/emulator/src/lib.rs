@@ -20,7 +20,7 @@ mod validate;
 pub use config::{EmulatorAccount, EmulatorConfig, Faults};
 pub use file::{EmulatorFile, default_account};
 pub use http::router;
-pub use state::{Emulator, Stats};
+pub use state::{Emulator, JobRecord, Stats};
 
 /// Runs `step` every 100 ms until the token is cancelled (the emulator as a server).
 pub async fn tick(emulator: std::sync::Arc<Emulator>, stop: tokio_util::sync::CancellationToken) {

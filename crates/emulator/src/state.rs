@@ -103,6 +103,22 @@ pub struct Stats {
     pub tasks_by_status: BTreeMap<String, u64>,
 }
 
+/// One job the emulator accepted, as the upstream's bill counts it: every job it ran is
+/// billed, whatever became of the request that asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRecord {
+    pub task_id: String,
+    pub sub_app_id: u64,
+    /// The caller's `SessionId` (vidgate's request id).
+    pub session_id: String,
+    /// `WAITING`, `PROCESSING` or `FINISH`.
+    pub status: &'static str,
+    /// Finished with a video.
+    pub succeeded: bool,
+    /// `Usage.OutputSeconds` of a finished video.
+    pub output_seconds: Option<i64>,
+}
+
 #[derive(Default)]
 struct Inner {
     tasks: HashMap<String, EmuTask>,
@@ -150,6 +166,30 @@ impl Emulator {
             *stats.tasks_by_status.entry(t.phase.as_str().into()).or_default() += 1;
         }
         stats
+    }
+
+    /// Every job accepted so far, in the order they were created.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.tasks.get(id))
+            .map(|t| {
+                let video = match &t.outcome {
+                    Some(Outcome::Success(f)) => Some(f),
+                    _ => None,
+                };
+                JobRecord {
+                    task_id: t.id.clone(),
+                    sub_app_id: t.sub_app_id,
+                    session_id: t.session_id.clone(),
+                    status: t.phase.as_str(),
+                    succeeded: video.is_some(),
+                    output_seconds: video.map(|f| f.duration.round() as i64),
+                }
+            })
+            .collect()
     }
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut Stats)) {

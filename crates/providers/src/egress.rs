@@ -17,13 +17,53 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct EgressPolicy {
-    allow: Vec<IpNet>,
+    allow: AddressList,
 }
 
-/// An `egress.allow` entry that is neither a CIDR nor an address.
+/// An address-list entry that is neither a CIDR nor an address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a CIDR like 10.0.0.0/8 or an IP address")]
 pub struct BadAllowEntry(pub String);
+
+/// Networks named in configuration as a comma-separated list of CIDRs or single addresses
+/// (`127.0.0.1/32, 10.0.0.0/8, ::1`): `egress.allow`, `server.trusted_proxies`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct AddressList(Vec<IpNet>);
+
+impl AddressList {
+    pub fn parse(list: &str) -> Result<Self, BadAllowEntry> {
+        let mut nets = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| BadAllowEntry(item.to_owned()))?;
+            nets.push(net);
+        }
+        Ok(AddressList(nets))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 peer may reach a dual-stack listener as an IPv4-mapped IPv6 address.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl TryFrom<String> for AddressList {
+    type Error = BadAllowEntry;
+    fn try_from(list: String) -> Result<Self, BadAllowEntry> {
+        AddressList::parse(&list)
+    }
+}
 
 impl TryFrom<String> for EgressPolicy {
     type Error = BadAllowEntry;
@@ -56,24 +96,16 @@ pub enum EgressError {
 impl EgressPolicy {
     /// `allow`: CIDRs (or single addresses) that are reachable even though not public.
     pub fn new(allow: Vec<IpNet>) -> Self {
-        EgressPolicy { allow }
+        EgressPolicy { allow: AddressList(allow) }
     }
 
     /// Parses a comma-separated list like `127.0.0.1/32, 10.0.0.0/8, ::1`.
     pub fn parse(list: &str) -> Result<Self, BadAllowEntry> {
-        let mut allow = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let net = item
-                .parse::<IpNet>()
-                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| BadAllowEntry(item.to_owned()))?;
-            allow.push(net);
-        }
-        Ok(EgressPolicy { allow })
+        AddressList::parse(list).map(|allow| EgressPolicy { allow })
     }
 
     pub fn permits(&self, ip: IpAddr) -> bool {
-        is_public(ip) || self.allow.iter().any(|n| n.contains(&ip))
+        is_public(ip) || self.allow.0.iter().any(|n| n.contains(&ip))
     }
 
     /// Checks a URL's scheme, and its host when the host is a literal IP address.

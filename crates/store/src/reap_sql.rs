@@ -81,7 +81,7 @@ pub(crate) const EXPIRE_FOLLOWING: &str =
  WHERE seq IN (SELECT seq FROM tasks WHERE reconcile_until IS NOT NULL AND reconcile_until <= $1
                LIMIT $2)
    AND reconcile_until IS NOT NULL AND reconcile_until <= $1
- RETURNING id";
+ RETURNING id, quote";
 
 /// `$1` now, `$2` batch: submit leases that ran out go back to the queue. The account stays
 /// named: the upstream is asked there whether the lost attempt created a job.

@@ -105,15 +105,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
 }
 
 impl<S: AsyncWrite + Unpin> Guarded<S> {
-    /// Runs one write-side call: progress clears the stall, a blocked call counts towards it.
+    /// Runs one write-side call. Bytes written clear the stall; a blocked call counts towards
+    /// it. A finished flush is not progress: on a socket it is always ready, and a client
+    /// that reads nothing would otherwise reset the clock at every flush.
     fn write_with<T>(
         &mut self,
         cx: &mut Context<'_>,
+        wrote: impl FnOnce(&T) -> bool,
         call: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         match call(Pin::new(&mut self.inner), cx) {
             Poll::Ready(out) => {
-                self.stalled = None;
+                if out.as_ref().is_ok_and(wrote) {
+                    self.stalled = None;
+                }
                 Poll::Ready(out)
             }
             Poll::Pending => match self.blocked(cx) {
@@ -130,7 +135,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.write_with(cx, |s, cx| s.poll_write(cx, buf))
+        self.write_with(cx, |n| *n > 0, |s, cx| s.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -138,7 +143,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.write_with(cx, |s, cx| s.poll_write_vectored(cx, bufs))
+        self.write_with(cx, |n| *n > 0, |s, cx| s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -146,11 +151,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.write_with(cx, |s, cx| s.poll_flush(cx))
+        self.write_with(cx, |_| false, |s, cx| s.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.write_with(cx, |s, cx| s.poll_shutdown(cx))
+        self.write_with(cx, |_| false, |s, cx| s.poll_shutdown(cx))
     }
 }
 

@@ -158,6 +158,7 @@ fn api_config(
     Ok(ApiConfig {
         aliases: Arc::new(config.rules.alias_catalog()?),
         public_url: config.server.public_url.clone(),
+        trusted_proxies: config.server.trusted_proxies.clone(),
         tls: config.tls(),
         max_body_bytes: config.server.max_body_bytes,
         request_deadline: config.queue.request_deadline,

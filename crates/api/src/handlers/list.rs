@@ -26,8 +26,10 @@ pub struct ListParams {
     /// Requests per page, 1–100; default 20.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^[1-9][0-9]{0,17}$")]
+    /// `next_cursor` of the previous page (opaque: the id of its last request).
+    #[param(
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -41,6 +43,24 @@ pub(crate) fn page_size(raw: Option<&str>) -> Result<i64, ApiError> {
             format!("limit must be an integer from 1 to {MAX_LIMIT}"),
         )
     })
+}
+
+/// The position a `cursor` stands for: after the request it names, which must be one of the
+/// caller's own (one its owner deleted since still counts, so paging goes on). The cursor says
+/// nothing about other keys' requests (a row number would have counted them).
+async fn cursor_seq(state: &AppState, key_id: &str, cursor: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            &["query", "cursor"],
+            "value_error",
+            "cursor must be a next_cursor value from a previous page",
+        )
+    };
+    let id = cursor.parse::<vidgate_domain::RequestId>().map_err(|_| bad())?;
+    match state.store.get_task_any(id).await? {
+        Some(t) if t.key_id == key_id => Ok(t.seq),
+        _ => Err(bad()),
+    }
 }
 
 fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
@@ -60,21 +80,7 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
         ),
     };
     let limit = page_size(p.limit.as_deref())?;
-    let before_seq = match p.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>().ok().filter(|n| *n > 0 && !c.starts_with(['+', '0'])).ok_or_else(
-                || {
-                    ApiError::invalid(
-                        &["query", "cursor"],
-                        "value_error",
-                        "cursor must be a next_cursor value from a previous page",
-                    )
-                },
-            )?,
-        ),
-    };
-    Ok(ListQuery { states, before_seq, limit, ..Default::default() })
+    Ok(ListQuery { states, limit, ..Default::default() })
 }
 
 /// The caller's own requests, newest first, cursor-paged.
@@ -107,10 +113,13 @@ pub async fn page(
     params: &ListParams,
     base: &BaseUrl,
 ) -> Result<ListBody, ApiError> {
-    let query = parse_params(params)?;
+    let mut query = parse_params(params)?;
+    if let Some(cursor) = params.cursor.as_deref() {
+        query.before_seq = Some(cursor_seq(state, key_id, cursor).await?);
+    }
     let tasks = state.store.list_tasks(key_id, &query).await?;
     let next_cursor = (tasks.len() as i64 == query.limit)
-        .then(|| tasks.last().map(|t| t.seq.to_string()))
+        .then(|| tasks.last().map(|t| t.id.to_string()))
         .flatten();
     let mut requests = Vec::with_capacity(tasks.len());
     for t in &tasks {

@@ -392,6 +392,14 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
     let report = store.reap(T0 + 12 + HOUR, limits).await.unwrap();
     assert_eq!(report.settled_at_hold, 1);
+    let settled = store.get_task_any(c.id).await.unwrap().unwrap();
+    let cost = settled.charge.and_then(|ch| ch.cost).unwrap();
+    assert_eq!(
+        (cost.amount, cost.basis),
+        (credits(1.0), CostBasis::Estimate),
+        "its charge says so"
+    );
+    assert_eq!(settled.following_until, None);
     assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
     let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
     assert_eq!(

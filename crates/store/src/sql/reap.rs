@@ -4,13 +4,36 @@
 //! are released, detached jobs whose window closed are settled at their hold, and old dedup
 //! claims are purged; each with its ledger rows, webhook, log line and events.
 
+use vidgate_domain::pricing::{Cost, CostBasis, Quote};
 use vidgate_domain::{ErrorType, Millis};
 
 use super::ledger::{self, Close};
 use super::tasks::{insert_log, task_event};
 use super::{SqlStore, webhooks};
-use crate::db::{Row, sql};
-use crate::{LogEntry, ReapLimits, ReapReport, Result, StoreEvent, reap_sql};
+use crate::db::{Row, Tx, sql};
+use crate::{Charge, LogEntry, ReapLimits, ReapReport, Result, StoreError, StoreEvent, reap_sql};
+
+/// Records on the task that it was charged its quote (no usage was reported for it).
+async fn settled_at_quote(tx: &mut Tx, id: &str, quote: Option<String>) -> Result<()> {
+    let Some(quote) = quote else { return Ok(()) };
+    let quote: Quote = serde_json::from_str(&quote).map_err(StoreError::corrupt)?;
+    let cost = Cost {
+        amount: quote.amount,
+        seconds: quote.seconds,
+        basis: CostBasis::Estimate,
+        uncharged: None,
+    };
+    let charge = Charge { usage: None, cost: Some(cost) };
+    let charge = serde_json::to_string(&charge).map_err(StoreError::corrupt)?;
+    tx.execute(
+        sql("UPDATE tasks SET cost = $1, charge = $2 WHERE id = $3")
+            .bind(quote.amount)
+            .bind(charge)
+            .bind(id),
+    )
+    .await?;
+    Ok(())
+}
 
 pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
     let batch = limits.batch.max(1);
@@ -63,12 +86,15 @@ pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> R
         insert_log(&mut tx, id, &LogEntry::warn(now, "dispatcher lease expired before the upstream answered; back in the queue (the resubmission reuses the same upstream SessionId)")).await?;
     }
     let released = ids(&tx.fetch(sql(reap_sql::RELEASE).bind(now).bind(batch)).await?)?;
-    let expired = ids(&tx.fetch(sql(reap_sql::EXPIRE_FOLLOWING).bind(now).bind(batch)).await?)?;
-    for id in &expired {
+    let expired_rows = tx.fetch(sql(reap_sql::EXPIRE_FOLLOWING).bind(now).bind(batch)).await?;
+    for row in &expired_rows {
+        let id = row.text("id")?;
         let note = "nothing was learnt of the upstream job before its following window closed; charged its hold, as the upstream bills what it ran";
-        ledger::close(&mut tx, id, now, Close::SettleAtHold { note }).await?;
-        insert_log(&mut tx, id, &LogEntry::warn(now, note)).await?;
+        ledger::close(&mut tx, &id, now, Close::SettleAtHold { note }).await?;
+        settled_at_quote(&mut tx, &id, row.opt_text("quote")?).await?;
+        insert_log(&mut tx, &id, &LogEntry::warn(now, note)).await?;
     }
+    let expired = ids(&expired_rows)?;
     let purged = tx.execute(sql(reap_sql::PURGE_DEDUP).bind(now).bind(batch)).await?;
     if !(requeued.is_empty() && timed_out.is_empty() && crashed.is_empty() && expired.is_empty()) {
         tx.emit([StoreEvent::Dispatch]);

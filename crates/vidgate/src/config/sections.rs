@@ -114,6 +114,8 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     #[serde(default, deserialize_with = "empty_is_none")]
     pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-Proto`/`-Host` headers are believed.
+    pub trusted_proxies: vidgate_providers::egress::AddressList,
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,

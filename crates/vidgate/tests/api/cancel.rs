@@ -24,20 +24,27 @@ async fn cancelling_a_queued_request_ends_it_without_ever_dispatching_it() {
     assert_eq!(body["error_type"], "request_cancelled");
 }
 
+/// The upstream has no cancel call and bills the job it runs: a cancel after dispatch is
+/// accepted as fal's protocol allows (best effort once running), and the request runs on,
+/// keeping its slot, to be delivered and charged.
 #[tokio::test]
-async fn cancelling_a_running_request_ends_it_at_its_next_poll() {
+async fn a_running_request_cancelled_runs_on_to_be_delivered_and_charged() {
     let app = TestApp::spawn().await;
     let id = app.create(&small_request("interrupted")).await;
     app.dispatch_until_idle().await;
     let (code, body) = app.cancel_as(&app.key, &id).await;
     assert_eq!(code, StatusCode::ACCEPTED);
     assert_eq!(body["status"], "CANCELLATION_REQUESTED");
-    // Due at once: no clock advance needed.
-    assert_eq!(app.poll_until_idle().await, 1);
+    assert_eq!(app.poll_until_idle().await, 0, "nothing hurried: the job runs on");
     let s = app.status(&id).await;
-    assert_eq!(s["status"], "COMPLETED");
-    assert_eq!(s["error_type"], "request_cancelled");
-    assert!(app.store.slots_in_use("sandbox").await.unwrap().is_empty(), "the slot is free again");
+    assert_eq!(s["status"], "IN_PROGRESS", "{s}");
+    assert_eq!(app.store.slots_in_use("sandbox").await.unwrap(), vec![("sandbox".into(), 1)]);
+    let logs = app.logs(&id).await;
+    assert!(logs.iter().any(|l| l.contains("no cancel call")), "{logs:?}");
+    app.drive_to_completion().await;
+    let (code, _, result) = app.result(&id).await;
+    assert_eq!(code, StatusCode::OK, "delivered: {result}");
+    assert!(result["cost"]["amount"].as_f64().is_some_and(|c| c > 0.0), "charged: {result}");
 }
 
 #[tokio::test]

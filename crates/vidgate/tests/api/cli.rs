@@ -146,6 +146,69 @@ fn an_admin_key_is_made_on_the_database_host() {
     assert!(list.lines().any(|l| l.starts_with("ops ") && l.contains(" admin ")), "{list}");
 }
 
+/// Changes made with the command line on the database host are in the audit log, by
+/// `cli@<hostname>`, as the admin API's are by the acting key; nothing secret is recorded.
+#[tokio::test]
+async fn changes_made_on_the_database_host_are_audited_as_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| vidgate(dir.path(), args, &[]);
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    let key = ok(&["keys", "create", "--name", "ops", "--admin"]).trim().to_owned();
+    ok(&["keys", "budget", "ops", "--prepaid", "true"]);
+    ok(&["keys", "top-up", "ops", "5", "--note", "invoice 7"]);
+    // No path takes a prepaid balance below zero: an adjustment past it is refused.
+    let refused = run(&["keys", "top-up", "ops", "-10"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("below zero"));
+    ok(&["keys", "limits", "ops", "--max-queued", "3"]);
+    let secret = ok(&["keys", "rotate-secret", "ops"]).trim().to_owned();
+    ok(&["keys", "secret", "ops"]);
+    ok(&["keys", "revoke", "ops"]);
+
+    const ADMIN: &str = "audit-reader-key-0123456789abcdef";
+    let server = Server::start(dir.path(), &[("VIDGATE_BOOTSTRAP_KEY", ADMIN)]);
+    let audit: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/audit", server.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().or(audit.as_array()).expect("entries").clone();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let actor = format!("cli@{}", host.trim());
+    let seen: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            let text = |f: &str| e[f].as_str().unwrap_or_default().to_owned();
+            (text("actor_name"), text("action"), text("target"))
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        "key.create",
+        "key.budget",
+        "key.top_up",
+        "key.limits",
+        "key.rotate_secret",
+        "key.secret_read",
+        "key.revoke",
+    ]
+    .iter()
+    .map(|a| (actor.clone(), (*a).to_owned(), "ops".to_owned()))
+    .collect();
+    assert_eq!(seen, want, "{audit}");
+    assert_eq!(entries[0]["detail"]["role"], "admin");
+    assert_eq!(entries[2]["detail"]["amount"], 5.0);
+    let text = audit.to_string();
+    assert!(!text.contains(&key) && !text.contains(&secret), "no secret in the audit log");
+}
+
 #[test]
 fn config_default_prints_every_section_and_bad_settings_stop_startup_by_name() {
     let dir = tempfile::tempdir().unwrap();

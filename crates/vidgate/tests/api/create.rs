@@ -39,9 +39,8 @@ async fn the_seed_example_is_accepted_with_a_complete_queue_handle() {
     }
 }
 
-#[tokio::test]
-async fn urls_follow_the_forwarded_proto_and_host_or_the_configured_public_url() {
-    let app = TestApp::spawn().await;
+/// A create sent with forwarded headers, as a proxy (or anyone) would send them.
+async fn forwarded_create(app: &TestApp) -> Value {
     let r = app
         .http
         .post(app.queue_url(""))
@@ -52,7 +51,27 @@ async fn urls_follow_the_forwarded_proto_and_host_or_the_configured_public_url()
         .send()
         .await
         .unwrap();
-    let handle: Value = r.json().await.unwrap();
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    // From anyone (no trusted proxy configured): ignored, in the answer and in what is stored
+    // for the request's webhooks.
+    let app = TestApp::spawn().await;
+    let handle = forwarded_create(&app).await;
+    let status_url = handle["status_url"].as_str().unwrap();
+    assert!(status_url.starts_with(&format!("{}/tencent-vod/", app.base)), "{handle}");
+    let id = handle["request_id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.get_task_any(id).await.unwrap().unwrap();
+    assert_eq!(stored.public_base.as_deref(), Some(app.base.as_str()));
+    // From a trusted proxy (this test connects from 127.0.0.1): they decide.
+    let app = TestApp::spawn_with(|c| {
+        c.server.trusted_proxies =
+            vidgate_providers::egress::AddressList::parse("10.0.0.0/8, 127.0.0.1").unwrap();
+    })
+    .await;
+    let handle = forwarded_create(&app).await;
     assert!(
         handle["status_url"]
             .as_str()
@@ -60,7 +79,13 @@ async fn urls_follow_the_forwarded_proto_and_host_or_the_configured_public_url()
             .starts_with("https://videos.example.com/tencent-vod/"),
         "{handle}"
     );
+    let id = handle["request_id"].as_str().unwrap().parse().unwrap();
+    let stored = app.store.get_task_any(id).await.unwrap().unwrap();
+    assert_eq!(stored.public_base.as_deref(), Some("https://videos.example.com"));
+}
 
+#[tokio::test]
+async fn urls_follow_the_configured_public_url() {
     let app =
         TestApp::spawn_with(|c| c.server.public_url = Some("https://gw.example.org/".into())).await;
     let (_, _, handle) = app.post_create(&small_request("x")).await;

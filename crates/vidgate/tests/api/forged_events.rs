@@ -240,3 +240,75 @@ async fn a_flood_of_large_callbacks_leaves_memory_within_a_bound() {
     eprintln!("callback flood: RSS {before:.1} MB before, {after:.1} MB after");
     assert!(after - before < RSS_GROWTH_BOUND_MB, "RSS grew from {before:.1} MB to {after:.1} MB");
 }
+
+/// Apps (one on SQLite, or two replicas on one PostgreSQL) in push mode with polls at least
+/// 2 s apart, on an upstream that takes ten minutes per job.
+async fn flood_setup(database_url: Option<String>) -> (Vec<TestApp>, Upstream) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let up = Upstream::start(clock.clone(), |e| {
+        e.processing_time = Duration::from_secs(600);
+    })
+    .await;
+    let replicas = if database_url.is_some() { 2 } else { 1 };
+    let mut apps = Vec::new();
+    for _ in 0..replicas {
+        let url = database_url.clone();
+        let app = TestApp::spawn_with_clock(clock.clone(), |c| {
+            use_upstream(c, &up);
+            c.tencent.events = EventMode::Push;
+            c.tencent.callback_sign_key = vidgate::config::Secret::new(SIGN_KEY);
+            c.tencent.poll_initial = Duration::from_secs(2);
+            c.tencent.poll_max = Duration::from_secs(3600);
+            if let Some(url) = url {
+                c.store.database_url = vidgate::config::Secret::new(url);
+            }
+        })
+        .await;
+        apps.push(app);
+    }
+    (apps, up)
+}
+
+/// A captured callback replayed ten times a second for a minute, to every replica in turn,
+/// each replica polling as it goes: at most one upstream status call per poll interval (2 s),
+/// and the request goes on as the upstream says.
+async fn replays_cost_one_poll_per_interval(apps: &[TestApp], up: &Upstream) {
+    let first = &apps[0];
+    let (id, task_id) = running(first).await;
+    let captured = signed(first, 900);
+    let event = forged(&task_id, &id);
+    let describes = up.emulator.stats().describe_calls;
+    let mut accepted = 0;
+    for step in 0..600 {
+        let app = &apps[step % apps.len()];
+        let (code, answer) = post(app, &captured, &event).await;
+        assert_eq!(code, StatusCode::OK, "a genuine signature, replayed: {answer}");
+        accepted += answer["recorded"].as_i64().unwrap_or(0);
+        for app in apps {
+            app.poll_until_idle().await;
+        }
+        first.advance(100);
+    }
+    let calls = up.emulator.stats().describe_calls - describes;
+    assert!(accepted > 500, "the replays were taken as events: {accepted}");
+    assert!(calls >= 10, "events still bring polls forward: {calls}");
+    assert!(calls <= 60 / 2 + 1, "{calls} status calls for 600 replays in 60 s, 2 s apart");
+    let s = first.status(&id).await;
+    assert_eq!(s["status"], "IN_PROGRESS", "the upstream is still working: {s}");
+}
+
+#[tokio::test]
+async fn a_flood_of_replayed_callbacks_costs_one_poll_per_interval() {
+    let (apps, up) = flood_setup(None).await;
+    replays_cost_one_poll_per_interval(&apps, &up).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_replays_to_two_replicas_cost_one_poll_per_interval() {
+    let Some(admin) = vidgate_store::postgres::testing::test_url() else { return };
+    let (db_url, db_name) = crate::replicas::fresh_database(&admin).await;
+    let (apps, up) = flood_setup(Some(db_url)).await;
+    replays_cost_one_poll_per_interval(&apps, &up).await;
+    drop(apps);
+    crate::replicas::drop_database(&admin, &db_name).await;
+}

@@ -252,7 +252,11 @@ impl TestApp {
     }
 
     pub async fn logs(&self, id: &str) -> Vec<String> {
-        let (_, body) = self.status_as(&self.key, id, true).await;
+        self.logs_as(&self.key, id).await
+    }
+
+    pub async fn logs_as(&self, key: &str, id: &str) -> Vec<String> {
+        let (_, body) = self.status_as(key, id, true).await;
         body["logs"]
             .as_array()
             .expect("logs")

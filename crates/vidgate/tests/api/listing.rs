@@ -37,6 +37,15 @@ async fn a_key_lists_only_its_own_requests_newest_first_in_pages() {
         .await;
     assert_eq!(ids(&page3), vec![mine[0].clone()]);
     assert_eq!(page3["next_cursor"], Value::Null);
+    // The cursor is the last request's id: it tells nothing of other keys' requests (a row
+    // number counted every key's), and another key's id is no cursor for this one.
+    assert_eq!(cursor, mine[3], "opaque: the id of the page's last request");
+    let theirs = app.post_create_as(&other, &small_request("theirs, too")).await.2;
+    let theirs = theirs["request_id"].as_str().unwrap();
+    let (code, body) =
+        app.get_json(&format!("/tencent-vod/v1/aigc-video/requests?limit=2&cursor={theirs}")).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["query", "cursor"]));
 
     app.cancel_as(&app.key, &mine[0]).await;
     let (_, done) = app.get_json("/tencent-vod/v1/aigc-video/requests?status=COMPLETED").await;
@@ -45,7 +54,7 @@ async fn a_key_lists_only_its_own_requests_newest_first_in_pages() {
     assert_eq!(queued["requests"].as_array().unwrap().len(), 4);
     assert_eq!(queued["requests"][3]["queue_position"], 0);
 
-    for bad in ["status=FAILED", "limit=0", "limit=1000", "limit=x", "cursor=abc"] {
+    for bad in ["status=FAILED", "limit=0", "limit=1000", "limit=x", "cursor=abc", "cursor=7"] {
         let (code, body) =
             app.get_json(&format!("/tencent-vod/v1/aigc-video/requests?{bad}")).await;
         assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");

@@ -151,7 +151,7 @@ async fn a_postgresql_restart_mid_load_loses_nothing_and_duplicates_nothing() {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
                 let mut t = tally.lock().await;
-                if status == 503 && !retry_after.is_some_and(|s| s >= 1) {
+                if status == 503 && retry_after.is_none_or(|s| s < 1) {
                     t.unavailable_without_retry_after += 1;
                 }
                 *(if was_down { &mut t.during } else { &mut t.other })

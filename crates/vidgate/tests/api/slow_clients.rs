@@ -132,8 +132,11 @@ async fn non_reader(app: &TestApp, path: &str) -> TcpStream {
 
 #[tokio::test]
 async fn clients_that_never_read_a_video_are_dropped_at_the_write_stall_timeout() {
+    // Five connections: the test client's own (kept alive after its first calls) and four
+    // clients that never read.
     let app = TestApp::spawn_with(|c| {
-        c.server.max_connections = 4;
+        c.server.max_connections = 5;
+        c.server.header_read_timeout = Duration::from_secs(60);
         c.server.write_stall_timeout = Duration::from_secs(1);
     })
     .await;
@@ -160,14 +163,18 @@ async fn clients_that_never_read_a_video_are_dropped_at_the_write_stall_timeout(
         readers.push(non_reader(&app, &content).await);
     }
     // Every slot is held by a client that reads nothing; they are dropped after a second of
-    // no progress, and the next client is served.
+    // no progress, and a new client is served.
     let started = Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(10), app.http.get(app.url("/healthz")).send())
+    let fresh = reqwest::Client::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), fresh.get(app.url("/healthz")).send())
         .await
         .expect("healthz answered while non-readers held every connection slot")
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(started.elapsed() < Duration::from_secs(6), "served after {:?}", started.elapsed());
+    // Each is cut a second after its own writes blocked, and reading now would be progress:
+    // give the last of them time to be cut before looking.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     // What each got before the cut is far less than the file: the server gave up on it.
     for (i, s) in readers.iter_mut().enumerate() {
         let mut got = 0usize;
@@ -176,12 +183,12 @@ async fn clients_that_never_read_a_video_are_dropped_at_the_write_stall_timeout(
             match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => got += n,
-                Err(_) => panic!("non-reader {i} was still connected"),
+                Err(_) => panic!("non-reader {i} was still connected after {got} bytes"),
             }
         }
         assert!(got < big, "non-reader {i} got the whole file ({got} bytes)");
     }
     // A client that reads gets the whole file.
-    let r = app.http.get(app.url(&content)).bearer_auth(&app.key).send().await.unwrap();
+    let r = fresh.get(app.url(&content)).bearer_auth(&app.key).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap().len(), big);
 }

@@ -358,9 +358,10 @@ async fn several_accounts_each_run_one_task_and_share_one_queue() {
     assert_eq!(stats.create_accepted, 4);
 }
 
-/// The deadline passes while the upstream still has the job: the caller hears `timeout` and
-/// is not charged; the job finishes upstream later, the upstream bills it, and so does
-/// vidgate (once), while the request stays failed.
+/// The deadline passes while the upstream still has the job: the caller hears `timeout`, and
+/// the job keeps its hold and its slot while vidgate follows it; it finishes upstream later,
+/// the upstream bills it, and so does vidgate (once, settling the hold), while the request
+/// stays failed.
 #[tokio::test]
 async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills_it() {
     let (app, upstream) = setup(
@@ -378,7 +379,14 @@ async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills
         let s = app.status(&id).await;
         if !timed_out && s["status"] == "COMPLETED" {
             assert_eq!(s["error_type"], "timeout", "{s}");
-            assert_eq!(s["metrics"]["cost"].as_f64(), Some(0.0), "a timeout costs nothing: {s}");
+            assert_eq!(s["metrics"]["cost"], Value::Null, "not known while followed: {s}");
+            let (_, usage) = app.get_json("/tencent-vod/v1/usage").await;
+            assert_eq!(usage["total"]["pending"].as_i64(), Some(1), "still held: {usage}");
+            assert_eq!(
+                app.store.slots_in_use("tencent").await.unwrap(),
+                vec![("default".into(), 1)],
+                "the job still holds its upstream slot"
+            );
             timed_out = true;
         }
         app.advance(1000);
@@ -395,8 +403,16 @@ async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills
         "charged for the 2 s the upstream made: {s}"
     );
     let logs = app.logs(&id).await;
-    assert!(logs.iter().any(|l| l.contains("after the deadline: charged 0.2 credits")), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("after its request had ended: charged 0.2 credits")),
+        "{logs:?}"
+    );
     let (_, usage) = app.get_json("/tencent-vod/v1/usage").await;
     assert_eq!(usage["total"]["spent"].as_f64(), Some(0.2), "{usage}");
-    assert_eq!(usage["total"]["released"].as_i64(), Some(1));
+    assert_eq!(
+        (usage["total"]["succeeded"].as_i64(), usage["total"]["released"].as_i64()),
+        (Some(1), Some(0)),
+        "settled, never released: {usage}"
+    );
+    assert!(app.store.slots_in_use("tencent").await.unwrap().is_empty(), "the slot is free");
 }

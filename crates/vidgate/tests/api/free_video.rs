@@ -1,0 +1,243 @@
+//! Customers trying to get video for free, against the upstream emulator, on SQLite and on
+//! PostgreSQL. Three keys, each prepaid for two requests, keep creating: one cancels each
+//! request once the upstream has it, one lets a 2 s `Cancel-After` deadline pass while the
+//! upstream works, one deletes each video (`DELETE /v1/videos/{id}`) once dispatched. The
+//! upstream bills every job it runs, so afterwards every job the emulator finished is charged
+//! exactly once, to its key, at what the upstream reported; nothing else is charged; no
+//! balance is below zero; and vidgate never had more jobs upstream than the account's slots.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use vidgate_domain::ManualClock;
+use vidgate_domain::pricing::Credits;
+use vidgate_store::{KeyBudget, LedgerEntry, TopUp};
+
+use crate::helpers::{TestApp, split};
+use crate::upstream::{Upstream, use_upstream};
+
+/// Vidu q2, 2 s at 720p: 0.2 credits at the default prices.
+const PRICE: f64 = 0.2;
+const SLOTS: usize = 2;
+
+fn body(prompt: &str) -> Value {
+    json!({"model_name": "Vidu", "model_version": "q2", "prompt": prompt,
+        "output_config": {"duration": 2, "resolution": "720P"}})
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trick {
+    CancelAfterDispatch,
+    DeadlineLoop,
+    DeleteAfterDispatch,
+}
+
+struct Customer {
+    trick: Trick,
+    name: &'static str,
+    key: String,
+    key_id: String,
+    requests: Vec<String>,
+    /// Requests already cancelled or deleted.
+    done_with: Vec<String>,
+}
+
+async fn status_of(app: &TestApp, key: &str, id: &str) -> (StatusCode, Value) {
+    app.status_as(key, id, false).await
+}
+
+/// One attacker's move this second: create (refused once the balance is held), and cancel or
+/// delete whatever the upstream already has.
+async fn play(app: &TestApp, c: &mut Customer, round: usize) {
+    let mut req = app
+        .http
+        .post(app.queue_url(""))
+        .bearer_auth(&c.key)
+        .json(&body(&format!("{} wants a free video, try {round}", c.name)));
+    if c.trick == Trick::DeadlineLoop {
+        req = req.header("cancel-after", "2s");
+    }
+    let (code, _, answer) = split(req.send().await.unwrap()).await;
+    match code {
+        StatusCode::OK => c.requests.push(answer["request_id"].as_str().unwrap().to_owned()),
+        StatusCode::PAYMENT_REQUIRED => assert_eq!(answer["error_type"], "budget_exceeded"),
+        other => panic!("{}: create answered {other}: {answer}", c.name),
+    }
+    for id in c.requests.clone() {
+        if c.done_with.contains(&id) {
+            continue;
+        }
+        let (_, s) = status_of(app, &c.key, &id).await;
+        if s["status"] != "IN_PROGRESS" {
+            continue;
+        }
+        match c.trick {
+            Trick::CancelAfterDispatch => {
+                let (code, answer) = app.cancel_as(&c.key, &id).await;
+                assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+                assert_eq!(answer["status"], "CANCELLATION_REQUESTED");
+            }
+            Trick::DeleteAfterDispatch => {
+                let r = app
+                    .http
+                    .delete(app.url(&format!("/v1/videos/{id}")))
+                    .bearer_auth(&c.key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let (code, _) = status_of(app, &c.key, &id).await;
+                assert_eq!(code, StatusCode::NOT_FOUND, "a deleted video is gone at once");
+            }
+            Trick::DeadlineLoop => continue,
+        }
+        c.done_with.push(id);
+    }
+}
+
+/// One simulated second: vidgate's workers and the upstream each take their step.
+async fn tick(app: &TestApp, upstream: &Upstream) {
+    app.dispatch_until_idle().await;
+    upstream.emulator.step().await;
+    app.poll_until_idle().await;
+    app.reap().await;
+    let unfinished = upstream.emulator.jobs().iter().filter(|j| j.status != "FINISH").count();
+    assert!(
+        unfinished <= SLOTS,
+        "vidgate had {unfinished} jobs upstream at once, with {SLOTS} slots"
+    );
+    app.advance(1000);
+}
+
+async fn customers_cannot_get_video_for_free(app: &TestApp, upstream: &Upstream) {
+    let mut customers = Vec::new();
+    for (trick, name) in [
+        (Trick::CancelAfterDispatch, "canceller"),
+        (Trick::DeadlineLoop, "deadliner"),
+        (Trick::DeleteAfterDispatch, "deleter"),
+    ] {
+        let key = app.new_key(name).await;
+        let record = app.store.key_by_name(name).await.unwrap().unwrap();
+        let prepaid = KeyBudget { prepaid: true, ..KeyBudget::default() };
+        assert!(app.store.set_key_budget(name, prepaid).await.unwrap());
+        let two = Credits::from_credits(2.0 * PRICE).unwrap();
+        let topped = app.store.top_up(&record.id, two, "two requests", app.clock_now()).await;
+        assert!(matches!(topped.unwrap(), TopUp::Done(_)));
+        customers.push(Customer {
+            trick,
+            name,
+            key,
+            key_id: record.id,
+            requests: Vec::new(),
+            done_with: Vec::new(),
+        });
+    }
+    for round in 0..40 {
+        for c in customers.iter_mut() {
+            play(app, c, round).await;
+        }
+        tick(app, upstream).await;
+    }
+    // Let every job end upstream, and vidgate follow each to its end.
+    for _ in 0..120 {
+        let busy: i64 =
+            app.store.slots_in_use("tencent").await.unwrap().iter().map(|(_, n)| n).sum();
+        let upstream_busy = upstream.emulator.jobs().iter().any(|j| j.status != "FINISH");
+        if busy == 0 && !upstream_busy {
+            break;
+        }
+        tick(app, upstream).await;
+    }
+    let jobs = upstream.emulator.jobs();
+    assert!(jobs.iter().all(|j| j.status == "FINISH" && j.succeeded), "{jobs:?}");
+    let by_session: HashMap<&str, &vidgate_emulator::JobRecord> =
+        jobs.iter().map(|j| (j.session_id.as_str(), j)).collect();
+    assert_eq!(by_session.len(), jobs.len(), "one upstream job per request");
+
+    let price = Credits::from_credits(PRICE).unwrap();
+    let mut charged_jobs = 0;
+    for c in &customers {
+        let rows = app.store.ledger(Some(&c.key_id), 0, 10_000).await.unwrap();
+        let mut spent: BTreeMap<String, Credits> = BTreeMap::new();
+        let mut closes: BTreeMap<String, usize> = BTreeMap::new();
+        for r in rows.iter().filter(|r: &&LedgerEntry| r.request_id.is_some()) {
+            let id = r.request_id.clone().unwrap();
+            let sum = spent.entry(id.clone()).or_default();
+            *sum = *sum + r.spend;
+            if matches!(r.kind.as_str(), "settle" | "release") {
+                *closes.entry(id).or_default() += 1;
+            }
+        }
+        for id in &c.requests {
+            let job = by_session.get(id.as_str());
+            let spend = spent.get(id).copied().unwrap_or_default();
+            assert_eq!(closes.get(id).copied().unwrap_or(0), 1, "{}: {id} closed once", c.name);
+            match job {
+                // Every job the upstream ran is charged, at what it reported (2 s).
+                Some(j) => {
+                    assert_eq!(j.output_seconds, Some(2));
+                    assert_eq!(spend, price, "{}: job of {id} charged once", c.name);
+                    charged_jobs += 1;
+                }
+                // Nothing else is charged.
+                None => assert_eq!(spend, Credits::ZERO, "{}: {id} never ran", c.name),
+            }
+        }
+        let balance = app.store.balance(&c.key_id, app.clock_now()).await.unwrap().unwrap();
+        assert!(balance.balance >= Credits::ZERO, "{}: balance {}", c.name, balance.balance);
+        let ran = c.requests.iter().filter(|id| by_session.contains_key(id.as_str())).count();
+        assert_eq!(ran, 2, "{}: the balance paid for exactly two jobs: {:?}", c.name, c.requests);
+        assert_eq!(balance.balance, Credits::ZERO, "{}: both paid for", c.name);
+    }
+    assert_eq!(charged_jobs, jobs.len(), "every job the upstream ran was charged to a key");
+
+    // What each customer was told: the canceller's videos were delivered anyway; the
+    // deadliner's ended with `timeout`; the deleter's are gone.
+    for c in &customers {
+        for id in c.requests.iter().filter(|id| by_session.contains_key(id.as_str())) {
+            let (code, s) = status_of(app, &c.key, id).await;
+            match c.trick {
+                Trick::CancelAfterDispatch => {
+                    assert_eq!(s["status"], "COMPLETED", "{s}");
+                    assert_eq!(s["error"], Value::Null, "delivered: {s}");
+                    let logs = app.logs_as(&c.key, id).await;
+                    assert!(logs.iter().any(|l| l.contains("delivered and charged")), "{logs:?}");
+                }
+                Trick::DeadlineLoop => assert_eq!(s["error_type"], "timeout", "{s}"),
+                Trick::DeleteAfterDispatch => assert_eq!(code, StatusCode::NOT_FOUND),
+            }
+        }
+    }
+}
+
+async fn setup(database_url: Option<String>) -> (TestApp, Upstream) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let upstream = Upstream::start(clock.clone(), |e| e.accounts[0].concurrency = SLOTS).await;
+    let app = TestApp::spawn_with_clock(clock, |c| {
+        use_upstream(c, &upstream);
+        c.tencent.concurrency = SLOTS as i64;
+        if let Some(url) = database_url {
+            c.store.database_url = vidgate::config::Secret::new(url);
+        }
+    })
+    .await;
+    (app, upstream)
+}
+
+#[tokio::test]
+async fn on_sqlite_cancel_deadline_and_delete_get_no_free_video() {
+    let (app, upstream) = setup(None).await;
+    customers_cannot_get_video_for_free(&app, &upstream).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_cancel_deadline_and_delete_get_no_free_video() {
+    let Some(admin) = vidgate_store::postgres::testing::test_url() else { return };
+    let (db_url, db_name) = crate::replicas::fresh_database(&admin).await;
+    let (app, upstream) = setup(Some(db_url)).await;
+    customers_cannot_get_video_for_free(&app, &upstream).await;
+    drop(app);
+    crate::replicas::drop_database(&admin, &db_name).await;
+}
