@@ -39,6 +39,12 @@ pub struct Faults {
     pub drop: f64,
     /// Tasks that finish with `ErrCode` ≠ 0 (`ModelGenerateFailed`).
     pub task_failure: f64,
+    /// The first this many `CreateAigcVideoTask` calls are answered `InternalError`, with no
+    /// job made, whatever the dice say (a refused attempt, on demand).
+    pub refuse_first_creates: u64,
+    /// The next this many `CreateAigcVideoTask` calls make their job and then drop the
+    /// connection, whatever the dice say (a lost answer, on demand).
+    pub drop_first_creates: u64,
     /// Seed of the fault dice, for repeatable runs.
     pub seed: u64,
 }

@@ -2,6 +2,7 @@
 //! injects the same faults.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,12 +23,14 @@ pub enum CallFault {
 pub struct Dice {
     faults: Faults,
     rng: Mutex<StdRng>,
+    /// `CreateAigcVideoTask` calls seen, for the planned faults of the first ones.
+    creates: AtomicU64,
 }
 
 impl Dice {
     pub fn new(faults: Faults) -> Self {
         let rng = StdRng::seed_from_u64(faults.seed);
-        Dice { faults, rng: Mutex::new(rng) }
+        Dice { faults, rng: Mutex::new(rng), creates: AtomicU64::new(0) }
     }
 
     fn roll(&self) -> f64 {
@@ -51,6 +54,20 @@ impl Dice {
             }
         }
         CallFault::None
+    }
+
+    /// What to do to a `CreateAigcVideoTask` call: its planned fault, if it is one of the first
+    /// ones (`refuse_first_creates`, then `drop_first_creates`), else the dice's.
+    pub fn create_call(&self) -> CallFault {
+        let n = self.creates.fetch_add(1, Ordering::Relaxed);
+        let (refuse, drop) = (self.faults.refuse_first_creates, self.faults.drop_first_creates);
+        if n < refuse {
+            CallFault::InternalError
+        } else if n < refuse.saturating_add(drop) {
+            CallFault::Drop
+        } else {
+            self.call()
+        }
     }
 
     pub fn task_fails(&self) -> bool {

@@ -116,7 +116,11 @@ async fn api(State(emulator): State<Arc<Emulator>>, headers: HeaderMap, body: By
         Ok(v) => v,
         Err(e) => return error(("InvalidParameter", format!("the request body is not JSON: {e}"))),
     };
-    let fault = emulator.dice.call();
+    let fault = if action == "CreateAigcVideoTask" {
+        emulator.dice.create_call()
+    } else {
+        emulator.dice.call()
+    };
     if fault != CallFault::None {
         emulator.count(|s| s.faults_injected += 1);
     }

@@ -84,7 +84,8 @@ pub(crate) const EXPIRE_FOLLOWING: &str =
  RETURNING id, quote";
 
 /// `$1` now, `$2` batch: submit leases that ran out go back to the queue. The account stays
-/// named: the upstream is asked there whether the lost attempt created a job.
+/// named: the resubmission goes there (where the upstream dedupes its `SessionId`), and so
+/// does a lookup of the job the lost attempt may have made.
 pub(crate) const REQUEUE: &str = concat!(
     "UPDATE tasks SET state = ",
     st!(queued),

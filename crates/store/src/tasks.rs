@@ -169,7 +169,8 @@ pub trait TaskStore: Send + Sync {
     /// An upstream event says this running task finished: make it due for a poll now, or
     /// `min_gap` after its last poll if that is later (so any number of events, replayed or
     /// not, cost at most one upstream call per task per `min_gap`, across replicas). Found by
-    /// request id when the event names it, else by upstream task id. `false`: not running.
+    /// request id when the event names it, else by upstream task id. `false`: not running, or
+    /// an event already made it due as soon as it may be (nothing written).
     async fn make_due(
         &self,
         id: Option<RequestId>,

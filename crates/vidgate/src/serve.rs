@@ -49,11 +49,17 @@ pub async fn serve(
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    // HTTP/2 clients that never open a stream's flow-control window never block the socket,
+    // so the write-stall guard cannot see them: what such a connection can pin is bounded
+    // instead, to 64 streams of 64 KiB of buffered response each (hyper's defaults are 200
+    // streams of up to 400 KiB).
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(20)))
-        .keep_alive_timeout(Duration::from_secs(20));
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_concurrent_streams(64)
+        .max_send_buf_size(64 * 1024);
     let builder = Arc::new(builder);
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));

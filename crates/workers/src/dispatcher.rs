@@ -17,8 +17,7 @@ use vidgate_store::{Completion, LogEntry, TaskRecord};
 use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError};
 
-/// A provider's code for "the upstream has a job for this request, which cannot be found".
-const UPSTREAM_TASK_UNKNOWN: &str = "upstream_task_unknown";
+use crate::follow::UPSTREAM_TASK_UNKNOWN;
 
 pub struct Dispatcher {
     ctx: Arc<WorkerContext>,
@@ -61,8 +60,11 @@ impl Dispatcher {
     }
 
     /// A request cancelled before its claim. With no earlier attempt it never reached the
-    /// upstream: cancelled free. After one whose answer was lost, the upstream is asked: a job
-    /// there runs to its end and is charged (the upstream has no cancel call).
+    /// upstream: cancelled free. After one whose answer may have been lost, the upstream is
+    /// asked: a job there runs to its end, delivered and charged (the upstream has no cancel
+    /// call); with none found (yet) the request ends cancelled and is followed, so a job that
+    /// shows up later is still charged, and the hold is released only once the upstream's list
+    /// can be trusted to show it (`follow::LOOKUP_GRACE`).
     async fn cancel(&self, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
         if task.submit_attempts > 1 {
@@ -73,7 +75,10 @@ impl Dispatcher {
                 attempt: task.submit_attempts,
             };
             match ctx.provider.find(job).await {
-                Ok(None) => {}
+                Ok(None) => {
+                    let error = "cancelled by the caller; an earlier attempt's answer was lost, so the upstream is asked again before the request is released".to_owned();
+                    return self.fail(task, error, ErrorType::Cancelled, true).await;
+                }
                 Ok(Some(found)) => {
                     let now = ctx.now();
                     let log = LogEntry::info(

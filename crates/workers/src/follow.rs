@@ -16,6 +16,25 @@ use vidgate_store::{FollowEnd, LogEntry, TaskRecord};
 use crate::WorkerError;
 use crate::context::{WorkerContext, ms};
 
+/// How long after a request was detached a lookup that finds no job for it counts as "the
+/// upstream has none": the upstream's task list may not show a job created moments ago (or
+/// by a submit still in flight when its lease ran out), so a miss before then is asked again.
+pub(crate) const LOOKUP_GRACE: Duration = Duration::from_secs(300);
+
+/// The provider's code for "the upstream says a job exists for this request, but it cannot be
+/// found": a miss then proves nothing, and the job is settled at its hold if it stays lost.
+pub(crate) const UPSTREAM_TASK_UNKNOWN: &str = "upstream_task_unknown";
+
+/// Whether a lookup that found no job must be made again rather than believed: the upstream
+/// said a job exists (it just cannot be found), or the task was detached too recently for
+/// the upstream's list to be sure to show it.
+fn no_job_yet(task: &TaskRecord, now: vidgate_domain::Millis) -> bool {
+    let said_to_exist =
+        task.error_type.as_ref().is_some_and(|t| t.as_str() == UPSTREAM_TASK_UNKNOWN);
+    let detached_at = task.finished_at.unwrap_or(now);
+    said_to_exist || now < detached_at.saturating_add(ms(LOOKUP_GRACE))
+}
+
 pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), WorkerError> {
     let now = ctx.now();
     let account = task.account.clone().unwrap_or_default();
@@ -34,6 +53,9 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
             Ok(Some(found)) => {
                 ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;
                 later(Duration::ZERO).await?;
+            }
+            Ok(None) if no_job_yet(&task, now) => {
+                later(ctx.provider.poll_delay(LOOKUP_GRACE).max(ctx.retry.initial)).await?;
             }
             Ok(None) => {
                 let log = LogEntry::info(

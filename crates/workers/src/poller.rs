@@ -1,10 +1,12 @@
 //! The poller follows one running task per `run_once`: it claims a task that is due, asks the
 //! upstream how it is doing, and records progress or the end. The upstream has no cancel
 //! call, so a request cancelled after dispatch runs on here to its end, delivered and charged
-//! when the upstream finishes it; a deleted one too, without keeping its files. When nothing
-//! running is due, it follows a detached job (`follow`).
+//! when the upstream finishes it; a deleted one too, without keeping its files. It also follows
+//! detached jobs (`follow`), taking turns with the running ones, so neither kind starves the
+//! other under a backlog.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +20,8 @@ use crate::{Outcome, Worker, WorkerError, result_body};
 
 pub struct Poller {
     ctx: Arc<WorkerContext>,
+    /// Counts `run_once` calls: every other one looks for a detached job first.
+    turns: AtomicU64,
 }
 
 /// Progress is logged in steps of this many percent, not on every poll.
@@ -25,7 +29,7 @@ const PROGRESS_LOG_STEP: i64 = 10;
 
 impl Poller {
     pub fn new(ctx: Arc<WorkerContext>) -> Self {
-        Poller { ctx }
+        Poller { ctx, turns: AtomicU64::new(0) }
     }
 
     async fn finish(
@@ -74,22 +78,27 @@ impl Worker for Poller {
         let ctx = &self.ctx;
         let now = ctx.now();
         let lease_until = now + ms(ctx.lease);
-        let Some(task) =
-            ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await?
-        else {
-            // Nothing running is due: a timed-out job the upstream may still finish, then.
-            let Some(task) =
-                ctx.store.claim_next_reconcile(ctx.pool(), &ctx.owner, now, lease_until).await?
-            else {
-                return Ok(Outcome::Idle);
-            };
-            let span = tracing::info_span!("follow", request_id = %task.id);
-            crate::follow::follow(ctx, task).instrument(span).await?;
-            return Ok(Outcome::Worked);
-        };
-        let span = tracing::info_span!("poll", request_id = %task.id);
-        self.follow(task).instrument(span).await?;
-        Ok(Outcome::Worked)
+        let detached_first = self.turns.fetch_add(1, Ordering::Relaxed) % 2 == 1;
+        for detached in [detached_first, !detached_first] {
+            if detached {
+                let claimed = ctx
+                    .store
+                    .claim_next_reconcile(ctx.pool(), &ctx.owner, now, lease_until)
+                    .await?;
+                if let Some(task) = claimed {
+                    let span = tracing::info_span!("follow", request_id = %task.id);
+                    crate::follow::follow(ctx, task).instrument(span).await?;
+                    return Ok(Outcome::Worked);
+                }
+            } else if let Some(task) =
+                ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await?
+            {
+                let span = tracing::info_span!("poll", request_id = %task.id);
+                self.follow(task).instrument(span).await?;
+                return Ok(Outcome::Worked);
+            }
+        }
+        Ok(Outcome::Idle)
     }
 }
 

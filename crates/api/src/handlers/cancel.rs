@@ -19,9 +19,11 @@ pub struct CancelBody {
     pub status: &'static str,
 }
 
-/// Cancel a request. A queued request ends at once (never dispatched); one that is with the
-/// upstream ends as cancelled at its next step (the upstream has no cancel call, so its job
-/// may still finish there). Either way it ends `COMPLETED` with `error_type: request_cancelled`.
+/// Cancel a request. A queued request that never reached the upstream ends at once,
+/// `COMPLETED` with `error_type: request_cancelled`, and costs nothing. The upstream has no
+/// cancel call: once it has the request's job, the job runs to its end, and the request with
+/// it: delivered and charged if the upstream finishes it, released if the upstream fails it.
+/// (fal's protocol allows this: a cancel is best effort once a request is running.)
 #[utoipa::path(
     put, path = "/tencent-vod/v1/aigc-video/requests/{request_id}/cancel", tag = "queue",
     params(("request_id" = String, Path, description = "The request id from the create answer.")),

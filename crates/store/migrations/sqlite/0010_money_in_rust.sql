@@ -13,6 +13,13 @@ ALTER TABLE ledger ADD COLUMN uncharged INTEGER;
 -- A request that ended for its owner while the upstream may still have its job (a deadline,
 -- a crashing step, a lost answer) is followed until `reconcile_until`: it keeps its upstream
 -- slot and its hold meanwhile. Claims count these per account and per key.
+-- Requests an earlier build stopped following had their hold released when they timed out
+-- (a late success would have been a `late_charge` row). This build keeps holds open while it
+-- follows a job and writes no late charges, so those already released are followed no longer.
+UPDATE tasks SET reconcile_until = NULL, next_poll_at = NULL
+ WHERE reconcile_until IS NOT NULL
+   AND EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = tasks.id AND l.phase = 'close');
+
 CREATE INDEX tasks_following_slots ON tasks (pool, account) WHERE reconcile_until IS NOT NULL;
 CREATE INDEX tasks_following_keys ON tasks (key_id) WHERE reconcile_until IS NOT NULL;
 

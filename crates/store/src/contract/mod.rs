@@ -56,6 +56,7 @@ macro_rules! store_contract_tests {
             concurrent_claims_never_double_claim_or_exceed_the_limit,
             a_stale_lease_cannot_overwrite_a_newer_attempt,
             a_requeued_task_waits_for_its_backoff,
+            a_task_back_in_the_queue_goes_to_the_account_of_its_attempt,
             poll_claims_take_only_due_unleased_running_tasks,
             completion_is_fenced_and_final,
             heartbeats_extend_only_a_lease_still_held,

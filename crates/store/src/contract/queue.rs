@@ -156,6 +156,23 @@ pub async fn a_stale_lease_cannot_overwrite_a_newer_attempt(store: &dyn Store) {
     assert_eq!(now.dispatched_at, Some(T0), "dispatched_at keeps the first dispatch");
 }
 
+/// A task back in the queue after an attempt is claimed again only for the account that
+/// attempt went to: the upstream dedupes `SessionId` per account, and looks a lost attempt's
+/// job up there.
+pub async fn a_task_back_in_the_queue_goes_to_the_account_of_its_attempt(store: &dyn Store) {
+    let t = insert(store, new_task("k", 0, T0)).await;
+    let a = vec![Slot { account: "a".into(), limit: 5 }];
+    let b = vec![Slot { account: "b".into(), limit: 5 }];
+    let c = store.claim_next_queued("sandbox", &a, "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    assert!(store.requeue(c.lease(), T0, T0 + 1, LogEntry::warn(T0, "lost")).await.unwrap());
+    assert!(
+        store.claim_next_queued("sandbox", &b, "w", T0 + 2, T0 + HOUR).await.unwrap().is_none()
+    );
+    let both = [b, a].concat();
+    let again = store.claim_next_queued("sandbox", &both, "w", T0 + 3, T0 + HOUR).await.unwrap();
+    assert_eq!(again.map(|c| (c.id, c.account)), Some((t.id, Some("a".to_owned()))));
+}
+
 pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
     let c =
@@ -455,8 +472,10 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 2));
     let p = store.claim_next_poll("sandbox", "p", T0 + 10, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 5, T0 + 60_000, T0 + 11, None).await.unwrap());
-    for at in (T0 + 12..T0 + 1_000).step_by(7) {
-        assert!(store.make_due(Some(t.id), "up-1", at, GAP).await.unwrap());
+    // The first makes it due at the gap's end; the rest would change nothing and write nothing.
+    assert!(store.make_due(Some(t.id), "up-1", T0 + 12, GAP).await.unwrap());
+    for at in (T0 + 13..T0 + 1_000).step_by(7) {
+        assert!(!store.make_due(Some(t.id), "up-1", at, GAP).await.unwrap(), "a replay at {at}");
     }
     let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
     assert_eq!(due, Some(T0 + 10 + GAP), "no sooner than the gap after the last poll");

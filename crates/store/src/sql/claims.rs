@@ -13,8 +13,10 @@ pub(crate) struct Claims {
     /// `$1` account, `$2` owner, `$3` lease until, `$4` now, `$5` pool, `$6` slot limit, `$7`
     /// the default `max_running` per key (0: none): the head of the pool's queue among the
     /// tasks not past their deadline whose key holds fewer slots than its limit, if the
-    /// account has a free slot. Detached jobs still followed hold their slots: the upstream
-    /// is still running them.
+    /// account has a free slot. A task back in the queue after an attempt goes to the account
+    /// that attempt went to, and no other: the upstream dedupes `SessionId` per account, so a
+    /// resubmission elsewhere could make a second job, and a lookup elsewhere could not find
+    /// the first. Detached jobs still followed hold their slots: the upstream still runs them.
     pub(crate) queued: Arc<str>,
     /// `$1` owner, `$2` lease until, `$3` now, `$4` pool: the running task due first.
     pub(crate) poll: Arc<str>,
@@ -35,7 +37,7 @@ impl Claims {
                      updated_at = $4, dispatched_at = coalesce(dispatched_at, $4)
                  WHERE seq = (SELECT t.seq FROM tasks t
                               WHERE t.pool = $5 AND t.state = ", st!(queued), " AND t.run_after <= $4
-                                AND t.deadline_at > $4
+                                AND t.deadline_at > $4 AND (t.account IS NULL OR t.account = $1)
                                 AND (coalesce((SELECT k.max_running FROM api_keys k WHERE k.id = t.key_id), $7) <= 0
                                      OR (SELECT count(*) FROM tasks r WHERE r.key_id = t.key_id
                                            AND r.state IN (", st!(submitting), ", ", st!(running), "))

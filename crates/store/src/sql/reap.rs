@@ -90,8 +90,9 @@ pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> R
     for row in &expired_rows {
         let id = row.text("id")?;
         let note = "nothing was learnt of the upstream job before its following window closed; charged its hold, as the upstream bills what it ran";
-        ledger::close(&mut tx, &id, now, Close::SettleAtHold { note }).await?;
-        settled_at_quote(&mut tx, &id, row.opt_text("quote")?).await?;
+        if ledger::close(&mut tx, &id, now, Close::SettleAtHold { note }).await?.is_some() {
+            settled_at_quote(&mut tx, &id, row.opt_text("quote")?).await?;
+        }
         insert_log(&mut tx, &id, &LogEntry::warn(now, note)).await?;
     }
     let expired = ids(&expired_rows)?;

@@ -33,6 +33,19 @@ pub(crate) async fn insert_log(tx: &mut Tx, id: &str, log: &LogEntry) -> Result<
     Ok(())
 }
 
+/// When an upstream event makes a running task's next poll due (`$1` now, `$4` the least time
+/// between two polls): at once, or `$4` after its last poll began (`last_poll_at`, written by
+/// the poll's claim) if that is later, or as scheduled if sooner still. A `next_poll_at` not
+/// after `last_poll_at` belonged to that poll, which consumed it.
+macro_rules! event_due {
+    () => {
+        "CASE WHEN last_poll_at IS NULL OR last_poll_at + $4 <= $1 THEN $1
+              WHEN next_poll_at > last_poll_at AND next_poll_at < last_poll_at + $4
+                  THEN next_poll_at
+              ELSE last_poll_at + $4 END"
+    };
+}
+
 fn one(rows: Vec<Row>) -> Result<Option<TaskRecord>> {
     rows.first().map(task_from_row).transpose()
 }
@@ -562,22 +575,21 @@ impl TaskStore for SqlStore {
     ) -> Result<bool> {
         // The upstream task id must match, and the request id too when the event names one:
         // an event can only hurry the poll of the task it is about, and never to less than
-        // `min_gap` after the last poll began (`last_poll_at`, written by the claim; a
-        // `next_poll_at` not after it was that poll's own, consumed by it).
+        // `min_gap` after the last poll began. An event that would change nothing (one is
+        // already recorded for that time) writes nothing: replays cost no writes either.
         let done = self
             .db
             .execute(
                 sql(concat!(
-                    "UPDATE tasks SET poll_event = 1, updated_at = $1,
-                         next_poll_at = CASE
-                             WHEN last_poll_at IS NULL OR last_poll_at + $4 <= $1 THEN $1
-                             WHEN next_poll_at > last_poll_at AND next_poll_at < last_poll_at + $4
-                                 THEN next_poll_at
-                             ELSE last_poll_at + $4 END
-                     WHERE state = ",
+                    "UPDATE tasks SET poll_event = 1, updated_at = $1, next_poll_at = ",
+                    event_due!(),
+                    " WHERE state = ",
                     st!(running),
                     " AND upstream_task_id = $3
-                       AND ($2 IS NULL OR id = $2)"
+                       AND ($2 IS NULL OR id = $2)
+                       AND (poll_event = 0 OR next_poll_at IS NULL OR next_poll_at > ",
+                    event_due!(),
+                    ")"
                 ))
                 .bind(now)
                 .bind(id.map(|i| i.to_string()))

@@ -130,12 +130,14 @@ impl Admin {
 
     /// Records a change made here, on the database host, in the audit log (the admin API
     /// records its own): who (`cli@<hostname>`), what, to what, the change; never a secret.
+    /// The change is made by then: a failure to record it is said on stderr, and the command
+    /// still prints what it made (a new key or secret is shown only once).
     pub async fn audit_local(
         store: &Arc<dyn Store>,
         action: &str,
         target: &str,
         detail: Option<Value>,
-    ) -> Result<(), String> {
+    ) {
         let actor = cli_actor();
         let entry = NewAudit {
             at: SystemClock.now_ms(),
@@ -145,7 +147,12 @@ impl Admin {
             target: target.into(),
             detail,
         };
-        store.record_audit(entry).await.map_err(Self::store_err)
+        if let Err(e) = store.record_audit(entry).await {
+            eprintln!(
+                "vidgate: warning: the change was made, but the audit log could not record it: {}",
+                Self::store_err(e)
+            );
+        }
     }
 
     fn store_err(e: StoreError) -> String {
@@ -190,7 +197,7 @@ impl Admin {
                 let role = record.role.as_str();
                 store.create_key(record).await.map_err(Self::store_err)?;
                 let detail = json!({"role": role, "limits": limits});
-                Self::audit_local(store, "key.create", name, Some(detail)).await?;
+                Self::audit_local(store, "key.create", name, Some(detail)).await;
                 Ok(key)
             }
             Admin::Remote { .. } => {
@@ -238,7 +245,10 @@ impl Admin {
     pub async fn set_limits(&self, name: &str, limits: KeyLimits) -> Result<(), String> {
         match self {
             Admin::Local { store } => match store.set_key_limits(name, limits).await {
-                Ok(true) => Self::audit_local(store, "key.limits", name, Some(json!(limits))).await,
+                Ok(true) => {
+                    Self::audit_local(store, "key.limits", name, Some(json!(limits))).await;
+                    Ok(())
+                }
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
             },
@@ -253,7 +263,8 @@ impl Admin {
         match self {
             Admin::Local { store } => match store.set_key_budget(name, budget).await {
                 Ok(true) => {
-                    Self::audit_local(store, "key.budget", name, Some(budget_body(budget))).await
+                    Self::audit_local(store, "key.budget", name, Some(budget_body(budget))).await;
+                    Ok(())
                 }
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
@@ -283,7 +294,8 @@ impl Admin {
                     Err(e) => return Err(Self::store_err(e)),
                 }
                 let detail = json!({"amount": amount.as_credits(), "note": note});
-                Self::audit_local(store, "key.top_up", name, Some(detail)).await
+                Self::audit_local(store, "key.top_up", name, Some(detail)).await;
+                Ok(())
             }
             Admin::Remote { .. } => {
                 let body = json!({"amount": amount.as_credits(), "note": note});
@@ -296,7 +308,10 @@ impl Admin {
     pub async fn revoke(&self, name: &str) -> Result<(), String> {
         match self {
             Admin::Local { store } => match store.revoke_key(name, SystemClock.now_ms()).await {
-                Ok(true) => Self::audit_local(store, "key.revoke", name, None).await,
+                Ok(true) => {
+                    Self::audit_local(store, "key.revoke", name, None).await;
+                    Ok(())
+                }
                 Ok(false) => Err(format!("no active key named {name:?}")),
                 Err(e) => Err(Self::store_err(e)),
             },

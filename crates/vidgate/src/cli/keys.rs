@@ -227,11 +227,7 @@ pub async fn run(command: KeysCommand, config: Config, remote: RemoteArgs) -> Ex
                     match secret {
                         Ok(Some(s)) => {
                             // Who read a signing secret is worth knowing; the secret is not.
-                            if let Err(e) =
-                                Admin::audit_local(store, "key.secret_read", &name, None).await
-                            {
-                                return super::fail(e);
-                            }
+                            Admin::audit_local(store, "key.secret_read", &name, None).await;
                             println!("{s}");
                             ExitCode::SUCCESS
                         }
@@ -254,11 +250,7 @@ pub async fn run(command: KeysCommand, config: Config, remote: RemoteArgs) -> Ex
             match store.rotate_webhook_secret(&name, &secret, SystemClock.now_ms() + overlap).await
             {
                 Ok(true) => {
-                    if let Err(e) =
-                        Admin::audit_local(store, "key.rotate_secret", &name, None).await
-                    {
-                        return super::fail(e);
-                    }
+                    Admin::audit_local(store, "key.rotate_secret", &name, None).await;
                     println!("{secret}");
                     ExitCode::SUCCESS
                 }

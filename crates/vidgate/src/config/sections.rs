@@ -401,6 +401,17 @@ impl AccountingConfig {
         if self.max_running_per_key < 0 {
             return bad("accounting.max_running_per_key", "must be 0 (no limit) or more".into());
         }
+        // A detached job is settled at its hold when its window closes unasked-about: a window
+        // shorter than a few polls would charge holds for jobs the upstream went on to fail.
+        if self.reconcile_for < std::time::Duration::from_secs(60) {
+            return bad(
+                "accounting.reconcile_for",
+                format!(
+                    "must be at least 1m, got {}: jobs are followed until the upstream says how they ended (it bills what it ran), and settled at their hold if this window closes first",
+                    humantime::format_duration(self.reconcile_for)
+                ),
+            );
+        }
         Ok(())
     }
 }

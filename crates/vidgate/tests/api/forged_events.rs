@@ -290,7 +290,9 @@ async fn replays_cost_one_poll_per_interval(apps: &[TestApp], up: &Upstream) {
         first.advance(100);
     }
     let calls = up.emulator.stats().describe_calls - describes;
-    assert!(accepted > 500, "the replays were taken as events: {accepted}");
+    // A replay that would change nothing (the task is already due as soon as it may be)
+    // writes nothing; one after each poll makes the next due.
+    assert!((10..100).contains(&accepted), "replays taken as events: {accepted}");
     assert!(calls >= 10, "events still bring polls forward: {calls}");
     assert!(calls <= 60 / 2 + 1, "{calls} status calls for 600 replays in 60 s, 2 s apart");
     let s = first.status(&id).await;

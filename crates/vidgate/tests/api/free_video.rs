@@ -241,3 +241,83 @@ async fn on_postgres_cancel_deadline_and_delete_get_no_free_video() {
     drop(app);
     crate::replicas::drop_database(&admin, &db_name).await;
 }
+
+/// The ledger rows of one request: (kind, change to what its key spent).
+async fn rows_of(app: &TestApp, id: &str) -> Vec<(String, Credits)> {
+    let key_id = app.store.list_keys().await.unwrap().remove(0).id;
+    app.store
+        .ledger(Some(&key_id), 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.request_id.as_deref() == Some(id))
+        .map(|r| (r.kind, r.spend))
+        .collect()
+}
+
+async fn lost_attempt_setup(faults: vidgate_emulator::Faults) -> (TestApp, Upstream) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let upstream = Upstream::start(clock.clone(), |e| e.faults = faults).await;
+    let app = TestApp::spawn_with_clock(clock, |c| use_upstream(c, &upstream)).await;
+    (app, upstream)
+}
+
+/// An attempt made its job upstream but its answer was lost; the request is cancelled while
+/// it waits to be sent again. The upstream is asked first: its job runs on, and is delivered
+/// and charged (a cancel cannot make it free).
+#[tokio::test]
+async fn a_cancel_after_a_lost_answer_finds_the_job_and_charges_it() {
+    let faults = vidgate_emulator::Faults { drop_first_creates: 1, ..Default::default() };
+    let (app, upstream) = lost_attempt_setup(faults).await;
+    let id = app.create(&body("its first answer is lost")).await;
+    assert_eq!(app.dispatch_until_idle().await, 1);
+    assert_eq!(app.status(&id).await["status"], "IN_QUEUE", "back in the queue to be sent again");
+    assert_eq!(upstream.emulator.jobs().len(), 1, "yet the upstream made the job");
+    let (code, answer) = app.cancel_as(&app.key, &id).await;
+    assert_eq!(
+        (code, answer["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("CANCELLATION_REQUESTED"))
+    );
+    for _ in 0..30 {
+        tick(&app, &upstream).await;
+    }
+    let s = app.status(&id).await;
+    assert_eq!((s["status"].as_str(), &s["error"]), (Some("COMPLETED"), &Value::Null), "{s}");
+    let logs = app.logs(&id).await;
+    assert!(
+        logs.iter().any(|l| l.contains("an earlier attempt had reached the upstream")),
+        "{logs:?}"
+    );
+    assert_eq!(upstream.emulator.jobs().len(), 1, "never a second job");
+    let price = Credits::from_credits(PRICE).unwrap();
+    let rows = rows_of(&app, &id).await;
+    assert_eq!(rows.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["hold", "settle"]);
+    assert_eq!(rows.iter().map(|(_, s)| *s).sum::<Credits>(), price, "charged once");
+}
+
+/// The attempt was refused (no job made), and the request is cancelled while it waits to be
+/// sent again: the upstream is asked, has no job, and the request is released, but only once
+/// the upstream's list can be trusted to show a job made moments before (five minutes).
+#[tokio::test]
+async fn a_cancel_after_a_refused_attempt_is_released_once_the_lookup_can_be_trusted() {
+    let faults = vidgate_emulator::Faults { refuse_first_creates: 1, ..Default::default() };
+    let (app, upstream) = lost_attempt_setup(faults).await;
+    let id = app.create(&body("its first attempt is refused")).await;
+    assert_eq!(app.dispatch_until_idle().await, 1);
+    assert_eq!(app.status(&id).await["status"], "IN_QUEUE");
+    app.cancel_as(&app.key, &id).await;
+    app.dispatch_until_idle().await;
+    let s = app.status(&id).await;
+    assert_eq!(
+        (s["status"].as_str(), s["error_type"].as_str()),
+        (Some("COMPLETED"), Some("request_cancelled"))
+    );
+    app.poll_until_idle().await;
+    let kinds = |rows: Vec<(String, Credits)>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(kinds(rows_of(&app, &id).await), ["hold"], "a miss this early is asked again");
+    app.advance(5 * 60_000 + 1_000);
+    app.poll_until_idle().await;
+    assert_eq!(kinds(rows_of(&app, &id).await), ["hold", "release"], "no job, nothing charged");
+    assert!(upstream.emulator.jobs().is_empty());
+    assert!(app.store.slots_in_use("tencent").await.unwrap().is_empty(), "its slot is free");
+}
