@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vidgate_domain::{Clock, RetryPolicy};
-use vidgate_providers::Provider;
-use vidgate_store::{Changes, Lease, Slot, Store};
+use vidgate_providers::{PollJob, Provider};
+use vidgate_store::{Changes, Lease, Slot, Store, TaskRecord};
 
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
@@ -58,6 +58,24 @@ impl WorkerContext {
     pub fn min_poll_gap(&self) -> i64 {
         ms(self.provider.poll_delay(Duration::ZERO))
     }
+
+    /// When to ask about `job` next, by its age.
+    pub fn poll_delay_for(&self, job: &PollJob<'_>) -> Duration {
+        let age = (self.now() - job.submitted_at).max(0);
+        self.provider.poll_delay(Duration::from_millis(age as u64))
+    }
+}
+
+/// What the provider needs to ask about a task's upstream job; `None` before the task has one.
+pub(crate) fn poll_job<'a>(task: &'a TaskRecord, account: &'a str) -> Option<PollJob<'a>> {
+    Some(PollJob {
+        key_id: &task.key_id,
+        request_id: task.id,
+        account,
+        upstream_task_id: task.upstream_task_id.as_deref()?,
+        submitted_at: task.submitted_at?,
+        request: &task.request,
+    })
 }
 
 /// Runs `work` while renewing `lease` every third of the lease period. If the lease is lost

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use vidgate_providers::{ErrorClass, PollJob, PollStatus, SubmitJob};
+use vidgate_providers::{ErrorClass, PollStatus, SubmitJob};
 use vidgate_store::{FollowEnd, LogEntry, TaskRecord};
 
 use crate::WorkerError;
@@ -35,58 +35,24 @@ fn no_job_yet(task: &TaskRecord, now: vidgate_domain::Millis) -> bool {
     said_to_exist || now < detached_at.saturating_add(ms(LOOKUP_GRACE))
 }
 
-pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), WorkerError> {
+/// Asks again at `now + wait` (at least the retry policy's first backoff).
+async fn later(ctx: &WorkerContext, task: &TaskRecord, wait: Duration) -> Result<(), WorkerError> {
     let now = ctx.now();
+    let at = now + ms(wait.max(ctx.retry.initial));
+    ctx.store.defer_reconcile(task.lease(), at, now).await?;
+    Ok(())
+}
+
+pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), WorkerError> {
     let account = task.account.clone().unwrap_or_default();
-    let later = |d: Duration| ctx.store.defer_reconcile(task.lease(), ctx.now() + ms(d), ctx.now());
-    let (Some(upstream_task_id), Some(submitted_at)) =
-        (task.upstream_task_id.as_deref(), task.submitted_at)
-    else {
-        // An attempt whose answer was lost: ask the upstream whether it made a job.
-        let job = SubmitJob {
-            request_id: task.id,
-            account: &account,
-            request: &task.request,
-            attempt: task.submit_attempts,
-        };
-        match ctx.provider.find(job).await {
-            Ok(Some(found)) => {
-                ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;
-                later(Duration::ZERO).await?;
-            }
-            Ok(None) if no_job_yet(&task, now) => {
-                later(ctx.provider.poll_delay(LOOKUP_GRACE).max(ctx.retry.initial)).await?;
-            }
-            Ok(None) => {
-                let log = LogEntry::info(
-                    now,
-                    "the upstream has no job for this request: nothing ran, nothing is charged",
-                );
-                ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, now, log).await?;
-            }
-            Err(e) => {
-                tracing::warn!(code = %e.code, "looking up a lost attempt's job failed; asking again later");
-                later(ctx.provider.poll_delay(Duration::ZERO).max(ctx.retry.initial)).await?;
-            }
-        }
-        return Ok(());
+    let Some(job) = crate::context::poll_job(&task, &account) else {
+        return look_up(ctx, &task, &account).await;
     };
-    let job = PollJob {
-        key_id: &task.key_id,
-        request_id: task.id,
-        account: &account,
-        upstream_task_id,
-        submitted_at,
-        request: &task.request,
-    };
-    let delay = ctx.provider.poll_delay(Duration::from_millis((now - submitted_at).max(0) as u64));
+    let delay = ctx.poll_delay_for(&job);
     // No heartbeat: one status call is far shorter than a lease, and a claim that runs out
     // is taken again by the next poller (its fenced write then finds nothing to change).
-    let polled = ctx.provider.poll(job).await;
-    match polled {
-        Ok(PollStatus::Waiting | PollStatus::Processing { .. }) => {
-            later(delay).await?;
-        }
+    match ctx.provider.poll(job).await {
+        Ok(PollStatus::Waiting | PollStatus::Processing { .. }) => later(ctx, &task, delay).await,
         Ok(PollStatus::Succeeded(mut output)) => {
             // Its request has ended: nobody reads these files.
             crate::media::discard(&ctx.media, &task, &mut output).await;
@@ -103,6 +69,7 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
             if ctx.store.end_reconcile(task.lease(), end, ctx.now(), log).await? {
                 tracing::warn!(request_id = %task.id, "a detached job finished upstream; charged");
             }
+            Ok(())
         }
         Ok(PollStatus::Failed { code, .. }) => {
             let log = LogEntry::info(
@@ -110,6 +77,7 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
                 format!("the upstream job failed ({code}); nothing charged"),
             );
             ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, ctx.now(), log).await?;
+            Ok(())
         }
         // Not told how it ended: ask again (until the window closes, when the reaper settles
         // it at its hold).
@@ -119,8 +87,40 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
                 ErrorClass::Fatal => delay.max(ctx.provider.poll_delay(Duration::from_secs(3600))),
             };
             tracing::warn!(code = %e.code, "asking about a detached job failed; asking again later");
-            later(wait.max(ctx.retry.initial)).await?;
+            later(ctx, &task, wait).await
         }
     }
-    Ok(())
+}
+
+/// A detached request with no upstream job named: an attempt's answer was lost. Asks the
+/// upstream whether it made one.
+async fn look_up(ctx: &WorkerContext, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
+    let now = ctx.now();
+    let job = SubmitJob {
+        request_id: task.id,
+        account,
+        request: &task.request,
+        attempt: task.submit_attempts,
+    };
+    match ctx.provider.find(job).await {
+        Ok(Some(found)) => {
+            ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;
+            later(ctx, task, Duration::ZERO).await
+        }
+        Ok(None) if no_job_yet(task, now) => {
+            later(ctx, task, ctx.provider.poll_delay(LOOKUP_GRACE)).await
+        }
+        Ok(None) => {
+            let log = LogEntry::info(
+                now,
+                "the upstream has no job for this request: nothing ran, nothing is charged",
+            );
+            ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, now, log).await?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(code = %e.code, "looking up a lost attempt's job failed; asking again later");
+            later(ctx, task, ctx.provider.poll_delay(Duration::ZERO)).await
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tracing::Instrument;
 use vidgate_domain::ErrorType;
-use vidgate_providers::{ErrorClass, PollJob, PollStatus};
+use vidgate_providers::{ErrorClass, PollStatus};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
 use crate::context::{WorkerContext, ms, with_heartbeat};
@@ -119,25 +119,14 @@ impl Poller {
 
     async fn follow(&self, task: TaskRecord) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        let now = ctx.now();
-        let (Some(upstream_task_id), Some(submitted_at)) =
-            (task.upstream_task_id.as_deref(), task.submitted_at)
-        else {
-            let log = LogEntry::error(now, "running without an upstream task id; looking it up");
+        let account = task.account.clone().unwrap_or_default();
+        let Some(job) = crate::context::poll_job(&task, &account) else {
+            let log =
+                LogEntry::error(ctx.now(), "running without an upstream task id; looking it up");
             let error = "internal: running task has no upstream id".to_owned();
             return self.detach(&task, error, ErrorType::Internal, log).await;
         };
-        let account = task.account.clone().unwrap_or_default();
-        let job = PollJob {
-            key_id: &task.key_id,
-            request_id: task.id,
-            account: &account,
-            upstream_task_id,
-            submitted_at,
-            request: &task.request,
-        };
-        let since_submit = Duration::from_millis((now - submitted_at).max(0) as u64);
-        let delay = ctx.provider.poll_delay(since_submit);
+        let delay = ctx.poll_delay_for(&job);
         let started = std::time::Instant::now();
         let polled = with_heartbeat(ctx, task.lease(), ctx.provider.poll(job)).await;
         crate::metrics::provider_call(ctx.pool(), "poll", &polled, started);
@@ -149,51 +138,7 @@ impl Poller {
                     .then(|| LogEntry::info(ctx.now(), format!("progress {progress}%")));
                 self.reschedule(&task, progress, delay, log).await?;
             }
-            Ok(PollStatus::Succeeded(mut output)) => {
-                // Nobody will read a deleted request's files: none are kept.
-                if task.forgotten_at.is_some() {
-                    crate::media::discard(&ctx.media, &task, &mut output).await;
-                } else {
-                    // The files are kept (copied, recorded) before the request turns
-                    // COMPLETED, still under this poll's lease.
-                    let kept = with_heartbeat(
-                        ctx,
-                        task.lease(),
-                        crate::media::keep(&*ctx.store, &ctx.media, &task, &mut output, ctx.now()),
-                    )
-                    .await?;
-                    for warning in kept {
-                        ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
-                    }
-                }
-                let mut done = task.clone();
-                done.upstream_task_id = Some(upstream_task_id.to_owned());
-                let charge = result_body::charge(&done, &output);
-                let body = result_body::result_body(&done, &output, &charge);
-                let what = output
-                    .files
-                    .first()
-                    .map(|f| {
-                        format!(
-                            " ({}x{}, {:.1} s)",
-                            f.width.unwrap_or(0),
-                            f.height.unwrap_or(0),
-                            f.duration.unwrap_or(0.0)
-                        )
-                    })
-                    .unwrap_or_default();
-                let after = match (task.forgotten_at, task.cancel_requested) {
-                    (Some(_), _) => {
-                        "; deleted by its owner, so no file is kept and no webhook sent, and it is charged as the upstream charges it"
-                    }
-                    (None, true) => {
-                        "; it was cancelled after it reached the upstream, which ran it anyway: delivered and charged"
-                    }
-                    _ => "",
-                };
-                let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}{after}"));
-                self.finish(&task, Completion::Succeeded { result: body, charge }, log).await?;
-            }
+            Ok(PollStatus::Succeeded(output)) => self.succeeded(&task, output).await?,
             Ok(PollStatus::Failed { code, message }) => {
                 let log = LogEntry::error(
                     ctx.now(),
@@ -224,5 +169,44 @@ impl Poller {
             }
         }
         Ok(())
+    }
+
+    /// The upstream made it: its files are kept (copied, recorded) before the request turns
+    /// COMPLETED, still under this poll's lease; a deleted request keeps none.
+    async fn succeeded(
+        &self,
+        task: &TaskRecord,
+        mut output: vidgate_providers::UpstreamOutput,
+    ) -> Result<(), WorkerError> {
+        let ctx = &self.ctx;
+        if task.forgotten_at.is_some() {
+            crate::media::discard(&ctx.media, task, &mut output).await;
+        } else {
+            let keep = crate::media::keep(&*ctx.store, &ctx.media, task, &mut output, ctx.now());
+            for warning in with_heartbeat(ctx, task.lease(), keep).await? {
+                ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
+            }
+        }
+        let charge = result_body::charge(task, &output);
+        let body = result_body::result_body(task, &output, &charge);
+        let what = output
+            .files
+            .first()
+            .map(|f| {
+                let (w, h) = (f.width.unwrap_or(0), f.height.unwrap_or(0));
+                format!(" ({w}x{h}, {:.1} s)", f.duration.unwrap_or(0.0))
+            })
+            .unwrap_or_default();
+        let after = match (task.forgotten_at, task.cancel_requested) {
+            (Some(_), _) => {
+                "; deleted by its owner, so no file is kept and no webhook sent, and it is charged as the upstream charges it"
+            }
+            (None, true) => {
+                "; it was cancelled after it reached the upstream, which ran it anyway: delivered and charged"
+            }
+            _ => "",
+        };
+        let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}{after}"));
+        self.finish(task, Completion::Succeeded { result: body, charge }, log).await
     }
 }

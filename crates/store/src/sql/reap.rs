@@ -35,67 +35,78 @@ async fn settled_at_quote(tx: &mut Tx, id: &str, quote: Option<String>) -> Resul
     Ok(())
 }
 
-pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
-    let batch = limits.batch.max(1);
-    let follow_for = limits.reconcile_for.max(0);
-    let mut tx = store.db.begin().await?;
-    let ids = |rows: &[Row]| rows.iter().map(|r| r.text("id")).collect::<Result<Vec<_>>>();
-    let timed_out = tx
-        .fetch(
-            sql(reap_sql::TIME_OUT).bind(ErrorType::Timeout).bind(now).bind(batch).bind(follow_for),
-        )
-        .await?;
-    for row in &timed_out {
+fn ids(rows: &[Row]) -> Result<Vec<String>> {
+    rows.iter().map(|r| r.text("id")).collect()
+}
+
+/// Requests past their deadline fail with `timeout`: one that never left the queue is
+/// released; one the upstream may have stays held and followed. Their ids.
+async fn time_out(tx: &mut Tx, now: Millis, limits: ReapLimits) -> Result<Vec<String>> {
+    let stmt = sql(reap_sql::TIME_OUT)
+        .bind(ErrorType::Timeout)
+        .bind(now)
+        .bind(limits.batch.max(1))
+        .bind(limits.reconcile_for.max(0));
+    let rows = tx.fetch(stmt).await?;
+    for row in &rows {
         let id = row.text("id")?;
-        let message = if row.opt_int("reconcile_until")?.is_some() {
+        let followed = row.opt_int("reconcile_until")?.is_some();
+        let message = if followed {
             "deadline passed; failed with error_type timeout. The upstream may have its job: it is followed, and charged as the upstream charges it"
         } else {
+            let note = Some("timed out while queued");
+            ledger::close(tx, &id, now, Close::Release { note }).await?;
             "deadline passed while queued; failed with error_type timeout, never dispatched"
         };
-        if row.opt_int("reconcile_until")?.is_none() {
-            ledger::close(
-                &mut tx,
-                &id,
-                now,
-                Close::Release { note: Some("timed out while queued") },
-            )
-            .await?;
-        }
-        webhooks::enqueue(&mut tx, &id, now).await?;
-        insert_log(&mut tx, &id, &LogEntry::error(now, message)).await?;
+        webhooks::enqueue(tx, &id, now).await?;
+        insert_log(tx, &id, &LogEntry::error(now, message)).await?;
     }
-    let timed_out = ids(&timed_out)?;
+    ids(&rows)
+}
+
+/// Requests whose step kept crashing fail for their owner, their jobs followed. Their ids.
+async fn fail_crashed(tx: &mut Tx, now: Millis, limits: ReapLimits) -> Result<Vec<String>> {
     let crash = reap_sql::crash_message(limits.max_step_attempts);
-    let crashed = ids(&tx
-        .fetch(
-            sql(reap_sql::FAIL_CRASHED)
-                .bind(ErrorType::WorkerCrashed)
-                .bind(now)
-                .bind(batch)
-                .bind(limits.max_step_attempts.max(1))
-                .bind(&crash)
-                .bind(follow_for),
-        )
-        .await?)?;
+    let stmt = sql(reap_sql::FAIL_CRASHED)
+        .bind(ErrorType::WorkerCrashed)
+        .bind(now)
+        .bind(limits.batch.max(1))
+        .bind(limits.max_step_attempts.max(1))
+        .bind(&crash)
+        .bind(limits.reconcile_for.max(0));
+    let crashed = ids(&tx.fetch(stmt).await?)?;
     for id in &crashed {
-        webhooks::enqueue(&mut tx, id, now).await?;
-        insert_log(&mut tx, id, &LogEntry::error(now, crash.clone())).await?;
+        webhooks::enqueue(tx, id, now).await?;
+        insert_log(tx, id, &LogEntry::error(now, crash.clone())).await?;
     }
+    Ok(crashed)
+}
+
+/// Followed jobs whose window closed with their end unknown are settled at their hold.
+async fn settle_expired(tx: &mut Tx, now: Millis, batch: i64) -> Result<Vec<String>> {
+    let rows = tx.fetch(sql(reap_sql::EXPIRE_FOLLOWING).bind(now).bind(batch)).await?;
+    for row in &rows {
+        let id = row.text("id")?;
+        let note = "nothing was learnt of the upstream job before its following window closed; charged its hold, as the upstream bills what it ran";
+        if ledger::close(tx, &id, now, Close::SettleAtHold { note }).await?.is_some() {
+            settled_at_quote(tx, &id, row.opt_text("quote")?).await?;
+        }
+        insert_log(tx, &id, &LogEntry::warn(now, note)).await?;
+    }
+    ids(&rows)
+}
+
+pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
+    let batch = limits.batch.max(1);
+    let mut tx = store.db.begin().await?;
+    let timed_out = time_out(&mut tx, now, limits).await?;
+    let crashed = fail_crashed(&mut tx, now, limits).await?;
     let requeued = ids(&tx.fetch(sql(reap_sql::REQUEUE).bind(now).bind(batch)).await?)?;
     for id in &requeued {
         insert_log(&mut tx, id, &LogEntry::warn(now, "dispatcher lease expired before the upstream answered; back in the queue (the resubmission reuses the same upstream SessionId)")).await?;
     }
     let released = ids(&tx.fetch(sql(reap_sql::RELEASE).bind(now).bind(batch)).await?)?;
-    let expired_rows = tx.fetch(sql(reap_sql::EXPIRE_FOLLOWING).bind(now).bind(batch)).await?;
-    for row in &expired_rows {
-        let id = row.text("id")?;
-        let note = "nothing was learnt of the upstream job before its following window closed; charged its hold, as the upstream bills what it ran";
-        if ledger::close(&mut tx, &id, now, Close::SettleAtHold { note }).await?.is_some() {
-            settled_at_quote(&mut tx, &id, row.opt_text("quote")?).await?;
-        }
-        insert_log(&mut tx, &id, &LogEntry::warn(now, note)).await?;
-    }
-    let expired = ids(&expired_rows)?;
+    let expired = settle_expired(&mut tx, now, batch).await?;
     let purged = tx.execute(sql(reap_sql::PURGE_DEDUP).bind(now).bind(batch)).await?;
     if !(requeued.is_empty() && timed_out.is_empty() && crashed.is_empty() && expired.is_empty()) {
         tx.emit([StoreEvent::Dispatch]);
@@ -116,11 +127,7 @@ pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> R
         settled_at_hold: expired.len() as u64,
         purged_claims: purged,
         crashed: crashed.len() as u64,
-        more: full(timed_out.len())
-            || full(crashed.len())
-            || full(requeued.len())
-            || full(released.len())
-            || full(expired.len())
+        more: [&timed_out, &crashed, &requeued, &released, &expired].iter().any(|v| full(v.len()))
             || purged as i64 >= batch,
     })
 }

@@ -50,6 +50,71 @@ fn one(rows: Vec<Row>) -> Result<Option<TaskRecord>> {
     rows.first().map(task_from_row).transpose()
 }
 
+/// Cancels a request of `key_id` that never left the queue: nothing reached the upstream, so
+/// its hold is released, and its webhook queued. `false`: not such a request.
+async fn cancel_unsent(tx: &mut Tx, key_id: &str, id: &str, now: Millis) -> Result<bool> {
+    let cancelled = tx
+        .execute(
+            sql(concat!(
+                "UPDATE tasks SET state = ",
+                st!(cancelled),
+                ", error = $1, error_type = $2, finished_at = $3,
+                     updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $4 AND key_id = $5 AND forgotten_at IS NULL AND state = ",
+                st!(queued),
+                " AND submit_attempts = 0"
+            ))
+            .bind(CANCELLED_MESSAGE)
+            .bind(ErrorType::Cancelled)
+            .bind(now)
+            .bind(id)
+            .bind(key_id),
+        )
+        .await?;
+    if cancelled != 1 {
+        return Ok(false);
+    }
+    ledger::close(tx, id, now, Close::Release { note: Some("cancelled while queued") }).await?;
+    super::webhooks::enqueue(tx, id, now).await?;
+    Ok(true)
+}
+
+/// Flags a cancel on a request the upstream may have (it has no cancel call: the request runs
+/// on). One back in the queue after an attempt whose answer may have been lost is made due at
+/// once, so the dispatcher asks the upstream whether that attempt made a job before
+/// cancelling it. The log line to write; `None`: not such a request (or flagged already).
+async fn flag_cancel(tx: &mut Tx, key_id: &str, id: &str, now: Millis) -> Result<Option<LogEntry>> {
+    let flagged = tx
+        .fetch_one(
+            sql(concat!(
+                "UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
+                     run_after = CASE WHEN state = ",
+                st!(queued),
+                " AND run_after > $1 THEN $1 ELSE run_after END
+                 WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL AND state IN (",
+                st!(queued),
+                ", ",
+                st!(submitting),
+                ", ",
+                st!(running),
+                ")
+                   AND cancel_requested = FALSE
+                 RETURNING state"
+            ))
+            .bind(now)
+            .bind(id)
+            .bind(key_id),
+        )
+        .await?;
+    let Some(row) = flagged else { return Ok(None) };
+    let message = if row.text("state")? == TaskState::Queued.as_str() {
+        "cancellation requested; an earlier attempt may have reached the upstream, so it is asked first: with no job there the request is cancelled free, with one the job runs to its end and is charged"
+    } else {
+        "cancellation requested after the request reached the upstream, which has no cancel call: its job runs to its end, and is delivered and charged if it succeeds (released if it fails)"
+    };
+    Ok(Some(LogEntry::info(now, message)))
+}
+
 /// The change event of the task with this id.
 pub(super) fn task_event(id: &str) -> Option<StoreEvent> {
     id.parse().ok().map(StoreEvent::Task)
@@ -221,71 +286,13 @@ impl TaskStore for SqlStore {
     async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome> {
         let id = id.to_string();
         let mut tx = self.db.begin().await?;
-        // Never sent upstream: cancelled at once, and nothing charged.
-        let cancelled = tx
-            .execute(
-                sql(concat!(
-                    "UPDATE tasks SET state = ",
-                    st!(cancelled),
-                    ", error = $1, error_type = $2, finished_at = $3,
-                         updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
-                     WHERE id = $4 AND key_id = $5 AND forgotten_at IS NULL AND state = ",
-                    st!(queued),
-                    " AND submit_attempts = 0"
-                ))
-                .bind(CANCELLED_MESSAGE)
-                .bind(ErrorType::Cancelled)
-                .bind(now)
-                .bind(&id)
-                .bind(key_id),
-            )
-            .await?;
-        if cancelled == 1 {
-            ledger::close(
-                &mut tx,
-                &id,
-                now,
-                Close::Release { note: Some("cancelled while queued") },
-            )
-            .await?;
-            super::webhooks::enqueue(&mut tx, &id, now).await?;
+        if cancel_unsent(&mut tx, key_id, &id, now).await? {
             let log = LogEntry::info(now, "cancelled by the caller while queued; never dispatched");
             return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Webhook])
                 .await
                 .map(|_| CancelOutcome::Cancelled);
         }
-        // It may be with the upstream, which has no cancel call: the request runs on. One back
-        // in the queue after an attempt whose answer was lost is made due at once, so the
-        // dispatcher asks the upstream whether that attempt created a job before cancelling it.
-        let flagged = tx
-            .fetch_one(
-                sql(concat!(
-                    "UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
-                         run_after = CASE WHEN state = ",
-                    st!(queued),
-                    " AND run_after > $1 THEN $1 ELSE run_after END
-                     WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL AND state IN (",
-                    st!(queued),
-                    ", ",
-                    st!(submitting),
-                    ", ",
-                    st!(running),
-                    ")
-                       AND cancel_requested = FALSE
-                     RETURNING state"
-                ))
-                .bind(now)
-                .bind(&id)
-                .bind(key_id),
-            )
-            .await?;
-        if let Some(row) = flagged {
-            let message = if row.text("state")? == TaskState::Queued.as_str() {
-                "cancellation requested; an earlier attempt may have reached the upstream, so it is asked first: with no job there the request is cancelled free, with one the job runs to its end and is charged"
-            } else {
-                "cancellation requested after the request reached the upstream, which has no cancel call: its job runs to its end, and is delivered and charged if it succeeds (released if it fails)"
-            };
-            let log = LogEntry::info(now, message);
+        if let Some(log) = flag_cancel(&mut tx, key_id, &id, now).await? {
             return commit_if_one(tx, 1, &id, Some(&log), &[StoreEvent::Dispatch])
                 .await
                 .map(|_| CancelOutcome::Requested);

@@ -141,122 +141,117 @@ pub async fn run(command: KeysCommand, config: Config, remote: RemoteArgs) -> Ex
         Ok(a) => a,
         Err(e) => return super::fail(e),
     };
-    match command {
+    done(match command {
         KeysCommand::Create { name, admin: is_admin, limits } => {
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > 64 {
-                return super::fail("a key name must be 1 to 64 characters");
-            }
-            done(
-                admin
-                    .create_key(name, is_admin, limits.apply(Default::default()))
-                    .await
-                    .map(|key| println!("{key}")),
-            )
+            create(&admin, &name, is_admin, &limits).await
         }
-        KeysCommand::List => done(admin.list().await.map(|keys| print_keys(&keys))),
-        KeysCommand::Limits { name, limits } => {
-            let result = async {
-                let current = admin.key(&name).await?.limits;
-                let next = limits.apply(current);
-                if !limits.is_empty() {
-                    admin.set_limits(&name, next).await?;
-                }
-                println!("{}", describe(&next));
-                Ok(())
-            };
-            done(result.await)
-        }
+        KeysCommand::List => admin.list().await.map(|keys| print_keys(&keys)),
+        KeysCommand::Limits { name, limits } => set_limits(&admin, &name, &limits).await,
         KeysCommand::Budget { name, prepaid, day_limit, month_limit } => {
-            let result = async {
-                let key = admin.key(&name).await?;
-                let current = key.budget.as_ref();
-                if prepaid.is_some() || day_limit.is_some() || month_limit.is_some() {
-                    let to_credits = |v: Option<f64>| v.and_then(Credits::from_credits);
-                    let budget = KeyBudget {
-                        prepaid: prepaid.unwrap_or(current.is_some_and(|b| b.prepaid)),
-                        day_limit: to_credits(
-                            day_limit.map_or(current.and_then(|b| b.day_limit), |l| l.0),
-                        ),
-                        month_limit: to_credits(
-                            month_limit.map_or(current.and_then(|b| b.month_limit), |l| l.0),
-                        ),
-                    };
-                    admin.set_budget(&name, budget).await?;
-                }
-                println!("{}", budget_line(admin.key(&name).await?.budget.as_ref()));
-                Ok(())
-            };
-            done(result.await)
+            set_budget(&admin, &name, prepaid, day_limit, month_limit).await
         }
-        KeysCommand::TopUp { name, amount, note } => {
-            let Some(credits) = Credits::from_credits(amount).filter(|c| *c != Credits::ZERO)
-            else {
-                return super::fail("the amount must be a non-zero number of credits");
-            };
-            let result = async {
-                admin.top_up(&name, credits, &note).await?;
-                println!("{}", budget_line(admin.key(&name).await?.budget.as_ref()));
-                Ok(())
-            };
-            done(result.await)
-        }
+        KeysCommand::TopUp { name, amount, note } => top_up(&admin, &name, amount, &note).await,
         KeysCommand::Revoke { name } => {
-            done(admin.revoke(&name).await.map(|()| eprintln!("vidgate: revoked key {name:?}")))
+            admin.revoke(&name).await.map(|()| eprintln!("vidgate: revoked key {name:?}"))
         }
-        KeysCommand::Secret { name } => {
-            let store = match admin.local() {
-                Ok(s) => s,
-                Err(e) => return super::fail(e),
-            };
-            let now = SystemClock.now_ms();
-            match store.key_by_name(&name).await {
-                Ok(Some(key)) => {
-                    let secret = match store.webhook_secrets(&key.id, now).await {
-                        Ok(Some(s)) => Ok(Some(s.current)),
-                        Ok(None) => {
-                            store
-                                .init_webhook_secret(
-                                    &key.id,
-                                    &vidgate_workers::webhooks::new_secret(),
-                                )
-                                .await
-                        }
-                        Err(e) => Err(e),
-                    };
-                    match secret {
-                        Ok(Some(s)) => {
-                            // Who read a signing secret is worth knowing; the secret is not.
-                            Admin::audit_local(store, "key.secret_read", &name, None).await;
-                            println!("{s}");
-                            ExitCode::SUCCESS
-                        }
-                        Ok(None) => super::fail(format!("no active key named {name:?}")),
-                        Err(e) => super::fail(e),
-                    }
-                }
-                Ok(None) => super::fail(format!("no active key named {name:?}")),
-                Err(e) => super::fail(e),
-            }
-        }
+        KeysCommand::Secret { name } => show_secret(&admin, &name).await,
         KeysCommand::RotateSecret { name } => {
-            let store = match admin.local() {
-                Ok(s) => s,
-                Err(e) => return super::fail(e),
-            };
-            let secret = vidgate_workers::webhooks::new_secret();
             let overlap =
                 i64::try_from(config.webhooks.rotation_overlap.as_millis()).unwrap_or(i64::MAX / 2);
-            match store.rotate_webhook_secret(&name, &secret, SystemClock.now_ms() + overlap).await
-            {
-                Ok(true) => {
-                    Admin::audit_local(store, "key.rotate_secret", &name, None).await;
-                    println!("{secret}");
-                    ExitCode::SUCCESS
-                }
-                Ok(false) => super::fail(format!("no active key named {name:?}")),
-                Err(e) => super::fail(e),
-            }
+            rotate_secret(&admin, &name, overlap).await
         }
+    })
+}
+
+async fn create(
+    admin: &Admin,
+    name: &str,
+    is_admin: bool,
+    limits: &LimitArgs,
+) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("a key name must be 1 to 64 characters".into());
+    }
+    let key = admin.create_key(name, is_admin, limits.apply(Default::default())).await?;
+    println!("{key}");
+    Ok(())
+}
+
+async fn set_limits(admin: &Admin, name: &str, limits: &LimitArgs) -> Result<(), String> {
+    let next = limits.apply(admin.key(name).await?.limits);
+    if !limits.is_empty() {
+        admin.set_limits(name, next).await?;
+    }
+    println!("{}", describe(&next));
+    Ok(())
+}
+
+async fn set_budget(
+    admin: &Admin,
+    name: &str,
+    prepaid: Option<bool>,
+    day_limit: Option<Limit>,
+    month_limit: Option<Limit>,
+) -> Result<(), String> {
+    let key = admin.key(name).await?;
+    let current = key.budget.as_ref();
+    if prepaid.is_some() || day_limit.is_some() || month_limit.is_some() {
+        let to_credits = |v: Option<f64>| v.and_then(Credits::from_credits);
+        let budget = KeyBudget {
+            prepaid: prepaid.unwrap_or(current.is_some_and(|b| b.prepaid)),
+            day_limit: to_credits(day_limit.map_or(current.and_then(|b| b.day_limit), |l| l.0)),
+            month_limit: to_credits(
+                month_limit.map_or(current.and_then(|b| b.month_limit), |l| l.0),
+            ),
+        };
+        admin.set_budget(name, budget).await?;
+    }
+    println!("{}", budget_line(admin.key(name).await?.budget.as_ref()));
+    Ok(())
+}
+
+async fn top_up(admin: &Admin, name: &str, amount: f64, note: &str) -> Result<(), String> {
+    let credits = Credits::from_credits(amount)
+        .filter(|c| *c != Credits::ZERO)
+        .ok_or("the amount must be a non-zero number of credits")?;
+    admin.top_up(name, credits, note).await?;
+    println!("{}", budget_line(admin.key(name).await?.budget.as_ref()));
+    Ok(())
+}
+
+/// Prints a key's webhook signing secret (making one if it has none); database host only.
+async fn show_secret(admin: &Admin, name: &str) -> Result<(), String> {
+    let store = admin.local()?;
+    let missing = || format!("no active key named {name:?}");
+    let key = store.key_by_name(name).await.map_err(|e| e.to_string())?.ok_or_else(missing)?;
+    let secret = match store.webhook_secrets(&key.id, SystemClock.now_ms()).await {
+        Ok(Some(s)) => Some(s.current),
+        Ok(None) => store
+            .init_webhook_secret(&key.id, &vidgate_workers::webhooks::new_secret())
+            .await
+            .map_err(|e| e.to_string())?,
+        Err(e) => return Err(e.to_string()),
+    };
+    let secret = secret.ok_or_else(missing)?;
+    // Who read a signing secret is worth knowing; the secret is not.
+    Admin::audit_local(store, "key.secret_read", name, None).await;
+    println!("{secret}");
+    Ok(())
+}
+
+/// Gives a key a new webhook signing secret; the old one is still sent for `overlap` ms.
+async fn rotate_secret(admin: &Admin, name: &str, overlap: i64) -> Result<(), String> {
+    let store = admin.local()?;
+    let secret = vidgate_workers::webhooks::new_secret();
+    let until = SystemClock.now_ms() + overlap;
+    match store.rotate_webhook_secret(name, &secret, until).await {
+        Ok(true) => {
+            Admin::audit_local(store, "key.rotate_secret", name, None).await;
+            println!("{secret}");
+            Ok(())
+        }
+        Ok(false) => Err(format!("no active key named {name:?}")),
+        Err(e) => Err(e.to_string()),
     }
 }

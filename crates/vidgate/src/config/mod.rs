@@ -3,7 +3,6 @@
 //! settings stop startup with a message naming the setting. Secrets are redacted in `Debug`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -14,6 +13,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 pub use vidgate_domain::Secret;
 
 mod sections;
+mod validate;
 pub use sections::*;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,98 +113,21 @@ impl Config {
         config
     }
 
+    /// Checks every section (`validate.rs`); the first invalid setting stops startup, named.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
-        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
-            return bad("server.tls_cert", "set both tls_cert and tls_key, or neither".into());
-        }
-        if self.store.max_connections == 0 {
-            return bad("store.max_connections", "must be at least 1".into());
-        }
-        if let Some(public_url) = &self.server.public_url {
-            match url::Url::parse(public_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return bad(
-                        "server.public_url",
-                        format!("{public_url:?} is not an http(s) URL"),
-                    );
-                }
-            }
-        }
-        if self.server.max_body_bytes < 1024 {
-            return bad(
-                "server.max_body_bytes",
-                format!("must be at least 1024, got {}", self.server.max_body_bytes),
-            );
-        }
+        self.server.validate()?;
+        self.store.validate()?;
+        self.queue.validate()?;
+        self.rules.alias_catalog()?;
         self.limits.validate()?;
         self.accounting.validate()?;
         self.media.validate()?;
-        let bootstrap = self.auth.bootstrap_key.expose().chars().count();
-        if bootstrap > 0 && bootstrap < crate::bootstrap::BOOTSTRAP_MIN_CHARS {
-            return bad(
-                "auth.bootstrap_key",
-                format!(
-                    "VIDGATE_BOOTSTRAP_KEY must be at least {} characters (it is {bootstrap}): it is an API key",
-                    crate::bootstrap::BOOTSTRAP_MIN_CHARS
-                ),
-            );
-        }
-        if vidgate_domain::dimensions::short_side(&self.sandbox.max_resolution).is_none() {
-            return bad(
-                "sandbox.max_resolution",
-                format!("must be like \"1080P\" or \"4K\", got {:?}", self.sandbox.max_resolution),
-            );
-        }
-        if self.sandbox.max_duration_secs.is_nan() || self.sandbox.max_duration_secs <= 0.0 {
-            return bad("sandbox.max_duration_secs", "must be more than 0".into());
-        }
-        if self.queue.max_step_attempts == 0 {
-            return bad("queue.max_step_attempts", "must be at least 1".into());
-        }
-        if self.server.max_connections == 0 {
-            return bad("server.max_connections", "must be at least 1".into());
-        }
-        if self.server.header_read_timeout.is_zero()
-            || self.server.body_read_timeout.is_zero()
-            || self.server.write_stall_timeout.is_zero()
-        {
-            return bad("server.header_read_timeout", "timeouts must be more than 0".into());
-        }
-        if self.queue.max_submit_attempts == 0 {
-            return bad("queue.max_submit_attempts", "must be at least 1".into());
-        }
-        if self.queue.lease < Duration::from_millis(300) {
-            return bad("queue.lease", "must be at least 300ms".into());
-        }
-        self.rules.alias_catalog()?;
-        if self.queue.request_deadline < Duration::from_secs(1) {
-            return bad("queue.request_deadline", "must be at least 1s".into());
-        }
+        self.auth.validate()?;
+        self.sandbox.validate()?;
+        self.webhooks.validate()?;
+        self.workers.validate()?;
         if self.uses_tencent() {
-            self.validate_tencent()?;
-        }
-        if self.webhooks.timeout.is_zero() {
-            return bad("webhooks.timeout", "must be more than 0".into());
-        }
-        if self.sandbox.concurrency < 1 {
-            return bad(
-                "sandbox.concurrency",
-                format!("must be at least 1, got {}", self.sandbox.concurrency),
-            );
-        }
-        if !(1..=60).contains(&self.sandbox.fps) {
-            return bad(
-                "sandbox.fps",
-                format!("must be between 1 and 60, got {}", self.sandbox.fps),
-            );
-        }
-        if self.sandbox.poll_interval.is_zero() {
-            return bad("sandbox.poll_interval", "must be more than 0".into());
-        }
-        if self.workers.dispatcher_concurrency == 0 || self.workers.poller_concurrency == 0 {
-            return bad("workers.*_concurrency", "must be at least 1".into());
+            self.tencent.validate()?;
         }
         Ok(())
     }
@@ -220,67 +143,6 @@ impl Config {
             ProviderKind::Auto => self.tencent.configured(),
             ProviderKind::Sandbox => false,
         }
-    }
-
-    fn validate_tencent(&self) -> Result<(), ConfigError> {
-        let bad = |setting, problem: String| Err(ConfigError::Invalid { setting, problem });
-        let t = &self.tencent;
-        if !t.configured() {
-            return bad("tencent", "provider.kind is \"tencent\" but no account is configured (set TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY and VIDGATE_TENCENT_SUBAPP_ID, or [[tencent.accounts]])".into());
-        }
-        let check_url = |u: &str| matches!(url::Url::parse(u), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-        if !t.secret_id.is_empty() {
-            if t.secret_key.is_empty() {
-                return bad("tencent.secret_key", "is empty (TENCENTCLOUD_SECRET_KEY)".into());
-            }
-            if t.sub_app_id == 0 {
-                return bad(
-                    "tencent.sub_app_id",
-                    "must be the VOD application id (VIDGATE_TENCENT_SUBAPP_ID)".into(),
-                );
-            }
-        }
-        if !check_url(&t.endpoint) {
-            return bad("tencent.endpoint", format!("{:?} is not an http(s) URL", t.endpoint));
-        }
-        let mut names = std::collections::HashSet::new();
-        for a in &t.accounts {
-            if a.name.is_empty() || !names.insert(a.name.as_str()) {
-                return bad(
-                    "tencent.accounts",
-                    format!("every account needs a unique name (got {:?})", a.name),
-                );
-            }
-            if a.secret_id.is_empty() || a.secret_key.is_empty() || a.sub_app_id == 0 {
-                return bad(
-                    "tencent.accounts",
-                    format!("account {:?} needs secret_id, secret_key and sub_app_id", a.name),
-                );
-            }
-            if a.endpoint.as_deref().is_some_and(|u| !check_url(u)) {
-                return bad(
-                    "tencent.accounts",
-                    format!("account {:?} has an endpoint that is not an http(s) URL", a.name),
-                );
-            }
-        }
-        if t.concurrency < 1 || t.accounts.iter().any(|a| a.concurrency.is_some_and(|c| c < 1)) {
-            return bad("tencent.concurrency", "must be at least 1".into());
-        }
-        if t.create_rate <= 0.0 || t.describe_rate <= 0.0 {
-            return bad("tencent.create_rate", "rates must be more than 0".into());
-        }
-        if t.events == vidgate_providers::tencent::EventMode::Push
-            && t.callback_sign_key.expose().len() < 8
-        {
-            // Without a key anyone could post "finished" events to the callback route.
-            return bad(
-                "tencent.callback_sign_key",
-                "push mode needs the SignKey set with ModifyEventConfig (at least 8 characters)"
-                    .into(),
-            );
-        }
-        Ok(())
     }
 
     /// Where renders are written before they go into the media store.
