@@ -92,6 +92,76 @@ async fn expiry(
     (secs > 0).then(|| now.saturating_add(secs.saturating_mul(1000)))
 }
 
+/// What `keep` knows while it works through one success's files.
+struct Keeping<'a> {
+    store: &'a dyn Store,
+    policy: &'a MediaPolicy,
+    task: &'a TaskRecord,
+    now: Millis,
+    expires_at: Option<Millis>,
+    /// Files recorded for this request before (by a copy that finished before a crash).
+    earlier: Vec<MediaObject>,
+}
+
+impl Keeping<'_> {
+    fn record(
+        &self,
+        variant: &str,
+        object_key: String,
+        size: u64,
+        sha256: String,
+        content_type: String,
+        source_url: Option<String>,
+    ) -> MediaObject {
+        MediaObject {
+            request_id: self.task.id,
+            key_id: self.task.key_id.clone(),
+            variant: variant.to_owned(),
+            object_key,
+            content_type,
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            sha256,
+            source_url,
+            stored_at: self.now,
+            expires_at: self.expires_at,
+            deleted_at: None,
+        }
+    }
+
+    /// Copies one upstream file (or finds it copied before a crash) and records it; its
+    /// size and checksum. `Err`: a warning for the request's log (the URL stays upstream's).
+    async fn copy_one(
+        &self,
+        variant: Variant,
+        source: &str,
+    ) -> Result<Result<(u64, String), String>, vidgate_store::StoreError> {
+        let name = variant.to_string();
+        // Copied before a crash: the row says so; the object is whole.
+        let done = self.earlier.iter().find(|o| {
+            o.variant == name && o.deleted_at.is_none() && o.source_url.as_deref() == Some(source)
+        });
+        if let Some(o) = done {
+            return Ok(Ok((o.size as u64, o.sha256.clone())));
+        }
+        match copy_with_retries(self.policy, self.task, variant, source).await {
+            Ok((object, content_type)) => {
+                let key = object.key.to_string();
+                let (size, sha) = (object.size, object.sha256.clone());
+                let row = self.record(&name, key, size, sha, content_type, Some(source.into()));
+                self.store.record_media(row).await?;
+                crate::metrics::media_copied(object.size);
+                Ok(Ok((object.size, object.sha256)))
+            }
+            Err(e) => {
+                crate::metrics::media_copy_failed();
+                Ok(Err(format!(
+                    "the {name} was not copied into the media store ({e}); the result keeps the upstream's URL"
+                )))
+            }
+        }
+    }
+}
+
 /// Records and copies a success's files; rewrites `output.files` to name what vidgate keeps.
 /// Returns warnings for the request's log (copies that failed).
 pub async fn keep(
@@ -102,81 +172,34 @@ pub async fn keep(
     now: Millis,
 ) -> Result<Vec<String>, vidgate_store::StoreError> {
     let expires_at = expiry(store, policy, task, now).await;
-    let record =
-        |variant: &str, key: String, size: u64, sha256: String, ct: String, source| MediaObject {
-            request_id: task.id,
-            key_id: task.key_id.clone(),
-            variant: variant.to_owned(),
-            object_key: key,
-            content_type: ct,
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            sha256,
-            source_url: source,
-            stored_at: now,
-            expires_at,
-            deleted_at: None,
-        };
+    let mut k = Keeping { store, policy, task, now, expires_at, earlier: Vec::new() };
     for s in &output.stored {
-        let row = record(
-            &s.variant,
-            s.key.clone(),
-            s.size,
-            s.sha256.clone(),
-            s.content_type.clone(),
-            None,
-        );
-        store.record_media(row).await?;
+        let (key, sha, ct) = (s.key.clone(), s.sha256.clone(), s.content_type.clone());
+        store.record_media(k.record(&s.variant, key, s.size, sha, ct, None)).await?;
     }
-    let earlier = store.media_of(task.id).await?;
+    k.earlier = store.media_of(task.id).await?;
     let mut warnings = Vec::new();
+    let own = |url: &str| url.starts_with('/');
     for (i, file) in output.files.iter_mut().enumerate() {
-        let own = |url: &str| url.starts_with('/');
-        if policy.mirror {
-            for cover in [false, true] {
-                let Some(variant) = Variant::of(i, cover) else { continue };
-                let source = if cover { file.cover_url.clone() } else { Some(file.url.clone()) };
-                let Some(source) = source.filter(|u| !own(u)) else { continue };
-                let name = variant.to_string();
-                // Copied before a crash: the row says so; the object is whole.
-                let done = earlier.iter().find(|o| {
-                    o.variant == name
-                        && o.deleted_at.is_none()
-                        && o.source_url.as_deref() == Some(&source)
-                });
-                let (size, sha256) = match done {
-                    Some(o) => (o.size as u64, o.sha256.clone()),
-                    None => match copy_with_retries(policy, task, variant, &source).await {
-                        Ok((object, content_type)) => {
-                            let row = record(
-                                &name,
-                                object.key.to_string(),
-                                object.size,
-                                object.sha256.clone(),
-                                content_type,
-                                Some(source.clone()),
-                            );
-                            store.record_media(row).await?;
-                            crate::metrics::media_copied(object.size);
-                            (object.size, object.sha256)
-                        }
-                        Err(e) => {
-                            crate::metrics::media_copy_failed();
-                            warnings.push(format!(
-                                "the {name} was not copied into the media store ({e}); the result keeps the upstream's URL"
-                            ));
-                            continue;
-                        }
-                    },
-                };
-                let path = layout::content_path(task.id, variant);
-                if cover {
-                    file.cover_url = Some(path);
-                } else {
-                    file.source_url = Some(source);
-                    file.url = path;
-                    file.sha256 = Some(sha256);
-                    file.file_size = Some(size);
+        for cover in [false, true].into_iter().filter(|_| policy.mirror) {
+            let Some(variant) = Variant::of(i, cover) else { continue };
+            let source = if cover { file.cover_url.clone() } else { Some(file.url.clone()) };
+            let Some(source) = source.filter(|u| !own(u)) else { continue };
+            let (size, sha256) = match k.copy_one(variant, &source).await? {
+                Ok(copied) => copied,
+                Err(warning) => {
+                    warnings.push(warning);
+                    continue;
                 }
+            };
+            let path = layout::content_path(task.id, variant);
+            if cover {
+                file.cover_url = Some(path);
+            } else {
+                file.source_url = Some(source);
+                file.url = path;
+                file.sha256 = Some(sha256);
+                file.file_size = Some(size);
             }
         }
         if own(&file.url) {

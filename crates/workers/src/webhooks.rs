@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use vidgate_domain::{ErrorType, TaskState};
+use vidgate_domain::{ErrorType, Millis, TaskState};
 use vidgate_media::present::Signing;
 use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
@@ -182,35 +182,7 @@ impl Worker for WebhookSender {
         let Some(d) = ctx.store.claim_due_delivery(now, now + ms(ctx.lease)).await? else {
             return Ok(Outcome::Idle);
         };
-        let body = match &d.payload {
-            Some(p) => p.clone(),
-            None => {
-                let Some(task) = ctx.store.get_task_any(d.task_id).await? else {
-                    let gone = Attempt {
-                        at: now,
-                        status: None,
-                        error: Some("the request no longer exists".into()),
-                        duration_ms: 0,
-                    };
-                    ctx.store.record_attempt(&d, &gone, AttemptResult::Failed, now).await?;
-                    return Ok(Outcome::Worked);
-                };
-                let base = ctx.public_url.as_deref().or(task.public_base.as_deref());
-                let hash = ctx.store.active_key_hash(&task.key_id).await?;
-                let signing = Signing {
-                    key_hash: hash.as_deref(),
-                    now,
-                    ttl_secs: ctx.media_url_ttl.as_secs() as i64,
-                };
-                let body = payload(&task, base, signing).to_string();
-                if !ctx.store.freeze_payload(&d, &body).await? {
-                    // Another sender holds the delivery now (our lease ran out): it sends.
-                    tracing::warn!(delivery = %d.id, "lost the delivery's lease before sending");
-                    return Ok(Outcome::Worked);
-                }
-                body
-            }
-        };
+        let Some(body) = self.body_of(&d).await? else { return Ok(Outcome::Worked) };
         let secrets = self.secrets(&d.key_id).await?;
         let started = Instant::now();
         let sent = if secrets.is_empty() {
@@ -222,32 +194,7 @@ impl Worker for WebhookSender {
         };
         let duration_ms = started.elapsed().as_millis() as i64;
         let at = ctx.now();
-        let (attempt, result) = match sent {
-            Sent::Answer { status, .. } if (200..300).contains(&status) => (
-                Attempt { at, status: Some(i64::from(status)), error: None, duration_ms },
-                AttemptResult::Delivered,
-            ),
-            Sent::Answer { status, retry_after } if status == 429 || status >= 500 => (
-                Attempt { at, status: Some(i64::from(status)), error: None, duration_ms },
-                self.next_attempt(&d, retry_after),
-            ),
-            Sent::Answer { status, .. } => (
-                Attempt {
-                    at,
-                    status: Some(i64::from(status)),
-                    error: Some("the receiver refused it; not retried".into()),
-                    duration_ms,
-                },
-                AttemptResult::Failed,
-            ),
-            Sent::Blocked(e) => {
-                (Attempt { at, status: None, error: Some(e), duration_ms }, AttemptResult::Failed)
-            }
-            Sent::Error(e) => (
-                Attempt { at, status: None, error: Some(e), duration_ms },
-                self.next_attempt(&d, None),
-            ),
-        };
+        let (attempt, result) = self.judge(&d, sent, at, duration_ms);
         let outcome = match &result {
             AttemptResult::Delivered => "delivered",
             AttemptResult::RetryAt(_) => "retrying",
@@ -257,17 +204,83 @@ impl Worker for WebhookSender {
         let recorded = ctx.store.record_attempt(&d, &attempt, result, at).await?;
         let span = tracing::info_span!("webhook", request_id = %d.task_id, delivery = %d.id);
         let _entered = span.enter(); // no await below
-        if recorded {
-            match outcome {
-                "delivered" => tracing::info!(status = ?attempt.status, "webhook delivered"),
-                _ => {
-                    tracing::warn!(outcome, status = ?attempt.status, error = ?attempt.error, "webhook attempt failed")
-                }
+        match (recorded, outcome) {
+            (false, _) => {
+                tracing::warn!(
+                    "lost the delivery's lease while sending; the attempt was not recorded"
+                )
             }
-        } else {
-            tracing::warn!("lost the delivery's lease while sending; the attempt was not recorded");
+            (true, "delivered") => tracing::info!(status = ?attempt.status, "webhook delivered"),
+            (true, _) => {
+                tracing::warn!(outcome, status = ?attempt.status, error = ?attempt.error, "webhook attempt failed")
+            }
         }
         Ok(Outcome::Worked)
+    }
+}
+
+impl WebhookSender {
+    /// The bytes every attempt of `d` sends: frozen at its first attempt. `None`: nothing to
+    /// send now (the request is gone, which fails the delivery; or another sender took it).
+    async fn body_of(&self, d: &Delivery) -> Result<Option<String>, WorkerError> {
+        if let Some(p) = &d.payload {
+            return Ok(Some(p.clone()));
+        }
+        let ctx = &self.ctx;
+        let now = ctx.now();
+        let Some(task) = ctx.store.get_task_any(d.task_id).await? else {
+            let error = Some("the request no longer exists".into());
+            let gone = Attempt { at: now, status: None, error, duration_ms: 0 };
+            ctx.store.record_attempt(d, &gone, AttemptResult::Failed, now).await?;
+            return Ok(None);
+        };
+        let base = ctx.public_url.as_deref().or(task.public_base.as_deref());
+        let hash = ctx.store.active_key_hash(&task.key_id).await?;
+        let ttl_secs = ctx.media_url_ttl.as_secs() as i64;
+        let signing = Signing { key_hash: hash.as_deref(), now, ttl_secs };
+        let body = payload(&task, base, signing).to_string();
+        if !ctx.store.freeze_payload(d, &body).await? {
+            // Another sender holds the delivery now (our lease ran out): it sends.
+            tracing::warn!(delivery = %d.id, "lost the delivery's lease before sending");
+            return Ok(None);
+        }
+        Ok(Some(body))
+    }
+
+    /// What an attempt's answer means: delivered, worth another try (429, 5xx, a network
+    /// error), or refused for good.
+    fn judge(
+        &self,
+        d: &Delivery,
+        sent: Sent,
+        at: Millis,
+        duration_ms: i64,
+    ) -> (Attempt, AttemptResult) {
+        let answered = |status: u16, error: Option<String>| Attempt {
+            at,
+            status: Some(i64::from(status)),
+            error,
+            duration_ms,
+        };
+        match sent {
+            Sent::Answer { status, .. } if (200..300).contains(&status) => {
+                (answered(status, None), AttemptResult::Delivered)
+            }
+            Sent::Answer { status, retry_after } if status == 429 || status >= 500 => {
+                (answered(status, None), self.next_attempt(d, retry_after))
+            }
+            Sent::Answer { status, .. } => {
+                let refused = Some("the receiver refused it; not retried".into());
+                (answered(status, refused), AttemptResult::Failed)
+            }
+            Sent::Blocked(e) => {
+                (Attempt { at, status: None, error: Some(e), duration_ms }, AttemptResult::Failed)
+            }
+            Sent::Error(e) => (
+                Attempt { at, status: None, error: Some(e), duration_ms },
+                self.next_attempt(d, None),
+            ),
+        }
     }
 }
 

@@ -95,9 +95,16 @@ pub async fn create_request(
     let wait = super::wait::prefer_wait(&headers)?;
     let body = expand_alias(&state, body)?;
     let fingerprint = fingerprint(&body, &headers, query.get("fal_webhook"))?;
-    let (task, position) =
-        accept(&state, &key, &base, &headers, body, size, fingerprint, query.get("fal_webhook"))
-            .await?;
+    let call = CreateCall {
+        key: &key,
+        base: &base,
+        headers: &headers,
+        body,
+        size,
+        fingerprint,
+        query_hook: query.get("fal_webhook"),
+    };
+    let (task, position) = accept(&state, call).await?;
     if let Some(wait) = wait {
         let task = super::wait::until_done(&state, &key.id, task, wait).await;
         let mut body = super::status::status_of(&state, &task, &base, false).await?;
@@ -128,19 +135,47 @@ pub(crate) fn fingerprint(
     )))
 }
 
+/// One create as either API received it: the seed's body (an OpenAI create is mapped onto
+/// it first) and what came with it.
+pub(crate) struct CreateCall<'a> {
+    pub key: &'a KeyRecord,
+    pub base: &'a BaseUrl,
+    pub headers: &'a HeaderMap,
+    pub body: serde_json::Value,
+    /// The body's size in bytes (for the key's own body limit).
+    pub size: usize,
+    /// What an `Idempotency-Key` replay must match (`fingerprint`).
+    pub fingerprint: Option<String>,
+    /// fal's `?fal_webhook=`.
+    pub query_hook: Option<&'a String>,
+}
+
 /// Validates and commits a create (both APIs' creates go through here): the request as
 /// stored, and its queue position when it could be read.
-#[allow(clippy::too_many_arguments)] // one call per API; a struct would only rename them
 pub(crate) async fn accept(
     state: &AppState,
-    key: &KeyRecord,
-    base: &BaseUrl,
-    headers: &HeaderMap,
-    body: serde_json::Value,
-    size: usize,
-    fingerprint: Option<String>,
-    query_hook: Option<&String>,
+    call: CreateCall<'_>,
 ) -> Result<(TaskRecord, Option<i64>), ApiError> {
+    let task = new_task(state, call)?;
+    let (task, position) = admitted(state, state.store.insert_task(task).await?)?;
+    // The request is committed: from here on nothing may answer an error, or a client that
+    // retries without an Idempotency-Key would create it twice.
+    let position = match position {
+        Some(p) => Some(p),
+        None => match state.store.queue_position(&task).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "queue position unreadable after the commit; answering without it");
+                None
+            }
+        },
+    };
+    Ok((task, position))
+}
+
+/// The task a valid create makes: its request, lane, deadline, dedup claims, quote, limits.
+fn new_task(state: &AppState, call: CreateCall<'_>) -> Result<NewTask, ApiError> {
+    let CreateCall { key, base, headers, body, size, fingerprint, query_hook } = call;
     if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)
         && size as i64 > limit
     {
@@ -152,7 +187,7 @@ pub(crate) async fn accept(
     let deadline_at = deadline_at(headers, now, state.config.request_deadline)?;
     let (request, webhook_url) = validated(state, body, query_hook)?;
     let quote = crate::pricing::quote(state, &request, now)?;
-    let task = NewTask {
+    Ok(NewTask {
         id: RequestId::new(),
         key_id: key.id.clone(),
         pool: state.config.pool.clone(),
@@ -173,67 +208,56 @@ pub(crate) async fn accept(
         quote,
         created_at: now,
         deadline_at,
-    };
-    let (task, position) = match state.store.insert_task(task).await? {
+    })
+}
+
+/// What the insert's outcome answers: the request (new, or the original of a replay) and its
+/// position if the insert read it, or why it was refused.
+fn admitted(
+    state: &AppState,
+    outcome: InsertOutcome,
+) -> Result<(TaskRecord, Option<i64>), ApiError> {
+    match outcome {
         InsertOutcome::Inserted { task: t, position } => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
             tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name(), "accepted and queued");
             metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
                 .increment(1);
-            (t, position)
+            Ok((t, position))
         }
         InsertOutcome::Replayed(t) => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
             tracing::info!("an Idempotency-Key replay: answered with the original request");
-            (t, None)
+            Ok((t, None))
         }
-        InsertOutcome::IdempotencyMismatch { task_id } => {
-            return Err(ApiError::invalid(
-                &["header", "idempotency-key"],
-                "idempotency_mismatch",
-                format!(
-                    "this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"
-                ),
-            ));
-        }
+        InsertOutcome::IdempotencyMismatch { task_id } => Err(ApiError::invalid(
+            &["header", "idempotency-key"],
+            "idempotency_mismatch",
+            format!(
+                "this Idempotency-Key was used within the last 24 h for request {task_id} with a different body"
+            ),
+        )),
         InsertOutcome::QueueFull { scope, limit } => {
             let (whose, error_type) = match scope {
                 LimitScope::Key => ("this key has", "key_queue_full"),
                 LimitScope::Total => ("the gateway has", "queue_full"),
             };
-            return Err(ApiError::TooManyRequests {
+            Err(ApiError::TooManyRequests {
                 detail: format!(
                     "{whose} {limit} requests waiting in the queue, its limit; retry when some have been dispatched"
                 ),
                 error_type,
                 retry_after: QUEUE_FULL_RETRY_SECS,
-            });
+            })
         }
-        InsertOutcome::BudgetExceeded(refusal) => {
-            return Err(crate::pricing::refused(state, refusal));
-        }
-        InsertOutcome::SessionConflict { task_id } => {
-            return Err(ApiError::Conflict {
-                detail: format!(
-                    "session_id was already used by request {task_id} within the last 3 days"
-                ),
-                error_type: "session_conflict",
-            });
-        }
-    };
-    // The request is committed: from here on nothing may answer an error, or a client that
-    // retries without an Idempotency-Key would create it twice.
-    let position = match position {
-        Some(p) => Some(p),
-        None => match state.store.queue_position(&task).await {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!(error = %e, "queue position unreadable after the commit; answering without it");
-                None
-            }
-        },
-    };
-    Ok((task, position))
+        InsertOutcome::BudgetExceeded(refusal) => Err(crate::pricing::refused(state, refusal)),
+        InsertOutcome::SessionConflict { task_id } => Err(ApiError::Conflict {
+            detail: format!(
+                "session_id was already used by request {task_id} within the last 3 days"
+            ),
+            error_type: "session_conflict",
+        }),
+    }
 }
 
 /// When the request fails with `timeout` if it has not ended: the configured deadline, or

@@ -51,6 +51,54 @@ pub fn size_to_shape(size: &str) -> Option<(String, String)> {
     Some((resolution, format!("{}:{}", w / g, h / g)))
 }
 
+/// OpenAI's `seconds` (a string such as `"8"`, or a number): a whole number of seconds.
+fn seconds_of(fields: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
+    let bad = |got: String| {
+        invalid("seconds", format!("seconds must be a whole number of seconds, got {got}"))
+    };
+    match fields.get("seconds") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| bad(format!("{s:?}"))),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| bad(n.to_string())),
+        Some(_) => Err(invalid("seconds", "seconds must be a string such as \"8\"")),
+    }
+}
+
+/// OpenAI's `input_reference` (or the upload's File id) as the seed's first frame.
+fn first_frame(
+    fields: &Map<String, Value>,
+    upload_file_id: Option<String>,
+) -> Result<Option<Value>, ApiError> {
+    let bad = || {
+        invalid(
+            "input_reference",
+            "input_reference must be a file upload, {\"image_url\": …} or {\"file_id\": …}",
+        )
+    };
+    Ok(match (fields.get("input_reference"), upload_file_id) {
+        (_, Some(file_id)) => Some(json!({"type": "File", "file_id": file_id})),
+        (None | Some(Value::Null), None) => None,
+        (Some(Value::String(url)), None) => Some(json!({"type": "Url", "url": url})),
+        (Some(Value::Object(r)), None) => match (r.get("image_url"), r.get("file_id")) {
+            (Some(url), None) => Some(json!({"type": "Url", "url": url})),
+            (None, Some(id)) => Some(json!({"type": "File", "file_id": id})),
+            _ => return Err(bad()),
+        },
+        (Some(_), None) => return Err(bad()),
+    })
+}
+
 /// The seed's body for an OpenAI create. `upload_file_id` names an uploaded reference image.
 pub fn seed_body(
     state: &AppState,
@@ -67,20 +115,7 @@ pub fn seed_body(
             format!("unknown model {model:?}; GET /v1/models lists the models this gateway serves"),
         )
     })?;
-    let seconds = match fields.get("seconds") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            Some(s.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                invalid("seconds", format!("seconds must be a whole number of seconds, got {s:?}"))
-            })?)
-        }
-        Some(Value::Number(n)) => Some(
-            n.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0).ok_or_else(|| {
-                invalid("seconds", format!("seconds must be a whole number of seconds, got {n}"))
-            })?,
-        ),
-        Some(_) => return Err(invalid("seconds", "seconds must be a string such as \"8\"")),
-    };
+    let seconds = seconds_of(&fields)?;
     let size = match text(&fields, "size")? {
         None => None,
         Some(s) => Some(size_to_shape(s).ok_or_else(|| {
@@ -90,27 +125,7 @@ pub fn seed_body(
             )
         })?),
     };
-    let frame = match (fields.get("input_reference"), upload_file_id) {
-        (_, Some(file_id)) => Some(json!({"type": "File", "file_id": file_id})),
-        (None | Some(Value::Null), None) => None,
-        (Some(Value::String(url)), None) => Some(json!({"type": "Url", "url": url})),
-        (Some(Value::Object(r)), None) => match (r.get("image_url"), r.get("file_id")) {
-            (Some(url), None) => Some(json!({"type": "Url", "url": url})),
-            (None, Some(id)) => Some(json!({"type": "File", "file_id": id})),
-            _ => {
-                return Err(invalid(
-                    "input_reference",
-                    "input_reference must be a file upload, {\"image_url\": …} or {\"file_id\": …}",
-                ));
-            }
-        },
-        (Some(_), None) => {
-            return Err(invalid(
-                "input_reference",
-                "input_reference must be a file upload, {\"image_url\": …} or {\"file_id\": …}",
-            ));
-        }
-    };
+    let frame = first_frame(&fields, upload_file_id)?;
     for known in ["prompt", "model", "seconds", "size", "input_reference"] {
         fields.remove(known);
     }

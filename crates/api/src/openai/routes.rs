@@ -78,9 +78,17 @@ pub async fn create_video(
         None => (None, None),
     };
     let accepted = match create::seed_body(&state, form.fields, upload_file.clone()) {
-        Ok(seed) => {
-            let size = form.size;
-            fal_create::accept(&state, &key, &base, &headers, seed, size, fingerprint, None).await
+        Ok(body) => {
+            let call = fal_create::CreateCall {
+                key: &key,
+                base: &base,
+                headers: &headers,
+                body,
+                size: form.size,
+                fingerprint,
+                query_hook: None,
+            };
+            fal_create::accept(&state, call).await
         }
         Err(e) => Err(e),
     };
