@@ -110,6 +110,21 @@ pub struct ErrorBody {
     error_type: String,
 }
 
+/// The 401 of every route that takes an API key.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "Missing, unknown or revoked API key.")]
+pub struct Unauthorized(#[allow(dead_code)] ErrorBody);
+
+/// The 403 of every admin route.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403, description = "Not an admin key.")]
+pub struct NotAdmin(#[allow(dead_code)] ErrorBody);
+
+/// The 429 of every route a key's read rate limits.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, description = "Rate limit reached for this key; see `Retry-After`.")]
+pub struct RateLimited(#[allow(dead_code)] ErrorBody);
+
 /// One validation problem.
 #[derive(Serialize, ToSchema)]
 pub struct FieldErrorBody {

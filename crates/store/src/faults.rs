@@ -399,7 +399,7 @@ impl crate::MediaCatalog for FaultyStore {
 
 #[async_trait]
 impl Store for FaultyStore {
-    fn backend(&self) -> &'static str {
+    fn backend(&self) -> crate::Backend {
         self.inner.backend()
     }
     async fn schema_current(&self) -> Result<bool> {

@@ -47,13 +47,37 @@ pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
 
+/// Which database a store keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one server: the embedded default.
+    Sqlite,
+    /// Shared by every replica.
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
 pub trait Store:
     TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore + MediaCatalog
 {
-    /// Backend name for logs and `/readyz` (`sqlite`, `postgres`).
-    fn backend(&self) -> &'static str;
+    /// Which database this is (logs and `/readyz` print its name).
+    fn backend(&self) -> Backend;
 
     /// Whether the database answers and has every migration this binary knows applied
     /// (`/readyz`): a replica of an older binary sharing the database must not look ready

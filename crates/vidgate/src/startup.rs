@@ -57,7 +57,7 @@ pub struct Application {
     /// `/metrics` on a listener of its own, when `server.metrics_listen` is set.
     metrics: Option<(TcpListener, axum::Router)>,
     /// Set when the listener serves HTTPS.
-    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     router: axum::Router,
     pub store: Arc<dyn Store>,
     pub provider: Arc<dyn Provider>,
@@ -108,7 +108,7 @@ impl Application {
             streams_closed.clone(),
             media,
         )?;
-        let tls = wiring::load_tls(&config).await?;
+        let tls = wiring::load_tls(&config)?;
         let (listener, metrics_listener) = wiring::listeners(&config).await?;
         let metrics = metrics_listener.map(|l| (l, vidgate_api::metrics_router(state.clone())));
         let statuses = state.statuses.clone();
@@ -149,7 +149,7 @@ impl Application {
         let workers_token = CancellationToken::new();
         self.forward_store_events(&mut set, workers_token.clone()).await;
         let runs_workers = self.config.server.role.runs_workers();
-        if !runs_workers && self.store.backend() == "sqlite" {
+        if !runs_workers && self.store.backend() == vidgate_store::Backend::Sqlite {
             tracing::warn!("role api on a SQLite store: no process will run this store's workers");
         }
         if self.mode == WorkerMode::Background && runs_workers {
@@ -163,7 +163,7 @@ impl Application {
             write_stall_timeout: self.config.server.write_stall_timeout,
             max_connections: self.config.server.max_connections,
             shutdown_deadline: self.config.server.shutdown_deadline,
-            tls: self.tls.as_ref().map(|t| t.get_inner()),
+            tls: self.tls.clone(),
         };
         if let Some((listener, router)) = self.metrics.take() {
             let plain = ServeOptions { tls: None, ..options.clone() };
@@ -176,7 +176,7 @@ impl Application {
             stop.cancelled().await;
             streams.cancel();
         });
-        tracing::info!(addr = %self.local_addr(), store = self.store.backend(), role = %self.config.server.role, "vidgate is serving");
+        tracing::info!(addr = %self.local_addr(), store = %self.store.backend(), role = %self.config.server.role, "vidgate is serving");
         crate::serve::serve(self.listener, self.router, options, shutdown).await;
         tracing::info!("shutting down: no new work; draining in-flight steps");
         workers_token.cancel();

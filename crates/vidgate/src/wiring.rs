@@ -3,7 +3,11 @@
 //! and what was opened before it, so `build` reads as the order things start in.
 
 use std::sync::Arc;
+
 use std::time::Duration;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -174,7 +178,7 @@ fn api_config(
         limits: config.limits.api(),
         body_read_timeout: config.server.body_read_timeout,
         // The sandbox renders in memory here: it has its own bounds on a clip.
-        output_limits: (provider.pool() == "sandbox").then(|| vidgate_api::OutputLimits {
+        output_limits: (!config.uses_tencent()).then(|| vidgate_api::OutputLimits {
             max_duration_secs: sandbox.max_duration_secs,
             max_short_side: vidgate_domain::dimensions::short_side(&sandbox.max_resolution)
                 .unwrap_or(1080),
@@ -213,19 +217,28 @@ pub(crate) fn app_state(
     }))
 }
 
-/// The certificate and key, when the listener serves HTTPS.
-pub(crate) async fn load_tls(
-    config: &Config,
-) -> anyhow::Result<Option<axum_server::tls_rustls::RustlsConfig>> {
+/// The TLS configuration, when the listener serves HTTPS: the certificate chain and private
+/// key from their PEM files, HTTP/2 and HTTP/1.1 offered by ALPN, on aws-lc-rs (the crypto
+/// provider the rest of the binary's TLS uses too).
+pub(crate) fn load_tls(config: &Config) -> anyhow::Result<Option<Arc<ServerConfig>>> {
     let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) else {
         return Ok(None);
     };
-    let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-        .await
-        .with_context(|| {
-            format!("cannot load the TLS certificate {} and key {}", cert.display(), key.display())
-        })?;
-    Ok(Some(loaded))
+    let context =
+        || format!("cannot load the TLS certificate {} and key {}", cert.display(), key.display());
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(context)?;
+    let key = PrivateKeyDer::from_pem_file(key).with_context(context)?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("the TLS provider supports no default protocol version")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .with_context(context)?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(tls)))
 }
 
 /// The main listener, and `/metrics`'s own when `server.metrics_listen` is set.

@@ -30,10 +30,10 @@ pub struct CancelBody {
     responses(
         (status = 202, description = "Cancellation requested.", body = CancelBody),
         (status = 400, description = "The request had already completed.", body = CancelBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key.", body = CancelBody),
         (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

@@ -240,9 +240,9 @@ pub struct DeletedMedia {
     params(("request_id" = String, Path, description = "The request id.")),
     responses(
         (status = 200, description = "Deleted.", body = DeletedMedia),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

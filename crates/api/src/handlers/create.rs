@@ -74,7 +74,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             headers(("x-fal-request-id" = String, description = "The request id."))),
         (status = 202, description = "`Prefer: wait` only: the wait ended before the request did; its status.", body = crate::views::StatusBody),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 402, description = "The key's budget (prepaid balance, day or month limit) cannot cover the request's estimate (`error_type: budget_exceeded`); nothing is stored. Not worth retrying until the key is topped up or its period rolls over.", body = crate::openapi::ErrorBody),
         (status = 409, description = "session_id reused by this key within 3 days.", body = crate::openapi::ErrorBody),
         (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),

@@ -63,7 +63,7 @@ impl BudgetView {
     responses(
         (status = 200, description = "The quote; nothing stored.", body = EstimateBody),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 413, description = "Body larger than the configured limit.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid values, as create answers them.", body = crate::openapi::ValidationErrorBody),
         (status = 429, description = "Rate limit reached; see `Retry-After`.", body = crate::openapi::ErrorBody),

@@ -89,9 +89,9 @@ fn parse_params(p: &ListParams) -> Result<ListQuery, ApiError> {
     params(ListParams),
     responses(
         (status = 200, description = "One page of requests.", body = ListBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 422, description = "Invalid status, limit or cursor.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

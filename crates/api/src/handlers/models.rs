@@ -99,9 +99,9 @@ fn version_info(version: &'static str, r: &VersionRules) -> VersionInfo {
     get, path = "/tencent-vod/v1/models", tag = "queue",
     responses(
         (status = 200, description = "Every known model and its rules.", body = ModelsBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

@@ -21,7 +21,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     match state.store.schema_current().await {
-        Ok(true) => Ok(Json(json!({"status": "ready", "store": state.store.backend()}))),
+        Ok(true) => Ok(Json(json!({"status": "ready", "store": state.store.backend().as_str()}))),
         Ok(false) => Err(ApiError::Unavailable(
             "the database schema is not the one this binary expects (run `vidgate migrate`, or upgrade this replica)".into(),
         )),

@@ -20,10 +20,10 @@ use crate::{ApiError, AppState};
     params(("task_id" = String, Path, description = "`Response.TaskId` from the create answer.")),
     responses(
         (status = 200, description = "`{\"Response\":{\"TaskType\":\"AigcVideoTask\",\"Status\",\"AigcVideoTask\":{…},\"RequestId\"}}`", body = Object),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "`{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\",\"Message\"},\"RequestId\"}}`", body = Object),
         (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

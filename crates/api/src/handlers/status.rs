@@ -89,10 +89,10 @@ fn http_status(task: &TaskRecord) -> StatusCode {
     responses(
         (status = 200, description = "COMPLETED (check `error`/`error_type` for failures).", body = StatusBody),
         (status = 202, description = "IN_QUEUE or IN_PROGRESS.", body = StatusBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "Invalid `logs` value.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]
@@ -157,13 +157,13 @@ fn json_answer(status: StatusCode, id: RequestId, body: Bytes) -> Response {
         (status = 202, description = "Not done yet; poll again after `Retry-After` seconds.", body = StatusBody,
             headers(("Retry-After" = u32, description = "Seconds to wait."))),
         (status = 400, description = "Cancelled (`error_type: request_cancelled`).", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key.", body = crate::openapi::ErrorBody),
         (status = 422, description = "The upstream refused the input (invalid parameter, content policy); or an unknown query parameter (then the body is a validation error list).", body = crate::openapi::ErrorBody),
         (status = 502, description = "The upstream failed.", body = crate::openapi::ErrorBody),
         (status = 503, description = "The upstream stayed unavailable past the retry limit.", body = crate::openapi::ErrorBody),
         (status = 504, description = "The request did not finish before its deadline.", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

@@ -181,7 +181,7 @@ pub fn csv_of(rows: &[UsageRow]) -> Result<String, ApiError> {
                 (UsageBody = "application/json"),
                 (String = "text/csv"),
             )),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 422, description = "A bad day, span or grouping.", body = crate::openapi::ValidationErrorBody),
         (status = 429, description = "Rate limit reached; see `Retry-After`.", body = crate::openapi::ErrorBody),
     ),

@@ -103,10 +103,10 @@ pub struct WebhookDeliveries {
     params(("request_id" = String, Path, description = "The request id.")),
     responses(
         (status = 200, description = "The delivery and its attempts.", body = WebhookDeliveries),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key, or it has no webhook (or has not ended yet).", body = crate::openapi::ErrorBody),
         (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]
@@ -148,10 +148,10 @@ pub async fn list_deliveries(
     params(("request_id" = String, Path, description = "The request id.")),
     responses(
         (status = 202, description = "Queued for delivery.", body = Object),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
         (status = 404, description = "No such request for this key, or it has no webhook (or has not ended yet).", body = crate::openapi::ErrorBody),
         (status = 422, description = "Unknown query parameter.", body = crate::openapi::ValidationErrorBody),
-        (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = crate::openapi::ErrorBody),
+        crate::openapi::RateLimited,
     ),
     security(("bearer" = []), ("key" = []))
 )]

@@ -82,8 +82,8 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    fn backend(&self) -> &'static str {
-        if self.db.is_postgres() { "postgres" } else { "sqlite" }
+    fn backend(&self) -> crate::Backend {
+        if self.db.is_postgres() { crate::Backend::Postgres } else { crate::Backend::Sqlite }
     }
 
     async fn schema_current(&self) -> Result<bool> {

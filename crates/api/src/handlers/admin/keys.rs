@@ -216,8 +216,8 @@ fn name_checked(name: &str) -> Result<&str, ApiError> {
     responses(
         (status = 201, description = "Created; `key` is shown only now.", body = CreatedKey),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 409, description = "An active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad field, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -272,8 +272,8 @@ pub async fn create_key(
     get, path = "/admin/keys", operation_id = "admin_list_keys", tag = "admin",
     responses(
         (status = 200, description = "Every key, active and revoked.", body = [KeyView]),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
     ),
     security(("bearer" = []), ("key" = []))
 )]
@@ -294,8 +294,8 @@ pub async fn list_keys(
     responses(
         (status = 204, description = "Revoked; it stops working within `auth.key_cache_ttl`."),
         (status = 409, description = "It is the key making the call (revoke it with another admin key).", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
@@ -326,8 +326,8 @@ pub async fn revoke_key(
     responses(
         (status = 200, description = "The key with its new limits.", body = KeyView),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad field, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -354,8 +354,8 @@ pub async fn set_limits(
     responses(
         (status = 200, description = "The key with its new budget.", body = KeyView),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad field, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -382,8 +382,8 @@ pub async fn set_budget(
     responses(
         (status = 200, description = "The key with its new balance.", body = KeyView),
         (status = 400, description = "Malformed JSON.", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 409, description = "A negative adjustment larger than a prepaid key's balance (`would_overdraw`).", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad field, named.", body = crate::openapi::ValidationErrorBody),

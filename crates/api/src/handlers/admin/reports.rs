@@ -39,8 +39,8 @@ pub struct AdminUsageParams {
     responses(
         (status = 200, description = "Usage of every key (or one); `Accept: text/csv` for CSV.",
             content((crate::handlers::usage::UsageBody = "application/json"), (String = "text/csv"))),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad parameter, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -110,8 +110,8 @@ pub struct LedgerPage {
     params(PageParams),
     responses(
         (status = 200, description = "A page of the append-only ledger.", body = LedgerPage),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad parameter, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -143,8 +143,8 @@ pub struct AuditPage {
     params(PageParams),
     responses(
         (status = 200, description = "A page of the audit log.", body = AuditPage),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 422, description = "A bad parameter, named.", body = crate::openapi::ValidationErrorBody),
     ),
     security(("bearer" = []), ("key" = []))

@@ -40,8 +40,8 @@ pub struct AdminListParams {
     params(AdminListParams),
     responses(
         (status = 200, description = "One page of the key's requests, newest first.", body = ListBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No active key has that name.", body = crate::openapi::ErrorBody),
         (status = 422, description = "A bad parameter, named.", body = crate::openapi::ValidationErrorBody),
     ),
@@ -63,8 +63,8 @@ pub async fn list(
     params(("request_id" = String, Path, description = "Any request's id.")),
     responses(
         (status = 200, description = "Its status, with its logs.", body = StatusBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No such request.", body = crate::openapi::ErrorBody),
     ),
     security(("bearer" = []), ("key" = []))
@@ -86,8 +86,8 @@ pub async fn get(
     responses(
         (status = 202, description = "Cancellation requested.", body = CancelBody),
         (status = 400, description = "The request had already completed.", body = CancelBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = crate::openapi::ErrorBody),
-        (status = 403, description = "Not an admin key.", body = crate::openapi::ErrorBody),
+        crate::openapi::Unauthorized,
+        crate::openapi::NotAdmin,
         (status = 404, description = "No such request.", body = CancelBody),
     ),
     security(("bearer" = []), ("key" = []))
