@@ -16,11 +16,20 @@ use tokio::sync::broadcast;
 use vidgate_domain::ErrorType;
 use vidgate_domain::pricing::Credits;
 
+use crate::fault_plan::FaultPlan;
 use crate::{Result, StoreEvent};
 
-/// The database behind a store.
+/// The database behind a store, and the faults tests plan for it.
 #[derive(Debug, Clone)]
-pub(crate) enum Db {
+pub(crate) struct Db {
+    pub(crate) conn: Conn,
+    /// Statements made to fail on purpose (tests; empty otherwise), shared by every clone.
+    pub(crate) faults: Arc<FaultPlan>,
+}
+
+/// The connections of one backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Conn {
     Sqlite {
         /// One connection: SQLite has one writer, and queueing in-process beats SQLITE_BUSY.
         writer: SqlitePool,
@@ -152,6 +161,11 @@ pub(crate) fn shared_sql<'a>(text: &Arc<str>) -> Stmt<'a> {
 }
 
 impl<'a> Stmt<'a> {
+    /// The statement's SQL (what planned faults match).
+    pub(crate) fn text(&self) -> &str {
+        self.sql.as_str()
+    }
+
     pub(crate) fn bind(mut self, value: impl Into<Arg<'a>>) -> Self {
         self.args.push(value.into());
         self
@@ -212,6 +226,17 @@ impl Row {
     pub(crate) fn flag(&self, c: &str) -> Result<bool> {
         Ok(get!(self, c))
     }
+
+    /// The whole row as `T`, its fields read by column name (`#[derive(sqlx::FromRow)]`).
+    pub(crate) fn decode<T>(&self) -> Result<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        Ok(match self {
+            Row::Sqlite(r) => T::from_row(r)?,
+            Row::Postgres(r) => T::from_row(r)?,
+        })
+    }
 }
 
 fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
@@ -219,11 +244,18 @@ fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
 }
 
 impl Db {
+    pub(crate) fn new(conn: Conn) -> Db {
+        Db { conn, faults: Arc::default() }
+    }
+
     /// Rows of a read (SQLite's read-only pool).
     pub(crate) async fn read(&self, stmt: Stmt<'_>) -> Result<Vec<Row>> {
-        Ok(match self {
-            Db::Sqlite { reader, .. } => rows(query!(stmt).fetch_all(reader).await?, Row::Sqlite),
-            Db::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
+        if let Some(fault) = self.faults.take(stmt.text()) {
+            return fault.rows();
+        }
+        Ok(match &self.conn {
+            Conn::Sqlite { reader, .. } => rows(query!(stmt).fetch_all(reader).await?, Row::Sqlite),
+            Conn::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
         })
     }
 
@@ -234,17 +266,23 @@ impl Db {
 
     /// Runs one statement on its own (autocommit) and returns its rows (`RETURNING`).
     pub(crate) async fn write(&self, stmt: Stmt<'_>) -> Result<Vec<Row>> {
-        Ok(match self {
-            Db::Sqlite { writer, .. } => rows(query!(stmt).fetch_all(writer).await?, Row::Sqlite),
-            Db::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
+        if let Some(fault) = self.faults.take(stmt.text()) {
+            return fault.rows();
+        }
+        Ok(match &self.conn {
+            Conn::Sqlite { writer, .. } => rows(query!(stmt).fetch_all(writer).await?, Row::Sqlite),
+            Conn::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
         })
     }
 
     /// Runs one statement on its own (autocommit); the rows it changed.
     pub(crate) async fn execute(&self, stmt: Stmt<'_>) -> Result<u64> {
-        Ok(match self {
-            Db::Sqlite { writer, .. } => query!(stmt).execute(writer).await?.rows_affected(),
-            Db::Postgres { pool } => query!(stmt).execute(pool).await?.rows_affected(),
+        if let Some(fault) = self.faults.take(stmt.text()) {
+            return fault.changed();
+        }
+        Ok(match &self.conn {
+            Conn::Sqlite { writer, .. } => query!(stmt).execute(writer).await?.rows_affected(),
+            Conn::Postgres { pool } => query!(stmt).execute(pool).await?.rows_affected(),
         })
     }
 
@@ -264,11 +302,11 @@ impl Db {
 
     /// Begins a write transaction.
     pub(crate) async fn begin(&self) -> Result<Tx> {
-        let inner = match self {
-            Db::Sqlite { writer, .. } => {
+        let inner = match &self.conn {
+            Conn::Sqlite { writer, .. } => {
                 TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?)
             }
-            Db::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
+            Conn::Postgres { pool } => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx { inner, events: Vec::new(), db: self.clone() })
     }
@@ -278,14 +316,14 @@ impl Db {
         if events.is_empty() {
             return Ok(());
         }
-        match self {
-            Db::Sqlite { feed, .. } => {
+        match &self.conn {
+            Conn::Sqlite { feed, .. } => {
                 for e in events {
                     // No receiver (no workers in this process) is fine.
                     let _ = feed.send(*e);
                 }
             }
-            Db::Postgres { pool } => {
+            Conn::Postgres { pool } => {
                 notify_statement(events).execute(pool).await?;
             }
         }
@@ -295,15 +333,24 @@ impl Db {
     /// `FOR UPDATE SKIP LOCKED` where several writers compete for the head of a queue; SQLite
     /// has one writer, and its single-statement claims are atomic without it.
     pub(crate) fn skip_locked(&self) -> &'static str {
-        match self {
-            Db::Sqlite { .. } => "",
-            Db::Postgres { .. } => "FOR UPDATE SKIP LOCKED",
+        match &self.conn {
+            Conn::Sqlite { .. } => "",
+            Conn::Postgres { .. } => "FOR UPDATE SKIP LOCKED",
         }
     }
 
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self, Db::Postgres { .. })
+        matches!(self.conn, Conn::Postgres { .. })
     }
+}
+
+/// Whether a connection may go back to the pool: not while it still counts a transaction. A
+/// `COMMIT` that fails on a full disk makes SQLite roll the transaction back by itself, and
+/// the driver's own rollback then fails, leaving it believing a transaction is open: every
+/// later `BEGIN` on that connection would fail. Such a connection is closed instead, and the
+/// pool opens a fresh one.
+pub(crate) fn fresh_after_failure(conn: &mut impl sqlx::Connection) -> bool {
+    !conn.is_in_transaction()
 }
 
 /// One `pg_notify` per event, in one statement.
@@ -329,6 +376,9 @@ pub(crate) struct Tx {
 
 impl Tx {
     pub(crate) async fn fetch(&mut self, stmt: Stmt<'_>) -> Result<Vec<Row>> {
+        if let Some(fault) = self.db.faults.take(stmt.text()) {
+            return fault.rows();
+        }
         Ok(match &mut self.inner {
             TxInner::Sqlite(tx) => rows(query!(stmt).fetch_all(&mut **tx).await?, Row::Sqlite),
             TxInner::Postgres(tx) => rows(query!(stmt).fetch_all(&mut **tx).await?, Row::Postgres),
@@ -340,6 +390,9 @@ impl Tx {
     }
 
     pub(crate) async fn execute(&mut self, stmt: Stmt<'_>) -> Result<u64> {
+        if let Some(fault) = self.db.faults.take(stmt.text()) {
+            return fault.changed();
+        }
         Ok(match &mut self.inner {
             TxInner::Sqlite(tx) => query!(stmt).execute(&mut **tx).await?.rows_affected(),
             TxInner::Postgres(tx) => query!(stmt).execute(&mut **tx).await?.rows_affected(),
@@ -362,6 +415,11 @@ impl Tx {
     }
 
     pub(crate) async fn commit(self) -> Result<()> {
+        if let Some(fault) = self.db.faults.take("COMMIT") {
+            // Failed before it committed: nothing of the transaction is kept.
+            self.rollback().await?;
+            return fault.changed().map(|_| ());
+        }
         let Tx { inner, events, db } = self;
         match inner {
             TxInner::Sqlite(tx) => {

@@ -2,8 +2,8 @@
 //! `sqlite` is the embedded default; `contract` is one behavioural suite any backend must pass
 //! (PostgreSQL runs the same suite). Time is always passed in by the caller (`now`), so the
 //! store never reads a clock and tests control time completely. What only tests need (the
-//! contract suite, a throwaway PostgreSQL schema, a store that fails on demand) is compiled
-//! only with the `testing` feature.
+//! contract suite, a throwaway PostgreSQL schema) is compiled only with the `testing`
+//! feature; faults are planned at the database seam (`FaultPlan`).
 
 mod accounts;
 mod audit;
@@ -14,8 +14,8 @@ pub mod contract;
 mod db;
 mod error;
 mod events;
-#[cfg(feature = "testing")]
-pub mod faults;
+mod fault_plan;
+mod feed;
 mod keys;
 mod media;
 mod migrations;
@@ -34,6 +34,7 @@ pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use changes::{Changes, TaskChange};
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
+pub use fault_plan::{Fault, FaultPlan};
 pub use keys::{
     BOOTSTRAP_ID_PREFIX, KeyBudget, KeyLimits, KeyRecord, KeyRole, KeyStore, NewKey, WebhookSecrets,
 };

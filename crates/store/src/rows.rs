@@ -21,57 +21,96 @@ macro_rules! task_columns {
 }
 pub(crate) use task_columns;
 
-pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
-    let id = row.text("id")?;
-    let state = row.text("state")?;
-    let request = row.text("request")?;
-    let result = row.opt_text("result")?;
-    Ok(TaskRecord {
-        seq: row.int("seq")?,
-        id: id.parse().map_err(|e| StoreError::corrupt(format!("task id {id:?}: {e}")))?,
-        key_id: row.text("key_id")?,
-        pool: row.text("pool")?,
-        state: state.parse().map_err(StoreError::corrupt)?,
-        rank: row.int("rank")?,
-        request: VideoRequest::from_stored(&request)
-            .map_err(|e| StoreError::corrupt(format!("task {id} request: {e}")))?,
-        created_at: row.int("created_at")?,
-        updated_at: row.int("updated_at")?,
-        run_after: row.int("run_after")?,
-        deadline_at: row.int("deadline_at")?,
-        dispatched_at: row.opt_int("dispatched_at")?,
-        submitted_at: row.opt_int("submitted_at")?,
-        finished_at: row.opt_int("finished_at")?,
-        fence: row.int("fence")?,
-        submit_attempts: row.int("submit_attempts")?,
-        lease_owner: row.opt_text("lease_owner")?,
-        lease_until: row.opt_int("lease_until")?,
-        account: row.opt_text("account")?,
-        upstream_task_id: row.opt_text("upstream_task_id")?,
-        next_poll_at: row.opt_int("next_poll_at")?,
-        progress: row.int("progress")?,
-        cancel_requested: row.flag("cancel_requested")?,
-        result: result
-            .map(|r| serde_json::from_str(&r))
-            .transpose()
-            .map_err(|e| StoreError::corrupt(format!("task {id} result: {e}")))?,
-        error: row.opt_text("error")?,
-        error_type: row.opt_text("error_type")?.map(|t| ErrorType::parse(&t)),
-        webhook_url: row.opt_text("webhook_url")?,
-        public_base: row.opt_text("public_base")?,
-        quote: json_column(row, "quote", &id)?,
-        charge: json_column(row, "charge", &id)?,
-        forgotten_at: row.opt_int("forgotten_at")?,
-        following_until: row.opt_int("reconcile_until")?,
-    })
+/// A `tasks` row as stored, decoded by column name (`task_columns!`), before its values are
+/// read into their types.
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    seq: i64,
+    id: String,
+    key_id: String,
+    pool: String,
+    state: String,
+    rank: i64,
+    request: String,
+    created_at: i64,
+    updated_at: i64,
+    run_after: i64,
+    deadline_at: i64,
+    dispatched_at: Option<i64>,
+    submitted_at: Option<i64>,
+    finished_at: Option<i64>,
+    fence: i64,
+    submit_attempts: i64,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    account: Option<String>,
+    upstream_task_id: Option<String>,
+    next_poll_at: Option<i64>,
+    progress: i64,
+    cancel_requested: bool,
+    result: Option<String>,
+    error: Option<String>,
+    error_type: Option<String>,
+    webhook_url: Option<String>,
+    public_base: Option<String>,
+    quote: Option<String>,
+    charge: Option<String>,
+    forgotten_at: Option<i64>,
+    reconcile_until: Option<i64>,
 }
 
-/// A JSON column of a task, `None` when NULL.
-fn json_column<T: serde::de::DeserializeOwned>(row: &Row, c: &str, id: &str) -> Result<Option<T>> {
-    row.opt_text(c)?
-        .map(|t| serde_json::from_str(&t))
-        .transpose()
-        .map_err(|e| StoreError::corrupt(format!("task {id} {c}: {e}")))
+impl TryFrom<TaskRow> for TaskRecord {
+    type Error = StoreError;
+
+    fn try_from(r: TaskRow) -> Result<TaskRecord> {
+        let id = r.id;
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::corrupt(format!("task {id} {what}: {e}"))
+        };
+        Ok(TaskRecord {
+            seq: r.seq,
+            id: id.parse().map_err(|e| corrupt("id", &e))?,
+            key_id: r.key_id,
+            pool: r.pool,
+            state: r.state.parse().map_err(|e| corrupt("state", &e))?,
+            rank: r.rank,
+            request: VideoRequest::from_stored(&r.request).map_err(|e| corrupt("request", &e))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            run_after: r.run_after,
+            deadline_at: r.deadline_at,
+            dispatched_at: r.dispatched_at,
+            submitted_at: r.submitted_at,
+            finished_at: r.finished_at,
+            fence: r.fence,
+            submit_attempts: r.submit_attempts,
+            lease_owner: r.lease_owner,
+            lease_until: r.lease_until,
+            account: r.account,
+            upstream_task_id: r.upstream_task_id,
+            next_poll_at: r.next_poll_at,
+            progress: r.progress,
+            cancel_requested: r.cancel_requested,
+            result: json(r.result).map_err(|e| corrupt("result", &e))?,
+            error: r.error,
+            error_type: r.error_type.map(|t| ErrorType::parse(&t)),
+            webhook_url: r.webhook_url,
+            public_base: r.public_base,
+            quote: json(r.quote).map_err(|e| corrupt("quote", &e))?,
+            charge: json(r.charge).map_err(|e| corrupt("charge", &e))?,
+            forgotten_at: r.forgotten_at,
+            following_until: r.reconcile_until,
+        })
+    }
+}
+
+pub(crate) fn task_from_row(row: &Row) -> Result<TaskRecord> {
+    row.decode::<TaskRow>()?.try_into()
+}
+
+/// A JSON column, `None` when NULL.
+fn json<T: serde::de::DeserializeOwned>(text: Option<String>) -> serde_json::Result<Option<T>> {
+    text.map(|t| serde_json::from_str(&t)).transpose()
 }
 
 pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
@@ -106,24 +145,43 @@ macro_rules! delivery_columns {
 }
 pub(crate) use delivery_columns;
 
+/// A `webhook_deliveries` row as stored (`delivery_columns!`).
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: String,
+    task_id: String,
+    key_id: String,
+    url: String,
+    payload: Option<String>,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    created_at: i64,
+    delivered_at: Option<i64>,
+    fence: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+}
+
 pub(crate) fn delivery_from_row(row: &Row) -> Result<crate::Delivery> {
-    let task_id = row.text("task_id")?;
+    let r: DeliveryRow = row.decode()?;
+    let task_id = r.task_id.parse().map_err(|e| {
+        StoreError::corrupt(format!("delivery {} task id {:?}: {e}", r.id, r.task_id))
+    })?;
     Ok(crate::Delivery {
-        id: row.text("id")?,
-        task_id: task_id
-            .parse()
-            .map_err(|e| StoreError::corrupt(format!("delivery task id {task_id:?}: {e}")))?,
-        key_id: row.text("key_id")?,
-        url: row.text("url")?,
-        payload: row.opt_text("payload")?,
-        state: crate::DeliveryState::parse(&row.text("state")?),
-        attempts: row.int("attempts")?,
-        next_attempt_at: row.int("next_attempt_at")?,
-        created_at: row.int("created_at")?,
-        delivered_at: row.opt_int("delivered_at")?,
-        fence: row.int("fence")?,
-        last_status: row.opt_int("last_status")?,
-        last_error: row.opt_text("last_error")?,
+        id: r.id,
+        task_id,
+        key_id: r.key_id,
+        url: r.url,
+        payload: r.payload,
+        state: crate::DeliveryState::parse(&r.state),
+        attempts: r.attempts,
+        next_attempt_at: r.next_attempt_at,
+        created_at: r.created_at,
+        delivered_at: r.delivered_at,
+        fence: r.fence,
+        last_status: r.last_status,
+        last_error: r.last_error,
     })
 }
 

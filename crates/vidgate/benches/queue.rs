@@ -151,7 +151,6 @@ async fn build(backend: &Backend) -> (Application, Arc<dyn Store>) {
         clock: Arc::new(SystemClock),
         workers: WorkerMode::Manual,
         announce_first_key: false,
-        store_layer: None,
     };
     let app = Application::build(backend.config(), options).await.unwrap();
     let store = app.store.clone();

@@ -18,7 +18,7 @@ use crate::bootstrap::ensure_keys;
 use crate::config::Config;
 use crate::provider_select::open_provider;
 use crate::serve::ServeOptions;
-use crate::store_select::open_store;
+use crate::store_select::open_sql_store;
 use crate::wiring;
 pub use crate::wiring::Workers;
 
@@ -34,12 +34,7 @@ pub struct BuildOptions {
     pub workers: WorkerMode,
     /// Print a first API key to stdout when the store has none (the `serve` behaviour).
     pub announce_first_key: bool,
-    /// Wraps the opened store before anything uses it (tests inject faults this way).
-    pub store_layer: Option<StoreLayer>,
 }
-
-/// Wraps the store every part of the application shares.
-pub type StoreLayer = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send>;
 
 impl Default for BuildOptions {
     fn default() -> Self {
@@ -47,7 +42,6 @@ impl Default for BuildOptions {
             clock: Arc::new(SystemClock),
             workers: WorkerMode::Background,
             announce_first_key: true,
-            store_layer: None,
         }
     }
 }
@@ -60,6 +54,8 @@ pub struct Application {
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     router: axum::Router,
     pub store: Arc<dyn Store>,
+    /// Faults tests plan for the store's statements (nothing is planned otherwise).
+    pub faults: Arc<vidgate_store::FaultPlan>,
     pub provider: Arc<dyn Provider>,
     pub workers: Workers,
     config: Config,
@@ -85,10 +81,9 @@ impl Application {
             config.media.part_size,
         )
         .context("media store")?;
-        let mut store = open_store(&config).await?;
-        if let Some(layer) = options.store_layer {
-            store = layer(store);
-        }
+        let sql = open_sql_store(&config).await?;
+        let faults = sql.fault_plan();
+        let store: Arc<dyn Store> = Arc::new(sql);
         let first_key = ensure_keys(store.as_ref(), &config, options.clock.now_ms()).await?;
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
@@ -123,6 +118,7 @@ impl Application {
             tls,
             router,
             store,
+            faults,
             provider,
             workers,
             config,

@@ -9,6 +9,11 @@ use vidgate_store::{SqlStore, Store};
 use crate::config::Config;
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(open_sql_store(config).await?))
+}
+
+/// The store as its own type (tests reach its `fault_plan` through it).
+pub async fn open_sql_store(config: &Config) -> anyhow::Result<SqlStore> {
     let per_key = config.accounting.max_running_per_key;
     let durability = config.store.sqlite_durability;
     let url = config.store.database_url.expose();
@@ -17,19 +22,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         let store = SqlStore::open_sqlite(&path, durability)
             .await
             .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
-        return Ok(Arc::new(store.with_max_running_per_key(per_key)));
+        return Ok(store.with_max_running_per_key(per_key));
     }
     if url.starts_with("sqlite:") {
         let store = SqlStore::connect_sqlite(url, durability)
             .await
             .context("cannot open the SQLite database named by DATABASE_URL")?;
-        return Ok(Arc::new(store.with_max_running_per_key(per_key)));
+        return Ok(store.with_max_running_per_key(per_key));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = SqlStore::connect_postgres(url, config.store.max_connections)
             .await
             .context("cannot open the PostgreSQL database named by DATABASE_URL")?;
-        return Ok(Arc::new(store.with_max_running_per_key(per_key)));
+        return Ok(store.with_max_running_per_key(per_key));
     }
     let scheme = url.split(':').next().unwrap_or_default();
     bail!("DATABASE_URL names a {scheme:?} database; vidgate speaks sqlite: and postgres:// URLs")

@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod batch;
 mod budget;
+mod cancel;
 mod claims;
 mod insert;
 mod keys;
@@ -16,6 +17,7 @@ mod positions;
 mod reap;
 mod reconcile;
 mod stats;
+mod steps;
 mod tasks;
 mod webhooks;
 
@@ -26,15 +28,23 @@ pub(crate) use positions::position_of_t;
 
 use async_trait::async_trait;
 
-use crate::db::Db;
+use crate::db::{Conn, Db};
 use crate::{InsertOutcome, NewTask, Result, Store, StoreEvents};
+
+/// Inserts made together rather than one transaction each (a backend that can: SQLite's
+/// group commit, `sqlite/group_commit.rs`). Defined here so backends build on the shared SQL
+/// and not the other way round.
+#[async_trait]
+pub(crate) trait GroupInsert: Send + Sync + std::fmt::Debug {
+    async fn insert(&self, task: NewTask) -> Result<InsertOutcome>;
+}
 
 /// vidgate's store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) db: Db,
     /// SQLite: creates go through the group committer.
-    pub(crate) committer: Option<crate::sqlite::Committer>,
+    pub(crate) committer: Option<std::sync::Arc<dyn GroupInsert>>,
     claims: claims::Claims,
     migrator: &'static sqlx::migrate::Migrator,
     /// Upstream slots one key's tasks may hold at once unless the key says otherwise
@@ -45,7 +55,7 @@ pub struct SqlStore {
 impl SqlStore {
     pub(crate) fn new(
         db: Db,
-        committer: Option<crate::sqlite::Committer>,
+        committer: Option<std::sync::Arc<dyn GroupInsert>>,
         migrator: &'static sqlx::migrate::Migrator,
     ) -> SqlStore {
         let claims = claims::Claims::for_backend(&db);
@@ -69,13 +79,19 @@ impl SqlStore {
         }
     }
 
+    /// The faults tests plan for this store's statements (`FaultPlan`); shared with every
+    /// part of the store, its SQLite committer included.
+    pub fn fault_plan(&self) -> std::sync::Arc<crate::FaultPlan> {
+        self.db.faults.clone()
+    }
+
     pub async fn close(&self) {
-        match &self.db {
-            Db::Sqlite { writer, reader, .. } => {
+        match &self.db.conn {
+            Conn::Sqlite { writer, reader, .. } => {
                 writer.close().await;
                 reader.close().await;
             }
-            Db::Postgres { pool } => pool.close().await,
+            Conn::Postgres { pool } => pool.close().await,
         }
     }
 }
@@ -93,9 +109,6 @@ impl Store for SqlStore {
     }
 
     async fn events(&self) -> Result<Option<StoreEvents>> {
-        match &self.db {
-            Db::Sqlite { feed, .. } => Ok(Some(crate::sqlite::feed_events(feed.subscribe()))),
-            Db::Postgres { .. } => crate::postgres::listen(&self.db).await.map(Some),
-        }
+        crate::feed::events(&self.db).await.map(Some)
     }
 }

@@ -8,7 +8,7 @@ use vidgate_domain::pricing::{Cost, CostBasis, Quote};
 use vidgate_domain::{ErrorType, Millis};
 
 use super::ledger::{self, Close};
-use super::tasks::{insert_log, task_event};
+use super::steps::{insert_log, task_event};
 use super::{SqlStore, webhooks};
 use crate::db::{Row, Tx, sql};
 use crate::{Charge, LogEntry, ReapLimits, ReapReport, Result, StoreError, StoreEvent, reap_sql};

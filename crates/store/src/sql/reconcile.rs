@@ -9,7 +9,7 @@ use vidgate_domain::{Millis, RequestId};
 
 use super::SqlStore;
 use super::ledger::{self, Close};
-use super::tasks::insert_log;
+use super::steps::insert_log;
 use crate::db::sql;
 use crate::{FollowEnd, Lease, LogEntry, Result, StoreError, StoreEvent};
 

@@ -9,29 +9,17 @@ use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqlStore;
+use super::cancel::{CANCELLED_MESSAGE, cancel_unsent, flag_cancel};
 use super::insert::first_log_message;
 use super::ledger::{self, Close};
 use super::positions::position_of_t;
-use crate::db::{Row, Stmt, Tx, built_sql, shared_sql, sql};
+use super::steps::{commit_if_one, insert_log};
+use crate::db::{Row, Stmt, built_sql, shared_sql, sql};
 use crate::rows::{task_columns, task_from_row};
 use crate::{
     CancelOutcome, Completion, FollowEnd, InsertOutcome, Lease, ListQuery, LogEntry, NewTask,
     ReapLimits, ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
 };
-
-const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
-
-pub(crate) async fn insert_log(tx: &mut Tx, id: &str, log: &LogEntry) -> Result<()> {
-    tx.execute(
-        sql("INSERT INTO task_logs (task_id, at, level, message) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(log.at)
-            .bind(log.level.as_str())
-            .bind(&log.message),
-    )
-    .await?;
-    Ok(())
-}
 
 /// When an upstream event makes a running task's next poll due (`$1` now, `$4` the least time
 /// between two polls): at once, or `$4` after its last poll began (`last_poll_at`, written by
@@ -48,97 +36,6 @@ macro_rules! event_due {
 
 fn one(rows: Vec<Row>) -> Result<Option<TaskRecord>> {
     rows.first().map(task_from_row).transpose()
-}
-
-/// Cancels a request of `key_id` that never left the queue: nothing reached the upstream, so
-/// its hold is released, and its webhook queued. `false`: not such a request.
-async fn cancel_unsent(tx: &mut Tx, key_id: &str, id: &str, now: Millis) -> Result<bool> {
-    let cancelled = tx
-        .execute(
-            sql(concat!(
-                "UPDATE tasks SET state = ",
-                st!(cancelled),
-                ", error = $1, error_type = $2, finished_at = $3,
-                     updated_at = $3, fence = fence + 1, lease_owner = NULL, lease_until = NULL
-                 WHERE id = $4 AND key_id = $5 AND forgotten_at IS NULL AND state = ",
-                st!(queued),
-                " AND submit_attempts = 0"
-            ))
-            .bind(CANCELLED_MESSAGE)
-            .bind(ErrorType::Cancelled)
-            .bind(now)
-            .bind(id)
-            .bind(key_id),
-        )
-        .await?;
-    if cancelled != 1 {
-        return Ok(false);
-    }
-    ledger::close(tx, id, now, Close::Release { note: Some("cancelled while queued") }).await?;
-    super::webhooks::enqueue(tx, id, now).await?;
-    Ok(true)
-}
-
-/// Flags a cancel on a request the upstream may have (it has no cancel call: the request runs
-/// on). One back in the queue after an attempt whose answer may have been lost is made due at
-/// once, so the dispatcher asks the upstream whether that attempt made a job before
-/// cancelling it. The log line to write; `None`: not such a request (or flagged already).
-async fn flag_cancel(tx: &mut Tx, key_id: &str, id: &str, now: Millis) -> Result<Option<LogEntry>> {
-    let flagged = tx
-        .fetch_one(
-            sql(concat!(
-                "UPDATE tasks SET cancel_requested = TRUE, updated_at = $1,
-                     run_after = CASE WHEN state = ",
-                st!(queued),
-                " AND run_after > $1 THEN $1 ELSE run_after END
-                 WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL AND state IN (",
-                st!(queued),
-                ", ",
-                st!(submitting),
-                ", ",
-                st!(running),
-                ")
-                   AND cancel_requested = FALSE
-                 RETURNING state"
-            ))
-            .bind(now)
-            .bind(id)
-            .bind(key_id),
-        )
-        .await?;
-    let Some(row) = flagged else { return Ok(None) };
-    let message = if row.text("state")? == TaskState::Queued.as_str() {
-        "cancellation requested; an earlier attempt may have reached the upstream, so it is asked first: with no job there the request is cancelled free, with one the job runs to its end and is charged"
-    } else {
-        "cancellation requested after the request reached the upstream, which has no cancel call: its job runs to its end, and is delivered and charged if it succeeds (released if it fails)"
-    };
-    Ok(Some(LogEntry::info(now, message)))
-}
-
-/// The change event of the task with this id.
-pub(super) fn task_event(id: &str) -> Option<StoreEvent> {
-    id.parse().ok().map(StoreEvent::Task)
-}
-
-/// Commits a fenced single-row update (with its log line and events) only if it took; a stale
-/// lease matches no row and changes nothing.
-async fn commit_if_one(
-    mut tx: Tx,
-    rows_affected: u64,
-    id: &str,
-    log: Option<&LogEntry>,
-    events: &[StoreEvent],
-) -> Result<bool> {
-    if rows_affected != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    if let Some(log) = log {
-        insert_log(&mut tx, id, log).await?;
-    }
-    tx.emit(events.iter().copied().chain(task_event(id)));
-    tx.commit().await?;
-    Ok(true)
 }
 
 impl SqlStore {

@@ -57,8 +57,11 @@ impl Committer {
         tokio::spawn(run(db, rx));
         Committer { jobs }
     }
+}
 
-    pub(crate) async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
+#[async_trait::async_trait]
+impl crate::sql::GroupInsert for Committer {
+    async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
         let closed = || StoreError::Database(sqlx::Error::PoolClosed);
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { task, reply }).await.map_err(|_| closed())?;

@@ -5,27 +5,17 @@
 
 mod group_commit;
 
-pub(crate) use group_commit::Committer;
+use group_commit::Committer;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use futures::StreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
 
-use crate::db::Db;
-use crate::{Result, SqlStore, StoreEvent, StoreEvents};
-
-/// Whether a connection may go back to the pool: not while it still counts a transaction. A
-/// `COMMIT` that fails on a full disk makes SQLite roll the transaction back by itself, and
-/// the driver's own rollback then fails, leaving it believing a transaction is open: every
-/// later `BEGIN` on that connection would fail. Such a connection is closed instead, and the
-/// pool opens a fresh one.
-pub(crate) fn fresh_after_failure(conn: &mut impl sqlx::Connection) -> bool {
-    !conn.is_in_transaction()
-}
+use crate::db::{Conn, Db, fresh_after_failure};
+use crate::{Result, SqlStore};
 
 /// How hard a commit is pushed to disk (`store.sqlite_durability`: `"full"` or `"normal"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -91,20 +81,7 @@ async fn open(options: SqliteConnectOptions, durability: Durability) -> Result<S
         .connect_with(options.read_only(true))
         .await?;
     let (feed, _) = broadcast::channel(FEED_CAPACITY);
-    let db = Db::Sqlite { writer, reader, feed };
+    let db = Db::new(Conn::Sqlite { writer, reader, feed });
     let committer = Committer::start(db.clone());
-    Ok(SqlStore::new(db, Some(committer), &MIGRATOR))
-}
-
-/// This process's change events as a stream. A subscriber that fell behind is told to look
-/// at everything (`Resync`) instead of silently missing transitions.
-pub(crate) fn feed_events(rx: broadcast::Receiver<StoreEvent>) -> StoreEvents {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        match rx.recv().await {
-            Ok(e) => Some((e, rx)),
-            Err(broadcast::error::RecvError::Lagged(_)) => Some((StoreEvent::Resync, rx)),
-            Err(broadcast::error::RecvError::Closed) => None,
-        }
-    });
-    stream.boxed()
+    Ok(SqlStore::new(db, Some(std::sync::Arc::new(committer)), &MIGRATOR))
 }

@@ -307,13 +307,22 @@ async fn lenient_mode_passes_unknown_models_and_fields_through() {
     assert_eq!(input["OutputConfig"]["Hdr"], true);
 }
 
+/// The position reads a create makes: inside the insert's own transaction (SQLite's group
+/// commit reads the batch's there), and on its own after the commit when that one failed.
+const POSITION_IN_TX: &str = "AS n FROM tasks t WHERE t.seq >= $1";
+const POSITION_AFTER: &str = "AS n FROM tasks t WHERE t.seq = $1";
+
 #[tokio::test]
-async fn a_committed_create_answers_200_even_when_the_read_after_it_fails() {
-    let (app, faults) = TestApp::spawn_faulty(|_| {}).await;
-    // The insert commits; the queue position read that follows fails as a lost database would.
-    faults.fail("queue_position", vidgate_store::faults::Fault::Unavailable, 1);
+async fn a_committed_create_answers_200_even_when_its_position_reads_fail() {
+    let app = TestApp::spawn().await;
+    // A statement fails inside the insert's transaction, then the read after the commit fails
+    // as a lost database would: the create is still committed, and answered.
+    let unavailable = vidgate_store::Fault::Unavailable;
+    app.faults.fail(POSITION_IN_TX, unavailable, 1);
+    app.faults.fail(POSITION_AFTER, unavailable, 1);
     let (status, _, handle) = app.post_create(&small_request("committed")).await;
-    assert_eq!(faults.pending("queue_position"), 0, "the read after the commit was made");
+    assert_eq!(app.faults.pending(POSITION_IN_TX), 0, "the read in the transaction was made");
+    assert_eq!(app.faults.pending(POSITION_AFTER), 0, "and the read after the commit");
     assert_eq!(status, StatusCode::OK, "a committed request must not answer an error: {handle}");
     assert_eq!(handle["status"], "IN_QUEUE");
     assert_eq!(handle["queue_position"], Value::Null, "unknown, not a made-up 0");

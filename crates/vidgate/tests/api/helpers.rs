@@ -30,6 +30,9 @@ pub struct TestApp {
     /// Where `/metrics` is served when `server.metrics_listen` gives it its own listener.
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub statuses: Arc<vidgate_api::status_cache::StatusCache>,
+    /// Statements of the app's store made to fail on purpose (`FaultPlan::fail`), for the
+    /// branches a real database takes only in an outage or a race.
+    pub faults: Arc<vidgate_store::FaultPlan>,
     shutdown: CancellationToken,
     stopped: Option<tokio::sync::oneshot::Receiver<()>>,
     dir: Option<tempfile::TempDir>,
@@ -105,26 +108,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
         tweak(&mut config);
-        Self::start(clock, config, dir, String::new(), None).await
-    }
-
-    /// An app whose store fails on demand (`FaultyStore::fail`), for the branches a real
-    /// database takes only in an outage or a race.
-    pub async fn spawn_faulty(
-        tweak: impl FnOnce(&mut Config),
-    ) -> (TestApp, Arc<vidgate_store::faults::FaultyStore>) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = test_config(dir.path());
-        tweak(&mut config);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let layer: vidgate::startup::StoreLayer = Box::new(move |inner| {
-            let faulty = vidgate_store::faults::FaultyStore::new(inner);
-            let _ = tx.send(faulty.clone());
-            faulty
-        });
-        let clock = Arc::new(ManualClock::starting_now());
-        let app = Self::start(clock, config, dir, String::new(), Some(layer)).await;
-        (app, rx.recv().expect("the layer ran"))
+        Self::start(clock, config, dir, String::new()).await
     }
 
     /// Stops this app (as a graceful shutdown would) and starts a new process-worth of it on
@@ -143,7 +127,7 @@ impl TestApp {
         let (clock, mut config, key) = (self.clock.clone(), self.config.clone(), self.key.clone());
         tweak(&mut config);
         drop(self);
-        Self::start(clock, config, dir, key, None).await
+        Self::start(clock, config, dir, key).await
     }
 
     async fn start(
@@ -151,13 +135,11 @@ impl TestApp {
         config: Config,
         dir: tempfile::TempDir,
         key: String,
-        store_layer: Option<vidgate::startup::StoreLayer>,
     ) -> TestApp {
         let options = BuildOptions {
             clock: clock.clone(),
             workers: WorkerMode::Manual,
             announce_first_key: false,
-            store_layer,
         };
         let app = Application::build(config.clone(), options).await.expect("app builds");
         let addr = app.local_addr();
@@ -166,6 +148,7 @@ impl TestApp {
         let (store, workers, provider) =
             (app.store.clone(), app.workers.clone(), app.provider.clone());
         let statuses = app.statuses.clone();
+        let faults = app.faults.clone();
         let shutdown = CancellationToken::new();
         let (done, stopped) = tokio::sync::oneshot::channel();
         let token = shutdown.clone();
@@ -185,6 +168,7 @@ impl TestApp {
             config,
             metrics_addr,
             statuses,
+            faults,
             shutdown,
             stopped: Some(stopped),
             dir: Some(dir),

@@ -356,7 +356,7 @@ async fn a_receiver_slower_than_the_lease_gets_exactly_one_delivery() {
 
 #[tokio::test]
 async fn a_sender_that_lost_the_delivery_before_freezing_it_does_not_send() {
-    let (app, faults) = TestApp::spawn_faulty(|c| {
+    let app = TestApp::spawn_with(|c| {
         c.egress.allow = "127.0.0.1/32".parse().unwrap();
         c.queue.lease = Duration::from_secs(10);
     })
@@ -366,9 +366,10 @@ async fn a_sender_that_lost_the_delivery_before_freezing_it_does_not_send() {
     app.drive_to_completion().await;
 
     // Between the claim and the payload's freeze another sender took the delivery over.
-    faults.fail("freeze_payload", vidgate_store::faults::Fault::LeaseLost, 1);
+    const FREEZE: &str = "UPDATE webhook_deliveries SET payload = $1";
+    app.faults.fail(FREEZE, vidgate_store::Fault::NoRows, 1);
     assert_eq!(app.workers.webhooks.run_once().await.unwrap(), Outcome::Worked);
-    assert_eq!(faults.pending("freeze_payload"), 0, "the sender reached the freeze");
+    assert_eq!(app.faults.pending(FREEZE), 0, "the sender reached the freeze");
     assert!(rx.deliveries().is_empty(), "the sender that lost its claim must not send");
 
     // The claim runs out; the delivery is sent by whoever holds it next, exactly once.
