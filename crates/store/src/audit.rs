@@ -8,7 +8,7 @@ use vidgate_domain::Millis;
 use crate::Result;
 
 /// An admin action to record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewAudit {
     pub at: Millis,
     pub actor_key_id: String,
@@ -22,15 +22,13 @@ pub struct NewAudit {
     pub detail: Option<serde_json::Value>,
 }
 
+/// A recorded admin action: its place in the log, and the action (its fields side by side
+/// with `seq` on the wire).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
     pub seq: i64,
-    pub at: Millis,
-    pub actor_key_id: String,
-    pub actor_name: String,
-    pub action: String,
-    pub target: String,
-    pub detail: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub entry: NewAudit,
 }
 
 #[async_trait]

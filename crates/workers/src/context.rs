@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vidgate_domain::{Clock, RetryPolicy};
-use vidgate_providers::{PollJob, Provider};
+use vidgate_providers::{PollJob, Provider, SubmitJob};
 use vidgate_store::{Changes, Lease, Slot, Store, TaskRecord};
 
 pub struct WorkerContext {
@@ -63,6 +63,16 @@ impl WorkerContext {
     pub fn poll_delay_for(&self, job: &PollJob<'_>) -> Duration {
         let age = (self.now() - job.submitted_at).max(0);
         self.provider.poll_delay(Duration::from_millis(age as u64))
+    }
+}
+
+/// What the provider needs to submit a task (or look up the job an attempt made).
+pub(crate) fn submit_job<'a>(task: &'a TaskRecord, account: &'a str) -> SubmitJob<'a> {
+    SubmitJob {
+        request_id: task.id,
+        account,
+        request: &task.request,
+        attempt: task.submit_attempts,
     }
 }
 

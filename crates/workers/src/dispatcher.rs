@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 use vidgate_domain::ErrorType;
-use vidgate_providers::{ErrorClass, SubmitJob};
+use vidgate_providers::ErrorClass;
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
 use crate::context::{WorkerContext, ms, with_heartbeat};
@@ -68,12 +68,7 @@ impl Dispatcher {
     async fn cancel(&self, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
         if task.submit_attempts > 1 {
-            let job = SubmitJob {
-                request_id: task.id,
-                account,
-                request: &task.request,
-                attempt: task.submit_attempts,
-            };
+            let job = crate::context::submit_job(task, account);
             match ctx.provider.find(job).await {
                 Ok(None) => {
                     let error = "cancelled by the caller; an earlier attempt's answer was lost, so the upstream is asked again before the request is released".to_owned();
@@ -143,12 +138,7 @@ impl Dispatcher {
         if task.cancel_requested {
             return self.cancel(&task, &account).await;
         }
-        let job = SubmitJob {
-            request_id: task.id,
-            account: &account,
-            request: &task.request,
-            attempt: task.submit_attempts,
-        };
+        let job = crate::context::submit_job(&task, &account);
         let started = std::time::Instant::now();
         let submitted = with_heartbeat(ctx, task.lease(), ctx.provider.submit(job)).await;
         crate::metrics::provider_call(ctx.pool(), "submit", &submitted, started);

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use vidgate_providers::{ErrorClass, PollStatus, SubmitJob};
+use vidgate_providers::{ErrorClass, PollStatus};
 use vidgate_store::{FollowEnd, LogEntry, TaskRecord};
 
 use crate::WorkerError;
@@ -96,12 +96,7 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
 /// upstream whether it made one.
 async fn look_up(ctx: &WorkerContext, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
     let now = ctx.now();
-    let job = SubmitJob {
-        request_id: task.id,
-        account,
-        request: &task.request,
-        attempt: task.submit_attempts,
-    };
+    let job = crate::context::submit_job(task, account);
     match ctx.provider.find(job).await {
         Ok(Some(found)) => {
             ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;

@@ -34,15 +34,15 @@ impl AuditStore for SqlStore {
                 .map(|d| serde_json::from_str(&d))
                 .transpose()
                 .map_err(StoreError::corrupt)?;
-            out.push(AuditEntry {
-                seq: row.int("seq")?,
+            let entry = NewAudit {
                 at: row.int("at")?,
                 actor_key_id: row.text("actor_key_id")?,
                 actor_name: row.text("actor_name")?,
                 action: row.text("action")?,
                 target: row.text("target")?,
                 detail,
-            });
+            };
+            out.push(AuditEntry { seq: row.int("seq")?, entry });
         }
         Ok(out)
     }
