@@ -57,6 +57,16 @@ impl Answer {
     }
 }
 
+/// What a status poll's answer depends on besides the task: the key asking (its hash signs
+/// the stream token), the base URL its links start with, and the stream token's step.
+pub struct Poll<'a> {
+    pub key_id: &'a str,
+    pub key_hash: &'a str,
+    pub base: &'a str,
+    /// `stream_tokens::expiry_for(now)`, or 0 for a finished request (no token).
+    pub token_expiry: i64,
+}
+
 /// A fresh entry: the task, its queue position, and its last answer if one was kept.
 pub struct Hit {
     pub task: Arc<TaskRecord>,
@@ -123,9 +133,55 @@ impl StatusCache {
         fresh.then(|| Hit { task: e.task.clone(), position: e.position, answer: e.answer.clone() })
     }
 
-    /// Counts a poll answered with a kept answer.
-    pub fn count_repeat(&self) {
-        self.repeats.fetch_add(1, Ordering::Relaxed);
+    /// The task of `key_id` with id `id` and its queue position: the cached entry if fresh,
+    /// else read from the store (and cached, unless a change raced the read). `None`: no such
+    /// request for this key.
+    pub async fn task(
+        &self,
+        store: &dyn vidgate_store::Store,
+        key_id: &str,
+        id: RequestId,
+    ) -> Result<Option<Hit>, vidgate_store::StoreError> {
+        if let Some(hit) = self.get(key_id, id) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.ticket();
+        let Some((task, position)) = store.task_status(key_id, id).await? else { return Ok(None) };
+        let task = Arc::new(task);
+        self.put(ticket, &task, position);
+        Ok(Some(Hit { task, position, answer: None }))
+    }
+
+    /// A status poll's answer, from the cheapest tier that has it: the entry's kept answer
+    /// (the same bytes, when it was made for this poll's base URL, key and token step), else
+    /// one `build` makes from the cached or freshly read task, which is kept for the next
+    /// poll. `None`: no such request for this key.
+    pub async fn answer<E: From<vidgate_store::StoreError>>(
+        &self,
+        store: &dyn vidgate_store::Store,
+        id: RequestId,
+        poll: Poll<'_>,
+        build: impl FnOnce(&TaskRecord, Option<i64>) -> Result<(StatusCode, Bytes), E>,
+    ) -> Result<Option<(StatusCode, Bytes)>, E> {
+        let Some(Hit { task, position, answer }) = self.task(store, poll.key_id, id).await? else {
+            return Ok(None);
+        };
+        // A finished request's answer carries no stream token.
+        let token_expiry = if task.state.is_terminal() { 0 } else { poll.token_expiry };
+        if let Some(kept) = answer.filter(|a| a.serves(poll.base, poll.key_hash, token_expiry)) {
+            self.repeats.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some((kept.status, kept.body.clone())));
+        }
+        let (status, body) = build(&task, position)?;
+        let kept = Answer {
+            base: poll.base.to_owned(),
+            key_hash: poll.key_hash.to_owned(),
+            token_expiry,
+            status,
+            body: body.clone(),
+        };
+        self.keep_answer(&task, kept);
+        Ok(Some((status, body)))
     }
 
     /// Polls answered with a kept answer since start.

@@ -1,7 +1,5 @@
 //! `GET …/requests/{id}/status` and `GET …/requests/{id}` (the result).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,7 +13,7 @@ use super::fal_request_id;
 use crate::auth::ApiKey;
 use crate::base_url::BaseUrl;
 use crate::extract::{WantLogs, parse_request_id};
-use crate::status_cache::{Answer, Hit};
+use crate::status_cache::{Hit, Poll};
 use crate::stream_tokens::expiry_for;
 use crate::views::{StatusBody, result_json, status_body};
 use crate::{ApiError, AppState};
@@ -105,39 +103,27 @@ pub async fn get_status(
 ) -> Result<Response, ApiError> {
     let id = parse_request_id(&id)?;
     tracing::Span::current().record("request_id", tracing::field::display(id));
-    let Hit { task, position, answer } = match state.statuses.get(&key.id, id) {
-        Some(hit) => hit,
-        None => {
-            let ticket = state.statuses.ticket();
-            let read = state.store.task_status(&key.id, id).await?;
-            let (task, position) = read.ok_or_else(ApiError::request_not_found)?;
-            let task = Arc::new(task);
-            state.statuses.put(ticket, &task, position);
-            Hit { task, position, answer: None }
-        }
-    };
+    let store = &*state.store;
     if logs {
-        let logs = state.store.task_logs(task.id).await?;
+        let hit = state.statuses.task(store, &key.id, id).await?;
+        let Hit { task, position, .. } = hit.ok_or_else(ApiError::request_not_found)?;
+        let logs = store.task_logs(task.id).await?;
         let mut body = status_body(&task, &base, position, Some(&logs));
         add_stream_url(&state, &mut body, &task, &key_hash);
         return Ok((http_status(&task), [fal_request_id(task.id)], Json(body)).into_response());
     }
-    // Most polls find nothing new: the entry's last answer, if it was made for this base URL
-    // and key and its stream token is still the one `stream_tokens` hands out now.
     let now = state.clock.now_ms();
-    let token_expiry = if task.state.is_terminal() { 0 } else { expiry_for(now) };
-    if let Some(answer) = answer.filter(|a| a.serves(&base.0, &key_hash, token_expiry)) {
-        state.statuses.count_repeat();
-        return Ok(json_answer(answer.status, task.id, answer.body.clone()));
-    }
-    let mut body = status_body(&task, &base, position, None);
-    add_stream_url_at(&state, &mut body, &task, &key_hash, now);
-    let bytes =
-        Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
-    let status = http_status(&task);
-    let answer = Answer { base: base.0, key_hash, token_expiry, status, body: bytes.clone() };
-    state.statuses.keep_answer(&task, answer);
-    Ok(json_answer(status, task.id, bytes))
+    let poll =
+        Poll { key_id: &key.id, key_hash: &key_hash, base: &base.0, token_expiry: expiry_for(now) };
+    let build = |task: &TaskRecord, position| {
+        let mut body = status_body(task, &base, position, None);
+        add_stream_url_at(&state, &mut body, task, &key_hash, now);
+        let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok::<_, ApiError>((http_status(task), Bytes::from(bytes)))
+    };
+    let answer = state.statuses.answer(store, id, poll, build).await?;
+    let (status, body) = answer.ok_or_else(ApiError::request_not_found)?;
+    Ok(json_answer(status, id, body))
 }
 
 /// A JSON answer already serialized, with the headers `Json` would give it.
