@@ -127,3 +127,25 @@ fn the_cost_uses_recorded_seconds_and_falls_back_to_the_quote() {
     let c = cost(&q, None);
     assert_eq!((c.amount, c.basis), (q.amount, CostBasis::Estimate));
 }
+
+#[test]
+fn a_cost_never_exceeds_the_quote_and_says_what_it_left_uncharged() {
+    let table = PriceTable::new(vec![], true);
+    let q = estimate(
+        &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x",
+            "output_config": {"duration": 5}})),
+        &table,
+        AT,
+    )
+    .unwrap();
+    assert_eq!(q.amount.to_string(), "0.5");
+    // The upstream reports 7 s of a 5 s request: charged the quote, 0.2 over it left.
+    let longer = Usage { output_seconds: Some(7.0), ..Usage::default() };
+    let c = cost(&q, Some(&longer));
+    assert_eq!(c.amount, q.amount);
+    assert_eq!(c.uncharged.map(|u| u.to_string()), Some("0.2".to_owned()));
+    assert_eq!(c.seconds, Some(7.0), "the seconds reported are kept");
+    // Within the quote: nothing left over.
+    let shorter = Usage { output_seconds: Some(5.0), ..Usage::default() };
+    assert_eq!(cost(&q, Some(&shorter)).uncharged, None);
+}

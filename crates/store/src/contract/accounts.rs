@@ -434,6 +434,29 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     );
 }
 
+/// A submit whose answer never came (its worker kept dying) ends for its owner but is
+/// followed with no upstream job named; when the job turns up (a lookup, or the lost answer
+/// arriving after all) it is named and followed like any other, keeping its hold meanwhile.
+pub async fn a_detached_submit_is_given_its_job_when_it_turns_up(store: &dyn Store) {
+    key(store, "lost", KeyBudget::default()).await;
+    let limits = ReapLimits { max_step_attempts: 1, reconcile_for: HOUR, ..ReapLimits::default() };
+    let t = insert(store, priced("lost", T0, 1.0)).await;
+    let c = store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + 10).await.unwrap().unwrap();
+    assert_eq!(c.id, t.id);
+    // Its lease runs out mid-submit, once more than the step may crash.
+    assert_eq!(store.reap(T0 + 11, limits).await.unwrap().crashed, 1);
+    let detached = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!((detached.following_until, detached.upstream_task_id), (Some(T0 + 11 + HOUR), None));
+    assert!(store.attach_upstream(t.id, "up-late", T0 + 12).await.unwrap());
+    assert!(!store.attach_upstream(t.id, "up-other", T0 + 13).await.unwrap(), "named once");
+    let other = insert(store, priced("lost", T0, 1.0)).await;
+    assert!(!store.attach_upstream(other.id, "up-x", T0 + 13).await.unwrap(), "not followed");
+    let f = store.claim_next_reconcile("sandbox", "f", T0 + 14, T0 + 20).await.unwrap().unwrap();
+    assert_eq!((f.id, f.upstream_task_id.as_deref()), (t.id, Some("up-late")));
+    let rows = store.ledger(Some("lost"), 0, 10).await.unwrap();
+    assert_eq!(kinds(&rows, t.id), vec![("hold".into(), credits(-1.0))], "still held");
+}
+
 /// A success is charged what the upstream reports up to its hold; the rest is an overage row
 /// (no effect on the balance) the operator sees.
 pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &dyn Store) {

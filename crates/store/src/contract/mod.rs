@@ -88,6 +88,7 @@ macro_rules! store_contract_tests {
             a_key_at_its_max_running_is_passed_over_not_blocking_the_queue,
             a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known,
             a_charge_above_the_hold_is_capped_and_the_excess_recorded,
+            a_detached_submit_is_given_its_job_when_it_turns_up,
             a_cancel_after_dispatch_is_charged_when_the_job_succeeds,
             an_adjustment_cannot_overdraw_a_prepaid_balance,
             media_rows_replace_on_recopy_expire_in_order_and_delete_once,
