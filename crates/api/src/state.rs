@@ -12,7 +12,7 @@ pub struct ApiConfig {
     /// Public base URL for the absolute URLs in answers; `None`: from each request's Host.
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-Proto`/`-Host` count (none by default).
-    pub trusted_proxies: vidgate_providers::egress::AddressList,
+    pub trusted_proxies: vidgate_egress::AddressList,
     /// Whether this listener serves TLS (URLs then default to https).
     pub tls: bool,
     pub max_body_bytes: usize,
@@ -24,7 +24,7 @@ pub struct ApiConfig {
     /// The queue new requests join (the provider's pool).
     pub pool: String,
     /// Where webhooks may point.
-    pub egress: vidgate_providers::egress::EgressPolicy,
+    pub egress: vidgate_egress::EgressPolicy,
     /// Per-key and queue limits (defaults; a key may have its own).
     pub limits: crate::limits::LimitsConfig,
     /// Serve `/metrics` on the main listener (off when it has a listener of its own).

@@ -3,7 +3,6 @@
 //! everything else (queueing, leases, retries, storage). `sandbox` renders real MP4s locally
 //! so vidgate works with no credentials at all.
 
-pub mod egress;
 mod output;
 pub mod sandbox;
 mod setup_error;

@@ -23,6 +23,11 @@ pub enum SetupError {
 }
 
 impl SetupError {
+    /// The egress guard could not build its HTTP client.
+    pub fn egress(source: reqwest::Error) -> SetupError {
+        SetupError::HttpClient { what: "egress", source }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: &std::path::Path,

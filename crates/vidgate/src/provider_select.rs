@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vidgate_domain::Clock;
+use vidgate_egress::EgressPolicy;
 use vidgate_providers::Provider;
-use vidgate_providers::egress::EgressPolicy;
 use vidgate_providers::sandbox::{SandboxConfig, SandboxProvider};
 use vidgate_providers::tencent::{TencentAccount, TencentConfig, TencentProvider};
 

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use vidgate_domain::{Millis, rfc3339};
+use vidgate_egress::{EgressError, EgressPolicy, refusal};
 use vidgate_media::{MediaError, MediaStore, ObjectKey, StoredObject, Variant, layout};
 use vidgate_providers::UpstreamOutput;
-use vidgate_providers::egress::{EgressError, EgressPolicy, refusal};
 use vidgate_store::{MediaObject, Store, TaskRecord};
 
 /// Tries per file before the result keeps the upstream's URL.
@@ -44,7 +44,7 @@ impl MediaPolicy {
         copy_timeout: Duration,
         egress: EgressPolicy,
     ) -> Result<MediaPolicy, vidgate_providers::SetupError> {
-        let client = egress.client(copy_timeout)?;
+        let client = egress.client(copy_timeout).map_err(vidgate_providers::SetupError::egress)?;
         Ok(MediaPolicy { store, mirror, retention, max_bytes, egress, client })
     }
 }

@@ -16,8 +16,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use vidgate_domain::{ErrorType, Millis, TaskState};
+use vidgate_egress::EgressPolicy;
 use vidgate_media::present::Signing;
-use vidgate_providers::egress::EgressPolicy;
 use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
 
 use crate::context::{WorkerContext, ms, with_renewal};
@@ -95,7 +95,7 @@ impl WebhookSender {
         timeout: Duration,
         schedule: Vec<Duration>,
     ) -> Result<Self, vidgate_providers::SetupError> {
-        let http = policy.client(timeout)?;
+        let http = policy.client(timeout).map_err(vidgate_providers::SetupError::egress)?;
         Ok(WebhookSender { ctx, policy, http, schedule })
     }
 
@@ -147,7 +147,7 @@ impl WebhookSender {
                 Sent::Answer { status: r.status().as_u16(), retry_after }
             }
             Err(e) => {
-                if let Some(refused) = vidgate_providers::egress::refusal(&e) {
+                if let Some(refused) = vidgate_egress::refusal(&e) {
                     return Sent::Blocked(refused.to_string());
                 }
                 // Without the URL: its query string may carry the receiver's own token.

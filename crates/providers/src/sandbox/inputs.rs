@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use vidgate_domain::{VideoRequest, request::FileKind};
+use vidgate_egress::{EgressError, EgressPolicy, refusal};
 use vidgate_media::{MediaStore, ObjectKey};
 
 use super::file_ids::{self, FileIdError};
-use crate::egress::{self, EgressPolicy};
 
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,12 @@ impl Fetcher {
         max_bytes: u64,
         media: MediaStore,
     ) -> Result<Self, crate::SetupError> {
-        Ok(Fetcher { client: policy.client(timeout)?, policy, max_bytes, media })
+        Ok(Fetcher {
+            client: policy.client(timeout).map_err(crate::SetupError::egress)?,
+            policy,
+            max_bytes,
+            media,
+        })
     }
 
     /// The bytes of one image; `role` ("first frame", "last frame") starts error messages.
@@ -119,7 +124,7 @@ impl Fetcher {
 
     async fn download(&self, url: &str) -> Result<Vec<u8>, DownloadError> {
         let parsed = self.policy.check_url(url)?;
-        let failed = |e: reqwest::Error| match egress::refusal(&e) {
+        let failed = |e: reqwest::Error| match refusal(&e) {
             Some(refused) => DownloadError::Refused(refused.clone()),
             None if e.is_timeout() => DownloadError::TimedOut,
             None => DownloadError::Failed(without_url(&e)),
@@ -163,7 +168,7 @@ pub enum InputError {
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     #[error(transparent)]
-    Refused(#[from] egress::EgressError),
+    Refused(#[from] EgressError),
     #[error("the download timed out")]
     TimedOut,
     #[error("the download failed: {0}")]

@@ -22,13 +22,13 @@ use vidgate_domain::{Clock, ErrorType, RequestId};
 
 use vidgate_media::{MediaStore, ObjectKey, Variant, layout::content_path};
 
-use crate::egress::EgressPolicy;
 use crate::{
     Account, OutputFile, PollJob, PollStatus, Provider, ProviderError, StoredFile, SubmitJob,
     Submitted,
 };
 use inputs::{Fetcher, frame_sources};
 use render_job::{Inputs, RenderOutcome, Rendered, render_into};
+use vidgate_egress::EgressPolicy;
 
 /// Error code of a prompt the simulated moderation refuses (the upstream's own code).
 pub const MODERATION_CODE: &str = "InvalidParameter.VoilationContent";

@@ -20,13 +20,13 @@ fn request(prompt: &str) -> VideoRequest {
 }
 
 pub(super) fn sandbox(dir: &std::path::Path, clock: Arc<ManualClock>) -> SandboxProvider {
-    sandbox_with(dir, clock, crate::egress::EgressPolicy::default())
+    sandbox_with(dir, clock, vidgate_egress::EgressPolicy::default())
 }
 
 pub(super) fn sandbox_with(
     dir: &std::path::Path,
     clock: Arc<ManualClock>,
-    egress: crate::egress::EgressPolicy,
+    egress: vidgate_egress::EgressPolicy,
 ) -> SandboxProvider {
     SandboxProvider::new(
         SandboxConfig {

@@ -14,8 +14,8 @@ use vidgate_domain::{ManualClock, ParseOptions, RequestId, VideoRequest, parse_c
 
 use super::inputs::{FrameSources, Source, frame_sources};
 use super::tests::{sandbox, sandbox_with};
-use crate::egress::EgressPolicy;
 use crate::{PollJob, PollStatus, Provider};
+use vidgate_egress::EgressPolicy;
 
 fn parse(body: Value) -> VideoRequest {
     parse_create_request(&body, &ParseOptions { strict_model_rules: false }).unwrap()
@@ -86,7 +86,7 @@ async fn file_ids_name_only_the_callers_own_stored_covers() {
     )
     .unwrap();
     let fetcher = super::inputs::Fetcher::new(
-        crate::egress::EgressPolicy::default(),
+        vidgate_egress::EgressPolicy::default(),
         std::time::Duration::from_secs(1),
         1024,
         media.clone(),

@@ -115,7 +115,7 @@ pub struct ServerConfig {
     #[serde(default, deserialize_with = "empty_is_none")]
     pub public_url: Option<String>,
     /// Peers whose `X-Forwarded-Proto`/`-Host` headers are believed.
-    pub trusted_proxies: vidgate_providers::egress::AddressList,
+    pub trusted_proxies: vidgate_egress::AddressList,
     pub max_body_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_deadline: Duration,
@@ -267,7 +267,7 @@ pub struct WebhooksConfig {
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// Private networks webhooks and input fetches may reach (parsed when the file loads).
-    pub allow: vidgate_providers::egress::EgressPolicy,
+    pub allow: vidgate_egress::EgressPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -68,7 +68,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     // From a trusted proxy (this test connects from 127.0.0.1): they decide.
     let app = TestApp::spawn_with(|c| {
         c.server.trusted_proxies =
-            vidgate_providers::egress::AddressList::parse("10.0.0.0/8, 127.0.0.1").unwrap();
+            vidgate_egress::AddressList::parse("10.0.0.0/8, 127.0.0.1").unwrap();
     })
     .await;
     let handle = forwarded_create(&app).await;

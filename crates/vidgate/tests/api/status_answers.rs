@@ -39,8 +39,7 @@ async fn fresh(app: &TestApp, id: &str) -> Value {
 async fn repeated_polls_repeat_the_answer_made_for_their_base_url_key_and_token_step() {
     let app = TestApp::spawn_with(|c| {
         // The test varies the host through the proxy's header, as a proxy on loopback would.
-        c.server.trusted_proxies =
-            vidgate_providers::egress::AddressList::parse("127.0.0.1").unwrap();
+        c.server.trusted_proxies = vidgate_egress::AddressList::parse("127.0.0.1").unwrap();
     })
     .await;
     let id = app.create(&small_request("kept answers")).await;

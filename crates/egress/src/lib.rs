@@ -127,7 +127,7 @@ impl EgressPolicy {
     }
 
     /// A client whose every connection goes only to permitted addresses.
-    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, crate::SetupError> {
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver { policy: self.clone() }))
             .redirect(reqwest::redirect::Policy::none())
@@ -136,7 +136,6 @@ impl EgressPolicy {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|source| crate::SetupError::HttpClient { what: "egress", source })
     }
 }
 
