@@ -259,17 +259,17 @@ impl KeyCache {
     }
 }
 
-/// The request a signed token opens (`vidgate_media::token`: a status stream or a file). A
+/// The request a signed token opens (`vidgate_wire::token`: a status stream or a file). A
 /// missing request and a wrong or expired token answer the same 401, so the route tells
 /// nothing about which ids exist; a client address that keeps presenting bad tokens is
 /// throttled before the store is read.
 pub async fn by_token(
     state: &AppState,
     client: &str,
-    grant: vidgate_media::token::Grant,
+    grant: vidgate_wire::token::Grant,
     token: &str,
 ) -> Result<vidgate_store::TaskRecord, ApiError> {
-    use vidgate_media::token::Grant;
+    use vidgate_wire::token::Grant;
     let id = match grant {
         Grant::Stream(id) | Grant::Content(id, _) => id,
     };
@@ -277,7 +277,7 @@ pub async fn by_token(
     state.rates.peek(client, Bucket::Unauthenticated, limits, now)?;
     if let Some(task) = state.store.get_task_any(id).await?
         && let Some(hash) = state.store.active_key_hash(&task.key_id).await?
-        && vidgate_media::token::verify(&hash, grant, token, now)
+        && vidgate_wire::token::verify(&hash, grant, token, now)
         // Read as its key reads it: a request its owner deleted opens nothing any more.
         && let Some(task) = state.store.get_task(&task.key_id, id).await?
     {

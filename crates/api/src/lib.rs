@@ -29,7 +29,7 @@ pub use state::{ApiConfig, AppState, MediaServing, OutputLimits, Shared};
 pub use time::rfc3339;
 
 /// Base path of the queue API.
-pub const BASE: &str = "/tencent-vod/v1/aigc-video";
+pub const BASE: &str = vidgate_wire::ROUTE_BASE;
 
 /// fal's `owner/app` prefix of `BASE` (`aigc-video` is the app's sub-path in fal's terms).
 pub const FAL_BASE: &str = "/tencent-vod/v1";

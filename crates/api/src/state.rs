@@ -98,8 +98,8 @@ pub struct Shared {
 
 impl Shared {
     /// How media URLs handed to the key with `key_hash` are signed now.
-    pub fn media_signing<'a>(&self, key_hash: &'a str) -> vidgate_media::present::Signing<'a> {
-        vidgate_media::present::Signing {
+    pub fn media_signing<'a>(&self, key_hash: &'a str) -> vidgate_wire::Signing<'a> {
+        vidgate_wire::Signing {
             key_hash: Some(key_hash),
             now: self.clock.now_ms(),
             ttl_secs: self.config.media.url_ttl.as_secs() as i64,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use vidgate_domain::{Millis, RequestId};
-use vidgate_media::token::{self, Grant};
+use vidgate_wire::token::{self, Grant};
 
 /// A stream token opens the stream for at least this long after it is handed out.
 pub const STREAM_TOKEN_TTL_SECS: i64 = 3600;

@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use vidgate_domain::pricing::{Credits, Quote};
-use vidgate_domain::{ErrorType, PublicStatus, TaskState, Usage};
+use vidgate_domain::{ErrorType, PublicStatus, StoredResult, TaskState, Usage};
 use vidgate_store::{LogEntry, TaskRecord};
+use vidgate_wire::ContentUrls;
 
 use crate::BASE;
 use crate::base_url::BaseUrl;
@@ -273,15 +274,18 @@ pub fn queue_handle(
     }
 }
 
-pub use vidgate_media::present::Signing;
-pub use vidgate_providers::ResultBody;
+pub use vidgate_wire::{ResultBody, Signing};
 
-/// The stored result with vidgate's own media URLs made absolute and signed (by the owning
-/// key's hash, so anyone holding the URL may fetch the file until `media.url_ttl` passes).
-pub fn result_json(stored: &Value, base: &BaseUrl, signing: Signing<'_>) -> Value {
-    let mut v = stored.clone();
-    vidgate_media::present::present_result(&mut v, &base.0, signing);
-    v
+/// The stored result as clients read it: vidgate's own media as absolute URLs signed by the
+/// owning key's hash (so anyone holding the URL may fetch the file until `media.url_ttl`
+/// passes), upstream files by the upstream's URL.
+pub fn result_body(
+    t: &TaskRecord,
+    stored: &StoredResult,
+    base: &BaseUrl,
+    signing: Signing<'_>,
+) -> ResultBody {
+    ResultBody::present(t.id, stored, ContentUrls { base: &base.0, signing })
 }
 
 /// One page of the caller's requests.
@@ -308,25 +312,21 @@ pub fn tencent_envelope(
         }
         TaskState::Cancelled => ("ABORTED", 70000, "OperationCanceled"),
     };
-    let files: Vec<Value> = t
-        .result
-        .as_ref()
-        .map(|r| result_json(r, base, signing))
-        .and_then(|r| r.get("videos").cloned())
-        .and_then(|v| v.as_array().cloned())
+    let videos = t.result.as_ref().map(|r| result_body(t, r, base, signing).videos);
+    let files: Vec<Value> = videos
         .unwrap_or_default()
         .iter()
         .map(|f| {
             serde_json::json!({
-                "FileUrl": f.get("url"),
+                "FileUrl": f.url,
                 "FileType": "mp4",
                 "StorageMode": t.request.output_config().storage_mode.unwrap_or(vidgate_domain::request::StorageMode::Temporary).as_str(),
                 "MediaName": t.request.output_config().media_name,
-                "ExpireTime": f.get("expires_at"),
-                "FileId": f.get("file_id"),
+                "ExpireTime": f.expires_at,
+                "FileId": f.file_id,
                 "MetaData": {
-                    "Size": f.get("file_size"), "Width": f.get("width"), "Height": f.get("height"),
-                    "Duration": f.get("duration"), "Container": "mp4"
+                    "Size": f.file_size, "Width": f.width, "Height": f.height,
+                    "Duration": f.duration, "Container": "mp4"
                 }
             })
         })

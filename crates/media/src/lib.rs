@@ -2,17 +2,14 @@
 //! default) or S3-compatible object storage, both through `object_store`: the sandbox writes
 //! its renders into it, the mirror step copies upstream outputs into it, and the content route
 //! serves from it (or redirects to a presigned URL). This crate also owns the object layout
-//! (`layout`) and the signed tokens that let a browser open one request's stream or file
-//! without a key (`token`). Nothing else in vidgate touches media files.
+//! (`layout`). Nothing else in vidgate touches media files.
 
 mod error;
 pub mod layout;
-pub mod present;
 mod settings;
 mod store;
-pub mod token;
 
 pub use error::MediaError;
-pub use layout::{ObjectKey, Variant};
+pub use layout::ObjectKey;
 pub use settings::{S3Settings, StoreSettings};
 pub use store::{MediaStore, ObjectRead, StoredObject};

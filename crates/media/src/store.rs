@@ -221,8 +221,8 @@ impl MediaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Variant;
     use vidgate_domain::RequestId;
+    use vidgate_domain::Variant;
 
     fn local() -> (tempfile::TempDir, MediaStore) {
         let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, VideoRequest};
 
-pub use output::{OutputFile, ResultBody, StoredFile, UpstreamOutput};
+pub use output::{StoredFile, UpstreamOutput};
 
 /// One upstream account and how many jobs it may run at once.
 #[derive(Debug, Clone, PartialEq, Eq)]

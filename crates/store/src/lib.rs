@@ -22,6 +22,7 @@ mod migrations;
 mod model;
 pub mod postgres;
 mod reap_sql;
+mod result_column;
 mod rows;
 mod sql;
 pub mod sqlite;

@@ -13,7 +13,7 @@ pub struct MediaObject {
     pub request_id: RequestId,
     /// The key that owns the request.
     pub key_id: String,
-    /// `video`, `cover`, `video-2`, … (`vidgate_media::Variant`).
+    /// `video`, `cover`, `video-2`, … (`vidgate_domain::Variant`).
     pub variant: String,
     pub object_key: String,
     pub content_type: String,

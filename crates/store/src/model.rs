@@ -1,9 +1,9 @@
 //! The records a store reads and writes, and the outcomes of its compound operations.
 
 use serde::Serialize;
-use serde_json::Value;
+
 use vidgate_domain::pricing::{Cost, Credits, Quote};
-use vidgate_domain::{ErrorType, Millis, RequestId, TaskState, Usage, VideoRequest};
+use vidgate_domain::{ErrorType, Millis, RequestId, StoredResult, TaskState, Usage, VideoRequest};
 
 /// A per-key dedup claim on the caller's `session_id` (refused while it lives).
 #[derive(Debug, Clone, PartialEq)]
@@ -174,7 +174,7 @@ pub struct TaskRecord {
     pub next_poll_at: Option<Millis>,
     pub progress: i64,
     pub cancel_requested: bool,
-    pub result: Option<Value>,
+    pub result: Option<StoredResult>,
     pub error: Option<String>,
     pub error_type: Option<ErrorType>,
     pub webhook_url: Option<String>,
@@ -221,7 +221,7 @@ pub struct Slot {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
     /// The upstream made it: settled at `charge`'s cost (never above the hold).
-    Succeeded { result: Value, charge: Charge },
+    Succeeded { result: Box<StoredResult>, charge: Charge },
     /// It never reached the upstream, or the upstream failed it: released.
     Failed { error: String, error_type: ErrorType },
     /// Cancelled before it reached the upstream: released.

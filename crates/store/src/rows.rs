@@ -91,7 +91,11 @@ impl TryFrom<TaskRow> for TaskRecord {
             next_poll_at: r.next_poll_at,
             progress: r.progress,
             cancel_requested: r.cancel_requested,
-            result: json(r.result).map_err(|e| corrupt("result", &e))?,
+            result: r
+                .result
+                .map(|t| crate::result_column::decode(&t))
+                .transpose()
+                .map_err(|e| corrupt("result", &e))?,
             error: r.error,
             error_type: r.error_type.map(|t| ErrorType::parse(&t)),
             webhook_url: r.webhook_url,

@@ -56,7 +56,7 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
         Ok(PollStatus::Succeeded(mut output)) => {
             // Its request has ended: nobody reads these files.
             crate::media::discard(&ctx.media, &task, &mut output).await;
-            let charge = crate::result_body::charge(&task, &output);
+            let charge = crate::stored_result::charge(&task, &output);
             let what = match charge.cost.as_ref() {
                 Some(c) => format!("charged {} credits, as the upstream bills it", c.amount),
                 None => "charged its hold (it has no price)".into(),

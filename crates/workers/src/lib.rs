@@ -11,8 +11,8 @@ pub mod media;
 mod metrics;
 mod poller;
 mod reaper;
-mod result_body;
 pub mod runner;
+mod stored_result;
 pub mod webhooks;
 
 pub use context::WorkerContext;
@@ -22,6 +22,5 @@ pub use janitor::MediaJanitor;
 pub use media::MediaPolicy;
 pub use poller::Poller;
 pub use reaper::Reaper;
-pub use result_body::result_body;
 pub use runner::{Outcome, RunnerConfig, Worker, WorkerError};
 pub use webhooks::WebhookSender;

@@ -2,7 +2,7 @@
 //! here: files the provider stored itself (the sandbox) are recorded in the media catalog;
 //! with `media.mirror` on, the upstream's files (the video, its cover) are streamed into the
 //! media store through the egress guard, with a size and time cap, and recorded with their
-//! checksum. The result then names vidgate's content route and keeps the upstream's URL as
+//! checksum. The result then names the file as vidgate's own and keeps the upstream's URL as
 //! `source_url`. So COMPLETED means the copy is durable: a crash mid-copy leaves the request
 //! running, its lease runs out, and the next poll copies again (files already recorded for the
 //! same source are not copied twice). A copy that keeps failing does not lose the video: the
@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use vidgate_domain::{Millis, rfc3339};
+use vidgate_domain::{FileRef, Millis, Variant};
 use vidgate_egress::{EgressError, EgressPolicy, refusal};
-use vidgate_media::{MediaError, MediaStore, ObjectKey, StoredObject, Variant, layout};
+use vidgate_media::{MediaError, MediaStore, ObjectKey, StoredObject};
 use vidgate_providers::UpstreamOutput;
 use vidgate_store::{MediaObject, Store, TaskRecord};
 
@@ -106,7 +106,7 @@ struct Keeping<'a> {
 impl Keeping<'_> {
     fn record(
         &self,
-        variant: &str,
+        variant: Variant,
         object_key: String,
         size: u64,
         sha256: String,
@@ -116,7 +116,7 @@ impl Keeping<'_> {
         MediaObject {
             request_id: self.task.id,
             key_id: self.task.key_id.clone(),
-            variant: variant.to_owned(),
+            variant: variant.to_string(),
             object_key,
             content_type,
             size: i64::try_from(size).unwrap_or(i64::MAX),
@@ -147,7 +147,7 @@ impl Keeping<'_> {
             Ok((object, content_type)) => {
                 let key = object.key.to_string();
                 let (size, sha) = (object.size, object.sha256.clone());
-                let row = self.record(&name, key, size, sha, content_type, Some(source.into()));
+                let row = self.record(variant, key, size, sha, content_type, Some(source.into()));
                 self.store.record_media(row).await?;
                 crate::metrics::media_copied(object.size);
                 Ok(Ok((object.size, object.sha256)))
@@ -162,7 +162,7 @@ impl Keeping<'_> {
     }
 }
 
-/// Records and copies a success's files; rewrites `output.files` to name what vidgate keeps.
+/// Records and copies a success's files; `output.files` then name what vidgate keeps as its own.
 /// Returns warnings for the request's log (copies that failed).
 pub async fn keep(
     store: &dyn Store,
@@ -175,16 +175,17 @@ pub async fn keep(
     let mut k = Keeping { store, policy, task, now, expires_at, earlier: Vec::new() };
     for s in &output.stored {
         let (key, sha, ct) = (s.key.clone(), s.sha256.clone(), s.content_type.clone());
-        store.record_media(k.record(&s.variant, key, s.size, sha, ct, None)).await?;
+        store.record_media(k.record(s.variant, key, s.size, sha, ct, None)).await?;
     }
     k.earlier = store.media_of(task.id).await?;
     let mut warnings = Vec::new();
-    let own = |url: &str| url.starts_with('/');
     for (i, file) in output.files.iter_mut().enumerate() {
         for cover in [false, true].into_iter().filter(|_| policy.mirror) {
             let Some(variant) = Variant::of(i, cover) else { continue };
-            let source = if cover { file.cover_url.clone() } else { Some(file.url.clone()) };
-            let Some(source) = source.filter(|u| !own(u)) else { continue };
+            let at = if cover { file.cover.as_ref() } else { Some(&file.file) };
+            let Some(source) = at.and_then(FileRef::external_url).map(str::to_owned) else {
+                continue;
+            };
             let (size, sha256) = match k.copy_one(variant, &source).await? {
                 Ok(copied) => copied,
                 Err(warning) => {
@@ -192,18 +193,17 @@ pub async fn keep(
                     continue;
                 }
             };
-            let path = layout::content_path(task.id, variant);
             if cover {
-                file.cover_url = Some(path);
+                file.cover = Some(FileRef::own(variant));
             } else {
                 file.source_url = Some(source);
-                file.url = path;
+                file.file = FileRef::own(variant);
                 file.sha256 = Some(sha256);
                 file.file_size = Some(size);
             }
         }
-        if own(&file.url) {
-            file.expires_at = expires_at.map(rfc3339);
+        if file.file.is_own() {
+            file.expires_at = expires_at;
         }
     }
     Ok(warnings)

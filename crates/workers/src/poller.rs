@@ -16,7 +16,7 @@ use vidgate_providers::{ErrorClass, PollStatus};
 use vidgate_store::{Completion, LogEntry, TaskRecord};
 
 use crate::context::{WorkerContext, ms, with_heartbeat};
-use crate::{Outcome, Worker, WorkerError, result_body};
+use crate::{Outcome, Worker, WorkerError, stored_result};
 
 pub struct Poller {
     ctx: Arc<WorkerContext>,
@@ -187,8 +187,7 @@ impl Poller {
                 ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
             }
         }
-        let charge = result_body::charge(task, &output);
-        let body = result_body::result_body(task, &output, &charge);
+        let charge = stored_result::charge(task, &output);
         let what = output
             .files
             .first()
@@ -207,6 +206,7 @@ impl Poller {
             _ => "",
         };
         let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}{after}"));
-        self.finish(task, Completion::Succeeded { result: body, charge }, log).await
+        let result = Box::new(stored_result::stored_result(task, output, &charge));
+        self.finish(task, Completion::Succeeded { result, charge }, log).await
     }
 }

@@ -13,12 +13,11 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::{Value, json};
 use sha2::Sha256;
 use vidgate_domain::{ErrorType, Millis, TaskState};
 use vidgate_egress::EgressPolicy;
-use vidgate_media::present::Signing;
 use vidgate_store::{Attempt, AttemptResult, Delivery, TaskRecord};
+use vidgate_wire::{ContentUrls, ResultBody, Signing, WebhookPayload};
 
 use crate::context::{WorkerContext, ms, with_renewal};
 use crate::{Outcome, Worker, WorkerError};
@@ -41,28 +40,21 @@ pub fn new_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
-/// fal's webhook body. Media URLs vidgate serves itself are made absolute and signed with the
-/// owning key's hash (`None`: the key is gone, they go out unsigned).
-pub fn payload(task: &TaskRecord, base: Option<&str>, signing: Signing<'_>) -> Value {
-    let absolute = |mut v: Value| {
-        if let Some(base) = base {
-            vidgate_media::present::present_result(&mut v, base, signing);
-        }
-        v
-    };
-    let id = task.id.to_string();
+/// fal's webhook body. Media URLs vidgate serves itself are made absolute on `base` and signed
+/// with the owning key's hash (no key: they go out unsigned; no base: they stay relative).
+pub fn payload(task: &TaskRecord, base: Option<&str>, signing: Signing<'_>) -> WebhookPayload {
     match (&task.state, &task.result) {
-        (TaskState::Succeeded, Some(result)) => json!({
-            "request_id": id, "gateway_request_id": id, "status": "OK",
-            "payload": absolute(result.clone()), "error": null,
-        }),
+        (TaskState::Succeeded, Some(result)) => {
+            let urls = match base {
+                Some(base) => ContentUrls { base, signing },
+                None => ContentUrls { base: "", signing: Signing { key_hash: None, ..signing } },
+            };
+            WebhookPayload::ok(task.id, ResultBody::present(task.id, result, urls))
+        }
         _ => {
             let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);
             let error = task.error.clone().unwrap_or_else(|| "the request failed".into());
-            json!({
-                "request_id": id, "gateway_request_id": id, "status": "ERROR",
-                "payload": {"detail": error, "error_type": error_type}, "error": error,
-            })
+            WebhookPayload::error(task.id, error, error_type)
         }
     }
 }
@@ -238,7 +230,8 @@ impl WebhookSender {
         let hash = ctx.store.active_key_hash(&task.key_id).await?;
         let ttl_secs = ctx.media_url_ttl.as_secs() as i64;
         let signing = Signing { key_hash: hash.as_deref(), now, ttl_secs };
-        let body = payload(&task, base, signing).to_string();
+        // Plain data with string keys: serializing it cannot fail.
+        let body = serde_json::to_string(&payload(&task, base, signing)).unwrap_or_default();
         if !ctx.store.freeze_payload(d, &body).await? {
             // Another sender holds the delivery now (our lease ran out): it sends.
             tracing::warn!(delivery = %d.id, "lost the delivery's lease before sending");

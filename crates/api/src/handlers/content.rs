@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use vidgate_media::token::Grant;
-use vidgate_media::{ObjectKey, Variant};
+use vidgate_domain::Variant;
+use vidgate_media::ObjectKey;
 use vidgate_store::{MediaObject, TaskRecord};
+use vidgate_wire::token::Grant;
 
 use crate::auth::{ApiKey, authenticate, client_address, has_authorization};
 use crate::extract::{QueryParams, parse_request_id};
@@ -42,7 +43,7 @@ pub enum ServeMode {
 fn variant_of(raw: Option<&str>) -> Result<Variant, ApiError> {
     match raw {
         None => Ok(Variant::VIDEO),
-        Some(v) => v.parse().map_err(|e: vidgate_media::layout::BadVariant| {
+        Some(v) => v.parse().map_err(|e: vidgate_domain::BadVariant| {
             ApiError::invalid(&["query", "variant"], "value_error", e.to_string())
         }),
     }
@@ -50,12 +51,7 @@ fn variant_of(raw: Option<&str>) -> Result<Variant, ApiError> {
 
 /// The upstream's URL of a file vidgate does not keep, from the stored result.
 fn upstream_url(task: &TaskRecord, variant: Variant) -> Option<String> {
-    let (index, field) = match variant {
-        Variant::Video(n) => (n, "url"),
-        Variant::Cover(n) => (n, "cover_url"),
-    };
-    let url = task.result.as_ref()?.get("videos")?.get(usize::from(index))?.get(field)?.as_str()?;
-    url.starts_with("http").then(|| url.to_owned())
+    task.result.as_ref()?.file(variant)?.external_url().map(str::to_owned)
 }
 
 fn content_headers(o: &MediaObject, variant: Variant) -> Result<HeaderMap, ApiError> {

@@ -15,7 +15,7 @@ use crate::base_url::BaseUrl;
 use crate::extract::{WantLogs, parse_request_id};
 use crate::status_cache::{Hit, Poll};
 use crate::stream_tokens::expiry_for;
-use crate::views::{StatusBody, result_json, status_body};
+use crate::views::{StatusBody, result_body, status_body};
 use crate::{ApiError, AppState};
 
 async fn load(state: &AppState, key_id: &str, raw_id: &str) -> Result<TaskRecord, ApiError> {
@@ -163,7 +163,7 @@ pub async fn get_result(
     let request_header = fal_request_id(task.id);
     match (task.state, &task.result) {
         (TaskState::Succeeded, Some(result)) => {
-            let body = result_json(result, &base, state.media_signing(&key_hash));
+            let body = result_body(&task, result, &base, state.media_signing(&key_hash));
             Ok(([request_header], Json(body)).into_response())
         }
         (s, _) if s.is_terminal() => {

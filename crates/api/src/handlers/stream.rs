@@ -27,7 +27,7 @@ use crate::limits::Bucket;
 use crate::stream_limit::StreamSlot;
 use crate::views::LogLine;
 use crate::{ApiError, AppState};
-use vidgate_media::token::Grant;
+use vidgate_wire::token::Grant;
 
 const RECHECK: Duration = Duration::from_millis(500);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

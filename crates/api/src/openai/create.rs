@@ -6,7 +6,8 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use vidgate_domain::RequestId;
-use vidgate_media::{ObjectKey, Variant};
+use vidgate_domain::Variant;
+use vidgate_media::ObjectKey;
 use vidgate_store::{KeyRecord, MediaObject};
 
 use super::form::Upload;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use vidgate_domain::RequestId;
-use vidgate_media::Variant;
+use vidgate_domain::Variant;
 use vidgate_store::{ListQuery, TaskRecord};
 
 use super::video::{VideoObject, video_object};

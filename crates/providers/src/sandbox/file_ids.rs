@@ -4,8 +4,7 @@
 //! `vidgate_media::layout`), so another key's id fails exactly as a missing one does, and no
 //! secret is needed to keep ids from being probed across keys.
 
-use vidgate_domain::RequestId;
-use vidgate_media::Variant;
+use vidgate_domain::{RequestId, Variant};
 
 pub fn file_id(id: RequestId, variant: Variant) -> String {
     format!("sbx-{id}-{variant}")

@@ -18,13 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vidgate_domain::{Clock, ErrorType, RequestId};
-
-use vidgate_media::{MediaStore, ObjectKey, Variant, layout::content_path};
+use vidgate_domain::{Clock, ErrorType, FileRef, OutputFile, RequestId, Variant};
+use vidgate_media::{MediaStore, ObjectKey};
 
 use crate::{
-    Account, OutputFile, PollJob, PollStatus, Provider, ProviderError, StoredFile, SubmitJob,
-    Submitted,
+    Account, PollJob, PollStatus, Provider, ProviderError, StoredFile, SubmitJob, Submitted,
 };
 use inputs::{Fetcher, frame_sources};
 use render_job::{Inputs, RenderOutcome, Rendered, render_into};
@@ -176,7 +174,7 @@ impl SandboxProvider {
             let key = ObjectKey::output(key_id, id, variant);
             let object = media.put_file(&key, path, u64::MAX).await?;
             stored.push(StoredFile {
-                variant: variant.to_string(),
+                variant,
                 key: key.to_string(),
                 size: object.size,
                 sha256: object.sha256,
@@ -184,21 +182,15 @@ impl SandboxProvider {
             });
         }
         let video = &stored[1];
-        let file = OutputFile {
-            url: content_path(id, Variant::VIDEO),
-            content_type: "video/mp4".into(),
-            file_name: format!("{id}.mp4"),
-            file_size: Some(video.size),
-            width: Some(r.width),
-            height: Some(r.height),
-            duration: Some(r.duration),
-            expires_at: None,
-            file_id: Some(file_ids::file_id(id, Variant::VIDEO)),
-            cover_url: Some(content_path(id, Variant::COVER)),
-            cover_file_id: Some(file_ids::file_id(id, Variant::COVER)),
-            source_url: None,
-            sha256: Some(video.sha256.clone()),
-        };
+        let mut file =
+            OutputFile::new(FileRef::own(Variant::VIDEO), "video/mp4", format!("{id}.mp4"));
+        file.file_size = Some(video.size);
+        (file.width, file.height, file.duration) =
+            (Some(r.width), Some(r.height), Some(r.duration));
+        file.file_id = Some(file_ids::file_id(id, Variant::VIDEO));
+        file.cover = Some(FileRef::own(Variant::COVER));
+        file.cover_file_id = Some(file_ids::file_id(id, Variant::COVER));
+        file.sha256 = Some(video.sha256.clone());
         let note = RenderNote { file, stored };
         let bytes = serde_json::to_vec(&note).unwrap_or_default();
         media.put_bytes(&ObjectKey::render_note(key_id, id), bytes.into()).await?;

@@ -5,13 +5,13 @@ use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use vidgate_domain::VideoRequest;
 use vidgate_domain::dimensions::output_shape;
 use vidgate_domain::request::Switch;
+use vidgate_domain::{OutputFile, VideoRequest};
 use vidgate_render::scene::fnv1a;
 use vidgate_render::{Picture, RequestScene, SceneText, VideoSpec, encodable_size, render_mp4};
 
-use crate::{OutputFile, StoredFile};
+use crate::StoredFile;
 
 #[derive(Debug, Clone)]
 pub enum RenderOutcome {

@@ -80,20 +80,19 @@ async fn a_job_waits_then_progresses_then_delivers_a_real_file() {
     let f = &out.files[0];
     assert_eq!((f.width, f.height), (Some(720), Some(720)));
     assert_eq!(f.duration, Some(1.0));
-    // In the media store, under the owning key; the result names the content route.
+    // In the media store, under the owning key; the result names them as vidgate's own.
     let stored = dir.path().join("media").join("k").join(id.to_string());
     let video = std::fs::read(stored.join("video")).unwrap();
     assert_eq!(video.len() as u64, f.file_size.unwrap());
     assert_eq!(f.sha256.as_deref(), Some(hex::encode(sha2::Sha256::digest(&video)).as_str()));
-    let base = "/tencent-vod/v1/aigc-video/requests";
-    assert_eq!(f.url, format!("{base}/{id}/content?variant=video"));
-    assert_eq!(f.cover_url.as_deref(), Some(format!("{base}/{id}/content?variant=cover").as_str()));
+    assert_eq!(f.file, FileRef::own(Variant::VIDEO));
+    assert_eq!(f.cover, Some(FileRef::own(Variant::COVER)));
     assert_eq!(f.file_id.as_deref(), Some(format!("sbx-{id}-video").as_str()));
     assert_eq!(f.cover_file_id.as_deref(), Some(format!("sbx-{id}-cover").as_str()));
     let cover = std::fs::read(stored.join("cover")).unwrap();
     assert_eq!(&cover[..3], &[0xFF, 0xD8, 0xFF], "the cover is a JPEG");
-    let variants: Vec<&str> = out.stored.iter().map(|s| s.variant.as_str()).collect();
-    assert_eq!(variants, ["cover", "video"]);
+    let variants: Vec<Variant> = out.stored.iter().map(|s| s.variant).collect();
+    assert_eq!(variants, [Variant::COVER, Variant::VIDEO]);
     assert_eq!(out.stored[1].size, f.file_size.unwrap());
     let scratch: Vec<_> = std::fs::read_dir(dir.path().join("scratch")).unwrap().collect();
     assert!(scratch.is_empty(), "the scratch directory is gone");

@@ -93,7 +93,7 @@ async fn file_ids_name_only_the_callers_own_stored_covers() {
     )
     .unwrap();
     let id = RequestId::new();
-    let cover = vidgate_media::ObjectKey::output("k", id, vidgate_media::Variant::COVER);
+    let cover = vidgate_media::ObjectKey::output("k", id, vidgate_domain::Variant::COVER);
     media.put_bytes(&cover, b"jpg".to_vec().into()).await.unwrap();
     let fetch = |f: String, key: &'static str| {
         let fetcher = fetcher.clone();
@@ -218,7 +218,7 @@ async fn allowed_downloads_render_and_bad_ones_fail_clearly() {
     let PollStatus::Succeeded(out) = finish(&sb, &clock, &with_files(two, json!({}))).await else {
         panic!("an allowed image renders")
     };
-    assert!(out.files[0].cover_url.is_some());
+    assert!(out.files[0].cover.is_some());
 
     for (path, expect) in [
         ("/big", "byte limit"),

@@ -84,25 +84,17 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{OutputFile, UpstreamOutput};
+    use vidgate_domain::{FileRef, OutputFile};
+
+    use crate::UpstreamOutput;
 
     fn big(url_len: usize) -> PollStatus {
         PollStatus::Succeeded(UpstreamOutput {
-            files: vec![OutputFile {
-                url: "x".repeat(url_len),
-                content_type: "video/mp4".into(),
-                file_name: "video.mp4".into(),
-                file_size: None,
-                width: None,
-                height: None,
-                duration: None,
-                expires_at: None,
-                file_id: None,
-                cover_url: None,
-                cover_file_id: None,
-                source_url: None,
-                sha256: None,
-            }],
+            files: vec![OutputFile::new(
+                FileRef::external("x".repeat(url_len)),
+                "video/mp4",
+                "video.mp4",
+            )],
             usage: None,
             stored: Vec::new(),
         })

@@ -6,7 +6,9 @@ use vidgate_domain::request::upstream::to_upstream;
 use vidgate_domain::{ErrorType, RequestId, Usage, VideoRequest};
 
 use super::wire::{AigcVideoTask, OutputFileInfo, TaskDetail};
-use crate::{OutputFile, PollStatus, UpstreamOutput};
+use vidgate_domain::{FileRef, OutputFile, parse_rfc3339};
+
+use crate::{PollStatus, UpstreamOutput};
 
 /// The `CreateAigcVideoTask` body: the request in the upstream's names, the account's
 /// `SubAppId`, and vidgate's request id as `SessionId`, so the upstream itself refuses a second
@@ -49,22 +51,16 @@ fn output_file(f: &OutputFileInfo) -> Option<OutputFile> {
         .or_else(|| url.split('?').next().and_then(|p| p.rsplit('/').next()).map(str::to_owned))
         .unwrap_or_else(|| "video.mp4".into());
     let meta = f.meta_data.clone().unwrap_or_default();
-    Some(OutputFile {
-        content_type: content_type(f.file_type.as_deref(), &url),
-        url,
-        file_name,
-        file_size: meta.size,
-        width: meta.width,
-        height: meta.height,
-        duration: meta.duration,
-        expires_at: f.expire_time.clone().filter(|t| !t.is_empty()),
-        file_id: f.file_id.clone().filter(|t| !t.is_empty()),
-        // The upstream's AIGC output carries no cover image.
-        cover_url: None,
-        cover_file_id: None,
-        source_url: None,
-        sha256: None,
-    })
+    // The upstream's AIGC output carries no cover image.
+    let content_type = content_type(f.file_type.as_deref(), &url);
+    let mut file = OutputFile::new(FileRef::External { url }, content_type, file_name);
+    file.file_size = meta.size;
+    file.width = meta.width;
+    file.height = meta.height;
+    file.duration = meta.duration;
+    file.expires_at = f.expire_time.as_deref().and_then(parse_rfc3339);
+    file.file_id = f.file_id.clone().filter(|t| !t.is_empty());
+    Some(file)
 }
 
 /// A finished task's outcome (`FINISH` or `ABORTED`).
@@ -172,7 +168,11 @@ mod tests {
         let PollStatus::Succeeded(out) = ok else { panic!("{ok:?}") };
         assert_eq!(out.files[0].file_name, "abc.mp4");
         assert_eq!(out.files[0].content_type, "video/mp4");
-        assert_eq!(out.files[0].expires_at.as_deref(), Some("2026-12-01T00:00:00Z"));
+        assert_eq!(
+            out.files[0].expires_at.map(vidgate_domain::rfc3339).as_deref(),
+            Some("2026-12-01T00:00:00.000Z")
+        );
+        assert_eq!(out.files[0].file.external_url(), Some("https://cdn/x/abc.mp4?sign=1"));
         assert_eq!(out.usage.and_then(|u| u.output_seconds), Some(5.0));
         assert_eq!(
             poll_status(&detail(json!({"Status":"FINISH","AigcVideoTask":{"ErrCode":70000,"ErrCodeExt":"InvalidParameter.VoilationContent","Message":"no"}}))).unwrap(),

@@ -271,7 +271,7 @@ async fn polls_map_recorded_task_details_and_treat_garbage_as_retryable() {
     assert_eq!(p.poll(job).await.unwrap(), PollStatus::Processing { progress: 35 });
     assert_eq!(p.poll(job).await.unwrap_err().class, ErrorClass::Retryable);
     let PollStatus::Succeeded(out) = p.poll(job).await.unwrap() else { panic!() };
-    assert_eq!(out.files[0].url, "https://cdn.example/t-9.mp4");
+    assert_eq!(out.files[0].file.external_url(), Some("https://cdn.example/t-9.mp4"));
     let (_, body) = fake.calls("DescribeTaskDetail").pop().unwrap();
     assert_eq!(body, json!({"TaskId": "t-9", "SubAppId": 251007502}));
 }

@@ -2,11 +2,10 @@
 //! whichever transition ends a task, budgets that hold under concurrency, and a ledger a
 //! balance can be recomputed from.
 
-use serde_json::json;
 use vidgate_domain::pricing::{Cost, CostBasis, Credits, Quote};
 use vidgate_domain::{ErrorType, Usage};
 
-use super::{HOUR, T0, insert, join_all, new_task};
+use super::{HOUR, T0, insert, join_all, new_task, result};
 use crate::{
     BudgetRefusal, CancelOutcome, Charge, Completion, FollowEnd, GroupBy, InsertOutcome, KeyBudget,
     LogEntry, NewKey, NewTask, ReapLimits, Slot, Store, TopUp, UsageQuery,
@@ -55,7 +54,7 @@ fn slots() -> Vec<Slot> {
 
 fn success(cost: f64, seconds: f64) -> Completion {
     Completion::Succeeded {
-        result: json!({}),
+        result: Box::new(result()),
         charge: Charge {
             usage: Some(Usage { output_seconds: Some(seconds), ..Usage::default() }),
             cost: Some(Cost {
@@ -472,7 +471,7 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
     let cost = vidgate_domain::pricing::cost(&q, Some(&usage));
     assert_eq!((cost.amount, cost.uncharged), (credits(1.0), Some(credits(0.6))));
     let done = Completion::Succeeded {
-        result: json!({}),
+        result: Box::new(result()),
         charge: Charge { usage: Some(usage), cost: Some(cost) },
     };
     assert!(store.complete(c.lease(), done, T0 + 5, LogEntry::info(T0, "ok")).await.unwrap());

@@ -25,7 +25,10 @@ pub use stats::*;
 pub use webhooks::*;
 
 use serde_json::json;
-use vidgate_domain::{Millis, ParseOptions, RequestId, VideoRequest, parse_create_request};
+use vidgate_domain::{
+    FileRef, Millis, OutputFile, ParseOptions, RequestId, StoredResult, Variant, VideoRequest,
+    parse_create_request,
+};
 
 use crate::{InsertOutcome, NewTask, Store, TaskRecord};
 
@@ -125,6 +128,23 @@ impl<T: ?Sized + Send + Sync> Teardown for std::sync::Arc<T> {
 pub fn request(prompt: &str) -> VideoRequest {
     let body = json!({"model_name": "Kling", "model_version": "2.1", "prompt": prompt});
     parse_create_request(&body, &ParseOptions::default()).expect("contract request is valid")
+}
+
+/// A success's result: one file vidgate keeps (with its cover) and one at the upstream.
+pub fn result() -> StoredResult {
+    let mut own = OutputFile::new(FileRef::own(Variant::VIDEO), "video/mp4", "a.mp4");
+    own.cover = Some(FileRef::own(Variant::COVER));
+    own.expires_at = Some(1_700_000_000_000);
+    let upstream = OutputFile::new(FileRef::external("https://x/y.mp4"), "video/mp4", "y.mp4");
+    StoredResult {
+        files: vec![own, upstream],
+        model_name: "Kling".into(),
+        model_version: "2.1".into(),
+        upstream_task_id: Some("up-1".into()),
+        session_context: None,
+        usage: None,
+        cost: None,
+    }
 }
 
 pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {

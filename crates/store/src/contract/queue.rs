@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::json;
 use vidgate_domain::{ErrorType, Millis, TaskState};
 
-use super::{HOUR, T0, insert, join_all, new_task};
+use super::{HOUR, T0, insert, join_all, new_task, result};
 use crate::{Completion, LogEntry, NewTask, ReapLimits, Slot, Store};
 
 pub(super) fn slots(limit: i64) -> Vec<Slot> {
@@ -62,7 +61,7 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
         store
             .complete(
                 done.lease(),
-                Completion::Succeeded { result: json!({}), charge: Default::default() },
+                Completion::Succeeded { result: Box::new(result()), charge: Default::default() },
                 T0 + 11,
                 LogEntry::info(T0 + 11, "done")
             )
@@ -257,12 +256,15 @@ pub async fn completion_is_fenced_and_final(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
     let c =
         store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
-    let result = json!({"video": {"url": "https://x/y.mp4"}});
+    let result = result();
     assert!(
         store
             .complete(
                 c.lease(),
-                Completion::Succeeded { result: result.clone(), charge: Default::default() },
+                Completion::Succeeded {
+                    result: Box::new(result.clone()),
+                    charge: Default::default()
+                },
                 T0 + 9,
                 LogEntry::info(T0 + 9, "done")
             )

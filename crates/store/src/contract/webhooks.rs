@@ -1,9 +1,8 @@
 //! Contract cases for webhook deliveries.
 
-use serde_json::json;
 use vidgate_domain::TaskState;
 
-use super::{HOUR, T0, insert, new_task};
+use super::{HOUR, T0, insert, new_task, result};
 use crate::{Attempt, AttemptResult, Completion, DeliveryState, LogEntry, ReapLimits, Slot, Store};
 
 fn with_hook(key: &str, at: i64) -> crate::NewTask {
@@ -28,7 +27,7 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
     store
         .complete(
             c.lease(),
-            Completion::Succeeded { result: json!({}), charge: Default::default() },
+            Completion::Succeeded { result: Box::new(result()), charge: Default::default() },
             T0 + 2,
             LogEntry::info(T0, "done"),
         )

@@ -399,7 +399,9 @@ impl TaskStore for SqlStore {
     ) -> Result<bool> {
         let id = lease.id.to_string();
         let (result, error, error_type) = match &completion {
-            Completion::Succeeded { result, .. } => (Some(result.to_string()), None, None),
+            Completion::Succeeded { result, .. } => {
+                (Some(crate::result_column::encode(result)), None, None)
+            }
             Completion::Failed { error, error_type }
             | Completion::Detached { error, error_type, .. } => {
                 (None, Some(error.as_str()), Some(error_type.clone()))

@@ -1,11 +1,10 @@
-//! The result body clients read once a request succeeded (`vidgate_providers::ResultBody`, the
-//! one definition of that wire shape), built from the task and what the upstream produced,
-//! and the charge the success settles: its usage and its cost at the quoted price.
+//! A succeeded request's stored result, built from the task and what the upstream produced
+//! (after its files were kept), and the charge the success settles: its usage and its cost at
+//! the quoted price.
 
-use serde_json::Value;
-use vidgate_domain::pricing;
 use vidgate_domain::request::Switch;
-use vidgate_providers::{ResultBody, UpstreamOutput};
+use vidgate_domain::{StoredResult, pricing};
+use vidgate_providers::UpstreamOutput;
 use vidgate_store::{Charge, TaskRecord};
 
 /// What the success used (the output's shape filled in from the request where the upstream
@@ -26,17 +25,14 @@ pub fn charge(task: &TaskRecord, output: &UpstreamOutput) -> Charge {
     Charge { usage, cost }
 }
 
-pub fn result_body(task: &TaskRecord, output: &UpstreamOutput, charge: &Charge) -> Value {
-    let body = ResultBody {
-        video: output.files.first().cloned(),
-        videos: output.files.clone(),
+pub fn stored_result(task: &TaskRecord, output: UpstreamOutput, charge: &Charge) -> StoredResult {
+    StoredResult {
+        files: output.files,
         model_name: task.request.model_name().to_owned(),
         model_version: task.request.model_version().to_owned(),
         upstream_task_id: task.upstream_task_id.clone(),
         session_context: task.request.session_context().map(str::to_owned),
         usage: charge.usage.clone(),
         cost: charge.cost.clone(),
-    };
-    // Plain data with string keys: serializing it cannot fail.
-    serde_json::to_value(body).unwrap_or(Value::Null)
+    }
 }

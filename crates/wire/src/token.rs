@@ -9,9 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use vidgate_domain::{Millis, RequestId};
-
-use crate::Variant;
+use vidgate_domain::{Millis, RequestId, Variant};
 
 /// What a token opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
