@@ -129,7 +129,7 @@ impl StatusCache {
         let e = entries.get(&id)?;
         let fresh = e.at.elapsed() < self.ttl
             && e.task.key_id == key_id
-            && (e.task.state != TaskState::Queued || e.queue_epoch == epoch);
+            && (e.task.state() != TaskState::Queued || e.queue_epoch == epoch);
         fresh.then(|| Hit { task: e.task.clone(), position: e.position, answer: e.answer.clone() })
     }
 
@@ -167,7 +167,7 @@ impl StatusCache {
             return Ok(None);
         };
         // A finished request's answer carries no stream token.
-        let token_expiry = if task.state.is_terminal() { 0 } else { poll.token_expiry };
+        let token_expiry = if task.state().is_terminal() { 0 } else { poll.token_expiry };
         if let Some(kept) = answer.filter(|a| a.serves(poll.base, poll.key_hash, token_expiry)) {
             self.repeats.fetch_add(1, Ordering::Relaxed);
             return Ok(Some((kept.status, kept.body.clone())));
@@ -215,7 +215,7 @@ impl StatusCache {
             let epoch = ticket.0;
             entries.retain(|_, e| {
                 e.at.elapsed() < self.ttl
-                    && (e.task.state != TaskState::Queued || e.queue_epoch == epoch)
+                    && (e.task.state() != TaskState::Queued || e.queue_epoch == epoch)
             });
             if entries.len() > MAX_ENTRIES * 3 / 4 {
                 entries.clear();
@@ -248,9 +248,14 @@ impl StatusCache {
 mod tests {
     use super::*;
 
+    /// A queued task, or a running one.
     fn task(state: TaskState) -> Arc<TaskRecord> {
         let mut task = vidgate_store::contract::new_task("k", 0, 0).record(1);
-        task.state = state;
+        if state == TaskState::Running {
+            let job = vidgate_store::UpstreamJob { upstream_task_id: "up".into(), submitted_at: 0 };
+            task.phase = vidgate_store::Phase::Running { job, next_poll_at: 0, lease: None };
+        }
+        assert_eq!(task.state(), state);
         Arc::new(task)
     }
 

@@ -65,8 +65,8 @@ pub struct Metrics {
 impl Metrics {
     fn of(t: &TaskRecord) -> Self {
         let charge = t.charge.as_ref();
-        let cost = match t.state {
-            _ if t.following_until.is_some() => None,
+        let cost = match t.state() {
+            _ if t.following_until().is_some() => None,
             TaskState::Succeeded => charge
                 .and_then(|c| c.cost.as_ref())
                 .map(|c| c.amount)
@@ -81,7 +81,7 @@ impl Metrics {
         };
         Metrics {
             queue_time: t.dispatched_at.map(|d| secs_between(t.created_at, d)),
-            inference_time: match (t.dispatched_at, t.finished_at) {
+            inference_time: match (t.dispatched_at, t.finished_at()) {
                 (Some(d), Some(f)) => Some(secs_between(d, f)),
                 _ => None,
             },
@@ -189,7 +189,7 @@ pub fn status_body(
 ) -> StatusBody {
     let id = t.id.to_string();
     let u = urls(base, &id);
-    let public = t.state.public();
+    let public = t.state().public();
     StatusBody {
         status: public.as_str(),
         request_id: id,
@@ -200,14 +200,14 @@ pub fn status_body(
         logs: logs.map(|l| l.iter().map(LogLine::from).collect()),
         metrics: Metrics::of(t),
         progress: t.progress,
-        upstream_task_id: t.upstream_task_id.clone(),
+        upstream_task_id: t.upstream_task_id().map(str::to_owned),
         model_name: t.request.model_name().to_owned(),
         model_version: t.request.model_version().to_owned(),
         prompt: None,
         created_at: rfc3339(t.created_at),
         stream_url: None,
-        error: t.error.clone(),
-        error_type: t.error_type.clone(),
+        error: t.error().map(str::to_owned),
+        error_type: t.error_type().cloned(),
     }
 }
 
@@ -261,7 +261,7 @@ pub fn queue_handle(
     let id = t.id.to_string();
     let u = urls(base, &id);
     QueueHandle {
-        status: t.state.public().as_str(),
+        status: t.state().public().as_str(),
         request_id: id.clone(),
         response_url: u.response_url,
         status_url: u.status_url,
@@ -303,16 +303,16 @@ pub fn tencent_envelope(
     http_request_id: &str,
     signing: Signing<'_>,
 ) -> Value {
-    let (status, err_code, err_ext) = match t.state {
+    let (status, err_code, err_ext) = match t.state() {
         TaskState::Queued => ("WAITING", 0, ""),
         TaskState::Submitting | TaskState::Running => ("PROCESSING", 0, ""),
         TaskState::Succeeded => ("FINISH", 0, ""),
         TaskState::Failed => {
-            ("FINISH", 70000, t.error_type.as_ref().map_or("FailedOperation", ErrorType::as_str))
+            ("FINISH", 70000, t.error_type().map_or("FailedOperation", ErrorType::as_str))
         }
         TaskState::Cancelled => ("ABORTED", 70000, "OperationCanceled"),
     };
-    let videos = t.result.as_ref().map(|r| result_body(t, r, base, signing).videos);
+    let videos = t.result().map(|r| result_body(t, r, base, signing).videos);
     let files: Vec<Value> = videos
         .unwrap_or_default()
         .iter()
@@ -338,13 +338,13 @@ pub fn tencent_envelope(
             "Status": status,
             "CreateTime": rfc3339(t.created_at),
             "BeginProcessTime": t.dispatched_at.map(rfc3339).unwrap_or_default(),
-            "FinishTime": t.finished_at.map(rfc3339).unwrap_or_default(),
+            "FinishTime": t.finished_at().map(rfc3339).unwrap_or_default(),
             "AigcVideoTask": {
                 "TaskId": id,
                 "Status": status,
                 "ErrCode": err_code,
                 "ErrCodeExt": err_ext,
-                "Message": t.error.clone().unwrap_or_default(),
+                "Message": t.error().unwrap_or_default(),
                 "Progress": t.progress,
                 "Input": vidgate_domain::request::upstream::to_upstream(&t.request),
                 "Output": {

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 pub mod changes;
+mod claimed;
 #[cfg(feature = "testing")]
 #[allow(clippy::unwrap_used)] // a test suite: a failed step is a failed test
 pub mod contract;
@@ -20,6 +21,7 @@ mod keys;
 mod media;
 mod migrations;
 mod model;
+mod phase;
 pub mod postgres;
 mod reap_sql;
 mod result_column;
@@ -33,6 +35,7 @@ mod webhooks;
 pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow};
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use changes::{Changes, TaskChange};
+pub use claimed::{Claimed, FollowClaim, PollClaim, SubmitClaim};
 pub use error::StoreError;
 pub use events::{StoreEvent, StoreEvents};
 pub use fault_plan::{Fault, FaultPlan};
@@ -45,6 +48,7 @@ pub use model::{
     InsertOutcome, Lease, LimitScope, LogEntry, LogLevel, NewTask, QueueLimits, ReapLimits,
     ReapReport, Slot, TaskRecord,
 };
+pub use phase::{End, Ended, Follow, Held, Phase, UpstreamJob};
 pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};

@@ -5,6 +5,8 @@ use serde::Serialize;
 use vidgate_domain::pricing::{Cost, Credits, Quote};
 use vidgate_domain::{ErrorType, Millis, RequestId, StoredResult, TaskState, Usage, VideoRequest};
 
+use crate::phase::{End, Held, Phase};
+
 /// A per-key dedup claim on the caller's `session_id` (refused while it lives).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DedupClaim {
@@ -55,7 +57,6 @@ impl NewTask {
             id: self.id,
             key_id: self.key_id.clone(),
             pool: self.pool.clone(),
-            state: TaskState::Queued,
             rank: self.rank,
             request: self.request.clone(),
             created_at: self.created_at,
@@ -63,26 +64,17 @@ impl NewTask {
             run_after: self.created_at,
             deadline_at: self.deadline_at,
             dispatched_at: None,
-            submitted_at: None,
-            finished_at: None,
             fence: 0,
             submit_attempts: 0,
-            lease_owner: None,
-            lease_until: None,
             account: None,
-            upstream_task_id: None,
-            next_poll_at: None,
             progress: 0,
             cancel_requested: false,
-            result: None,
-            error: None,
-            error_type: None,
             webhook_url: self.webhook_url.clone(),
             public_base: self.public_base.clone(),
             quote: self.quote.clone(),
             charge: None,
             forgotten_at: None,
-            following_until: None,
+            phase: Phase::Queued,
         }
     }
 }
@@ -151,7 +143,6 @@ pub struct TaskRecord {
     pub id: RequestId,
     pub key_id: String,
     pub pool: String,
-    pub state: TaskState,
     pub rank: i64,
     pub request: VideoRequest,
     pub created_at: Millis,
@@ -161,22 +152,14 @@ pub struct TaskRecord {
     pub deadline_at: Millis,
     /// First left the queue.
     pub dispatched_at: Option<Millis>,
-    /// The upstream accepted it.
-    pub submitted_at: Option<Millis>,
-    pub finished_at: Option<Millis>,
     /// Bumped by every claim and reclaim; a worker's writes must carry the fence it claimed.
     pub fence: i64,
     pub submit_attempts: i64,
-    pub lease_owner: Option<String>,
-    pub lease_until: Option<Millis>,
+    /// The upstream account its attempts go to, from its first claim on (a retry after an
+    /// attempt whose answer was lost goes to the same one, where that attempt's job would be).
     pub account: Option<String>,
-    pub upstream_task_id: Option<String>,
-    pub next_poll_at: Option<Millis>,
     pub progress: i64,
     pub cancel_requested: bool,
-    pub result: Option<StoredResult>,
-    pub error: Option<String>,
-    pub error_type: Option<ErrorType>,
     pub webhook_url: Option<String>,
     pub public_base: Option<String>,
     /// The quote held at create (`None`: unpriced).
@@ -187,25 +170,77 @@ pub struct TaskRecord {
     /// Its owner deleted it (`DELETE /v1/videos/{id}`): gone for its key, still followed and
     /// charged if the upstream has its job.
     pub forgotten_at: Option<Millis>,
-    /// Its owner's request ended (a deadline, a crashing step, an unanswerable upstream) while
-    /// the upstream may still have its job: followed until then, holding its upstream slot and
-    /// its hold (see `Completion::Detached`).
-    pub following_until: Option<Millis>,
+    /// Where it is in its life, with what only that phase has.
+    pub phase: Phase,
 }
 
 impl TaskRecord {
-    /// The lease a claim handed out, for fenced writes.
-    pub fn lease(&self) -> Lease {
-        Lease { id: self.id, fence: self.fence }
+    pub fn state(&self) -> TaskState {
+        self.phase.state()
+    }
+
+    /// The upstream's id for its job, once known.
+    pub fn upstream_task_id(&self) -> Option<&str> {
+        self.phase.job().map(|j| j.upstream_task_id.as_str())
+    }
+
+    pub fn finished_at(&self) -> Option<Millis> {
+        self.phase.ended().map(|e| e.finished_at)
+    }
+
+    /// What it produced, once it succeeded.
+    pub fn result(&self) -> Option<&StoredResult> {
+        match &self.phase.ended()?.end {
+            End::Succeeded(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// The message of a failure or cancel.
+    pub fn error(&self) -> Option<&str> {
+        self.failure().map(|(error, _)| error)
+    }
+
+    /// The `error_type` of a failure or cancel.
+    pub fn error_type(&self) -> Option<&ErrorType> {
+        self.failure().map(|(_, error_type)| error_type)
+    }
+
+    /// When it is polled next (running), or its detached job asked about next (followed).
+    pub fn next_poll_at(&self) -> Option<Millis> {
+        self.phase.next_poll_at()
+    }
+
+    /// The worker holding it, if one does.
+    pub fn lease_holder(&self) -> Option<&Held> {
+        self.phase.lease()
+    }
+
+    /// Why it failed or was cancelled: the message and its `error_type`.
+    pub fn failure(&self) -> Option<(&str, &ErrorType)> {
+        self.phase.ended()?.end.failure()
+    }
+
+    /// Its owner's request ended (a deadline, a crashing step, an unanswerable upstream) while
+    /// the upstream may still have its job: followed until then, holding its upstream slot and
+    /// its hold (see `Completion::Detached`).
+    pub fn following_until(&self) -> Option<Millis> {
+        self.phase.ended()?.follow.as_ref().map(|f| f.until)
     }
 }
 
 /// Proof of a claim. Writes made with a stale lease (the task was reclaimed since) change
-/// nothing and report `false`.
+/// nothing and report `false`. Only a claim hands one out (`Claimed::lease`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {
-    pub id: RequestId,
-    pub fence: i64,
+    pub(crate) id: RequestId,
+    pub(crate) fence: i64,
+}
+
+impl Lease {
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
 }
 
 /// An upstream account's capacity, as the dispatcher sees it.

@@ -3,9 +3,10 @@
 //! queries select.
 
 use vidgate_domain::pricing::Credits;
-use vidgate_domain::{ErrorType, VideoRequest};
+use vidgate_domain::{ErrorType, StoredResult, TaskState, VideoRequest};
 
 use crate::db::Row;
+use crate::phase::{CANCELLED_MESSAGE, End, Ended, Follow, Held, Phase, UpstreamJob};
 use crate::{KeyRecord, Result, StoreError, TaskRecord};
 
 /// The columns of `tasks` in the order `task_from_row` reads them (a macro so it can be
@@ -67,12 +68,31 @@ impl TryFrom<TaskRow> for TaskRecord {
         let corrupt = |what: &str, e: &dyn std::fmt::Display| {
             StoreError::corrupt(format!("task {id} {what}: {e}"))
         };
+        let state: TaskState = r.state.parse().map_err(|e| corrupt("state", &e))?;
+        let result = r
+            .result
+            .map(|t| crate::result_column::decode(&t))
+            .transpose()
+            .map_err(|e| corrupt("result", &e))?;
+        let phase = PhaseColumns {
+            lease_owner: r.lease_owner,
+            lease_until: r.lease_until,
+            upstream_task_id: r.upstream_task_id,
+            submitted_at: r.submitted_at,
+            next_poll_at: r.next_poll_at,
+            finished_at: r.finished_at,
+            result,
+            error: r.error,
+            error_type: r.error_type.map(|t| ErrorType::parse(&t)),
+            reconcile_until: r.reconcile_until,
+        }
+        .phase(state)
+        .map_err(|e| corrupt("phase", &e))?;
         Ok(TaskRecord {
             seq: r.seq,
             id: id.parse().map_err(|e| corrupt("id", &e))?,
             key_id: r.key_id,
             pool: r.pool,
-            state: r.state.parse().map_err(|e| corrupt("state", &e))?,
             rank: r.rank,
             request: VideoRequest::from_stored(&r.request).map_err(|e| corrupt("request", &e))?,
             created_at: r.created_at,
@@ -80,30 +100,91 @@ impl TryFrom<TaskRow> for TaskRecord {
             run_after: r.run_after,
             deadline_at: r.deadline_at,
             dispatched_at: r.dispatched_at,
-            submitted_at: r.submitted_at,
-            finished_at: r.finished_at,
             fence: r.fence,
             submit_attempts: r.submit_attempts,
-            lease_owner: r.lease_owner,
-            lease_until: r.lease_until,
             account: r.account,
-            upstream_task_id: r.upstream_task_id,
-            next_poll_at: r.next_poll_at,
             progress: r.progress,
             cancel_requested: r.cancel_requested,
-            result: r
-                .result
-                .map(|t| crate::result_column::decode(&t))
-                .transpose()
-                .map_err(|e| corrupt("result", &e))?,
-            error: r.error,
-            error_type: r.error_type.map(|t| ErrorType::parse(&t)),
             webhook_url: r.webhook_url,
             public_base: r.public_base,
             quote: json(r.quote).map_err(|e| corrupt("quote", &e))?,
             charge: json(r.charge).map_err(|e| corrupt("charge", &e))?,
             forgotten_at: r.forgotten_at,
-            following_until: r.reconcile_until,
+            phase,
+        })
+    }
+}
+
+/// The columns a task's phase is read from.
+struct PhaseColumns {
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    upstream_task_id: Option<String>,
+    submitted_at: Option<i64>,
+    next_poll_at: Option<i64>,
+    finished_at: Option<i64>,
+    result: Option<StoredResult>,
+    error: Option<String>,
+    error_type: Option<ErrorType>,
+    reconcile_until: Option<i64>,
+}
+
+impl PhaseColumns {
+    /// What `state` says the row must have. An active task missing any of it is an error; an
+    /// ended one missing its reason (rows from before reasons were always written) reads with
+    /// the reason its state implies.
+    fn phase(self, state: TaskState) -> std::result::Result<Phase, String> {
+        let lease = match (self.lease_owner, self.lease_until) {
+            (Some(owner), Some(until)) => Some(Held { owner, until }),
+            _ => None,
+        };
+        let job = match (self.upstream_task_id, self.submitted_at) {
+            (Some(upstream_task_id), Some(submitted_at)) => {
+                Some(UpstreamJob { upstream_task_id, submitted_at })
+            }
+            (Some(_), None) => return Err("an upstream task id without submitted_at".into()),
+            (None, _) => None,
+        };
+        let missing = |what: &str| format!("{state} without {what}");
+        Ok(match state {
+            TaskState::Queued => Phase::Queued,
+            TaskState::Submitting => Phase::Submitting { lease: lease.ok_or(missing("a lease"))? },
+            TaskState::Running => Phase::Running {
+                job: job.ok_or(missing("an upstream job"))?,
+                next_poll_at: self.next_poll_at.ok_or(missing("next_poll_at"))?,
+                lease,
+            },
+            TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled => {
+                let cancelled = state == TaskState::Cancelled;
+                let end = match (state, self.result) {
+                    (TaskState::Succeeded, Some(result)) => End::Succeeded(Box::new(result)),
+                    (TaskState::Succeeded, None) => return Err(missing("a result")),
+                    _ => {
+                        let (fallback_error, fallback_type) = if cancelled {
+                            (CANCELLED_MESSAGE, ErrorType::Cancelled)
+                        } else {
+                            ("the request failed", ErrorType::UpstreamError)
+                        };
+                        let error = self.error.unwrap_or_else(|| fallback_error.into());
+                        let error_type = self.error_type.unwrap_or(fallback_type);
+                        if cancelled {
+                            End::Cancelled { error, error_type }
+                        } else {
+                            End::Failed { error, error_type }
+                        }
+                    }
+                };
+                let follow = match self.reconcile_until {
+                    Some(until) => Some(Follow {
+                        until,
+                        next_poll_at: self.next_poll_at.ok_or(missing("next_poll_at"))?,
+                        lease,
+                    }),
+                    None => None,
+                };
+                let finished_at = self.finished_at.ok_or(missing("finished_at"))?;
+                Phase::Ended(Box::new(Ended { finished_at, end, job, follow }))
+            }
         })
     }
 }

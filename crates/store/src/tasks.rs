@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use vidgate_domain::{Millis, RequestId, TaskState};
 
 use crate::Result;
+use crate::claimed::{Claimed, FollowClaim, PollClaim, SubmitClaim};
 use crate::model::{
     CancelOutcome, Completion, FollowEnd, InsertOutcome, Lease, LogEntry, NewTask, ReapLimits,
     ReapReport, Slot, TaskRecord,
@@ -51,7 +52,7 @@ pub trait TaskStore: Send + Sync {
         id: RequestId,
     ) -> Result<Option<(TaskRecord, Option<i64>)>> {
         let Some(task) = self.get_task(key_id, id).await? else { return Ok(None) };
-        let position = match task.state {
+        let position = match task.state() {
             TaskState::Queued => Some(self.queue_position(&task).await?),
             _ => None,
         };
@@ -84,7 +85,7 @@ pub trait TaskStore: Send + Sync {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>>;
+    ) -> Result<Option<Claimed<SubmitClaim>>>;
 
     /// Submitting → Running: the upstream accepted it as `upstream_task_id`.
     async fn mark_running(
@@ -114,7 +115,7 @@ pub trait TaskStore: Send + Sync {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>>;
+    ) -> Result<Option<Claimed<PollClaim>>>;
 
     /// Claims a detached job (`Completion::Detached`) that is due to be asked about again.
     async fn claim_next_reconcile(
@@ -123,7 +124,7 @@ pub trait TaskStore: Send + Sync {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>>;
+    ) -> Result<Option<Claimed<FollowClaim>>>;
 
     /// Asks about a detached job again at `next_poll_at` (the reaper settles it at its hold
     /// once its window closes).

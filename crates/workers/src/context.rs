@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use vidgate_domain::{Clock, RetryPolicy};
 use vidgate_providers::{PollJob, Provider, SubmitJob};
-use vidgate_store::{Changes, Lease, Slot, Store, TaskRecord};
+use vidgate_store::{Changes, Lease, Slot, Store, TaskRecord, UpstreamJob};
 
 pub struct WorkerContext {
     pub store: Arc<dyn Store>,
@@ -76,16 +76,20 @@ pub(crate) fn submit_job<'a>(task: &'a TaskRecord, account: &'a str) -> SubmitJo
     }
 }
 
-/// What the provider needs to ask about a task's upstream job; `None` before the task has one.
-pub(crate) fn poll_job<'a>(task: &'a TaskRecord, account: &'a str) -> Option<PollJob<'a>> {
-    Some(PollJob {
+/// What the provider needs to ask about a task's upstream job.
+pub(crate) fn poll_job<'a>(
+    task: &'a TaskRecord,
+    account: &'a str,
+    job: &'a UpstreamJob,
+) -> PollJob<'a> {
+    PollJob {
         key_id: &task.key_id,
         request_id: task.id,
         account,
-        upstream_task_id: task.upstream_task_id.as_deref()?,
-        submitted_at: task.submitted_at?,
+        upstream_task_id: &job.upstream_task_id,
+        submitted_at: job.submitted_at,
         request: &task.request,
-    })
+    }
 }
 
 /// Runs `work` while renewing `lease` every third of the lease period. If the lease is lost
@@ -97,7 +101,7 @@ pub(crate) async fn with_heartbeat<F: std::future::Future>(
     work: F,
 ) -> F::Output {
     let renew = |until| ctx.store.extend_lease(lease, until);
-    with_renewal(ctx, &lease.id.to_string(), renew, work).await
+    with_renewal(ctx, &lease.id().to_string(), renew, work).await
 }
 
 /// Runs `work` while `renew(now + lease)` extends a claim every third of the lease period

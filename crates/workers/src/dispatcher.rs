@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tracing::Instrument;
 use vidgate_domain::ErrorType;
 use vidgate_providers::ErrorClass;
-use vidgate_store::{Completion, LogEntry, TaskRecord};
+use vidgate_store::{Claimed, Completion, LogEntry, SubmitClaim};
 
 use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError};
@@ -33,7 +33,7 @@ impl Dispatcher {
     /// kept) instead of the hold being released.
     async fn fail(
         &self,
-        task: &TaskRecord,
+        claim: Claimed<SubmitClaim>,
         error: String,
         error_type: ErrorType,
         maybe_upstream: bool,
@@ -52,7 +52,7 @@ impl Dispatcher {
             let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
             (Completion::Failed { error, error_type: error_type.clone() }, log)
         };
-        if self.ctx.store.complete(task.lease(), completion, now, log).await? {
+        if claim.complete(&*self.ctx.store, completion, now, log).await? {
             tracing::warn!(%error_type, "failed before the upstream confirmed it");
             crate::metrics::finished(self.ctx.pool(), "failed");
         }
@@ -65,14 +65,14 @@ impl Dispatcher {
     /// call); with none found (yet) the request ends cancelled and is followed, so a job that
     /// shows up later is still charged, and the hold is released only once the upstream's list
     /// can be trusted to show it (`follow::LOOKUP_GRACE`).
-    async fn cancel(&self, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
+    async fn cancel(&self, claim: Claimed<SubmitClaim>) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        if task.submit_attempts > 1 {
-            let job = crate::context::submit_job(task, account);
+        if claim.submit_attempts > 1 {
+            let job = crate::context::submit_job(&claim, claim.account());
             match ctx.provider.find(job).await {
                 Ok(None) => {
                     let error = "cancelled by the caller; an earlier attempt's answer was lost, so the upstream is asked again before the request is released".to_owned();
-                    return self.fail(task, error, ErrorType::Cancelled, true).await;
+                    return self.fail(claim, error, ErrorType::Cancelled, true).await;
                 }
                 Ok(Some(found)) => {
                     let now = ctx.now();
@@ -84,9 +84,8 @@ impl Dispatcher {
                         ),
                     );
                     let next_poll = now + ms(ctx.provider.poll_delay(std::time::Duration::ZERO));
-                    ctx.store
-                        .mark_running(task.lease(), &found.upstream_task_id, next_poll, now, log)
-                        .await?;
+                    let found = &found.upstream_task_id;
+                    claim.mark_running(&*ctx.store, found, next_poll, now, log).await?;
                     return Ok(());
                 }
                 Err(e) => {
@@ -94,13 +93,13 @@ impl Dispatcher {
                         "cancelled by the caller; whether an earlier attempt reached the upstream could not be asked ({}: {})",
                         e.code, e.message
                     );
-                    return self.fail(task, error, ErrorType::Cancelled, true).await;
+                    return self.fail(claim, error, ErrorType::Cancelled, true).await;
                 }
             }
         }
         let now = ctx.now();
         let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
-        if ctx.store.complete(task.lease(), Completion::Cancelled, now, log).await? {
+        if claim.complete(&*ctx.store, Completion::Cancelled, now, log).await? {
             crate::metrics::finished(ctx.pool(), "cancelled");
         }
         Ok(())
@@ -117,30 +116,29 @@ impl Worker for Dispatcher {
         let ctx = &self.ctx;
         let now = ctx.now();
         let lease_until = now + ms(ctx.lease);
-        let Some(task) = ctx
+        let Some(claim) = ctx
             .store
             .claim_next_queued(ctx.pool(), &ctx.slots(), &ctx.owner, now, lease_until)
             .await?
         else {
             return Ok(Outcome::Idle);
         };
-        let span =
-            tracing::info_span!("dispatch", request_id = %task.id, attempt = task.submit_attempts);
-        self.submit(task).instrument(span).await?;
+        let span = tracing::info_span!("dispatch", request_id = %claim.id, attempt = claim.submit_attempts);
+        self.submit(claim).instrument(span).await?;
         Ok(Outcome::Worked)
     }
 }
 
 impl Dispatcher {
-    async fn submit(&self, task: TaskRecord) -> Result<(), WorkerError> {
+    async fn submit(&self, claim: Claimed<SubmitClaim>) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        let account = task.account.clone().unwrap_or_default();
-        if task.cancel_requested {
-            return self.cancel(&task, &account).await;
+        if claim.cancel_requested {
+            return self.cancel(claim).await;
         }
-        let job = crate::context::submit_job(&task, &account);
+        let (id, attempts, account) = (claim.id, claim.submit_attempts, claim.account().to_owned());
+        let job = crate::context::submit_job(&claim, &account);
         let started = std::time::Instant::now();
-        let submitted = with_heartbeat(ctx, task.lease(), ctx.provider.submit(job)).await;
+        let submitted = with_heartbeat(ctx, claim.lease(), ctx.provider.submit(job)).await;
         crate::metrics::provider_call(ctx.pool(), "submit", &submitted, started);
         match submitted {
             Ok(submitted) => {
@@ -151,28 +149,28 @@ impl Dispatcher {
                     format!(
                         "dispatched to {} account {account} (attempt {}); upstream task {}",
                         ctx.pool(),
-                        task.submit_attempts,
+                        attempts,
                         submitted.upstream_task_id
                     ),
                 );
                 let upstream_id = &submitted.upstream_task_id;
-                if ctx.store.mark_running(task.lease(), upstream_id, next_poll, now, log).await? {
+                if claim.mark_running(&*ctx.store, upstream_id, next_poll, now, log).await? {
                     tracing::info!(account = %account, upstream_task_id = %upstream_id, "handed to the upstream");
-                } else if ctx.store.attach_upstream(task.id, upstream_id, now).await? {
+                } else if ctx.store.attach_upstream(id, upstream_id, now).await? {
                     // The request ended meanwhile and its job is followed: now by this id.
-                    tracing::warn!(task = %task.id, "lost the lease while submitting; the detached job is followed");
+                    tracing::warn!(task = %id, "lost the lease while submitting; the detached job is followed");
                 } else {
-                    tracing::warn!(task = %task.id, "lost the lease while submitting; the newer attempt owns the task");
+                    tracing::warn!(task = %id, "lost the lease while submitting; the newer attempt owns the task");
                 }
             }
             Err(e)
                 if e.class == ErrorClass::Retryable
-                    && ctx.retry.allows_another(task.submit_attempts as u32) =>
+                    && ctx.retry.allows_another(attempts as u32) =>
             {
                 let now = ctx.now();
-                let delay = e.retry_after.unwrap_or_else(|| {
-                    ctx.retry.delay(task.submit_attempts as u32, rand::random())
-                });
+                let delay = e
+                    .retry_after
+                    .unwrap_or_else(|| ctx.retry.delay(attempts as u32, rand::random()));
                 let log = LogEntry::warn(
                     now,
                     format!(
@@ -182,23 +180,23 @@ impl Dispatcher {
                         delay.as_secs_f64()
                     ),
                 );
-                if ctx.store.requeue(task.lease(), now + ms(delay), now, log).await? {
+                if claim.requeue(&*ctx.store, now + ms(delay), now, log).await? {
                     tracing::warn!(code = %e.code, retry_in_s = delay.as_secs_f64(), "the upstream did not take it; back in the queue");
                 }
             }
             Err(e) if e.class == ErrorClass::Retryable => {
                 let error = format!(
-                    "the upstream kept failing after {} attempts; last error {}: {}",
-                    task.submit_attempts, e.code, e.message
+                    "the upstream kept failing after {attempts} attempts; last error {}: {}",
+                    e.code, e.message
                 );
                 // Some of those attempts may have made a job whose answer was lost.
-                self.fail(&task, error, ErrorType::UpstreamUnavailable, true).await?;
+                self.fail(claim, error, ErrorType::UpstreamUnavailable, true).await?;
             }
             // The upstream says a job exists for this request but it cannot be found: followed.
             Err(e) if e.code == UPSTREAM_TASK_UNKNOWN => {
-                self.fail(&task, e.message, ErrorType::upstream(e.code), true).await?;
+                self.fail(claim, e.message, ErrorType::upstream(e.code), true).await?;
             }
-            Err(e) => self.fail(&task, e.message, ErrorType::upstream(e.code), false).await?,
+            Err(e) => self.fail(claim, e.message, ErrorType::upstream(e.code), false).await?,
         }
         Ok(())
     }

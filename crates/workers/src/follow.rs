@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use vidgate_providers::{ErrorClass, PollStatus};
-use vidgate_store::{FollowEnd, LogEntry, TaskRecord};
+use vidgate_store::{Claimed, FollowClaim, FollowEnd, LogEntry, TaskRecord};
 
 use crate::WorkerError;
 use crate::context::{WorkerContext, ms};
@@ -29,34 +29,40 @@ pub(crate) const UPSTREAM_TASK_UNKNOWN: &str = "upstream_task_unknown";
 /// said a job exists (it just cannot be found), or the task was detached too recently for
 /// the upstream's list to be sure to show it.
 fn no_job_yet(task: &TaskRecord, now: vidgate_domain::Millis) -> bool {
-    let said_to_exist =
-        task.error_type.as_ref().is_some_and(|t| t.as_str() == UPSTREAM_TASK_UNKNOWN);
-    let detached_at = task.finished_at.unwrap_or(now);
+    let said_to_exist = task.error_type().is_some_and(|t| t.as_str() == UPSTREAM_TASK_UNKNOWN);
+    let detached_at = task.finished_at().unwrap_or(now);
     said_to_exist || now < detached_at.saturating_add(ms(LOOKUP_GRACE))
 }
 
 /// Asks again at `now + wait` (at least the retry policy's first backoff).
-async fn later(ctx: &WorkerContext, task: &TaskRecord, wait: Duration) -> Result<(), WorkerError> {
+async fn later(
+    ctx: &WorkerContext,
+    claim: Claimed<FollowClaim>,
+    wait: Duration,
+) -> Result<(), WorkerError> {
     let now = ctx.now();
     let at = now + ms(wait.max(ctx.retry.initial));
-    ctx.store.defer_reconcile(task.lease(), at, now).await?;
+    claim.defer(&*ctx.store, at, now).await?;
     Ok(())
 }
 
-pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), WorkerError> {
-    let account = task.account.clone().unwrap_or_default();
-    let Some(job) = crate::context::poll_job(&task, &account) else {
-        return look_up(ctx, &task, &account).await;
+pub(crate) async fn follow(
+    ctx: &WorkerContext,
+    claim: Claimed<FollowClaim>,
+) -> Result<(), WorkerError> {
+    let Some(job) = claim.job() else {
+        return look_up(ctx, claim).await;
     };
+    let job = crate::context::poll_job(&claim, claim.account(), job);
     let delay = ctx.poll_delay_for(&job);
     // No heartbeat: one status call is far shorter than a lease, and a claim that runs out
     // is taken again by the next poller (its fenced write then finds nothing to change).
     match ctx.provider.poll(job).await {
-        Ok(PollStatus::Waiting | PollStatus::Processing { .. }) => later(ctx, &task, delay).await,
+        Ok(PollStatus::Waiting | PollStatus::Processing { .. }) => later(ctx, claim, delay).await,
         Ok(PollStatus::Succeeded(mut output)) => {
             // Its request has ended: nobody reads these files.
-            crate::media::discard(&ctx.media, &task, &mut output).await;
-            let charge = crate::stored_result::charge(&task, &output);
+            crate::media::discard(&ctx.media, &claim, &mut output).await;
+            let charge = crate::stored_result::charge(&claim, &output);
             let what = match charge.cost.as_ref() {
                 Some(c) => format!("charged {} credits, as the upstream bills it", c.amount),
                 None => "charged its hold (it has no price)".into(),
@@ -65,9 +71,9 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
                 ctx.now(),
                 format!("the upstream finished the job after its request had ended: {what}"),
             );
-            let end = FollowEnd::Succeeded(charge);
-            if ctx.store.end_reconcile(task.lease(), end, ctx.now(), log).await? {
-                tracing::warn!(request_id = %task.id, "a detached job finished upstream; charged");
+            let (end, id) = (FollowEnd::Succeeded(charge), claim.id);
+            if claim.end(&*ctx.store, end, ctx.now(), log).await? {
+                tracing::warn!(request_id = %id, "a detached job finished upstream; charged");
             }
             Ok(())
         }
@@ -76,7 +82,7 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
                 ctx.now(),
                 format!("the upstream job failed ({code}); nothing charged"),
             );
-            ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, ctx.now(), log).await?;
+            claim.end(&*ctx.store, FollowEnd::NoJob, ctx.now(), log).await?;
             Ok(())
         }
         // Not told how it ended: ask again (until the window closes, when the reaper settles
@@ -87,35 +93,35 @@ pub(crate) async fn follow(ctx: &WorkerContext, task: TaskRecord) -> Result<(), 
                 ErrorClass::Fatal => delay.max(ctx.provider.poll_delay(Duration::from_secs(3600))),
             };
             tracing::warn!(code = %e.code, "asking about a detached job failed; asking again later");
-            later(ctx, &task, wait).await
+            later(ctx, claim, wait).await
         }
     }
 }
 
 /// A detached request with no upstream job named: an attempt's answer was lost. Asks the
 /// upstream whether it made one.
-async fn look_up(ctx: &WorkerContext, task: &TaskRecord, account: &str) -> Result<(), WorkerError> {
+async fn look_up(ctx: &WorkerContext, claim: Claimed<FollowClaim>) -> Result<(), WorkerError> {
     let now = ctx.now();
-    let job = crate::context::submit_job(task, account);
+    let job = crate::context::submit_job(&claim, claim.account());
     match ctx.provider.find(job).await {
         Ok(Some(found)) => {
-            ctx.store.attach_upstream(task.id, &found.upstream_task_id, now).await?;
-            later(ctx, task, Duration::ZERO).await
+            ctx.store.attach_upstream(claim.id, &found.upstream_task_id, now).await?;
+            later(ctx, claim, Duration::ZERO).await
         }
-        Ok(None) if no_job_yet(task, now) => {
-            later(ctx, task, ctx.provider.poll_delay(LOOKUP_GRACE)).await
+        Ok(None) if no_job_yet(&claim, now) => {
+            later(ctx, claim, ctx.provider.poll_delay(LOOKUP_GRACE)).await
         }
         Ok(None) => {
             let log = LogEntry::info(
                 now,
                 "the upstream has no job for this request: nothing ran, nothing is charged",
             );
-            ctx.store.end_reconcile(task.lease(), FollowEnd::NoJob, now, log).await?;
+            claim.end(&*ctx.store, FollowEnd::NoJob, now, log).await?;
             Ok(())
         }
         Err(e) => {
             tracing::warn!(code = %e.code, "looking up a lost attempt's job failed; asking again later");
-            later(ctx, task, ctx.provider.poll_delay(Duration::ZERO)).await
+            later(ctx, claim, ctx.provider.poll_delay(Duration::ZERO)).await
         }
     }
 }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tracing::Instrument;
 use vidgate_domain::ErrorType;
 use vidgate_providers::{ErrorClass, PollStatus};
-use vidgate_store::{Completion, LogEntry, TaskRecord};
+use vidgate_store::{Claimed, Completion, LogEntry, PollClaim};
 
 use crate::context::{WorkerContext, ms, with_heartbeat};
 use crate::{Outcome, Worker, WorkerError, stored_result};
@@ -34,7 +34,7 @@ impl Poller {
 
     async fn finish(
         &self,
-        task: &TaskRecord,
+        claim: Claimed<PollClaim>,
         completion: Completion,
         log: LogEntry,
     ) -> Result<(), WorkerError> {
@@ -45,7 +45,7 @@ impl Poller {
             Completion::Detached { error_type, .. } => ("detached", Some(error_type.clone())),
             Completion::Cancelled => ("cancelled", None),
         };
-        if self.ctx.store.complete(task.lease(), completion, now, log).await? {
+        if claim.complete(&*self.ctx.store, completion, now, log).await? {
             match &error_type {
                 None => tracing::info!(outcome, "finished"),
                 Some(error_type) => tracing::warn!(outcome, %error_type, "finished"),
@@ -57,13 +57,13 @@ impl Poller {
 
     async fn reschedule(
         &self,
-        task: &TaskRecord,
+        claim: Claimed<PollClaim>,
         progress: i64,
         delay: Duration,
         log: Option<LogEntry>,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        self.ctx.store.record_poll(task.lease(), progress, now + ms(delay), now, log).await?;
+        claim.record_poll(&*self.ctx.store, progress, now + ms(delay), now, log).await?;
         Ok(())
     }
 }
@@ -85,16 +85,16 @@ impl Worker for Poller {
                     .store
                     .claim_next_reconcile(ctx.pool(), &ctx.owner, now, lease_until)
                     .await?;
-                if let Some(task) = claimed {
-                    let span = tracing::info_span!("follow", request_id = %task.id);
-                    crate::follow::follow(ctx, task).instrument(span).await?;
+                if let Some(claim) = claimed {
+                    let span = tracing::info_span!("follow", request_id = %claim.id);
+                    crate::follow::follow(ctx, claim).instrument(span).await?;
                     return Ok(Outcome::Worked);
                 }
-            } else if let Some(task) =
+            } else if let Some(claim) =
                 ctx.store.claim_next_poll(ctx.pool(), &ctx.owner, now, lease_until).await?
             {
-                let span = tracing::info_span!("poll", request_id = %task.id);
-                self.follow(task).instrument(span).await?;
+                let span = tracing::info_span!("poll", request_id = %claim.id);
+                self.follow(claim).instrument(span).await?;
                 return Ok(Outcome::Worked);
             }
         }
@@ -107,44 +107,39 @@ impl Poller {
     /// (its slot and hold kept) until that job's end is known.
     async fn detach(
         &self,
-        task: &TaskRecord,
+        claim: Claimed<PollClaim>,
         error: String,
         error_type: ErrorType,
         log: LogEntry,
     ) -> Result<(), WorkerError> {
         let follow_until = self.ctx.follow_until();
         let completion = Completion::Detached { error, error_type, follow_until };
-        self.finish(task, completion, log).await
+        self.finish(claim, completion, log).await
     }
 
-    async fn follow(&self, task: TaskRecord) -> Result<(), WorkerError> {
+    async fn follow(&self, claim: Claimed<PollClaim>) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        let account = task.account.clone().unwrap_or_default();
-        let Some(job) = crate::context::poll_job(&task, &account) else {
-            let log =
-                LogEntry::error(ctx.now(), "running without an upstream task id; looking it up");
-            let error = "internal: running task has no upstream id".to_owned();
-            return self.detach(&task, error, ErrorType::Internal, log).await;
-        };
+        let job = crate::context::poll_job(&claim, claim.account(), claim.job());
         let delay = ctx.poll_delay_for(&job);
         let started = std::time::Instant::now();
-        let polled = with_heartbeat(ctx, task.lease(), ctx.provider.poll(job)).await;
+        let polled = with_heartbeat(ctx, claim.lease(), ctx.provider.poll(job)).await;
         crate::metrics::provider_call(ctx.pool(), "poll", &polled, started);
+        let progress_was = claim.progress;
         match polled {
-            Ok(PollStatus::Waiting) => self.reschedule(&task, task.progress, delay, None).await?,
+            Ok(PollStatus::Waiting) => self.reschedule(claim, progress_was, delay, None).await?,
             Ok(PollStatus::Processing { progress }) => {
                 let progress = i64::from(progress);
-                let log = (progress / PROGRESS_LOG_STEP > task.progress / PROGRESS_LOG_STEP)
+                let log = (progress / PROGRESS_LOG_STEP > progress_was / PROGRESS_LOG_STEP)
                     .then(|| LogEntry::info(ctx.now(), format!("progress {progress}%")));
-                self.reschedule(&task, progress, delay, log).await?;
+                self.reschedule(claim, progress, delay, log).await?;
             }
-            Ok(PollStatus::Succeeded(output)) => self.succeeded(&task, output).await?,
+            Ok(PollStatus::Succeeded(output)) => self.succeeded(claim, output).await?,
             Ok(PollStatus::Failed { code, message }) => {
                 let log = LogEntry::error(
                     ctx.now(),
                     format!("finished: upstream failed ({code}: {message}); nothing charged"),
                 );
-                self.finish(&task, Completion::Failed { error: message, error_type: code }, log)
+                self.finish(claim, Completion::Failed { error: message, error_type: code }, log)
                     .await?;
             }
             Err(e) if e.class == ErrorClass::Retryable => {
@@ -153,7 +148,7 @@ impl Poller {
                     ctx.now(),
                     format!("status check failed ({}: {}); trying again", e.code, e.message),
                 );
-                self.reschedule(&task, task.progress, backoff, Some(log)).await?;
+                self.reschedule(claim, progress_was, backoff, Some(log)).await?;
             }
             Err(e) => {
                 // The upstream refuses to say how its job is doing; the job may still run
@@ -165,7 +160,7 @@ impl Poller {
                         e.code, e.message
                     ),
                 );
-                self.detach(&task, e.message, ErrorType::upstream(e.code), log).await?;
+                self.detach(claim, e.message, ErrorType::upstream(e.code), log).await?;
             }
         }
         Ok(())
@@ -175,15 +170,15 @@ impl Poller {
     /// COMPLETED, still under this poll's lease; a deleted request keeps none.
     async fn succeeded(
         &self,
-        task: &TaskRecord,
+        claim: Claimed<PollClaim>,
         mut output: vidgate_providers::UpstreamOutput,
     ) -> Result<(), WorkerError> {
-        let ctx = &self.ctx;
+        let (ctx, task) = (&self.ctx, claim.task());
         if task.forgotten_at.is_some() {
             crate::media::discard(&ctx.media, task, &mut output).await;
         } else {
             let keep = crate::media::keep(&*ctx.store, &ctx.media, task, &mut output, ctx.now());
-            for warning in with_heartbeat(ctx, task.lease(), keep).await? {
+            for warning in with_heartbeat(ctx, claim.lease(), keep).await? {
                 ctx.store.append_log(task.id, LogEntry::warn(ctx.now(), warning)).await?;
             }
         }
@@ -207,6 +202,6 @@ impl Poller {
         };
         let log = LogEntry::info(ctx.now(), format!("finished: video ready{what}{after}"));
         let result = Box::new(stored_result::stored_result(task, output, &charge));
-        self.finish(task, Completion::Succeeded { result, charge }, log).await
+        self.finish(claim, Completion::Succeeded { result, charge }, log).await
     }
 }

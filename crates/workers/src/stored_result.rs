@@ -30,7 +30,7 @@ pub fn stored_result(task: &TaskRecord, output: UpstreamOutput, charge: &Charge)
         files: output.files,
         model_name: task.request.model_name().to_owned(),
         model_version: task.request.model_version().to_owned(),
-        upstream_task_id: task.upstream_task_id.clone(),
+        upstream_task_id: task.upstream_task_id().map(str::to_owned),
         session_context: task.request.session_context().map(str::to_owned),
         usage: charge.usage.clone(),
         cost: charge.cost.clone(),

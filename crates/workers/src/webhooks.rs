@@ -43,7 +43,7 @@ pub fn new_secret() -> String {
 /// fal's webhook body. Media URLs vidgate serves itself are made absolute on `base` and signed
 /// with the owning key's hash (no key: they go out unsigned; no base: they stay relative).
 pub fn payload(task: &TaskRecord, base: Option<&str>, signing: Signing<'_>) -> WebhookPayload {
-    match (&task.state, &task.result) {
+    match (&task.state(), &task.result()) {
         (TaskState::Succeeded, Some(result)) => {
             let urls = match base {
                 Some(base) => ContentUrls { base, signing },
@@ -52,8 +52,8 @@ pub fn payload(task: &TaskRecord, base: Option<&str>, signing: Signing<'_>) -> W
             WebhookPayload::ok(task.id, ResultBody::present(task.id, result, urls))
         }
         _ => {
-            let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);
-            let error = task.error.clone().unwrap_or_else(|| "the request failed".into());
+            let error_type = task.error_type().cloned().unwrap_or(ErrorType::UpstreamError);
+            let error = task.error().unwrap_or("the request failed").to_owned();
             WebhookPayload::error(task.id, error, error_type)
         }
     }

@@ -51,7 +51,7 @@ fn variant_of(raw: Option<&str>) -> Result<Variant, ApiError> {
 
 /// The upstream's URL of a file vidgate does not keep, from the stored result.
 fn upstream_url(task: &TaskRecord, variant: Variant) -> Option<String> {
-    task.result.as_ref()?.file(variant)?.external_url().map(str::to_owned)
+    task.result()?.file(variant)?.external_url().map(str::to_owned)
 }
 
 fn content_headers(o: &MediaObject, variant: Variant) -> Result<HeaderMap, ApiError> {

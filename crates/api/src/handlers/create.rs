@@ -109,7 +109,7 @@ pub async fn create_request(
         let task = super::wait::until_done(&state, &key.id, task, wait).await;
         let mut body = super::status::status_of(&state, &task, &base, false).await?;
         super::status::add_stream_url(&state, &mut body, &task, &key_hash);
-        let code = if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+        let code = if task.state().is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
         let applied = super::wait::preference_applied(wait);
         return Ok((code, [fal_request_id(task.id), applied], Json(body)).into_response());
     }

@@ -30,7 +30,7 @@ pub(crate) async fn status_of(
     base: &BaseUrl,
     logs: bool,
 ) -> Result<StatusBody, ApiError> {
-    let position = if task.state == TaskState::Queued {
+    let position = if task.state() == TaskState::Queued {
         Some(state.store.queue_position(task).await?)
     } else {
         None
@@ -67,14 +67,14 @@ fn add_stream_url_at(
     key_hash: &str,
     now: Millis,
 ) {
-    if !task.state.is_terminal() {
+    if !task.state().is_terminal() {
         let token = state.stream_tokens.token(task.id, key_hash, now);
         body.stream_url = Some(format!("{}/stream?token={token}", body.status_url));
     }
 }
 
 fn http_status(task: &TaskRecord) -> StatusCode {
-    if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED }
+    if task.state().is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED }
 }
 
 /// The status of a request: 202 while in queue or in progress, 200 once completed.
@@ -161,19 +161,19 @@ pub async fn get_result(
 ) -> Result<Response, ApiError> {
     let task = load(&state, &key.id, &id).await?;
     let request_header = fal_request_id(task.id);
-    match (task.state, &task.result) {
+    match (task.state(), &task.result()) {
         (TaskState::Succeeded, Some(result)) => {
             let body = result_body(&task, result, &base, state.media_signing(&key_hash));
             Ok(([request_header], Json(body)).into_response())
         }
         (s, _) if s.is_terminal() => {
-            let error_type = task.error_type.clone().unwrap_or(ErrorType::UpstreamError);
+            let error_type = task.error_type().cloned().unwrap_or(ErrorType::UpstreamError);
             let status =
                 StatusCode::from_u16(error_type.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut response = (
                 status,
                 [request_header],
-                Json(json!({"detail": task.error, "error_type": error_type})),
+                Json(json!({"detail": task.error(), "error_type": error_type})),
             )
                 .into_response();
             if let Ok(v) = HeaderValue::from_str(error_type.as_str()) {
@@ -183,7 +183,7 @@ pub async fn get_result(
         }
         _ => {
             let body = status_of(&state, &task, &base, false).await?;
-            let retry_after = if task.state == TaskState::Queued { "2" } else { "1" };
+            let retry_after = if task.state() == TaskState::Queued { "2" } else { "1" };
             Ok((
                 StatusCode::ACCEPTED,
                 [

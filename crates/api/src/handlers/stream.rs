@@ -91,7 +91,7 @@ impl Follow {
                     self.logs_sent += new_logs.len();
                     body.logs = Some(new_logs.iter().map(LogLine::from).collect());
                 }
-                self.done = task.state.is_terminal();
+                self.done = task.state().is_terminal();
                 return Event::default().json_data(&body).ok();
             }
             self.wait_for_change().await;

@@ -83,7 +83,7 @@ pub async fn until_done(
                 return latest;
             }
         }
-        if latest.state.is_terminal() {
+        if latest.state().is_terminal() {
             return latest;
         }
         let now = tokio::time::Instant::now();

@@ -112,7 +112,8 @@ pub async fn create_video(
     let (task, code) = match wait {
         Some(wait) => {
             let task = wait::until_done(&state, &key.id, task, wait).await;
-            let code = if task.state.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+            let code =
+                if task.state().is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
             (task, code)
         }
         None => (task, StatusCode::OK),
@@ -259,7 +260,7 @@ pub async fn delete_video(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let task = own_task(&state, &key.id, &id).await?;
     let now = state.clock.now_ms();
-    if !task.state.is_terminal() {
+    if !task.state().is_terminal() {
         let outcome = state.store.cancel_task(&key.id, task.id, now).await?;
         tracing::info!(?outcome, "cancelled by a delete of its video");
     }

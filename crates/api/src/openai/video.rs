@@ -70,20 +70,20 @@ pub fn video_object(state: &AppState, task: &TaskRecord, media: &[MediaObject]) 
     let shape = output_shape(&task.request);
     let secs = |ms: i64| ms.div_euclid(1000);
     let error =
-        task.state.is_terminal().then_some(()).and(task.error.as_ref()).map(|message| VideoError {
-            code: task.error_type.as_ref().map_or("upstream_error", |e| e.as_str()).to_owned(),
-            message: message.clone(),
+        task.state().is_terminal().then_some(()).and(task.error()).map(|message| VideoError {
+            code: task.error_type().map_or("upstream_error", |e| e.as_str()).to_owned(),
+            message: message.to_owned(),
         });
     let progress =
-        if task.state == TaskState::Succeeded { 100 } else { task.progress.clamp(0, 100) };
+        if task.state() == TaskState::Succeeded { 100 } else { task.progress.clamp(0, 100) };
     VideoObject {
         id: task.id.to_string(),
         object: "video",
         model: model_label(state, task),
-        status: status_of(task.state),
+        status: status_of(task.state()),
         progress,
         created_at: secs(task.created_at),
-        completed_at: task.finished_at.map(secs),
+        completed_at: task.finished_at().map(secs),
         expires_at: media
             .iter()
             .find(|m| m.variant == "video" && m.deleted_at.is_none())

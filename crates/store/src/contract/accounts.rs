@@ -286,15 +286,15 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
         let t = store.get_task_any(id.parse().unwrap()).await.unwrap().unwrap();
         let spent: Credits = rs.iter().map(|r| r.spend).sum();
         let held = t.quote.clone().unwrap().amount;
-        let expected = match t.state {
+        let expected = match t.state() {
             // Charged what the upstream reported, never more than the hold.
             vidgate_domain::TaskState::Succeeded => {
-                t.charge.unwrap().cost.unwrap().amount.min(held)
+                t.charge.as_ref().unwrap().cost.as_ref().unwrap().amount.min(held)
             }
             s if s.is_terminal() => Credits::ZERO,
             _ => held,
         };
-        assert_eq!(spent, expected, "{id} ({:?})", t.state);
+        assert_eq!(spent, expected, "{id} ({:?})", t.state());
     }
 }
 
@@ -351,8 +351,8 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     assert_eq!(store.reap(T0 + 11, limits).await.unwrap().timed_out, 3);
     for t in [&a, &b, &c] {
         let failed = store.get_task_any(t.id).await.unwrap().unwrap();
-        assert_eq!(failed.error_type, Some(ErrorType::Timeout));
-        assert_eq!(failed.following_until, Some(T0 + 11 + HOUR));
+        assert_eq!(failed.error_type(), Some(&ErrorType::Timeout));
+        assert_eq!(failed.following_until(), Some(T0 + 11 + HOUR));
     }
     let balance = store.balance("late", T0 + 11).await.unwrap().unwrap().balance;
     assert_eq!(balance, Credits::ZERO, "all three holds stay");
@@ -392,13 +392,13 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     let report = store.reap(T0 + 12 + HOUR, limits).await.unwrap();
     assert_eq!(report.settled_at_hold, 1);
     let settled = store.get_task_any(c.id).await.unwrap().unwrap();
-    let cost = settled.charge.and_then(|ch| ch.cost).unwrap();
+    let cost = settled.charge.clone().and_then(|ch| ch.cost).unwrap();
     assert_eq!(
         (cost.amount, cost.basis),
         (credits(1.0), CostBasis::Estimate),
         "its charge says so"
     );
-    assert_eq!(settled.following_until, None);
+    assert_eq!(settled.following_until(), None);
     assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
     let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
     assert_eq!(
@@ -418,8 +418,8 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     assert_eq!(balance, ledger_sum(store, "late").await);
     let after = store.get_task_any(a.id).await.unwrap().unwrap();
     assert_eq!(
-        (after.state, after.error_type, after.following_until),
-        (vidgate_domain::TaskState::Failed, Some(ErrorType::Timeout), None),
+        (after.state(), after.error_type(), after.following_until()),
+        (vidgate_domain::TaskState::Failed, Some(&ErrorType::Timeout), None),
         "still failed for its owner"
     );
     // Following off: a timed-out job is settled at its hold at once.
@@ -445,13 +445,16 @@ pub async fn a_detached_submit_is_given_its_job_when_it_turns_up(store: &dyn Sto
     // Its lease runs out mid-submit, once more than the step may crash.
     assert_eq!(store.reap(T0 + 11, limits).await.unwrap().crashed, 1);
     let detached = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!((detached.following_until, detached.upstream_task_id), (Some(T0 + 11 + HOUR), None));
+    assert_eq!(
+        (detached.following_until(), detached.upstream_task_id()),
+        (Some(T0 + 11 + HOUR), None)
+    );
     assert!(store.attach_upstream(t.id, "up-late", T0 + 12).await.unwrap());
     assert!(!store.attach_upstream(t.id, "up-other", T0 + 13).await.unwrap(), "named once");
     let other = insert(store, priced("lost", T0, 1.0)).await;
     assert!(!store.attach_upstream(other.id, "up-x", T0 + 13).await.unwrap(), "not followed");
     let f = store.claim_next_reconcile("sandbox", "f", T0 + 14, T0 + 20).await.unwrap().unwrap();
-    assert_eq!((f.id, f.upstream_task_id.as_deref()), (t.id, Some("up-late")));
+    assert_eq!((f.id, f.upstream_task_id()), (t.id, Some("up-late")));
     let rows = store.ledger(Some("lost"), 0, 10).await.unwrap();
     assert_eq!(kinds(&rows, t.id), vec![("hold".into(), credits(-1.0))], "still held");
 }
@@ -516,7 +519,7 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
         vec![("hold".into(), credits(-1.0)), ("release".into(), credits(1.0))]
     );
     let done = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(done.state, vidgate_domain::TaskState::Succeeded, "delivered");
+    assert_eq!(done.state(), vidgate_domain::TaskState::Succeeded, "delivered");
     assert_eq!(store.balance("cxl", T0 + 7).await.unwrap().unwrap().balance, credits(1.2));
 }
 

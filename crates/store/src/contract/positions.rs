@@ -122,7 +122,7 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         for c in claimed.iter().skip(15).take(3) {
             let (t, position) =
                 store.task_status("k", c.id).await.expect("read").expect("the owner sees it");
-            assert_eq!((t.state, position), (vidgate_domain::TaskState::Submitting, None));
+            assert_eq!((t.state(), position), (vidgate_domain::TaskState::Submitting, None));
         }
         // A caller holding a stale record (queued when read, claimed since) still gets the
         // count of queued tasks ahead of its place, whichever end of its bucket is counted.

@@ -22,7 +22,7 @@ pub async fn dispatch_order_is_rank_then_arrival(store: &dyn Store) {
     while let Some(t) =
         store.claim_next_queued("sandbox", &slots(100), "w", T0 + 10, T0 + HOUR).await.unwrap()
     {
-        assert_eq!(t.state, TaskState::Submitting);
+        assert_eq!(t.state(), TaskState::Submitting);
         order.push(t.id);
     }
     assert_eq!(order, vec![high.id, first_normal.id, second_normal.id, low.id, lane_low.id]);
@@ -60,7 +60,7 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
     assert!(
         store
             .complete(
-                done.lease(),
+                crate::Lease { id: done.id, fence: done.fence },
                 Completion::Succeeded { result: Box::new(result()), charge: Default::default() },
                 T0 + 11,
                 LogEntry::info(T0 + 11, "done")
@@ -149,9 +149,9 @@ pub async fn a_stale_lease_cannot_overwrite_a_newer_attempt(store: &dyn Store) {
             .unwrap()
     );
     let now = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(now.state, TaskState::Running);
-    assert_eq!(now.upstream_task_id.as_deref(), Some("up-2"));
-    assert_eq!(now.submitted_at, Some(T0 + 1004));
+    assert_eq!(now.state(), TaskState::Running);
+    assert_eq!(now.upstream_task_id(), Some("up-2"));
+    assert_eq!(now.phase.job().map(|j| j.submitted_at), Some(T0 + 1004));
     assert_eq!(now.dispatched_at, Some(T0), "dispatched_at keeps the first dispatch");
 }
 
@@ -169,7 +169,7 @@ pub async fn a_task_back_in_the_queue_goes_to_the_account_of_its_attempt(store: 
     );
     let both = [b, a].concat();
     let again = store.claim_next_queued("sandbox", &both, "w", T0 + 3, T0 + HOUR).await.unwrap();
-    assert_eq!(again.map(|c| (c.id, c.account)), Some((t.id, Some("a".to_owned()))));
+    assert_eq!(again.map(|c| (c.id, c.account.clone())), Some((t.id, Some("a".to_owned()))));
 }
 
 pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
@@ -180,7 +180,7 @@ pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
         store.requeue(c.lease(), T0 + 5000, T0 + 1, LogEntry::warn(T0 + 1, "busy")).await.unwrap()
     );
     let back = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(back.state, TaskState::Queued);
+    assert_eq!(back.state(), TaskState::Queued);
     assert_eq!(back.account.as_deref(), Some("acct"), "where the attempt went stays known");
     assert!(
         store
@@ -238,7 +238,7 @@ pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store)
     );
     let after = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(after.progress, 40);
-    assert_eq!(after.lease_owner, None);
+    assert_eq!(after.lease_holder(), None);
     assert!(
         !store.record_poll(p.lease(), 90, T0 + 1000, T0 + 561, None).await.unwrap(),
         "lease already released"
@@ -283,11 +283,11 @@ pub async fn completion_is_fenced_and_final(store: &dyn Store) {
             .unwrap()
     );
     let done = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(done.state, TaskState::Succeeded);
-    assert_eq!(done.result, Some(result));
+    assert_eq!(done.state(), TaskState::Succeeded);
+    assert_eq!(done.result(), Some(&result));
     assert_eq!(done.progress, 100);
-    assert_eq!(done.finished_at, Some(T0 + 9));
-    assert_eq!(done.error, None);
+    assert_eq!(done.finished_at(), Some(T0 + 9));
+    assert_eq!(done.error(), None);
     assert!(
         store.slots_in_use("sandbox").await.unwrap().is_empty(),
         "a finished task frees its slot"
@@ -320,14 +320,14 @@ pub async fn the_reaper_requeues_expired_submits_and_releases_polls(store: &dyn 
     let report = store.reap(T0 + 201, ReapLimits::default()).await.unwrap();
     assert_eq!((report.requeued, report.released, report.timed_out), (1, 1, 0));
     let a_now = store.get_task_any(a.id).await.unwrap().unwrap();
-    assert_eq!(a_now.state, TaskState::Queued);
+    assert_eq!(a_now.state(), TaskState::Queued);
     assert!(a_now.fence > ca.fence);
     assert!(
         store.task_logs(a.id).await.unwrap().iter().any(|l| l.message.contains("lease expired"))
     );
     let b_now = store.get_task_any(b.id).await.unwrap().unwrap();
-    assert_eq!(b_now.state, TaskState::Running);
-    assert_eq!(b_now.lease_owner, None);
+    assert_eq!(b_now.state(), TaskState::Running);
+    assert_eq!(b_now.lease_holder(), None);
     assert!(
         !store.record_poll(pb.lease(), 50, T0 + 300, T0 + 202, None).await.unwrap(),
         "the stale poller is fenced off"
@@ -348,15 +348,15 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     assert_eq!(report.timed_out, 2);
     for id in [queued.id, running.id] {
         let t = store.get_task_any(id).await.unwrap().unwrap();
-        assert_eq!(t.state, TaskState::Failed);
-        assert_eq!(t.error_type, Some(ErrorType::Timeout));
-        assert_eq!(t.finished_at, Some(T0 + 24 * HOUR));
+        assert_eq!(t.state(), TaskState::Failed);
+        assert_eq!(t.error_type(), Some(&ErrorType::Timeout));
+        assert_eq!(t.finished_at(), Some(T0 + 24 * HOUR));
     }
     // The one the upstream has is followed, and keeps its slot; the other is simply over.
     let followed = store.get_task_any(queued.id).await.unwrap().unwrap();
-    assert_eq!(followed.following_until, Some(T0 + 48 * HOUR));
+    assert_eq!(followed.following_until(), Some(T0 + 48 * HOUR));
     let never_sent = store.get_task_any(running.id).await.unwrap().unwrap();
-    assert_eq!(never_sent.following_until, None);
+    assert_eq!(never_sent.following_until(), None);
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
     // A submit in flight at its deadline is left to finish; its answer decides.
     let sending =
@@ -372,7 +372,7 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     assert!(store.mark_running(c.lease(), "up-2", T0, T0 + 25 * HOUR, log).await.unwrap());
     assert_eq!(store.reap(T0 + 25 * HOUR, ReapLimits::default()).await.unwrap().timed_out, 1);
     let t = store.get_task_any(sending.id).await.unwrap().unwrap();
-    assert_eq!((t.state, t.following_until.is_some()), (TaskState::Failed, true));
+    assert_eq!((t.state(), t.following_until().is_some()), (TaskState::Failed, true));
     // A queued request past its deadline is never claimed, even before the reaper runs.
     let late = insert(store, NewTask { deadline_at: T0 + 30 * HOUR, ..new_task("k", 0, T0) }).await;
     assert!(
@@ -395,7 +395,8 @@ pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
         store.reap(T0 + 500, ReapLimits::default()).await.unwrap().is_empty(),
         "the extended lease has not expired"
     );
-    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().lease_until, Some(T0 + 1000));
+    let held = store.get_task_any(t.id).await.unwrap().unwrap().lease_holder().map(|h| h.until);
+    assert_eq!(held, Some(T0 + 1000));
     store.reap(T0 + 1001, ReapLimits::default()).await.unwrap();
     assert!(
         !store.extend_lease(c.lease(), T0 + 5000).await.unwrap(),
@@ -423,11 +424,11 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
     assert!(!store.make_due(Some(a.id), "up-b", T0 + 10, 0).await.unwrap(), "ids of two tasks");
     assert!(!store.make_due(Some(b.id), "up-a", T0 + 10, 0).await.unwrap(), "ids of two tasks");
     assert!(!store.make_due(Some(a.id), "ignored", T0 + 10, 0).await.unwrap(), "wrong upstream id");
-    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + HOUR));
+    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + HOUR));
     assert!(store.make_due(Some(a.id), "up-a", T0 + 10, 0).await.unwrap());
     assert!(store.make_due(None, "up-b", T0 + 11, 0).await.unwrap());
-    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 10));
-    assert_eq!(store.get_task_any(b.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 11));
+    assert_eq!(store.get_task_any(a.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 10));
+    assert_eq!(store.get_task_any(b.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 11));
     assert!(!store.make_due(None, "up-unknown", T0, 0).await.unwrap());
     let q = insert(store, new_task("k", 0, T0)).await;
     assert!(!store.make_due(Some(q.id), "", T0, 0).await.unwrap(), "only running tasks are polled");
@@ -446,16 +447,16 @@ pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
     assert!(store.make_due(Some(t.id), "up-1", T0 + 3, 0).await.unwrap());
     assert!(store.record_poll(p.lease(), 10, T0 + 30_000, T0 + 4, None).await.unwrap());
     let after = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(after.next_poll_at, Some(T0 + 3), "the event's poll happens at once");
+    assert_eq!(after.next_poll_at(), Some(T0 + 3), "the event's poll happens at once");
     // The next poll, with no event meanwhile, keeps its own schedule.
     let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 20, T0 + 30_000, T0 + 6, None).await.unwrap());
-    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 30_000));
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 30_000));
     // An event that came before the poll was claimed is consumed by that poll.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 7, 0).await.unwrap());
     let p = store.claim_next_poll("sandbox", "p", T0 + 8, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 30, T0 + 40_000, T0 + 9, None).await.unwrap());
-    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 40_000));
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 40_000));
 }
 
 /// A flood of events (replayed callbacks) brings a poll forward at most to `min_gap` after
@@ -471,7 +472,7 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
         .unwrap();
     // Never polled: an event makes it due at once.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 2, GAP).await.unwrap());
-    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at, Some(T0 + 2));
+    assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 2));
     let p = store.claim_next_poll("sandbox", "p", T0 + 10, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 5, T0 + 60_000, T0 + 11, None).await.unwrap());
     // The first makes it due at the gap's end; the rest would change nothing and write nothing.
@@ -479,7 +480,7 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
     for at in (T0 + 13..T0 + 1_000).step_by(7) {
         assert!(!store.make_due(Some(t.id), "up-1", at, GAP).await.unwrap(), "a replay at {at}");
     }
-    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at();
     assert_eq!(due, Some(T0 + 10 + GAP), "no sooner than the gap after the last poll");
     assert!(
         store
@@ -492,11 +493,11 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
     // Events during that poll: the next one still waits for the gap.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 10 + GAP + 1, GAP).await.unwrap());
     assert!(store.record_poll(p.lease(), 6, T0 + 60_000, T0 + 10 + GAP + 2, None).await.unwrap());
-    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at();
     assert_eq!(due, Some(T0 + 10 + 2 * GAP));
     // An event never puts a poll later than it was.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 10 + 2 * GAP + 5, 60 * GAP).await.unwrap());
-    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at;
+    let due = store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at();
     assert_eq!(due, Some(T0 + 10 + 2 * GAP));
 }
 
@@ -532,11 +533,11 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
     let report = store.reap(now, limits).await.unwrap();
     assert_eq!((report.released, report.crashed), (0, 1));
     let failed = store.get_task_any(t.id).await.unwrap().unwrap();
-    assert_eq!(failed.state, TaskState::Failed);
-    assert_eq!(failed.error_type, Some(ErrorType::WorkerCrashed));
-    assert!(failed.error.unwrap_or_default().contains("3 times"));
+    assert_eq!(failed.state(), TaskState::Failed);
+    assert_eq!(failed.error_type(), Some(&ErrorType::WorkerCrashed));
+    assert!(failed.error().unwrap_or_default().contains("3 times"));
     // The upstream may still run its job: followed (by a step that does less), slot held.
-    assert_eq!(failed.following_until, Some(now + ReapLimits::default().reconcile_for));
+    assert_eq!(failed.following_until(), Some(now + ReapLimits::default().reconcile_for));
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
     let f = store.claim_next_reconcile("sandbox", "f", now, now + 100).await.unwrap().unwrap();
     let end = crate::FollowEnd::NoJob;

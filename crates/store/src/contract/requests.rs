@@ -10,7 +10,7 @@ pub async fn inserted_tasks_read_back_exactly_as_written(store: &dyn Store) {
     t.request = super::request("héllo 世界 \"quoted\"");
     let inserted = insert(store, t.clone()).await;
     assert_eq!(inserted.id, t.id);
-    assert_eq!(inserted.state, TaskState::Queued);
+    assert_eq!(inserted.state(), TaskState::Queued);
     assert_eq!(inserted.rank, 3);
     assert_eq!(inserted.created_at, T0);
     assert_eq!(inserted.deadline_at, T0 + 24 * HOUR);
@@ -27,7 +27,7 @@ pub async fn another_keys_task_does_not_exist(store: &dyn Store) {
     let q = ListQuery { limit: 10, ..Default::default() };
     assert!(store.list_tasks("k2", &q).await.unwrap().is_empty());
     assert_eq!(store.cancel_task("k2", t.id, T0).await.unwrap(), CancelOutcome::NotFound);
-    assert_eq!(store.get_task("k1", t.id).await.unwrap().unwrap().state, TaskState::Queued);
+    assert_eq!(store.get_task("k1", t.id).await.unwrap().unwrap().state(), TaskState::Queued);
 }
 
 pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) {
@@ -81,7 +81,7 @@ pub async fn a_forgotten_task_is_gone_for_its_key_but_not_for_workers(store: &dy
     assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![kept.id]);
     // The workers still see it (it may be with the upstream, or queued: it runs its course).
     let any = store.get_task_any(t.id).await.unwrap().expect("the row stays");
-    assert_eq!(any.state, TaskState::Queued);
+    assert_eq!(any.state(), TaskState::Queued);
     assert!(store.task_logs(t.id).await.unwrap().iter().any(|l| l.message.contains("deleted")));
 }
 
@@ -115,9 +115,9 @@ pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store
     let t = insert(store, new_task("k1", 0, T0)).await;
     assert_eq!(store.cancel_task("k1", t.id, T0 + 1).await.unwrap(), CancelOutcome::Cancelled);
     let after = store.get_task("k1", t.id).await.unwrap().unwrap();
-    assert_eq!(after.state, TaskState::Cancelled);
-    assert_eq!(after.error_type, Some(ErrorType::Cancelled));
-    assert_eq!(after.finished_at, Some(T0 + 1));
+    assert_eq!(after.state(), TaskState::Cancelled);
+    assert_eq!(after.error_type(), Some(&ErrorType::Cancelled));
+    assert_eq!(after.finished_at(), Some(T0 + 1));
     assert_eq!(after.dispatched_at, None);
     let slots = [Slot { account: "a".into(), limit: 5 }];
     assert!(
@@ -147,8 +147,8 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     assert_eq!(store.cancel_task("k1", t.id, T0 + 3).await.unwrap(), CancelOutcome::Requested);
     let after = store.get_task("k1", t.id).await.unwrap().unwrap();
     assert!(after.cancel_requested);
-    assert_eq!(after.state, TaskState::Running);
-    assert_eq!(after.next_poll_at, Some(T0 + HOUR), "its polls keep their schedule");
+    assert_eq!(after.state(), TaskState::Running);
+    assert_eq!(after.next_poll_at(), Some(T0 + HOUR), "its polls keep their schedule");
     assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("a".to_owned(), 1)]);
     let other = insert(store, new_task("k1", 0, T0 + 4)).await;
     assert!(
@@ -168,7 +168,7 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     assert!(store.requeue(c.lease(), T0 + HOUR, T0 + 8, log).await.unwrap());
     assert_eq!(store.cancel_task("k2", u.id, T0 + 9).await.unwrap(), CancelOutcome::Requested);
     let after = store.get_task("k2", u.id).await.unwrap().unwrap();
-    assert_eq!((after.state, after.cancel_requested), (TaskState::Queued, true));
+    assert_eq!((after.state(), after.cancel_requested), (TaskState::Queued, true));
     assert_eq!(after.run_after, T0 + 9, "due now, not at its backoff");
     assert!(
         store.claim_next_queued("sandbox", &wide, "w", T0 + 9, T0 + HOUR).await.unwrap().is_some()

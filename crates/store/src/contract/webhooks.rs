@@ -36,7 +36,7 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
     store.cancel_task("k", cancelled.id, T0 + 3).await.unwrap();
     store.claim_next_queued("sandbox", &slots, "w", T0 + 4, T0 + HOUR).await.unwrap();
     store.reap(T0 + 48 * HOUR, ReapLimits::default()).await.unwrap();
-    assert_eq!(store.get_task_any(timed_out.id).await.unwrap().unwrap().state, TaskState::Failed);
+    assert_eq!(store.get_task_any(timed_out.id).await.unwrap().unwrap().state(), TaskState::Failed);
     for (id, at) in [(done.id, T0 + 2), (cancelled.id, T0 + 3), (timed_out.id, T0 + 48 * HOUR)] {
         let (d, attempts) = store.delivery_for("k", id).await.unwrap().expect("a delivery");
         assert_eq!((d.state, d.attempts, d.next_attempt_at), (DeliveryState::Pending, 0, at));

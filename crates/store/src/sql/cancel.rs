@@ -5,11 +5,9 @@ use vidgate_domain::{ErrorType, Millis, TaskState};
 
 use super::ledger::{self, Close};
 use crate::db::{Tx, sql};
+use crate::phase::CANCELLED_MESSAGE;
 use crate::states::st;
 use crate::{LogEntry, Result};
-
-/// The error a cancelled request ends with.
-pub(crate) const CANCELLED_MESSAGE: &str = "request cancelled by the caller";
 
 /// Cancels a request of `key_id` that never left the queue: nothing reached the upstream, so
 /// its hold is released, and its webhook queued. `false`: not such a request.

@@ -9,16 +9,18 @@ use async_trait::async_trait;
 use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
 
 use super::SqlStore;
-use super::cancel::{CANCELLED_MESSAGE, cancel_unsent, flag_cancel};
+use super::cancel::{cancel_unsent, flag_cancel};
 use super::insert::first_log_message;
 use super::ledger::{self, Close};
 use super::positions::position_of_t;
 use super::steps::{commit_if_one, insert_log};
 use crate::db::{Row, Stmt, built_sql, shared_sql, sql};
+use crate::phase::CANCELLED_MESSAGE;
 use crate::rows::{task_columns, task_from_row};
 use crate::{
-    CancelOutcome, Completion, FollowEnd, InsertOutcome, Lease, ListQuery, LogEntry, NewTask,
-    ReapLimits, ReapReport, Result, Slot, StoreError, StoreEvent, TaskRecord, TaskStore,
+    CancelOutcome, Claimed, Completion, FollowClaim, FollowEnd, InsertOutcome, Lease, ListQuery,
+    LogEntry, NewTask, PollClaim, ReapLimits, ReapReport, Result, Slot, StoreError, StoreEvent,
+    SubmitClaim, TaskRecord, TaskStore,
 };
 
 /// When an upstream event makes a running task's next poll due (`$1` now, `$4` the least time
@@ -122,7 +124,7 @@ impl TaskStore for SqlStore {
     }
 
     async fn queue_position(&self, task: &TaskRecord) -> Result<i64> {
-        if task.state != TaskState::Queued {
+        if task.state() != TaskState::Queued {
             return Ok(0);
         }
         let stmt = sql(concat!("SELECT ", position_of_t!(), " AS n FROM tasks t WHERE t.seq = $1"))
@@ -239,7 +241,7 @@ impl TaskStore for SqlStore {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>> {
+    ) -> Result<Option<Claimed<SubmitClaim>>> {
         // Claims in one pool take turns across replicas, so each account's slot count and each
         // key's running count (`max_running`, which spans accounts) are exact. A claim is one
         // short statement; the upstream's slots, not this lock, bound how fast jobs start.
@@ -255,7 +257,7 @@ impl TaskStore for SqlStore {
                 .bind(self.max_running_per_key);
             if let Some(task) = one(self.db.write_exclusive(&lock, stmt).await?)? {
                 self.db.announce(&[StoreEvent::Task(task.id)]).await?;
-                return Ok(Some(task));
+                return Claimed::submit(task).map(Some);
             }
         }
         Ok(None)
@@ -318,9 +320,9 @@ impl TaskStore for SqlStore {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>> {
+    ) -> Result<Option<Claimed<PollClaim>>> {
         let stmt = shared_sql(&self.claims.poll).bind(owner).bind(lease_until).bind(now).bind(pool);
-        one(self.db.write(stmt).await?)
+        one(self.db.write(stmt).await?)?.map(Claimed::poll).transpose()
     }
 
     async fn claim_next_reconcile(
@@ -329,10 +331,10 @@ impl TaskStore for SqlStore {
         owner: &str,
         now: Millis,
         lease_until: Millis,
-    ) -> Result<Option<TaskRecord>> {
+    ) -> Result<Option<Claimed<FollowClaim>>> {
         let stmt =
             shared_sql(&self.claims.reconcile).bind(owner).bind(lease_until).bind(now).bind(pool);
-        one(self.db.write(stmt).await?)
+        one(self.db.write(stmt).await?)?.map(Claimed::reconcile).transpose()
     }
 
     async fn defer_reconcile(

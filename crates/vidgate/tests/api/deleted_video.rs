@@ -74,7 +74,7 @@ async fn a_video_deleted_while_the_upstream_has_it_runs_on_is_charged_and_keeps_
     app.drive_to_completion().await;
     let request: vidgate_domain::RequestId = id.parse().unwrap();
     let row = app.store.get_task_any(request).await.unwrap().unwrap();
-    assert_eq!(row.state, vidgate_domain::TaskState::Succeeded, "the job ran to its end");
+    assert_eq!(row.state(), vidgate_domain::TaskState::Succeeded, "the job ran to its end");
     assert!(row.forgotten_at.is_some());
     // Charged, as the upstream bills it: the hold settled at the clip's cost.
     let key_id = app.store.list_keys().await.unwrap().remove(0).id;

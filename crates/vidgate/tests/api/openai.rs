@@ -193,7 +193,7 @@ async fn one_request_is_the_same_through_both_apis_and_the_fal_route_takes_alias
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "its signed URLs open nothing any more");
     let row = app.store.get_task_any(pending.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(
-        row.state,
+        row.state(),
         vidgate_domain::TaskState::Cancelled,
         "a queued video is cancelled by its delete"
     );
