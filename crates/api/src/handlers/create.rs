@@ -9,12 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vidgate_domain::priority::rank;
 use vidgate_domain::request::body_fingerprint;
-use vidgate_domain::{Millis, QueuePriority, RequestId, parse_create_request};
+use vidgate_domain::{Millis, QueuePriority, RequestId};
 use vidgate_store::{
     DedupClaim, IdempotencyClaim, InsertOutcome, KeyRecord, LimitScope, NewTask, TaskRecord,
 };
 
-use super::{fal_request_id, http_request_id, webhook};
+use super::create_input::{CreateInput, FalCreate};
+use super::{fal_request_id, http_request_id};
 use crate::auth::CreatorKey;
 use crate::base_url::BaseUrl;
 use crate::extract::{JsonBody, QueryParams};
@@ -93,17 +94,10 @@ pub async fn create_request(
     JsonBody(body, size): JsonBody,
 ) -> Result<Response, ApiError> {
     let wait = super::wait::prefer_wait(&headers)?;
-    let body = expand_alias(&state, body)?;
-    let fingerprint = fingerprint(&body, &headers, query.get("fal_webhook"))?;
-    let call = CreateCall {
-        key: &key,
-        base: &base,
-        headers: &headers,
-        body,
-        size,
-        fingerprint,
-        query_hook: query.get("fal_webhook"),
-    };
+    let query_hook = query.get("fal_webhook");
+    let fingerprint = fingerprint(&body, &headers, query_hook)?;
+    let input = CreateInput::try_from(FalCreate { state: &state, body: &body, query_hook })?;
+    let call = CreateCall { key: &key, base: &base, headers: &headers, input, size, fingerprint };
     let (task, position) = accept(&state, call).await?;
     if let Some(wait) = wait {
         let task = super::wait::until_done(&state, &key.id, task, wait).await;
@@ -135,19 +129,17 @@ pub(crate) fn fingerprint(
     )))
 }
 
-/// One create as either API received it: the seed's body (an OpenAI create is mapped onto
-/// it first) and what came with it.
+/// One create as either API received it: the typed create both fronts build, and what came
+/// with it.
 pub(crate) struct CreateCall<'a> {
     pub key: &'a KeyRecord,
     pub base: &'a BaseUrl,
     pub headers: &'a HeaderMap,
-    pub body: serde_json::Value,
+    pub input: CreateInput,
     /// The body's size in bytes (for the key's own body limit).
     pub size: usize,
     /// What an `Idempotency-Key` replay must match (`fingerprint`).
     pub fingerprint: Option<String>,
-    /// fal's `?fal_webhook=`.
-    pub query_hook: Option<&'a String>,
 }
 
 /// Validates and commits a create (both APIs' creates go through here): the request as
@@ -175,7 +167,7 @@ pub(crate) async fn accept(
 
 /// The task a valid create makes: its request, lane, deadline, dedup claims, quote, limits.
 fn new_task(state: &AppState, call: CreateCall<'_>) -> Result<NewTask, ApiError> {
-    let CreateCall { key, base, headers, body, size, fingerprint, query_hook } = call;
+    let CreateCall { key, base, headers, input, size, fingerprint } = call;
     if let Some(limit) = key.limits.max_body_bytes.filter(|l| *l > 0)
         && size as i64 > limit
     {
@@ -185,7 +177,7 @@ fn new_task(state: &AppState, call: CreateCall<'_>) -> Result<NewTask, ApiError>
     let idempotency = idempotency_key(headers)?;
     let now = state.clock.now_ms();
     let deadline_at = deadline_at(headers, now, state.config.request_deadline)?;
-    let (request, webhook_url) = validated(state, body, query_hook)?;
+    let CreateInput { request, webhook_url } = input;
     let quote = crate::pricing::quote(state, &request, now)?;
     Ok(NewTask {
         id: RequestId::new(),
@@ -297,105 +289,4 @@ fn parse_seconds(raw: &str) -> Option<Duration> {
 /// Replicate's `Cancel-After`: a Go-style duration, or bare seconds.
 fn parse_cancel_after(raw: &str) -> Option<Duration> {
     parse_seconds(raw).or_else(|| humantime::parse_duration(raw).ok())
-}
-
-/// A model alias in the body (`model`, or an alias as `model_name` with no `model_version`)
-/// replaced by the model, version and scene type it stands for.
-pub(crate) fn expand_alias(
-    state: &AppState,
-    mut body: serde_json::Value,
-) -> Result<serde_json::Value, ApiError> {
-    let Some(obj) = body.as_object_mut() else { return Ok(body) };
-    let version_given = obj.get("model_version").is_some_and(|v| v.as_str() != Some(""));
-    let (field, name) = match (obj.get("model"), obj.get("model_name")) {
-        (Some(model), _) => {
-            let name = model.as_str().ok_or_else(|| {
-                ApiError::invalid(&["body", "model"], "string_type", "model must be a string")
-            })?;
-            if obj.contains_key("model_name") || version_given {
-                return Err(ApiError::invalid(
-                    &["body", "model"],
-                    "value_error",
-                    "give either model (an alias) or model_name and model_version, not both",
-                ));
-            }
-            ("model", name.to_owned())
-        }
-        (None, Some(serde_json::Value::String(name))) if !version_given => {
-            if state.config.aliases.resolve(name).is_none() {
-                return Ok(body);
-            }
-            ("model_name", name.clone())
-        }
-        _ => return Ok(body),
-    };
-    let alias = state.config.aliases.resolve(&name).ok_or_else(|| {
-        ApiError::invalid(
-            &["body", field],
-            "enum",
-            format!("unknown model {name:?}; GET /v1/models lists the aliases this gateway knows"),
-        )
-    })?;
-    obj.remove("model");
-    obj.insert("model_name".into(), alias.model_name.clone().into());
-    obj.insert("model_version".into(), alias.model_version.clone().into());
-    if let Some(scene) = &alias.scene_type {
-        obj.entry("scene_type").or_insert_with(|| scene.clone().into());
-    }
-    Ok(body)
-}
-
-/// The create body checked as a create checks it (the estimate route too): the request, and
-/// the webhook taken out of it (it is vidgate's, not the upstream's).
-pub(crate) fn validated(
-    state: &AppState,
-    mut body: serde_json::Value,
-    query_hook: Option<&String>,
-) -> Result<(vidgate_domain::VideoRequest, Option<String>), ApiError> {
-    let body_hook = body.as_object_mut().and_then(|o| o.remove("webhook_url"));
-    let mut errors = Vec::new();
-    let webhook_url = webhook::choose(state, query_hook, body_hook.as_ref(), &mut errors);
-    match parse_create_request(&body, &state.config.parse) {
-        Ok(r) if errors.is_empty() => {
-            if let Some(limits) = state.config.output_limits {
-                within_limits(&r, limits)?;
-            }
-            Ok((r, webhook_url))
-        }
-        Ok(_) => Err(ApiError::Validation(errors)),
-        Err(mut more) => {
-            more.append(&mut errors);
-            Err(ApiError::Validation(more))
-        }
-    }
-}
-
-/// The provider's own bounds on a clip (the sandbox renders locally, in memory).
-fn within_limits(
-    request: &vidgate_domain::VideoRequest,
-    limits: crate::state::OutputLimits,
-) -> Result<(), ApiError> {
-    let shape = vidgate_domain::dimensions::output_shape(request);
-    let mut problems = Vec::new();
-    if shape.duration_secs > limits.max_duration_secs {
-        problems.push(vidgate_domain::FieldError::new(
-            vec!["body".into(), "output_config".into(), "duration".into()],
-            "provider_limit",
-            format!(
-                "this gateway's provider makes clips of at most {} s, got {} s",
-                limits.max_duration_secs, shape.duration_secs
-            ),
-        ));
-    }
-    if shape.width.min(shape.height) > limits.max_short_side {
-        problems.push(vidgate_domain::FieldError::new(
-            vec!["body".into(), "output_config".into(), "resolution".into()],
-            "provider_limit",
-            format!(
-                "this gateway's provider makes clips of at most {}P, got {}x{}",
-                limits.max_short_side, shape.width, shape.height
-            ),
-        ));
-    }
-    if problems.is_empty() { Ok(()) } else { Err(ApiError::Validation(problems)) }
 }

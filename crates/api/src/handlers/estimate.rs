@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vidgate_store::KeyBudget;
 
-use super::create::validated;
+use super::create_input::{CreateInput, FalCreate};
 use crate::auth::ApiKey;
 use crate::extract::{JsonBody, QueryParams};
 use crate::views::QuoteView;
@@ -76,7 +76,9 @@ pub async fn estimate(
     QueryParams(query): QueryParams<std::collections::HashMap<String, String>>,
     JsonBody(body, _): JsonBody,
 ) -> Result<Json<EstimateBody>, ApiError> {
-    let (request, _) = validated(&state, body, query.get("fal_webhook"))?;
+    let query_hook = query.get("fal_webhook");
+    let input = CreateInput::try_from(FalCreate { state: &state, body: &body, query_hook })?;
+    let request = input.request;
     let now = state.clock.now_ms();
     let quote = crate::pricing::quote(&state, &request, now)?;
     let balance = state

@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod cancel;
 pub mod content;
 pub mod create;
+pub(crate) mod create_input;
 pub mod dashboard;
 pub mod estimate;
 pub mod list;

@@ -1,12 +1,14 @@
-//! OpenAI's create fields mapped onto the seed's body: `model` through the alias catalog,
-//! `seconds` to the duration, `size` to resolution and aspect ratio, `input_reference` to the
-//! first frame, and every other field (`extra_body`) passed through into the seed's body, so
-//! the same parser and per-model rules check both APIs' requests.
+//! OpenAI's own create fields, read: `model` (an alias), `seconds` (the duration), `size`
+//! (resolution and aspect ratio), `input_reference` (the first frame), and the upload kept as
+//! a reference image. `handlers::create_input` applies them to the request the other fields
+//! make (OpenAI's `extra_body`: the seed's own fields), so the same parser and per-model rules
+//! check both APIs' requests.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use vidgate_domain::RequestId;
 use vidgate_domain::Variant;
+use vidgate_domain::request::FirstFrame;
 use vidgate_media::ObjectKey;
 use vidgate_store::{KeyRecord, MediaObject};
 
@@ -20,7 +22,10 @@ fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
     ApiError::invalid(&["body", field], "value_error", msg)
 }
 
-fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn text<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -53,7 +58,7 @@ pub fn size_to_shape(size: &str) -> Option<(String, String)> {
 }
 
 /// OpenAI's `seconds` (a string such as `"8"`, or a number): a whole number of seconds.
-fn seconds_of(fields: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
+pub(crate) fn seconds_of(fields: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
     let bad = |got: String| {
         invalid("seconds", format!("seconds must be a whole number of seconds, got {got}"))
     };
@@ -76,11 +81,11 @@ fn seconds_of(fields: &Map<String, Value>) -> Result<Option<u32>, ApiError> {
     }
 }
 
-/// OpenAI's `input_reference` (or the upload's File id) as the seed's first frame.
-fn first_frame(
+/// OpenAI's `input_reference` (or the upload's File id) as the first frame.
+pub(crate) fn first_frame(
     fields: &Map<String, Value>,
     upload_file_id: Option<String>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<FirstFrame>, ApiError> {
     let bad = || {
         invalid(
             "input_reference",
@@ -88,77 +93,16 @@ fn first_frame(
         )
     };
     Ok(match (fields.get("input_reference"), upload_file_id) {
-        (_, Some(file_id)) => Some(json!({"type": "File", "file_id": file_id})),
+        (_, Some(file_id)) => Some(FirstFrame::FileId(file_id)),
         (None | Some(Value::Null), None) => None,
-        (Some(Value::String(url)), None) => Some(json!({"type": "Url", "url": url})),
+        (Some(Value::String(url)), None) => Some(FirstFrame::Url(url.clone())),
         (Some(Value::Object(r)), None) => match (r.get("image_url"), r.get("file_id")) {
-            (Some(url), None) => Some(json!({"type": "Url", "url": url})),
-            (None, Some(id)) => Some(json!({"type": "File", "file_id": id})),
+            (Some(Value::String(url)), None) => Some(FirstFrame::Url(url.clone())),
+            (None, Some(Value::String(id))) => Some(FirstFrame::FileId(id.clone())),
             _ => return Err(bad()),
         },
         (Some(_), None) => return Err(bad()),
     })
-}
-
-/// The seed's body for an OpenAI create. `upload_file_id` names an uploaded reference image.
-pub fn seed_body(
-    state: &AppState,
-    mut fields: Map<String, Value>,
-    upload_file_id: Option<String>,
-) -> Result<Value, ApiError> {
-    let prompt = text(&fields, "prompt")?
-        .ok_or_else(|| ApiError::invalid(&["body", "prompt"], "missing", "prompt is required"))?
-        .to_owned();
-    let model = text(&fields, "model")?.unwrap_or(DEFAULT_MODEL).to_owned();
-    let alias = state.config.aliases.resolve(&model).ok_or_else(|| {
-        invalid(
-            "model",
-            format!("unknown model {model:?}; GET /v1/models lists the models this gateway serves"),
-        )
-    })?;
-    let seconds = seconds_of(&fields)?;
-    let size = match text(&fields, "size")? {
-        None => None,
-        Some(s) => Some(size_to_shape(s).ok_or_else(|| {
-            invalid(
-                "size",
-                format!("size must be WIDTHxHEIGHT in pixels, such as \"1280x720\", got {s:?}"),
-            )
-        })?),
-    };
-    let frame = first_frame(&fields, upload_file_id)?;
-    for known in ["prompt", "model", "seconds", "size", "input_reference"] {
-        fields.remove(known);
-    }
-    // Everything else is the caller's `extra_body`: the seed's own fields.
-    let mut seed = fields;
-    seed.insert("prompt".into(), prompt.into());
-    seed.insert("model_name".into(), alias.model_name.clone().into());
-    seed.insert("model_version".into(), alias.model_version.clone().into());
-    if let Some(scene) = &alias.scene_type {
-        seed.entry("scene_type").or_insert_with(|| scene.clone().into());
-    }
-    if let Some(frame) = frame {
-        seed.insert("file_infos".into(), Value::Array(vec![frame]));
-    }
-    if seconds.is_some() || size.is_some() {
-        let out = seed.entry("output_config").or_insert_with(|| Value::Object(Map::new()));
-        let out = out.as_object_mut().ok_or_else(|| {
-            ApiError::invalid(
-                &["body", "output_config"],
-                "dict_type",
-                "output_config must be an object",
-            )
-        })?;
-        if let Some(seconds) = seconds {
-            out.insert("duration".into(), seconds.into());
-        }
-        if let Some((resolution, aspect)) = size {
-            out.insert("resolution".into(), resolution.into());
-            out.insert("aspect_ratio".into(), aspect.into());
-        }
-    }
-    Ok(Value::Object(seed))
 }
 
 /// An upload's identity for idempotency: its SHA-256.

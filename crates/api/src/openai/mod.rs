@@ -2,7 +2,7 @@
 //! and keys as the fal routes: a request made through either is visible through the other,
 //! with the same id. Errors take OpenAI's shape (`error.rs`); model names are aliases.
 
-mod create;
+pub(crate) mod create;
 pub(crate) mod doc;
 mod error;
 mod form;

@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use vidgate_domain::RequestId;
 use vidgate_domain::Variant;
@@ -18,6 +18,7 @@ use super::{create, form};
 use crate::auth::{ApiKey, CreatorKey};
 use crate::base_url::BaseUrl;
 use crate::extract::{QueryParams, parse_request_id};
+use crate::handlers::create_input::{CreateInput, OpenAiCreate};
 use crate::handlers::{content, create as fal_create, wait};
 use crate::{ApiError, AppState};
 
@@ -77,17 +78,17 @@ pub async fn create_video(
         }
         None => (None, None),
     };
-    let accepted = match create::seed_body(&state, form.fields, upload_file.clone()) {
-        Ok(body) => {
-            let call = fal_create::CreateCall {
-                key: &key,
-                base: &base,
-                headers: &headers,
-                body,
-                size: form.size,
-                fingerprint,
-                query_hook: None,
-            };
+    let fields = Value::Object(form.fields);
+    let upload_file_id = upload_file.clone();
+    let accepted = match CreateInput::try_from(OpenAiCreate {
+        state: &state,
+        fields: &fields,
+        upload_file_id,
+    }) {
+        Ok(input) => {
+            let (key, base, headers) = (&key, &base, &headers);
+            let call =
+                fal_create::CreateCall { key, base, headers, input, size: form.size, fingerprint };
             fal_create::accept(&state, call).await
         }
         Err(e) => Err(e),

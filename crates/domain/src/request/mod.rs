@@ -2,6 +2,7 @@
 //! by `parse_create_request`, so holding one means every field is well-formed and, with
 //! strict model rules on, allowed for its model.
 
+mod draft;
 mod fields;
 mod parse;
 pub mod upstream;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+pub use draft::{FirstFrame, RequestDraft};
 pub use fields::{
     NEWER_FILE_INFO_FIELDS, NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_FILE_INFO_FIELDS,
     SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS,

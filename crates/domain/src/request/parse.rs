@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::draft::{Read, RequestDraft};
 use super::fields::{
     NEWER_FILE_INFO_FIELDS, NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_FILE_INFO_FIELDS,
     SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS,
@@ -46,20 +47,32 @@ pub fn parse_create_request(
     body: &Value,
     opts: &ParseOptions,
 ) -> Result<VideoRequest, Vec<FieldError>> {
-    let mut p = Parser { errors: Vec::new(), strict: opts.strict_model_rules };
+    read(body, opts, &[]).finish()
+}
+
+/// Reads a body's fields into a draft, each checked where it stands; `taken` are top-level
+/// fields the caller reads itself (neither read here, nor refused as unknown, nor passed
+/// through). Taking `model_name` means the caller names the model (`RequestDraft::name_model`).
+pub(super) fn read(body: &Value, opts: &ParseOptions, taken: &[&str]) -> RequestDraft {
+    let mut p = Parser { errors: Vec::new(), strict: opts.strict_model_rules, taken };
     let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            vec![Loc::from("body")],
-            "dict_type",
-            "the body must be a JSON object",
-        )]);
+        let not_an_object =
+            FieldError::new(vec![Loc::from("body")], "dict_type", "the body must be a JSON object");
+        return RequestDraft::refused(not_an_object, *opts);
     };
     let base = [Loc::from("body")];
     p.forbid_nul(body, &mut base.to_vec());
     p.unknown_fields(obj, &base, SEED_TOP_FIELDS, NEWER_TOP_FIELDS);
 
-    let model_name = p.required_string(obj, &base, "model_name");
-    let model_version = p.required_string(obj, &base, "model_version");
+    let model_pending = taken.contains(&"model_name");
+    let (model_name, model_version) = if model_pending {
+        (None, None)
+    } else {
+        (
+            p.required_string(obj, &base, "model_name"),
+            p.required_string(obj, &base, "model_version"),
+        )
+    };
     let prompt = p.string(obj, &base, "prompt", Some(PROMPT_MAX));
     let negative_prompt = p.string(obj, &base, "negative_prompt", Some(NEGATIVE_PROMPT_MAX));
     let enhance_prompt = p.choice(obj, &base, "enhance_prompt", SWITCH);
@@ -72,36 +85,14 @@ pub fn parse_create_request(
     let tasks_priority = p.priority(obj, &base);
     let ext_info = p.string(obj, &base, "ext_info", None);
     let extra = p.top_level_extras(obj, &base);
-
-    let has_images = !file_infos.is_empty();
-    match &prompt {
-        None if !has_images && present(obj, "prompt").is_none() => p.push(
-            &base,
-            "prompt",
-            "missing",
-            "prompt is required unless file_infos provides images",
-        ),
-        Some(s) if s.trim().is_empty() && !has_images => p.push(
-            &base,
-            "prompt",
-            "string_too_short",
-            "prompt must not be empty unless file_infos provides images",
-        ),
-        _ => {}
-    }
-    if !has_images {
-        for field in ["last_frame_url", "last_frame_file_id"] {
-            if obj.get(field).is_some_and(|v| !v.is_null()) {
-                p.push(
-                    &base,
-                    field,
-                    "value_error",
-                    format!("{field} needs a first frame: put the first image in file_infos"),
-                );
-            }
-        }
-    }
-
+    let read = Read {
+        prompt_given: present(obj, "prompt").is_some(),
+        last_frame_fields: ["last_frame_url", "last_frame_file_id"]
+            .into_iter()
+            .filter(|f| present(obj, f).is_some())
+            .collect(),
+        model_pending,
+    };
     let request = VideoRequest {
         model_name: model_name.unwrap_or_default(),
         model_version: model_version.unwrap_or_default(),
@@ -117,16 +108,14 @@ pub fn parse_create_request(
         ext_info,
         extra,
     };
-    let names_ok = !request.model_name.is_empty() && !request.model_version.is_empty();
-    if opts.strict_model_rules && names_ok {
-        p.errors.extend(models::check(&request));
-    }
-    if p.errors.is_empty() { Ok(request) } else { Err(p.errors) }
+    RequestDraft::new(request, p.errors, *opts, read)
 }
 
-struct Parser {
+struct Parser<'t> {
     errors: Vec<FieldError>,
     strict: bool,
+    /// Top-level fields the caller reads itself.
+    taken: &'t [&'t str],
 }
 
 fn loc(base: &[Loc], key: impl Into<Loc>) -> Vec<Loc> {
@@ -151,7 +140,7 @@ fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-impl Parser {
+impl Parser<'_> {
     fn push(&mut self, base: &[Loc], key: impl Into<Loc>, kind: &str, msg: impl Into<String>) {
         self.errors.push(FieldError::new(loc(base, key), kind, msg));
     }
@@ -199,7 +188,7 @@ impl Parser {
         if !self.strict {
             return;
         }
-        let known = |k: &str| seed.contains(&k) || newer.contains(&k);
+        let known = |k: &str| seed.contains(&k) || newer.contains(&k) || self.taken.contains(&k);
         for key in obj.keys().filter(|k| !known(k)) {
             self.push(
                 base,
@@ -293,23 +282,10 @@ impl Parser {
 
     fn http_url(&mut self, obj: &Map<String, Value>, base: &[Loc], key: &str) -> Option<String> {
         let s = self.string(obj, base, key, Some(URL_MAX))?;
-        match url::Url::parse(&s) {
-            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-                self.push(
-                    base,
-                    key,
-                    "url_scheme",
-                    format!("{key} must be an http or https URL, got scheme {:?}", u.scheme()),
-                );
-                None
-            }
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                self.push(base, key, "url_parsing", format!("{key} must name a host"));
-                None
-            }
-            Ok(_) => Some(s),
+        match check_http_url(&s, key) {
+            Ok(()) => Some(s),
             Err(e) => {
-                self.push(base, key, "url_parsing", format!("{key} is not a valid URL: {e}"));
+                self.errors.push(FieldError::new(loc(base, key), e.0, e.1));
                 None
             }
         }
@@ -560,7 +536,30 @@ impl Parser {
                 ),
             }
         }
-        extras(obj, SEED_TOP_FIELDS)
+        let mut extra = extras(obj, SEED_TOP_FIELDS);
+        extra.retain(|k, _| !self.taken.contains(&k.as_str()));
+        extra
+    }
+}
+
+/// Why `s` (the value of `key`) is not an absolute http(s) URL of at most `URL_MAX`
+/// characters: the error's kind and message.
+pub(super) fn check_http_url(s: &str, key: &str) -> Result<(), (&'static str, String)> {
+    let n = s.chars().count();
+    if n > URL_MAX {
+        let msg = format!("{key} may be at most {URL_MAX} characters, got {n}");
+        return Err(("string_too_long", msg));
+    }
+    match url::Url::parse(s) {
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err((
+            "url_scheme",
+            format!("{key} must be an http or https URL, got scheme {:?}", u.scheme()),
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(("url_parsing", format!("{key} must name a host")))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(("url_parsing", format!("{key} is not a valid URL: {e}"))),
     }
 }
 

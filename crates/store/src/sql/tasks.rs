@@ -400,16 +400,7 @@ impl TaskStore for SqlStore {
         log: LogEntry,
     ) -> Result<bool> {
         let id = lease.id.to_string();
-        let (result, error, error_type) = match &completion {
-            Completion::Succeeded { result, .. } => {
-                (Some(crate::result_column::encode(result)), None, None)
-            }
-            Completion::Failed { error, error_type }
-            | Completion::Detached { error, error_type, .. } => {
-                (None, Some(error.as_str()), Some(error_type.clone()))
-            }
-            Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::Cancelled)),
-        };
+        let (result, error, error_type) = end_columns(&completion);
         let progress = if matches!(completion, Completion::Succeeded { .. }) { 100 } else { -1 };
         let (cost, charge) = match &completion {
             Completion::Succeeded { charge, .. } => (
@@ -563,5 +554,19 @@ impl TaskStore for SqlStore {
             )
             .await?;
         rows.iter().map(|r| Ok((r.opt_text("account")?.unwrap_or_default(), r.int("n")?))).collect()
+    }
+}
+
+/// The `result`, `error` and `error_type` a completion writes.
+fn end_columns(completion: &Completion) -> (Option<String>, Option<&str>, Option<ErrorType>) {
+    match completion {
+        Completion::Succeeded { result, .. } => {
+            (Some(crate::result_column::encode(result)), None, None)
+        }
+        Completion::Failed { error, error_type }
+        | Completion::Detached { error, error_type, .. } => {
+            (None, Some(error.as_str()), Some(error_type.clone()))
+        }
+        Completion::Cancelled => (None, Some(CANCELLED_MESSAGE), Some(ErrorType::Cancelled)),
     }
 }

@@ -66,6 +66,18 @@ async fn an_estimate_quotes_like_create_and_stores_nothing() {
         (body["estimate"]["seconds"].as_f64(), body["estimate"]["amount"].as_f64()),
         (Some(5.0), Some(0.5))
     );
+    // The same body as create: a model alias names Kling 2.1 here too.
+    let r = app
+        .http
+        .post(app.queue_url("/estimate"))
+        .bearer_auth(&app.key)
+        .json(&json!({"model": "kling-2.1", "prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let alias: Value = r.json().await.unwrap();
+    assert_eq!(alias["estimate"], body["estimate"], "{alias}");
     // The same validation as create, the same 422.
     let r = app
         .http
