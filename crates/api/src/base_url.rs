@@ -65,7 +65,7 @@ impl FromRequestParts<AppState> for BaseUrl {
             .filter(|h| plausible_host(h))
             .ok_or(ApiError::BadRequest {
                 detail: "missing or invalid Host header".into(),
-                error_type: "bad_host",
+                code: crate::ErrorCode::BadHost,
             })?;
         Ok(BaseUrl(format!("{scheme}://{host}")))
     }

@@ -7,10 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use vidgate_domain::FieldError;
 
+use crate::ErrorCode;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{detail}")]
-    BadRequest { detail: String, error_type: &'static str },
+    BadRequest { detail: String, code: ErrorCode },
     #[error("{0}")]
     Unauthorized(&'static str),
     /// Authenticated, but the key's role does not allow the route.
@@ -19,13 +21,13 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
-    Conflict { detail: String, error_type: &'static str },
+    Conflict { detail: String, code: ErrorCode },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("invalid request")]
     Validation(Vec<FieldError>),
     #[error("{detail}")]
-    TooManyRequests { detail: String, error_type: &'static str, retry_after: u64 },
+    TooManyRequests { detail: String, code: ErrorCode, retry_after: u64 },
     /// The key's budget cannot cover the request (`error_type: budget_exceeded`).
     #[error("{0}")]
     PaymentRequired(String),
@@ -86,21 +88,21 @@ impl ApiError {
         ApiError::NotFound("request not found".into())
     }
 
-    fn error_type(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { error_type, .. }
-            | ApiError::Conflict { error_type, .. }
-            | ApiError::TooManyRequests { error_type, .. } => error_type,
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::Validation(_) => "validation_error",
-            ApiError::PaymentRequired(_) => "budget_exceeded",
-            ApiError::Gone(_) => "media_deleted",
-            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::TooManyRequests { code, .. } => *code,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::Validation(_) => ErrorCode::ValidationError,
+            ApiError::PaymentRequired(_) => ErrorCode::BudgetExceeded,
+            ApiError::Gone(_) => ErrorCode::MediaDeleted,
+            ApiError::RangeNotSatisfiable { .. } => ErrorCode::RangeNotSatisfiable,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -109,7 +111,7 @@ impl ApiError {
 /// protocol (OpenAI's `/v1`) can render the same error in its own shape.
 #[derive(Debug, Clone)]
 pub struct ErrorView {
-    pub error_type: &'static str,
+    pub code: ErrorCode,
     /// One sentence per problem.
     pub message: String,
     /// Where the first problem is (`["body", "output_config", "duration"]`), for validation.
@@ -135,27 +137,27 @@ impl ApiError {
             ApiError::Internal(_) => ("internal error; see the server log".to_owned(), None),
             other => (other.to_string(), None),
         };
-        ErrorView { error_type: self.error_type(), message, loc }
+        ErrorView { code: self.code(), message, loc }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let error_type = self.error_type();
+        let code = self.code();
         let view = self.view();
         let body = match &self {
             ApiError::Validation(errors) => json!({ "detail": errors }),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                json!({ "detail": "internal error; see the server log", "error_type": error_type })
+                json!({ "detail": "internal error; see the server log", "error_type": code })
             }
-            other => json!({ "detail": other.to_string(), "error_type": error_type }),
+            other => json!({ "detail": other.to_string(), "error_type": code }),
         };
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(view);
         let headers = response.headers_mut();
-        headers.insert("x-fal-error-type", HeaderValue::from_static(error_type));
+        headers.insert("x-fal-error-type", HeaderValue::from_static(code.as_str()));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -169,7 +171,7 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::TooManyRequests { retry_after, .. } = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            metrics::counter!("vidgate_limit_refusals_total", "error_type" => error_type)
+            metrics::counter!("vidgate_limit_refusals_total", "error_type" => code.as_str())
                 .increment(1);
         }
         response

@@ -24,13 +24,13 @@ impl FromRequest<AppState> for JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::BadRequest {
                 detail: "the request body is empty; send a JSON object".into(),
-                error_type: "malformed_json",
+                code: crate::ErrorCode::MalformedJson,
             });
         }
         serde_json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| {
             ApiError::BadRequest {
                 detail: format!("malformed JSON: {e}"),
-                error_type: "malformed_json",
+                code: crate::ErrorCode::MalformedJson,
             }
         })
     }

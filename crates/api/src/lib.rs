@@ -5,6 +5,7 @@
 pub mod auth;
 mod base_url;
 mod error;
+mod error_code;
 mod extract;
 mod handlers;
 pub mod limits;
@@ -23,6 +24,7 @@ mod views;
 
 pub use auth::{generate_key, hash_key};
 pub use error::{ApiError, ErrorView};
+pub use error_code::ErrorCode;
 pub use handlers::content::ServeMode;
 pub use router::{metrics_router, ops_router, router};
 pub use state::{ApiConfig, AppState, MediaServing, OutputLimits, Shared};

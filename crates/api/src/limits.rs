@@ -150,7 +150,11 @@ impl RateLimiter {
                 "too many calls with unknown keys or tokens from this address; retry in {wait} s"
             ),
         };
-        Err(ApiError::TooManyRequests { detail, error_type: "rate_limited", retry_after: wait })
+        Err(ApiError::TooManyRequests {
+            detail,
+            code: crate::ErrorCode::RateLimited,
+            retry_after: wait,
+        })
     }
 }
 

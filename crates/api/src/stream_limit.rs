@@ -27,7 +27,7 @@ impl OpenStreams {
                 detail: format!(
                     "this key has {max} status streams open, the most it may; close one or poll the status route"
                 ),
-                error_type: "too_many_streams",
+                code: crate::ErrorCode::TooManyStreams,
                 retry_after: 5,
             });
         }

@@ -69,7 +69,7 @@ pub async fn tencent_vod(
         Err(PushError::BadBody(m)) => {
             return Err(ApiError::BadRequest {
                 detail: format!("not an upstream event: {m}"),
-                error_type: "bad_event",
+                code: crate::ErrorCode::BadEvent,
             });
         }
     };

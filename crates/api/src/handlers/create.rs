@@ -230,15 +230,15 @@ fn admitted(
             ),
         )),
         InsertOutcome::QueueFull { scope, limit } => {
-            let (whose, error_type) = match scope {
-                LimitScope::Key => ("this key has", "key_queue_full"),
-                LimitScope::Total => ("the gateway has", "queue_full"),
+            let (whose, code) = match scope {
+                LimitScope::Key => ("this key has", crate::ErrorCode::KeyQueueFull),
+                LimitScope::Total => ("the gateway has", crate::ErrorCode::QueueFull),
             };
             Err(ApiError::TooManyRequests {
                 detail: format!(
                     "{whose} {limit} requests waiting in the queue, its limit; retry when some have been dispatched"
                 ),
-                error_type,
+                code,
                 retry_after: QUEUE_FULL_RETRY_SECS,
             })
         }
@@ -247,7 +247,7 @@ fn admitted(
             detail: format!(
                 "session_id was already used by request {task_id} within the last 3 days"
             ),
-            error_type: "session_conflict",
+            code: crate::ErrorCode::SessionConflict,
         }),
     }
 }

@@ -44,7 +44,7 @@ pub async fn not_found() -> Response {
 }
 
 pub async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "method not allowed on this route", "error_type": "method_not_allowed"}))).into_response()
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "method not allowed on this route", "error_type": crate::ErrorCode::MethodNotAllowed}))).into_response()
 }
 
 /// A handler panicked: a bug, never the caller's fault. Logged; the answer says nothing more.
@@ -53,7 +53,7 @@ pub fn panic_response() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(
-            json!({"detail": "internal error; see the server log", "error_type": "internal_error"}),
+            json!({"detail": "internal error; see the server log", "error_type": crate::ErrorCode::InternalError}),
         ),
     )
         .into_response()

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::ErrorView;
+use crate::{ErrorCode, ErrorView};
 
 /// The OpenAI parameter a validation problem is about: the seed's fields the `/v1` create
 /// maps onto are named by the OpenAI field the caller sent.
@@ -33,13 +33,13 @@ pub fn param_of(loc: &[String]) -> Option<String> {
 
 /// OpenAI's status, `type` and `code` for a house error.
 fn classify(status: StatusCode, view: &ErrorView) -> (StatusCode, &'static str, String) {
-    let code = view.error_type.to_owned();
-    match view.error_type {
-        "validation_error" | "malformed_json" => {
+    let code = view.code.as_str().to_owned();
+    match view.code {
+        ErrorCode::ValidationError | ErrorCode::MalformedJson => {
             (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_value".into())
         }
-        "unauthorized" => (status, "invalid_request_error", "invalid_api_key".into()),
-        "budget_exceeded" => {
+        ErrorCode::Unauthorized => (status, "invalid_request_error", "invalid_api_key".into()),
+        ErrorCode::BudgetExceeded => {
             (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", "insufficient_quota".into())
         }
         _ if status == StatusCode::TOO_MANY_REQUESTS => (status, "requests", code),

@@ -39,7 +39,7 @@ pub struct CreateForm {
 }
 
 fn malformed(detail: impl Into<String>) -> ApiError {
-    ApiError::BadRequest { detail: detail.into(), error_type: "malformed_body" }
+    ApiError::BadRequest { detail: detail.into(), code: crate::ErrorCode::MalformedBody }
 }
 
 /// A multipart body that broke off or ran over `MULTIPART_MAX_BYTES`.

@@ -249,7 +249,7 @@ pub async fn create_key(
     let created = match state.store.create_key(record).await {
         Ok(k) => k,
         Err(StoreError::Conflict(m)) => {
-            return Err(ApiError::Conflict { detail: m, error_type: "key_name_taken" });
+            return Err(ApiError::Conflict { detail: m, code: crate::ErrorCode::KeyNameTaken });
         }
         Err(e) => return Err(e.into()),
     };
@@ -309,7 +309,7 @@ pub async fn revoke_key(
     if name == actor.name {
         return Err(ApiError::Conflict {
             detail: "this is the key making the call; revoke it with another admin key".into(),
-            error_type: "cannot_revoke_self",
+            code: crate::ErrorCode::CannotRevokeSelf,
         });
     }
     if !state.store.revoke_key(&name, state.clock.now_ms()).await? {
@@ -426,7 +426,7 @@ pub async fn top_up(
                     "key {name:?} is prepaid and its balance is {balance} credits: an adjustment of {} would take it below zero",
                     body.amount
                 ),
-                error_type: "would_overdraw",
+                code: crate::ErrorCode::WouldOverdraw,
             });
         }
     }
