@@ -162,8 +162,8 @@ pub async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {
         return (StatusCode::NOT_FOUND, "metrics are off in this process\n").into_response();
     };
-    let pool = state.config.pool.clone();
-    match state.store.queue_stats(&pool).await {
+    let pool = state.config.pool;
+    match state.store.queue_stats(pool).await {
         Ok(stats) => {
             let now = state.clock.now_ms();
             for (s, n) in [
@@ -171,20 +171,21 @@ pub async fn render(State(state): State<AppState>) -> Response {
                 ("submitting", stats.submitting),
                 ("running", stats.running),
             ] {
-                metrics::gauge!("vidgate_requests", "pool" => pool.clone(), "state" => s)
+                metrics::gauge!("vidgate_requests", "pool" => pool.as_str(), "state" => s)
                     .set(n as f64);
             }
-            metrics::gauge!("vidgate_queue_depth", "pool" => pool.clone()).set(stats.queued as f64);
+            metrics::gauge!("vidgate_queue_depth", "pool" => pool.as_str())
+                .set(stats.queued as f64);
             let age = stats.oldest_queued_at.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0);
-            metrics::gauge!("vidgate_queue_oldest_age_seconds", "pool" => pool.clone()).set(age);
+            metrics::gauge!("vidgate_queue_oldest_age_seconds", "pool" => pool.as_str()).set(age);
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue statistics"),
     }
-    match state.store.slots_in_use(&pool).await {
+    match state.store.slots_in_use(pool).await {
         Ok(in_use) => {
             for account in state.provider.accounts() {
                 let n = in_use.iter().find(|(a, _)| *a == account.id).map_or(0, |(_, n)| *n);
-                let labels = [("pool", pool.clone()), ("account", account.id.clone())];
+                let labels = [("pool", pool.as_str().to_owned()), ("account", account.id.clone())];
                 metrics::gauge!("vidgate_upstream_slots_in_use", &labels).set(n as f64);
                 metrics::gauge!("vidgate_upstream_slots", &labels).set(account.concurrency as f64);
             }

@@ -22,7 +22,7 @@ pub struct ApiConfig {
     /// Where kept files are and how the content route serves them.
     pub media: MediaServing,
     /// The queue new requests join (the provider's pool).
-    pub pool: String,
+    pub pool: vidgate_domain::Pool,
     /// Where webhooks may point.
     pub egress: vidgate_egress::EgressPolicy,
     /// Per-key and queue limits (defaults; a key may have its own).

@@ -110,6 +110,9 @@ pub struct EmulatorConfig {
     /// Serve `/files/` at most this many bytes per second (0: as fast as possible), so a copy
     /// takes long enough to be interrupted.
     pub file_rate: u64,
+    /// Seconds added to every finished video's `Usage.OutputSeconds`: an upstream that bills
+    /// more than the video it was asked for, so tests can prove a charge stays within its hold.
+    pub extra_billed_seconds: u64,
 }
 
 impl EmulatorConfig {
@@ -131,6 +134,7 @@ impl EmulatorConfig {
             faults: Faults::default(),
             output_padding: 0,
             file_rate: 0,
+            extra_billed_seconds: 0,
         }
     }
 }

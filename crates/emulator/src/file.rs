@@ -24,6 +24,7 @@ pub struct EmulatorFile {
     pub faults: Option<Faults>,
     pub output_padding: Option<u64>,
     pub file_rate: Option<u64>,
+    pub extra_billed_seconds: Option<u64>,
 }
 
 /// The account an emulator started without configuration accepts.
@@ -77,6 +78,7 @@ impl EmulatorFile {
         }
         c.output_padding = self.output_padding.unwrap_or(0);
         c.file_rate = self.file_rate.unwrap_or(0);
+        c.extra_billed_seconds = self.extra_billed_seconds.unwrap_or(0);
         if c.accounts.is_empty() {
             return Err("the emulator needs at least one account".into());
         }

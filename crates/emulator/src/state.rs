@@ -186,7 +186,7 @@ impl Emulator {
                     session_id: t.session_id.clone(),
                     status: t.phase.as_str(),
                     succeeded: video.is_some(),
-                    output_seconds: video.map(|f| f.duration.round() as i64),
+                    output_seconds: video.map(|f| self.billed_seconds(f)),
                 }
             })
             .collect()
@@ -263,6 +263,11 @@ impl Emulator {
         Ok(id)
     }
 
+    /// The `Usage.OutputSeconds` the upstream bills for a finished video.
+    fn billed_seconds(&self, f: &FileMeta) -> i64 {
+        f.duration.round() as i64 + self.config.extra_billed_seconds as i64
+    }
+
     fn file_url(&self, name: &str) -> String {
         format!("{}/files/{name}", self.config.public_url.trim_end_matches('/'))
     }
@@ -297,7 +302,7 @@ impl Emulator {
                     String::new(),
                     String::new(),
                     vec![file],
-                    json!({"OutputSeconds": f.duration.round() as i64, "TotalSeconds": f.duration.round() as i64}),
+                    json!({"OutputSeconds": self.billed_seconds(f), "TotalSeconds": self.billed_seconds(f)}),
                 )
             }
             Some(Outcome::Failure { ext, message }) => {

@@ -13,7 +13,7 @@ pub use setup_error::SetupError;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vidgate_domain::{ErrorType, Millis, RequestId, VideoRequest};
+use vidgate_domain::{ErrorType, Millis, Pool, RequestId, VideoRequest};
 
 pub use output::{StoredFile, UpstreamOutput};
 
@@ -136,7 +136,7 @@ pub enum PushError {
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The queue this provider serves; tasks carry it as their pool.
-    fn pool(&self) -> &str;
+    fn pool(&self) -> Pool;
 
     fn accounts(&self) -> Vec<Account>;
 

@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use vidgate_domain::pricing::{Cost, Credits, Quote};
-use vidgate_domain::{ErrorType, Millis, RequestId, StoredResult, TaskState, Usage, VideoRequest};
+use vidgate_domain::{
+    ErrorType, Millis, Pool, RequestId, StoredResult, TaskState, Usage, VideoRequest,
+};
 
 use crate::phase::{End, Held, Phase};
 
@@ -27,7 +29,7 @@ pub struct NewTask {
     pub id: RequestId,
     pub key_id: String,
     /// Which upstream pool's queue the task waits in (`sandbox`, `tencent`).
-    pub pool: String,
+    pub pool: Pool,
     /// Dispatch order: higher first (see `vidgate_domain::priority::rank`).
     pub rank: i64,
     pub request: VideoRequest,
@@ -56,7 +58,7 @@ impl NewTask {
             seq,
             id: self.id,
             key_id: self.key_id.clone(),
-            pool: self.pool.clone(),
+            pool: self.pool,
             rank: self.rank,
             request: self.request.clone(),
             created_at: self.created_at,
@@ -142,7 +144,7 @@ pub struct TaskRecord {
     pub seq: i64,
     pub id: RequestId,
     pub key_id: String,
-    pub pool: String,
+    pub pool: Pool,
     pub rank: i64,
     pub request: VideoRequest,
     pub created_at: Millis,

@@ -92,7 +92,7 @@ impl TryFrom<TaskRow> for TaskRecord {
             seq: r.seq,
             id: id.parse().map_err(|e| corrupt("id", &e))?,
             key_id: r.key_id,
-            pool: r.pool,
+            pool: r.pool.parse().map_err(|e| corrupt("pool", &e))?,
             rank: r.rank,
             request: VideoRequest::from_stored(&r.request).map_err(|e| corrupt("request", &e))?,
             created_at: r.created_at,

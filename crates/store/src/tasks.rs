@@ -2,7 +2,7 @@
 //! transitions and the reaper's sweeps.
 
 use async_trait::async_trait;
-use vidgate_domain::{Millis, RequestId, TaskState};
+use vidgate_domain::{Millis, Pool, RequestId, TaskState};
 
 use crate::Result;
 use crate::claimed::{Claimed, FollowClaim, PollClaim, SubmitClaim};
@@ -80,7 +80,7 @@ pub trait TaskStore: Send + Sync {
     /// claimable, or every account is full.
     async fn claim_next_queued(
         &self,
-        pool: &str,
+        pool: Pool,
         slots: &[Slot],
         owner: &str,
         now: Millis,
@@ -111,7 +111,7 @@ pub trait TaskStore: Send + Sync {
     /// Claims a running task of `pool` that is due for a poll.
     async fn claim_next_poll(
         &self,
-        pool: &str,
+        pool: Pool,
         owner: &str,
         now: Millis,
         lease_until: Millis,
@@ -120,7 +120,7 @@ pub trait TaskStore: Send + Sync {
     /// Claims a detached job (`Completion::Detached`) that is due to be asked about again.
     async fn claim_next_reconcile(
         &self,
-        pool: &str,
+        pool: Pool,
         owner: &str,
         now: Millis,
         lease_until: Millis,
@@ -201,11 +201,11 @@ pub trait TaskStore: Send + Sync {
 
     /// Tasks of `pool` holding an upstream slot (with the upstream, or detached and followed),
     /// per account (for metrics and tests).
-    async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>>;
+    async fn slots_in_use(&self, pool: Pool) -> Result<Vec<(String, i64)>>;
 
     /// How many of `pool`'s tasks are in each active state, and when the oldest queued one
     /// arrived (for metrics; cheap however long the queue).
-    async fn queue_stats(&self, pool: &str) -> Result<QueueStats>;
+    async fn queue_stats(&self, pool: Pool) -> Result<QueueStats>;
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

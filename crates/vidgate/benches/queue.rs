@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vidgate_domain::Pool;
 
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
@@ -174,7 +175,13 @@ async fn claims_per_second(store: Arc<dyn Store>, workers: usize, claims: usize)
             for _ in 0..per {
                 let now = SystemClock.now_ms();
                 let task = store
-                    .claim_next_queued("sandbox", &slots, &format!("bench-{w}"), now, now + 60_000)
+                    .claim_next_queued(
+                        Pool::Sandbox,
+                        &slots,
+                        &format!("bench-{w}"),
+                        now,
+                        now + 60_000,
+                    )
                     .await
                     .unwrap()
                     .expect("seeded enough");

@@ -173,7 +173,7 @@ fn api_config(
             url_ttl: config.media.url_ttl,
             retention: config.media.retention,
         },
-        pool: provider.pool().to_owned(),
+        pool: provider.pool(),
         egress: config.egress.allow.clone(),
         limits: config.limits.api(),
         body_read_timeout: config.server.body_read_timeout,

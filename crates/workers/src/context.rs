@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use vidgate_domain::{Clock, RetryPolicy};
+use vidgate_domain::{Clock, Pool, RetryPolicy};
 use vidgate_providers::{PollJob, Provider, SubmitJob};
 use vidgate_store::{Changes, Lease, Slot, Store, TaskRecord, UpstreamJob};
 
@@ -40,7 +40,7 @@ impl WorkerContext {
             .collect()
     }
 
-    pub fn pool(&self) -> &str {
+    pub fn pool(&self) -> Pool {
         self.provider.pool()
     }
 

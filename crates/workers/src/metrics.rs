@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
+use vidgate_domain::Pool;
 use vidgate_providers::ProviderError;
 
 /// One provider call (`submit`, `poll`): counted and timed by outcome code.
 pub fn provider_call<T>(
-    pool: &str,
+    pool: Pool,
     action: &'static str,
     result: &Result<T, ProviderError>,
     started: Instant,
@@ -17,15 +18,16 @@ pub fn provider_call<T>(
         Ok(_) => "ok".to_owned(),
         Err(e) => e.code.clone(),
     };
-    let labels = [("provider", pool.to_owned()), ("action", action.to_owned()), ("code", code)];
+    let labels =
+        [("provider", pool.as_str().to_owned()), ("action", action.to_owned()), ("code", code)];
     metrics::counter!("vidgate_provider_calls_total", &labels).increment(1);
     metrics::histogram!("vidgate_provider_call_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
 }
 
 /// A request reached a terminal state through this process.
-pub fn finished(pool: &str, outcome: &'static str) {
-    metrics::counter!("vidgate_requests_finished_total", "pool" => pool.to_owned(), "outcome" => outcome)
+pub fn finished(pool: Pool, outcome: &'static str) {
+    metrics::counter!("vidgate_requests_finished_total", "pool" => pool.as_str(), "outcome" => outcome)
         .increment(1);
 }
 

@@ -182,7 +182,7 @@ fn new_task(state: &AppState, call: CreateCall<'_>) -> Result<NewTask, ApiError>
     Ok(NewTask {
         id: RequestId::new(),
         key_id: key.id.clone(),
-        pool: state.config.pool.clone(),
+        pool: state.config.pool,
         rank: rank(lane, request.tasks_priority()),
         session: request
             .session_id()
@@ -213,7 +213,7 @@ fn admitted(
         InsertOutcome::Inserted { task: t, position } => {
             tracing::Span::current().record("request_id", tracing::field::display(t.id));
             tracing::info!(pool = %t.pool, rank = t.rank, model = %t.request.model_name(), "accepted and queued");
-            metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.clone())
+            metrics::counter!("vidgate_requests_created_total", "pool" => t.pool.as_str())
                 .increment(1);
             Ok((t, position))
         }

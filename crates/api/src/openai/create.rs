@@ -129,7 +129,7 @@ pub async fn keep_upload(
     key: &KeyRecord,
     upload: Upload,
 ) -> Result<(RequestId, String), ApiError> {
-    if state.config.pool != "sandbox" {
+    if !state.config.pool.resolves_own_files() {
         return Err(invalid(
             "input_reference",
             "this gateway's provider takes reference images by URL: send input_reference as {\"image_url\": \"https://…\"}",

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vidgate_domain::{Clock, ErrorType, FileRef, OutputFile, RequestId, Variant};
+use vidgate_domain::{Clock, ErrorType, FileRef, OutputFile, Pool, RequestId, Variant};
 use vidgate_media::{MediaStore, ObjectKey};
 
 use crate::{
@@ -200,8 +200,8 @@ impl SandboxProvider {
 
 #[async_trait]
 impl Provider for SandboxProvider {
-    fn pool(&self) -> &str {
-        "sandbox"
+    fn pool(&self) -> Pool {
+        Pool::Sandbox
     }
 
     fn accounts(&self) -> Vec<Account> {

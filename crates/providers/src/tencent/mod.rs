@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use vidgate_domain::{Clock, RequestId};
+use vidgate_domain::{Clock, Pool, RequestId};
 
 pub use account::{DEFAULT_ENDPOINT, EventMode, TencentAccount, TencentConfig};
 use client::{ApiClient, CallError};
@@ -145,8 +145,8 @@ impl TencentProvider {
 
 #[async_trait]
 impl Provider for TencentProvider {
-    fn pool(&self) -> &str {
-        "tencent"
+    fn pool(&self) -> Pool {
+        Pool::Tencent
     }
 
     fn accounts(&self) -> Vec<Account> {

@@ -2,6 +2,7 @@
 //! whichever transition ends a task, budgets that hold under concurrency, and a ledger a
 //! balance can be recomputed from.
 
+use vidgate_domain::Pool;
 use vidgate_domain::pricing::{Cost, CostBasis, Credits, Quote};
 use vidgate_domain::{ErrorType, Usage};
 
@@ -84,8 +85,11 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     top_up(store, "acc", 10.0).await;
     // Succeeds: held 1, charged 0.6 for 3 s.
     let a = insert(store, priced("acc", T0, 1.0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, a.id);
     assert!(
         store
@@ -109,7 +113,7 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     // Failed by a worker: released.
     let e = insert(store, priced("acc", T0 + 4, 0.5)).await;
     let c = store
-        .claim_next_queued("sandbox", &slots(), "w", T0 + 12, T0 + HOUR)
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0 + 12, T0 + HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -234,7 +238,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
             }
             3 => {
                 if let Some(c) = store
-                    .claim_next_queued("sandbox", &slots(), "w", now, now + HOUR)
+                    .claim_next_queued(Pool::Sandbox, &slots(), "w", now, now + HOUR)
                     .await
                     .unwrap()
                 {
@@ -248,7 +252,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
             }
             4 => {
                 if let Some(c) = store
-                    .claim_next_queued("sandbox", &slots(), "w", now, now + HOUR)
+                    .claim_next_queued(Pool::Sandbox, &slots(), "w", now, now + HOUR)
                     .await
                     .unwrap()
                 {
@@ -307,7 +311,7 @@ pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(stor
     let g2 = insert(store, new_task("greedy", 10, T0 + 1)).await;
     let other = insert(store, new_task("other", 0, T0 + 2)).await;
     let slots = slots();
-    let claim = || store.claim_next_queued("sandbox", &slots, "w", T0 + 5, T0 + HOUR);
+    let claim = || store.claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 5, T0 + HOUR);
     let first = claim().await.unwrap().unwrap();
     assert_eq!(first.id, g1.id);
     assert_eq!(claim().await.unwrap().map(|t| t.id), Some(other.id), "greedy is at its limit");
@@ -322,8 +326,11 @@ pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(stor
 /// Runs a priced request of `key` (deadline at `T0 + 10`) up to the upstream as `up`.
 async fn sent(store: &dyn Store, key: &str, up: &str) -> crate::TaskRecord {
     let t = insert(store, NewTask { deadline_at: T0 + 10, ..priced(key, T0, 1.0) }).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, t.id);
     store.mark_running(c.lease(), up, T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
     t
@@ -361,13 +368,15 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         store.insert_task(priced("late", T0 + 12, 0.5)).await.unwrap(),
         InsertOutcome::BudgetExceeded(_)
     ));
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 3)]);
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".to_owned(), 3)]);
     // Only the follower takes them, one lease at a time.
-    assert!(store.claim_next_poll("sandbox", "w", T0 + 11, T0 + HOUR).await.unwrap().is_none());
-    let r = store.claim_next_reconcile("sandbox", "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
+    assert!(store.claim_next_poll(Pool::Sandbox, "w", T0 + 11, T0 + HOUR).await.unwrap().is_none());
+    let r =
+        store.claim_next_reconcile(Pool::Sandbox, "w", T0 + 11, T0 + 20).await.unwrap().unwrap();
     assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
     let mut followed = vec![r.id];
-    while let Some(r) = store.claim_next_reconcile("sandbox", "w", T0 + 12, T0 + 20).await.unwrap()
+    while let Some(r) =
+        store.claim_next_reconcile(Pool::Sandbox, "w", T0 + 12, T0 + 20).await.unwrap()
     {
         assert!(store.defer_reconcile(r.lease(), T0 + 100, T0 + 12).await.unwrap());
         followed.push(r.id);
@@ -377,7 +386,7 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     // b: the upstream failed it: released. c: nothing learnt: settled at the hold.
     let mut by_id = std::collections::HashMap::new();
     while let Some(r) =
-        store.claim_next_reconcile("sandbox", "w", T0 + 100, T0 + 200).await.unwrap()
+        store.claim_next_reconcile(Pool::Sandbox, "w", T0 + 100, T0 + 200).await.unwrap()
     {
         by_id.insert(r.id, r);
     }
@@ -388,7 +397,7 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     assert!(!store.end_reconcile(end(a.id), charged, T0 + 102, log()).await.unwrap(), "once");
     assert!(store.end_reconcile(end(b.id), FollowEnd::NoJob, T0 + 101, log()).await.unwrap());
     assert!(store.defer_reconcile(end(c.id), T0 + 2 * HOUR, T0 + 101).await.unwrap());
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".to_owned(), 1)]);
     let report = store.reap(T0 + 12 + HOUR, limits).await.unwrap();
     assert_eq!(report.settled_at_hold, 1);
     let settled = store.get_task_any(c.id).await.unwrap().unwrap();
@@ -399,7 +408,7 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         "its charge says so"
     );
     assert_eq!(settled.following_until(), None);
-    assert!(store.slots_in_use("sandbox").await.unwrap().is_empty());
+    assert!(store.slots_in_use(Pool::Sandbox).await.unwrap().is_empty());
     let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, a.id),
@@ -440,7 +449,8 @@ pub async fn a_detached_submit_is_given_its_job_when_it_turns_up(store: &dyn Sto
     key(store, "lost", KeyBudget::default()).await;
     let limits = ReapLimits { max_step_attempts: 1, reconcile_for: HOUR, ..ReapLimits::default() };
     let t = insert(store, priced("lost", T0, 1.0)).await;
-    let c = store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + 10).await.unwrap().unwrap();
+    let c =
+        store.claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + 10).await.unwrap().unwrap();
     assert_eq!(c.id, t.id);
     // Its lease runs out mid-submit, once more than the step may crash.
     assert_eq!(store.reap(T0 + 11, limits).await.unwrap().crashed, 1);
@@ -453,7 +463,8 @@ pub async fn a_detached_submit_is_given_its_job_when_it_turns_up(store: &dyn Sto
     assert!(!store.attach_upstream(t.id, "up-other", T0 + 13).await.unwrap(), "named once");
     let other = insert(store, priced("lost", T0, 1.0)).await;
     assert!(!store.attach_upstream(other.id, "up-x", T0 + 13).await.unwrap(), "not followed");
-    let f = store.claim_next_reconcile("sandbox", "f", T0 + 14, T0 + 20).await.unwrap().unwrap();
+    let f =
+        store.claim_next_reconcile(Pool::Sandbox, "f", T0 + 14, T0 + 20).await.unwrap().unwrap();
     assert_eq!((f.id, f.upstream_task_id()), (t.id, Some("up-late")));
     let rows = store.ledger(Some("lost"), 0, 10).await.unwrap();
     assert_eq!(kinds(&rows, t.id), vec![("hold".into(), credits(-1.0))], "still held");
@@ -465,8 +476,11 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
     key(store, "over", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store, "over", 1.0).await;
     let t = insert(store, priced("over", T0, 1.0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, t.id);
     // Worth 1.6 at the quoted price (8 s of a 5 s quote): charged 1.0, 0.6 over.
     let q = quote(1.0);
@@ -499,13 +513,16 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
     key(store, "cxl", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store, "cxl", 2.0).await;
     let t = insert(store, priced("cxl", T0, 1.0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     store.mark_running(c.lease(), "up-1", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
     assert_eq!(store.cancel_task("cxl", t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
     let q = insert(store, priced("cxl", T0 + 2, 1.0)).await;
     assert_eq!(store.cancel_task("cxl", q.id, T0 + 3).await.unwrap(), CancelOutcome::Cancelled);
-    let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(p.cancel_requested);
     let log = LogEntry::info(T0 + 6, "ok");
     assert!(store.complete(p.lease(), success(0.8, 4.0), T0 + 6, log).await.unwrap());
@@ -521,6 +538,37 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
     let done = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(done.state(), vidgate_domain::TaskState::Succeeded, "delivered");
     assert_eq!(store.balance("cxl", T0 + 7).await.unwrap().unwrap().balance, credits(1.2));
+}
+
+/// A cancel after dispatch that the upstream then fails is released like any upstream
+/// failure: the customer pays nothing, its slot is freed, the balance comes back whole.
+pub async fn a_cancel_after_dispatch_is_released_when_the_upstream_fails_it(store: &dyn Store) {
+    key(store, "cxf", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "cxf", 1.0).await;
+    let t = insert(store, priced("cxf", T0, 1.0)).await;
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    store.mark_running(c.lease(), "up-f", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
+    assert_eq!(store.cancel_task("cxf", t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(store.balance("cxf", T0 + 2).await.unwrap().unwrap().balance, Credits::ZERO);
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".into(), 1)]);
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
+    assert!(p.cancel_requested);
+    let failed = Completion::Failed { error: "no".into(), error_type: ErrorType::upstream("X") };
+    assert!(store.complete(p.lease(), failed, T0 + 6, LogEntry::info(T0, "no")).await.unwrap());
+    let rows = store.ledger(Some("cxf"), 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&rows, t.id),
+        vec![("hold".into(), credits(-1.0)), ("release".into(), credits(1.0))]
+    );
+    let done = store.get_task_any(t.id).await.unwrap().unwrap();
+    assert_eq!(done.state(), vidgate_domain::TaskState::Failed);
+    assert!(store.slots_in_use(Pool::Sandbox).await.unwrap().iter().all(|(_, n)| *n == 0));
+    let balance = store.balance("cxf", T0 + 7).await.unwrap().unwrap();
+    assert_eq!((balance.balance, balance.spent_total), (credits(1.0), Credits::ZERO));
 }
 
 /// No path takes a prepaid balance below zero, an administrator's adjustment included.

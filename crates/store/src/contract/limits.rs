@@ -2,6 +2,7 @@
 //! SQLite commits as a group).
 
 use futures::future::join_all;
+use vidgate_domain::Pool;
 
 use super::{HOUR, T0, insert, new_task};
 use crate::{
@@ -50,7 +51,7 @@ pub async fn queue_limits_refuse_inserts_past_them_and_free_up_as_tasks_leave(st
     );
     insert(store, limited("k1", T0 + 8, Some(3), None)).await;
     let slots = [Slot { account: "a".into(), limit: 5 }];
-    store.claim_next_queued("sandbox", &slots, "w", T0 + 9, T0 + HOUR).await.unwrap().unwrap();
+    store.claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 9, T0 + HOUR).await.unwrap().unwrap();
     insert(store, limited("k1", T0 + 10, Some(3), None)).await;
 
     // The whole queue: 4 queued now (3 of k1, 1 of k2).

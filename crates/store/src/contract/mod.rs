@@ -25,6 +25,7 @@ pub use stats::*;
 pub use webhooks::*;
 
 use serde_json::json;
+use vidgate_domain::Pool;
 use vidgate_domain::{
     FileRef, Millis, OutputFile, ParseOptions, RequestId, StoredResult, Variant, VideoRequest,
     parse_create_request,
@@ -93,6 +94,7 @@ macro_rules! store_contract_tests {
             a_charge_above_the_hold_is_capped_and_the_excess_recorded,
             a_detached_submit_is_given_its_job_when_it_turns_up,
             a_cancel_after_dispatch_is_charged_when_the_job_succeeds,
+            a_cancel_after_dispatch_is_released_when_the_upstream_fails_it,
             an_adjustment_cannot_overdraw_a_prepaid_balance,
             media_rows_replace_on_recopy_expire_in_order_and_delete_once,
         );
@@ -151,7 +153,7 @@ pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {
     NewTask {
         id: RequestId::new(),
         key_id: key.into(),
-        pool: "sandbox".into(),
+        pool: Pool::Sandbox,
         rank,
         request: request("a red fox"),
         created_at: at,

@@ -5,13 +5,14 @@
 use super::queue::slots;
 use super::{HOUR, T0, insert, new_task};
 use crate::{LogEntry, ReapLimits, Slot, Store};
+use vidgate_domain::Pool;
 
 pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn Store) {
     let a = insert(store, new_task("k", 0, T0)).await;
     let b = insert(store, new_task("other-key", 0, T0 + 1)).await;
     let c = insert(store, new_task("k", 5, T0 + 2)).await;
     let mut elsewhere = new_task("k", 9, T0 + 3);
-    elsewhere.pool = "tencent".into();
+    elsewhere.pool = Pool::Tencent;
     let elsewhere = insert(store, elsewhere).await;
     let pos = |t| async move {
         let task = store.get_task_any(t).await.expect("read a task").expect("an inserted task");
@@ -23,7 +24,7 @@ pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn
     assert_eq!(pos(elsewhere.id).await, 0, "another pool's queue is separate");
     store.cancel_task("k", a.id, T0 + 5).await.expect("cancel a queued task");
     assert_eq!(pos(b.id).await, 1);
-    let claim = store.claim_next_queued("sandbox", &slots(1), "w", T0 + 6, T0 + HOUR).await;
+    let claim = store.claim_next_queued(Pool::Sandbox, &slots(1), "w", T0 + 6, T0 + HOUR).await;
     claim.expect("claim").expect("a queued task and a free slot");
     assert_eq!(pos(b.id).await, 0);
 }
@@ -69,7 +70,7 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         let mut claimed = Vec::new();
         for _ in 0..40 {
             let c = store
-                .claim_next_queued("sandbox", &many, "w", T0 + 10_000, T0 + 10 * HOUR)
+                .claim_next_queued(Pool::Sandbox, &many, "w", T0 + 10_000, T0 + 10 * HOUR)
                 .await
                 .expect("claim")
                 .expect("the queue holds more than it dispatches");

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use vidgate_domain::Pool;
 
 use vidgate_domain::{ErrorType, Millis, TaskState};
 
@@ -20,7 +21,7 @@ pub async fn dispatch_order_is_rank_then_arrival(store: &dyn Store) {
     let lane_low = insert(store, new_task("k", -100, T0 + 4)).await;
     let mut order = Vec::new();
     while let Some(t) =
-        store.claim_next_queued("sandbox", &slots(100), "w", T0 + 10, T0 + HOUR).await.unwrap()
+        store.claim_next_queued(Pool::Sandbox, &slots(100), "w", T0 + 10, T0 + HOUR).await.unwrap()
     {
         assert_eq!(t.state(), TaskState::Submitting);
         order.push(t.id);
@@ -35,13 +36,13 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
     let two = vec![Slot { account: "a".into(), limit: 2 }, Slot { account: "b".into(), limit: 1 }];
     let mut accounts = Vec::new();
     while let Some(t) =
-        store.claim_next_queued("sandbox", &two, "w", T0 + 10, T0 + HOUR).await.unwrap()
+        store.claim_next_queued(Pool::Sandbox, &two, "w", T0 + 10, T0 + HOUR).await.unwrap()
     {
         accounts.push(t.account.clone().unwrap());
     }
     assert_eq!(accounts, vec!["a", "a", "b"]);
     assert_eq!(
-        store.slots_in_use("sandbox").await.unwrap(),
+        store.slots_in_use(Pool::Sandbox).await.unwrap(),
         vec![("a".into(), 2), ("b".into(), 1)]
     );
     // Finishing one frees its slot for the next queued task.
@@ -68,11 +69,18 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
             .await
             .unwrap()
     );
-    let next =
-        store.claim_next_queued("sandbox", &two, "w", T0 + 12, T0 + HOUR).await.unwrap().unwrap();
+    let next = store
+        .claim_next_queued(Pool::Sandbox, &two, "w", T0 + 12, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(next.account, done.account);
     assert!(
-        store.claim_next_queued("sandbox", &two, "w", T0 + 12, T0 + HOUR).await.unwrap().is_none()
+        store
+            .claim_next_queued(Pool::Sandbox, &two, "w", T0 + 12, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -96,7 +104,7 @@ async fn futures_like_join(store: &dyn Store, limit: i64) -> Vec<vidgate_domain:
         handles.push(async move {
             let mut mine = Vec::new();
             while let Some(t) = store
-                .claim_next_queued("sandbox", &slots, &format!("w{w}"), T0 + 100, T0 + HOUR)
+                .claim_next_queued(Pool::Sandbox, &slots, &format!("w{w}"), T0 + 100, T0 + HOUR)
                 .await
                 .unwrap()
             {
@@ -115,15 +123,18 @@ async fn futures_like_join(store: &dyn Store, limit: i64) -> Vec<vidgate_domain:
 
 pub async fn a_stale_lease_cannot_overwrite_a_newer_attempt(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let first =
-        store.claim_next_queued("sandbox", &slots(1), "w1", T0, T0 + 1000).await.unwrap().unwrap();
+    let first = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w1", T0, T0 + 1000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.fence, 1);
     assert_eq!(first.submit_attempts, 1);
     // w1 stalls past its lease; the reaper puts the task back and w2 claims it.
     let report = store.reap(T0 + 1001, ReapLimits::default()).await.unwrap();
     assert_eq!(report.requeued, 1);
     let second = store
-        .claim_next_queued("sandbox", &slots(1), "w2", T0 + 1002, T0 + 5000)
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w2", T0 + 1002, T0 + 5000)
         .await
         .unwrap()
         .unwrap();
@@ -162,20 +173,24 @@ pub async fn a_task_back_in_the_queue_goes_to_the_account_of_its_attempt(store: 
     let t = insert(store, new_task("k", 0, T0)).await;
     let a = vec![Slot { account: "a".into(), limit: 5 }];
     let b = vec![Slot { account: "b".into(), limit: 5 }];
-    let c = store.claim_next_queued("sandbox", &a, "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store.claim_next_queued(Pool::Sandbox, &a, "w", T0, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.requeue(c.lease(), T0, T0 + 1, LogEntry::warn(T0, "lost")).await.unwrap());
     assert!(
-        store.claim_next_queued("sandbox", &b, "w", T0 + 2, T0 + HOUR).await.unwrap().is_none()
+        store.claim_next_queued(Pool::Sandbox, &b, "w", T0 + 2, T0 + HOUR).await.unwrap().is_none()
     );
     let both = [b, a].concat();
-    let again = store.claim_next_queued("sandbox", &both, "w", T0 + 3, T0 + HOUR).await.unwrap();
+    let again =
+        store.claim_next_queued(Pool::Sandbox, &both, "w", T0 + 3, T0 + HOUR).await.unwrap();
     assert_eq!(again.map(|c| (c.id, c.account.clone())), Some((t.id, Some("a".to_owned()))));
 }
 
 pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         store.requeue(c.lease(), T0 + 5000, T0 + 1, LogEntry::warn(T0 + 1, "busy")).await.unwrap()
     );
@@ -184,13 +199,13 @@ pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
     assert_eq!(back.account.as_deref(), Some("acct"), "where the attempt went stays known");
     assert!(
         store
-            .claim_next_queued("sandbox", &slots(1), "w", T0 + 4999, T0 + HOUR)
+            .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0 + 4999, T0 + HOUR)
             .await
             .unwrap()
             .is_none()
     );
     let again = store
-        .claim_next_queued("sandbox", &slots(1), "w", T0 + 5000, T0 + HOUR)
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0 + 5000, T0 + HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -201,27 +216,30 @@ pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
 pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
     assert!(
-        store.claim_next_poll("sandbox", "p", T0, T0 + 100).await.unwrap().is_none(),
+        store.claim_next_poll(Pool::Sandbox, "p", T0, T0 + 100).await.unwrap().is_none(),
         "queued is not pollable"
     );
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .mark_running(c.lease(), "up", T0 + 500, T0 + 1, LogEntry::info(T0 + 1, "sent"))
         .await
         .unwrap();
     assert!(
-        store.claim_next_poll("sandbox", "p", T0 + 499, T0 + 600).await.unwrap().is_none(),
+        store.claim_next_poll(Pool::Sandbox, "p", T0 + 499, T0 + 600).await.unwrap().is_none(),
         "not due yet"
     );
     assert!(
-        store.claim_next_poll("tencent", "p", T0 + 500, T0 + 600).await.unwrap().is_none(),
+        store.claim_next_poll(Pool::Tencent, "p", T0 + 500, T0 + 600).await.unwrap().is_none(),
         "other pool"
     );
-    let p = store.claim_next_poll("sandbox", "p", T0 + 500, T0 + 600).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 500, T0 + 600).await.unwrap().unwrap();
     assert_eq!(p.id, t.id);
     assert!(
-        store.claim_next_poll("sandbox", "p2", T0 + 550, T0 + 650).await.unwrap().is_none(),
+        store.claim_next_poll(Pool::Sandbox, "p2", T0 + 550, T0 + 650).await.unwrap().is_none(),
         "leased"
     );
     assert!(
@@ -243,7 +261,8 @@ pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store)
         !store.record_poll(p.lease(), 90, T0 + 1000, T0 + 561, None).await.unwrap(),
         "lease already released"
     );
-    let p2 = store.claim_next_poll("sandbox", "p", T0 + 1000, T0 + 1100).await.unwrap().unwrap();
+    let p2 =
+        store.claim_next_poll(Pool::Sandbox, "p", T0 + 1000, T0 + 1100).await.unwrap().unwrap();
     assert!(store.record_poll(p2.lease(), 10, T0 + 2000, T0 + 1001, None).await.unwrap());
     assert_eq!(
         store.get_task_any(t.id).await.unwrap().unwrap().progress,
@@ -254,8 +273,11 @@ pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store)
 
 pub async fn completion_is_fenced_and_final(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     let result = result();
     assert!(
         store
@@ -289,7 +311,7 @@ pub async fn completion_is_fenced_and_final(store: &dyn Store) {
     assert_eq!(done.finished_at(), Some(T0 + 9));
     assert_eq!(done.error(), None);
     assert!(
-        store.slots_in_use("sandbox").await.unwrap().is_empty(),
+        store.slots_in_use(Pool::Sandbox).await.unwrap().is_empty(),
         "a finished task frees its slot"
     );
 }
@@ -298,12 +320,12 @@ pub async fn the_reaper_requeues_expired_submits_and_releases_polls(store: &dyn 
     let a = insert(store, new_task("k", 0, T0)).await;
     let b = insert(store, new_task("k", 0, T0 + 1)).await;
     let ca = store
-        .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + 100)
+        .claim_next_queued(Pool::Sandbox, &slots(5), "w", T0 + 1, T0 + 100)
         .await
         .unwrap()
         .unwrap();
     let cb = store
-        .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + 10_000)
+        .claim_next_queued(Pool::Sandbox, &slots(5), "w", T0 + 1, T0 + 10_000)
         .await
         .unwrap()
         .unwrap();
@@ -312,7 +334,7 @@ pub async fn the_reaper_requeues_expired_submits_and_releases_polls(store: &dyn 
         .mark_running(cb.lease(), "up-b", T0, T0 + 1, LogEntry::info(T0 + 1, "sent"))
         .await
         .unwrap();
-    let pb = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + 200).await.unwrap().unwrap();
+    let pb = store.claim_next_poll(Pool::Sandbox, "p", T0 + 2, T0 + 200).await.unwrap().unwrap();
     assert!(
         store.reap(T0 + 99, ReapLimits::default()).await.unwrap().is_empty(),
         "nothing has expired yet"
@@ -338,7 +360,7 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     let queued = insert(store, new_task("k", 0, T0)).await;
     let running = insert(store, new_task("k", 0, T0)).await;
     let c = store
-        .claim_next_queued("sandbox", &slots(1), "w", T0, T0 + 48 * HOUR)
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + 48 * HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -357,12 +379,12 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     assert_eq!(followed.following_until(), Some(T0 + 48 * HOUR));
     let never_sent = store.get_task_any(running.id).await.unwrap().unwrap();
     assert_eq!(never_sent.following_until(), None);
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".to_owned(), 1)]);
     // A submit in flight at its deadline is left to finish; its answer decides.
     let sending =
         insert(store, NewTask { deadline_at: T0 + 25 * HOUR, ..new_task("k", 0, T0) }).await;
     let c = store
-        .claim_next_queued("sandbox", &slots(5), "w", T0 + 25 * HOUR - 1, T0 + 26 * HOUR)
+        .claim_next_queued(Pool::Sandbox, &slots(5), "w", T0 + 25 * HOUR - 1, T0 + 26 * HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -377,7 +399,7 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
     let late = insert(store, NewTask { deadline_at: T0 + 30 * HOUR, ..new_task("k", 0, T0) }).await;
     assert!(
         store
-            .claim_next_queued("sandbox", &slots(5), "w", T0 + 30 * HOUR, T0 + 31 * HOUR)
+            .claim_next_queued(Pool::Sandbox, &slots(5), "w", T0 + 30 * HOUR, T0 + 31 * HOUR)
             .await
             .unwrap()
             .is_none(),
@@ -388,8 +410,11 @@ pub async fn the_reaper_fails_tasks_past_their_deadline(store: &dyn Store) {
 
 pub async fn heartbeats_extend_only_a_lease_still_held(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + 100).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + 100)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.extend_lease(c.lease(), T0 + 1000).await.unwrap());
     assert!(
         store.reap(T0 + 500, ReapLimits::default()).await.unwrap().is_empty(),
@@ -410,7 +435,7 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
     let b = insert(store, new_task("k", 0, T0)).await;
     for (t, up) in [(&a, "up-a"), (&b, "up-b")] {
         let c = store
-            .claim_next_queued("sandbox", &slots(5), "w", T0 + 1, T0 + HOUR)
+            .claim_next_queued(Pool::Sandbox, &slots(5), "w", T0 + 1, T0 + HOUR)
             .await
             .unwrap()
             .unwrap();
@@ -436,25 +461,28 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
 
 pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .mark_running(c.lease(), "up-1", T0 + 1, T0 + 1, LogEntry::info(T0, "sent"))
         .await
         .unwrap();
     // A poll is in flight when the event arrives; the poll then asks for its next turn late.
-    let p = store.claim_next_poll("sandbox", "p", T0 + 2, T0 + HOUR).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 2, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.make_due(Some(t.id), "up-1", T0 + 3, 0).await.unwrap());
     assert!(store.record_poll(p.lease(), 10, T0 + 30_000, T0 + 4, None).await.unwrap());
     let after = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(after.next_poll_at(), Some(T0 + 3), "the event's poll happens at once");
     // The next poll, with no event meanwhile, keeps its own schedule.
-    let p = store.claim_next_poll("sandbox", "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 20, T0 + 30_000, T0 + 6, None).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 30_000));
     // An event that came before the poll was claimed is consumed by that poll.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 7, 0).await.unwrap());
-    let p = store.claim_next_poll("sandbox", "p", T0 + 8, T0 + HOUR).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 8, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 30, T0 + 40_000, T0 + 9, None).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 40_000));
 }
@@ -464,8 +492,11 @@ pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
 pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &dyn Store) {
     const GAP: Millis = 2_000;
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", T0, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .mark_running(c.lease(), "up-1", T0 + 5, T0 + 1, LogEntry::info(T0, "sent"))
         .await
@@ -473,7 +504,7 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
     // Never polled: an event makes it due at once.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 2, GAP).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 2));
-    let p = store.claim_next_poll("sandbox", "p", T0 + 10, T0 + HOUR).await.unwrap().unwrap();
+    let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 10, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.record_poll(p.lease(), 5, T0 + 60_000, T0 + 11, None).await.unwrap());
     // The first makes it due at the gap's end; the rest would change nothing and write nothing.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 12, GAP).await.unwrap());
@@ -484,12 +515,13 @@ pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &d
     assert_eq!(due, Some(T0 + 10 + GAP), "no sooner than the gap after the last poll");
     assert!(
         store
-            .claim_next_poll("sandbox", "p", T0 + 10 + GAP - 1, T0 + HOUR)
+            .claim_next_poll(Pool::Sandbox, "p", T0 + 10 + GAP - 1, T0 + HOUR)
             .await
             .unwrap()
             .is_none()
     );
-    let p = store.claim_next_poll("sandbox", "q", T0 + 10 + GAP, T0 + HOUR).await.unwrap().unwrap();
+    let p =
+        store.claim_next_poll(Pool::Sandbox, "q", T0 + 10 + GAP, T0 + HOUR).await.unwrap().unwrap();
     // Events during that poll: the next one still waits for the gap.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 10 + GAP + 1, GAP).await.unwrap());
     assert!(store.record_poll(p.lease(), 6, T0 + 60_000, T0 + 10 + GAP + 2, None).await.unwrap());
@@ -508,7 +540,7 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
     // Two crashes mid-submit: back in the queue each time.
     for round in 1..=2 {
         let c = store
-            .claim_next_queued("sandbox", &slots(1), "w", now, now + 100)
+            .claim_next_queued(Pool::Sandbox, &slots(1), "w", now, now + 100)
             .await
             .unwrap()
             .unwrap();
@@ -518,17 +550,20 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
         assert_eq!((report.requeued, report.crashed), (1, 0), "round {round}");
     }
     // A finished step resets the count: the submit works, then polls crash twice.
-    let c =
-        store.claim_next_queued("sandbox", &slots(1), "w", now, now + 100).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots(1), "w", now, now + 100)
+        .await
+        .unwrap()
+        .unwrap();
     store.mark_running(c.lease(), "up-1", now, now, LogEntry::info(now, "sent")).await.unwrap();
     for round in 1..=2 {
-        store.claim_next_poll("sandbox", "p", now, now + 100).await.unwrap().unwrap();
+        store.claim_next_poll(Pool::Sandbox, "p", now, now + 100).await.unwrap().unwrap();
         now += 101;
         let report = store.reap(now, limits).await.unwrap();
         assert_eq!((report.released, report.crashed), (1, 0), "poll round {round}");
     }
     // The third crash in a row fails the request, with a clear error_type.
-    store.claim_next_poll("sandbox", "p", now, now + 100).await.unwrap().unwrap();
+    store.claim_next_poll(Pool::Sandbox, "p", now, now + 100).await.unwrap().unwrap();
     now += 101;
     let report = store.reap(now, limits).await.unwrap();
     assert_eq!((report.released, report.crashed), (0, 1));
@@ -538,13 +573,13 @@ pub async fn a_step_that_keeps_crashing_fails_after_the_limit(store: &dyn Store)
     assert!(failed.error().unwrap_or_default().contains("3 times"));
     // The upstream may still run its job: followed (by a step that does less), slot held.
     assert_eq!(failed.following_until(), Some(now + ReapLimits::default().reconcile_for));
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("acct".to_owned(), 1)]);
-    let f = store.claim_next_reconcile("sandbox", "f", now, now + 100).await.unwrap().unwrap();
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".to_owned(), 1)]);
+    let f = store.claim_next_reconcile(Pool::Sandbox, "f", now, now + 100).await.unwrap().unwrap();
     let end = crate::FollowEnd::NoJob;
     assert!(
         store.end_reconcile(f.lease(), end, now + 1, LogEntry::info(now, "gone")).await.unwrap()
     );
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![], "the slot is free again");
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![], "the slot is free again");
 }
 
 pub async fn the_reaper_sweeps_in_bounded_batches(store: &dyn Store) {
@@ -563,6 +598,6 @@ pub async fn the_reaper_sweeps_in_bounded_batches(store: &dyn Store) {
         assert!(sweeps.len() < 10, "the sweeps end");
     }
     assert_eq!(sweeps, vec![4, 4, 2]);
-    let stats = store.queue_stats("sandbox").await.unwrap();
+    let stats = store.queue_stats(Pool::Sandbox).await.unwrap();
     assert_eq!(stats.queued, 0);
 }

@@ -1,5 +1,6 @@
 //! Contract cases for the API side: insert, read, list, logs, cancel.
 
+use vidgate_domain::Pool;
 use vidgate_domain::{ErrorType, RequestId, TaskState};
 
 use super::{HOUR, T0, insert, new_task};
@@ -121,7 +122,11 @@ pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store
     assert_eq!(after.dispatched_at, None);
     let slots = [Slot { account: "a".into(), limit: 5 }];
     assert!(
-        store.claim_next_queued("sandbox", &slots, "w", T0 + 2, T0 + HOUR).await.unwrap().is_none()
+        store
+            .claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 2, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -132,7 +137,7 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     let t = insert(store, new_task("k1", 0, T0)).await;
     let slots = [Slot { account: "a".into(), limit: 1 }];
     let claimed =
-        store.claim_next_queued("sandbox", &slots, "w", T0, T0 + 1000).await.unwrap().unwrap();
+        store.claim_next_queued(Pool::Sandbox, &slots, "w", T0, T0 + 1000).await.unwrap().unwrap();
     store
         .mark_running(
             claimed.lease(),
@@ -149,20 +154,30 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     assert!(after.cancel_requested);
     assert_eq!(after.state(), TaskState::Running);
     assert_eq!(after.next_poll_at(), Some(T0 + HOUR), "its polls keep their schedule");
-    assert_eq!(store.slots_in_use("sandbox").await.unwrap(), vec![("a".to_owned(), 1)]);
+    assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("a".to_owned(), 1)]);
     let other = insert(store, new_task("k1", 0, T0 + 4)).await;
     assert!(
-        store.claim_next_queued("sandbox", &slots, "w", T0 + 5, T0 + HOUR).await.unwrap().is_none(),
+        store
+            .claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 5, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_none(),
         "the cancelled request still holds the account's one slot"
     );
     // Back in the queue after an attempt: flagged, queued, due now.
     let u = insert(store, new_task("k2", 0, T0 + 6)).await;
     let wide = [Slot { account: "b".into(), limit: 5 }];
-    let c =
-        store.claim_next_queued("sandbox", &wide, "w", T0 + 7, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &wide, "w", T0 + 7, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, other.id);
-    let c =
-        store.claim_next_queued("sandbox", &wide, "w", T0 + 7, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &wide, "w", T0 + 7, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, u.id);
     let log = crate::LogEntry::info(T0 + 8, "retry");
     assert!(store.requeue(c.lease(), T0 + HOUR, T0 + 8, log).await.unwrap());
@@ -171,7 +186,11 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     assert_eq!((after.state(), after.cancel_requested), (TaskState::Queued, true));
     assert_eq!(after.run_after, T0 + 9, "due now, not at its backoff");
     assert!(
-        store.claim_next_queued("sandbox", &wide, "w", T0 + 9, T0 + HOUR).await.unwrap().is_some()
+        store
+            .claim_next_queued(Pool::Sandbox, &wide, "w", T0 + 9, T0 + HOUR)
+            .await
+            .unwrap()
+            .is_some()
     );
     assert_eq!(after.account.as_deref(), Some("b"), "where the lost attempt went");
 }

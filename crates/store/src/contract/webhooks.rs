@@ -1,5 +1,6 @@
 //! Contract cases for webhook deliveries.
 
+use vidgate_domain::Pool;
 use vidgate_domain::TaskState;
 
 use super::{HOUR, T0, insert, new_task, result};
@@ -21,8 +22,11 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
     let timed_out = insert(store, with_hook("k", T0)).await;
     let silent = insert(store, new_task("k", 0, T0)).await;
     assert!(store.delivery_for("k", done.id).await.unwrap().is_none(), "nothing before the end");
-    let c =
-        store.claim_next_queued("sandbox", &slots, "w", T0 + 1, T0 + HOUR).await.unwrap().unwrap();
+    let c = store
+        .claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 1, T0 + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.id, done.id);
     store
         .complete(
@@ -34,7 +38,7 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
         .await
         .unwrap();
     store.cancel_task("k", cancelled.id, T0 + 3).await.unwrap();
-    store.claim_next_queued("sandbox", &slots, "w", T0 + 4, T0 + HOUR).await.unwrap();
+    store.claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 4, T0 + HOUR).await.unwrap();
     store.reap(T0 + 48 * HOUR, ReapLimits::default()).await.unwrap();
     assert_eq!(store.get_task_any(timed_out.id).await.unwrap().unwrap().state(), TaskState::Failed);
     for (id, at) in [(done.id, T0 + 2), (cancelled.id, T0 + 3), (timed_out.id, T0 + 48 * HOUR)] {

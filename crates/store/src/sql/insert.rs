@@ -201,7 +201,7 @@ impl SqlStore {
         ),))
         .bind(&id)
         .bind(&task.key_id)
-        .bind(&task.pool)
+        .bind(task.pool.as_str())
         .bind(task.rank)
         .bind(request)
         .bind(now)

@@ -5,12 +5,13 @@ use super::SqlStore;
 use crate::db::sql;
 use crate::states::st;
 use crate::{QueueStats, Result};
+use vidgate_domain::Pool;
 
 impl SqlStore {
-    pub(super) async fn pool_stats(&self, pool: &str) -> Result<QueueStats> {
+    pub(super) async fn pool_stats(&self, pool: Pool) -> Result<QueueStats> {
         let queued = sql("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n
                           FROM queue_rank_counts WHERE pool = $1")
-        .bind(pool);
+        .bind(pool.as_str());
         let queued = match self.db.read_one(queued).await? {
             Some(row) => row.int("n")?,
             None => 0,
@@ -24,7 +25,7 @@ impl SqlStore {
             st!(running),
             ") GROUP BY state"
         ))
-        .bind(pool);
+        .bind(pool.as_str());
         for row in self.db.read(states).await? {
             let n = row.int("n")?;
             match row.text("state")?.as_str() {
@@ -35,7 +36,7 @@ impl SqlStore {
         // The head of each rank's queue (index order), then the earliest of those.
         let ranks = sql("SELECT rank FROM queue_rank_counts WHERE pool = $1
                          GROUP BY rank HAVING sum(n) > 0")
-        .bind(pool);
+        .bind(pool.as_str());
         for rank in self.db.read(ranks).await? {
             let head = sql(concat!(
                 "SELECT created_at FROM tasks WHERE pool = $1 AND state = ",
@@ -43,7 +44,7 @@ impl SqlStore {
                 "
                               AND rank = $2 ORDER BY seq LIMIT 1"
             ))
-            .bind(pool)
+            .bind(pool.as_str())
             .bind(rank.int("rank")?);
             if let Some(row) = self.db.read_one(head).await? {
                 let at = row.int("created_at")?;

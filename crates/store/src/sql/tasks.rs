@@ -6,7 +6,7 @@
 
 use crate::states::st;
 use async_trait::async_trait;
-use vidgate_domain::{ErrorType, Millis, RequestId, TaskState};
+use vidgate_domain::{ErrorType, Millis, Pool, RequestId, TaskState};
 
 use super::SqlStore;
 use super::cancel::{cancel_unsent, flag_cancel};
@@ -236,7 +236,7 @@ impl TaskStore for SqlStore {
 
     async fn claim_next_queued(
         &self,
-        pool: &str,
+        pool: Pool,
         slots: &[Slot],
         owner: &str,
         now: Millis,
@@ -252,7 +252,7 @@ impl TaskStore for SqlStore {
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
-                .bind(pool)
+                .bind(pool.as_str())
                 .bind(slot.limit)
                 .bind(self.max_running_per_key);
             if let Some(task) = one(self.db.write_exclusive(&lock, stmt).await?)? {
@@ -316,24 +316,31 @@ impl TaskStore for SqlStore {
 
     async fn claim_next_poll(
         &self,
-        pool: &str,
+        pool: Pool,
         owner: &str,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<Claimed<PollClaim>>> {
-        let stmt = shared_sql(&self.claims.poll).bind(owner).bind(lease_until).bind(now).bind(pool);
+        let stmt = shared_sql(&self.claims.poll)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(pool.as_str());
         one(self.db.write(stmt).await?)?.map(Claimed::poll).transpose()
     }
 
     async fn claim_next_reconcile(
         &self,
-        pool: &str,
+        pool: Pool,
         owner: &str,
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<Claimed<FollowClaim>>> {
-        let stmt =
-            shared_sql(&self.claims.reconcile).bind(owner).bind(lease_until).bind(now).bind(pool);
+        let stmt = shared_sql(&self.claims.reconcile)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(pool.as_str());
         one(self.db.write(stmt).await?)?.map(Claimed::reconcile).transpose()
     }
 
@@ -533,11 +540,11 @@ impl TaskStore for SqlStore {
         super::reap::reap(self, now, limits).await
     }
 
-    async fn queue_stats(&self, pool: &str) -> Result<crate::QueueStats> {
+    async fn queue_stats(&self, pool: Pool) -> Result<crate::QueueStats> {
         self.pool_stats(pool).await
     }
 
-    async fn slots_in_use(&self, pool: &str) -> Result<Vec<(String, i64)>> {
+    async fn slots_in_use(&self, pool: Pool) -> Result<Vec<(String, i64)>> {
         let rows = self
             .db
             .read(
@@ -550,7 +557,7 @@ impl TaskStore for SqlStore {
                     ") OR reconcile_until IS NOT NULL)
                      GROUP BY account ORDER BY account"
                 ))
-                .bind(pool),
+                .bind(pool.as_str()),
             )
             .await?;
         rows.iter().map(|r| Ok((r.opt_text("account")?.unwrap_or_default(), r.int("n")?))).collect()

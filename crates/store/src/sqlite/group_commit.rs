@@ -271,7 +271,7 @@ async fn insert_plain(
             query = query
                 .bind(t.id.to_string())
                 .bind(&t.key_id)
-                .bind(&t.pool)
+                .bind(t.pool.as_str())
                 .bind(t.rank)
                 .bind(request)
                 .bind(t.created_at)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -37,20 +37,14 @@ pub struct Config {
     pub media: MediaConfig,
 }
 
-/// Overrides from flags and the short environment variables, applied last.
-#[derive(Debug, Default, Serialize)]
+/// Overrides from flags, applied last (`Overrides::settings` names the setting of each).
+#[derive(Debug, Default)]
 pub struct Overrides {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<String>,
 }
 
@@ -77,30 +71,8 @@ impl Config {
         }
         figment = figment
             .merge(Env::prefixed("VIDGATE_").filter(|k| k.as_str().contains("__")).split("__"))
-            .merge(short_env());
-        let mut nested = serde_json::Map::new();
-        let mut put = |section: &str, key: &str, v: serde_json::Value| {
-            nested.entry(section).or_insert_with(|| serde_json::json!({}))[key] = v;
-        };
-        if let Some(l) = &overrides.listen {
-            put("server", "listen", l.clone().into());
-        }
-        if let Some(d) = &overrides.data_dir {
-            put("store", "data_dir", d.display().to_string().into());
-        }
-        if let Some(u) = &overrides.database_url {
-            put("store", "database_url", u.clone().into());
-        }
-        if let Some(r) = &overrides.role {
-            put("server", "role", r.clone().into());
-        }
-        if let Some(c) = &overrides.tls_cert {
-            put("server", "tls_cert", c.clone().into());
-        }
-        if let Some(k) = &overrides.tls_key {
-            put("server", "tls_key", k.clone().into());
-        }
-        figment = figment.merge(Serialized::defaults(serde_json::Value::Object(nested)));
+            .merge(nested(short_env()));
+        figment = figment.merge(nested(overrides.settings()));
         let config: Config = figment.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
         config.validate()?;
         Ok(config)
@@ -151,72 +123,102 @@ impl Config {
     }
 }
 
-/// The documented short environment variables.
-fn short_env() -> Serialized<serde_json::Value> {
-    let mut v = serde_json::json!({});
-    let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
-    let mut server = serde_json::Map::new();
-    if let Some(x) = var("VIDGATE_LISTEN") {
-        server.insert("listen".into(), x.into());
+/// The short environment variables and the setting each sets: the one mapping (the flags
+/// that share a variable let clap read it, and name their setting in `Overrides::settings`).
+const SHORT_ENV: &[(&str, &str)] = &[
+    ("VIDGATE_LISTEN", "server.listen"),
+    ("VIDGATE_ROLE", "server.role"),
+    ("VIDGATE_TLS_CERT", "server.tls_cert"),
+    ("VIDGATE_TLS_KEY", "server.tls_key"),
+    ("VIDGATE_DATA_DIR", "store.data_dir"),
+    ("DATABASE_URL", "store.database_url"),
+    ("VIDGATE_BOOTSTRAP_KEY", "auth.bootstrap_key"),
+    ("VIDGATE_EGRESS_ALLOW", "egress.allow"),
+    ("VIDGATE_PROVIDER", "provider.kind"),
+    ("TENCENTCLOUD_SECRET_ID", "tencent.secret_id"),
+    ("TENCENTCLOUD_SECRET_KEY", "tencent.secret_key"),
+    ("VIDGATE_TENCENT_ENDPOINT", "tencent.endpoint"),
+    ("VIDGATE_TENCENT_SUBAPP_ID", "tencent.sub_app_id"),
+];
+
+/// The settings the short environment variables set (empty ones are unset).
+fn short_env() -> Vec<(&'static str, String)> {
+    SHORT_ENV
+        .iter()
+        .filter_map(|(name, setting)| {
+            std::env::var(name).ok().filter(|v| !v.is_empty()).map(|v| (*setting, v))
+        })
+        .collect()
+}
+
+/// `section.key` settings as one nested layer of text values, numbers where `NUMERIC` says.
+fn nested(settings: Vec<(&'static str, String)>) -> Serialized<serde_json::Value> {
+    let mut root = serde_json::Map::new();
+    for (setting, value) in settings {
+        let (section, key) = setting.split_once('.').expect("settings are section.key");
+        let value = match NUMERIC.contains(&setting) {
+            true => value.trim().parse::<u64>().map_or(value.into(), serde_json::Value::from),
+            false => value.into(),
+        };
+        let table = root.entry(section).or_insert_with(|| serde_json::json!({}));
+        table[key] = value;
     }
-    if let Some(x) = var("VIDGATE_ROLE") {
-        server.insert("role".into(), x.into());
+    Serialized::defaults(serde_json::Value::Object(root))
+}
+
+/// Short forms whose setting is a number (a value that is not one is passed as given, for
+/// extraction to name as invalid).
+const NUMERIC: &[&str] = &["tencent.sub_app_id"];
+
+impl Overrides {
+    /// The settings these flags set.
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let data_dir = self.data_dir.as_ref().map(|d| d.display().to_string());
+        [
+            ("server.listen", self.listen.clone()),
+            ("store.data_dir", data_dir),
+            ("store.database_url", self.database_url.clone()),
+            ("server.role", self.role.clone()),
+            ("server.tls_cert", self.tls_cert.clone()),
+            ("server.tls_key", self.tls_key.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(setting, v)| v.map(|v| (setting, v)))
+        .collect()
     }
-    for (name, key) in [("VIDGATE_TLS_CERT", "tls_cert"), ("VIDGATE_TLS_KEY", "tls_key")] {
-        if let Some(x) = var(name) {
-            server.insert(key.into(), x.into());
-        }
-    }
-    if !server.is_empty() {
-        v["server"] = server.into();
-    }
-    let mut store = serde_json::Map::new();
-    if let Some(x) = var("VIDGATE_DATA_DIR") {
-        store.insert("data_dir".into(), x.into());
-    }
-    if let Some(x) = var("DATABASE_URL") {
-        store.insert("database_url".into(), x.into());
-    }
-    if !store.is_empty() {
-        v["store"] = store.into();
-    }
-    if let Some(x) = var("VIDGATE_BOOTSTRAP_KEY") {
-        v["auth"] = serde_json::json!({"bootstrap_key": x});
-    }
-    if let Some(x) = var("VIDGATE_EGRESS_ALLOW") {
-        v["egress"] = serde_json::json!({"allow": x});
-    }
-    if let Some(x) = var("VIDGATE_PROVIDER") {
-        v["provider"] = serde_json::json!({"kind": x});
-    }
-    let mut tencent = serde_json::Map::new();
-    for (name, key) in [
-        ("TENCENTCLOUD_SECRET_ID", "secret_id"),
-        ("TENCENTCLOUD_SECRET_KEY", "secret_key"),
-        ("VIDGATE_TENCENT_ENDPOINT", "endpoint"),
-    ] {
-        if let Some(x) = var(name) {
-            tencent.insert(key.into(), x.into());
-        }
-    }
-    if let Some(x) = var("VIDGATE_TENCENT_SUBAPP_ID") {
-        // A number when it is one; otherwise the string, which extraction then names as invalid.
-        let value = x
-            .trim()
-            .parse::<u64>()
-            .map(serde_json::Value::from)
-            .unwrap_or(serde_json::Value::from(x));
-        tencent.insert("sub_app_id".into(), value);
-    }
-    if !tencent.is_empty() {
-        v["tencent"] = tencent.into();
-    }
-    Serialized::defaults(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each short form names a setting the configuration has, so a renamed setting cannot
+    /// leave its variable or flag setting nothing.
+    #[test]
+    fn every_short_form_names_a_setting_and_sets_it() {
+        let defaults = Figment::from(Toml::string(DEFAULT_TOML));
+        let o = Overrides {
+            listen: Some("127.0.0.1:1".into()),
+            data_dir: Some("/d".into()),
+            database_url: Some("postgres://h/db".into()),
+            role: Some("api".into()),
+            tls_cert: Some("/c".into()),
+            tls_key: Some("/k".into()),
+        };
+        let flags = o.settings();
+        assert_eq!(flags.len(), 6, "every flag is mapped");
+        for setting in SHORT_ENV.iter().map(|(_, s)| *s).chain(flags.iter().map(|(s, _)| *s)) {
+            let known = defaults.find_value(setting).is_ok() || setting == "auth.bootstrap_key";
+            assert!(known, "{setting} is not a setting");
+        }
+        let layer = Figment::from(nested(flags));
+        assert_eq!(layer.extract_inner::<String>("server.listen").unwrap(), "127.0.0.1:1");
+        assert_eq!(layer.extract_inner::<String>("store.data_dir").unwrap(), "/d");
+        let sub_app = nested(vec![("tencent.sub_app_id", " 42 ".into())]);
+        assert_eq!(Figment::from(sub_app).extract_inner::<u64>("tencent.sub_app_id").unwrap(), 42);
+        let bad = nested(vec![("tencent.sub_app_id", "x1".into())]);
+        assert_eq!(Figment::from(bad).extract_inner::<String>("tencent.sub_app_id").unwrap(), "x1");
+    }
 
     #[test]
     fn the_embedded_defaults_are_valid() {

@@ -103,6 +103,21 @@ async fn admin_keys_manage_keys_budgets_and_anyones_requests_and_every_change_is
     .await;
     assert_eq!(code, StatusCode::OK, "{key}");
     assert!((key["budget"]["balance"].as_f64().unwrap() - 1.05).abs() < 1e-9, "{key}");
+    // An adjustment that would take the prepaid balance below zero is refused, named, and
+    // changes nothing (no ledger row, no audit entry, the balance as it was).
+    let (code, err) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/admin/keys/team-a/top-ups",
+        Some(json!({"amount": -2.0, "note": "too much"})),
+    )
+    .await;
+    assert_eq!((code, err["error_type"].as_str()), (StatusCode::CONFLICT, Some("would_overdraw")));
+    assert!(err["detail"].as_str().unwrap().contains("below zero"), "{err}");
+    let (_, keys) = call(&app, &admin, Method::GET, "/admin/keys", None).await;
+    let team = keys.as_array().unwrap().iter().find(|k| k["name"] == "team-a").unwrap();
+    assert!((team["budget"]["balance"].as_f64().unwrap() - 1.05).abs() < 1e-9, "{team}");
     assert_eq!(app.post_create_as(&team_key, &small_request("three")).await.0, StatusCode::OK);
     let (code, key) = call(
         &app,

@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use vidgate_domain::Pool;
 
 use crate::helpers::{TestApp, small_request};
 
@@ -38,7 +39,7 @@ async fn a_running_request_cancelled_runs_on_to_be_delivered_and_charged() {
     assert_eq!(app.poll_until_idle().await, 0, "nothing hurried: the job runs on");
     let s = app.status(&id).await;
     assert_eq!(s["status"], "IN_PROGRESS", "{s}");
-    assert_eq!(app.store.slots_in_use("sandbox").await.unwrap(), vec![("sandbox".into(), 1)]);
+    assert_eq!(app.store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("sandbox".into(), 1)]);
     let logs = app.logs(&id).await;
     assert!(logs.iter().any(|l| l.contains("no cancel call")), "{logs:?}");
     app.drive_to_completion().await;

@@ -5,6 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use vidgate_domain::Pool;
 
 use crate::helpers::{TestApp, split};
 
@@ -53,7 +54,7 @@ async fn a_field_name_nested_twenty_thousand_deep_is_a_400_and_the_server_lives_
     assert!(body["error"]["message"].as_str().unwrap().contains("at most 256 fields"), "{body}");
 
     // Nothing was stored, and the server still answers.
-    assert_eq!(app.store.queue_stats("sandbox").await.unwrap().queued, 0);
+    assert_eq!(app.store.queue_stats(Pool::Sandbox).await.unwrap().queued, 0);
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // A form within the limits still creates.

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use vidgate_domain::Pool;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -143,7 +144,7 @@ async fn customers_cannot_get_video_for_free(app: &TestApp, upstream: &Upstream)
     // Let every job end upstream, and vidgate follow each to its end.
     for _ in 0..120 {
         let busy: i64 =
-            app.store.slots_in_use("tencent").await.unwrap().iter().map(|(_, n)| n).sum();
+            app.store.slots_in_use(Pool::Tencent).await.unwrap().iter().map(|(_, n)| n).sum();
         let upstream_busy = upstream.emulator.jobs().iter().any(|j| j.status != "FINISH");
         if busy == 0 && !upstream_busy {
             break;
@@ -319,5 +320,5 @@ async fn a_cancel_after_a_refused_attempt_is_released_once_the_lookup_can_be_tru
     app.poll_until_idle().await;
     assert_eq!(kinds(rows_of(&app, &id).await), ["hold", "release"], "no job, nothing charged");
     assert!(upstream.emulator.jobs().is_empty());
-    assert!(app.store.slots_in_use("tencent").await.unwrap().is_empty(), "its slot is free");
+    assert!(app.store.slots_in_use(Pool::Tencent).await.unwrap().is_empty(), "its slot is free");
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+use vidgate_domain::Pool;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -318,7 +319,7 @@ impl TestApp {
             self.dispatch_until_idle().await;
             let active = self
                 .store
-                .slots_in_use("sandbox")
+                .slots_in_use(Pool::Sandbox)
                 .await
                 .unwrap()
                 .iter()

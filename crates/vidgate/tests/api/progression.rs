@@ -3,6 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use vidgate_domain::Pool;
 
 use crate::helpers::{TestApp, small_request};
 
@@ -160,5 +161,5 @@ async fn a_request_past_its_deadline_fails_with_timeout() {
     // A late poll of the timed-out request changes nothing.
     app.poll_until_idle().await;
     assert_eq!(app.status(&running).await["error_type"], "timeout");
-    assert_eq!(json!(app.store.slots_in_use("sandbox").await.unwrap().len()), json!(0));
+    assert_eq!(json!(app.store.slots_in_use(Pool::Sandbox).await.unwrap().len()), json!(0));
 }

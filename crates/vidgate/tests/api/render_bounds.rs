@@ -4,6 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use vidgate_domain::Pool;
 
 use crate::helpers::TestApp;
 
@@ -23,7 +24,7 @@ async fn a_clip_beyond_the_sandboxs_maximum_is_refused_at_create() {
         "{body}"
     );
     assert_eq!(body["detail"][0]["type"], "provider_limit");
-    assert_eq!(app.store.queue_stats("sandbox").await.unwrap().queued, 0, "nothing stored");
+    assert_eq!(app.store.queue_stats(Pool::Sandbox).await.unwrap().queued, 0, "nothing stored");
     // At the limits it is accepted.
     let edge = json!({"model_name": "Hunyuan", "model_version": "1.5", "prompt": "long enough",
         "output_config": {"duration": 30, "resolution": "1080P", "aspect_ratio": "16:9"}});

@@ -2,6 +2,7 @@
 //! timeouts, and the connection cap holds, while other clients keep being served.
 
 use std::time::{Duration, Instant};
+use vidgate_domain::Pool;
 
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +61,7 @@ async fn a_trickling_body_is_cut_at_the_body_timeout() {
     s.write_all(head.as_bytes()).await.unwrap();
     let took = closed_within(&mut s, Duration::from_secs(5)).await;
     assert!(took.is_some(), "a body that never finishes kept its connection");
-    assert_eq!(app.store.queue_stats("sandbox").await.unwrap().queued, 0, "nothing was stored");
+    assert_eq!(app.store.queue_stats(Pool::Sandbox).await.unwrap().queued, 0, "nothing was stored");
 }
 
 #[tokio::test]

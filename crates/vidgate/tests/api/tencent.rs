@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vidgate_domain::Pool;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -200,7 +201,7 @@ async fn a_crash_between_create_and_record_is_reconciled_without_a_second_job() 
     let now = app.clock.now_ms();
     let claimed = app
         .store
-        .claim_next_queued("tencent", &slots, "doomed-worker", now, now + 5000)
+        .claim_next_queued(Pool::Tencent, &slots, "doomed-worker", now, now + 5000)
         .await
         .unwrap()
         .unwrap();
@@ -345,7 +346,7 @@ async fn several_accounts_each_run_one_task_and_share_one_queue() {
     }
     assert_eq!(app.dispatch_until_idle().await, 2);
     assert_eq!(
-        app.store.slots_in_use("tencent").await.unwrap(),
+        app.store.slots_in_use(Pool::Tencent).await.unwrap(),
         vec![("a".into(), 1), ("b".into(), 1)]
     );
     assert_eq!(app.status(&ids[2]).await["queue_position"], 0);
@@ -383,7 +384,7 @@ async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills
             let (_, usage) = app.get_json("/tencent-vod/v1/usage").await;
             assert_eq!(usage["total"]["pending"].as_i64(), Some(1), "still held: {usage}");
             assert_eq!(
-                app.store.slots_in_use("tencent").await.unwrap(),
+                app.store.slots_in_use(Pool::Tencent).await.unwrap(),
                 vec![("default".into(), 1)],
                 "the job still holds its upstream slot"
             );
@@ -414,5 +415,52 @@ async fn a_job_that_succeeds_after_the_deadline_is_charged_as_the_upstream_bills
         (Some(1), Some(0)),
         "settled, never released: {usage}"
     );
-    assert!(app.store.slots_in_use("tencent").await.unwrap().is_empty(), "the slot is free");
+    assert!(app.store.slots_in_use(Pool::Tencent).await.unwrap().is_empty(), "the slot is free");
+}
+
+/// An upstream that bills more seconds than it was asked for: the customer is charged its
+/// hold and no more (a prepaid balance never goes below zero), and the operator sees the
+/// excess as an `overage` ledger row naming what was left uncharged.
+#[tokio::test]
+async fn a_job_billed_above_its_hold_is_charged_the_hold_and_the_excess_shown_to_the_operator() {
+    let (app, upstream) = setup(|e| e.extra_billed_seconds = 3, |_| {}).await;
+    let key = app.new_key("over").await;
+    let store = app.store.clone();
+    let record = store.key_by_name("over").await.unwrap().unwrap();
+    let prepaid = vidgate_store::KeyBudget { prepaid: true, ..Default::default() };
+    assert!(store.set_key_budget("over", prepaid).await.unwrap());
+    let exact = vidgate_domain::pricing::Credits::from_credits(0.2).unwrap();
+    let topped = store.top_up(&record.id, exact, "one request", app.clock_now()).await.unwrap();
+    assert!(matches!(topped, vidgate_store::TopUp::Done(_)), "{topped:?}");
+    // 2 s of Vidu q2 at 720p: held 0.2; the upstream bills 5 s, worth 0.5.
+    let (code, _, handle) = app.post_create_as(&key, &body("billed long")).await;
+    assert_eq!(code, StatusCode::OK, "{handle}");
+    let id = handle["request_id"].as_str().unwrap().to_owned();
+    drive(&app, &upstream, 60).await;
+    let (_, s) = app.status_as(&key, &id, false).await;
+    assert_eq!(s["status"], "COMPLETED", "{s}");
+    assert_eq!(s["metrics"]["cost"].as_f64(), Some(0.2), "charged its hold: {s}");
+    assert_eq!(upstream.emulator.jobs()[0].output_seconds, Some(5), "billed 2 + 3 s");
+    let (code, ledger) = app.get_json("/admin/ledger?key=over").await;
+    assert_eq!(code, StatusCode::OK, "{ledger}");
+    let rows: Vec<(&str, f64, Option<f64>)> = ledger["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (e["kind"].as_str().unwrap(), e["amount"].as_f64().unwrap(), e["uncharged"].as_f64())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("topup", 0.2, None),
+            ("hold", -0.2, None),
+            ("settle", 0.0, None),
+            ("overage", 0.0, Some(0.3))
+        ],
+        "{ledger}"
+    );
+    let balance = store.balance(&record.id, app.clock_now()).await.unwrap().unwrap();
+    assert_eq!(balance.balance, vidgate_domain::pricing::Credits::ZERO, "never below zero");
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vidgate_domain::Pool;
 
 use vidgate::config::{Config, Secret, TencentAccountSettings};
 use vidgate_domain::ManualClock;
@@ -81,7 +82,7 @@ pub async fn drive(app: &TestApp, upstream: &Upstream, max_seconds: usize) {
         app.poll_until_idle().await;
         app.reap().await;
         let busy: i64 =
-            app.store.slots_in_use("tencent").await.unwrap().iter().map(|(_, n)| n).sum();
+            app.store.slots_in_use(Pool::Tencent).await.unwrap().iter().map(|(_, n)| n).sum();
         let (_, queued) = app.get_json("/tencent-vod/v1/aigc-video/requests?status=IN_QUEUE").await;
         if busy == 0 && queued["requests"].as_array().is_some_and(Vec::is_empty) {
             return;
