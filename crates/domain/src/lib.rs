@@ -22,7 +22,7 @@ pub mod variant;
 pub use clock::{Clock, ManualClock, Millis, SystemClock, parse_rfc3339, rfc3339};
 pub use error_type::ErrorType;
 pub use field_error::{FieldError, Loc};
-pub use ids::RequestId;
+pub use ids::{DeliveryId, KeyId, RequestId};
 pub use output::{FileRef, OutputFile, StoredResult};
 pub use pool::{BadPool, Pool};
 pub use priority::QueuePriority;

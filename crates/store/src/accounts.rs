@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
-use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
+use vidgate_domain::{KeyId, Millis};
 
 use crate::{KeyBudget, Result};
 
@@ -33,7 +33,7 @@ impl Balance {
 pub struct LedgerEntry {
     pub seq: i64,
     pub at: Millis,
-    pub key_id: String,
+    pub key_id: KeyId,
     pub request_id: Option<String>,
     /// `hold`, `settle`, `release`, `overage` (reported beyond the hold, not charged),
     /// `topup`, `adjust` (and `late_charge` from builds before holds stayed open while a
@@ -79,7 +79,7 @@ impl GroupBy {
 /// What a usage report covers: UTC days `from..=to` (`YYYY-MM-DD`), one key or all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageQuery {
-    pub key_id: Option<String>,
+    pub key_id: Option<KeyId>,
     pub from: String,
     pub to: String,
     pub group_by: GroupBy,

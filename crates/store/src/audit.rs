@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
-use vidgate_domain::Millis;
+use vidgate_domain::{KeyId, Millis};
 
 use crate::Result;
 
@@ -11,7 +11,7 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewAudit {
     pub at: Millis,
-    pub actor_key_id: String,
+    pub actor_key_id: KeyId,
     pub actor_name: String,
     /// `key.create`, `key.revoke`, `key.limits`, `key.budget`, `key.top_up`,
     /// `request.cancel`.

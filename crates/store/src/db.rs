@@ -56,6 +56,28 @@ pub(crate) enum Arg<'a> {
     Bool(bool),
 }
 
+impl<'a> From<&'a vidgate_domain::KeyId> for Arg<'a> {
+    fn from(v: &'a vidgate_domain::KeyId) -> Self {
+        Arg::Text(Some(v.as_str()))
+    }
+}
+impl<'a> From<&'a vidgate_domain::DeliveryId> for Arg<'a> {
+    fn from(v: &'a vidgate_domain::DeliveryId) -> Self {
+        Arg::Text(Some(v.as_str()))
+    }
+}
+
+impl From<vidgate_domain::KeyId> for Arg<'_> {
+    fn from(v: vidgate_domain::KeyId) -> Self {
+        Arg::Owned(Some(v.to_string()))
+    }
+}
+impl From<vidgate_domain::DeliveryId> for Arg<'_> {
+    fn from(v: vidgate_domain::DeliveryId) -> Self {
+        Arg::Owned(Some(v.to_string()))
+    }
+}
+
 impl From<bool> for Arg<'_> {
     fn from(v: bool) -> Self {
         Arg::Bool(v)

@@ -2,8 +2,8 @@
 //! hash is enough; a slow KDF would only slow down every request).
 
 use async_trait::async_trait;
-use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
+use vidgate_domain::{KeyId, Millis};
 
 use crate::Result;
 
@@ -12,7 +12,7 @@ pub const BOOTSTRAP_ID_PREFIX: &str = "key_bootstrap";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewKey {
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     pub key_hash: String,
     /// The first characters of the key, to recognise it in listings.
@@ -120,7 +120,7 @@ pub struct WebhookSecrets {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRecord {
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     pub prefix: String,
     pub created_at: Millis,

@@ -4,7 +4,7 @@
 //! row always names a whole file, and a deleted row stays (the content route answers `410`).
 
 use async_trait::async_trait;
-use vidgate_domain::{Millis, RequestId};
+use vidgate_domain::{KeyId, Millis, RequestId};
 
 use crate::Result;
 
@@ -12,7 +12,7 @@ use crate::Result;
 pub struct MediaObject {
     pub request_id: RequestId,
     /// The key that owns the request.
-    pub key_id: String,
+    pub key_id: KeyId,
     /// `video`, `cover`, `video-2`, … (`vidgate_domain::Variant`).
     pub variant: String,
     pub object_key: String,

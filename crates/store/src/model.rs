@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use vidgate_domain::pricing::{Cost, Credits, Quote};
 use vidgate_domain::{
-    ErrorType, Millis, Pool, RequestId, StoredResult, TaskState, Usage, VideoRequest,
+    ErrorType, KeyId, Millis, Pool, RequestId, StoredResult, TaskState, Usage, VideoRequest,
 };
 
 use crate::phase::{End, Held, Phase};
@@ -27,7 +27,7 @@ pub struct IdempotencyClaim {
 #[derive(Debug, Clone)]
 pub struct NewTask {
     pub id: RequestId,
-    pub key_id: String,
+    pub key_id: KeyId,
     /// Which upstream pool's queue the task waits in (`sandbox`, `tencent`).
     pub pool: Pool,
     /// Dispatch order: higher first (see `vidgate_domain::priority::rank`).
@@ -143,7 +143,7 @@ pub struct TaskRecord {
     /// Arrival order, unique; breaks ties between equal ranks.
     pub seq: i64,
     pub id: RequestId,
-    pub key_id: String,
+    pub key_id: KeyId,
     pub pool: Pool,
     pub rank: i64,
     pub request: VideoRequest,

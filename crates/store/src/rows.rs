@@ -91,7 +91,7 @@ impl TryFrom<TaskRow> for TaskRecord {
         Ok(TaskRecord {
             seq: r.seq,
             id: id.parse().map_err(|e| corrupt("id", &e))?,
-            key_id: r.key_id,
+            key_id: r.key_id.into(),
             pool: r.pool.parse().map_err(|e| corrupt("pool", &e))?,
             rank: r.rank,
             request: VideoRequest::from_stored(&r.request).map_err(|e| corrupt("request", &e))?,
@@ -200,7 +200,7 @@ fn json<T: serde::de::DeserializeOwned>(text: Option<String>) -> serde_json::Res
 
 pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
     Ok(KeyRecord {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         name: row.text("name")?,
         prefix: row.text("prefix")?,
         created_at: row.int("created_at")?,
@@ -254,9 +254,9 @@ pub(crate) fn delivery_from_row(row: &Row) -> Result<crate::Delivery> {
         StoreError::corrupt(format!("delivery {} task id {:?}: {e}", r.id, r.task_id))
     })?;
     Ok(crate::Delivery {
-        id: r.id,
+        id: r.id.into(),
         task_id,
-        key_id: r.key_id,
+        key_id: r.key_id.into(),
         url: r.url,
         payload: r.payload,
         state: crate::DeliveryState::parse(&r.state),

@@ -3,7 +3,7 @@
 //! attempt, and schedule the next one or finish.
 
 use async_trait::async_trait;
-use vidgate_domain::{Millis, RequestId};
+use vidgate_domain::{DeliveryId, KeyId, Millis, RequestId};
 
 use crate::Result;
 
@@ -36,9 +36,9 @@ impl DeliveryState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// Standard Webhooks' `webhook-id`.
-    pub id: String,
+    pub id: DeliveryId,
     pub task_id: RequestId,
-    pub key_id: String,
+    pub key_id: KeyId,
     pub url: String,
     /// Frozen at the first attempt.
     pub payload: Option<String>,

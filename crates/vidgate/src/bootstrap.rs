@@ -16,7 +16,7 @@ pub const BOOTSTRAP_MIN_CHARS: usize = 24;
 pub fn new_key_record(name: &str, now: Millis) -> (String, NewKey) {
     let (key, prefix) = vidgate_api::generate_key();
     let record = NewKey {
-        id: format!("key_{}", uuid::Uuid::now_v7().simple()),
+        id: vidgate_domain::KeyId::new(),
         name: name.to_owned(),
         key_hash: vidgate_api::hash_key(&key),
         prefix,
@@ -41,7 +41,7 @@ pub async fn ensure_keys(
             .set_bootstrap_key(
                 Some(NewKey {
                     // One id per value: a value once revoked (or replaced) never comes back.
-                    id: format!("{BOOTSTRAP_KEY_ID}_{}", &hash[..16]),
+                    id: format!("{BOOTSTRAP_KEY_ID}_{}", &hash[..16]).into(),
                     name: "bootstrap".into(),
                     key_hash: hash,
                     prefix: bootstrap.chars().take(BOOTSTRAP_PREFIX_CHARS).collect(),

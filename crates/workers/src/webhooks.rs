@@ -124,7 +124,7 @@ impl WebhookSender {
             .post(&d.url)
             .header("content-type", "application/json")
             .header("user-agent", "vidgate-webhooks")
-            .header("webhook-id", &d.id)
+            .header("webhook-id", d.id.as_str())
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature.join(" "))
             .body(body.to_owned());

@@ -51,7 +51,7 @@ struct Follow {
     key_checked: tokio::time::Instant,
     state: AppState,
     id: RequestId,
-    key_id: String,
+    key_id: vidgate_domain::KeyId,
     base: BaseUrl,
     logs: bool,
     changes: broadcast::Receiver<TaskChange>,

@@ -201,7 +201,7 @@ pub async fn usage(
 /// A usage report for one key (`None`: every key, for admins), as JSON or CSV.
 pub async fn report(
     state: &AppState,
-    key_id: Option<String>,
+    key_id: Option<vidgate_domain::KeyId>,
     from: NaiveDate,
     to: NaiveDate,
     group_by: GroupBy,

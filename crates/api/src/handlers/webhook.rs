@@ -125,7 +125,7 @@ pub async fn list_deliveries(
     };
     let pending = d.state == vidgate_store::DeliveryState::Pending;
     Ok(Json(WebhookDeliveries {
-        webhook_id: d.id,
+        webhook_id: d.id.to_string(),
         url: d.url,
         state: d.state.as_str(),
         next_attempt_at: pending.then(|| rfc3339(d.next_attempt_at)),

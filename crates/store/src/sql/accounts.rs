@@ -26,7 +26,7 @@ fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
     Ok(LedgerEntry {
         seq: row.int("seq")?,
         at: row.int("at")?,
-        key_id: row.text("key_id")?,
+        key_id: row.text("key_id")?.into(),
         request_id: row.opt_text("request_id")?,
         kind: row.text("kind")?,
         amount: Credits::from_micros(row.int("amount")?),

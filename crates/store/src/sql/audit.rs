@@ -36,7 +36,7 @@ impl AuditStore for SqlStore {
                 .map_err(StoreError::corrupt)?;
             let entry = NewAudit {
                 at: row.int("at")?,
-                actor_key_id: row.text("actor_key_id")?,
+                actor_key_id: row.text("actor_key_id")?.into(),
                 actor_name: row.text("actor_name")?,
                 action: row.text("action")?,
                 target: row.text("target")?,

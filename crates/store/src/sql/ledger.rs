@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use vidgate_domain::pricing::{Cost, Credits};
-use vidgate_domain::{Millis, Usage};
+use vidgate_domain::{KeyId, Millis, Usage};
 
 use super::batch::{MultiRow, chunk_sizes};
 use super::budget::periods;
@@ -27,7 +27,7 @@ use crate::db::{Tx, shared_sql, sql};
 use crate::{NewTask, Result, StoreError};
 
 /// A row of `key_spend` to add to, and how much.
-type SpendKey = (String, String);
+type SpendKey = (KeyId, String);
 
 /// Takes the holds of `tasks` (those with a price), in as few statements as they allow.
 pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
@@ -158,7 +158,8 @@ pub(crate) async fn close(
     }
     let delta = charged - held;
     if delta != Credits::ZERO {
-        let spend = [day, month, "all".to_owned()].map(|p| ((key_id.clone(), p), delta));
+        let spend =
+            [day, month, "all".to_owned()].map(|p| ((KeyId::from(key_id.clone()), p), delta));
         add_spend(tx, spend.into_iter().collect()).await?;
     }
     Ok(Some(Closed { charged, uncharged }))
@@ -183,7 +184,7 @@ pub(crate) async fn top_up(
         .bind(note),
     )
     .await?;
-    add_spend(tx, [((key_id.to_owned(), "topups".to_owned()), amount)].into_iter().collect()).await
+    add_spend(tx, [((key_id.into(), "topups".to_owned()), amount)].into_iter().collect()).await
 }
 
 /// Adds to the spend counters (`key_spend`): one row per key and period. PostgreSQL spreads a

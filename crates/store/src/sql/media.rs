@@ -11,7 +11,7 @@ use crate::{Result, StoreError};
 fn object(row: &Row) -> Result<MediaObject> {
     Ok(MediaObject {
         request_id: row.text("request_id")?.parse().map_err(StoreError::corrupt)?,
-        key_id: row.text("key_id")?,
+        key_id: row.text("key_id")?.into(),
         variant: row.text("variant")?,
         object_key: row.text("object_key")?,
         content_type: row.text("content_type")?,

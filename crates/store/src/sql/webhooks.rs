@@ -15,7 +15,7 @@ use crate::{Attempt, AttemptResult, Delivery, DeliveryState, Result, StoreEvent,
 /// URL and its owner has not deleted it; once per task. The delivery's id (Standard
 /// Webhooks' `webhook-id`, the same on every attempt) is made here.
 pub(crate) async fn enqueue(tx: &mut Tx, task_id: &str, at: Millis) -> Result<()> {
-    let delivery_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let delivery_id = vidgate_domain::DeliveryId::new();
     tx.execute(
         sql(concat!(
             "INSERT INTO webhook_deliveries (id, task_id, key_id, url, state, next_attempt_at,

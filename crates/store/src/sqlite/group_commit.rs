@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
+use vidgate_domain::KeyId;
 
 use crate::db::{Db, Tx, shared_sql, sql};
 use crate::sql::{
@@ -106,10 +107,10 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 /// Queue counts and key spend as of the batch's start plus what the batch added so far.
 #[derive(Default)]
 struct Counts {
-    per_key: HashMap<String, i64>,
+    per_key: HashMap<KeyId, i64>,
     total: Option<i64>,
     /// Keys with a budget: their spend; keys without one: `None`.
-    spend: HashMap<String, Option<Spend>>,
+    spend: HashMap<KeyId, Option<Spend>>,
 }
 
 impl Counts {

@@ -364,7 +364,11 @@ impl Admin {
         }
     }
 
-    async fn local_key_id(&self, store: &Arc<dyn Store>, name: &str) -> Result<String, String> {
+    async fn local_key_id(
+        &self,
+        store: &Arc<dyn Store>,
+        name: &str,
+    ) -> Result<vidgate_domain::KeyId, String> {
         let key = store.key_by_name(name).await.map_err(Self::store_err)?;
         key.map(|k| k.id).ok_or_else(|| format!("no active key named {name:?}"))
     }

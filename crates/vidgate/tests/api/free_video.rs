@@ -39,7 +39,7 @@ struct Customer {
     trick: Trick,
     name: &'static str,
     key: String,
-    key_id: String,
+    key_id: vidgate_domain::KeyId,
     requests: Vec<String>,
     /// Requests already cancelled or deleted.
     done_with: Vec<String>,

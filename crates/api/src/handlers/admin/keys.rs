@@ -187,7 +187,7 @@ pub struct CreatedKey {
 async fn view(state: &AppState, k: &KeyRecord) -> Result<KeyView, ApiError> {
     let balance = state.store.balance(&k.id, state.clock.now_ms()).await?;
     Ok(KeyView {
-        id: k.id.clone(),
+        id: k.id.to_string(),
         name: k.name.clone(),
         prefix: k.prefix.clone(),
         role: k.role.as_str().into(),
@@ -236,7 +236,7 @@ pub async fn create_key(
     let now = state.clock.now_ms();
     let (key, prefix) = crate::generate_key();
     let record = NewKey {
-        id: format!("key_{}", uuid::Uuid::now_v7().simple()),
+        id: vidgate_domain::KeyId::new(),
         name: name.clone(),
         key_hash: crate::hash_key(&key),
         prefix,
