@@ -145,4 +145,25 @@ mod tests {
         );
         assert_eq!(code(body(json!({"ModelVersion": "9.9"}))), Some("InvalidParameterValue"));
     }
+
+    /// The emulator reads vidgate's own catalog (one table): every version in it, the ones
+    /// SDK 3.1.194 added included, is accepted with the upstream's names; a scene type the
+    /// model does not take is refused as the upstream would.
+    #[test]
+    fn every_catalog_version_is_accepted_and_scene_types_are_checked() {
+        for table in vidgate_domain::models::MODELS {
+            for (version, _) in table.versions {
+                let b = json!({"SubAppId": 42, "ModelName": table.name, "ModelVersion": version, "Prompt": "p"});
+                assert!(validate_create(&b, &account()).is_ok(), "{} {version}", table.name);
+            }
+        }
+        let scene = |model: &str, version: &str, scene: &str| {
+            let b = json!({"SubAppId": 42, "ModelName": model, "ModelVersion": version, "Prompt": "p", "SceneType": scene});
+            validate_create(&b, &account()).err().map(|e| e.0)
+        };
+        assert_eq!(scene("Kling", "3.0", "motion_control"), None);
+        assert_eq!(scene("Vidu", "q3-mix", "template_effect"), None);
+        assert_eq!(scene("Kling", "3.0", "template_effect"), Some("InvalidParameterValue"));
+        assert_eq!(scene("Hailuo", "H3-Max", "lip_sync"), Some("InvalidParameterValue"));
+    }
 }

@@ -25,6 +25,12 @@ pub struct ModelInfo {
     pub name: &'static str,
     /// When the table was last checked against the upstream's documentation.
     pub as_of: &'static str,
+    /// The documentation it was checked against.
+    pub source: &'static str,
+    /// Where the table comes from: `built_in` (shipped with this build).
+    pub origin: &'static str,
+    /// The `scene_type` values the model takes (empty: none).
+    pub scene_types: Vec<&'static str>,
     pub versions: Vec<VersionInfo>,
 }
 
@@ -114,6 +120,9 @@ pub async fn list_models(
         .map(|t| ModelInfo {
             name: t.name,
             as_of: t.as_of,
+            source: t.source,
+            origin: "built_in",
+            scene_types: t.scene_types.to_vec(),
             versions: t.versions.iter().map(|(v, r)| version_info(v, r)).collect(),
         })
         .collect();

@@ -1,5 +1,6 @@
-//! GV (Google Veo). Reference §3, SDK v1.3.166 (2026-08-21): 8 s only, 720P/1080P, 16:9 or
+//! GV (Google Veo). Reference §3, SDK 3.1.194 (checked 2026-12-07): 8 s only, 720P/1080P, 16:9 or
 //! 9:16, up to 3 images; a last frame needs a first frame and excludes multi-image input.
+//! 3.1-lite and omni (added by SDK 3.1.194) take the family's limits.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
 
@@ -17,7 +18,8 @@ const BASE: VersionRules = VersionRules {
 
 pub static TABLE: ModelTable = ModelTable {
     name: "GV",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
-    versions: &[("3.1", BASE), ("3.1-fast", BASE)],
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &[],
+    versions: &[("3.1", BASE), ("3.1-fast", BASE), ("3.1-lite", BASE), ("omni", BASE)],
 };

@@ -1,6 +1,6 @@
-//! Hailuo (MiniMax). Reference §3, SDK v1.3.166 (2026-08-21): 02/2.3/2.3-fast take 6 or 10 s
+//! Hailuo (MiniMax). Reference §3, SDK 3.1.194 (checked 2026-12-07): 02/2.3/2.3-fast take 6 or 10 s
 //! at 768P/1080P and no aspect ratio; H3 (added 2026-08-21) takes 4–15 s, up to 4K and six
-//! aspect ratios. No audio, no last frame in the VOD API.
+//! aspect ratios (H3-Max, added by SDK 3.1.194, too). No audio, no last frame in the VOD API.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
 
@@ -26,13 +26,15 @@ const H3: VersionRules = VersionRules {
 
 pub static TABLE: ModelTable = ModelTable {
     name: "Hailuo",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &[],
     versions: &[
         ("02", CLASSIC),
         ("2.3", CLASSIC),
         ("2.3-fast", CLASSIC),
         ("H3", H3),
         ("H3_regen", H3),
+        ("H3-Max", H3),
     ],
 };

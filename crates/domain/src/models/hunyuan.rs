@@ -1,4 +1,4 @@
-//! Hunyuan (Tencent). Reference §3, SDK v1.3.166 (2026-08-21): only the version is
+//! Hunyuan (Tencent). Reference §3, SDK 3.1.194 (checked 2026-12-07): only the version is
 //! documented; durations, resolutions and aspect ratios are passed through unchecked.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
@@ -17,7 +17,8 @@ const BASE: VersionRules = VersionRules {
 
 pub static TABLE: ModelTable = ModelTable {
     name: "Hunyuan",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
-    versions: &[("1.5", BASE)],
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &[],
+    versions: &[("1.5", BASE), ("3d_2.0", BASE)],
 };

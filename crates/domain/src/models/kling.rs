@@ -1,5 +1,6 @@
-//! Kling (Kuaishou). Reference §3, SDK v1.3.166 (2026-08-21): durations 3–15 s since
-//! 2026-06-11 (before: 5 or 10); last frame only on 2.1 at 1080P per the VOD doc.
+//! Kling (Kuaishou). SDK 3.1.194: durations 3–15 s (default 5), 720P/1080P, 16:9, 9:16 or
+//! 1:1; last frame only on 2.1 at 1080P per the VOD doc; scene types `motion_control`,
+//! `avatar_i2v`, `lip_sync`. 3.0-turbo and scene (added by 3.1.194) take the family's limits.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
 
@@ -20,8 +21,9 @@ const V2_1: VersionRules =
 
 pub static TABLE: ModelTable = ModelTable {
     name: "Kling",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &["motion_control", "avatar_i2v", "lip_sync"],
     versions: &[
         ("1.6", BASE),
         ("2.0", BASE),
@@ -31,5 +33,7 @@ pub static TABLE: ModelTable = ModelTable {
         ("O1", BASE),
         ("3.0", BASE),
         ("3.0-Omni", BASE),
+        ("3.0-turbo", BASE),
+        ("scene", BASE),
     ],
 };

@@ -12,6 +12,8 @@ mod kling;
 mod mingmou;
 mod os;
 mod pixverse;
+pub mod sdk;
+pub mod specification;
 mod vidu;
 
 use crate::field_error::{FieldError, Loc};
@@ -71,6 +73,8 @@ pub struct ModelTable {
     /// The date the table was last checked against the upstream's documentation.
     pub as_of: &'static str,
     pub source: &'static str,
+    /// The upstream's `SceneType` values this model takes (none: the field is refused).
+    pub scene_types: &'static [&'static str],
     pub versions: &'static [(&'static str, VersionRules)],
 }
 
@@ -215,6 +219,19 @@ pub fn check(req: &VideoRequest) -> Vec<FieldError> {
                 format!("{who} cannot combine a last frame with several input images"),
             ));
         }
+    }
+
+    let scene = req.extra.get("scene_type").and_then(|v| v.as_str());
+    if let Some(scene) = scene.filter(|s| !table.scene_types.contains(s)) {
+        let allowed = match table.scene_types {
+            [] => format!("{} takes no scene type; omit it", table.name),
+            set => format!("allowed: {}", list(set)),
+        };
+        errors.push(FieldError::new(
+            at(&["scene_type"]),
+            "model_rule",
+            format!("{who} does not take scene_type {scene:?}; {allowed}"),
+        ));
     }
 
     if out.audio_generation == Some(Switch::Enabled) && rules.audio == Some(false) {

@@ -1,4 +1,4 @@
-//! OS (OpenAI Sora). Reference §3, SDK v1.3.166 (2026-08-21): 4, 8 or 12 s, 720P only,
+//! OS (OpenAI Sora). Reference §3, SDK 3.1.194 (checked 2026-12-07): 4, 8 or 12 s, 720P only,
 //! 16:9 or 9:16, one input image, no last frame.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
@@ -17,7 +17,8 @@ const BASE: VersionRules = VersionRules {
 
 pub static TABLE: ModelTable = ModelTable {
     name: "OS",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &[],
     versions: &[("2.0", BASE)],
 };

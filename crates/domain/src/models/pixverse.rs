@@ -1,4 +1,4 @@
-//! PixVerse (added 2026-04-14). Reference §3, SDK v1.3.166 (2026-08-21): 1–15 s; the upstream
+//! PixVerse (added 2026-04-14). Reference §3, SDK 3.1.194 (checked 2026-12-07): 1–15 s; the upstream
 //! spells resolutions in lower case (`540p` … `4k`); eight aspect ratios. The seed's VOD doc
 //! lists last-frame support only for GV, Kling and Vidu, so none here.
 
@@ -18,7 +18,8 @@ const BASE: VersionRules = VersionRules {
 
 pub static TABLE: ModelTable = ModelTable {
     name: "PixVerse",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &[],
     versions: &[("v5.6", BASE), ("v6", BASE), ("c1", BASE)],
 };

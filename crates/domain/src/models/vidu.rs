@@ -1,5 +1,7 @@
-//! Vidu (Shengshu). Reference §3, SDK v1.3.166 (2026-08-21): 1–10 s at 720P/1080P; 4:3 and
-//! 3:4 only on q2; last frame on q2-pro and q2-turbo per the VOD doc.
+//! Vidu (Shengshu). Reference §3, SDK 3.1.194 (checked 2026-12-07): 1–10 s at 720P/1080P; 4:3 and
+//! 3:4 only on q2; last frame on q2-pro and q2-turbo per the VOD doc; scene type
+//! `template_effect`. The versions SDK 3.1.194 added (q3-mix … lip-sync) take the family's
+//! limits.
 
 use super::{Durations, LastFrame, ModelTable, Values, VersionRules};
 
@@ -21,8 +23,9 @@ const Q2_LAST_FRAME: VersionRules = VersionRules { last_frame: LastFrame::Suppor
 
 pub static TABLE: ModelTable = ModelTable {
     name: "Vidu",
-    as_of: "2026-08-21",
-    source: "tencentcloud-sdk-go vod/v20180717 models.go @ 144f6c8d39 (v1.3.166)",
+    as_of: "2026-12-07",
+    source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
+    scene_types: &["template_effect"],
     versions: &[
         ("q2", Q2),
         ("q2-pro", Q2_LAST_FRAME),
@@ -30,5 +33,12 @@ pub static TABLE: ModelTable = ModelTable {
         ("q3", BASE),
         ("q3-pro", BASE),
         ("q3-turbo", BASE),
+        ("q3-mix", BASE),
+        ("q3-drama", BASE),
+        ("q3-ad", BASE),
+        ("scene", BASE),
+        ("avatar-q2-pro", BASE),
+        ("avatar-q2-turbo", BASE),
+        ("lip-sync", BASE),
     ],
 };

@@ -6,6 +6,7 @@ mod client;
 mod emulate;
 mod key_limits;
 mod keys;
+mod models;
 mod progress;
 mod usage;
 
@@ -134,6 +135,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The model catalog: `check` compares it with the official SDK's documentation.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -206,6 +212,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => runtime().block_on(client::status(args)),
         Command::Result(args) => runtime().block_on(client::result(args)),
         Command::Cancel(args) => runtime().block_on(client::cancel(args)),
+        Command::Models { command } => models::run(command),
         Command::Config { command: ConfigCommand::Default } => {
             print!("{DEFAULT_TOML}");
             ExitCode::SUCCESS

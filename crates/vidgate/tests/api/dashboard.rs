@@ -79,6 +79,18 @@ async fn the_models_route_lists_the_rules_requests_are_checked_against() {
     assert_eq!(v21["durations"], json!({"kind": "whole", "min": 3, "max": 15}));
     assert_eq!(v21["resolutions"], json!(["720P", "1080P"]));
     assert_eq!(v21["last_frame"], "1080P");
+    assert_eq!(kling["scene_types"], json!(["motion_control", "avatar_i2v", "lip_sync"]));
+    assert_eq!(
+        (kling["origin"].as_str(), kling["as_of"].as_str()),
+        (Some("built_in"), Some("2026-12-07"))
+    );
+    assert!(kling["source"].as_str().unwrap().contains("3.1.194"), "{kling}");
+    // A scene type the model does not take is refused at create, named.
+    let mut scene = small_request("a scene");
+    scene["scene_type"] = json!("lip_sync");
+    let (code, _, err) = app.post_create(&scene).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["detail"][0]["loc"], json!(["body", "scene_type"]), "{err}");
 
     // What the route says is what create enforces: the largest listed duration passes, one
     // more second does not.

@@ -24,6 +24,7 @@ mod limits;
 mod listing;
 mod media;
 mod mirror;
+mod models;
 mod openai;
 mod openapi;
 mod ops;
