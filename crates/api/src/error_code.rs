@@ -5,65 +5,55 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    PayloadTooLarge,
-    ValidationError,
-    BudgetExceeded,
-    MediaDeleted,
-    RangeNotSatisfiable,
-    Unavailable,
-    InternalError,
-    MethodNotAllowed,
-    /// The body is not JSON, or not the JSON a route takes.
-    MalformedJson,
-    /// A multipart or form body that cannot be read.
-    MalformedBody,
-    /// A `Host`/forwarded host that cannot make a URL.
-    BadHost,
-    /// An upstream callback vidgate cannot read.
-    BadEvent,
-    KeyNameTaken,
-    CannotRevokeSelf,
-    WouldOverdraw,
-    SessionConflict,
-    RateLimited,
-    KeyQueueFull,
-    QueueFull,
-    TooManyStreams,
+/// Declares the enum, its wire strings and the list of every code, each code written once.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for tests and documentation.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $text,)*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::ValidationError => "validation_error",
-            ErrorCode::BudgetExceeded => "budget_exceeded",
-            ErrorCode::MediaDeleted => "media_deleted",
-            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::InternalError => "internal_error",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::MalformedJson => "malformed_json",
-            ErrorCode::MalformedBody => "malformed_body",
-            ErrorCode::BadHost => "bad_host",
-            ErrorCode::BadEvent => "bad_event",
-            ErrorCode::KeyNameTaken => "key_name_taken",
-            ErrorCode::CannotRevokeSelf => "cannot_revoke_self",
-            ErrorCode::WouldOverdraw => "would_overdraw",
-            ErrorCode::SessionConflict => "session_conflict",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::KeyQueueFull => "key_queue_full",
-            ErrorCode::QueueFull => "queue_full",
-            ErrorCode::TooManyStreams => "too_many_streams",
-        }
-    }
+error_codes! {
+    Unauthorized => "unauthorized",
+    Forbidden => "forbidden",
+    NotFound => "not_found",
+    PayloadTooLarge => "payload_too_large",
+    ValidationError => "validation_error",
+    BudgetExceeded => "budget_exceeded",
+    MediaDeleted => "media_deleted",
+    RangeNotSatisfiable => "range_not_satisfiable",
+    Unavailable => "unavailable",
+    InternalError => "internal_error",
+    MethodNotAllowed => "method_not_allowed",
+    /// The body is not JSON, or not the JSON a route takes.
+    MalformedJson => "malformed_json",
+    /// A multipart or form body that cannot be read.
+    MalformedBody => "malformed_body",
+    /// A `Host`/forwarded host that cannot make a URL.
+    BadHost => "bad_host",
+    /// An upstream callback vidgate cannot read.
+    BadEvent => "bad_event",
+    KeyNameTaken => "key_name_taken",
+    CannotRevokeSelf => "cannot_revoke_self",
+    WouldOverdraw => "would_overdraw",
+    SessionConflict => "session_conflict",
+    RateLimited => "rate_limited",
+    KeyQueueFull => "key_queue_full",
+    QueueFull => "queue_full",
+    TooManyStreams => "too_many_streams",
 }
 
 impl fmt::Display for ErrorCode {
@@ -80,39 +70,13 @@ impl serde::Serialize for ErrorCode {
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode::{self, *};
-
-    const ALL: [ErrorCode; 23] = [
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        PayloadTooLarge,
-        ValidationError,
-        BudgetExceeded,
-        MediaDeleted,
-        RangeNotSatisfiable,
-        Unavailable,
-        InternalError,
-        MethodNotAllowed,
-        MalformedJson,
-        MalformedBody,
-        BadHost,
-        BadEvent,
-        KeyNameTaken,
-        CannotRevokeSelf,
-        WouldOverdraw,
-        SessionConflict,
-        RateLimited,
-        KeyQueueFull,
-        QueueFull,
-        TooManyStreams,
-    ];
+    use super::ErrorCode;
 
     /// Clients branch on these strings: each is distinct, snake_case, and serializes as itself.
     #[test]
     fn each_code_is_spelled_once_and_serializes_as_its_string() {
         let mut seen = std::collections::HashSet::new();
-        for code in ALL {
+        for &code in ErrorCode::ALL {
             let s = code.as_str();
             assert!(seen.insert(s), "{s} is used by two codes");
             assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");

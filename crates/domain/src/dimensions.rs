@@ -50,7 +50,7 @@ pub struct OutputShape {
 }
 
 pub fn output_shape(req: &VideoRequest) -> OutputShape {
-    let rules = models::rules(&req.model_name, &req.model_version);
+    let rules = models::rules_or_family(&req.model_name, &req.model_version);
     let oc = &req.output_config;
     let resolution = oc.resolution.as_deref().or(rules.and_then(|r| r.default_resolution));
     let aspect = oc.aspect_ratio.as_deref().or(rules.and_then(|r| r.default_aspect_ratio));

@@ -71,6 +71,25 @@ impl<P> Claimed<P> {
     }
 }
 
+/// A claim that may end its task: a submit (failed, cancelled, or detached and followed) or
+/// a poll (the upstream's end). A follow claim ends a detached job instead (`end`).
+pub trait Completes {}
+impl Completes for SubmitClaim {}
+impl Completes for PollClaim {}
+
+impl<P: Completes> Claimed<P> {
+    /// Submitting or running → an end.
+    pub async fn complete<S: TaskStore + ?Sized>(
+        self,
+        store: &S,
+        completion: Completion,
+        now: Millis,
+        log: LogEntry,
+    ) -> Result<bool> {
+        store.complete(self.lease, completion, now, log).await
+    }
+}
+
 impl Claimed<SubmitClaim> {
     pub(crate) fn submit(task: TaskRecord) -> Result<Self> {
         let (Phase::Submitting { .. }, Some(account)) = (&task.phase, task.account.clone()) else {
@@ -107,17 +126,6 @@ impl Claimed<SubmitClaim> {
     ) -> Result<bool> {
         store.requeue(self.lease, run_after, now, log).await
     }
-
-    /// Submitting → an end (failed, cancelled, or detached and followed).
-    pub async fn complete<S: TaskStore + ?Sized>(
-        self,
-        store: &S,
-        completion: Completion,
-        now: Millis,
-        log: LogEntry,
-    ) -> Result<bool> {
-        store.complete(self.lease, completion, now, log).await
-    }
 }
 
 impl Claimed<PollClaim> {
@@ -148,17 +156,6 @@ impl Claimed<PollClaim> {
         log: Option<LogEntry>,
     ) -> Result<bool> {
         store.record_poll(self.lease, progress, next_poll_at, now, log).await
-    }
-
-    /// Running → an end.
-    pub async fn complete<S: TaskStore + ?Sized>(
-        self,
-        store: &S,
-        completion: Completion,
-        now: Millis,
-        log: LogEntry,
-    ) -> Result<bool> {
-        store.complete(self.lease, completion, now, log).await
     }
 }
 

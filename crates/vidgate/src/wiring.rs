@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vidgate_api::{ApiConfig, AppState};
-use vidgate_domain::{Clock, ParseOptions, RetryPolicy};
+use vidgate_domain::{Clock, RetryPolicy};
 use vidgate_providers::Provider;
 use vidgate_store::{Changes, Store};
 use vidgate_workers::runner::RunnerConfig;
@@ -166,7 +166,7 @@ fn api_config(
         tls: config.tls(),
         max_body_bytes: config.server.max_body_bytes,
         request_deadline: config.queue.request_deadline,
-        parse: ParseOptions { strict_model_rules: config.rules.strict_model_rules },
+        parse: config.rules.parse_options(),
         media: vidgate_api::MediaServing {
             store: media,
             serve: config.media.serve,

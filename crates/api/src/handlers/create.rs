@@ -149,9 +149,14 @@ pub(crate) async fn accept(
     call: CreateCall<'_>,
 ) -> Result<(TaskRecord, Option<i64>), ApiError> {
     let task = new_task(state, call)?;
-    let (task, position) = admitted(state, state.store.insert_task(task).await?)?;
+    let outcome = state.store.insert_task(task).await?;
+    let fresh = matches!(outcome, InsertOutcome::Inserted { .. });
+    let (task, position) = admitted(state, outcome)?;
     // The request is committed: from here on nothing may answer an error, or a client that
     // retries without an Idempotency-Key would create it twice.
+    if fresh {
+        note_unlisted_version(state, &task).await;
+    }
     let position = match position {
         Some(p) => Some(p),
         None => match state.store.queue_position(&task).await {
@@ -163,6 +168,25 @@ pub(crate) async fn accept(
         },
     };
     Ok((task, position))
+}
+
+/// A version the catalog does not list, passed under `rules.unknown_versions = "pass"`: the
+/// request's log says it was checked against the family's limits only.
+async fn note_unlisted_version(state: &AppState, task: &TaskRecord) {
+    let (name, version) = (task.request.model_name(), task.request.model_version());
+    let Some(table) = vidgate_domain::models::table(name) else { return };
+    if !state.config.parse.strict_model_rules || table.version(version).is_some() {
+        return;
+    }
+    let message = format!(
+        "{name} version {version:?} is not in the model catalog (as of {}): checked against {name}'s family limits and passed to the upstream (rules.unknown_versions = \"pass\")",
+        table.as_of
+    );
+    tracing::warn!(model = %name, version = %version, "a version the catalog does not list was passed");
+    let entry = vidgate_store::LogEntry::warn(state.clock.now_ms(), message);
+    if let Err(e) = state.store.append_log(task.id, entry).await {
+        tracing::warn!(error = %e, "the unlisted-version note could not be logged");
+    }
 }
 
 /// The task a valid create makes: its request, lane, deadline, dedup claims, quote, limits.

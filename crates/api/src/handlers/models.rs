@@ -16,6 +16,10 @@ pub struct ModelsBody {
     /// `true`: requests must name a model and version listed here and keep to its rules.
     /// `false`: anything passes through to the upstream unchecked.
     pub strict_model_rules: bool,
+    /// A version of a listed model that is not listed: `refuse`, or `pass` (checked against
+    /// the model's `family` limits).
+    #[schema(value_type = String)]
+    pub unknown_versions: vidgate_domain::request::UnknownVersions,
     pub models: Vec<ModelInfo>,
 }
 
@@ -31,6 +35,8 @@ pub struct ModelInfo {
     pub origin: &'static str,
     /// The `scene_type` values the model takes (empty: none).
     pub scene_types: Vec<&'static str>,
+    /// The limits an unlisted version is checked against under `unknown_versions = pass`.
+    pub family: VersionInfo,
     pub versions: Vec<VersionInfo>,
 }
 
@@ -123,8 +129,14 @@ pub async fn list_models(
             source: t.source,
             origin: "built_in",
             scene_types: t.scene_types.to_vec(),
+            family: version_info("*", &t.family),
             versions: t.versions.iter().map(|(v, r)| version_info(v, r)).collect(),
         })
         .collect();
-    Ok(Json(ModelsBody { strict_model_rules: state.config.parse.strict_model_rules, models }))
+    let parse = state.config.parse;
+    Ok(Json(ModelsBody {
+        strict_model_rules: parse.strict_model_rules,
+        unknown_versions: parse.unknown_versions,
+        models,
+    }))
 }

@@ -29,6 +29,7 @@ pub static TABLE: ModelTable = ModelTable {
     as_of: "2026-12-07",
     source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
     scene_types: &[],
+    family: CLASSIC,
     versions: &[
         ("02", CLASSIC),
         ("2.3", CLASSIC),

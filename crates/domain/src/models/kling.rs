@@ -24,6 +24,7 @@ pub static TABLE: ModelTable = ModelTable {
     as_of: "2026-12-07",
     source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
     scene_types: &["motion_control", "avatar_i2v", "lip_sync"],
+    family: BASE,
     versions: &[
         ("1.6", BASE),
         ("2.0", BASE),

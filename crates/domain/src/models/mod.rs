@@ -17,7 +17,7 @@ pub mod specification;
 mod vidu;
 
 use crate::field_error::{FieldError, Loc};
-use crate::request::{Switch, VideoRequest};
+use crate::request::{Switch, UnknownVersions, VideoRequest};
 
 /// Allowed durations in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,6 +66,22 @@ pub struct VersionRules {
     pub audio: Option<bool>,
 }
 
+impl VersionRules {
+    /// A version whose documentation names only the version: durations, resolutions and
+    /// aspect ratios pass through unchecked; one image, no last frame.
+    pub const UNDOCUMENTED: VersionRules = VersionRules {
+        durations: Durations::Undocumented,
+        default_duration: None,
+        resolutions: Values::Undocumented,
+        default_resolution: None,
+        aspect_ratios: Values::Undocumented,
+        default_aspect_ratio: None,
+        last_frame: LastFrame::NotSupported,
+        max_images: 1,
+        audio: None,
+    };
+}
+
 /// One model's table.
 #[derive(Debug)]
 pub struct ModelTable {
@@ -75,6 +91,9 @@ pub struct ModelTable {
     pub source: &'static str,
     /// The upstream's `SceneType` values this model takes (none: the field is refused).
     pub scene_types: &'static [&'static str],
+    /// The limits the documentation gives the model as a whole: what a version the table
+    /// does not list is checked against when `rules.unknown_versions = "pass"`.
+    pub family: VersionRules,
     pub versions: &'static [(&'static str, VersionRules)],
 }
 
@@ -112,6 +131,12 @@ pub fn rules(model_name: &str, model_version: &str) -> Option<&'static VersionRu
     table(model_name).and_then(|t| t.version(model_version))
 }
 
+/// The version's rules, or its model's family limits for a version the table does not list
+/// (what a passed unknown version is checked, quoted and shaped by).
+pub fn rules_or_family(model_name: &str, model_version: &str) -> Option<&'static VersionRules> {
+    table(model_name).map(|t| t.version(model_version).unwrap_or(&t.family))
+}
+
 fn at(path: &[&str]) -> Vec<Loc> {
     std::iter::once("body").chain(path.iter().copied()).map(Loc::from).collect()
 }
@@ -122,7 +147,7 @@ fn list(values: &[&str]) -> String {
 
 /// Applies the model's table to a request whose fields are already well-formed.
 /// Returns one error per rule broken.
-pub fn check(req: &VideoRequest) -> Vec<FieldError> {
+pub fn check(req: &VideoRequest, unknown_versions: UnknownVersions) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let Some(table) = table(&req.model_name) else {
         let names: Vec<&str> = MODELS.iter().map(|t| t.name).collect();
@@ -137,12 +162,17 @@ pub fn check(req: &VideoRequest) -> Vec<FieldError> {
         ));
         return errors;
     };
-    let Some(rules) = table.version(&req.model_version) else {
+    let rules = match (table.version(&req.model_version), unknown_versions) {
+        (Some(rules), _) => Some(rules),
+        (None, UnknownVersions::Pass) => Some(&table.family),
+        (None, UnknownVersions::Refuse) => None,
+    };
+    let Some(rules) = rules else {
         errors.push(FieldError::new(
             at(&["model_version"]),
             "enum",
             format!(
-                "{} has no version {:?}; known versions (as of {}): {}",
+                "{} has no version {:?}; known versions (as of {}): {} (rules.unknown_versions = \"pass\" sends unknown versions on with the model's family limits)",
                 table.name,
                 req.model_version,
                 table.as_of,
@@ -155,27 +185,7 @@ pub fn check(req: &VideoRequest) -> Vec<FieldError> {
     let out = &req.output_config;
 
     if let Some(d) = out.duration {
-        let ok = match rules.durations {
-            Durations::OneOf(set) => set.iter().any(|v| (v - d).abs() < 1e-9),
-            Durations::Whole { min, max } => {
-                d.fract() == 0.0 && d >= f64::from(min) && d <= f64::from(max)
-            }
-            Durations::Undocumented => true,
-        };
-        if !ok {
-            let allowed = match rules.durations {
-                Durations::OneOf(set) => {
-                    set.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ")
-                }
-                Durations::Whole { min, max } => format!("whole seconds from {min} to {max}"),
-                Durations::Undocumented => String::new(),
-            };
-            errors.push(FieldError::new(
-                at(&["output_config", "duration"]),
-                "model_rule",
-                format!("{who} cannot make a {d} s video; allowed: {allowed}"),
-            ));
-        }
+        check_duration(&mut errors, &who, d, rules.durations);
     }
 
     check_value(&mut errors, &who, "resolution", out.resolution.as_deref(), rules.resolutions);
@@ -200,38 +210,12 @@ pub fn check(req: &VideoRequest) -> Vec<FieldError> {
     }
 
     if req.last_frame_url.is_some() {
-        let resolution = out.resolution.as_deref().or(rules.default_resolution);
-        let problem = match rules.last_frame {
-            LastFrame::Supported => None,
-            LastFrame::NotSupported => Some(format!("{who} does not support a last frame")),
-            LastFrame::OnlyAtResolution(r) if resolution != Some(r) => Some(format!(
-                "{who} supports a last frame only with resolution {r} (got {})",
-                resolution.unwrap_or("the default")
-            )),
-            LastFrame::OnlyAtResolution(_) => None,
-        };
-        if let Some(msg) = problem {
-            errors.push(FieldError::new(at(&["last_frame_url"]), "model_rule", msg));
-        } else if req.file_infos.len() > 1 && table.name == "GV" {
-            errors.push(FieldError::new(
-                at(&["last_frame_url"]),
-                "model_rule",
-                format!("{who} cannot combine a last frame with several input images"),
-            ));
-        }
+        check_last_frame(&mut errors, &who, req, table, rules);
     }
 
     let scene = req.extra.get("scene_type").and_then(|v| v.as_str());
     if let Some(scene) = scene.filter(|s| !table.scene_types.contains(s)) {
-        let allowed = match table.scene_types {
-            [] => format!("{} takes no scene type; omit it", table.name),
-            set => format!("allowed: {}", list(set)),
-        };
-        errors.push(FieldError::new(
-            at(&["scene_type"]),
-            "model_rule",
-            format!("{who} does not take scene_type {scene:?}; {allowed}"),
-        ));
+        errors.push(scene_refused(&who, scene, table));
     }
 
     if out.audio_generation == Some(Switch::Enabled) && rules.audio == Some(false) {
@@ -242,6 +226,74 @@ pub fn check(req: &VideoRequest) -> Vec<FieldError> {
         ));
     }
     errors
+}
+
+/// A duration the model's rules do not allow.
+fn check_duration(errors: &mut Vec<FieldError>, who: &str, d: f64, durations: Durations) {
+    let ok = match durations {
+        Durations::OneOf(set) => set.iter().any(|v| (v - d).abs() < 1e-9),
+        Durations::Whole { min, max } => {
+            d.fract() == 0.0 && d >= f64::from(min) && d <= f64::from(max)
+        }
+        Durations::Undocumented => true,
+    };
+    if !ok {
+        let allowed = match durations {
+            Durations::OneOf(set) => {
+                set.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ")
+            }
+            Durations::Whole { min, max } => format!("whole seconds from {min} to {max}"),
+            Durations::Undocumented => String::new(),
+        };
+        errors.push(FieldError::new(
+            at(&["output_config", "duration"]),
+            "model_rule",
+            format!("{who} cannot make a {d} s video; allowed: {allowed}"),
+        ));
+    }
+}
+
+/// A last frame the model (or its resolution, or its image count) does not allow.
+fn check_last_frame(
+    errors: &mut Vec<FieldError>,
+    who: &str,
+    req: &VideoRequest,
+    table: &ModelTable,
+    rules: &VersionRules,
+) {
+    let out = &req.output_config;
+    let resolution = out.resolution.as_deref().or(rules.default_resolution);
+    let problem = match rules.last_frame {
+        LastFrame::Supported => None,
+        LastFrame::NotSupported => Some(format!("{who} does not support a last frame")),
+        LastFrame::OnlyAtResolution(r) if resolution != Some(r) => Some(format!(
+            "{who} supports a last frame only with resolution {r} (got {})",
+            resolution.unwrap_or("the default")
+        )),
+        LastFrame::OnlyAtResolution(_) => None,
+    };
+    if let Some(msg) = problem {
+        errors.push(FieldError::new(at(&["last_frame_url"]), "model_rule", msg));
+    } else if req.file_infos.len() > 1 && table.name == "GV" {
+        errors.push(FieldError::new(
+            at(&["last_frame_url"]),
+            "model_rule",
+            format!("{who} cannot combine a last frame with several input images"),
+        ));
+    }
+}
+
+/// A `scene_type` the model does not take.
+fn scene_refused(who: &str, scene: &str, table: &ModelTable) -> FieldError {
+    let allowed = match table.scene_types {
+        [] => format!("{} takes no scene type; omit it", table.name),
+        set => format!("allowed: {}", list(set)),
+    };
+    FieldError::new(
+        at(&["scene_type"]),
+        "model_rule",
+        format!("{who} does not take scene_type {scene:?}; {allowed}"),
+    )
 }
 
 fn check_value(

@@ -20,5 +20,6 @@ pub static TABLE: ModelTable = ModelTable {
     as_of: "2026-12-07",
     source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
     scene_types: &[],
+    family: BASE,
     versions: &[("2.0", BASE)],
 };

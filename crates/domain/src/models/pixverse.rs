@@ -21,5 +21,6 @@ pub static TABLE: ModelTable = ModelTable {
     as_of: "2026-12-07",
     source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
     scene_types: &[],
+    family: BASE,
     versions: &[("v5.6", BASE), ("v6", BASE), ("c1", BASE)],
 };

@@ -191,3 +191,35 @@ fn errors_name_the_allowed_values_so_the_caller_can_fix_the_request() {
     let e = parse_create_request(&body, &ParseOptions::default()).unwrap_err();
     assert!(e[0].msg.contains("4, 8, 12"), "{}", e[0].msg);
 }
+
+/// `rules.unknown_versions`: refused by default, naming the known versions; passed under
+/// `pass` and then held to the model's family limits; an unknown model is refused either way
+/// (only `strict_model_rules = false` passes it).
+#[test]
+fn an_unlisted_version_is_refused_or_held_to_its_familys_limits() {
+    let body = |duration: i64| {
+        json!({"model_name": "Kling", "model_version": "4.0", "prompt": "p",
+               "output_config": {"duration": duration, "resolution": "1080P"}})
+    };
+    let refuse = ParseOptions::default();
+    let pass = ParseOptions { unknown_versions: UnknownVersions::Pass, ..refuse };
+    let err = parse_create_request(&body(10), &refuse).unwrap_err();
+    assert_eq!(err[0].path(), "body.model_version", "{err:?}");
+    assert!(err[0].msg.contains("3.0-turbo") && err[0].msg.contains("unknown_versions"), "{err:?}");
+    let ok = parse_create_request(&body(10), &pass).unwrap();
+    assert_eq!(ok.model_version(), "4.0");
+    let err = parse_create_request(&body(16), &pass).unwrap_err();
+    assert_eq!(err[0].path(), "body.output_config.duration", "{err:?}");
+    assert!(err[0].msg.contains("3 to 15"), "{err:?}");
+    // The family's limits also quote it: Kling's default 5 s when the body gives none.
+    let mut short = body(5);
+    short["output_config"] = json!({});
+    let req = parse_create_request(&short, &pass).unwrap();
+    let table = crate::pricing::PriceTable::new(Vec::new(), true);
+    let q = crate::pricing::estimate(&req, &table, 1_790_000_000_000).unwrap();
+    assert_eq!((q.seconds, q.resolution.as_deref()), (Some(5.0), Some("720P")));
+    let unknown_model = json!({"model_name": "Jimeng", "model_version": "1.0", "prompt": "p"});
+    let err = parse_create_request(&unknown_model, &pass).unwrap_err();
+    assert_eq!(err[0].path(), "body.model_name", "{err:?}");
+    assert!(parse_create_request(&unknown_model, &ParseOptions::LAX).is_ok());
+}

@@ -26,6 +26,7 @@ pub static TABLE: ModelTable = ModelTable {
     as_of: "2026-12-07",
     source: "tencentcloud-sdk-python-vod 3.1.194 models.py (CreateAigcVideoTaskRequest, AigcVideoOutputConfig)",
     scene_types: &["template_effect"],
+    family: BASE,
     versions: &[
         ("q2", Q2),
         ("q2-pro", Q2_LAST_FRAME),

@@ -163,7 +163,7 @@ pub fn estimate(
     at: Millis,
 ) -> Result<Quote, PricingError> {
     let (model, version) = (request.model_name(), request.model_version());
-    let rules = models::rules(model, version);
+    let rules = models::rules_or_family(model, version);
     let out = request.output_config();
     let resolution =
         out.resolution.clone().or_else(|| rules.and_then(|r| r.default_resolution).map(Into::into));

@@ -144,7 +144,7 @@ impl RequestDraft {
         }
         let names_ok = !request.model_name.is_empty() && !request.model_version.is_empty();
         if opts.strict_model_rules && names_ok {
-            errors.extend(models::check(&request));
+            errors.extend(models::check(&request, opts.unknown_versions));
         }
         if errors.is_empty() { Ok(request) } else { Err(errors) }
     }
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn taken_fields_are_neither_refused_nor_passed_through() {
-        let lax = ParseOptions { strict_model_rules: false };
+        let lax = ParseOptions::LAX;
         let body =
             json!({"model_name": "X", "model_version": "1", "prompt": "p", "webhook_url": "h"});
         let r = RequestDraft::read(&body, &lax, &["webhook_url"]).finish().unwrap();

@@ -16,7 +16,7 @@ pub use fields::{
     NEWER_FILE_INFO_FIELDS, NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_FILE_INFO_FIELDS,
     SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS,
 };
-pub use parse::{ParseOptions, parse_create_request};
+pub use parse::{ParseOptions, UnknownVersions, parse_create_request};
 
 /// `Enabled` / `Disabled`, spelled exactly as the seed and the upstream spell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

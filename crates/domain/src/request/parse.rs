@@ -21,12 +21,32 @@ pub struct ParseOptions {
     /// Check the per-model tables and refuse unknown fields. Off: unknown models, values and
     /// fields pass through to the upstream, which decides.
     pub strict_model_rules: bool,
+    /// What a version of a known model that the catalog does not list gets.
+    pub unknown_versions: UnknownVersions,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { strict_model_rules: true }
+        ParseOptions { strict_model_rules: true, unknown_versions: UnknownVersions::Refuse }
     }
+}
+
+impl ParseOptions {
+    /// Nothing checked against the catalog (`strict_model_rules = false`).
+    pub const LAX: ParseOptions =
+        ParseOptions { strict_model_rules: false, unknown_versions: UnknownVersions::Pass };
+}
+
+/// `rules.unknown_versions`: a version of a known model that the catalog does not list is
+/// refused (422 naming the known versions), or passed to the upstream checked against the
+/// model's family limits (`ModelTable::family`), so a version can be sold the hour the
+/// upstream ships it; its request's log says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownVersions {
+    #[default]
+    Refuse,
+    Pass,
 }
 
 const PROMPT_MAX: usize = 2000;
@@ -511,7 +531,9 @@ impl Parser<'_> {
 
     fn top_level_extras(&mut self, obj: &Map<String, Value>, base: &[Loc]) -> Map<String, Value> {
         self.integer(obj, base, "seed", false);
-        self.choice(obj, base, "input_region", &[("Mainland", ()), ("Oversea", ())]);
+        // SDK 3.1.194: Mainland (the default), Oversea, OverseaUSWest.
+        let regions = [("Mainland", ()), ("Oversea", ()), ("OverseaUSWest", ())];
+        self.choice(obj, base, "input_region", &regions);
         self.string(obj, base, "scene_type", Some(64));
         self.string(obj, base, "procedure", Some(256));
         self.string(obj, base, "last_frame_file_id", Some(128));

@@ -18,7 +18,7 @@ use crate::{PollJob, PollStatus, Provider};
 use vidgate_egress::EgressPolicy;
 
 fn parse(body: Value) -> VideoRequest {
-    parse_create_request(&body, &ParseOptions { strict_model_rules: false }).unwrap()
+    parse_create_request(&body, &ParseOptions::LAX).unwrap()
 }
 
 fn with_files(files: Value, extra: Value) -> VideoRequest {

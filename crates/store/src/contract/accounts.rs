@@ -408,6 +408,11 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         "its charge says so"
     );
     assert_eq!(settled.following_until(), None);
+    let logs = store.task_logs(c.id).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.message.contains("following window closed; charged its hold")),
+        "the request's log says it was settled at its hold: {logs:?}"
+    );
     assert!(store.slots_in_use(Pool::Sandbox).await.unwrap().is_empty());
     let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
     assert_eq!(
@@ -507,19 +512,26 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
     assert_eq!((balance.balance, balance.spent_total), (Credits::ZERO, credits(1.0)));
 }
 
-/// A cancel after dispatch changes nothing about the money: the job runs on and is charged
-/// when the upstream finishes it; one cancelled in the queue is released.
-pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dyn Store) {
-    key(store, "cxl", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store, "cxl", 2.0).await;
-    let t = insert(store, priced("cxl", T0, 1.0)).await;
+/// A request of `key` for 1.0 credits, sent upstream and then cancelled by its owner.
+async fn dispatched_then_cancelled(store: &dyn Store, key: &str) -> crate::TaskRecord {
+    let t = insert(store, priced(key, T0, 1.0)).await;
     let c = store
         .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(c.id, t.id);
     store.mark_running(c.lease(), "up-1", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    assert_eq!(store.cancel_task("cxl", t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(store.cancel_task(key, t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    t
+}
+
+/// A cancel after dispatch changes nothing about the money: the job runs on and is charged
+/// when the upstream finishes it; one cancelled in the queue is released.
+pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dyn Store) {
+    key(store, "cxl", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, "cxl", 2.0).await;
+    let t = dispatched_then_cancelled(store, "cxl").await;
     let q = insert(store, priced("cxl", T0 + 2, 1.0)).await;
     assert_eq!(store.cancel_task("cxl", q.id, T0 + 3).await.unwrap(), CancelOutcome::Cancelled);
     let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
@@ -545,14 +557,7 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
 pub async fn a_cancel_after_dispatch_is_released_when_the_upstream_fails_it(store: &dyn Store) {
     key(store, "cxf", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store, "cxf", 1.0).await;
-    let t = insert(store, priced("cxf", T0, 1.0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
-    store.mark_running(c.lease(), "up-f", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    assert_eq!(store.cancel_task("cxf", t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    let t = dispatched_then_cancelled(store, "cxf").await;
     assert_eq!(store.balance("cxf", T0 + 2).await.unwrap().unwrap().balance, Credits::ZERO);
     assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".into(), 1)]);
     let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();

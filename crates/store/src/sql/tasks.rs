@@ -36,6 +36,22 @@ macro_rules! event_due {
     };
 }
 
+impl SqlStore {
+    /// Runs a claim of a due task (`$1` owner, `$2` lease until, `$3` now, `$4` pool): the
+    /// poll and the follow claims differ only in their statement.
+    async fn claim_due(
+        &self,
+        text: &std::sync::Arc<str>,
+        pool: Pool,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<TaskRecord>> {
+        let stmt = shared_sql(text).bind(owner).bind(lease_until).bind(now).bind(pool.as_str());
+        one(self.db.write(stmt).await?)
+    }
+}
+
 fn one(rows: Vec<Row>) -> Result<Option<TaskRecord>> {
     rows.first().map(task_from_row).transpose()
 }
@@ -321,12 +337,8 @@ impl TaskStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<Claimed<PollClaim>>> {
-        let stmt = shared_sql(&self.claims.poll)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(pool.as_str());
-        one(self.db.write(stmt).await?)?.map(Claimed::poll).transpose()
+        let claim = self.claim_due(&self.claims.poll, pool, owner, now, lease_until).await?;
+        claim.map(Claimed::poll).transpose()
     }
 
     async fn claim_next_reconcile(
@@ -336,12 +348,8 @@ impl TaskStore for SqlStore {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<Claimed<FollowClaim>>> {
-        let stmt = shared_sql(&self.claims.reconcile)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(pool.as_str());
-        one(self.db.write(stmt).await?)?.map(Claimed::reconcile).transpose()
+        let claim = self.claim_due(&self.claims.reconcile, pool, owner, now, lease_until).await?;
+        claim.map(Claimed::reconcile).transpose()
     }
 
     async fn defer_reconcile(

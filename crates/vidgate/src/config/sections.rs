@@ -160,12 +160,31 @@ pub struct QueueConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
+    /// `false`: the alias of "pass unknown models and versions, check nothing" (it also lets
+    /// unknown fields through).
     pub strict_model_rules: bool,
+    /// A version of a known model the catalog does not list: `refuse` or `pass` (checked
+    /// against the model's family limits, logged on the request).
+    #[serde(default)]
+    pub unknown_versions: vidgate_domain::request::UnknownVersions,
     /// Serve the default alias of every model version in the rule tables (`kling-2.1`, …).
     pub default_aliases: bool,
     /// More aliases (`[[rules.aliases]]`); one named as a default replaces it.
     #[serde(default)]
     pub aliases: Vec<vidgate_domain::models::aliases::Alias>,
+}
+
+impl RulesConfig {
+    /// How creates are read under these settings.
+    pub fn parse_options(&self) -> vidgate_domain::ParseOptions {
+        match self.strict_model_rules {
+            true => vidgate_domain::ParseOptions {
+                strict_model_rules: true,
+                unknown_versions: self.unknown_versions,
+            },
+            false => vidgate_domain::ParseOptions::LAX,
+        }
+    }
 }
 
 impl RulesConfig {

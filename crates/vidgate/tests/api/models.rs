@@ -99,3 +99,44 @@ fn models_check_passes_on_the_pinned_sdk_and_names_what_a_newer_one_adds() {
     assert!(said.contains("Kling version 4.0"), "{said}");
     assert!(said.contains("Kling scene type dance"), "{said}");
 }
+
+/// `rules.unknown_versions`: by default a version the catalog does not list is a 422 naming
+/// the known ones; under `pass` it is accepted, held to its family's limits, logged as such,
+/// and rendered (the sandbox here); `strict_model_rules = false` passes unknown models too.
+#[tokio::test]
+async fn a_version_newer_than_the_catalog_is_refused_or_sold_by_policy() {
+    let newer = json!({"model_name": "Kling", "model_version": "4.0", "prompt": "next year",
+                       "output_config": {"duration": 3, "resolution": "720P"}});
+    let app = TestApp::spawn().await;
+    let (code, _, err) = app.post_create(&newer).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["detail"][0]["loc"], json!(["body", "model_version"]), "{err}");
+
+    let app = TestApp::spawn_with(|c| {
+        c.rules.unknown_versions = vidgate_domain::request::UnknownVersions::Pass;
+    })
+    .await;
+    let (_, models) = app.get_json("/tencent-vod/v1/models").await;
+    assert_eq!(models["unknown_versions"], "pass", "{models}");
+    let mut too_long = newer.clone();
+    too_long["output_config"]["duration"] = json!(16);
+    let (code, _, err) = app.post_create(&too_long).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "the family's limits hold: {err}");
+    assert_eq!(err["detail"][0]["loc"], json!(["body", "output_config", "duration"]), "{err}");
+    let id = app.create(&newer).await;
+    let logs = app.logs(&id).await;
+    assert!(logs.iter().any(|l| l.contains("\"4.0\" is not in the model catalog")), "{logs:?}");
+    app.drive_to_completion().await;
+    let (code, _, result) = app.result(&id).await;
+    assert_eq!(code, StatusCode::OK, "{result}");
+    assert!(result["video"]["url"].is_string(), "rendered: {result}");
+    let unknown_model = json!({"model_name": "Jimeng", "model_version": "1.0", "prompt": "p"});
+    assert_eq!(app.post_create(&unknown_model).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let lax = TestApp::spawn_with(|c| c.rules.strict_model_rules = false).await;
+    assert_eq!(
+        lax.post_create(&unknown_model).await.0,
+        StatusCode::OK,
+        "the old setting's meaning"
+    );
+}

@@ -10,7 +10,7 @@ fn strict(body: Value) -> Result<VideoRequest, Vec<FieldError>> {
 }
 
 fn lenient(body: Value) -> Result<VideoRequest, Vec<FieldError>> {
-    parse_create_request(&body, &ParseOptions { strict_model_rules: false })
+    parse_create_request(&body, &ParseOptions::LAX)
 }
 
 /// The seed's own example body, verbatim.
@@ -235,6 +235,15 @@ fn known_newer_upstream_fields_pass_through_in_strict_mode_when_well_typed() {
     assert_eq!(r.extra["seed"], json!(1234));
     assert_eq!(r.output_config.extra["enable_bgm"], json!("Enabled"));
 
+    // Every region the SDK documents (3.1.194 added OverseaUSWest); others are named.
+    for region in ["Mainland", "Oversea", "OverseaUSWest"] {
+        b["input_region"] = json!(region);
+        assert_eq!(strict(b.clone()).unwrap().extra["input_region"], json!(region));
+    }
+    b["input_region"] = json!("Mars");
+    assert_eq!(paths(&strict(b.clone()).unwrap_err()), vec!["body.input_region"]);
+    b["input_region"] = json!("Oversea");
+
     b["seed"] = json!("lots");
     assert_eq!(paths(&strict(b).unwrap_err()), vec!["body.seed"]);
 }
@@ -336,7 +345,7 @@ proptest! {
 
     #[test]
     fn any_json_either_parses_or_names_where_it_is_wrong(body in arb_json(), strict_rules in any::<bool>()) {
-        match parse_create_request(&body, &ParseOptions { strict_model_rules: strict_rules }) {
+        match parse_create_request(&body, &ParseOptions { strict_model_rules: strict_rules, ..ParseOptions::default() }) {
             Ok(r) => {
                 prop_assert!(!r.model_name.is_empty());
                 prop_assert!((-10..=10).contains(&r.tasks_priority));
