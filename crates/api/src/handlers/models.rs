@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
-use vidgate_domain::models::{Durations, LastFrame, MODELS, Values, VersionRules};
+use vidgate_domain::models::{Durations, LastFrame, MODELS, Values, VersionRules, specification};
 
 use crate::auth::ApiKey;
 use crate::{ApiError, AppState};
@@ -61,6 +61,13 @@ pub struct VersionInfo {
     pub max_images: usize,
     /// Whether the model makes audio; null: undocumented.
     pub audio: Option<bool>,
+    /// The upstream's usage products (`Specification`) a request of this version can be
+    /// billed under; empty: the SDK names none (`unknown`).
+    pub specifications: Vec<String>,
+    /// The price rows that can price this version, most specific first (`model`, `version`,
+    /// `resolution`, `audio`, `per_second`, `per_request`, `from`).
+    #[schema(value_type = Vec<Object>)]
+    pub prices: Vec<vidgate_domain::pricing::PriceRule>,
 }
 
 /// Allowed `output_config.duration` values.
@@ -83,8 +90,19 @@ fn values(v: Values) -> Option<Vec<&'static str>> {
     }
 }
 
-fn version_info(version: &'static str, r: &VersionRules) -> VersionInfo {
+/// What the catalog says of one version (`version` `*`: the family limits).
+struct Listed<'a> {
+    model: &'static str,
+    version: &'static str,
+    rules: &'a VersionRules,
+}
+
+fn version_info(state: &AppState, listed: Listed<'_>) -> VersionInfo {
+    let Listed { model, version, rules: r } = listed;
+    let prices = state.config.pricing.table.rules_for(model, version);
     VersionInfo {
+        specifications: specification::products(model, version),
+        prices: prices.into_iter().cloned().collect(),
         version,
         durations: match r.durations {
             Durations::OneOf(set) => DurationRule::OneOf { values: set.to_vec() },
@@ -129,8 +147,12 @@ pub async fn list_models(
             source: t.source,
             origin: "built_in",
             scene_types: t.scene_types.to_vec(),
-            family: version_info("*", &t.family),
-            versions: t.versions.iter().map(|(v, r)| version_info(v, r)).collect(),
+            family: version_info(&state, Listed { model: t.name, version: "*", rules: &t.family }),
+            versions: t
+                .versions
+                .iter()
+                .map(|(v, r)| version_info(&state, Listed { model: t.name, version: v, rules: r }))
+                .collect(),
         })
         .collect();
     let parse = state.config.parse;

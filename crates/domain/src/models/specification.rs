@@ -222,6 +222,19 @@ pub fn is_known(name: &str) -> bool {
         || name.strip_suffix("_OffPeak").is_some_and(|base| OFF_PEAK.contains(&base))
 }
 
+/// Every product a request of `model` `version` can be billed under (off-peak twins
+/// included), in the list's order; empty when the SDK names none.
+pub fn products(model: &str, version: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in ROWS.iter().filter(|r| r.0 == model && r.1.contains(&version)) {
+        out.push(row.4.to_owned());
+        if OFF_PEAK.contains(&row.4) {
+            out.push(format!("{}_OffPeak", row.4));
+        }
+    }
+    out
+}
+
 /// The product `req` is billed under.
 pub fn of(req: &VideoRequest) -> Specification {
     let rules = super::rules(&req.model_name, &req.model_version);

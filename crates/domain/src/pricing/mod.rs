@@ -88,6 +88,21 @@ impl PriceTable {
         &self.rules
     }
 
+    /// The rows that can price `model` `version` (its own and its model's), most specific
+    /// first: what a catalog listing shows as the version's price.
+    pub fn rules_for(&self, model: &str, version: &str) -> Vec<&PriceRule> {
+        let mut rows: Vec<&PriceRule> = self
+            .rules
+            .iter()
+            .filter(|r| {
+                r.model.eq_ignore_ascii_case(model)
+                    && r.version.as_deref().is_none_or(|v| v == version)
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse((r.specificity(), r.from)));
+        rows
+    }
+
     fn find(&self, k: &PriceKey<'_>) -> Option<&PriceRule> {
         let mut best: Option<&PriceRule> = None;
         for r in self.rules.iter().filter(|r| r.matches(k)) {

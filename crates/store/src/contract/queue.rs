@@ -459,17 +459,25 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
     assert!(!store.make_due(Some(q.id), "", T0, 0).await.unwrap(), "only running tasks are polled");
 }
 
-pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
+/// A task of key `k` inserted, claimed and sent upstream as `up-1` at `sent_at`, its first
+/// poll due at `poll_at`: running.
+async fn running(store: &dyn Store, sent_at: Millis, poll_at: Millis) -> crate::TaskRecord {
     let t = insert(store, new_task("k", 0, T0)).await;
     let c = store
         .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(c.id, t.id);
     store
-        .mark_running(c.lease(), "up-1", T0 + 1, T0 + 1, LogEntry::info(T0, "sent"))
+        .mark_running(c.lease(), "up-1", poll_at, sent_at, LogEntry::info(T0, "sent"))
         .await
         .unwrap();
+    t
+}
+
+pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
+    let t = running(store, T0 + 1, T0 + 1).await;
     // A poll is in flight when the event arrives; the poll then asks for its next turn late.
     let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 2, T0 + HOUR).await.unwrap().unwrap();
     assert!(store.make_due(Some(t.id), "up-1", T0 + 3, 0).await.unwrap());
@@ -491,16 +499,7 @@ pub async fn an_event_during_a_poll_is_not_deferred_by_it(store: &dyn Store) {
 /// the last one began: at most one upstream call per task per gap, whichever replica polls.
 pub async fn events_bring_a_poll_no_closer_than_the_gap_after_the_last(store: &dyn Store) {
     const GAP: Millis = 2_000;
-    let t = insert(store, new_task("k", 0, T0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .mark_running(c.lease(), "up-1", T0 + 5, T0 + 1, LogEntry::info(T0, "sent"))
-        .await
-        .unwrap();
+    let t = running(store, T0 + 1, T0 + 5).await;
     // Never polled: an event makes it due at once.
     assert!(store.make_due(Some(t.id), "up-1", T0 + 2, GAP).await.unwrap());
     assert_eq!(store.get_task_any(t.id).await.unwrap().unwrap().next_poll_at(), Some(T0 + 2));

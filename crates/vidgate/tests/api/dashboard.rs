@@ -85,6 +85,26 @@ async fn the_models_route_lists_the_rules_requests_are_checked_against() {
         (Some("built_in"), Some("2026-12-07"))
     );
     assert!(kling["source"].as_str().unwrap().contains("3.1.194"), "{kling}");
+    // Each version with the usage products it can be billed under and the rows pricing it.
+    let version = |v: &str| {
+        kling["versions"].as_array().unwrap().iter().find(|x| x["version"] == v).unwrap().clone()
+    };
+    let v30 = version("3.0");
+    let specs: Vec<&str> =
+        v30["specifications"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(
+        specs.contains(&"Kling3.0_720P") && specs.contains(&"Kling3.0Sound_1080P"),
+        "{specs:?}"
+    );
+    assert_eq!(
+        version("3.0-turbo")["specifications"],
+        json!(["Kling_Avatar_I2v_720P", "Kling_Avatar_I2v_1080P"]),
+        "the SDK names a product for its avatar scene only"
+    );
+    let prices = v30["prices"].as_array().unwrap();
+    let p1080 = prices.iter().find(|p| p["resolution"] == "1080P" && p["audio"].is_null()).unwrap();
+    assert_eq!(p1080["per_second"], json!(0.2), "{prices:?}");
+    assert_eq!(kling["family"]["durations"], json!({"kind": "whole", "min": 3, "max": 15}));
     // A scene type the model does not take is refused at create, named.
     let mut scene = small_request("a scene");
     scene["scene_type"] = json!("lip_sync");

@@ -464,3 +464,48 @@ async fn a_job_billed_above_its_hold_is_charged_the_hold_and_the_excess_shown_to
     let balance = store.balance(&record.id, app.clock_now()).await.unwrap().unwrap();
     assert_eq!(balance.balance, vidgate_domain::pricing::Credits::ZERO, "never below zero");
 }
+
+/// A request cancelled once the upstream has it runs on; when the upstream then fails the
+/// job, its hold is released: the customer pays nothing, the slot is freed, a prepaid
+/// balance is whole again.
+#[tokio::test]
+async fn a_request_cancelled_after_dispatch_that_the_upstream_fails_costs_nothing() {
+    let (app, upstream) =
+        setup(|e| e.faults = Faults { task_failure: 1.0, ..Faults::default() }, |_| {}).await;
+    let key = app.new_key("cxf").await;
+    let store = app.store.clone();
+    let record = store.key_by_name("cxf").await.unwrap().unwrap();
+    let prepaid = vidgate_store::KeyBudget { prepaid: true, ..Default::default() };
+    assert!(store.set_key_budget("cxf", prepaid).await.unwrap());
+    let exact = vidgate_domain::pricing::Credits::from_credits(0.2).unwrap();
+    let topped = store.top_up(&record.id, exact, "one request", app.clock_now()).await.unwrap();
+    assert!(matches!(topped, vidgate_store::TopUp::Done(_)), "{topped:?}");
+    let (code, _, handle) = app.post_create_as(&key, &body("cancelled then failed")).await;
+    assert_eq!(code, StatusCode::OK, "{handle}");
+    let id = handle["request_id"].as_str().unwrap().to_owned();
+    app.dispatch_until_idle().await;
+    assert_eq!(upstream.emulator.jobs().len(), 1, "the upstream has it");
+    let (code, cancelled) = app.cancel_as(&key, &id).await;
+    assert_eq!(
+        (code, cancelled["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("CANCELLATION_REQUESTED"))
+    );
+    let (_, s) = app.status_as(&key, &id, false).await;
+    assert_eq!(s["status"], "IN_PROGRESS", "it runs on: {s}");
+    assert_eq!(store.slots_in_use(Pool::Tencent).await.unwrap(), vec![("default".into(), 1)]);
+    drive(&app, &upstream, 60).await;
+    let (_, s) = app.status_as(&key, &id, false).await;
+    assert_eq!(s["status"], "COMPLETED", "{s}");
+    assert_ne!(s["error_type"], "request_cancelled", "the upstream's end, not the cancel: {s}");
+    let (code, ledger) = app.get_json("/admin/ledger?key=cxf").await;
+    assert_eq!(code, StatusCode::OK, "{ledger}");
+    let kinds: Vec<&str> =
+        ledger["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["topup", "hold", "release"], "{ledger}");
+    let balance = store.balance(&record.id, app.clock_now()).await.unwrap().unwrap();
+    assert_eq!(
+        (balance.balance, balance.spent_total),
+        (exact, vidgate_domain::pricing::Credits::ZERO)
+    );
+    assert!(store.slots_in_use(Pool::Tencent).await.unwrap().is_empty(), "the slot is free");
+}
