@@ -5,7 +5,7 @@
 //! entry also expires after a short real-time TTL, which bounds staleness from changes no one
 //! announces (another replica's reaper). A read that raced an invalidation is not cached.
 //! An entry also keeps its last answer as sent (JSON bytes): a poll that finds nothing new
-//! repeats it byte for byte, and serializing it again was a third of a poll's instructions.
+//! repeats it byte for byte instead of serializing it again, the largest part of a poll.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

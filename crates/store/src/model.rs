@@ -51,8 +51,8 @@ pub struct NewTask {
 impl NewTask {
     /// The task as its insert stores it, given the `seq` the database assigned: queued, with
     /// nothing claimed, polled or finished yet. Creates build their answer from this rather
-    /// than reading the whole row back (`RETURNING` every column cost a create about a tenth
-    /// of its instructions); the store contract checks it equals the row as read.
+    /// than reading the whole row back (`RETURNING` every column is a large part of an
+    /// insert); the store contract checks it equals the row as read.
     pub fn record(&self, seq: i64) -> TaskRecord {
         TaskRecord {
             seq,
@@ -269,6 +269,28 @@ pub enum Completion {
     /// its hold, and settles it on what the upstream reports (`TaskStore::end_reconcile`), or
     /// at the hold if nothing is learnt by then.
     Detached { error: String, error_type: ErrorType, follow_until: Millis },
+}
+
+impl Completion {
+    /// Its name in metrics and logs: `succeeded`, `failed`, `cancelled`, `detached`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Completion::Succeeded { .. } => "succeeded",
+            Completion::Failed { .. } => "failed",
+            Completion::Cancelled => "cancelled",
+            Completion::Detached { .. } => "detached",
+        }
+    }
+
+    /// Why it failed, when it did.
+    pub fn error_type(&self) -> Option<&ErrorType> {
+        match self {
+            Completion::Failed { error_type, .. } | Completion::Detached { error_type, .. } => {
+                Some(error_type)
+            }
+            Completion::Succeeded { .. } | Completion::Cancelled => None,
+        }
+    }
 }
 
 /// How following a detached job ends.

@@ -71,6 +71,17 @@ pub enum AttemptResult {
     Failed,
 }
 
+impl AttemptResult {
+    /// Its name in metrics and logs: `delivered`, `retrying`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::RetryAt(_) => "retrying",
+            AttemptResult::Failed => "failed",
+        }
+    }
+}
+
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Claims the delivery that is due first, leased until `lease_until`.

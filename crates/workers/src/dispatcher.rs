@@ -52,9 +52,10 @@ impl Dispatcher {
             let log = LogEntry::error(now, format!("failed: {error_type}: {error}"));
             (Completion::Failed { error, error_type: error_type.clone() }, log)
         };
+        let outcome = completion.outcome();
         if claim.complete(&*self.ctx.store, completion, now, log).await? {
-            tracing::warn!(%error_type, "failed before the upstream confirmed it");
-            crate::metrics::finished(self.ctx.pool(), "failed");
+            tracing::warn!(%error_type, outcome, "failed before the upstream confirmed it");
+            crate::metrics::finished(self.ctx.pool(), outcome);
         }
         Ok(())
     }
@@ -99,8 +100,10 @@ impl Dispatcher {
         }
         let now = ctx.now();
         let log = LogEntry::info(now, "cancelled by the caller before it reached the upstream");
-        if claim.complete(&*ctx.store, Completion::Cancelled, now, log).await? {
-            crate::metrics::finished(ctx.pool(), "cancelled");
+        let cancelled = Completion::Cancelled;
+        let outcome = cancelled.outcome();
+        if claim.complete(&*ctx.store, cancelled, now, log).await? {
+            crate::metrics::finished(ctx.pool(), outcome);
         }
         Ok(())
     }

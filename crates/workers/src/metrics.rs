@@ -31,8 +31,9 @@ pub fn finished(pool: Pool, outcome: &'static str) {
         .increment(1);
 }
 
-/// One webhook attempt ended (`delivered`, `retrying`, `failed`, `refused`).
-pub fn webhook_attempt(outcome: &'static str, started: Instant) {
+/// One webhook attempt ended (`delivered`, `retrying`, `failed`).
+pub fn webhook_attempt(result: vidgate_store::AttemptResult, started: Instant) {
+    let outcome = result.as_str();
     metrics::counter!("vidgate_webhook_deliveries_total", "outcome" => outcome).increment(1);
     metrics::histogram!("vidgate_webhook_attempt_duration_seconds", "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());

@@ -39,12 +39,7 @@ impl Poller {
         log: LogEntry,
     ) -> Result<(), WorkerError> {
         let now = self.ctx.now();
-        let (outcome, error_type) = match &completion {
-            Completion::Succeeded { .. } => ("succeeded", None),
-            Completion::Failed { error_type, .. } => ("failed", Some(error_type.clone())),
-            Completion::Detached { error_type, .. } => ("detached", Some(error_type.clone())),
-            Completion::Cancelled => ("cancelled", None),
-        };
+        let (outcome, error_type) = (completion.outcome(), completion.error_type().cloned());
         if claim.complete(&*self.ctx.store, completion, now, log).await? {
             match &error_type {
                 None => tracing::info!(outcome, "finished"),

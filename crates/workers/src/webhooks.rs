@@ -187,23 +187,21 @@ impl Worker for WebhookSender {
         let duration_ms = started.elapsed().as_millis() as i64;
         let at = ctx.now();
         let (attempt, result) = self.judge(&d, sent, at, duration_ms);
-        let outcome = match &result {
-            AttemptResult::Delivered => "delivered",
-            AttemptResult::RetryAt(_) => "retrying",
-            AttemptResult::Failed => "failed",
-        };
-        crate::metrics::webhook_attempt(outcome, started);
+        crate::metrics::webhook_attempt(result, started);
         let recorded = ctx.store.record_attempt(&d, &attempt, result, at).await?;
         let span = tracing::info_span!("webhook", request_id = %d.task_id, delivery = %d.id);
         let _entered = span.enter(); // no await below
-        match (recorded, outcome) {
+        match (recorded, result) {
             (false, _) => {
                 tracing::warn!(
                     "lost the delivery's lease while sending; the attempt was not recorded"
                 )
             }
-            (true, "delivered") => tracing::info!(status = ?attempt.status, "webhook delivered"),
-            (true, _) => {
+            (true, AttemptResult::Delivered) => {
+                tracing::info!(status = ?attempt.status, "webhook delivered")
+            }
+            (true, other) => {
+                let outcome = other.as_str();
                 tracing::warn!(outcome, status = ?attempt.status, error = ?attempt.error, "webhook attempt failed")
             }
         }

@@ -114,7 +114,7 @@ pub async fn create_request(
 /// What an `Idempotency-Key` replay must match: the body as the caller sent it (`body` may
 /// stand in for something that varies between identical calls, such as a fresh upload's id),
 /// the lane, and the webhook. `None` without an `Idempotency-Key`: nothing will compare it,
-/// and hashing the body costs a create about 3 % of its instructions.
+/// and hashing the body would be work for nothing.
 pub(crate) fn fingerprint(
     body: &serde_json::Value,
     headers: &HeaderMap,

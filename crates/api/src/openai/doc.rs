@@ -36,6 +36,11 @@ pub struct InputReferenceBody {
     file_id: Option<String>,
 }
 
+/// The 401 of every `/v1` route, in OpenAI's error shape.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "Missing, unknown or revoked API key.")]
+pub struct OpenAiUnauthorized(#[allow(dead_code)] OpenAiErrorBody);
+
 /// OpenAI's error body.
 #[derive(ToSchema)]
 pub struct OpenAiErrorBody {

@@ -47,7 +47,7 @@ fn video_not_found(raw: &str) -> ApiError {
     responses(
         (status = 200, description = "Accepted and committed: the video, `queued`.", body = VideoObject),
         (status = 400, description = "An invalid field (`param` names it), or a size, length or model the provider cannot make.", body = super::doc::OpenAiErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 409, description = "`session_id` reused by this key within 3 days.", body = super::doc::OpenAiErrorBody),
         (status = 413, description = "Body larger than the configured limit.", body = super::doc::OpenAiErrorBody),
         (status = 429, description = "Rate or queue limit (`type: requests`), or the key's budget cannot cover it (`insufficient_quota`).", body = super::doc::OpenAiErrorBody),
@@ -134,7 +134,7 @@ pub async fn create_video(
     params(("video_id" = String, Path, description = "The video's id (its request id).")),
     responses(
         (status = 200, description = "The video.", body = VideoObject),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 404, description = "No such video for this key.", body = super::doc::OpenAiErrorBody),
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
     ),
@@ -182,7 +182,7 @@ pub struct VideoList {
     responses(
         (status = 200, description = "One page.", body = VideoList),
         (status = 400, description = "Invalid `limit`, `order` or `after`, or an unknown query parameter.", body = super::doc::OpenAiErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
     ),
     security(("bearer" = []))
@@ -248,7 +248,7 @@ pub async fn list_videos(
     params(("video_id" = String, Path, description = "The video's id.")),
     responses(
         (status = 200, description = "Deleted.", body = super::doc::VideoDeleted),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 404, description = "No such video for this key.", body = super::doc::OpenAiErrorBody),
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
     ),
@@ -291,7 +291,7 @@ pub struct ContentParams {
         (status = 304, description = "Not modified (`If-None-Match`)."),
         (status = 307, description = "A presigned object-store URL (`media.serve = \"redirect\"`), or the upstream's URL of a file vidgate does not keep."),
         (status = 400, description = "Unknown `variant` (there is no spritesheet) or query parameter.", body = super::doc::OpenAiErrorBody),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 404, description = "No such video for this key, or no such file (yet).", body = super::doc::OpenAiErrorBody),
         (status = 410, description = "The file was deleted (retention, or its owner).", body = super::doc::OpenAiErrorBody),
         (status = 416, description = "The range is outside the file.", body = super::doc::OpenAiErrorBody),
@@ -335,7 +335,7 @@ pub async fn video_content(
     get, path = "/v1/models", tag = "openai", operation_id = "list_openai_models",
     responses(
         (status = 200, description = "The alias catalog.", body = super::doc::ModelList),
-        (status = 401, description = "Missing, unknown or revoked API key.", body = super::doc::OpenAiErrorBody),
+        super::doc::OpenAiUnauthorized,
         (status = 429, description = "Rate limit reached for this key; see `Retry-After`.", body = super::doc::OpenAiErrorBody),
     ),
     security(("bearer" = []))

@@ -1,6 +1,6 @@
 //! Multi-row statements: `n` rows go as statements of 64, 32, 16, 8, 4, 2 and 1 rows, seven
 //! texts in all, each assembled once, so every shape stays in the connection's statement
-//! cache. (One text per batch size meant up to 64 shapes, and preparing one costs about as
+//! cache. (One text per batch size would be up to 64 shapes, and preparing one costs about as
 //! much as the insert itself.) Placeholders are numbered (`$1`, `$2`, …), which both
 //! backends read.
 

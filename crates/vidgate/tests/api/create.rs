@@ -334,3 +334,31 @@ async fn a_committed_create_answers_200_even_when_its_position_reads_fail() {
     let (_, list) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
     assert_eq!(list["requests"].as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// The hold's ledger write, inside the insert's transaction.
+const HOLD_IN_TX: &str = "'hold', 'open'";
+
+#[tokio::test]
+async fn a_write_failing_inside_the_inserts_transaction_stores_nothing_and_a_retry_succeeds() {
+    let app = TestApp::spawn().await;
+    // The request row is written, then its hold fails: the transaction must roll back whole.
+    app.faults.fail(HOLD_IN_TX, vidgate_store::Fault::Unavailable, 1);
+    let (status, _, body) = app.post_create(&small_request("rolled back")).await;
+    assert_eq!(app.faults.pending(HOLD_IN_TX), 0, "the hold was attempted");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (_, list) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(0), "no request: {list}");
+    let (_, ledger) = app.get_json("/admin/ledger").await;
+    assert_eq!(ledger["entries"], json!([]), "no ledger row: {ledger}");
+    let (_, usage) = app.get_json("/tencent-vod/v1/usage").await;
+    assert_eq!(usage["total"]["pending"].as_i64().unwrap_or(0), 0, "nothing held: {usage}");
+    // The client retries: stored once, held once.
+    let id = app.create(&small_request("rolled back")).await;
+    let (_, list) = app.get_json("/tencent-vod/v1/aigc-video/requests").await;
+    assert_eq!(list["requests"][0]["request_id"], json!(id), "{list}");
+    assert_eq!(list["requests"].as_array().map(Vec::len), Some(1), "{list}");
+    let (_, ledger) = app.get_json("/admin/ledger").await;
+    let kinds: Vec<&str> =
+        ledger["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["hold"], "{ledger}");
+}
