@@ -60,7 +60,7 @@ impl Answer {
 /// What a status poll's answer depends on besides the task: the key asking (its hash signs
 /// the stream token), the base URL its links start with, and the stream token's step.
 pub struct Poll<'a> {
-    pub key_id: &'a str,
+    pub key_id: &'a vidgate_domain::KeyId,
     pub key_hash: &'a str,
     pub base: &'a str,
     /// `stream_tokens::expiry_for(now)`, or 0 for a finished request (no token).
@@ -139,7 +139,7 @@ impl StatusCache {
     pub async fn task(
         &self,
         store: &dyn vidgate_store::Store,
-        key_id: &str,
+        key_id: &vidgate_domain::KeyId,
         id: RequestId,
     ) -> Result<Option<Hit>, vidgate_store::StoreError> {
         if let Some(hit) = self.get(key_id, id) {

@@ -119,6 +119,20 @@ pub struct StoredResult {
 }
 
 impl StoredResult {
+    /// The files a model and version made, with nothing else known yet (no upstream job,
+    /// context, usage or cost).
+    pub fn of(model_name: &str, model_version: &str, files: Vec<OutputFile>) -> StoredResult {
+        StoredResult {
+            files,
+            model_name: model_name.to_owned(),
+            model_version: model_version.to_owned(),
+            upstream_task_id: None,
+            session_context: None,
+            usage: None,
+            cost: None,
+        }
+    }
+
     /// The file of `variant` (a video or the cover of one).
     pub fn file(&self, variant: Variant) -> Option<&FileRef> {
         match variant {

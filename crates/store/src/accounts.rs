@@ -121,16 +121,21 @@ pub enum TopUp {
 pub trait AccountStore: Send + Sync {
     /// Adds `amount` (negative: takes it away, an `adjust` row) to a key's balance, with a
     /// note saying who and why.
-    async fn top_up(&self, key_id: &str, amount: Credits, note: &str, now: Millis)
-    -> Result<TopUp>;
+    async fn top_up(
+        &self,
+        key_id: &KeyId,
+        amount: Credits,
+        note: &str,
+        now: Millis,
+    ) -> Result<TopUp>;
 
     /// The key's balance and spend as of `now`; `None` when no key has that id.
-    async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>>;
+    async fn balance(&self, key_id: &KeyId, now: Millis) -> Result<Option<Balance>>;
 
     /// Ledger rows of one key (or every key), oldest first, after `after_seq`.
     async fn ledger(
         &self,
-        key_id: Option<&str>,
+        key_id: Option<&KeyId>,
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<LedgerEntry>>;

@@ -152,10 +152,10 @@ pub trait KeyStore: Send + Sync {
     async fn count_active_keys(&self) -> Result<i64>;
 
     /// The stored hash of an active key (the key of its short-lived stream tokens).
-    async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>>;
+    async fn active_key_hash(&self, key_id: &KeyId) -> Result<Option<String>>;
 
     /// The key with this id, revoked or not.
-    async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>>;
+    async fn key_by_id(&self, id: &KeyId) -> Result<Option<KeyRecord>>;
 
     /// The active key with this name.
     async fn key_by_name(&self, name: &str) -> Result<Option<KeyRecord>>;
@@ -167,10 +167,10 @@ pub trait KeyStore: Send + Sync {
     async fn set_key_budget(&self, name: &str, budget: KeyBudget) -> Result<bool>;
 
     /// The key's signing secrets; the previous one only until its deadline.
-    async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>>;
+    async fn webhook_secrets(&self, key_id: &KeyId, now: Millis) -> Result<Option<WebhookSecrets>>;
 
     /// Gives a key without a secret this one (no-op when it has one); returns the current secret.
-    async fn init_webhook_secret(&self, key_id: &str, secret: &str) -> Result<Option<String>>;
+    async fn init_webhook_secret(&self, key_id: &KeyId, secret: &str) -> Result<Option<String>>;
 
     /// Rotates a key's secret: the old one keeps signing until `previous_until`.
     async fn rotate_webhook_secret(

@@ -160,15 +160,8 @@ mod tests {
     fn a_typed_result_round_trips() {
         let mut file = OutputFile::new(FileRef::own(Variant::VIDEO), "video/mp4", "v.mp4");
         file.expires_at = Some(1_700_000_000_123);
-        let r = StoredResult {
-            files: vec![file],
-            model_name: "Hailuo".into(),
-            model_version: "02".into(),
-            upstream_task_id: None,
-            session_context: Some("ctx".into()),
-            usage: None,
-            cost: None,
-        };
+        let mut r = StoredResult::of("Hailuo", "02", vec![file]);
+        r.session_context = Some("ctx".into());
         assert_eq!(decode(&encode(&r)).unwrap(), r);
     }
 }

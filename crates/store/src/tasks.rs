@@ -2,6 +2,7 @@
 //! transitions and the reaper's sweeps.
 
 use async_trait::async_trait;
+use vidgate_domain::KeyId;
 use vidgate_domain::{Millis, Pool, RequestId, TaskState};
 
 use crate::Result;
@@ -34,12 +35,12 @@ pub trait TaskStore: Send + Sync {
     async fn insert_task(&self, task: NewTask) -> Result<InsertOutcome>;
 
     /// A task, only if it belongs to `key_id` (another key's task does not exist for you).
-    async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>>;
+    async fn get_task(&self, key_id: &KeyId, id: RequestId) -> Result<Option<TaskRecord>>;
 
     /// A task regardless of owner, for workers.
     async fn get_task_any(&self, id: RequestId) -> Result<Option<TaskRecord>>;
 
-    async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>>;
+    async fn list_tasks(&self, key_id: &KeyId, query: &ListQuery) -> Result<Vec<TaskRecord>>;
 
     /// How many queued tasks of the same pool will be dispatched before this one.
     async fn queue_position(&self, task: &TaskRecord) -> Result<i64>;
@@ -48,7 +49,7 @@ pub trait TaskStore: Send + Sync {
     /// needs. Backends answer it in one round trip; this default takes two.
     async fn task_status(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         id: RequestId,
     ) -> Result<Option<(TaskRecord, Option<i64>)>> {
         let Some(task) = self.get_task(key_id, id).await? else { return Ok(None) };
@@ -64,13 +65,18 @@ pub trait TaskStore: Send + Sync {
     /// Cancels a queued task that never reached the upstream at once (its hold released).
     /// One that may be with the upstream is flagged: a job the upstream has runs to its end
     /// and is charged as the upstream charges it (the upstream has no cancel call).
-    async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome>;
+    async fn cancel_task(
+        &self,
+        key_id: &KeyId,
+        id: RequestId,
+        now: Millis,
+    ) -> Result<CancelOutcome>;
 
     /// Its owner deleted the task (OpenAI's `DELETE /v1/videos/{id}`): from now on it does
     /// not exist for `key_id` (reads, lists, cancel answer as for an unknown id), while the
     /// row stays for the workers that may still be ending it and for the ledger. `false`:
     /// no such task for this key (or already forgotten).
-    async fn forget_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<bool>;
+    async fn forget_task(&self, key_id: &KeyId, id: RequestId, now: Millis) -> Result<bool>;
 
     // --- the dispatcher -------------------------------------------------------------------
 

@@ -110,10 +110,10 @@ pub trait WebhookStore: Send + Sync {
     /// A request's delivery and its attempts, only for the key that owns the request.
     async fn delivery_for(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         task_id: RequestId,
     ) -> Result<Option<(Delivery, Vec<Attempt>)>>;
 
     /// Sends a request's delivery again (same `webhook-id`, a new round of attempts).
-    async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool>;
+    async fn redeliver(&self, key_id: &KeyId, task_id: RequestId, now: Millis) -> Result<bool>;
 }

@@ -122,15 +122,8 @@ mod tests {
         own.expires_at = Some(0);
         let upstream =
             OutputFile::new(FileRef::external("https://cdn.example/b"), "video/mp4", "b");
-        let stored = StoredResult {
-            files: vec![own, upstream],
-            model_name: "Kling".into(),
-            model_version: "2.1".into(),
-            upstream_task_id: Some("up-1".into()),
-            session_context: None,
-            usage: None,
-            cost: None,
-        };
+        let mut stored = StoredResult::of("Kling", "2.1", vec![own, upstream]);
+        stored.upstream_task_id = Some("up-1".into());
         let signing = Signing { key_hash: None, now: 0, ttl_secs: 60 };
         let body = ResultBody::present(id, &stored, ContentUrls { base: "http://h/", signing });
         let own_url = format!("http://h{}", content_path(id, Variant::VIDEO));

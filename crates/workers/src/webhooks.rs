@@ -91,7 +91,7 @@ impl WebhookSender {
         Ok(WebhookSender { ctx, policy, http, schedule })
     }
 
-    async fn secrets(&self, key_id: &str) -> Result<Vec<String>, WorkerError> {
+    async fn secrets(&self, key_id: &vidgate_domain::KeyId) -> Result<Vec<String>, WorkerError> {
         let now = self.ctx.now();
         let secrets = match self.ctx.store.webhook_secrets(key_id, now).await? {
             Some(s) => s,

@@ -48,7 +48,11 @@ pub(crate) fn page_size(raw: Option<&str>) -> Result<i64, ApiError> {
 /// The position a `cursor` stands for: after the request it names, which must be one of the
 /// caller's own (one its owner deleted since still counts, so paging goes on). The cursor says
 /// nothing about other keys' requests (a row number would have counted them).
-async fn cursor_seq(state: &AppState, key_id: &str, cursor: &str) -> Result<i64, ApiError> {
+async fn cursor_seq(
+    state: &AppState,
+    key_id: &vidgate_domain::KeyId,
+    cursor: &str,
+) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::invalid(
             &["query", "cursor"],
@@ -58,7 +62,7 @@ async fn cursor_seq(state: &AppState, key_id: &str, cursor: &str) -> Result<i64,
     };
     let id = cursor.parse::<vidgate_domain::RequestId>().map_err(|_| bad())?;
     match state.store.get_task_any(id).await? {
-        Some(t) if t.key_id == key_id => Ok(t.seq),
+        Some(t) if &t.key_id == key_id => Ok(t.seq),
         _ => Err(bad()),
     }
 }
@@ -108,7 +112,7 @@ pub async fn list_requests(
 /// admin reading another key's requests has no token to sign one with).
 pub async fn page(
     state: &AppState,
-    key_id: &str,
+    key_id: &vidgate_domain::KeyId,
     key_hash: Option<&str>,
     params: &ListParams,
     base: &BaseUrl,

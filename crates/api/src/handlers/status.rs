@@ -18,7 +18,11 @@ use crate::stream_tokens::expiry_for;
 use crate::views::{StatusBody, result_body, status_body};
 use crate::{ApiError, AppState};
 
-async fn load(state: &AppState, key_id: &str, raw_id: &str) -> Result<TaskRecord, ApiError> {
+async fn load(
+    state: &AppState,
+    key_id: &vidgate_domain::KeyId,
+    raw_id: &str,
+) -> Result<TaskRecord, ApiError> {
     let id = parse_request_id(raw_id)?;
     tracing::Span::current().record("request_id", tracing::field::display(id));
     state.store.get_task(key_id, id).await?.ok_or_else(ApiError::request_not_found)

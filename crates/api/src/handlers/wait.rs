@@ -65,7 +65,7 @@ pub fn preference_applied(wait: Duration) -> (&'static str, HeaderValue) {
 /// error while waiting ends the wait with what is known (the create is committed).
 pub async fn until_done(
     state: &AppState,
-    key_id: &str,
+    key_id: &vidgate_domain::KeyId,
     task: TaskRecord,
     wait: Duration,
 ) -> TaskRecord {

@@ -27,7 +27,11 @@ async fn object_of(state: &AppState, task: &TaskRecord) -> Result<VideoObject, A
     Ok(video_object(state, task, &media))
 }
 
-async fn own_task(state: &AppState, key_id: &str, raw: &str) -> Result<TaskRecord, ApiError> {
+async fn own_task(
+    state: &AppState,
+    key_id: &vidgate_domain::KeyId,
+    raw: &str,
+) -> Result<TaskRecord, ApiError> {
     let id = parse_request_id(raw).map_err(|_| video_not_found(raw))?;
     tracing::Span::current().record("request_id", tracing::field::display(id));
     state.store.get_task(key_id, id).await?.ok_or_else(|| video_not_found(raw))

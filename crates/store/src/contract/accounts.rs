@@ -69,7 +69,11 @@ fn success(cost: f64, seconds: f64) -> Completion {
 }
 
 async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
-    match store.top_up(key, credits(amount), "test", T0).await.unwrap() {
+    match store
+        .top_up(&vidgate_domain::KeyId::from(key), credits(amount), "test", T0)
+        .await
+        .unwrap()
+    {
         TopUp::Done(balance) => balance,
         other => panic!("top-up of {key} refused: {other:?}"),
     }
@@ -77,7 +81,18 @@ async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
 
 /// The ledger's sum for a key: what its balance must be.
 async fn ledger_sum(store: &dyn Store, key: &str) -> Credits {
-    store.ledger(Some(key), 0, 100_000).await.unwrap().iter().map(|e| e.amount).sum()
+    store
+        .ledger(Some(&vidgate_domain::KeyId::from(key)), 0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.amount)
+        .sum()
+}
+
+/// Claims the head of the sandbox queue for worker `w` at `T0`, leased for an hour.
+async fn claim_first(store: &dyn Store, slots: &[Slot]) -> crate::Claimed<crate::SubmitClaim> {
+    store.claim_next_queued(Pool::Sandbox, slots, "w", T0, T0 + HOUR).await.unwrap().unwrap()
 }
 
 pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: &dyn Store) {
@@ -85,11 +100,7 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     top_up(store, "acc", 10.0).await;
     // Succeeds: held 1, charged 0.6 for 3 s.
     let a = insert(store, priced("acc", T0, 1.0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots()).await;
     assert_eq!(c.id, a.id);
     assert!(
         store
@@ -106,7 +117,10 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     );
     // Cancelled while queued: released in full.
     let b = insert(store, priced("acc", T0 + 1, 2.0)).await;
-    assert_eq!(store.cancel_task("acc", b.id, T0 + 2).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("acc"), b.id, T0 + 2).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
     // Timed out by the reaper: released.
     let d = insert(store, NewTask { deadline_at: T0 + 10, ..priced("acc", T0 + 3, 3.0) }).await;
     store.reap(T0 + 11, ReapLimits::default()).await.unwrap();
@@ -123,7 +137,7 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     // Still queued: held.
     let f = insert(store, priced("acc", T0 + 5, 0.25)).await;
 
-    let rows = store.ledger(Some("acc"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("acc")), 0, 100).await.unwrap();
     let of = |id: vidgate_domain::RequestId| -> Vec<(String, Credits)> {
         rows.iter()
             .filter(|r| r.request_id.as_deref() == Some(id.to_string().as_str()))
@@ -135,7 +149,8 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     assert_eq!(of(d.id), vec![("hold".into(), credits(-3.0)), ("release".into(), credits(3.0))]);
     assert_eq!(of(e.id), vec![("hold".into(), credits(-0.5)), ("release".into(), credits(0.5))]);
     assert_eq!(of(f.id), vec![("hold".into(), credits(-0.25))]);
-    let balance = store.balance("acc", T0 + 20).await.unwrap().unwrap();
+    let balance =
+        store.balance(&vidgate_domain::KeyId::from("acc"), T0 + 20).await.unwrap().unwrap();
     assert_eq!(balance.balance, credits(10.0 - 0.6 - 0.25));
     assert_eq!(balance.spent_today, credits(0.85));
     assert_eq!(balance.balance, ledger_sum(store, "acc").await);
@@ -208,7 +223,7 @@ pub async fn concurrent_creates_never_overspend_a_budget(store: &dyn Store) {
         }
     }
     assert_eq!(accepted, 50, "exactly what the budget allows");
-    let balance = store.balance("tight", T0).await.unwrap().unwrap();
+    let balance = store.balance(&vidgate_domain::KeyId::from("tight"), T0).await.unwrap().unwrap();
     assert_eq!(balance.balance, Credits::ZERO, "never negative");
     assert_eq!(ledger_sum(store, "tight").await, Credits::ZERO);
 }
@@ -228,7 +243,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
         match next(6) {
             0 => {
                 let amount = credits(next(300) as f64 / 100.0);
-                store.top_up("rnd", amount, "t", now).await.unwrap();
+                store.top_up(&vidgate_domain::KeyId::from("rnd"), amount, "t", now).await.unwrap();
             }
             1 | 2 => {
                 let _ = store
@@ -263,18 +278,28 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
             }
             _ => {
                 let page = store
-                    .list_tasks("rnd", &crate::ListQuery { limit: 5, ..Default::default() })
+                    .list_tasks(
+                        &vidgate_domain::KeyId::from("rnd"),
+                        &crate::ListQuery { limit: 5, ..Default::default() },
+                    )
                     .await
                     .unwrap();
                 if let Some(t) = page.get(next(5) as usize) {
-                    store.cancel_task("rnd", t.id, now).await.unwrap();
+                    store
+                        .cancel_task(&vidgate_domain::KeyId::from("rnd"), t.id, now)
+                        .await
+                        .unwrap();
                 }
             }
         }
     }
-    let rows = store.ledger(Some("rnd"), 0, 100_000).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("rnd")), 0, 100_000).await.unwrap();
     assert!(rows.len() > 100, "the run did something: {} rows", rows.len());
-    let balance = store.balance("rnd", T0 + 400 * 60_000).await.unwrap().unwrap();
+    let balance = store
+        .balance(&vidgate_domain::KeyId::from("rnd"), T0 + 400 * 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let sum: Credits = rows.iter().map(|r| r.amount).sum();
     assert_eq!(balance.balance, sum, "the balance is the ledger's sum");
     assert!(balance.balance >= Credits::ZERO, "a prepaid balance never goes below zero");
@@ -326,11 +351,7 @@ pub async fn a_key_at_its_max_running_is_passed_over_not_blocking_the_queue(stor
 /// Runs a priced request of `key` (deadline at `T0 + 10`) up to the upstream as `up`.
 async fn sent(store: &dyn Store, key: &str, up: &str) -> crate::TaskRecord {
     let t = insert(store, NewTask { deadline_at: T0 + 10, ..priced(key, T0, 1.0) }).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots()).await;
     assert_eq!(c.id, t.id);
     store.mark_running(c.lease(), up, T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
     t
@@ -361,7 +382,12 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         assert_eq!(failed.error_type(), Some(&ErrorType::Timeout));
         assert_eq!(failed.following_until(), Some(T0 + 11 + HOUR));
     }
-    let balance = store.balance("late", T0 + 11).await.unwrap().unwrap().balance;
+    let balance = store
+        .balance(&vidgate_domain::KeyId::from("late"), T0 + 11)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance;
     assert_eq!(balance, Credits::ZERO, "all three holds stay");
     // The balance is spent: nothing more is admitted while they are followed.
     assert!(matches!(
@@ -414,7 +440,7 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         "the request's log says it was settled at its hold: {logs:?}"
     );
     assert!(store.slots_in_use(Pool::Sandbox).await.unwrap().is_empty());
-    let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("late")), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, a.id),
         vec![("hold".into(), credits(-1.0)), ("settle".into(), credits(0.3))]
@@ -427,7 +453,12 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         kinds(&rows, c.id),
         vec![("hold".into(), credits(-1.0)), ("settle".into(), Credits::ZERO)]
     );
-    let balance = store.balance("late", T0 + 2 * HOUR).await.unwrap().unwrap().balance;
+    let balance = store
+        .balance(&vidgate_domain::KeyId::from("late"), T0 + 2 * HOUR)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance;
     assert_eq!(balance, credits(3.0 - 0.7 - 1.0));
     assert_eq!(balance, ledger_sum(store, "late").await);
     let after = store.get_task_any(a.id).await.unwrap().unwrap();
@@ -440,7 +471,7 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
     let d = sent(store, "late", "up-4").await;
     let off = ReapLimits { reconcile_for: 0, ..ReapLimits::default() };
     assert_eq!(store.reap(T0 + 11, off).await.unwrap().settled_at_hold, 1);
-    let rows = store.ledger(Some("late"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("late")), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, d.id),
         vec![("hold".into(), credits(-1.0)), ("settle".into(), Credits::ZERO)]
@@ -471,7 +502,7 @@ pub async fn a_detached_submit_is_given_its_job_when_it_turns_up(store: &dyn Sto
     let f =
         store.claim_next_reconcile(Pool::Sandbox, "f", T0 + 14, T0 + 20).await.unwrap().unwrap();
     assert_eq!((f.id, f.upstream_task_id()), (t.id, Some("up-late")));
-    let rows = store.ledger(Some("lost"), 0, 10).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("lost")), 0, 10).await.unwrap();
     assert_eq!(kinds(&rows, t.id), vec![("hold".into(), credits(-1.0))], "still held");
 }
 
@@ -481,11 +512,7 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
     key(store, "over", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store, "over", 1.0).await;
     let t = insert(store, priced("over", T0, 1.0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots()).await;
     assert_eq!(c.id, t.id);
     // Worth 1.6 at the quoted price (8 s of a 5 s quote): charged 1.0, 0.6 over.
     let q = quote(1.0);
@@ -497,7 +524,7 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
         charge: Charge { usage: Some(usage), cost: Some(cost) },
     };
     assert!(store.complete(c.lease(), done, T0 + 5, LogEntry::info(T0, "ok")).await.unwrap());
-    let rows = store.ledger(Some("over"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("over")), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, t.id),
         vec![
@@ -508,21 +535,21 @@ pub async fn a_charge_above_the_hold_is_capped_and_the_excess_recorded(store: &d
     );
     let overage = rows.iter().find(|r| r.kind == "overage").unwrap();
     assert_eq!((overage.uncharged, overage.spend), (Some(credits(0.6)), Credits::ZERO));
-    let balance = store.balance("over", T0 + 6).await.unwrap().unwrap();
+    let balance =
+        store.balance(&vidgate_domain::KeyId::from("over"), T0 + 6).await.unwrap().unwrap();
     assert_eq!((balance.balance, balance.spent_total), (Credits::ZERO, credits(1.0)));
 }
 
 /// A request of `key` for 1.0 credits, sent upstream and then cancelled by its owner.
 async fn dispatched_then_cancelled(store: &dyn Store, key: &str) -> crate::TaskRecord {
     let t = insert(store, priced(key, T0, 1.0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots()).await;
     assert_eq!(c.id, t.id);
     store.mark_running(c.lease(), "up-1", T0 + 5, T0, LogEntry::info(T0, "sent")).await.unwrap();
-    assert_eq!(store.cancel_task(key, t.id, T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from(key), t.id, T0 + 1).await.unwrap(),
+        CancelOutcome::Requested
+    );
     t
 }
 
@@ -533,12 +560,15 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
     top_up(store, "cxl", 2.0).await;
     let t = dispatched_then_cancelled(store, "cxl").await;
     let q = insert(store, priced("cxl", T0 + 2, 1.0)).await;
-    assert_eq!(store.cancel_task("cxl", q.id, T0 + 3).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("cxl"), q.id, T0 + 3).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
     let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(p.cancel_requested);
     let log = LogEntry::info(T0 + 6, "ok");
     assert!(store.complete(p.lease(), success(0.8, 4.0), T0 + 6, log).await.unwrap());
-    let rows = store.ledger(Some("cxl"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("cxl")), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, t.id),
         vec![("hold".into(), credits(-1.0)), ("settle".into(), credits(0.2))]
@@ -549,7 +579,10 @@ pub async fn a_cancel_after_dispatch_is_charged_when_the_job_succeeds(store: &dy
     );
     let done = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(done.state(), vidgate_domain::TaskState::Succeeded, "delivered");
-    assert_eq!(store.balance("cxl", T0 + 7).await.unwrap().unwrap().balance, credits(1.2));
+    assert_eq!(
+        store.balance(&vidgate_domain::KeyId::from("cxl"), T0 + 7).await.unwrap().unwrap().balance,
+        credits(1.2)
+    );
 }
 
 /// A cancel after dispatch that the upstream then fails is released like any upstream
@@ -558,13 +591,16 @@ pub async fn a_cancel_after_dispatch_is_released_when_the_upstream_fails_it(stor
     key(store, "cxf", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store, "cxf", 1.0).await;
     let t = dispatched_then_cancelled(store, "cxf").await;
-    assert_eq!(store.balance("cxf", T0 + 2).await.unwrap().unwrap().balance, Credits::ZERO);
+    assert_eq!(
+        store.balance(&vidgate_domain::KeyId::from("cxf"), T0 + 2).await.unwrap().unwrap().balance,
+        Credits::ZERO
+    );
     assert_eq!(store.slots_in_use(Pool::Sandbox).await.unwrap(), vec![("acct".into(), 1)]);
     let p = store.claim_next_poll(Pool::Sandbox, "p", T0 + 5, T0 + HOUR).await.unwrap().unwrap();
     assert!(p.cancel_requested);
     let failed = Completion::Failed { error: "no".into(), error_type: ErrorType::upstream("X") };
     assert!(store.complete(p.lease(), failed, T0 + 6, LogEntry::info(T0, "no")).await.unwrap());
-    let rows = store.ledger(Some("cxf"), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&vidgate_domain::KeyId::from("cxf")), 0, 100).await.unwrap();
     assert_eq!(
         kinds(&rows, t.id),
         vec![("hold".into(), credits(-1.0)), ("release".into(), credits(1.0))]
@@ -572,7 +608,8 @@ pub async fn a_cancel_after_dispatch_is_released_when_the_upstream_fails_it(stor
     let done = store.get_task_any(t.id).await.unwrap().unwrap();
     assert_eq!(done.state(), vidgate_domain::TaskState::Failed);
     assert!(store.slots_in_use(Pool::Sandbox).await.unwrap().iter().all(|(_, n)| *n == 0));
-    let balance = store.balance("cxf", T0 + 7).await.unwrap().unwrap();
+    let balance =
+        store.balance(&vidgate_domain::KeyId::from("cxf"), T0 + 7).await.unwrap().unwrap();
     assert_eq!((balance.balance, balance.spent_total), (credits(1.0), Credits::ZERO));
 }
 
@@ -582,18 +619,24 @@ pub async fn an_adjustment_cannot_overdraw_a_prepaid_balance(store: &dyn Store) 
     top_up(store, "adj", 1.0).await;
     insert(store, priced("adj", T0, 0.75)).await;
     assert_eq!(
-        store.top_up("adj", credits(-0.5), "too much", T0).await.unwrap(),
+        store
+            .top_up(&vidgate_domain::KeyId::from("adj"), credits(-0.5), "too much", T0)
+            .await
+            .unwrap(),
         TopUp::WouldOverdraw { balance: credits(0.25) }
     );
     assert!(matches!(
-        store.top_up("adj", credits(-0.25), "all of it", T0).await.unwrap(),
+        store.top_up(&vidgate_domain::KeyId::from("adj"), credits(-0.25), "all of it", T0).await.unwrap(),
         TopUp::Done(b) if b.balance == Credits::ZERO
     ));
-    assert_eq!(store.top_up("nobody", credits(1.0), "x", T0).await.unwrap(), TopUp::NoSuchKey);
+    assert_eq!(
+        store.top_up(&vidgate_domain::KeyId::from("nobody"), credits(1.0), "x", T0).await.unwrap(),
+        TopUp::NoSuchKey
+    );
     // A key that is not prepaid may be adjusted below zero (it is billed, not prepaid).
     key(store, "post", KeyBudget::default()).await;
     assert!(matches!(
-        store.top_up("post", credits(-2.0), "credit note", T0).await.unwrap(),
+        store.top_up(&vidgate_domain::KeyId::from("post"), credits(-2.0), "credit note", T0).await.unwrap(),
         TopUp::Done(b) if b.balance == credits(-2.0)
     ));
 }

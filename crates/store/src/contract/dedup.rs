@@ -70,7 +70,12 @@ pub async fn a_forgotten_request_frees_its_idempotency_key(store: &dyn Store) {
     let mut first = new_task("k1", 0, T0);
     first.idempotency = claim(T0);
     let first = insert(store, first).await;
-    assert!(store.forget_task("k1", first.id, T0 + 1).await.expect("forget its own request"));
+    assert!(
+        store
+            .forget_task(&vidgate_domain::KeyId::from("k1"), first.id, T0 + 1)
+            .await
+            .expect("forget its own request")
+    );
     let mut again = new_task("k1", 0, T0 + 2);
     again.idempotency = claim(T0 + 2);
     let again = insert(store, again).await;

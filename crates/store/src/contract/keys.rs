@@ -24,14 +24,17 @@ pub async fn keys_are_created_listed_found_and_revoked(store: &dyn Store) {
     store.create_key(key("key_2", "dev", "h2")).await.unwrap();
     assert_eq!(store.count_active_keys().await.unwrap(), 2);
     assert_eq!(store.find_active_key("h1").await.unwrap().unwrap().id, "key_1");
-    assert_eq!(store.active_key_hash("key_1").await.unwrap().as_deref(), Some("h1"));
+    assert_eq!(
+        store.active_key_hash(&vidgate_domain::KeyId::from("key_1")).await.unwrap().as_deref(),
+        Some("h1")
+    );
     assert!(store.find_active_key("nope").await.unwrap().is_none());
     assert!(store.revoke_key("ci", T0 + 1).await.unwrap());
     assert!(!store.revoke_key("ci", T0 + 2).await.unwrap(), "already revoked");
     assert!(!store.revoke_key("ghost", T0 + 2).await.unwrap());
     assert!(store.find_active_key("h1").await.unwrap().is_none());
     assert!(
-        store.active_key_hash("key_1").await.unwrap().is_none(),
+        store.active_key_hash(&vidgate_domain::KeyId::from("key_1")).await.unwrap().is_none(),
         "a revoked key's tokens die with it"
     );
     let listed = store.list_keys().await.unwrap();
@@ -48,8 +51,11 @@ pub async fn key_names_are_unique_among_active_keys_and_bootstrap_keys_retire(st
     store.revoke_key("ci", T0).await.unwrap();
     store.create_key(key("key_3", "ci", "h3")).await.unwrap();
     assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_3");
-    assert_eq!(store.key_by_id("key_3").await.unwrap().unwrap().name, "ci");
-    assert_eq!(store.key_by_id("key_none").await.unwrap(), None);
+    assert_eq!(
+        store.key_by_id(&vidgate_domain::KeyId::from("key_3")).await.unwrap().unwrap().name,
+        "ci"
+    );
+    assert_eq!(store.key_by_id(&vidgate_domain::KeyId::from("key_none")).await.unwrap(), None);
     let boot = |id: &str, hash: &str| key(id, "bootstrap", hash);
     store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();
     store.set_bootstrap_key(Some(boot("key_bootstrap_1", "hb1")), T0).await.unwrap();
@@ -73,20 +79,39 @@ pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &
     let mut k = key("key_1", "ci", "h1");
     k.webhook_secret = None;
     store.create_key(k).await.unwrap();
-    assert_eq!(store.webhook_secrets("key_1", T0).await.unwrap(), None);
     assert_eq!(
-        store.init_webhook_secret("key_1", "whsec_first").await.unwrap().as_deref(),
+        store.webhook_secrets(&vidgate_domain::KeyId::from("key_1"), T0).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .init_webhook_secret(&vidgate_domain::KeyId::from("key_1"), "whsec_first")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("whsec_first")
     );
     assert_eq!(
-        store.init_webhook_secret("key_1", "whsec_other").await.unwrap().as_deref(),
+        store
+            .init_webhook_secret(&vidgate_domain::KeyId::from("key_1"), "whsec_other")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("whsec_first"),
         "only a key without one gets a secret"
     );
     assert!(store.rotate_webhook_secret("ci", "whsec_second", T0 + 100).await.unwrap());
-    let s = store.webhook_secrets("key_1", T0 + 99).await.unwrap().unwrap();
+    let s = store
+        .webhook_secrets(&vidgate_domain::KeyId::from("key_1"), T0 + 99)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((s.current.as_str(), s.previous.as_deref()), ("whsec_second", Some("whsec_first")));
-    let s = store.webhook_secrets("key_1", T0 + 100).await.unwrap().unwrap();
+    let s = store
+        .webhook_secrets(&vidgate_domain::KeyId::from("key_1"), T0 + 100)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.previous, None, "the old secret stops signing at its deadline");
     assert!(!store.rotate_webhook_secret("ghost", "whsec_x", T0).await.unwrap());
     assert_eq!(store.key_by_name("ci").await.unwrap().unwrap().id, "key_1");
@@ -97,7 +122,12 @@ pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &
     b.webhook_secret = Some("whsec_boot2".into());
     store.set_bootstrap_key(Some(b), T0).await.unwrap();
     assert_eq!(
-        store.webhook_secrets("key_bootstrap_x", T0).await.unwrap().unwrap().current,
+        store
+            .webhook_secrets(&vidgate_domain::KeyId::from("key_bootstrap_x"), T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .current,
         "whsec_boot1"
     );
 }

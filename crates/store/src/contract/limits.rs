@@ -42,11 +42,11 @@ pub async fn queue_limits_refuse_inserts_past_them_and_free_up_as_tasks_leave(st
     }
     // Leaving the queue (cancelled, or dispatched) makes room.
     assert_eq!(
-        store.cancel_task("k1", first[0].id, T0 + 7).await.unwrap(),
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), first[0].id, T0 + 7).await.unwrap(),
         CancelOutcome::Cancelled
     );
     assert_eq!(
-        store.cancel_task("k1", original.id, T0 + 7).await.unwrap(),
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), original.id, T0 + 7).await.unwrap(),
         CancelOutcome::Cancelled
     );
     insert(store, limited("k1", T0 + 8, Some(3), None)).await;
@@ -101,7 +101,10 @@ pub async fn many_concurrent_creates_each_commit_once_in_order(store: &dyn Store
         assert_eq!(store.queue_position(t).await.unwrap(), *position, "position of {}", t.id);
     }
     for t in inserted.iter().take(20) {
-        assert_eq!(store.get_task("k1", t.id).await.unwrap().as_ref(), Some(t));
+        assert_eq!(
+            store.get_task(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().as_ref(),
+            Some(t)
+        );
         assert_eq!(store.task_logs(t.id).await.unwrap().len(), 1, "one first log line each");
     }
 }

@@ -138,15 +138,9 @@ pub fn result() -> StoredResult {
     own.cover = Some(FileRef::own(Variant::COVER));
     own.expires_at = Some(1_700_000_000_000);
     let upstream = OutputFile::new(FileRef::external("https://x/y.mp4"), "video/mp4", "y.mp4");
-    StoredResult {
-        files: vec![own, upstream],
-        model_name: "Kling".into(),
-        model_version: "2.1".into(),
-        upstream_task_id: Some("up-1".into()),
-        session_context: None,
-        usage: None,
-        cost: None,
-    }
+    let mut r = StoredResult::of("Kling", "2.1", vec![own, upstream]);
+    r.upstream_task_id = Some("up-1".into());
+    r
 }
 
 pub fn new_task(key: &str, rank: i64, at: Millis) -> NewTask {

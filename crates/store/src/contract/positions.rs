@@ -22,7 +22,10 @@ pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn
     assert_eq!(pos(a.id).await, 1);
     assert_eq!(pos(b.id).await, 2, "positions count every key's tasks: the queue is shared");
     assert_eq!(pos(elsewhere.id).await, 0, "another pool's queue is separate");
-    store.cancel_task("k", a.id, T0 + 5).await.expect("cancel a queued task");
+    store
+        .cancel_task(&vidgate_domain::KeyId::from("k"), a.id, T0 + 5)
+        .await
+        .expect("cancel a queued task");
     assert_eq!(pos(b.id).await, 1);
     let claim = store.claim_next_queued(Pool::Sandbox, &slots(1), "w", T0 + 6, T0 + HOUR).await;
     claim.expect("claim").expect("a queued task and a free slot");
@@ -92,7 +95,10 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
         }
         for _ in 0..30 {
             let victim = all[rng.next(all.len() as u64) as usize].clone();
-            if store.cancel_task("k", victim.id, T0 + 10_002).await.expect("cancel")
+            if store
+                .cancel_task(&vidgate_domain::KeyId::from("k"), victim.id, T0 + 10_002)
+                .await
+                .expect("cancel")
                 == crate::CancelOutcome::Cancelled
             {
                 queued.remove(&(-victim.rank, victim.seq));
@@ -115,14 +121,26 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
                 "round {round}: position of {id}"
             );
             // The status poll's one-read form agrees, and only for the owner.
-            let (same, position) =
-                store.task_status("k", id).await.expect("read").expect("the owner sees it");
+            let (same, position) = store
+                .task_status(&vidgate_domain::KeyId::from("k"), id)
+                .await
+                .expect("read")
+                .expect("the owner sees it");
             assert_eq!((same.id, position), (id, Some(expected)), "round {round}: status of {id}");
-            assert!(store.task_status("other", id).await.expect("read").is_none());
+            assert!(
+                store
+                    .task_status(&vidgate_domain::KeyId::from("other"), id)
+                    .await
+                    .expect("read")
+                    .is_none()
+            );
         }
         for c in claimed.iter().skip(15).take(3) {
-            let (t, position) =
-                store.task_status("k", c.id).await.expect("read").expect("the owner sees it");
+            let (t, position) = store
+                .task_status(&vidgate_domain::KeyId::from("k"), c.id)
+                .await
+                .expect("read")
+                .expect("the owner sees it");
             assert_eq!((t.state(), position), (vidgate_domain::TaskState::Submitting, None));
         }
         // A caller holding a stale record (queued when read, claimed since) still gets the

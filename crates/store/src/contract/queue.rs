@@ -13,6 +13,11 @@ pub(super) fn slots(limit: i64) -> Vec<Slot> {
     vec![Slot { account: "acct".into(), limit }]
 }
 
+/// Claims the head of the sandbox queue for worker `w` at `T0`, leased for an hour.
+async fn claim_first(store: &dyn Store, slots: &[Slot]) -> crate::Claimed<crate::SubmitClaim> {
+    store.claim_next_queued(Pool::Sandbox, slots, "w", T0, T0 + HOUR).await.unwrap().unwrap()
+}
+
 pub async fn dispatch_order_is_rank_then_arrival(store: &dyn Store) {
     let low = insert(store, new_task("k", -5, T0)).await;
     let first_normal = insert(store, new_task("k", 0, T0 + 1)).await;
@@ -48,7 +53,7 @@ pub async fn claims_respect_each_accounts_slot_limit(store: &dyn Store) {
     // Finishing one frees its slot for the next queued task.
     let any = store
         .list_tasks(
-            "k",
+            &vidgate_domain::KeyId::from("k"),
             &crate::ListQuery {
                 states: Some(vec![TaskState::Submitting]),
                 limit: 1,
@@ -186,11 +191,7 @@ pub async fn a_task_back_in_the_queue_goes_to_the_account_of_its_attempt(store: 
 
 pub async fn a_requeued_task_waits_for_its_backoff(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots(1)).await;
     assert!(
         store.requeue(c.lease(), T0 + 5000, T0 + 1, LogEntry::warn(T0 + 1, "busy")).await.unwrap()
     );
@@ -219,11 +220,7 @@ pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store)
         store.claim_next_poll(Pool::Sandbox, "p", T0, T0 + 100).await.unwrap().is_none(),
         "queued is not pollable"
     );
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots(1)).await;
     store
         .mark_running(c.lease(), "up", T0 + 500, T0 + 1, LogEntry::info(T0 + 1, "sent"))
         .await
@@ -273,11 +270,7 @@ pub async fn poll_claims_take_only_due_unleased_running_tasks(store: &dyn Store)
 
 pub async fn completion_is_fenced_and_final(store: &dyn Store) {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots(1)).await;
     let result = result();
     assert!(
         store
@@ -463,11 +456,7 @@ pub async fn events_make_a_running_task_due_by_request_or_upstream_id(store: &dy
 /// poll due at `poll_at`: running.
 async fn running(store: &dyn Store, sent_at: Millis, poll_at: Millis) -> crate::TaskRecord {
     let t = insert(store, new_task("k", 0, T0)).await;
-    let c = store
-        .claim_next_queued(Pool::Sandbox, &slots(1), "w", T0, T0 + HOUR)
-        .await
-        .unwrap()
-        .unwrap();
+    let c = claim_first(store, &slots(1)).await;
     assert_eq!(c.id, t.id);
     store
         .mark_running(c.lease(), "up-1", poll_at, sent_at, LogEntry::info(T0, "sent"))

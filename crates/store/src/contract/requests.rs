@@ -16,19 +16,35 @@ pub async fn inserted_tasks_read_back_exactly_as_written(store: &dyn Store) {
     assert_eq!(inserted.created_at, T0);
     assert_eq!(inserted.deadline_at, T0 + 24 * HOUR);
     assert_eq!(inserted.fence, 0);
-    let read = store.get_task("k1", t.id).await.unwrap().expect("task exists");
+    let read = store
+        .get_task(&vidgate_domain::KeyId::from("k1"), t.id)
+        .await
+        .unwrap()
+        .expect("task exists");
     assert_eq!(read, inserted);
     assert_eq!(read.request, t.request);
 }
 
 pub async fn another_keys_task_does_not_exist(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
-    assert!(store.get_task("k2", t.id).await.unwrap().is_none());
-    assert!(store.get_task("k1", RequestId::new()).await.unwrap().is_none());
+    assert!(store.get_task(&vidgate_domain::KeyId::from("k2"), t.id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_task(&vidgate_domain::KeyId::from("k1"), RequestId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let q = ListQuery { limit: 10, ..Default::default() };
-    assert!(store.list_tasks("k2", &q).await.unwrap().is_empty());
-    assert_eq!(store.cancel_task("k2", t.id, T0).await.unwrap(), CancelOutcome::NotFound);
-    assert_eq!(store.get_task("k1", t.id).await.unwrap().unwrap().state(), TaskState::Queued);
+    assert!(store.list_tasks(&vidgate_domain::KeyId::from("k2"), &q).await.unwrap().is_empty());
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k2"), t.id, T0).await.unwrap(),
+        CancelOutcome::NotFound
+    );
+    assert_eq!(
+        store.get_task(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().unwrap().state(),
+        TaskState::Queued
+    );
 }
 
 pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) {
@@ -39,16 +55,22 @@ pub async fn listing_pages_newest_first_and_filters_by_state(store: &dyn Store) 
     insert(store, new_task("other", 0, T0)).await;
     let q =
         |before, states| ListQuery { states, before_seq: before, limit: 2, ..Default::default() };
-    let page1 = store.list_tasks("k1", &q(None, None)).await.unwrap();
+    let page1 = store.list_tasks(&vidgate_domain::KeyId::from("k1"), &q(None, None)).await.unwrap();
     assert_eq!(page1.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
-    let page2 = store.list_tasks("k1", &q(Some(page1[1].seq), None)).await.unwrap();
+    let page2 = store
+        .list_tasks(&vidgate_domain::KeyId::from("k1"), &q(Some(page1[1].seq), None))
+        .await
+        .unwrap();
     assert_eq!(page2.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
 
-    store.cancel_task("k1", ids[1], T0 + 10).await.unwrap();
-    let cancelled =
-        store.list_tasks("k1", &q(None, Some(vec![TaskState::Cancelled]))).await.unwrap();
+    store.cancel_task(&vidgate_domain::KeyId::from("k1"), ids[1], T0 + 10).await.unwrap();
+    let cancelled = store
+        .list_tasks(&vidgate_domain::KeyId::from("k1"), &q(None, Some(vec![TaskState::Cancelled])))
+        .await
+        .unwrap();
     assert_eq!(cancelled.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[1]]);
-    let none = store.list_tasks("k1", &q(None, Some(vec![]))).await.unwrap();
+    let none =
+        store.list_tasks(&vidgate_domain::KeyId::from("k1"), &q(None, Some(vec![]))).await.unwrap();
     assert!(none.is_empty());
 }
 
@@ -58,27 +80,38 @@ pub async fn listing_pages_oldest_first_after_a_cursor(store: &dyn Store) {
         ids.push(insert(store, new_task("k1", 0, T0 + i)).await.id);
     }
     let q = |after| ListQuery { after_seq: after, ascending: true, limit: 2, ..Default::default() };
-    let page1 = store.list_tasks("k1", &q(None)).await.unwrap();
+    let page1 = store.list_tasks(&vidgate_domain::KeyId::from("k1"), &q(None)).await.unwrap();
     assert_eq!(page1.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[0], ids[1]]);
-    let page2 = store.list_tasks("k1", &q(Some(page1[1].seq))).await.unwrap();
+    let page2 =
+        store.list_tasks(&vidgate_domain::KeyId::from("k1"), &q(Some(page1[1].seq))).await.unwrap();
     assert_eq!(page2.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[2], ids[3]]);
     let newest_first_after =
         ListQuery { after_seq: Some(page1[0].seq), limit: 10, ..Default::default() };
-    let rest = store.list_tasks("k1", &newest_first_after).await.unwrap();
+    let rest =
+        store.list_tasks(&vidgate_domain::KeyId::from("k1"), &newest_first_after).await.unwrap();
     assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[3], ids[2], ids[1]]);
 }
 
 pub async fn a_forgotten_task_is_gone_for_its_key_but_not_for_workers(store: &dyn Store) {
     let kept = insert(store, new_task("k1", 0, T0)).await;
     let t = insert(store, new_task("k1", 0, T0 + 1)).await;
-    assert!(!store.forget_task("k2", t.id, T0 + 2).await.unwrap(), "another key cannot forget it");
-    assert!(store.forget_task("k1", t.id, T0 + 2).await.unwrap());
-    assert!(!store.forget_task("k1", t.id, T0 + 3).await.unwrap(), "forgotten once");
-    assert!(store.get_task("k1", t.id).await.unwrap().is_none());
-    assert!(store.task_status("k1", t.id).await.unwrap().is_none());
-    assert_eq!(store.cancel_task("k1", t.id, T0 + 3).await.unwrap(), CancelOutcome::NotFound);
+    assert!(
+        !store.forget_task(&vidgate_domain::KeyId::from("k2"), t.id, T0 + 2).await.unwrap(),
+        "another key cannot forget it"
+    );
+    assert!(store.forget_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 2).await.unwrap());
+    assert!(
+        !store.forget_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 3).await.unwrap(),
+        "forgotten once"
+    );
+    assert!(store.get_task(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().is_none());
+    assert!(store.task_status(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().is_none());
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 3).await.unwrap(),
+        CancelOutcome::NotFound
+    );
     let q = ListQuery { limit: 10, ..Default::default() };
-    let listed = store.list_tasks("k1", &q).await.unwrap();
+    let listed = store.list_tasks(&vidgate_domain::KeyId::from("k1"), &q).await.unwrap();
     assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![kept.id]);
     // The workers still see it (it may be with the upstream, or queued: it runs its course).
     let any = store.get_task_any(t.id).await.unwrap().expect("the row stays");
@@ -114,8 +147,11 @@ pub async fn a_first_log_line_stored_by_an_earlier_build_shows_once(store: &dyn 
 
 pub async fn cancelling_a_queued_task_ends_it_without_dispatch(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
-    assert_eq!(store.cancel_task("k1", t.id, T0 + 1).await.unwrap(), CancelOutcome::Cancelled);
-    let after = store.get_task("k1", t.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 1).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    let after = store.get_task(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().unwrap();
     assert_eq!(after.state(), TaskState::Cancelled);
     assert_eq!(after.error_type(), Some(&ErrorType::Cancelled));
     assert_eq!(after.finished_at(), Some(T0 + 1));
@@ -148,9 +184,15 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
         )
         .await
         .unwrap();
-    assert_eq!(store.cancel_task("k1", t.id, T0 + 2).await.unwrap(), CancelOutcome::Requested);
-    assert_eq!(store.cancel_task("k1", t.id, T0 + 3).await.unwrap(), CancelOutcome::Requested);
-    let after = store.get_task("k1", t.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 2).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 3).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    let after = store.get_task(&vidgate_domain::KeyId::from("k1"), t.id).await.unwrap().unwrap();
     assert!(after.cancel_requested);
     assert_eq!(after.state(), TaskState::Running);
     assert_eq!(after.next_poll_at(), Some(T0 + HOUR), "its polls keep their schedule");
@@ -181,8 +223,11 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
     assert_eq!(c.id, u.id);
     let log = crate::LogEntry::info(T0 + 8, "retry");
     assert!(store.requeue(c.lease(), T0 + HOUR, T0 + 8, log).await.unwrap());
-    assert_eq!(store.cancel_task("k2", u.id, T0 + 9).await.unwrap(), CancelOutcome::Requested);
-    let after = store.get_task("k2", u.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.cancel_task(&vidgate_domain::KeyId::from("k2"), u.id, T0 + 9).await.unwrap(),
+        CancelOutcome::Requested
+    );
+    let after = store.get_task(&vidgate_domain::KeyId::from("k2"), u.id).await.unwrap().unwrap();
     assert_eq!((after.state(), after.cancel_requested), (TaskState::Queued, true));
     assert_eq!(after.run_after, T0 + 9, "due now, not at its backoff");
     assert!(
@@ -197,13 +242,13 @@ pub async fn a_cancel_after_dispatch_flags_the_request_and_it_runs_on(store: &dy
 
 pub async fn cancel_answers_already_completed_and_not_found(store: &dyn Store) {
     let t = insert(store, new_task("k1", 0, T0)).await;
-    store.cancel_task("k1", t.id, T0).await.unwrap();
+    store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0).await.unwrap();
     assert_eq!(
-        store.cancel_task("k1", t.id, T0 + 1).await.unwrap(),
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), t.id, T0 + 1).await.unwrap(),
         CancelOutcome::AlreadyCompleted
     );
     assert_eq!(
-        store.cancel_task("k1", RequestId::new(), T0).await.unwrap(),
+        store.cancel_task(&vidgate_domain::KeyId::from("k1"), RequestId::new(), T0).await.unwrap(),
         CancelOutcome::NotFound
     );
 }

@@ -21,7 +21,10 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
     let cancelled = insert(store, with_hook("k", T0)).await;
     let timed_out = insert(store, with_hook("k", T0)).await;
     let silent = insert(store, new_task("k", 0, T0)).await;
-    assert!(store.delivery_for("k", done.id).await.unwrap().is_none(), "nothing before the end");
+    assert!(
+        store.delivery_for(&vidgate_domain::KeyId::from("k"), done.id).await.unwrap().is_none(),
+        "nothing before the end"
+    );
     let c = store
         .claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 1, T0 + HOUR)
         .await
@@ -37,26 +40,36 @@ pub async fn a_delivery_is_enqueued_once_whenever_a_task_with_a_webhook_ends(sto
         )
         .await
         .unwrap();
-    store.cancel_task("k", cancelled.id, T0 + 3).await.unwrap();
+    store.cancel_task(&vidgate_domain::KeyId::from("k"), cancelled.id, T0 + 3).await.unwrap();
     store.claim_next_queued(Pool::Sandbox, &slots, "w", T0 + 4, T0 + HOUR).await.unwrap();
     store.reap(T0 + 48 * HOUR, ReapLimits::default()).await.unwrap();
     assert_eq!(store.get_task_any(timed_out.id).await.unwrap().unwrap().state(), TaskState::Failed);
     for (id, at) in [(done.id, T0 + 2), (cancelled.id, T0 + 3), (timed_out.id, T0 + 48 * HOUR)] {
-        let (d, attempts) = store.delivery_for("k", id).await.unwrap().expect("a delivery");
+        let (d, attempts) = store
+            .delivery_for(&vidgate_domain::KeyId::from("k"), id)
+            .await
+            .unwrap()
+            .expect("a delivery");
         assert_eq!((d.state, d.attempts, d.next_attempt_at), (DeliveryState::Pending, 0, at));
         assert!(d.id.starts_with("msg_") && d.id.len() > 20, "{}", d.id);
         assert!(attempts.is_empty());
     }
-    assert!(store.delivery_for("k", silent.id).await.unwrap().is_none());
     assert!(
-        store.delivery_for("other-key", done.id).await.unwrap().is_none(),
+        store.delivery_for(&vidgate_domain::KeyId::from("k"), silent.id).await.unwrap().is_none()
+    );
+    assert!(
+        store
+            .delivery_for(&vidgate_domain::KeyId::from("other-key"), done.id)
+            .await
+            .unwrap()
+            .is_none(),
         "another key sees nothing"
     );
 }
 
 pub async fn deliveries_are_claimed_fenced_retried_and_redelivered(store: &dyn Store) {
     let t = insert(store, with_hook("k", T0)).await;
-    store.cancel_task("k", t.id, T0 + 10).await.unwrap();
+    store.cancel_task(&vidgate_domain::KeyId::from("k"), t.id, T0 + 10).await.unwrap();
     assert!(store.claim_due_delivery(T0 + 9, T0 + 100).await.unwrap().is_none(), "not due yet");
     let d = store.claim_due_delivery(T0 + 10, T0 + 1000).await.unwrap().unwrap();
     assert!(store.claim_due_delivery(T0 + 11, T0 + 1000).await.unwrap().is_none(), "leased");
@@ -82,7 +95,8 @@ pub async fn deliveries_are_claimed_fenced_retried_and_redelivered(store: &dyn S
     );
     let ok = Attempt { at: T0 + 5001, status: Some(204), error: None, duration_ms: 3 };
     assert!(store.record_attempt(&d2, &ok, AttemptResult::Delivered, T0 + 5001).await.unwrap());
-    let (view, attempts) = store.delivery_for("k", t.id).await.unwrap().unwrap();
+    let (view, attempts) =
+        store.delivery_for(&vidgate_domain::KeyId::from("k"), t.id).await.unwrap().unwrap();
     assert_eq!(
         (view.state, view.attempts, view.delivered_at),
         (DeliveryState::Delivered, 2, Some(T0 + 5001))
@@ -93,8 +107,10 @@ pub async fn deliveries_are_claimed_fenced_retried_and_redelivered(store: &dyn S
         "delivered is final"
     );
     // Redelivery: same webhook-id, a new round, due at once.
-    assert!(store.redeliver("k", t.id, T0 + 6000).await.unwrap());
-    assert!(!store.redeliver("other", t.id, T0 + 6000).await.unwrap());
+    assert!(store.redeliver(&vidgate_domain::KeyId::from("k"), t.id, T0 + 6000).await.unwrap());
+    assert!(
+        !store.redeliver(&vidgate_domain::KeyId::from("other"), t.id, T0 + 6000).await.unwrap()
+    );
     let again = store.claim_due_delivery(T0 + 6000, T0 + 7000).await.unwrap().unwrap();
     assert_eq!(
         (again.id.as_str(), again.attempts, again.state),
@@ -112,7 +128,7 @@ pub async fn deliveries_are_claimed_fenced_retried_and_redelivered(store: &dyn S
             .unwrap()
     );
     assert_eq!(
-        store.delivery_for("k", t.id).await.unwrap().unwrap().0.state,
+        store.delivery_for(&vidgate_domain::KeyId::from("k"), t.id).await.unwrap().unwrap().0.state,
         DeliveryState::Failed
     );
 }

@@ -1,6 +1,7 @@
 //! `AccountStore` over the SQL seam: top-ups, balances, the ledger and usage reports.
 
 use async_trait::async_trait;
+use vidgate_domain::KeyId;
 use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
 
@@ -41,7 +42,7 @@ fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
 impl AccountStore for SqlStore {
     async fn top_up(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         amount: Credits,
         note: &str,
         now: Millis,
@@ -63,7 +64,7 @@ impl AccountStore for SqlStore {
         Ok(after.map_or(TopUp::NoSuchKey, TopUp::Done))
     }
 
-    async fn balance(&self, key_id: &str, now: Millis) -> Result<Option<Balance>> {
+    async fn balance(&self, key_id: &KeyId, now: Millis) -> Result<Option<Balance>> {
         let mut tx = self.db.begin().await?;
         let balance = balance_in(&mut tx, key_id, now).await?;
         tx.rollback().await?;
@@ -72,7 +73,7 @@ impl AccountStore for SqlStore {
 
     async fn ledger(
         &self,
-        key_id: Option<&str>,
+        key_id: Option<&KeyId>,
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<LedgerEntry>> {
@@ -80,7 +81,7 @@ impl AccountStore for SqlStore {
             sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note
                         FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
                         ORDER BY seq LIMIT $3")
-            .bind(key_id)
+            .bind(key_id.map(KeyId::as_str))
             .bind(after_seq)
             .bind(limit);
         self.db.read(stmt).await?.iter().map(ledger_from_row).collect()

@@ -1,6 +1,7 @@
 //! `KeyStore`, once for both backends.
 
 use async_trait::async_trait;
+use vidgate_domain::KeyId;
 use vidgate_domain::Millis;
 
 use super::SqlStore;
@@ -123,7 +124,7 @@ impl KeyStore for SqlStore {
         }
     }
 
-    async fn key_by_id(&self, id: &str) -> Result<Option<KeyRecord>> {
+    async fn key_by_id(&self, id: &KeyId) -> Result<Option<KeyRecord>> {
         let stmt = sql(concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1")).bind(id);
         self.db.read_one(stmt).await?.as_ref().map(key_from_row).transpose()
     }
@@ -162,7 +163,7 @@ impl KeyStore for SqlStore {
         Ok(self.db.execute(stmt).await? == 1)
     }
 
-    async fn webhook_secrets(&self, key_id: &str, now: Millis) -> Result<Option<WebhookSecrets>> {
+    async fn webhook_secrets(&self, key_id: &KeyId, now: Millis) -> Result<Option<WebhookSecrets>> {
         let stmt = sql("SELECT webhook_secret, previous_webhook_secret, previous_secret_until
                         FROM api_keys WHERE id = $1")
         .bind(key_id);
@@ -172,7 +173,7 @@ impl KeyStore for SqlStore {
         }
     }
 
-    async fn init_webhook_secret(&self, key_id: &str, secret: &str) -> Result<Option<String>> {
+    async fn init_webhook_secret(&self, key_id: &KeyId, secret: &str) -> Result<Option<String>> {
         // One statement: the secret is set only where none is, and the current one comes back.
         let stmt = sql("UPDATE api_keys SET webhook_secret = coalesce(webhook_secret, $1)
                         WHERE id = $2 RETURNING webhook_secret")
@@ -199,7 +200,7 @@ impl KeyStore for SqlStore {
         Ok(self.db.execute(stmt).await? == 1)
     }
 
-    async fn active_key_hash(&self, key_id: &str) -> Result<Option<String>> {
+    async fn active_key_hash(&self, key_id: &KeyId) -> Result<Option<String>> {
         let stmt =
             sql("SELECT key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL").bind(key_id);
         self.db.read_one(stmt).await?.map(|r| r.text("key_hash")).transpose()

@@ -168,7 +168,7 @@ pub(crate) async fn close(
 /// Credits added to a key (`amount` below zero: an adjustment taking some away).
 pub(crate) async fn top_up(
     tx: &mut Tx,
-    key_id: &str,
+    key_id: &KeyId,
     amount: Credits,
     note: &str,
     at: Millis,
@@ -184,7 +184,7 @@ pub(crate) async fn top_up(
         .bind(note),
     )
     .await?;
-    add_spend(tx, [((key_id.into(), "topups".to_owned()), amount)].into_iter().collect()).await
+    add_spend(tx, [((key_id.clone(), "topups".to_owned()), amount)].into_iter().collect()).await
 }
 
 /// Adds to the spend counters (`key_spend`): one row per key and period. PostgreSQL spreads a

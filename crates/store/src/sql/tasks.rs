@@ -6,6 +6,7 @@
 
 use crate::states::st;
 use async_trait::async_trait;
+use vidgate_domain::KeyId;
 use vidgate_domain::{ErrorType, Millis, Pool, RequestId, TaskState};
 
 use super::SqlStore;
@@ -85,7 +86,7 @@ impl TaskStore for SqlStore {
         self.insert(task).await
     }
 
-    async fn get_task(&self, key_id: &str, id: RequestId) -> Result<Option<TaskRecord>> {
+    async fn get_task(&self, key_id: &KeyId, id: RequestId) -> Result<Option<TaskRecord>> {
         let stmt = sql(concat!(
             "SELECT ",
             task_columns!(),
@@ -100,7 +101,7 @@ impl TaskStore for SqlStore {
         self.fetch_by_id(&id.to_string()).await
     }
 
-    async fn list_tasks(&self, key_id: &str, query: &ListQuery) -> Result<Vec<TaskRecord>> {
+    async fn list_tasks(&self, key_id: &KeyId, query: &ListQuery) -> Result<Vec<TaskRecord>> {
         let mut text = String::from(concat!(
             "SELECT ",
             task_columns!(),
@@ -153,7 +154,7 @@ impl TaskStore for SqlStore {
 
     async fn task_status(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         id: RequestId,
     ) -> Result<Option<(TaskRecord, Option<i64>)>> {
         let stmt = sql(concat!(
@@ -198,7 +199,12 @@ impl TaskStore for SqlStore {
             .collect()
     }
 
-    async fn cancel_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<CancelOutcome> {
+    async fn cancel_task(
+        &self,
+        key_id: &KeyId,
+        id: RequestId,
+        now: Millis,
+    ) -> Result<CancelOutcome> {
         let id = id.to_string();
         let mut tx = self.db.begin().await?;
         if cancel_unsent(&mut tx, key_id, &id, now).await? {
@@ -230,7 +236,7 @@ impl TaskStore for SqlStore {
         })
     }
 
-    async fn forget_task(&self, key_id: &str, id: RequestId, now: Millis) -> Result<bool> {
+    async fn forget_task(&self, key_id: &KeyId, id: RequestId, now: Millis) -> Result<bool> {
         let id = id.to_string();
         let stmt = sql("UPDATE tasks SET forgotten_at = $1, updated_at = $1
                  WHERE id = $2 AND key_id = $3 AND forgotten_at IS NULL")

@@ -4,6 +4,7 @@
 
 use crate::states::st;
 use async_trait::async_trait;
+use vidgate_domain::KeyId;
 use vidgate_domain::{Millis, RequestId};
 
 use super::SqlStore;
@@ -118,7 +119,7 @@ impl WebhookStore for SqlStore {
 
     async fn delivery_for(
         &self,
-        key_id: &str,
+        key_id: &KeyId,
         task_id: RequestId,
     ) -> Result<Option<(Delivery, Vec<Attempt>)>> {
         let stmt = sql(concat!(
@@ -141,7 +142,7 @@ impl WebhookStore for SqlStore {
         Ok(Some((delivery, attempts)))
     }
 
-    async fn redeliver(&self, key_id: &str, task_id: RequestId, now: Millis) -> Result<bool> {
+    async fn redeliver(&self, key_id: &KeyId, task_id: RequestId, now: Millis) -> Result<bool> {
         let stmt = sql(concat!("UPDATE webhook_deliveries SET state = ", st!(pending), ", attempts = 0,
                             next_attempt_at = $1, fence = fence + 1, lease_until = NULL, updated_at = $1
                         WHERE task_id = $2 AND key_id = $3"))

@@ -127,7 +127,7 @@ pub async fn ledger(
         Some(name) => Some(key_named(&state, name).await?.id),
         None => None,
     };
-    let entries = state.store.ledger(key_id.as_deref(), after, limit).await?;
+    let entries = state.store.ledger(key_id.as_ref(), after, limit).await?;
     Ok(Json(LedgerPage { entries }))
 }
 
