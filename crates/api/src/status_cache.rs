@@ -21,9 +21,9 @@ use vidgate_store::{TaskChange, TaskRecord};
 /// Longest an entry is trusted without an event.
 const TTL: Duration = Duration::from_secs(1);
 /// Entries kept before stale ones are swept out (and, if most are fresh, the cache starts
-/// over). An entry with its answer is 2–5 KB (the task with its request, the answer's ~800
-/// bytes), so the cache holds at most ~250 MB, and that only with 50,000 requests polled
-/// within a second; the benchmark's loaded RSS is ~42 MB.
+/// over). An entry with its answer is a few KB (the task with its request, and the answer),
+/// so the bound keeps the cache to a few hundred MB even when 50,000 requests are polled
+/// within one TTL.
 const MAX_ENTRIES: usize = 50_000;
 
 struct Entry {

@@ -1,7 +1,7 @@
 //! The tokened `stream_url` of status answers, reused across polls. A token names its expiry,
 //! and expiries are rounded up to a five-minute step, so every poll of a request within one
-//! step gets the same token: signing one costs about a fifth of a status poll's instructions
-//! (the README's benchmark section).
+//! step gets the same token, and a poll does not pay for signing one (an HMAC, a large part
+//! of a poll's work).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

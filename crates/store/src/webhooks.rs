@@ -1,5 +1,5 @@
-//! Durable webhook deliveries. A trigger enqueues one when a task with a webhook URL ends (in
-//! the transaction that ends it); senders claim due deliveries with a lease, record every
+//! Durable webhook deliveries. One is enqueued (`sql/webhooks.rs::enqueue`) when a task with a
+//! webhook URL ends, in the transaction that ends it; senders claim due deliveries with a lease, record every
 //! attempt, and schedule the next one or finish.
 
 use async_trait::async_trait;

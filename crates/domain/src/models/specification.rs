@@ -38,6 +38,9 @@ enum Mode {
     /// Without / with an image of `usage: Reference` in `file_infos`.
     Plain,
     Reference,
+    /// Without / with a `category: Video` file in `file_infos` (a reference or edited video).
+    NoVideo,
+    WithVideo,
     /// With this `scene_type`.
     Scene(&'static str),
 }
@@ -93,9 +96,10 @@ const ROWS: &[Row] = &[
     Row("Kling", &["2.0", "2.1"], Some("1080P"), Mode::Any, "Kling2.0&2.1pro_1080P"),
     Row("Kling", &["2.5"], Some("720P"), Mode::Any, "Kling2.5pro_720P"),
     Row("Kling", &["2.5"], Some("1080P"), Mode::Any, "Kling2.5pro_1080P"),
-    // vidgate sends no reference video, so O1 is billed as its no-video product.
-    Row("Kling", &["O1"], Some("720P"), Mode::Any, "KlingO1_NoVideo_720P"),
-    Row("Kling", &["O1"], Some("1080P"), Mode::Any, "KlingO1_NoVideo_1080P"),
+    Row("Kling", &["O1"], Some("720P"), Mode::NoVideo, "KlingO1_NoVideo_720P"),
+    Row("Kling", &["O1"], Some("1080P"), Mode::NoVideo, "KlingO1_NoVideo_1080P"),
+    Row("Kling", &["O1"], Some("720P"), Mode::WithVideo, "KlingO1_720P"),
+    Row("Kling", &["O1"], Some("1080P"), Mode::WithVideo, "KlingO1_1080P"),
     Row("Kling", &["2.6"], None, Mode::Silent, "Kling2.6"),
     Row("Kling", &["2.6"], None, Mode::Sound, "Kling2.6Sound"),
     Row("Kling", &["3.0"], Some("720P"), Mode::Silent, "Kling3.0_720P"),
@@ -186,9 +190,8 @@ const NOT_VIDEO_REQUESTS: &[&str] = &[
     "FaceInfo",
     "CustomVoice",
     "Subject",
-    // Inputs vidgate does not send: a reference video, a custom voice.
-    "KlingO1_720P",
-    "KlingO1_1080P",
+    // A custom voice: which input makes a request bill as one the SDK does not say, so a
+    // request with voice or subject inputs maps to `unknown` (see `undecidable`).
     "Kling3.0CustomVoice_720P",
     "Kling3.0CustomVoice_1080P",
     "Kling3.0CustomVoice_2K",
@@ -249,6 +252,18 @@ pub fn of(req: &VideoRequest) -> Specification {
             .is_some_and(|u| u.eq_ignore_ascii_case("reference"))
     });
     let off_peak = out.extra.get("off_peak").and_then(|v| v.as_str()) == Some("Enabled");
+    let category = |c: &str| {
+        req.file_infos.iter().any(|f| {
+            f.extra
+                .get("category")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case(c))
+        })
+    };
+    let video = category("video");
+    if undecidable(req, video, category("audio")) {
+        return Specification::Unknown;
+    }
     let fits = |row: &Row| {
         row.0 == req.model_name
             && row.1.contains(&req.model_version.as_str())
@@ -261,11 +276,23 @@ pub fn of(req: &VideoRequest) -> Specification {
                 Mode::Sound => sound,
                 Mode::Plain => !reference,
                 Mode::Reference => reference,
+                Mode::NoVideo => !video,
+                Mode::WithVideo => video,
             }
     };
     let Some(row) = ROWS.iter().find(|r| fits(r)) else { return Specification::Unknown };
     // A product with no off-peak twin is billed as itself.
     Specification::Known { product: row.4, off_peak: off_peak && OFF_PEAK.contains(&row.4) }
+}
+
+/// Inputs whose product the SDK's list does not let vidgate tell: a voice (`voice_id`, an
+/// audio file), subjects (`subject_infos`), or a video on a model with no video product
+/// (only Kling O1 names one). Such a request is `unknown` rather than a guess.
+fn undecidable(req: &VideoRequest, video: bool, audio: bool) -> bool {
+    let voice = req.file_infos.iter().any(|f| f.extra.contains_key("voice_id"));
+    let subjects = req.extra.get("subject_infos").is_some_and(|v| !v.is_null());
+    let video_product = req.model_name == "Kling" && req.model_version == "O1";
+    voice || audio || subjects || (video && !video_product)
 }
 
 #[cfg(test)]
@@ -305,6 +332,26 @@ mod tests {
             spec(json!({"model_name": "GV", "model_version": "3.1-fast", "prompt": "p"})),
             "Veo3.1Fast"
         );
+    }
+
+    /// Kling O1 bills a request with a video input as its video product; inputs the list does
+    /// not let vidgate tell (a voice, subjects, a video elsewhere) are `unknown`.
+    #[test]
+    fn inputs_pick_the_product_or_leave_it_unknown() {
+        let video = json!({"type": "Url", "url": "https://e.com/v.mp4", "category": "Video", "usage": "Reference"});
+        let o1 = |files: serde_json::Value| {
+            json!({"model_name": "Kling", "model_version": "O1", "prompt": "p", "file_infos": files,
+                   "output_config": {"resolution": "1080P"}})
+        };
+        assert_eq!(spec(o1(json!([video.clone()]))), "KlingO1_1080P");
+        let image = json!({"type": "Url", "url": "https://e.com/a.png"});
+        assert_eq!(spec(o1(json!([image]))), "KlingO1_NoVideo_1080P");
+        let voiced = json!({"type": "Url", "url": "https://e.com/a.png", "voice_id": "v1"});
+        let k30 = json!({"model_name": "Kling", "model_version": "3.0", "prompt": "p",
+                         "file_infos": [voiced], "output_config": {"resolution": "720P"}});
+        assert_eq!(spec(k30), "unknown", "a custom voice may bill as Kling3.0CustomVoice");
+        let edit = json!({"model_name": "Vidu", "model_version": "q2", "prompt": "p", "file_infos": [video]});
+        assert_eq!(spec(edit), "unknown", "the list names no Vidu video-editing product");
     }
 
     #[test]

@@ -72,9 +72,9 @@ impl SqlStore {
     async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
         match &self.committer {
             Some(committer) => committer.insert(task).await,
-            // PostgreSQL's path, boxed on its own: its transaction's future is some 19 KB, and
-            // inline it made every create's future that large, SQLite's too (which go through
-            // the committer above), copied in full each time the future was boxed.
+            // PostgreSQL's path, boxed on its own: its transaction's future is large, and inline
+            // it would make every create's future that large, SQLite's too (which go through
+            // the committer above), copied in full each time the future is boxed.
             None => Box::pin(self.insert_one(task)).await,
         }
     }

@@ -111,6 +111,11 @@ async fn the_models_route_lists_the_rules_requests_are_checked_against() {
     let (code, _, err) = app.post_create(&scene).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     assert_eq!(err["detail"][0]["loc"], json!(["body", "scene_type"]), "{err}");
+    assert!(err["detail"][0]["msg"].as_str().unwrap().contains("template_effect"), "{err}");
+    // One the model takes is accepted.
+    let kling_scene = json!({"model_name": "Kling", "model_version": "3.0", "prompt": "a dance",
+                             "scene_type": "motion_control"});
+    assert_eq!(app.post_create(&kling_scene).await.0, StatusCode::OK);
 
     // What the route says is what create enforces: the largest listed duration passes, one
     // more second does not.
