@@ -10,7 +10,7 @@ use crate::phase::{Phase, UpstreamJob};
 use crate::{Completion, FollowEnd, Lease, LogEntry, Result, StoreError, TaskRecord, TaskStore};
 
 /// A claimed task: `P` says which claim (`SubmitClaim`, `PollClaim`, `FollowClaim`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Claimed<P> {
     task: TaskRecord,
     lease: Lease,
