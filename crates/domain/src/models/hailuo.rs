@@ -24,6 +24,10 @@ const H3: VersionRules = VersionRules {
     ..CLASSIC
 };
 
+/// Added by SDK 3.1.194: H3's documented limits (4–15 s, up to 4K); its first-and-last-frame
+/// mode ("图生视频（即首尾帧视频）" in the AspectRatio doc) is passed for the upstream to decide.
+const H3_MAX: VersionRules = VersionRules { last_frame: LastFrame::Supported, ..H3 };
+
 pub static TABLE: ModelTable = ModelTable {
     name: "Hailuo",
     as_of: "2026-12-07",
@@ -36,6 +40,6 @@ pub static TABLE: ModelTable = ModelTable {
         ("2.3-fast", CLASSIC),
         ("H3", H3),
         ("H3_regen", H3),
-        ("H3-Max", H3),
+        ("H3-Max", H3_MAX),
     ],
 };

@@ -16,6 +16,10 @@ const BASE: VersionRules = VersionRules {
     audio: Some(true),
 };
 
+/// A version SDK 3.1.194 added: the family's documented limits; a last frame, which the SDK
+/// documents for no Kling version in particular, is passed for the upstream to decide.
+const ADDED: VersionRules = VersionRules { last_frame: LastFrame::Supported, ..BASE };
+
 const V2_1: VersionRules =
     VersionRules { last_frame: LastFrame::OnlyAtResolution("1080P"), ..BASE };
 
@@ -34,7 +38,7 @@ pub static TABLE: ModelTable = ModelTable {
         ("O1", BASE),
         ("3.0", BASE),
         ("3.0-Omni", BASE),
-        ("3.0-turbo", BASE),
-        ("scene", BASE),
+        ("3.0-turbo", ADDED),
+        ("scene", ADDED),
     ],
 };

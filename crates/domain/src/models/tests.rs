@@ -71,6 +71,29 @@ fn model_rule_table_cases() {
             json!({"aspect_ratio": "4:3"}),
         ),
         with(case("Kling", "2.1", 1, true, &[]), json!({"resolution": "1080P"})),
+        // The versions SDK 3.1.194 added: their family's documented limits hold; a last
+        // frame, which the SDK does not restrict for them, passes.
+        with(
+            case("Kling", "3.0-turbo", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 16}),
+        ),
+        with(case("Kling", "scene", 1, true, &[]), json!({"duration": 15, "resolution": "1080P"})),
+        with(case("Hailuo", "H3-Max", 1, true, &[]), json!({"duration": 4, "resolution": "4K"})),
+        with(
+            case("Hailuo", "H3-Max", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 3}),
+        ),
+        with(
+            case("Vidu", "q3-mix", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 11}),
+        ),
+        with(case("Vidu", "lip-sync", 1, true, &[]), json!({"duration": 10})),
+        with(
+            case("GV", "omni", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 5}),
+        ),
+        with(case("GV", "3.1-lite", 1, true, &[]), json!({"duration": 8})),
+        with(case("Hunyuan", "3d_2.0", 0, false, &[]), json!({"duration": 99, "resolution": "8K"})),
         with(
             case("Kling", "2.1", 1, true, &["body.last_frame_url"]),
             json!({"resolution": "720P"}),

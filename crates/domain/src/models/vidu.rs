@@ -20,6 +20,9 @@ const BASE: VersionRules = VersionRules {
 const Q2: VersionRules =
     VersionRules { aspect_ratios: Values::OneOf(&["16:9", "9:16", "4:3", "3:4", "1:1"]), ..BASE };
 const Q2_LAST_FRAME: VersionRules = VersionRules { last_frame: LastFrame::Supported, ..BASE };
+/// A version SDK 3.1.194 added: the family's documented limits; a last frame, which the SDK
+/// documents for no Vidu version in particular, is passed for the upstream to decide.
+const ADDED: VersionRules = VersionRules { last_frame: LastFrame::Supported, ..BASE };
 
 pub static TABLE: ModelTable = ModelTable {
     name: "Vidu",
@@ -34,12 +37,12 @@ pub static TABLE: ModelTable = ModelTable {
         ("q3", BASE),
         ("q3-pro", BASE),
         ("q3-turbo", BASE),
-        ("q3-mix", BASE),
-        ("q3-drama", BASE),
-        ("q3-ad", BASE),
-        ("scene", BASE),
-        ("avatar-q2-pro", BASE),
-        ("avatar-q2-turbo", BASE),
-        ("lip-sync", BASE),
+        ("q3-mix", ADDED),
+        ("q3-drama", ADDED),
+        ("q3-ad", ADDED),
+        ("scene", ADDED),
+        ("avatar-q2-pro", ADDED),
+        ("avatar-q2-turbo", ADDED),
+        ("lip-sync", ADDED),
     ],
 };
