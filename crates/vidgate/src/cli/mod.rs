@@ -36,11 +36,13 @@ pub struct StoreArgs {
     /// Configuration file (TOML; see `vidgate config default`).
     #[arg(long, env = "VIDGATE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Data directory: the SQLite database and rendered media [default: ./data].
-    #[arg(long, env = "VIDGATE_DATA_DIR", global = true)]
+    /// Data directory: the SQLite database and rendered media [default: ./data]
+    /// [env: VIDGATE_DATA_DIR, read with the configuration].
+    #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
-    /// A database URL that overrides the SQLite file under the data directory.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    /// A database URL that overrides the SQLite file under the data directory
+    /// [env: DATABASE_URL, read with the configuration].
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
 }
 
@@ -83,17 +85,18 @@ impl StoreArgs {
 pub enum Command {
     /// Run the gateway: the HTTP API and the workers.
     Serve {
-        /// Address to listen on [default: 127.0.0.1:8080].
-        #[arg(long, env = "VIDGATE_LISTEN")]
+        /// Address to listen on [default: 127.0.0.1:8080] [env: VIDGATE_LISTEN].
+        #[arg(long)]
         listen: Option<String>,
-        /// What to run: all (API and workers), api, or worker [default: all].
-        #[arg(long, env = "VIDGATE_ROLE", value_parser = ["all", "api", "worker"])]
+        /// What to run: all (API and workers), api, or worker [default: all]
+        /// [env: VIDGATE_ROLE].
+        #[arg(long, value_parser = ["all", "api", "worker"])]
         role: Option<String>,
-        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
-        #[arg(long, env = "VIDGATE_TLS_CERT", requires = "tls_key")]
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key [env: VIDGATE_TLS_CERT].
+        #[arg(long, requires = "tls_key")]
         tls_cert: Option<String>,
-        /// The certificate's private key (PEM).
-        #[arg(long, env = "VIDGATE_TLS_KEY", requires = "tls_cert")]
+        /// The certificate's private key (PEM) [env: VIDGATE_TLS_KEY].
+        #[arg(long, requires = "tls_cert")]
         tls_key: Option<String>,
         #[command(flatten)]
         store: StoreArgs,

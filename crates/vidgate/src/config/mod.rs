@@ -123,8 +123,8 @@ impl Config {
     }
 }
 
-/// The short environment variables and the setting each sets: the one mapping (the flags
-/// that share a variable let clap read it, and name their setting in `Overrides::settings`).
+/// The short environment variables and the setting each sets: the one mapping. Flags are not
+/// read from the environment by clap; a variable reaches its setting only through this table.
 const SHORT_ENV: &[(&str, &str)] = &[
     ("VIDGATE_LISTEN", "server.listen"),
     ("VIDGATE_ROLE", "server.role"),
