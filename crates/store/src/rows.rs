@@ -198,26 +198,48 @@ fn json<T: serde::de::DeserializeOwned>(text: Option<String>) -> serde_json::Res
     text.map(|t| serde_json::from_str(&t)).transpose()
 }
 
+/// An `api_keys` row as stored, decoded by column name (`key_columns!` in `sql/keys.rs`).
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+    create_rate: Option<f64>,
+    create_burst: Option<i64>,
+    max_queued: Option<i64>,
+    max_body_bytes: Option<i64>,
+    max_running: Option<i64>,
+    media_retention: Option<i64>,
+    role: String,
+    /// An integer on SQLite, a boolean on PostgreSQL; `bool` reads both.
+    prepaid: bool,
+    day_limit: Option<i64>,
+    month_limit: Option<i64>,
+}
+
 pub(crate) fn key_from_row(row: &Row) -> Result<KeyRecord> {
+    let r: KeyRow = row.decode()?;
     Ok(KeyRecord {
-        id: row.text("id")?.into(),
-        name: row.text("name")?,
-        prefix: row.text("prefix")?,
-        created_at: row.int("created_at")?,
-        revoked_at: row.opt_int("revoked_at")?,
+        id: r.id.into(),
+        name: r.name,
+        prefix: r.prefix,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
         limits: crate::KeyLimits {
-            create_rate: row.opt_float("create_rate")?,
-            create_burst: row.opt_int("create_burst")?,
-            max_queued: row.opt_int("max_queued")?,
-            max_body_bytes: row.opt_int("max_body_bytes")?,
-            max_running: row.opt_int("max_running")?,
-            media_retention_secs: row.opt_int("media_retention")?,
+            create_rate: r.create_rate,
+            create_burst: r.create_burst,
+            max_queued: r.max_queued,
+            max_body_bytes: r.max_body_bytes,
+            max_running: r.max_running,
+            media_retention_secs: r.media_retention,
         },
-        role: crate::KeyRole::parse(&row.text("role")?),
+        role: crate::KeyRole::parse(&r.role),
         budget: crate::KeyBudget {
-            prepaid: row.flag("prepaid")?,
-            day_limit: row.opt_int("day_limit")?.map(Credits::from_micros),
-            month_limit: row.opt_int("month_limit")?.map(Credits::from_micros),
+            prepaid: r.prepaid,
+            day_limit: r.day_limit.map(Credits::from_micros),
+            month_limit: r.month_limit.map(Credits::from_micros),
         },
     })
 }

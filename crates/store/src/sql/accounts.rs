@@ -23,18 +23,34 @@ async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Bal
     }))
 }
 
+/// A `ledger` row as stored, decoded by column name; amounts are micro-credits.
+#[derive(sqlx::FromRow)]
+struct LedgerRow {
+    seq: i64,
+    at: i64,
+    key_id: String,
+    request_id: Option<String>,
+    kind: String,
+    amount: i64,
+    spend: i64,
+    model: Option<String>,
+    uncharged: Option<i64>,
+    note: Option<String>,
+}
+
 fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
+    let r: LedgerRow = row.decode()?;
     Ok(LedgerEntry {
-        seq: row.int("seq")?,
-        at: row.int("at")?,
-        key_id: row.text("key_id")?.into(),
-        request_id: row.opt_text("request_id")?,
-        kind: row.text("kind")?,
-        amount: Credits::from_micros(row.int("amount")?),
-        spend: Credits::from_micros(row.int("spend")?),
-        model: row.opt_text("model")?,
-        uncharged: row.opt_int("uncharged")?.map(Credits::from_micros),
-        note: row.opt_text("note")?,
+        seq: r.seq,
+        at: r.at,
+        key_id: r.key_id.into(),
+        request_id: r.request_id,
+        kind: r.kind,
+        amount: Credits::from_micros(r.amount),
+        spend: Credits::from_micros(r.spend),
+        model: r.model,
+        uncharged: r.uncharged.map(Credits::from_micros),
+        note: r.note,
     })
 }
 

@@ -6,6 +6,19 @@ use super::SqlStore;
 use crate::db::sql;
 use crate::{AuditEntry, AuditStore, NewAudit, Result, StoreError};
 
+/// An `audit_log` row as stored, decoded by column name.
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor_key_id: String,
+    actor_name: String,
+    action: String,
+    target: String,
+    /// JSON text.
+    detail: Option<String>,
+}
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn record_audit(&self, e: NewAudit) -> Result<()> {
@@ -29,20 +42,21 @@ impl AuditStore for SqlStore {
         .bind(limit);
         let mut out = Vec::new();
         for row in self.db.read(stmt).await? {
-            let detail = row
-                .opt_text("detail")?
+            let r: AuditRow = row.decode()?;
+            let detail = r
+                .detail
                 .map(|d| serde_json::from_str(&d))
                 .transpose()
                 .map_err(StoreError::corrupt)?;
             let entry = NewAudit {
-                at: row.int("at")?,
-                actor_key_id: row.text("actor_key_id")?.into(),
-                actor_name: row.text("actor_name")?,
-                action: row.text("action")?,
-                target: row.text("target")?,
+                at: r.at,
+                actor_key_id: r.actor_key_id.into(),
+                actor_name: r.actor_name,
+                action: r.action,
+                target: r.target,
                 detail,
             };
-            out.push(AuditEntry { seq: row.int("seq")?, entry });
+            out.push(AuditEntry { seq: r.seq, entry });
         }
         Ok(out)
     }

@@ -8,19 +8,36 @@ use crate::db::{Row, sql};
 use crate::media::{MediaCatalog, MediaObject, MediaTotals};
 use crate::{Result, StoreError};
 
+/// A `media_objects` row as stored, decoded by column name.
+#[derive(sqlx::FromRow)]
+struct MediaRow {
+    request_id: String,
+    key_id: String,
+    variant: String,
+    object_key: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    source_url: Option<String>,
+    stored_at: i64,
+    expires_at: Option<i64>,
+    deleted_at: Option<i64>,
+}
+
 fn object(row: &Row) -> Result<MediaObject> {
+    let r: MediaRow = row.decode()?;
     Ok(MediaObject {
-        request_id: row.text("request_id")?.parse().map_err(StoreError::corrupt)?,
-        key_id: row.text("key_id")?.into(),
-        variant: row.text("variant")?,
-        object_key: row.text("object_key")?,
-        content_type: row.text("content_type")?,
-        size: row.int("size")?,
-        sha256: row.text("sha256")?,
-        source_url: row.opt_text("source_url")?,
-        stored_at: row.int("stored_at")?,
-        expires_at: row.opt_int("expires_at")?,
-        deleted_at: row.opt_int("deleted_at")?,
+        request_id: r.request_id.parse().map_err(StoreError::corrupt)?,
+        key_id: r.key_id.into(),
+        variant: r.variant,
+        object_key: r.object_key,
+        content_type: r.content_type,
+        size: r.size,
+        sha256: r.sha256,
+        source_url: r.source_url,
+        stored_at: r.stored_at,
+        expires_at: r.expires_at,
+        deleted_at: r.deleted_at,
     })
 }
 
