@@ -1,5 +1,5 @@
 //! Accounting in the store: balances, top-ups, the ledger and usage reports. Holds and their
-//! settlement are written by the task transitions that cause them (`sql/ledger.rs` is the one
+//! settlement are written by the task transitions that cause them (`sql/ledger/` is the one
 //! place money is written), so no code path can forget one.
 
 use async_trait::async_trait;

@@ -1,5 +1,5 @@
 //! Money and webhook deliveries are written by the store's Rust code alone
-//! (`src/sql/ledger.rs`, `src/sql/webhooks.rs`): no trigger on either backend may write the
+//! (`src/sql/ledger/`, `src/sql/webhooks.rs`): no trigger on either backend may write the
 //! ledger, the spend counters or the delivery outbox. (The queue counters may stay triggers:
 //! they only count.)
 

@@ -6,8 +6,9 @@ use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
 
 use super::SqlStore;
-use super::budget::{budget_lock, key_spend};
-use crate::db::{Row, Tx, built_sql, sql};
+use super::budget::budget_lock;
+use super::ledger::{self, key_spend};
+use crate::db::Tx;
 use crate::{AccountStore, Balance, LedgerEntry, Result, TopUp, UsageQuery, UsageRow};
 
 /// A key's balance read inside `tx`; `None` when the key does not exist.
@@ -21,37 +22,6 @@ async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Bal
         spent_this_month: s.month,
         budget: s.budget,
     }))
-}
-
-/// A `ledger` row as stored, decoded by column name; amounts are micro-credits.
-#[derive(sqlx::FromRow)]
-struct LedgerRow {
-    seq: i64,
-    at: i64,
-    key_id: String,
-    request_id: Option<String>,
-    kind: String,
-    amount: i64,
-    spend: i64,
-    model: Option<String>,
-    uncharged: Option<i64>,
-    note: Option<String>,
-}
-
-fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
-    let r: LedgerRow = row.decode()?;
-    Ok(LedgerEntry {
-        seq: r.seq,
-        at: r.at,
-        key_id: r.key_id.into(),
-        request_id: r.request_id,
-        kind: r.kind,
-        amount: Credits::from_micros(r.amount),
-        spend: Credits::from_micros(r.spend),
-        model: r.model,
-        uncharged: r.uncharged.map(Credits::from_micros),
-        note: r.note,
-    })
 }
 
 #[async_trait]
@@ -93,46 +63,10 @@ impl AccountStore for SqlStore {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<LedgerEntry>> {
-        let stmt =
-            sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note
-                        FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
-                        ORDER BY seq LIMIT $3")
-            .bind(key_id.map(KeyId::as_str))
-            .bind(after_seq)
-            .bind(limit);
-        self.db.read(stmt).await?.iter().map(ledger_from_row).collect()
+        ledger::entries(&self.db, key_id, after_seq, limit).await
     }
 
     async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
-        // The group column comes from a closed enum, never from the caller's text.
-        let text = format!(
-            "SELECT coalesce({col}, '') AS grp,
-                    CAST(sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT) AS requests,
-                    CAST(sum(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT) AS succeeded,
-                    CAST(sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS BIGINT) AS released,
-                    sum(CASE WHEN kind IN ('settle', 'late_charge') THEN coalesce(seconds, 0.0) ELSE 0.0 END) AS seconds,
-                    CAST(sum(spend) AS BIGINT) AS spent
-             FROM ledger
-             WHERE request_id IS NOT NULL AND ($1 IS NULL OR key_id = $1)
-               AND day >= $2 AND day <= $3
-             GROUP BY coalesce({col}, '') ORDER BY grp",
-            col = q.group_by.column()
-        );
-        let stmt = built_sql(text).bind(q.key_id.as_deref()).bind(&q.from).bind(&q.to);
-        let mut out = Vec::new();
-        for row in self.db.read(stmt).await? {
-            let requests = row.int("requests")?;
-            let (succeeded, released) = (row.int("succeeded")?, row.int("released")?);
-            out.push(UsageRow {
-                group: row.text("grp")?,
-                requests,
-                succeeded,
-                released,
-                pending: requests - succeeded - released,
-                seconds: row.opt_float("seconds")?.unwrap_or(0.0),
-                spent: Credits::from_micros(row.int("spent")?),
-            });
-        }
-        Ok(out)
+        ledger::usage(&self.db, q).await
     }
 }

@@ -6,6 +6,7 @@
 use vidgate_domain::Millis;
 use vidgate_domain::pricing::{Credits, day_of};
 
+use super::ledger::key_spend;
 use crate::db::{Row, Tx, sql};
 use crate::{BudgetRefusal, KeyBudget, NewTask, Result};
 
@@ -52,41 +53,12 @@ async fn key_budget(tx: &mut Tx, key_id: &str) -> Result<Option<KeyBudget>> {
     Ok(budget.is_limited().then_some(budget))
 }
 
-fn budget_from_row(row: &Row) -> Result<KeyBudget> {
+pub(crate) fn budget_from_row(row: &Row) -> Result<KeyBudget> {
     Ok(KeyBudget {
         prepaid: row.flag("prepaid")?,
         day_limit: row.opt_int("day_limit")?.map(Credits::from_micros),
         month_limit: row.opt_int("month_limit")?.map(Credits::from_micros),
     })
-}
-
-/// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
-/// budget (which may be no budget at all), in one statement and one row: a create runs it
-/// in its insert's transaction. `None` when the key does not exist.
-pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
-    let (day, month) = periods(at);
-    let stmt = sql("SELECT k.prepaid, k.day_limit, k.month_limit,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = 'topups') AS topups,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = 'all') AS total,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = $2) AS day,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = $3) AS month
-             FROM api_keys k WHERE k.id = $1")
-    .bind(key_id)
-    .bind(&day)
-    .bind(&month);
-    let Some(row) = tx.fetch_one(stmt).await? else { return Ok(None) };
-    let credits = |c: &str| row.int(c).map(Credits::from_micros);
-    Ok(Some(Spend {
-        budget: budget_from_row(&row)?,
-        topped_up: credits("topups")?,
-        total: credits("total")?,
-        day: credits("day")?,
-        month: credits("month")?,
-    }))
 }
 
 /// The lock a key's budget checks and balance changes take (PostgreSQL; SQLite's one writer

@@ -22,8 +22,9 @@ mod tasks;
 mod webhooks;
 
 pub(crate) use batch::{MultiRow, chunk_sizes};
-pub(crate) use budget::{Spend, key_spend};
+pub(crate) use budget::Spend;
 pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, quote_json};
+pub(crate) use ledger::key_spend;
 pub(crate) use positions::position_of_t;
 
 use async_trait::async_trait;

@@ -3,7 +3,8 @@
 //! budget checks read: each is a function here, called by the store inside the transaction
 //! of the transition that causes it (the insert, the completion, the cancel, the reaper's
 //! sweep, the end of following a job), so a hold exists exactly when its task does and is
-//! closed exactly once. No trigger writes money; the SQL below is this module's alone.
+//! closed exactly once. No trigger writes money; the SQL on `ledger` and `key_spend` is this
+//! module's alone (the reads are in `reads.rs`).
 //!
 //! The rules (README, "Accounting"): a hold is the most a request can cost by its parameters.
 //! It is released only when the request never reached the upstream or the upstream failed
@@ -14,6 +15,9 @@
 //!
 //! Amounts are micro-credits. `ledger.amount` is a row's effect on the key's balance, and
 //! `ledger.spend` on what the key spent: a balance is `sum(amount)`, always.
+
+mod reads;
+pub(crate) use reads::{entries, key_spend, usage};
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -1,0 +1,121 @@
+//! What the ledger module reads: a key's spend counters (for budget checks and balances),
+//! ledger entries (the admin listing) and the usage report. With the writes beside it
+//! (`mod.rs`), every statement on `ledger` and `key_spend` is in this module.
+
+use vidgate_domain::pricing::Credits;
+use vidgate_domain::{KeyId, Millis};
+
+use super::super::budget::{Spend, budget_from_row, periods};
+use crate::db::{Db, Row, Tx, built_sql, sql};
+use crate::{LedgerEntry, Result, UsageQuery, UsageRow};
+
+/// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
+/// budget (which may be no budget at all), in one statement and one row: a create runs it
+/// in its insert's transaction. `None` when the key does not exist.
+pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
+    let (day, month) = periods(at);
+    let stmt = sql("SELECT k.prepaid, k.day_limit, k.month_limit,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = 'topups') AS topups,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = 'all') AS total,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = $2) AS day,
+               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
+                 WHERE s.key_id = k.id AND s.period = $3) AS month
+             FROM api_keys k WHERE k.id = $1")
+    .bind(key_id)
+    .bind(&day)
+    .bind(&month);
+    let Some(row) = tx.fetch_one(stmt).await? else { return Ok(None) };
+    let credits = |c: &str| row.int(c).map(Credits::from_micros);
+    Ok(Some(Spend {
+        budget: budget_from_row(&row)?,
+        topped_up: credits("topups")?,
+        total: credits("total")?,
+        day: credits("day")?,
+        month: credits("month")?,
+    }))
+}
+
+/// A `ledger` row as stored, decoded by column name; amounts are micro-credits.
+#[derive(sqlx::FromRow)]
+struct LedgerRow {
+    seq: i64,
+    at: i64,
+    key_id: String,
+    request_id: Option<String>,
+    kind: String,
+    amount: i64,
+    spend: i64,
+    model: Option<String>,
+    uncharged: Option<i64>,
+    note: Option<String>,
+}
+
+fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
+    let r: LedgerRow = row.decode()?;
+    Ok(LedgerEntry {
+        seq: r.seq,
+        at: r.at,
+        key_id: r.key_id.into(),
+        request_id: r.request_id,
+        kind: r.kind,
+        amount: Credits::from_micros(r.amount),
+        spend: Credits::from_micros(r.spend),
+        model: r.model,
+        uncharged: r.uncharged.map(Credits::from_micros),
+        note: r.note,
+    })
+}
+
+/// Ledger entries after `after_seq`, of one key or all, oldest first.
+pub(crate) async fn entries(
+    db: &Db,
+    key_id: Option<&KeyId>,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>> {
+    let stmt =
+        sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note
+                        FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
+                        ORDER BY seq LIMIT $3")
+        .bind(key_id.map(KeyId::as_str))
+        .bind(after_seq)
+        .bind(limit);
+    db.read(stmt).await?.iter().map(ledger_from_row).collect()
+}
+
+/// The usage report: priced requests and their money by day, model or key.
+pub(crate) async fn usage(db: &Db, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+    // The group column comes from a closed enum, never from the caller's text.
+    let text = format!(
+            "SELECT coalesce({col}, '') AS grp,
+                    CAST(sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT) AS requests,
+                    CAST(sum(CASE WHEN kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT) AS succeeded,
+                    CAST(sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS BIGINT) AS released,
+                    sum(CASE WHEN kind IN ('settle', 'late_charge') THEN coalesce(seconds, 0.0) ELSE 0.0 END) AS seconds,
+                    CAST(sum(spend) AS BIGINT) AS spent
+             FROM ledger
+             WHERE request_id IS NOT NULL AND ($1 IS NULL OR key_id = $1)
+               AND day >= $2 AND day <= $3
+             GROUP BY coalesce({col}, '') ORDER BY grp",
+            col = q.group_by.column()
+        );
+    let stmt = built_sql(text).bind(q.key_id.as_deref()).bind(&q.from).bind(&q.to);
+    let mut out = Vec::new();
+    for row in db.read(stmt).await? {
+        let requests = row.int("requests")?;
+        let (succeeded, released) = (row.int("succeeded")?, row.int("released")?);
+        out.push(UsageRow {
+            group: row.text("grp")?,
+            requests,
+            succeeded,
+            released,
+            pending: requests - succeeded - released,
+            seconds: row.opt_float("seconds")?.unwrap_or(0.0),
+            spent: Credits::from_micros(row.int("spent")?),
+        });
+    }
+    Ok(out)
+}
