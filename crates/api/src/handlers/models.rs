@@ -90,6 +90,18 @@ fn values(v: Values) -> Option<Vec<&'static str>> {
     }
 }
 
+/// What the catalog says of a model and version it lists: its rules, usage products, prices
+/// and the table's `as_of`, `source` and origin; `None` for one it does not list.
+pub(crate) fn listed_version(
+    state: &AppState,
+    model: &str,
+    version: &str,
+) -> Option<(VersionInfo, &'static vidgate_domain::models::ModelTable)> {
+    let table = vidgate_domain::models::table(model)?;
+    let (name, rules) = table.versions.iter().find(|(v, _)| *v == version)?;
+    Some((version_info(state, Listed { model: table.name, version: name, rules }), table))
+}
+
 /// What the catalog says of one version (`version` `*`: the family limits).
 struct Listed<'a> {
     model: &'static str,

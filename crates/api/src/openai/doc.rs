@@ -90,4 +90,15 @@ pub struct ModelEntry {
     model_name: String,
     model_version: String,
     scene_type: Option<String>,
+    /// The catalog's rules for the version, its usage products (`specifications`) and the
+    /// price rows that price it, as `GET /tencent-vod/v1/models` shows them; null for a
+    /// configured alias to a version the catalog does not list.
+    #[schema(value_type = Option<Object>)]
+    rules: Option<serde_json::Value>,
+    /// When the version's table was checked against the upstream's documentation.
+    as_of: Option<String>,
+    /// The documentation it was checked against.
+    source: Option<String>,
+    /// `built_in` (this build's catalog); null when the catalog does not list the version.
+    origin: Option<String>,
 }

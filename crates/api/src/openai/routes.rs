@@ -357,6 +357,9 @@ pub async fn list_models(
                 .and_then(|t| chrono::NaiveDate::parse_from_str(t.as_of, "%Y-%m-%d").ok())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map_or(0, |d| d.and_utc().timestamp());
+            let listed =
+                crate::handlers::models::listed_version(&state, &a.model_name, &a.model_version);
+            let (rules, table) = listed.unzip();
             json!({
                 "id": a.name,
                 "object": "model",
@@ -365,6 +368,10 @@ pub async fn list_models(
                 "model_name": a.model_name,
                 "model_version": a.model_version,
                 "scene_type": a.scene_type,
+                "rules": rules,
+                "as_of": table.map(|t| t.as_of),
+                "source": table.map(|t| t.source),
+                "origin": table.map(|_| "built_in"),
             })
         })
         .collect();

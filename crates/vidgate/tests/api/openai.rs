@@ -212,6 +212,20 @@ async fn one_request_is_the_same_through_both_apis_and_the_fal_route_takes_alias
     for alias in ["kling-2.1", "hailuo-02", "vidu-q2", "veo-3.1", "sora-2"] {
         assert!(ids.contains(&alias), "{alias} in {ids:?}");
     }
+    // Each carries what the catalog says of its version: rules, usage products, prices,
+    // where the rules come from.
+    let kling30 =
+        models["data"].as_array().unwrap().iter().find(|m| m["id"] == "kling-3.0").unwrap();
+    assert_eq!(kling30["rules"]["durations"], json!({"kind": "whole", "min": 3, "max": 15}));
+    assert!(
+        kling30["rules"]["specifications"].as_array().unwrap().contains(&json!("Kling3.0_720P"))
+    );
+    assert!(!kling30["rules"]["prices"].as_array().unwrap().is_empty(), "{kling30}");
+    assert_eq!(
+        (kling30["origin"].as_str(), kling30["as_of"].as_str()),
+        (Some("built_in"), Some("2026-12-07"))
+    );
+    assert!(kling30["source"].as_str().unwrap().contains("3.1.194"), "{kling30}");
 }
 
 #[tokio::test]
