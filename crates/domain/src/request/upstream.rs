@@ -141,4 +141,44 @@ mod tests {
         assert_eq!(up["Seed"], 42);
         assert!(up.get("SessionId").is_none());
     }
+
+    /// The SDK's newer request fields reach the upstream under its names: `Procedure`,
+    /// `SubjectInfos` (entries passed as given, keys in the upstream's case), `InputRegion`,
+    /// `SceneType`, and video/audio references in `FileInfos` (`Category`, `ReferenceType`,
+    /// `KeepOriginalSound`); ill-typed values are refused at their field.
+    #[test]
+    fn newer_sdk_fields_reach_the_upstream_under_its_names() {
+        let body = json!({
+            "model_name": "Kling", "model_version": "O1", "prompt": "p",
+            "procedure": "my-flow", "input_region": "OverseaUSWest",
+            "subject_infos": [{"subject_id": "s1"}],
+            "file_infos": [
+                {"type": "Url", "url": "https://e.com/v.mp4", "category": "Video",
+                 "usage": "Reference", "reference_type": "base", "keep_original_sound": "Enabled"},
+                {"type": "Url", "url": "https://e.com/a.mp3", "category": "Audio", "usage": "Reference"}
+            ]
+        });
+        let req = parse_create_request(&body, &ParseOptions::default()).unwrap();
+        let up = to_upstream(&req);
+        assert_eq!(up["Procedure"], "my-flow");
+        assert_eq!(up["InputRegion"], "OverseaUSWest");
+        assert_eq!(up["SubjectInfos"], json!([{"SubjectId": "s1"}]), "{up}");
+        assert_eq!(up["FileInfos"][0]["Category"], "Video");
+        assert_eq!(up["FileInfos"][0]["ReferenceType"], "base");
+        assert_eq!(up["FileInfos"][0]["KeepOriginalSound"], "Enabled");
+        assert_eq!(up["FileInfos"][1]["Category"], "Audio");
+        for (field, bad, at) in [
+            ("procedure", json!(7), "body.procedure"),
+            ("subject_infos", json!(["not an object"]), "body.subject_infos.0"),
+        ] {
+            let mut b = body.clone();
+            b[field] = bad;
+            let err = parse_create_request(&b, &ParseOptions::default()).unwrap_err();
+            assert!(err.iter().any(|e| e.path() == at), "{field}: {err:?}");
+        }
+        let mut b = body.clone();
+        b["file_infos"][1]["category"] = json!("Hologram");
+        let err = parse_create_request(&b, &ParseOptions::default()).unwrap_err();
+        assert!(err.iter().any(|e| e.path() == "body.file_infos.1.category"), "{err:?}");
+    }
 }
