@@ -146,7 +146,7 @@ class AigcUsageDataItem(AbstractModel):
 
     #[test]
     fn the_sdk_documentation_is_read_into_its_lists() {
-        let c = SdkCatalog::parse(SAMPLE).unwrap();
+        let c = SdkCatalog::parse(SAMPLE).expect("the sample parses");
         assert_eq!(c.versions["Hailuo"], ["02", "2.3", "H3-Max"]);
         assert_eq!(c.versions["Kling"], ["2.1", "scene"]);
         assert_eq!(c.scene_types["Kling"], ["motion_control", "avatar_i2v", "lip_sync"]);
@@ -157,10 +157,10 @@ class AigcUsageDataItem(AbstractModel):
 
     #[test]
     fn drift_names_each_thing_the_catalog_lacks() {
-        let mut c = SdkCatalog::parse(SAMPLE).unwrap();
-        c.versions.get_mut("Kling").unwrap().push("9.9-new".into());
+        let mut c = SdkCatalog::parse(SAMPLE).expect("the sample parses");
+        c.versions.get_mut("Kling").expect("the sample lists Kling").push("9.9-new".into());
         c.versions.insert("Jimeng".into(), vec!["1.0".into()]);
-        c.scene_types.get_mut("Vidu").unwrap().push("dance".into());
+        c.scene_types.get_mut("Vidu").expect("the sample lists Vidu scenes").push("dance".into());
         c.specifications.push("Kling9.9_8K".into());
         assert_eq!(
             drift(&c),
@@ -176,13 +176,13 @@ class AigcUsageDataItem(AbstractModel):
     /// A catalog with one version removed fails against the same SDK, naming the version.
     #[test]
     fn a_catalog_missing_one_version_is_caught() {
-        let sdk = SdkCatalog::parse(SAMPLE).unwrap();
-        let kling = super::super::table("Kling").unwrap();
+        let sdk = SdkCatalog::parse(SAMPLE).expect("the sample parses");
+        let kling = super::super::table("Kling").expect("Kling is in the catalog");
         let without_scene: Vec<(&str, super::super::VersionRules)> =
             kling.versions.iter().copied().filter(|(v, _)| *v != "scene").collect();
         let cut = ModelTable { versions: without_scene.leak(), ..*kling };
         let (hailuo, vidu) =
-            (super::super::table("Hailuo").unwrap(), super::super::table("Vidu").unwrap());
+            (super::super::table("Hailuo").expect("Hailuo is in the catalog"), super::super::table("Vidu").expect("Vidu is in the catalog"));
         assert_eq!(drift_from(&sdk, &[&cut, hailuo, vidu]), ["Kling version scene"]);
         assert!(drift_from(&sdk, &[kling, hailuo, vidu]).is_empty());
     }

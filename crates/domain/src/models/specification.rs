@@ -302,7 +302,7 @@ mod tests {
     use serde_json::json;
 
     fn spec(body: serde_json::Value) -> String {
-        let req = parse_create_request(&body, &ParseOptions::default()).unwrap();
+        let req = parse_create_request(&body, &ParseOptions::default()).expect("a valid request");
         of(&req).to_string()
     }
 

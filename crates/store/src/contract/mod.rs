@@ -10,6 +10,7 @@ mod media;
 mod positions;
 mod queue;
 mod requests;
+mod settlement;
 mod stats;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub use media::*;
 pub use positions::*;
 pub use queue::*;
 pub use requests::*;
+pub use settlement::*;
 pub use stats::*;
 pub use webhooks::*;
 

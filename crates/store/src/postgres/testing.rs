@@ -16,10 +16,20 @@ pub const TEST_URL_VAR: &str = "VIDGATE_TEST_PG_URL";
 /// with `CI` set it fails instead: in CI a test that returns green without running is a
 /// defect, since the project's scripts provide everything the tests need.
 pub fn missing_prerequisite(what: &str) {
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("this test needs {what}, and CI is set: it must run, not be skipped");
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if let Err(e) = when_missing(what, ci) {
+        panic!("{e}");
+    }
+}
+
+/// What a missing prerequisite means: under CI a failure (the message), elsewhere a skip
+/// that says so.
+pub fn when_missing(what: &str, ci: bool) -> Result<(), String> {
+    if ci {
+        return Err(format!("this test needs {what}, and CI is set: it must run, not be skipped"));
     }
     eprintln!("skipped: {what} is missing (set by .ci/run and scripts/postgres.sh)");
+    Ok(())
 }
 
 /// The test PostgreSQL server's URL (`VIDGATE_TEST_PG_URL`); `None` when it is not set, which
