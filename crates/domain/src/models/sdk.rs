@@ -181,8 +181,10 @@ class AigcUsageDataItem(AbstractModel):
         let without_scene: Vec<(&str, super::super::VersionRules)> =
             kling.versions.iter().copied().filter(|(v, _)| *v != "scene").collect();
         let cut = ModelTable { versions: without_scene.leak(), ..*kling };
-        let (hailuo, vidu) =
-            (super::super::table("Hailuo").expect("Hailuo is in the catalog"), super::super::table("Vidu").expect("Vidu is in the catalog"));
+        let (hailuo, vidu) = (
+            super::super::table("Hailuo").expect("Hailuo is in the catalog"),
+            super::super::table("Vidu").expect("Vidu is in the catalog"),
+        );
         assert_eq!(drift_from(&sdk, &[&cut, hailuo, vidu]), ["Kling version scene"]);
         assert!(drift_from(&sdk, &[kling, hailuo, vidu]).is_empty());
     }
