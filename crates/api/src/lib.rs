@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod base_url;
+pub mod catalog;
 mod error;
 mod error_code;
 mod extract;

@@ -1,10 +1,9 @@
 //! Prices at the HTTP edge: quoting a request at create and estimate, and saying why a
-//! budget refused one. The arithmetic is `vidgate_domain::pricing`'s; the table is the
-//! configuration's.
+//! budget refused one. The arithmetic is `vidgate_domain::pricing`'s; the table is the live
+//! models' (configured rows over the catalog's default prices).
 
-use std::sync::Arc;
-
-use vidgate_domain::pricing::{PriceTable, PricingError, Quote, estimate};
+use vidgate_domain::models::live::Models;
+use vidgate_domain::pricing::{PricingError, Quote, estimate};
 use vidgate_domain::{Millis, VideoRequest};
 use vidgate_store::BudgetRefusal;
 
@@ -13,7 +12,6 @@ use crate::{ApiError, AppState};
 /// How requests are priced.
 #[derive(Debug, Clone)]
 pub struct PricingConfig {
-    pub table: Arc<PriceTable>,
     /// The name amounts are shown in (`credits` unless configured).
     pub currency: String,
 }
@@ -21,11 +19,11 @@ pub struct PricingConfig {
 /// The request's quote; `None` when no price row matches (it runs unpriced, unless its key
 /// has a budget). A per-second price with no duration to multiply is the caller's to fix.
 pub fn quote(
-    state: &AppState,
+    models: &Models,
     request: &VideoRequest,
     now: Millis,
 ) -> Result<Option<Quote>, ApiError> {
-    match estimate(request, &state.config.pricing.table, now) {
+    match estimate(&models.catalog, request, &models.prices, now) {
         Ok(q) => Ok(Some(q)),
         Err(e @ PricingError::NoDuration { .. }) => {
             Err(ApiError::Validation(e.field_error().into_iter().collect()))

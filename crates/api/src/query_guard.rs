@@ -39,7 +39,10 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         | "/admin/keys/{name}/budget"
         | "/admin/keys/{name}/top-ups"
         | "/admin/requests/{request_id}"
-        | "/admin/requests/{request_id}/cancel" => &[],
+        | "/admin/requests/{request_id}/cancel"
+        | "/admin/models"
+        | "/admin/models/{model}"
+        | "/admin/models/{model}/versions/{version}" => &[],
         "/v1/videos" => &["after", "limit", "order"],
         "/v1/videos/{video_id}/content" => &["variant"],
         "/v1/videos/{video_id}" | "/v1/models" => &[],

@@ -8,7 +8,8 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::handlers::admin::{
-    keys as admin_keys, reports as admin_reports, requests as admin_requests,
+    keys as admin_keys, models as admin_models, reports as admin_reports,
+    requests as admin_requests,
 };
 use crate::handlers::{
     callbacks, cancel, content, create, dashboard, estimate, list, models, ops, query, status,
@@ -63,6 +64,15 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/usage", get(admin_reports::usage))
         .route("/admin/ledger", get(admin_reports::ledger))
         .route("/admin/audit", get(admin_reports::audit_log))
+        .route("/admin/models", get(admin_models::list_entries))
+        .route(
+            "/admin/models/{model}",
+            put(admin_models::put_model).delete(admin_models::delete_model),
+        )
+        .route(
+            "/admin/models/{model}/versions/{version}",
+            put(admin_models::put_version).delete(admin_models::delete_version),
+        )
         // Compatibility with gateways that answer in the upstream's shape.
         .route("/tencent-vod/v1/query/{task_id}", get(query::query_task))
         // The upstream's push-mode completion callbacks.

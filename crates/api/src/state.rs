@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use vidgate_domain::models::live::{LiveModels, Models};
 use vidgate_domain::{Clock, ParseOptions};
 use vidgate_providers::Provider;
 use vidgate_store::Store;
@@ -35,10 +36,8 @@ pub struct ApiConfig {
     pub output_limits: Option<OutputLimits>,
     /// A request body must arrive within this (408 otherwise).
     pub body_read_timeout: Duration,
-    /// The price table and display currency.
+    /// The display currency (the price table is the live models').
     pub pricing: crate::pricing::PricingConfig,
-    /// Model names clients may send instead of `model_name` + `model_version`.
-    pub aliases: Arc<vidgate_domain::models::aliases::AliasCatalog>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,9 +93,22 @@ pub struct Shared {
     pub streams: Arc<crate::stream_limit::OpenStreams>,
     /// The stream tokens status answers hand out, reused across polls.
     pub stream_tokens: crate::stream_tokens::StreamTokens,
+    /// The model catalog in force, with its aliases and prices (reloaded when an operator
+    /// changes an entry, on any replica).
+    pub models: Arc<LiveModels>,
 }
 
 impl Shared {
+    /// The catalog, aliases and prices in force now (one snapshot per request).
+    pub fn models(&self) -> Arc<Models> {
+        self.models.current()
+    }
+
+    /// How a create is read now: the configured strictness, against the catalog `models`.
+    pub fn parse_options(&self, models: &Models) -> ParseOptions {
+        self.config.parse.with_catalog(models.catalog.clone())
+    }
+
     /// How media URLs handed to the key with `key_hash` are signed now.
     pub fn media_signing<'a>(&self, key_hash: &'a str) -> vidgate_wire::Signing<'a> {
         vidgate_wire::Signing {

@@ -2,7 +2,7 @@
 //! resolution names the short side (720P → 720 px); both sides are rounded to even numbers
 //! because H.264 (4:2:0) needs them.
 
-use crate::models;
+use crate::models::Catalog;
 use crate::request::VideoRequest;
 
 /// Short side in pixels for a resolution name, case-insensitive (`720P`, `2k`, `4K`, …).
@@ -49,11 +49,13 @@ pub struct OutputShape {
     pub duration_secs: f64,
 }
 
-pub fn output_shape(req: &VideoRequest) -> OutputShape {
-    let rules = models::rules_or_family(&req.model_name, &req.model_version);
+pub fn output_shape(catalog: &Catalog, req: &VideoRequest) -> OutputShape {
+    let rules = catalog.rules_or_family(&req.model_name, &req.model_version);
     let oc = &req.output_config;
-    let resolution = oc.resolution.as_deref().or(rules.and_then(|r| r.default_resolution));
-    let aspect = oc.aspect_ratio.as_deref().or(rules.and_then(|r| r.default_aspect_ratio));
+    let resolution =
+        oc.resolution.as_deref().or(rules.and_then(|r| r.default_resolution.as_deref()));
+    let aspect =
+        oc.aspect_ratio.as_deref().or(rules.and_then(|r| r.default_aspect_ratio.as_deref()));
     let short = resolution.and_then(short_side).unwrap_or(720);
     let ratio = aspect.and_then(parse_aspect).unwrap_or((16, 9));
     let (width, height) = frame_size(short, ratio);

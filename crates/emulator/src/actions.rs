@@ -30,7 +30,7 @@ pub async fn run(
 ) -> Result<Value, ApiError> {
     match action {
         "CreateAigcVideoTask" => {
-            let valid = validate_create(params, account)
+            let valid = validate_create(params, account, &emulator.config.catalog)
                 .inspect_err(|_| emulator.count(|s| s.invalid_parameters += 1))?;
             let id = emulator.create(account.sub_app_id, input_echo(params), valid)?;
             Ok(json!({"TaskId": id}))

@@ -113,6 +113,10 @@ pub struct EmulatorConfig {
     /// Seconds added to every finished video's `Usage.OutputSeconds`: an upstream that bills
     /// more than the video it was asked for, so tests can prove a charge stays within its hold.
     pub extra_billed_seconds: u64,
+    /// The model catalog creates are validated and rendered by: vidgate's built-in one, with
+    /// the operator's catalog file laid over it when one is named (the same file vidgate's
+    /// `rules.catalog` names), so the two accept the same versions.
+    pub catalog: std::sync::Arc<vidgate_domain::models::Catalog>,
 }
 
 impl EmulatorConfig {
@@ -135,6 +139,7 @@ impl EmulatorConfig {
             output_padding: 0,
             file_rate: 0,
             extra_billed_seconds: 0,
+            catalog: std::sync::Arc::new(vidgate_domain::models::Catalog::built_in().clone()),
         }
     }
 }

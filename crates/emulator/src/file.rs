@@ -25,6 +25,8 @@ pub struct EmulatorFile {
     pub output_padding: Option<u64>,
     pub file_rate: Option<u64>,
     pub extra_billed_seconds: Option<u64>,
+    /// An operator's model-catalog file (vidgate's format), laid over the built-in catalog.
+    pub catalog: Option<PathBuf>,
 }
 
 /// The account an emulator started without configuration accepts.
@@ -35,6 +37,15 @@ pub fn default_account() -> EmulatorAccount {
         sub_app_id: 251007502,
         concurrency: 1,
     }
+}
+
+/// The built-in catalog with the operator's file at `path` laid over it.
+pub fn load_catalog(path: &std::path::Path) -> Result<vidgate_domain::models::Catalog, String> {
+    use vidgate_domain::models::{Catalog, Origin, format::CatalogFile};
+    let file = CatalogFile::read(path)?;
+    Catalog::built_in()
+        .overlay(&file, Origin::Operator)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl EmulatorFile {
@@ -79,6 +90,9 @@ impl EmulatorFile {
         c.output_padding = self.output_padding.unwrap_or(0);
         c.file_rate = self.file_rate.unwrap_or(0);
         c.extra_billed_seconds = self.extra_billed_seconds.unwrap_or(0);
+        if let Some(path) = self.catalog {
+            c.catalog = std::sync::Arc::new(load_catalog(&path)?);
+        }
         if c.accounts.is_empty() {
             return Err("the emulator needs at least one account".into());
         }

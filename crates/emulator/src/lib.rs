@@ -18,7 +18,7 @@ mod state;
 mod validate;
 
 pub use config::{EmulatorAccount, EmulatorConfig, Faults};
-pub use file::{EmulatorFile, default_account};
+pub use file::{EmulatorFile, default_account, load_catalog};
 pub use http::router;
 pub use state::{Emulator, JobRecord, Stats};
 

@@ -507,7 +507,7 @@ impl Emulator {
                 message: "the model failed to generate the video (injected fault)".into(),
             };
         }
-        let shape = output_shape(request);
+        let shape = output_shape(&self.config.catalog, request);
         let (width, height) = vidgate_render::encodable_size(shape.width, shape.height);
         let spec = VideoSpec {
             width,

@@ -3,7 +3,10 @@
 //! the per-model rules vidgate keeps (the same tables, read from the upstream's names).
 
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use vidgate_domain::request::upstream::from_upstream;
+
+use vidgate_domain::models::Catalog;
 use vidgate_domain::{ParseOptions, VideoRequest, parse_create_request};
 
 use crate::auth::ApiError;
@@ -24,7 +27,11 @@ fn string_field(params: &Map<String, Value>, key: &str) -> Result<String, ApiErr
     }
 }
 
-pub fn validate_create(params: &Value, account: &EmulatorAccount) -> Result<ValidCreate, ApiError> {
+pub fn validate_create(
+    params: &Value,
+    account: &EmulatorAccount,
+    catalog: &Arc<Catalog>,
+) -> Result<ValidCreate, ApiError> {
     let Some(map) = params.as_object() else {
         return Err(("InvalidParameter", "the request body must be a JSON object".into()));
     };
@@ -82,7 +89,8 @@ pub fn validate_create(params: &Value, account: &EmulatorAccount) -> Result<Vali
         rest.remove(key);
     }
     let snake = from_upstream(&Value::Object(rest));
-    let request = parse_create_request(&snake, &ParseOptions::default()).map_err(|errors| {
+    let opts = ParseOptions::default().with_catalog(catalog.clone());
+    let request = parse_create_request(&snake, &opts).map_err(|errors| {
         let all: Vec<String> = errors
             .iter()
             .map(|e| format!("{}: {}", e.path().trim_start_matches("body."), e.msg))
@@ -97,6 +105,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn catalog() -> Arc<Catalog> {
+        Arc::new(Catalog::built_in().clone())
+    }
 
     fn account() -> EmulatorAccount {
         EmulatorAccount {
@@ -117,8 +129,8 @@ mod tests {
 
     #[test]
     fn the_upstreams_own_rules_and_codes_apply() {
-        assert!(validate_create(&body(json!({})), &account()).is_ok());
-        let code = |b: Value| validate_create(&b, &account()).err().map(|e| e.0);
+        assert!(validate_create(&body(json!({})), &account(), &catalog()).is_ok());
+        let code = |b: Value| validate_create(&b, &account(), &catalog()).err().map(|e| e.0);
         assert_eq!(code(body(json!({"SubAppId": 7}))), Some("InvalidParameterValue.SubAppId"));
         assert_eq!(code(json!({"ModelName": "Kling"})), Some("MissingParameter"));
         assert_eq!(
@@ -151,19 +163,44 @@ mod tests {
     /// model does not take is refused as the upstream would.
     #[test]
     fn every_catalog_version_is_accepted_and_scene_types_are_checked() {
-        for table in vidgate_domain::models::MODELS {
-            for (version, _) in table.versions {
+        for table in &Catalog::built_in().models {
+            for e in &table.versions {
+                let version = &e.name;
                 let b = json!({"SubAppId": 42, "ModelName": table.name, "ModelVersion": version, "Prompt": "p"});
-                assert!(validate_create(&b, &account()).is_ok(), "{} {version}", table.name);
+                assert!(
+                    validate_create(&b, &account(), &catalog()).is_ok(),
+                    "{} {version}",
+                    table.name
+                );
             }
         }
         let scene = |model: &str, version: &str, scene: &str| {
             let b = json!({"SubAppId": 42, "ModelName": model, "ModelVersion": version, "Prompt": "p", "SceneType": scene});
-            validate_create(&b, &account()).err().map(|e| e.0)
+            validate_create(&b, &account(), &catalog()).err().map(|e| e.0)
         };
         assert_eq!(scene("Kling", "3.0", "motion_control"), None);
         assert_eq!(scene("Vidu", "q3-mix", "template_effect"), None);
         assert_eq!(scene("Kling", "3.0", "template_effect"), Some("InvalidParameterValue"));
         assert_eq!(scene("Hailuo", "H3-Max", "lip_sync"), Some("InvalidParameterValue"));
+    }
+
+    /// With an operator's catalog file laid over the built-in one (`catalog` in the
+    /// emulator's file), the emulator accepts its made-up version; without it, it refuses
+    /// the version as the upstream refuses one it does not sell.
+    #[test]
+    fn an_operator_catalog_file_adds_what_the_emulator_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.toml");
+        std::fs::write(
+            &path,
+            "[[models]]\nname = \"Kling\"\n[[models.versions]]\nname = \"5.0-x\"\n",
+        )
+        .unwrap();
+        let with_file = Arc::new(crate::file::load_catalog(&path).unwrap());
+        let b =
+            json!({"SubAppId": 42, "ModelName": "Kling", "ModelVersion": "5.0-x", "Prompt": "p"});
+        assert!(validate_create(&b, &account(), &with_file).is_ok());
+        let refused = validate_create(&b, &account(), &catalog()).err().map(|e| e.0);
+        assert_eq!(refused, Some("InvalidParameterValue"));
     }
 }

@@ -29,6 +29,8 @@ pub struct Changes {
     pub poller: Arc<Notify>,
     /// A webhook delivery may be due.
     pub webhooks: Arc<Notify>,
+    /// The operator's model catalog changed.
+    pub catalog: Arc<Notify>,
     tasks: broadcast::Sender<TaskChange>,
 }
 
@@ -38,6 +40,7 @@ impl Default for Changes {
             dispatcher: Arc::default(),
             poller: Arc::default(),
             webhooks: Arc::default(),
+            catalog: Arc::default(),
             tasks: broadcast::channel(CAPACITY).0,
         }
     }
@@ -50,6 +53,7 @@ impl Changes {
             StoreEvent::Dispatch => self.dispatcher.notify_waiters(),
             StoreEvent::Poll => self.poller.notify_waiters(),
             StoreEvent::Webhook => self.webhooks.notify_waiters(),
+            StoreEvent::Catalog => self.catalog.notify_waiters(),
             StoreEvent::Task(id) => {
                 // Nobody following is fine.
                 let _ = self.tasks.send(TaskChange::One(id));
@@ -58,6 +62,7 @@ impl Changes {
                 self.dispatcher.notify_waiters();
                 self.poller.notify_waiters();
                 self.webhooks.notify_waiters();
+                self.catalog.notify_waiters();
                 let _ = self.tasks.send(TaskChange::All);
             }
         }

@@ -17,6 +17,8 @@ pub enum StoreEvent {
     Task(RequestId),
     /// A webhook delivery may be due (a task ended, a redelivery was asked for).
     Webhook,
+    /// The operator's model catalog changed: every replica reloads it.
+    Catalog,
     /// Events may have been missed (a lost connection, a slow subscriber): look at everything.
     Resync,
 }
@@ -28,6 +30,7 @@ impl StoreEvent {
             StoreEvent::Poll => "poll".into(),
             StoreEvent::Task(id) => format!("task:{id}"),
             StoreEvent::Webhook => "webhook".into(),
+            StoreEvent::Catalog => "catalog".into(),
             StoreEvent::Resync => "resync".into(),
         }
     }
@@ -37,6 +40,7 @@ impl StoreEvent {
             "dispatch" => Some(StoreEvent::Dispatch),
             "poll" => Some(StoreEvent::Poll),
             "webhook" => Some(StoreEvent::Webhook),
+            "catalog" => Some(StoreEvent::Catalog),
             "resync" => Some(StoreEvent::Resync),
             p => p.strip_prefix("task:").and_then(|id| id.parse().ok()).map(StoreEvent::Task),
         }
@@ -56,6 +60,7 @@ mod tests {
             StoreEvent::Poll,
             StoreEvent::Task(RequestId::new()),
             StoreEvent::Webhook,
+            StoreEvent::Catalog,
             StoreEvent::Resync,
         ] {
             assert_eq!(StoreEvent::parse(&e.payload()), Some(e));

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod catalog;
 pub mod changes;
 mod claimed;
 #[cfg(feature = "testing")]
@@ -34,6 +35,7 @@ mod webhooks;
 
 pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow};
 pub use audit::{AuditEntry, AuditStore, NewAudit};
+pub use catalog::{CatalogEntry, CatalogStore};
 pub use changes::{Changes, TaskChange};
 pub use claimed::{Claimed, FollowClaim, PollClaim, SubmitClaim};
 pub use error::StoreError;
@@ -80,7 +82,7 @@ impl std::fmt::Display for Backend {
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
 pub trait Store:
-    TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore + MediaCatalog
+    TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore + MediaCatalog + CatalogStore
 {
     /// Which database this is (logs and `/readyz` print its name).
     fn backend(&self) -> Backend;

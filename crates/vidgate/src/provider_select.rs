@@ -17,6 +17,7 @@ pub fn open_provider(
     clock: Arc<dyn Clock>,
     egress: &EgressPolicy,
     media: &vidgate_media::MediaStore,
+    models: &Arc<vidgate_domain::models::live::LiveModels>,
 ) -> anyhow::Result<Arc<dyn Provider>> {
     if config.uses_tencent() {
         let provider = TencentProvider::new(tencent_config(&config.tencent)?, clock)?;
@@ -36,6 +37,7 @@ pub fn open_provider(
             egress: egress.clone(),
             fetch_timeout: s.fetch_timeout,
             max_input_bytes: s.max_input_bytes,
+            models: models.clone(),
         },
         clock,
     )?))

@@ -68,6 +68,8 @@ pub struct Application {
     pub statuses: Arc<vidgate_api::status_cache::StatusCache>,
     /// Cancelled at shutdown: open status streams end.
     streams_closed: CancellationToken,
+    /// The model catalog in force, shared with the API and the sandbox.
+    models: Arc<vidgate_domain::models::live::LiveModels>,
 }
 
 impl Application {
@@ -88,7 +90,12 @@ impl Application {
         if let (Some(key), true) = (&first_key, options.announce_first_key) {
             println!("vidgate: created the first API key (shown only now, store it): {key}");
         }
-        let provider = open_provider(&config, options.clock.clone(), &config.egress.allow, &media)?;
+        let models = Arc::new(config.rules.models(&config.accounting)?);
+        vidgate_api::catalog::reload(store.as_ref(), &models)
+            .await
+            .context("the operator's stored model-catalog entries")?;
+        let provider =
+            open_provider(&config, options.clock.clone(), &config.egress.allow, &media, &models)?;
         let changes = Arc::new(Changes::default());
         let ctx =
             wiring::worker_context(&config, &store, &provider, &options.clock, &changes, &media)?;
@@ -96,12 +103,15 @@ impl Application {
         let streams_closed = CancellationToken::new();
         let state = wiring::app_state(
             &config,
-            &store,
-            &provider,
-            options.clock,
-            &changes,
-            streams_closed.clone(),
-            media,
+            wiring::StateParts {
+                store: store.clone(),
+                provider: provider.clone(),
+                clock: options.clock,
+                changes: changes.clone(),
+                streams_closed: streams_closed.clone(),
+                media,
+                models: models.clone(),
+            },
         )?;
         let tls = wiring::load_tls(&config)?;
         let (listener, metrics_listener) = wiring::listeners(&config).await?;
@@ -127,7 +137,20 @@ impl Application {
             first_key,
             statuses,
             streams_closed,
+            models,
         })
+    }
+
+    /// The model catalog in force (its aliases and prices with it).
+    pub fn models(&self) -> &Arc<vidgate_domain::models::live::LiveModels> {
+        &self.models
+    }
+
+    /// Re-reads the operator's stored catalog entries now (what the change feed triggers on
+    /// every replica; tests call it to play a replica that heard of a change).
+    pub async fn reload_models(&self) -> anyhow::Result<()> {
+        vidgate_api::catalog::reload(self.store.as_ref(), &self.models).await?;
+        Ok(())
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -144,6 +167,12 @@ impl Application {
         let mut set = JoinSet::new();
         let workers_token = CancellationToken::new();
         self.forward_store_events(&mut set, workers_token.clone()).await;
+        set.spawn(vidgate_api::catalog::follow(
+            self.store.clone(),
+            self.models.clone(),
+            self.changes.clone(),
+            workers_token.clone(),
+        ));
         let runs_workers = self.config.server.role.runs_workers();
         if !runs_workers && self.store.backend() == vidgate_store::Backend::Sqlite {
             tracing::warn!("role api on a SQLite store: no process will run this store's workers");

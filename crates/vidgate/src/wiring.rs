@@ -160,7 +160,6 @@ fn api_config(
 ) -> Result<ApiConfig, crate::config::ConfigError> {
     let sandbox = &config.sandbox;
     Ok(ApiConfig {
-        aliases: Arc::new(config.rules.alias_catalog()?),
         public_url: config.server.public_url.clone(),
         trusted_proxies: config.server.trusted_proxies.clone(),
         tls: config.tls(),
@@ -189,31 +188,39 @@ fn api_config(
     })
 }
 
+/// What the API's state is made of besides the configuration.
+pub(crate) struct StateParts {
+    pub store: Arc<dyn Store>,
+    pub provider: Arc<dyn Provider>,
+    pub clock: Arc<dyn Clock>,
+    pub changes: Arc<Changes>,
+    pub streams_closed: CancellationToken,
+    pub media: vidgate_media::MediaStore,
+    pub models: Arc<vidgate_domain::models::live::LiveModels>,
+}
+
 /// The state every API handler shares.
 pub(crate) fn app_state(
     config: &Config,
-    store: &Arc<dyn Store>,
-    provider: &Arc<dyn Provider>,
-    clock: Arc<dyn Clock>,
-    changes: &Arc<Changes>,
-    streams_closed: CancellationToken,
-    media: vidgate_media::MediaStore,
+    parts: StateParts,
 ) -> Result<AppState, crate::config::ConfigError> {
+    let StateParts { store, provider, clock, changes, streams_closed, media, models } = parts;
     let statuses = Arc::new(vidgate_api::status_cache::StatusCache::default());
     statuses.follow(changes.follow());
     Ok(AppState::new(vidgate_api::Shared {
         streams_closed,
         streams: Arc::default(),
         stream_tokens: Default::default(),
-        store: store.clone(),
-        clock,
         config: Arc::new(api_config(config, provider.as_ref(), media)?),
-        changes: changes.clone(),
-        provider: provider.clone(),
+        store,
+        clock,
+        changes,
+        provider,
         keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
         rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
         metrics: vidgate_api::metrics::install(),
         statuses,
+        models,
     }))
 }
 

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use vidgate_domain::models::Catalog;
 use vidgate_domain::priority::rank;
 use vidgate_domain::request::body_fingerprint;
 use vidgate_domain::{Millis, QueuePriority, RequestId};
@@ -96,7 +97,13 @@ pub async fn create_request(
     let wait = super::wait::prefer_wait(&headers)?;
     let query_hook = query.get("fal_webhook");
     let fingerprint = fingerprint(&body, &headers, query_hook)?;
-    let input = CreateInput::try_from(FalCreate { state: &state, body: &body, query_hook })?;
+    let models = state.models();
+    let input = CreateInput::try_from(FalCreate {
+        state: &state,
+        models: &models,
+        body: &body,
+        query_hook,
+    })?;
     let call = CreateCall { key: &key, base: &base, headers: &headers, input, size, fingerprint };
     let (task, position) = accept(&state, call).await?;
     if let Some(wait) = wait {
@@ -148,6 +155,7 @@ pub(crate) async fn accept(
     state: &AppState,
     call: CreateCall<'_>,
 ) -> Result<(TaskRecord, Option<i64>), ApiError> {
+    let models = call.input.models.clone();
     let task = new_task(state, call)?;
     let outcome = state.store.insert_task(task).await?;
     let fresh = matches!(outcome, InsertOutcome::Inserted { .. });
@@ -155,7 +163,7 @@ pub(crate) async fn accept(
     // The request is committed: from here on nothing may answer an error, or a client that
     // retries without an Idempotency-Key would create it twice.
     if fresh {
-        note_unlisted_version(state, &task).await;
+        note_unlisted_version(state, &models.catalog, &task).await;
     }
     let position = match position {
         Some(p) => Some(p),
@@ -172,9 +180,9 @@ pub(crate) async fn accept(
 
 /// A version the catalog does not list, passed under `rules.unknown_versions = "pass"`: the
 /// request's log says it was checked against the family's limits only.
-async fn note_unlisted_version(state: &AppState, task: &TaskRecord) {
+async fn note_unlisted_version(state: &AppState, catalog: &Catalog, task: &TaskRecord) {
     let (name, version) = (task.request.model_name(), task.request.model_version());
-    let Some(table) = vidgate_domain::models::table(name) else { return };
+    let Some(table) = catalog.table(name) else { return };
     if !state.config.parse.strict_model_rules || table.version(version).is_some() {
         return;
     }
@@ -201,8 +209,8 @@ fn new_task(state: &AppState, call: CreateCall<'_>) -> Result<NewTask, ApiError>
     let idempotency = idempotency_key(headers)?;
     let now = state.clock.now_ms();
     let deadline_at = deadline_at(headers, now, state.config.request_deadline)?;
-    let CreateInput { request, webhook_url } = input;
-    let quote = crate::pricing::quote(state, &request, now)?;
+    let CreateInput { request, webhook_url, models } = input;
+    let quote = crate::pricing::quote(&models, &request, now)?;
     Ok(NewTask {
         id: RequestId::new(),
         key_id: key.id.clone(),

@@ -5,8 +5,12 @@
 //! OpenAI's `seconds`, `size` and reference image) is applied in typed form, and the draft is
 //! finished. No body is assembled for another parser.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
+use vidgate_domain::models::Catalog;
 use vidgate_domain::models::aliases::Alias;
+use vidgate_domain::models::live::Models;
 use vidgate_domain::request::RequestDraft;
 use vidgate_domain::{FieldError, Loc, VideoRequest};
 
@@ -20,11 +24,15 @@ pub(crate) struct CreateInput {
     pub request: VideoRequest,
     /// Where the completion is sent (`?fal_webhook=` over the body's `webhook_url`).
     pub webhook_url: Option<String>,
+    /// The catalog, aliases and prices it was read by (and is quoted by).
+    pub models: Arc<Models>,
 }
 
 /// A create of the fal/Tencent front: its JSON body and fal's `?fal_webhook=`.
 pub(crate) struct FalCreate<'a> {
     pub state: &'a AppState,
+    /// The catalog, aliases and prices this create is read by.
+    pub models: &'a Arc<Models>,
     pub body: &'a Value,
     pub query_hook: Option<&'a String>,
 }
@@ -33,6 +41,7 @@ pub(crate) struct FalCreate<'a> {
 /// OpenAI's `extra_body`), and the File id of an uploaded reference image.
 pub(crate) struct OpenAiCreate<'a> {
     pub state: &'a AppState,
+    pub models: &'a Arc<Models>,
     pub fields: &'a Value,
     pub upload_file_id: Option<String>,
 }
@@ -41,18 +50,18 @@ impl TryFrom<FalCreate<'_>> for CreateInput {
     type Error = ApiError;
 
     fn try_from(c: FalCreate<'_>) -> Result<CreateInput, ApiError> {
-        let alias = fal_alias(c.state, c.body)?;
+        let alias = fal_alias(c.models, c.body)?;
         let mut taken = vec!["webhook_url"];
         if let Some((field, _)) = alias {
             taken.extend([field, "model_name"]);
         }
-        let mut draft = RequestDraft::read(c.body, &c.state.config.parse, &taken);
+        let mut draft = RequestDraft::read(c.body, &c.state.parse_options(c.models), &taken);
         if let Some((_, a)) = alias {
             draft.name_model(&a.model_name, &a.model_version, a.scene_type.as_deref());
         }
         let mut errors = Vec::new();
         let hook = webhook::choose(c.state, c.query_hook, c.body.get("webhook_url"), &mut errors);
-        finish(c.state, draft, hook, errors)
+        finish(c.state, c.models, draft, hook, errors)
     }
 }
 
@@ -66,7 +75,7 @@ impl TryFrom<OpenAiCreate<'_>> for CreateInput {
             return Err(ApiError::invalid(&["body", "prompt"], "missing", "prompt is required"));
         }
         let model = text(fields, "model")?.unwrap_or(DEFAULT_MODEL);
-        let alias = c.state.config.aliases.resolve(model).ok_or_else(|| {
+        let alias = c.models.aliases.resolve(model).ok_or_else(|| {
             ApiError::invalid(
                 &["body", "model"],
                 "value_error",
@@ -88,7 +97,7 @@ impl TryFrom<OpenAiCreate<'_>> for CreateInput {
         };
         let frame = first_frame(fields, c.upload_file_id)?;
         let taken = ["model", "model_name", "seconds", "size", "input_reference", "webhook_url"];
-        let mut draft = RequestDraft::read(c.fields, &c.state.config.parse, &taken);
+        let mut draft = RequestDraft::read(c.fields, &c.state.parse_options(c.models), &taken);
         draft.name_model(&alias.model_name, &alias.model_version, alias.scene_type.as_deref());
         if let Some(frame) = frame {
             draft.first_frame(frame, &[Loc::from("body"), Loc::from("input_reference")]);
@@ -101,14 +110,14 @@ impl TryFrom<OpenAiCreate<'_>> for CreateInput {
         }
         let mut errors = Vec::new();
         let hook = webhook::choose(c.state, None, c.fields.get("webhook_url"), &mut errors);
-        finish(c.state, draft, hook, errors)
+        finish(c.state, c.models, draft, hook, errors)
     }
 }
 
 /// The alias a fal/Tencent body names, and the field naming it: `model`, or an alias given as
 /// `model_name` with no `model_version`.
 fn fal_alias<'s>(
-    state: &'s AppState,
+    models: &'s Models,
     body: &Value,
 ) -> Result<Option<(&'static str, &'s Alias)>, ApiError> {
     let Some(obj) = body.as_object() else { return Ok(None) };
@@ -127,15 +136,13 @@ fn fal_alias<'s>(
             }
             ("model", name)
         }
-        (None, Some(Value::String(name))) if !version_given => {
-            match state.config.aliases.resolve(name) {
-                Some(alias) => return Ok(Some(("model_name", alias))),
-                None => return Ok(None),
-            }
-        }
+        (None, Some(Value::String(name))) if !version_given => match models.aliases.resolve(name) {
+            Some(alias) => return Ok(Some(("model_name", alias))),
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
-    let alias = state.config.aliases.resolve(name).ok_or_else(|| {
+    let alias = models.aliases.resolve(name).ok_or_else(|| {
         ApiError::invalid(
             &["body", field],
             "enum",
@@ -148,6 +155,7 @@ fn fal_alias<'s>(
 /// The draft finished, with the front's own problems (`errors`) reported beside its own.
 fn finish(
     state: &AppState,
+    models: &Arc<Models>,
     draft: RequestDraft,
     webhook_url: Option<String>,
     mut errors: Vec<FieldError>,
@@ -155,9 +163,9 @@ fn finish(
     match draft.finish() {
         Ok(request) if errors.is_empty() => {
             if let Some(limits) = state.config.output_limits {
-                within_limits(&request, limits)?;
+                within_limits(&models.catalog, &request, limits)?;
             }
-            Ok(CreateInput { request, webhook_url })
+            Ok(CreateInput { request, webhook_url, models: models.clone() })
         }
         Ok(_) => Err(ApiError::Validation(errors)),
         Err(mut more) => {
@@ -169,10 +177,11 @@ fn finish(
 
 /// The provider's own bounds on a clip (the sandbox renders locally, in memory).
 fn within_limits(
+    catalog: &Catalog,
     request: &VideoRequest,
     limits: crate::state::OutputLimits,
 ) -> Result<(), ApiError> {
-    let shape = vidgate_domain::dimensions::output_shape(request);
+    let shape = vidgate_domain::dimensions::output_shape(catalog, request);
     let mut problems = Vec::new();
     if shape.duration_secs > limits.max_duration_secs {
         problems.push(FieldError::new(

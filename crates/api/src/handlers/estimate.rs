@@ -77,10 +77,16 @@ pub async fn estimate(
     JsonBody(body, _): JsonBody,
 ) -> Result<Json<EstimateBody>, ApiError> {
     let query_hook = query.get("fal_webhook");
-    let input = CreateInput::try_from(FalCreate { state: &state, body: &body, query_hook })?;
+    let models = state.models();
+    let input = CreateInput::try_from(FalCreate {
+        state: &state,
+        models: &models,
+        body: &body,
+        query_hook,
+    })?;
     let request = input.request;
     let now = state.clock.now_ms();
-    let quote = crate::pricing::quote(&state, &request, now)?;
+    let quote = crate::pricing::quote(&models, &request, now)?;
     let balance = state
         .store
         .balance(&key.id, now)

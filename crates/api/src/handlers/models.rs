@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
-use vidgate_domain::models::{Durations, LastFrame, MODELS, Values, VersionRules, specification};
+use vidgate_domain::models::live::Models;
+use vidgate_domain::models::{Durations, LastFrame, ModelTable, Values, VersionEntry};
 
 use crate::auth::ApiKey;
 use crate::{ApiError, AppState};
@@ -26,15 +27,16 @@ pub struct ModelsBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelInfo {
     /// The `model_name` to send.
-    pub name: &'static str,
-    /// When the table was last checked against the upstream's documentation.
-    pub as_of: &'static str,
+    pub name: String,
+    /// When the model's entry was last checked against the upstream's documentation.
+    pub as_of: String,
     /// The documentation it was checked against.
-    pub source: &'static str,
-    /// Where the table comes from: `built_in` (shipped with this build).
-    pub origin: &'static str,
+    pub source: String,
+    /// Where the model's entry comes from: `built_in` (shipped with this build) or
+    /// `operator` (the operator's catalog file or `PUT /admin/models/...`).
+    pub origin: String,
     /// The `scene_type` values the model takes (empty: none).
-    pub scene_types: Vec<&'static str>,
+    pub scene_types: Vec<String>,
     /// The limits an unlisted version is checked against under `unknown_versions = pass`.
     pub family: VersionInfo,
     pub versions: Vec<VersionInfo>,
@@ -42,27 +44,32 @@ pub struct ModelInfo {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VersionInfo {
-    /// The `model_version` to send.
-    pub version: &'static str,
+    /// The `model_version` to send (`*` for a model's family limits).
+    pub version: String,
+    /// When this version's entry was checked, against what, and where it comes from
+    /// (`built_in` or `operator`).
+    pub as_of: String,
+    pub source: String,
+    pub origin: String,
     pub durations: DurationRule,
     /// Seconds, when the upstream documents a default.
     pub default_duration: Option<f64>,
     /// Allowed `output_config.resolution` values; null: any (undocumented); empty: the model
     /// takes none.
-    pub resolutions: Option<Vec<&'static str>>,
-    pub default_resolution: Option<&'static str>,
+    pub resolutions: Option<Vec<String>>,
+    pub default_resolution: Option<String>,
     /// Allowed `output_config.aspect_ratio` values, as `resolutions`.
-    pub aspect_ratios: Option<Vec<&'static str>>,
-    pub default_aspect_ratio: Option<&'static str>,
-    /// Whether `last_frame_url` is allowed: `supported`, `not_supported`, or the one
-    /// resolution it needs (`1080P`).
+    pub aspect_ratios: Option<Vec<String>>,
+    pub default_aspect_ratio: Option<String>,
+    /// Whether `last_frame_url` is allowed: `supported`, `not_supported`, `with_one_image`,
+    /// or the one resolution it needs (`1080P`).
     pub last_frame: String,
     /// Most entries `file_infos` may carry.
     pub max_images: usize,
     /// Whether the model makes audio; null: undocumented.
     pub audio: Option<bool>,
     /// The upstream's usage products (`Specification`) a request of this version can be
-    /// billed under; empty: the SDK names none (`unknown`).
+    /// billed under; empty: the catalog names none (`unknown`).
     pub specifications: Vec<String>,
     /// The price rows that can price this version, most specific first (`model`, `version`,
     /// `resolution`, `audio`, `per_second`, `per_request`, `from`).
@@ -82,57 +89,69 @@ pub enum DurationRule {
     Any,
 }
 
-fn values(v: Values) -> Option<Vec<&'static str>> {
+fn values(v: &Values) -> Option<Vec<String>> {
     match v {
-        Values::OneOf(set) => Some(set.to_vec()),
+        Values::OneOf(set) => Some(set.clone()),
         Values::NotSupported => Some(Vec::new()),
         Values::Undocumented => None,
     }
 }
 
 /// What the catalog says of a model and version it lists: its rules, usage products, prices
-/// and the table's `as_of`, `source` and origin; `None` for one it does not list.
-pub(crate) fn listed_version(
-    state: &AppState,
-    model: &str,
-    version: &str,
-) -> Option<(VersionInfo, &'static vidgate_domain::models::ModelTable)> {
-    let table = vidgate_domain::models::table(model)?;
-    let (name, rules) = table.versions.iter().find(|(v, _)| *v == version)?;
-    Some((version_info(state, Listed { model: table.name, version: name, rules }), table))
+/// and its entry's `as_of`, `source` and origin; `None` for one it does not list.
+pub(crate) fn listed_version(models: &Models, model: &str, version: &str) -> Option<VersionInfo> {
+    let table = models.catalog.table(model)?;
+    table.entry(version).map(|e| version_info(models, table, e))
 }
 
-/// What the catalog says of one version (`version` `*`: the family limits).
-struct Listed<'a> {
-    model: &'static str,
-    version: &'static str,
-    rules: &'a VersionRules,
-}
-
-fn version_info(state: &AppState, listed: Listed<'_>) -> VersionInfo {
-    let Listed { model, version, rules: r } = listed;
-    let prices = state.config.pricing.table.rules_for(model, version);
+fn version_info(models: &Models, table: &ModelTable, e: &VersionEntry) -> VersionInfo {
+    let (model, version, r) = (table.name.as_str(), e.name.as_str(), &e.rules);
+    let prices = models.prices.rules_for(model, version);
     VersionInfo {
-        specifications: specification::products(model, version),
+        specifications: models.catalog.products(model, version),
         prices: prices.into_iter().cloned().collect(),
-        version,
-        durations: match r.durations {
-            Durations::OneOf(set) => DurationRule::OneOf { values: set.to_vec() },
-            Durations::Whole { min, max } => DurationRule::Whole { min, max },
+        version: version.to_owned(),
+        as_of: e.as_of.clone(),
+        source: e.source.clone(),
+        origin: e.origin.as_str().to_owned(),
+        durations: match &r.durations {
+            Durations::OneOf(set) => DurationRule::OneOf { values: set.clone() },
+            Durations::Whole { min, max } => DurationRule::Whole { min: *min, max: *max },
             Durations::Undocumented => DurationRule::Any,
         },
         default_duration: r.default_duration,
-        resolutions: values(r.resolutions),
-        default_resolution: r.default_resolution,
-        aspect_ratios: values(r.aspect_ratios),
-        default_aspect_ratio: r.default_aspect_ratio,
-        last_frame: match r.last_frame {
+        resolutions: values(&r.resolutions),
+        default_resolution: r.default_resolution.clone(),
+        aspect_ratios: values(&r.aspect_ratios),
+        default_aspect_ratio: r.default_aspect_ratio.clone(),
+        last_frame: match &r.last_frame {
             LastFrame::Supported => "supported".into(),
             LastFrame::NotSupported => "not_supported".into(),
-            LastFrame::OnlyAtResolution(res) => res.into(),
+            LastFrame::WithOneImage => "with_one_image".into(),
+            LastFrame::OnlyAtResolution(res) => res.clone(),
         },
         max_images: r.max_images,
         audio: r.audio,
+    }
+}
+
+/// A model's listing entry.
+pub(crate) fn model_info(models: &Models, t: &ModelTable) -> ModelInfo {
+    let family = VersionEntry {
+        name: "*".into(),
+        rules: t.family.clone(),
+        as_of: t.as_of.clone(),
+        source: t.source.clone(),
+        origin: t.origin,
+    };
+    ModelInfo {
+        name: t.name.clone(),
+        as_of: t.as_of.clone(),
+        source: t.source.clone(),
+        origin: t.origin.as_str().to_owned(),
+        scene_types: t.scene_types.clone(),
+        family: version_info(models, t, &family),
+        versions: t.versions.iter().map(|e| version_info(models, t, e)).collect(),
     }
 }
 
@@ -151,26 +170,12 @@ pub async fn list_models(
     State(state): State<AppState>,
     _caller: ApiKey,
 ) -> Result<Json<ModelsBody>, ApiError> {
-    let models = MODELS
-        .iter()
-        .map(|t| ModelInfo {
-            name: t.name,
-            as_of: t.as_of,
-            source: t.source,
-            origin: "built_in",
-            scene_types: t.scene_types.to_vec(),
-            family: version_info(&state, Listed { model: t.name, version: "*", rules: &t.family }),
-            versions: t
-                .versions
-                .iter()
-                .map(|(v, r)| version_info(&state, Listed { model: t.name, version: v, rules: r }))
-                .collect(),
-        })
-        .collect();
-    let parse = state.config.parse;
+    let models = state.models();
+    let list = models.catalog.models.iter().map(|t| model_info(&models, t)).collect();
+    let parse = &state.config.parse;
     Ok(Json(ModelsBody {
         strict_model_rules: parse.strict_model_rules,
         unknown_versions: parse.unknown_versions,
-        models,
+        models: list,
     }))
 }

@@ -84,8 +84,10 @@ pub async fn create_video(
     };
     let fields = Value::Object(form.fields);
     let upload_file_id = upload_file.clone();
+    let models = state.models();
     let accepted = match CreateInput::try_from(OpenAiCreate {
         state: &state,
+        models: &models,
         fields: &fields,
         upload_file_id,
     }) {
@@ -348,18 +350,22 @@ pub async fn list_models(
     State(state): State<AppState>,
     _caller: ApiKey,
 ) -> Json<serde_json::Value> {
-    let data: Vec<_> = state
-        .config
+    let models = state.models();
+    let data: Vec<_> = models
         .aliases
         .iter()
         .map(|a| {
-            let created = vidgate_domain::models::table(&a.model_name)
-                .and_then(|t| chrono::NaiveDate::parse_from_str(t.as_of, "%Y-%m-%d").ok())
+            let listed =
+                crate::handlers::models::listed_version(&models, &a.model_name, &a.model_version);
+            let created = listed
+                .as_ref()
+                .and_then(|v| chrono::NaiveDate::parse_from_str(&v.as_of, "%Y-%m-%d").ok())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map_or(0, |d| d.and_utc().timestamp());
-            let listed =
-                crate::handlers::models::listed_version(&state, &a.model_name, &a.model_version);
-            let (rules, table) = listed.unzip();
+            let (as_of, source, origin) = match &listed {
+                Some(v) => (Some(v.as_of.clone()), Some(v.source.clone()), Some(v.origin.clone())),
+                None => (None, None, None),
+            };
             json!({
                 "id": a.name,
                 "object": "model",
@@ -368,10 +374,10 @@ pub async fn list_models(
                 "model_name": a.model_name,
                 "model_version": a.model_version,
                 "scene_type": a.scene_type,
-                "rules": rules,
-                "as_of": table.map(|t| t.as_of),
-                "source": table.map(|t| t.source),
-                "origin": table.map(|_| "built_in"),
+                "rules": listed,
+                "as_of": as_of,
+                "source": source,
+                "origin": origin,
             })
         })
         .collect();

@@ -59,7 +59,7 @@ fn seconds_text(secs: f64) -> String {
 pub fn model_label(state: &AppState, task: &TaskRecord) -> String {
     let (name, version) = (task.request.model_name(), task.request.model_version());
     state
-        .config
+        .models()
         .aliases
         .name_of(name, version)
         .map_or_else(|| format!("{name}-{version}").to_ascii_lowercase(), str::to_owned)
@@ -67,7 +67,7 @@ pub fn model_label(state: &AppState, task: &TaskRecord) -> String {
 
 /// The video object of a task; `media` is what vidgate keeps of it (for `expires_at`).
 pub fn video_object(state: &AppState, task: &TaskRecord, media: &[MediaObject]) -> VideoObject {
-    let shape = output_shape(&task.request);
+    let shape = output_shape(&state.models().catalog, &task.request);
     let secs = |ms: i64| ms.div_euclid(1000);
     let error =
         task.state().is_terminal().then_some(()).and(task.error()).map(|message| VideoError {

@@ -1,11 +1,11 @@
 //! Model aliases: the short names clients written for other gateways send (`kling-2.1`,
 //! `vidu-q2`, `veo-3.1`), each standing for an upstream model, version and, where one
-//! applies, scene type. Defaults are derived from the rule tables (so a new table entry gets
-//! its alias); configuration adds or overrides names.
+//! applies, scene type. Defaults are derived from the catalog (so a new version gets its
+//! alias) plus the names the catalog lists; configuration adds or overrides names.
 
 use serde::{Deserialize, Serialize};
 
-use super::MODELS;
+use super::Catalog;
 
 /// One name and what it stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,37 +56,36 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl AliasCatalog {
-    /// `<family>-<version>` for every model and version of the rule tables (`kling-2.1`,
-    /// `hailuo-02`, `vidu-q2-pro`, `veo-3.1`, `sora-2.0`, `pixverse-v5.6`).
-    pub fn defaults() -> Self {
-        let mut aliases: Vec<Alias> = MODELS
-            .iter()
-            .flat_map(|t| {
-                t.versions.iter().map(|(version, _)| Alias {
-                    name: format!("{}-{}", family(t.name), version.to_ascii_lowercase()),
-                    model_name: t.name.to_owned(),
-                    model_version: (*version).to_owned(),
-                    scene_type: None,
-                })
+    /// `<family>-<version>` for every model and version of the catalog (`kling-2.1`,
+    /// `hailuo-02`, `vidu-q2-pro`, `veo-3.1`, `sora-2.0`, `pixverse-v5.6`), then the names
+    /// the catalog lists (OpenAI's `sora-2`; an operator's), which win over a derived one.
+    pub fn defaults(models: &Catalog) -> Self {
+        let derived = models.models.iter().flat_map(|t| {
+            t.versions.iter().map(|e| Alias {
+                name: format!("{}-{}", family(&t.name), e.name.to_ascii_lowercase()),
+                model_name: t.name.clone(),
+                model_version: e.name.clone(),
+                scene_type: None,
             })
-            .collect();
-        // OpenAI's name for its model (and openai-python's default), as its users send it.
-        aliases.push(Alias {
-            name: "sora-2".to_owned(),
-            model_name: "OS".to_owned(),
-            model_version: "2.0".to_owned(),
-            scene_type: None,
         });
+        let mut aliases: Vec<Alias> = Vec::new();
+        for a in derived.chain(models.aliases.iter().cloned()).filter(|a| valid_name(&a.name)) {
+            aliases.retain(|old| old.name != a.name);
+            aliases.push(a);
+        }
         aliases.sort_by(|a, b| a.name.cmp(&b.name));
-        aliases.dedup_by(|a, b| a.name == b.name);
         AliasCatalog { aliases }
     }
 
-    /// The defaults (when `with_defaults`) plus `configured`, which override a default of the
+    /// The catalog's names (when `with_defaults`) plus `configured`, which override one of the
     /// same name; a configured name twice, or one that is not a clean lower-case token, is
     /// refused.
-    pub fn build(with_defaults: bool, configured: &[Alias]) -> Result<Self, AliasError> {
-        let mut catalog = if with_defaults { Self::defaults() } else { Self::default() };
+    pub fn build(
+        models: &Catalog,
+        with_defaults: bool,
+        configured: &[Alias],
+    ) -> Result<Self, AliasError> {
+        let mut catalog = if with_defaults { Self::defaults(models) } else { Self::default() };
         let mut seen = std::collections::HashSet::new();
         for alias in configured {
             if !valid_name(&alias.name) {
@@ -151,16 +150,13 @@ mod tests {
     }
 
     #[test]
-    fn defaults_cover_every_model_version_of_the_rule_tables() {
-        let catalog = AliasCatalog::defaults();
-        for table in MODELS {
-            for (version, _) in table.versions {
-                let name = catalog.name_of(table.name, version).expect("an alias for each");
+    fn defaults_cover_every_model_version_of_the_catalog() {
+        let catalog = AliasCatalog::defaults(Catalog::built_in());
+        for table in &Catalog::built_in().models {
+            for e in &table.versions {
+                let name = catalog.name_of(&table.name, &e.name).expect("an alias for each");
                 let a = catalog.resolve(name).unwrap();
-                assert_eq!(
-                    (a.model_name.as_str(), a.model_version.as_str()),
-                    (table.name, *version)
-                );
+                assert_eq!((&a.model_name, &a.model_version), (&table.name, &e.name));
             }
         }
         for (name, model, version) in [
@@ -183,25 +179,30 @@ mod tests {
     fn configured_aliases_add_and_override_and_bad_ones_are_refused() {
         let mut motion = alias("kling-motion", "Kling", "2.6");
         motion.scene_type = Some("motion_control".into());
+        let c = Catalog::built_in();
         let catalog =
-            AliasCatalog::build(true, &[motion.clone(), alias("veo-3.1", "GV", "3.1-fast")])
+            AliasCatalog::build(c, true, &[motion.clone(), alias("veo-3.1", "GV", "3.1-fast")])
                 .unwrap();
         assert_eq!(catalog.resolve("kling-motion"), Some(&motion));
         assert_eq!(catalog.resolve("veo-3.1").unwrap().model_version, "3.1-fast");
-        assert_eq!(catalog.len(), AliasCatalog::defaults().len() + 1);
+        assert_eq!(catalog.len(), AliasCatalog::defaults(c).len() + 1);
 
-        let only = AliasCatalog::build(false, &[alias("mine", "Kling", "2.1")]).unwrap();
+        let only = AliasCatalog::build(c, false, &[alias("mine", "Kling", "2.1")]).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(
-            AliasCatalog::build(false, &[alias("Mine", "Kling", "2.1")]),
+            AliasCatalog::build(c, false, &[alias("Mine", "Kling", "2.1")]),
             Err(AliasError::BadName("Mine".into()))
         );
         assert_eq!(
-            AliasCatalog::build(false, &[alias("a", "Kling", "2.1"), alias("a", "Kling", "2.0")]),
+            AliasCatalog::build(
+                c,
+                false,
+                &[alias("a", "Kling", "2.1"), alias("a", "Kling", "2.0")]
+            ),
             Err(AliasError::Duplicate("a".into()))
         );
         assert_eq!(
-            AliasCatalog::build(false, &[alias("a", "Kling", " ")]),
+            AliasCatalog::build(c, false, &[alias("a", "Kling", " ")]),
             Err(AliasError::Incomplete { name: "a".into() })
         );
     }

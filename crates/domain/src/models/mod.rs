@@ -4,26 +4,30 @@
 //! one pure function that applies them. The upstream changes weekly, so strict checking can
 //! be turned off (`strict_model_rules = false`) to let unknown models and values through.
 
+//! Per-model rules: which versions, durations, resolutions, aspect ratios, last-frame modes
+//! and image counts each upstream model accepts. The rules are data: the catalog
+//! (`builtin.toml`, laid over by the operator's file and stored entries; see `catalog`);
+//! `check` is the one pure function that applies them. The upstream changes weekly, so a
+//! version the catalog does not list can be passed on (`rules.unknown_versions = "pass"`)
+//! and strict checking turned off altogether (`strict_model_rules = false`).
+
 pub mod aliases;
-mod gv;
-mod hailuo;
-mod hunyuan;
-mod kling;
-mod mingmou;
-mod os;
-mod pixverse;
+pub mod catalog;
+pub mod format;
+pub mod live;
 pub mod sdk;
 pub mod specification;
-mod vidu;
+
+pub use catalog::{Catalog, CatalogError, ModelTable, Origin, VersionEntry};
 
 use crate::field_error::{FieldError, Loc};
 use crate::request::{Switch, UnknownVersions, VideoRequest};
 
 /// Allowed durations in seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Durations {
     /// Exactly one of these values.
-    OneOf(&'static [f64]),
+    OneOf(Vec<f64>),
     /// Any whole number of seconds in this inclusive range.
     Whole { min: u32, max: u32 },
     /// The upstream documents nothing: any positive value passes.
@@ -31,9 +35,9 @@ pub enum Durations {
 }
 
 /// Allowed values of a string setting (resolution, aspect ratio).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Values {
-    OneOf(&'static [&'static str]),
+    OneOf(Vec<String>),
     /// The model does not take this setting at all.
     NotSupported,
     /// The upstream documents nothing: any value passes.
@@ -41,23 +45,25 @@ pub enum Values {
 }
 
 /// Whether `last_frame_url` (first-and-last-frame mode) is allowed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LastFrame {
     Supported,
+    /// Only with a single input image (GV).
+    WithOneImage,
     /// Only when the output resolution is this one (Kling 2.1: 1080P).
-    OnlyAtResolution(&'static str),
+    OnlyAtResolution(String),
     NotSupported,
 }
 
 /// The rules for one model version.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VersionRules {
     pub durations: Durations,
     pub default_duration: Option<f64>,
     pub resolutions: Values,
-    pub default_resolution: Option<&'static str>,
+    pub default_resolution: Option<String>,
     pub aspect_ratios: Values,
-    pub default_aspect_ratio: Option<&'static str>,
+    pub default_aspect_ratio: Option<String>,
     pub last_frame: LastFrame,
     /// Most images `file_infos` may carry (never more than the seed's 3).
     pub max_images: usize,
@@ -82,60 +88,8 @@ impl VersionRules {
     };
 }
 
-/// One model's table.
-#[derive(Debug)]
-pub struct ModelTable {
-    pub name: &'static str,
-    /// The date the table was last checked against the upstream's documentation.
-    pub as_of: &'static str,
-    pub source: &'static str,
-    /// The upstream's `SceneType` values this model takes (none: the field is refused).
-    pub scene_types: &'static [&'static str],
-    /// The limits the documentation gives the model as a whole: what a version the table
-    /// does not list is checked against when `rules.unknown_versions = "pass"`.
-    pub family: VersionRules,
-    pub versions: &'static [(&'static str, VersionRules)],
-}
-
-impl ModelTable {
-    pub fn version(&self, v: &str) -> Option<&'static VersionRules> {
-        self.versions.iter().find(|(name, _)| *name == v).map(|(_, r)| r)
-    }
-
-    pub fn version_names(&self) -> Vec<&'static str> {
-        self.versions.iter().map(|(n, _)| *n).collect()
-    }
-}
-
-/// Every model vidgate has a table for.
-pub static MODELS: &[&ModelTable] = &[
-    &kling::TABLE,
-    &hailuo::TABLE,
-    &vidu::TABLE,
-    &gv::TABLE,
-    &os::TABLE,
-    &pixverse::TABLE,
-    &hunyuan::TABLE,
-    &mingmou::TABLE,
-];
-
 /// The most images any request may carry (the seed's limit).
 pub const MAX_IMAGES: usize = 3;
-
-pub fn table(model_name: &str) -> Option<&'static ModelTable> {
-    MODELS.iter().copied().find(|t| t.name == model_name)
-}
-
-/// The rules for a model and version, if vidgate knows them.
-pub fn rules(model_name: &str, model_version: &str) -> Option<&'static VersionRules> {
-    table(model_name).and_then(|t| t.version(model_version))
-}
-
-/// The version's rules, or its model's family limits for a version the table does not list
-/// (what a passed unknown version is checked, quoted and shaped by).
-pub fn rules_or_family(model_name: &str, model_version: &str) -> Option<&'static VersionRules> {
-    table(model_name).map(|t| t.version(model_version).unwrap_or(&t.family))
-}
 
 fn at(path: &[&str]) -> Vec<Loc> {
     std::iter::once("body").chain(path.iter().copied()).map(Loc::from).collect()
@@ -147,10 +101,14 @@ fn list(values: &[&str]) -> String {
 
 /// Applies the model's table to a request whose fields are already well-formed.
 /// Returns one error per rule broken.
-pub fn check(req: &VideoRequest, unknown_versions: UnknownVersions) -> Vec<FieldError> {
+pub fn check(
+    catalog: &Catalog,
+    req: &VideoRequest,
+    unknown_versions: UnknownVersions,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let Some(table) = table(&req.model_name) else {
-        let names: Vec<&str> = MODELS.iter().map(|t| t.name).collect();
+    let Some(table) = catalog.table(&req.model_name) else {
+        let names: Vec<&str> = catalog.models.iter().map(|t| t.name.as_str()).collect();
         errors.push(FieldError::new(
             at(&["model_name"]),
             "enum",
@@ -185,16 +143,16 @@ pub fn check(req: &VideoRequest, unknown_versions: UnknownVersions) -> Vec<Field
     let out = &req.output_config;
 
     if let Some(d) = out.duration {
-        check_duration(&mut errors, &who, d, rules.durations);
+        check_duration(&mut errors, &who, d, &rules.durations);
     }
 
-    check_value(&mut errors, &who, "resolution", out.resolution.as_deref(), rules.resolutions);
+    check_value(&mut errors, &who, "resolution", out.resolution.as_deref(), &rules.resolutions);
     check_value(
         &mut errors,
         &who,
         "aspect_ratio",
         out.aspect_ratio.as_deref(),
-        rules.aspect_ratios,
+        &rules.aspect_ratios,
     );
 
     if req.file_infos.len() > rules.max_images {
@@ -210,11 +168,11 @@ pub fn check(req: &VideoRequest, unknown_versions: UnknownVersions) -> Vec<Field
     }
 
     if req.last_frame_url.is_some() {
-        check_last_frame(&mut errors, &who, req, table, rules);
+        check_last_frame(&mut errors, &who, req, rules);
     }
 
     let scene = req.extra.get("scene_type").and_then(|v| v.as_str());
-    if let Some(scene) = scene.filter(|s| !table.scene_types.contains(s)) {
+    if let Some(scene) = scene.filter(|s| !table.scene_types.iter().any(|t| t == s)) {
         errors.push(scene_refused(&who, scene, table));
     }
 
@@ -229,11 +187,11 @@ pub fn check(req: &VideoRequest, unknown_versions: UnknownVersions) -> Vec<Field
 }
 
 /// A duration the model's rules do not allow.
-fn check_duration(errors: &mut Vec<FieldError>, who: &str, d: f64, durations: Durations) {
+fn check_duration(errors: &mut Vec<FieldError>, who: &str, d: f64, durations: &Durations) {
     let ok = match durations {
         Durations::OneOf(set) => set.iter().any(|v| (v - d).abs() < 1e-9),
         Durations::Whole { min, max } => {
-            d.fract() == 0.0 && d >= f64::from(min) && d <= f64::from(max)
+            d.fract() == 0.0 && d >= f64::from(*min) && d <= f64::from(*max)
         }
         Durations::Undocumented => true,
     };
@@ -258,36 +216,33 @@ fn check_last_frame(
     errors: &mut Vec<FieldError>,
     who: &str,
     req: &VideoRequest,
-    table: &ModelTable,
     rules: &VersionRules,
 ) {
     let out = &req.output_config;
-    let resolution = out.resolution.as_deref().or(rules.default_resolution);
-    let problem = match rules.last_frame {
+    let resolution = out.resolution.as_deref().or(rules.default_resolution.as_deref());
+    let problem = match &rules.last_frame {
         LastFrame::Supported => None,
         LastFrame::NotSupported => Some(format!("{who} does not support a last frame")),
-        LastFrame::OnlyAtResolution(r) if resolution != Some(r) => Some(format!(
+        LastFrame::OnlyAtResolution(r) if resolution != Some(r.as_str()) => Some(format!(
             "{who} supports a last frame only with resolution {r} (got {})",
             resolution.unwrap_or("the default")
         )),
         LastFrame::OnlyAtResolution(_) => None,
+        LastFrame::WithOneImage if req.file_infos.len() > 1 => {
+            Some(format!("{who} cannot combine a last frame with several input images"))
+        }
+        LastFrame::WithOneImage => None,
     };
     if let Some(msg) = problem {
         errors.push(FieldError::new(at(&["last_frame_url"]), "model_rule", msg));
-    } else if req.file_infos.len() > 1 && table.name == "GV" {
-        errors.push(FieldError::new(
-            at(&["last_frame_url"]),
-            "model_rule",
-            format!("{who} cannot combine a last frame with several input images"),
-        ));
     }
 }
 
 /// A `scene_type` the model does not take.
 fn scene_refused(who: &str, scene: &str, table: &ModelTable) -> FieldError {
-    let allowed = match table.scene_types {
+    let allowed = match table.scene_types.as_slice() {
         [] => format!("{} takes no scene type; omit it", table.name),
-        set => format!("allowed: {}", list(set)),
+        set => format!("allowed: {}", set.join(", ")),
     };
     FieldError::new(
         at(&["scene_type"]),
@@ -301,14 +256,14 @@ fn check_value(
     who: &str,
     field: &str,
     value: Option<&str>,
-    allowed: Values,
+    allowed: &Values,
 ) {
     let Some(v) = value else { return };
     match allowed {
-        Values::OneOf(set) if !set.contains(&v) => errors.push(FieldError::new(
+        Values::OneOf(set) if !set.iter().any(|s| s == v) => errors.push(FieldError::new(
             at(&["output_config", field]),
             "model_rule",
-            format!("{who} does not accept {field} {v:?}; allowed: {}", list(set)),
+            format!("{who} does not accept {field} {v:?}; allowed: {}", set.join(", ")),
         )),
         Values::NotSupported => errors.push(FieldError::new(
             at(&["output_config", field]),

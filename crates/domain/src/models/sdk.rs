@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{MODELS, ModelTable, specification};
+use super::Catalog;
 
 /// The SDK's lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,16 +95,11 @@ impl SdkCatalog {
     }
 }
 
-/// Everything `sdk` lists that vidgate's built-in catalog lacks, one line each.
-pub fn drift(sdk: &SdkCatalog) -> Vec<String> {
-    drift_from(sdk, MODELS)
-}
-
-/// Everything `sdk` lists that the catalog `models` lacks.
-fn drift_from(sdk: &SdkCatalog, models: &[&ModelTable]) -> Vec<String> {
+/// Everything `sdk` lists that `catalog` lacks, one line each.
+pub fn drift(sdk: &SdkCatalog, catalog: &Catalog) -> Vec<String> {
     let mut missing = Vec::new();
     for (model, versions) in &sdk.versions {
-        let Some(table) = models.iter().find(|t| t.name == model) else {
+        let Some(table) = catalog.table(model) else {
             missing.push(format!("model {model} (the SDK lists versions {})", versions.join(", ")));
             continue;
         };
@@ -115,15 +110,15 @@ fn drift_from(sdk: &SdkCatalog, models: &[&ModelTable]) -> Vec<String> {
         }
     }
     for (model, scenes) in &sdk.scene_types {
-        let known = models.iter().find(|t| t.name == model).map_or(&[][..], |t| t.scene_types);
+        let known = catalog.table(model).map_or(&[][..], |t| t.scene_types.as_slice());
         for s in scenes {
-            if !known.contains(&s.as_str()) {
+            if !known.contains(s) {
                 missing.push(format!("{model} scene type {s}"));
             }
         }
     }
     for name in &sdk.specifications {
-        if !specification::is_known(name) {
+        if !catalog.is_known_product(name) {
             missing.push(format!("usage specification {name}"));
         }
     }
@@ -152,7 +147,8 @@ class AigcUsageDataItem(AbstractModel):
         assert_eq!(c.scene_types["Kling"], ["motion_control", "avatar_i2v", "lip_sync"]);
         assert_eq!(c.scene_types["Vidu"], ["template_effect"]);
         assert_eq!(c.specifications, ["Kling2.0&2.1std_720P", "ViduQ2_720P", "unknown"]);
-        assert!(drift(&c).is_empty(), "{:?}", drift(&c));
+        let drift = drift(&c, Catalog::built_in());
+        assert!(drift.is_empty(), "{drift:?}");
     }
 
     #[test]
@@ -163,7 +159,7 @@ class AigcUsageDataItem(AbstractModel):
         c.scene_types.get_mut("Vidu").expect("the sample lists Vidu scenes").push("dance".into());
         c.specifications.push("Kling9.9_8K".into());
         assert_eq!(
-            drift(&c),
+            drift(&c, Catalog::built_in()),
             [
                 "model Jimeng (the SDK lists versions 1.0)",
                 "Kling version 9.9-new",
@@ -177,16 +173,11 @@ class AigcUsageDataItem(AbstractModel):
     #[test]
     fn a_catalog_missing_one_version_is_caught() {
         let sdk = SdkCatalog::parse(SAMPLE).expect("the sample parses");
-        let kling = super::super::table("Kling").expect("Kling is in the catalog");
-        let without_scene: Vec<(&str, super::super::VersionRules)> =
-            kling.versions.iter().copied().filter(|(v, _)| *v != "scene").collect();
-        let cut = ModelTable { versions: without_scene.leak(), ..*kling };
-        let (hailuo, vidu) = (
-            super::super::table("Hailuo").expect("Hailuo is in the catalog"),
-            super::super::table("Vidu").expect("Vidu is in the catalog"),
-        );
-        assert_eq!(drift_from(&sdk, &[&cut, hailuo, vidu]), ["Kling version scene"]);
-        assert!(drift_from(&sdk, &[kling, hailuo, vidu]).is_empty());
+        let mut cut = Catalog::built_in().clone();
+        let kling = cut.models.iter_mut().find(|t| t.name == "Kling").expect("Kling is listed");
+        kling.versions.retain(|e| e.name != "scene");
+        assert_eq!(drift(&sdk, &cut), ["Kling version scene"]);
+        assert!(drift(&sdk, Catalog::built_in()).is_empty());
     }
 
     #[test]

@@ -189,20 +189,23 @@ fn model_rule_table_cases() {
 
 #[test]
 fn every_table_is_dated_and_has_versions_with_sane_defaults() {
-    assert_eq!(MODELS.len(), 8);
-    for t in MODELS {
+    let models = &Catalog::built_in().models;
+    assert_eq!(models.len(), 8);
+    for t in models {
         assert_eq!(t.as_of.len(), 10, "{} as_of must be a YYYY-MM-DD date", t.name);
+        assert_eq!(t.origin, Origin::BuiltIn);
         assert!(!t.versions.is_empty());
-        for (v, r) in t.versions {
+        for e in &t.versions {
+            let (v, r) = (&e.name, &e.rules);
             assert!(r.max_images <= MAX_IMAGES, "{} {v}", t.name);
-            if let (Some(d), Durations::OneOf(set)) = (r.default_duration, r.durations) {
+            if let (Some(d), Durations::OneOf(set)) = (r.default_duration, &r.durations) {
                 assert!(set.contains(&d), "{} {v} default duration not allowed", t.name);
             }
-            if let (Some(d), Values::OneOf(set)) = (r.default_resolution, r.resolutions) {
-                assert!(set.contains(&d), "{} {v} default resolution not allowed", t.name);
+            if let (Some(d), Values::OneOf(set)) = (&r.default_resolution, &r.resolutions) {
+                assert!(set.contains(d), "{} {v} default resolution not allowed", t.name);
             }
-            if let (Some(d), Values::OneOf(set)) = (r.default_aspect_ratio, r.aspect_ratios) {
-                assert!(set.contains(&d), "{} {v} default aspect ratio not allowed", t.name);
+            if let (Some(d), Values::OneOf(set)) = (&r.default_aspect_ratio, &r.aspect_ratios) {
+                assert!(set.contains(d), "{} {v} default aspect ratio not allowed", t.name);
             }
         }
     }
@@ -225,7 +228,7 @@ fn an_unlisted_version_is_refused_or_held_to_its_familys_limits() {
                "output_config": {"duration": duration, "resolution": "1080P"}})
     };
     let refuse = ParseOptions::default();
-    let pass = ParseOptions { unknown_versions: UnknownVersions::Pass, ..refuse };
+    let pass = ParseOptions { unknown_versions: UnknownVersions::Pass, ..refuse.clone() };
     let err = parse_create_request(&body(10), &refuse).unwrap_err();
     assert_eq!(err[0].path(), "body.model_version", "{err:?}");
     assert!(err[0].msg.contains("3.0-turbo") && err[0].msg.contains("unknown_versions"), "{err:?}");
@@ -238,8 +241,8 @@ fn an_unlisted_version_is_refused_or_held_to_its_familys_limits() {
     let mut short = body(5);
     short["output_config"] = json!({});
     let req = parse_create_request(&short, &pass).unwrap();
-    let table = crate::pricing::PriceTable::new(Vec::new(), true);
-    let q = crate::pricing::estimate(&req, &table, 1_790_000_000_000).unwrap();
+    let table = crate::pricing::PriceTable::new(Catalog::built_in(), Vec::new(), true);
+    let q = crate::pricing::estimate(Catalog::built_in(), &req, &table, 1_790_000_000_000).unwrap();
     assert_eq!((q.seconds, q.resolution.as_deref()), (Some(5.0), Some("720P")));
     let unknown_model = json!({"model_name": "Jimeng", "model_version": "1.0", "prompt": "p"});
     let err = parse_create_request(&unknown_model, &pass).unwrap_err();

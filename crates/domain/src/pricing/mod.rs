@@ -3,7 +3,6 @@
 //! prices it after, from its recorded usage. Both are pure functions.
 
 mod credits;
-mod defaults;
 
 pub use credits::{Credits, MICROS_PER_CREDIT};
 
@@ -11,9 +10,10 @@ use chrono::{DateTime, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::field_error::{FieldError, Loc};
+use crate::models::Catalog;
 use crate::request::Switch;
 use crate::usage::Usage;
-use crate::{Millis, VideoRequest, models};
+use crate::{Millis, VideoRequest};
 
 /// One row of the price table. A field left out matches any value; among the rows that match
 /// a request, the most specific wins, then the latest `from`, then the earlier row (rows from
@@ -69,17 +69,18 @@ struct PriceKey<'a> {
     day: NaiveDate,
 }
 
-/// The price table: rows from configuration, then (unless turned off) the defaults.
+/// The price table: rows from configuration, then (unless turned off) the catalog's default
+/// prices (the operator's before the built-in ones).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PriceTable {
     rules: Vec<PriceRule>,
 }
 
 impl PriceTable {
-    pub fn new(configured: Vec<PriceRule>, with_defaults: bool) -> PriceTable {
+    pub fn new(catalog: &Catalog, configured: Vec<PriceRule>, with_defaults: bool) -> PriceTable {
         let mut rules = configured;
         if with_defaults {
-            rules.extend(defaults::rules());
+            rules.extend(catalog.prices.iter().cloned());
         }
         PriceTable { rules }
     }
@@ -173,15 +174,16 @@ pub fn day_of(at: Millis) -> NaiveDate {
 
 /// Quotes `request` as created at `at`.
 pub fn estimate(
+    catalog: &Catalog,
     request: &VideoRequest,
     table: &PriceTable,
     at: Millis,
 ) -> Result<Quote, PricingError> {
     let (model, version) = (request.model_name(), request.model_version());
-    let rules = models::rules_or_family(model, version);
+    let rules = catalog.rules_or_family(model, version);
     let out = request.output_config();
     let resolution =
-        out.resolution.clone().or_else(|| rules.and_then(|r| r.default_resolution).map(Into::into));
+        out.resolution.clone().or_else(|| rules.and_then(|r| r.default_resolution.clone()));
     let audio = out.audio_generation == Some(Switch::Enabled);
     let key =
         PriceKey { model, version, resolution: resolution.as_deref(), audio, day: day_of(at) };

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::models::{self, Catalog};
 use crate::{ParseOptions, parse_create_request};
 
 /// 2026-12-03T12:00:00Z
@@ -24,11 +25,12 @@ fn rule(model: &str, per_second: f64, from: &str) -> PriceRule {
 
 #[test]
 fn every_model_version_and_resolution_has_a_default_quote() {
-    let table = PriceTable::new(vec![], true);
-    for t in models::MODELS {
-        for (version, rules) in t.versions {
-            let resolutions: Vec<Option<&str>> = match rules.resolutions {
-                models::Values::OneOf(rs) => rs.iter().copied().map(Some).collect(),
+    let table = PriceTable::new(Catalog::built_in(), vec![], true);
+    for t in &Catalog::built_in().models {
+        for e in &t.versions {
+            let (version, rules) = (&e.name, &e.rules);
+            let resolutions: Vec<Option<&str>> = match &rules.resolutions {
+                models::Values::OneOf(rs) => rs.iter().map(|r| Some(r.as_str())).collect(),
                 _ => vec![None],
             };
             for r in resolutions {
@@ -37,13 +39,13 @@ fn every_model_version_and_resolution_has_a_default_quote() {
                     out["resolution"] = json!(r);
                 }
                 if rules.default_duration.is_none()
-                    && let models::Durations::OneOf(d) = rules.durations
+                    && let models::Durations::OneOf(d) = &rules.durations
                 {
                     out["duration"] = json!(d[0]);
                 }
                 let body = json!({"model_name": t.name, "model_version": version,
                     "prompt": "a cat", "output_config": out});
-                let q = estimate(&request(body), &table, AT)
+                let q = estimate(Catalog::built_in(), &request(body), &table, AT)
                     .unwrap_or_else(|e| panic!("{} {version} {r:?}: {e}", t.name));
                 assert!(q.amount > Credits::ZERO, "{} {version} {r:?}", t.name);
             }
@@ -53,8 +55,9 @@ fn every_model_version_and_resolution_has_a_default_quote() {
 
 #[test]
 fn the_quote_is_seconds_times_the_rate_of_the_resolution() {
-    let table = PriceTable::new(vec![], true);
+    let table = PriceTable::new(Catalog::built_in(), vec![], true);
     let q = estimate(
+        Catalog::built_in(),
         &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x",
             "output_config": {"duration": 10, "resolution": "1080P"}})),
         &table,
@@ -65,6 +68,7 @@ fn the_quote_is_seconds_times_the_rate_of_the_resolution() {
     assert_eq!(q.seconds, Some(10.0));
     // Left out: the model's default duration (5 s) and resolution (720P).
     let q = estimate(
+        Catalog::built_in(),
         &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x"})),
         &table,
         AT,
@@ -74,6 +78,7 @@ fn the_quote_is_seconds_times_the_rate_of_the_resolution() {
     assert_eq!(q.amount.to_string(), "0.5");
     // Sound costs more.
     let q = estimate(
+        Catalog::built_in(),
         &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x",
             "output_config": {"audio_generation": "Enabled"}})),
         &table,
@@ -87,22 +92,36 @@ fn the_quote_is_seconds_times_the_rate_of_the_resolution() {
 fn the_most_specific_then_latest_row_applies_and_dates_are_respected() {
     let mut newer = rule("Kling", 9.0, "2026-12-04");
     newer.version = Some("2.1".into());
-    let table = PriceTable::new(vec![rule("kling", 1.0, "2026-06-01"), newer], false);
+    let table =
+        PriceTable::new(Catalog::built_in(), vec![rule("kling", 1.0, "2026-06-01"), newer], false);
     let body = json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x"});
     // The version-specific row starts tomorrow: today the general row applies.
-    assert_eq!(estimate(&request(body.clone()), &table, AT).unwrap().amount.to_string(), "5");
+    assert_eq!(
+        estimate(Catalog::built_in(), &request(body.clone()), &table, AT)
+            .unwrap()
+            .amount
+            .to_string(),
+        "5"
+    );
     let tomorrow = AT + 86_400_000;
-    assert_eq!(estimate(&request(body), &table, tomorrow).unwrap().amount.to_string(), "45");
+    assert_eq!(
+        estimate(Catalog::built_in(), &request(body), &table, tomorrow).unwrap().amount.to_string(),
+        "45"
+    );
 }
 
 #[test]
 fn no_row_or_no_length_is_said_not_guessed() {
-    let table = PriceTable::new(vec![rule("Kling", 1.0, "2026-01-01")], false);
+    let table = PriceTable::new(Catalog::built_in(), vec![rule("Kling", 1.0, "2026-01-01")], false);
     let hailuo = json!({"model_name": "Hailuo", "model_version": "02", "prompt": "x"});
-    assert!(matches!(estimate(&request(hailuo), &table, AT), Err(PricingError::NoPrice { .. })));
-    let table = PriceTable::new(vec![rule("Hunyuan", 1.0, "2026-01-01")], false);
+    assert!(matches!(
+        estimate(Catalog::built_in(), &request(hailuo), &table, AT),
+        Err(PricingError::NoPrice { .. })
+    ));
+    let table =
+        PriceTable::new(Catalog::built_in(), vec![rule("Hunyuan", 1.0, "2026-01-01")], false);
     let hunyuan = json!({"model_name": "Hunyuan", "model_version": "1.5", "prompt": "x"});
-    let err = estimate(&request(hunyuan), &table, AT).unwrap_err();
+    let err = estimate(Catalog::built_in(), &request(hunyuan), &table, AT).unwrap_err();
     assert!(matches!(err, PricingError::NoDuration { .. }));
     let fe = err.field_error().unwrap();
     assert_eq!(
@@ -113,8 +132,9 @@ fn no_row_or_no_length_is_said_not_guessed() {
 
 #[test]
 fn the_cost_uses_recorded_seconds_and_falls_back_to_the_quote() {
-    let table = PriceTable::new(vec![], true);
+    let table = PriceTable::new(Catalog::built_in(), vec![], true);
     let q = estimate(
+        Catalog::built_in(),
         &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x",
             "output_config": {"duration": 10}})),
         &table,
@@ -130,8 +150,9 @@ fn the_cost_uses_recorded_seconds_and_falls_back_to_the_quote() {
 
 #[test]
 fn a_cost_never_exceeds_the_quote_and_says_what_it_left_uncharged() {
-    let table = PriceTable::new(vec![], true);
+    let table = PriceTable::new(Catalog::built_in(), vec![], true);
     let q = estimate(
+        Catalog::built_in(),
         &request(json!({"model_name": "Kling", "model_version": "2.1", "prompt": "x",
             "output_config": {"duration": 5}})),
         &table,

@@ -144,7 +144,7 @@ impl RequestDraft {
         }
         let names_ok = !request.model_name.is_empty() && !request.model_version.is_empty();
         if opts.strict_model_rules && names_ok {
-            errors.extend(models::check(&request, opts.unknown_versions));
+            errors.extend(models::check(opts.catalog(), &request, opts.unknown_versions));
         }
         if errors.is_empty() { Ok(request) } else { Err(errors) }
     }

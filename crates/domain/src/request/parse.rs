@@ -12,29 +12,50 @@ use super::fields::{
 use super::{
     FileInfo, FileKind, OutputConfig, PersonGeneration, StorageMode, Switch, VideoRequest,
 };
+use std::sync::Arc;
+
 use crate::field_error::{FieldError, Loc};
-use crate::models;
+use crate::models::{self, Catalog};
 
 /// Settings that change how strictly a request is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParseOptions {
     /// Check the per-model tables and refuse unknown fields. Off: unknown models, values and
     /// fields pass through to the upstream, which decides.
     pub strict_model_rules: bool,
     /// What a version of a known model that the catalog does not list gets.
     pub unknown_versions: UnknownVersions,
+    /// The catalog in force; `None`: the built-in one.
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { strict_model_rules: true, unknown_versions: UnknownVersions::Refuse }
+        ParseOptions {
+            strict_model_rules: true,
+            unknown_versions: UnknownVersions::Refuse,
+            catalog: None,
+        }
     }
 }
 
 impl ParseOptions {
     /// Nothing checked against the catalog (`strict_model_rules = false`).
-    pub const LAX: ParseOptions =
-        ParseOptions { strict_model_rules: false, unknown_versions: UnknownVersions::Pass };
+    pub const LAX: ParseOptions = ParseOptions {
+        strict_model_rules: false,
+        unknown_versions: UnknownVersions::Pass,
+        catalog: None,
+    };
+
+    /// The catalog requests are checked against.
+    pub fn catalog(&self) -> &Catalog {
+        self.catalog.as_deref().unwrap_or(Catalog::built_in())
+    }
+
+    /// These options checking against `catalog`.
+    pub fn with_catalog(&self, catalog: Arc<Catalog>) -> ParseOptions {
+        ParseOptions { catalog: Some(catalog), ..self.clone() }
+    }
 }
 
 /// `rules.unknown_versions`: a version of a known model that the catalog does not list is
@@ -78,7 +99,7 @@ pub(super) fn read(body: &Value, opts: &ParseOptions, taken: &[&str]) -> Request
     let Some(obj) = body.as_object() else {
         let not_an_object =
             FieldError::new(vec![Loc::from("body")], "dict_type", "the body must be a JSON object");
-        return RequestDraft::refused(not_an_object, *opts);
+        return RequestDraft::refused(not_an_object, opts.clone());
     };
     let base = [Loc::from("body")];
     p.forbid_nul(body, &mut base.to_vec());
@@ -128,7 +149,7 @@ pub(super) fn read(body: &Value, opts: &ParseOptions, taken: &[&str]) -> Request
         ext_info,
         extra,
     };
-    RequestDraft::new(request, p.errors, *opts, read)
+    RequestDraft::new(request, p.errors, opts.clone(), read)
 }
 
 struct Parser<'t> {

@@ -32,7 +32,7 @@ fn create(e: &Emulator, session: &str, prompt: &str) -> Result<String, (&'static
     let params = json!({"SubAppId": 7, "ModelName": "Vidu", "ModelVersion": "q2", "Prompt": prompt, "SessionId": session,
                         "OutputConfig": {"Duration": 1.0, "Resolution": "720P"}});
     let account = e.config.accounts[0].clone();
-    let valid = validate_create(&params, &account)?;
+    let valid = validate_create(&params, &account, &e.config.catalog)?;
     e.create(7, params, valid)
 }
 

@@ -52,6 +52,8 @@ pub struct SandboxConfig {
     pub egress: EgressPolicy,
     pub fetch_timeout: Duration,
     pub max_input_bytes: u64,
+    /// The model catalog in force: a request's default length and size are its version's.
+    pub models: Arc<vidgate_domain::models::live::LiveModels>,
 }
 
 pub struct SandboxProvider {
@@ -146,8 +148,11 @@ impl SandboxProvider {
         };
         let (dir, fps, request) =
             (scratch.path().to_path_buf(), self.config.fps, job.request.clone());
-        let rendered =
-            tokio::task::spawn_blocking(move || render_into(&dir, &request, &inputs, fps)).await;
+        let catalog = self.config.models.current().catalog.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            render_into(&dir, &catalog, &request, &inputs, fps)
+        })
+        .await;
         let rendered = match rendered {
             Ok(Ok(rendered)) => rendered,
             Ok(Err(outcome)) => return outcome,

@@ -6,6 +6,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use vidgate_domain::dimensions::output_shape;
+use vidgate_domain::models::Catalog;
 use vidgate_domain::request::Switch;
 use vidgate_domain::{OutputFile, VideoRequest};
 use vidgate_render::scene::fnv1a;
@@ -33,8 +34,8 @@ fn seed_of(request: &VideoRequest) -> u64 {
     fnv1a(serde_json::to_string(request).unwrap_or_default().as_bytes())
 }
 
-fn spec_of(request: &VideoRequest, fps: u32) -> VideoSpec {
-    let shape = output_shape(request);
+fn spec_of(catalog: &Catalog, request: &VideoRequest, fps: u32) -> VideoSpec {
+    let shape = output_shape(catalog, request);
     let (width, height) = encodable_size(shape.width, shape.height);
     VideoSpec {
         width,
@@ -70,11 +71,12 @@ pub struct Rendered {
 /// the caller; an input image that cannot be decoded fails as `input_fetch_failed`.
 pub fn render_into(
     dir: &Path,
+    catalog: &Catalog,
     request: &VideoRequest,
     inputs: &Inputs,
     fps: u32,
 ) -> Result<Rendered, RenderOutcome> {
-    let spec = spec_of(request, fps);
+    let spec = spec_of(catalog, request, fps);
     let decode = |bytes: &Option<Vec<u8>>, role: &str| -> Result<Option<Picture>, String> {
         bytes
             .as_deref()

@@ -45,6 +45,7 @@ pub(super) fn sandbox_with(
             egress,
             fetch_timeout: Duration::from_secs(2),
             max_input_bytes: 64 * 1024,
+            models: Arc::new(vidgate_domain::models::live::LiveModels::built_in()),
         },
         clock,
     )

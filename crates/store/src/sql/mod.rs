@@ -8,6 +8,7 @@ mod audit;
 mod batch;
 mod budget;
 mod cancel;
+mod catalog;
 mod claims;
 mod insert;
 mod keys;

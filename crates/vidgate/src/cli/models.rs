@@ -1,4 +1,5 @@
-//! `vidgate models`: the built-in model catalog, and `check`, which compares it with the
+//! `vidgate models`: the model catalog (built in, or with an operator's file over it), and
+//! `check`, which compares it with the
 //! official SDK's documentation (`models.py` of `tencentcloud-sdk-python-vod`) and names
 //! every model version, scene type and usage specification the catalog lacks.
 
@@ -6,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use vidgate_domain::models::format::CatalogFile;
 use vidgate_domain::models::sdk::{SdkCatalog, drift};
+use vidgate_domain::models::{Catalog, Origin};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
@@ -16,12 +19,23 @@ pub enum ModelsCommand {
         /// tencentcloud-sdk-python-vod tells where it is).
         #[arg(long)]
         sdk: PathBuf,
+        /// The operator's catalog file (`rules.catalog`) to check laid over the built-in one.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
     },
 }
 
 pub fn run(command: ModelsCommand) -> ExitCode {
     match command {
-        ModelsCommand::Check { sdk } => {
+        ModelsCommand::Check { sdk, catalog: file } => {
+            let ours = match file.as_deref().map(CatalogFile::read).transpose() {
+                Ok(None) => Catalog::built_in().clone(),
+                Ok(Some(f)) => match Catalog::built_in().overlay(&f, Origin::Operator) {
+                    Ok(c) => c,
+                    Err(e) => return super::fail(format!("the catalog file: {e}")),
+                },
+                Err(e) => return super::fail(e),
+            };
             let text = match std::fs::read_to_string(&sdk) {
                 Ok(t) => t,
                 Err(e) => return super::fail(format!("cannot read {}: {e}", sdk.display())),
@@ -30,7 +44,7 @@ pub fn run(command: ModelsCommand) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return super::fail(format!("{}: {e}", sdk.display())),
             };
-            let missing = drift(&catalog);
+            let missing = drift(&catalog, &ours);
             let versions: usize = catalog.versions.values().map(Vec::len).sum();
             if missing.is_empty() {
                 println!(

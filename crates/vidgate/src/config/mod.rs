@@ -90,7 +90,7 @@ impl Config {
         self.server.validate()?;
         self.store.validate()?;
         self.queue.validate()?;
-        self.rules.alias_catalog()?;
+        self.rules.models(&self.accounting)?;
         self.limits.validate()?;
         self.accounting.validate()?;
         self.media.validate()?;

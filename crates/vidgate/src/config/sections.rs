@@ -172,6 +172,10 @@ pub struct RulesConfig {
     /// More aliases (`[[rules.aliases]]`); one named as a default replaces it.
     #[serde(default)]
     pub aliases: Vec<vidgate_domain::models::aliases::Alias>,
+    /// The operator's model-catalog file (TOML, or JSON by its `.json` name), laid over the
+    /// built-in catalog.
+    #[serde(default)]
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 impl RulesConfig {
@@ -181,6 +185,7 @@ impl RulesConfig {
             true => vidgate_domain::ParseOptions {
                 strict_model_rules: true,
                 unknown_versions: self.unknown_versions,
+                catalog: None,
             },
             false => vidgate_domain::ParseOptions::LAX,
         }
@@ -188,15 +193,34 @@ impl RulesConfig {
 }
 
 impl RulesConfig {
-    /// The aliases clients may name a model by.
-    pub fn alias_catalog(
+    /// The operator's catalog file, read and parsed (`None` when none is named).
+    pub fn catalog_file(
         &self,
-    ) -> Result<vidgate_domain::models::aliases::AliasCatalog, super::ConfigError> {
-        vidgate_domain::models::aliases::AliasCatalog::build(self.default_aliases, &self.aliases)
-            .map_err(|e| super::ConfigError::Invalid {
-                setting: "rules.aliases",
-                problem: e.to_string(),
-            })
+    ) -> Result<Option<vidgate_domain::models::format::CatalogFile>, super::ConfigError> {
+        let Some(path) = &self.catalog else { return Ok(None) };
+        vidgate_domain::models::format::CatalogFile::read(path)
+            .map(Some)
+            .map_err(|problem| super::ConfigError::Invalid { setting: "rules.catalog", problem })
+    }
+
+    /// The models this configuration serves: the catalog file over the built-in catalog, the
+    /// configured aliases and prices over the catalog's. An entry that does not apply, or an
+    /// alias that cannot be used, is named.
+    pub fn models(
+        &self,
+        accounting: &AccountingConfig,
+    ) -> Result<vidgate_domain::models::live::LiveModels, super::ConfigError> {
+        let setup = vidgate_domain::models::live::ModelsSetup {
+            file: self.catalog_file()?,
+            default_aliases: self.default_aliases,
+            aliases: self.aliases.clone(),
+            default_prices: accounting.default_prices,
+            prices: accounting.prices.clone(),
+        };
+        vidgate_domain::models::live::LiveModels::new(setup).map_err(|e| {
+            let setting = if e.0.starts_with("alias") { "rules.aliases" } else { "rules.catalog" };
+            super::ConfigError::Invalid { setting, problem: e.0 }
+        })
     }
 }
 
@@ -399,12 +423,7 @@ pub struct AccountingConfig {
 
 impl AccountingConfig {
     pub fn pricing(&self) -> vidgate_api::pricing::PricingConfig {
-        let table =
-            vidgate_domain::pricing::PriceTable::new(self.prices.clone(), self.default_prices);
-        vidgate_api::pricing::PricingConfig {
-            table: std::sync::Arc::new(table),
-            currency: self.currency.clone(),
-        }
+        vidgate_api::pricing::PricingConfig { currency: self.currency.clone() }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -6,6 +6,7 @@
 mod accounting;
 mod admin;
 mod cancel;
+mod catalog;
 mod cli;
 mod crash;
 mod create;

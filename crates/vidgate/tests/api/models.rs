@@ -9,6 +9,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use vidgate_domain::models::Catalog;
 use vidgate_domain::models::aliases::AliasCatalog;
 use vidgate_domain::models::sdk::{SdkCatalog, drift};
 
@@ -41,7 +42,7 @@ fn the_catalog_has_everything_the_pinned_sdk_lists() {
     assert!(versions >= 40, "3.1.194 lists 40 versions; read {versions}: {:?}", sdk.versions);
     assert!(sdk.scene_types["Kling"].contains(&"lip_sync".to_owned()), "{:?}", sdk.scene_types);
     assert!(sdk.specifications.len() >= 100, "{:?}", sdk.specifications);
-    let missing = drift(&sdk);
+    let missing = drift(&sdk, Catalog::built_in());
     assert!(
         missing.is_empty(),
         "the pinned SDK lists {} thing(s) the catalog lacks:\n  {}",
@@ -54,7 +55,7 @@ fn the_catalog_has_everything_the_pinned_sdk_lists() {
 async fn every_version_the_sdk_lists_is_accepted_on_both_fronts() {
     let sdk = pinned_sdk();
     let app = TestApp::spawn().await;
-    let aliases = AliasCatalog::defaults();
+    let aliases = AliasCatalog::defaults(Catalog::built_in());
     for (model, versions) in &sdk.versions {
         for version in versions {
             let body =

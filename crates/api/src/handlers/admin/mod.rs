@@ -1,9 +1,10 @@
 //! `/admin/`: what admin keys (role `admin`) may do over HTTP, so operators of a replicated
 //! deployment need no shell on the database host: manage keys (create, revoke, limits,
-//! budgets, top-ups), read anyone's usage, ledger and requests, cancel any request, and read
-//! the audit log every one of these changes writes to.
+//! budgets, top-ups), add or correct model-catalog entries, read anyone's usage, ledger and
+//! requests, cancel any request, and read the audit log every one of these changes writes to.
 
 pub mod keys;
+pub mod models;
 pub mod reports;
 pub mod requests;
 
