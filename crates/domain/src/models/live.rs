@@ -188,6 +188,25 @@ mod tests {
         assert!(parse_create_request(&body(10), &opts).is_err(), "gone with its entry");
     }
 
+    /// The README's example catalog file parses and applies: the new Kling version with its
+    /// product, price and alias; the new model with its family limits.
+    #[test]
+    fn the_readme_example_file_applies() {
+        let readme = include_str!("../../../../README.md");
+        let start = readme.find("```toml\n# A version the upstream shipped").expect("the example");
+        let body = &readme[start + "```toml\n".len()..];
+        let example = &body[..body.find("```").expect("the example ends")];
+        let live = LiveModels::built_in();
+        live.apply(&[("example".into(), fragment(example))]).expect("it applies");
+        let m = live.current();
+        assert!(m.catalog.rules("Kling", "3.5").is_some());
+        assert_eq!(m.catalog.products("Kling", "3.5"), ["Kling3.5_720P"]);
+        assert!(m.aliases.resolve("kling-latest").is_some());
+        let jimeng = m.catalog.table("Jimeng").expect("the new model");
+        assert_eq!(jimeng.family.audio, Some(false));
+        assert_eq!(jimeng.entry("1.0").map(|e| e.rules.max_images), Some(1));
+    }
+
     /// A bad stored entry is skipped and named; the rest of the catalog stays in force.
     #[test]
     fn an_entry_that_cannot_apply_is_skipped_and_named() {
