@@ -54,9 +54,13 @@ pub struct OutputConfigBody {
 /// One input image (`file_infos` entry).
 #[derive(ToSchema)]
 pub struct FileInfoBody {
-    /// `File` (a VOD media id in `file_id`) or `Url` (an http(s) URL in `url`).
-    #[schema(pattern = "^(File|Url)$")]
+    /// `File` (a VOD media id in `file_id`), `Url` (an http(s) URL in `url`) or `Base64` (the
+    /// file itself in `base64`).
+    #[schema(pattern = "^(File|Url|Base64)$")]
     r#type: String,
+    /// The file in standard base64, without a `data:…;base64,` prefix; required when `type` is
+    /// `Base64`. A request's base64 files hold at most 7 MB in all (the upstream's limit).
+    base64: Option<String>,
     /// VOD media id; required when `type` is `File`.
     file_id: Option<String>,
     /// A description of the image (GEM 2.5/3.0, PixVerse names).
@@ -91,8 +95,9 @@ pub struct CreateTaskBody {
     tasks_priority: Option<String>,
     /// Reserved upstream field.
     ext_info: Option<String>,
-    /// Up to three source images.
-    #[schema(max_items = 3)]
+    /// Source files: images (first frame, last frame, references; up to the model's limit,
+    /// 7 for Kling, Vidu and PixVerse), and video or audio references. At most 16 entries.
+    #[schema(max_items = 16)]
     file_infos: Option<Vec<FileInfoBody>>,
     /// Last-frame image URL (needs a first frame in `file_infos`; GV, Kling 2.1 at 1080P, Vidu q2-pro/q2-turbo).
     last_frame_url: Option<String>,

@@ -200,7 +200,8 @@ mod tests {
         live.apply(&[("example".into(), fragment(example))]).expect("it applies");
         let m = live.current();
         assert!(m.catalog.rules("Kling", "3.5").is_some());
-        assert_eq!(m.catalog.products("Kling", "3.5"), ["Kling3.5_720P"]);
+        // Its own product first, then the ones every Kling version can bill under (avatar).
+        assert_eq!(m.catalog.products("Kling", "3.5")[0], "Kling3.5_720P");
         assert!(m.aliases.resolve("kling-latest").is_some());
         let jimeng = m.catalog.table("Jimeng").expect("the new model");
         assert_eq!(jimeng.family.audio, Some(false));

@@ -65,7 +65,8 @@ pub struct VersionRules {
     pub aspect_ratios: Values,
     pub default_aspect_ratio: Option<String>,
     pub last_frame: LastFrame,
-    /// Most images `file_infos` may carry (never more than the seed's 3).
+    /// Most images (`category` Image or left out) `file_infos` may carry; videos and audio
+    /// references do not count (the SDK gives them no number).
     pub max_images: usize,
     /// `Some(false)`: the model makes no audio, so `audio_generation: Enabled` is refused.
     /// `None`: undocumented, passed through.
@@ -88,8 +89,15 @@ impl VersionRules {
     };
 }
 
-/// The most images any request may carry (the seed's limit).
-pub const MAX_IMAGES: usize = 3;
+/// The most `file_infos` entries any request may carry: vidgate's own bound, so one request's
+/// input fetches stay few (the SDK gives no number since reference mode; the models it
+/// documents take up to 7 images).
+pub const MAX_FILE_INFOS: usize = 16;
+
+/// Whether a `file_infos` entry is an image (`category` Image, or none given).
+pub fn is_image(f: &crate::request::FileInfo) -> bool {
+    f.extra.get("category").and_then(|c| c.as_str()).is_none_or(|c| c.eq_ignore_ascii_case("image"))
+}
 
 fn at(path: &[&str]) -> Vec<Loc> {
     std::iter::once("body").chain(path.iter().copied()).map(Loc::from).collect()
@@ -155,15 +163,12 @@ pub fn check(
         &rules.aspect_ratios,
     );
 
-    if req.file_infos.len() > rules.max_images {
+    let images = req.file_infos.iter().filter(|f| is_image(f)).count();
+    if images > rules.max_images {
         errors.push(FieldError::new(
             at(&["file_infos"]),
             "model_rule",
-            format!(
-                "{who} takes at most {} input image(s), got {}",
-                rules.max_images,
-                req.file_infos.len()
-            ),
+            format!("{who} takes at most {} input image(s), got {images}", rules.max_images),
         ));
     }
 

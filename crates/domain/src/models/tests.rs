@@ -197,7 +197,7 @@ fn every_table_is_dated_and_has_versions_with_sane_defaults() {
         assert!(!t.versions.is_empty());
         for e in &t.versions {
             let (v, r) = (&e.name, &e.rules);
-            assert!(r.max_images <= MAX_IMAGES, "{} {v}", t.name);
+            assert!((1..=MAX_FILE_INFOS).contains(&r.max_images), "{} {v}", t.name);
             if let (Some(d), Durations::OneOf(set)) = (r.default_duration, &r.durations) {
                 assert!(set.contains(&d), "{} {v} default duration not allowed", t.name);
             }
@@ -209,6 +209,27 @@ fn every_table_is_dated_and_has_versions_with_sane_defaults() {
             }
         }
     }
+}
+
+/// Reference mode: Kling and Vidu take up to 7 images; videos and audio references do not
+/// count against it (a Kling O1 edit of one video with 7 reference images is one request).
+#[test]
+fn image_limits_count_images_and_not_video_or_audio_references() {
+    let img = json!({"type": "Url", "url": "https://e.com/a.png", "usage": "Reference"});
+    let video = json!({"type": "Url", "url": "https://e.com/v.mp4", "category": "Video", "usage": "Reference"});
+    let audio = json!({"type": "Url", "url": "https://e.com/a.mp3", "category": "Audio", "usage": "Reference"});
+    let body = |model: &str, version: &str, files: Vec<Value>| json!({"model_name": model, "model_version": version, "prompt": "p", "file_infos": files});
+    let parse = |b: Value| parse_create_request(&b, &ParseOptions::default());
+    let mut files = vec![img.clone(); 7];
+    files.push(video);
+    files.push(audio);
+    assert!(parse(body("Kling", "O1", files.clone())).is_ok(), "7 images + a video + audio");
+    assert!(parse(body("Vidu", "q2", vec![img.clone(); 7])).is_ok());
+    let err = parse(body("Vidu", "q2", vec![img.clone(); 8])).unwrap_err();
+    assert_eq!(err[0].path(), "body.file_infos");
+    assert!(err[0].msg.contains("at most 7 input image(s), got 8"), "{err:?}");
+    let err = parse(body("OS", "2.0", vec![img; 2])).unwrap_err();
+    assert!(err[0].msg.contains("at most 1"), "{err:?}");
 }
 
 #[test]

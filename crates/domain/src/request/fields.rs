@@ -40,5 +40,12 @@ pub const NEWER_OUTPUT_FIELDS: &[&str] =
 
 pub const SEED_FILE_INFO_FIELDS: &[&str] = &["type", "file_id", "url", "text"];
 
-pub const NEWER_FILE_INFO_FIELDS: &[&str] =
-    &["category", "usage", "reference_type", "object_id", "voice_id", "keep_original_sound"];
+pub const NEWER_FILE_INFO_FIELDS: &[&str] = &[
+    "category",
+    "usage",
+    "reference_type",
+    "object_id",
+    "voice_id",
+    "keep_original_sound",
+    "base64",
+];

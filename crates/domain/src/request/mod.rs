@@ -52,6 +52,8 @@ pub enum PersonGeneration {
 pub enum FileKind {
     File,
     Url,
+    /// The file itself, base64 in the entry's `base64` (SDK 3.1.194's `Type: Base64`).
+    Base64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

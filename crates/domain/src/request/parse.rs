@@ -5,17 +5,12 @@
 use serde_json::{Map, Value};
 
 use super::draft::{Read, RequestDraft};
-use super::fields::{
-    NEWER_FILE_INFO_FIELDS, NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_FILE_INFO_FIELDS,
-    SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS,
-};
-use super::{
-    FileInfo, FileKind, OutputConfig, PersonGeneration, StorageMode, Switch, VideoRequest,
-};
+use super::fields::{NEWER_OUTPUT_FIELDS, NEWER_TOP_FIELDS, SEED_OUTPUT_FIELDS, SEED_TOP_FIELDS};
+use super::{OutputConfig, PersonGeneration, StorageMode, Switch, VideoRequest};
 use std::sync::Arc;
 
 use crate::field_error::{FieldError, Loc};
-use crate::models::{self, Catalog};
+use crate::models::Catalog;
 
 /// Settings that change how strictly a request is read.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +73,9 @@ const MEDIA_NAME_MAX: usize = 64;
 const URL_MAX: usize = 4096;
 const PRIORITY_MIN: i64 = -10;
 const PRIORITY_MAX: i64 = 10;
+/// The most the `type: Base64` files of one request may hold in all (SDK 3.1.194: 7 MB, so
+/// the upstream's 10 MB request limit holds once they are base64).
+const BASE64_MAX_BYTES: usize = 7 * 1024 * 1024;
 /// No model makes anything near this long; a bigger value is a unit mix-up (ms?).
 const DURATION_MAX: f64 = 3600.0;
 
@@ -95,7 +93,8 @@ pub fn parse_create_request(
 /// fields the caller reads itself (neither read here, nor refused as unknown, nor passed
 /// through). Taking `model_name` means the caller names the model (`RequestDraft::name_model`).
 pub(super) fn read(body: &Value, opts: &ParseOptions, taken: &[&str]) -> RequestDraft {
-    let mut p = Parser { errors: Vec::new(), strict: opts.strict_model_rules, taken };
+    let mut p =
+        Parser { errors: Vec::new(), strict: opts.strict_model_rules, taken, base64_bytes: 0 };
     let Some(obj) = body.as_object() else {
         let not_an_object =
             FieldError::new(vec![Loc::from("body")], "dict_type", "the body must be a JSON object");
@@ -157,6 +156,8 @@ struct Parser<'t> {
     strict: bool,
     /// Top-level fields the caller reads itself.
     taken: &'t [&'t str],
+    /// Decoded bytes of the `type: Base64` files read so far.
+    base64_bytes: usize,
 }
 
 fn loc(base: &[Loc], key: impl Into<Loc>) -> Vec<Loc> {
@@ -468,88 +469,6 @@ impl Parser<'_> {
         OutputConfig { extra, ..config }
     }
 
-    fn file_infos(&mut self, obj: &Map<String, Value>, base: &[Loc]) -> Vec<FileInfo> {
-        let Some(v) = present(obj, "file_infos") else { return Vec::new() };
-        let Value::Array(items) = v else {
-            self.push(
-                base,
-                "file_infos",
-                "list_type",
-                format!("file_infos must be an array, got {}", type_name(v)),
-            );
-            return Vec::new();
-        };
-        if items.len() > models::MAX_IMAGES {
-            self.push(
-                base,
-                "file_infos",
-                "too_long",
-                format!(
-                    "file_infos holds at most {} images, got {}",
-                    models::MAX_IMAGES,
-                    items.len()
-                ),
-            );
-            return Vec::new();
-        }
-        let list_base = loc(base, "file_infos");
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.file_info(item, &loc(&list_base, i)))
-            .collect()
-    }
-
-    fn file_info(&mut self, item: &Value, base: &[Loc]) -> Option<FileInfo> {
-        let Value::Object(fi) = item else {
-            self.errors.push(FieldError::new(
-                base.to_vec(),
-                "dict_type",
-                format!("each file_infos entry must be an object, got {}", type_name(item)),
-            ));
-            return None;
-        };
-        self.unknown_fields(fi, base, SEED_FILE_INFO_FIELDS, NEWER_FILE_INFO_FIELDS);
-        let kind = if present(fi, "type").is_none() {
-            self.push(
-                base,
-                "type",
-                "missing",
-                "type is required: File (a VOD file_id) or Url (a url)",
-            );
-            None
-        } else {
-            self.choice(fi, base, "type", &[("File", FileKind::File), ("Url", FileKind::Url)])
-        };
-        let file_id = self.string(fi, base, "file_id", Some(128)).filter(|s| !s.is_empty());
-        let url = self.http_url(fi, base, "url");
-        let text = self.string(fi, base, "text", Some(PROMPT_MAX));
-        self.choice(fi, base, "category", &[("Image", ()), ("Video", ()), ("Audio", ())]);
-        self.choice(fi, base, "usage", &[("FirstFrame", ()), ("LastFrame", ()), ("Reference", ())]);
-        self.choice(fi, base, "keep_original_sound", SWITCH);
-        for key in ["reference_type", "object_id", "voice_id"] {
-            self.string(fi, base, key, Some(256));
-        }
-        let extra = extras(fi, SEED_FILE_INFO_FIELDS);
-        let kind = kind?;
-        match kind {
-            FileKind::File if file_id.is_none() => {
-                if present(fi, "file_id").is_none() {
-                    self.push(base, "file_id", "missing", "file_id is required when type is File");
-                }
-                return None;
-            }
-            FileKind::Url if url.is_none() => {
-                if present(fi, "url").is_none() {
-                    self.push(base, "url", "missing", "url is required when type is Url");
-                }
-                return None;
-            }
-            _ => {}
-        }
-        Some(FileInfo { kind, file_id, url, text, extra })
-    }
-
     fn top_level_extras(&mut self, obj: &Map<String, Value>, base: &[Loc]) -> Map<String, Value> {
         self.integer(obj, base, "seed", false);
         // SDK 3.1.194: Mainland (the default), Oversea, OverseaUSWest.
@@ -614,5 +533,6 @@ fn extras(obj: &Map<String, Value>, typed: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
+mod files;
 #[cfg(test)]
 mod tests;

@@ -167,6 +167,17 @@ mod tests {
         assert_eq!(up["FileInfos"][0]["ReferenceType"], "base");
         assert_eq!(up["FileInfos"][0]["KeepOriginalSound"], "Enabled");
         assert_eq!(up["FileInfos"][1]["Category"], "Audio");
+        // A file given as itself (`Type: Base64`) goes under the SDK's names, and comes back.
+        let mut b = body.clone();
+        b["file_infos"] =
+            json!([{"type": "Base64", "base64": "iVBORw0KGgo=", "category": "Image"}]);
+        let req = parse_create_request(&b, &ParseOptions::default()).unwrap();
+        let up = to_upstream(&req);
+        assert_eq!(
+            up["FileInfos"][0],
+            json!({"Type": "Base64", "Base64": "iVBORw0KGgo=", "Category": "Image"})
+        );
+        assert_eq!(from_upstream(&up)["file_infos"], b["file_infos"]);
         for (field, bad, at) in [
             ("procedure", json!(7), "body.procedure"),
             ("subject_infos", json!(["not an object"]), "body.subject_infos.0"),

@@ -1,7 +1,7 @@
 //! The images a sandbox render starts and ends on. Which request fields name them, and getting
 //! their bytes: URLs through the egress guard (no private, loopback or link-local targets
 //! unless allowed; no redirects; a size cap checked before and while reading; a time limit),
-//! File ids from the media this vidgate stores. Every failure is a sentence for the caller,
+//! File ids from the media this vidgate stores, base64 from the request itself. Every failure is a sentence for the caller,
 //! never a panic; the render then fails with `input_fetch_failed`.
 
 use std::time::Duration;
@@ -17,6 +17,8 @@ use super::file_ids::{self, FileIdError};
 pub enum Source {
     Url(String),
     File(String),
+    /// The bytes themselves, in standard base64 (checked at create).
+    Base64(String),
 }
 
 /// The first-frame and last-frame images a request names.
@@ -37,6 +39,9 @@ pub fn frame_sources(request: &VideoRequest) -> FrameSources {
     let source = |f: &vidgate_domain::request::FileInfo| match f.kind {
         FileKind::Url => f.url.clone().map(Source::Url),
         FileKind::File => f.file_id.clone().map(Source::File),
+        FileKind::Base64 => {
+            f.extra.get("base64").and_then(|v| v.as_str()).map(|b| Source::Base64(b.to_owned()))
+        }
     };
     let framing: Vec<_> = request
         .file_infos()
@@ -119,6 +124,18 @@ impl Fetcher {
                 url: url.clone(),
                 source: e,
             }),
+            Source::Base64(text) => {
+                use base64::Engine;
+                let bytes =
+                    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| {
+                        InputError::Base64 { role: role.to_owned(), problem: e.to_string() }
+                    })?;
+                if bytes.len() as u64 > self.max_bytes {
+                    let problem = format!("is larger than the {} byte limit", self.max_bytes);
+                    return Err(InputError::Base64 { role: role.to_owned(), problem });
+                }
+                Ok(bytes)
+            }
         }
     }
 
@@ -162,6 +179,8 @@ pub enum InputError {
     Read { role: String, file_id: String, source: vidgate_media::MediaError },
     #[error("{role} image {url}: {source}")]
     Url { role: String, url: String, source: DownloadError },
+    #[error("{role} image (base64): {problem}")]
+    Base64 { role: String, problem: String },
 }
 
 /// Why a URL's bytes could not be downloaded.

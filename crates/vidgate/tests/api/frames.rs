@@ -122,6 +122,37 @@ async fn the_first_image_opens_the_clip_and_the_last_closes_it() {
     assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
 }
 
+/// A first frame given as the file itself (`type: Base64`, SDK 3.1.194) opens the clip as the
+/// same image by URL does; a `data:` prefix or bytes that are not base64 are a 422 at the
+/// entry's `base64`, and nothing is stored.
+#[tokio::test]
+async fn a_first_frame_given_in_base64_opens_the_clip() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let png = base64::engine::general_purpose::STANDARD.encode(quadrants_png());
+    let mut body = request("https://unused.example/a.png", None);
+    body["file_infos"] = json!([{"type": "Base64", "base64": png}]);
+    let id = app.create(&body).await;
+    app.drive_to_completion().await;
+    let (code, _, result) = app.result(&id).await;
+    assert_eq!(code, StatusCode::OK, "{result}");
+    let path = app.download(result["video"]["url"].as_str().unwrap(), "b64.mp4").await;
+    let (frames, side) = decode_frames(&path);
+    let q = side / 4;
+    for (x, y, want) in [(q, q, RED), (3 * q, q, GREEN), (q, 3 * q, BLUE), (3 * q, 3 * q, WHITE)] {
+        let got = pixel(&frames[0], side, x, y);
+        assert!(near(got, want), "frame 0 at ({x},{y}) is {got:?}, the image has {want:?}");
+    }
+    for bad in [format!("data:image/png;base64,{png}"), "not base64!".to_owned()] {
+        body["file_infos"] = json!([{"type": "Base64", "base64": bad}]);
+        let (code, _, err) = app.post_create(&body).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["detail"][0]["loc"], json!(["body", "file_infos", 0, "base64"]), "{err}");
+    }
+    let (_, listed) = app.get_json("/v1/videos").await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "the refused ones stored nothing");
+}
+
 #[tokio::test]
 async fn private_targets_are_refused_unless_allowed() {
     let app = TestApp::spawn().await;

@@ -165,13 +165,17 @@ fn enum_values_must_be_spelled_exactly_as_the_seed_spells_them() {
 }
 
 #[test]
-fn file_infos_hold_at_most_three_entries_each_with_its_matching_field() {
+fn file_infos_hold_a_bounded_number_of_entries_each_with_its_matching_field() {
     let img = json!({"type":"Url","url":"https://example.com/a.png"});
     let mut b = seed_example();
     b["model_name"] = json!("GV");
     b["model_version"] = json!("3.1");
     b["output_config"] = json!({"duration": 8});
+    // GV takes 3 images (its documented limit); 4 is its rule's refusal, 17 entries the
+    // gateway's own bound on any request.
     b["file_infos"] = json!([img, img, img, img]);
+    assert_eq!(kinds(&strict(b.clone()).unwrap_err()), vec!["model_rule"]);
+    b["file_infos"] = Value::Array(vec![img.clone(); crate::models::MAX_FILE_INFOS + 1]);
     assert_eq!(kinds(&strict(b.clone()).unwrap_err()), vec!["too_long"]);
 
     b["file_infos"] =
@@ -181,6 +185,41 @@ fn file_infos_hold_at_most_three_entries_each_with_its_matching_field() {
         paths(&e),
         vec!["body.file_infos.0.file_id", "body.file_infos.1.url", "body.file_infos.2.type"]
     );
+}
+
+/// `type: Base64` (SDK 3.1.194): the file itself in `base64`, raw standard base64 (no `data:`
+/// prefix), passed on as given; at most 7 MB of files in all.
+#[test]
+fn a_base64_file_is_checked_and_passed_on() {
+    let mut b = seed_example();
+    b["file_infos"] = json!([{"type": "Base64", "base64": "iVBORw0KGgo=", "category": "Image"}]);
+    let req = strict(b.clone()).expect("a base64 image is accepted");
+    let fi = &req.file_infos()[0];
+    assert_eq!(fi.kind, crate::request::FileKind::Base64);
+    assert_eq!(fi.extra["base64"], json!("iVBORw0KGgo="));
+    for (entry, path, kind) in [
+        (json!({"type": "Base64"}), "body.file_infos.0.base64", "missing"),
+        (json!({"type": "Base64", "base64": 7}), "body.file_infos.0.base64", "string_type"),
+        (
+            json!({"type": "Base64", "base64": "data:image/png;base64,iVBORw0KGgo="}),
+            "body.file_infos.0.base64",
+            "value_error",
+        ),
+        (json!({"type": "Base64", "base64": "%%%"}), "body.file_infos.0.base64", "value_error"),
+        (json!({"type": "Base64", "base64": ""}), "body.file_infos.0.base64", "value_error"),
+    ] {
+        b["file_infos"] = json!([entry]);
+        let e = strict(b.clone()).unwrap_err();
+        assert_eq!((paths(&e), kinds(&e)), (vec![path.to_owned()], vec![kind]), "{entry}");
+    }
+    // 4 MB + 4 MB of files: over the 7 MB the upstream takes in all, said at file_infos.
+    let four_mb = "A".repeat(4 * 1024 * 1024 / 3 * 4);
+    let big = json!({"type": "Base64", "base64": four_mb});
+    b["file_infos"] = json!([big.clone()]);
+    assert!(strict(b.clone()).is_ok(), "one 4 MB file fits");
+    b["file_infos"] = json!([big.clone(), big]);
+    let e = strict(b).unwrap_err();
+    assert_eq!((paths(&e), kinds(&e)), (vec!["body.file_infos".to_owned()], vec!["too_large"]));
 }
 
 #[test]
