@@ -55,12 +55,10 @@ pub struct OutputConfigBody {
 #[derive(ToSchema)]
 pub struct FileInfoBody {
     /// `File` (a VOD media id in `file_id`), `Url` (an http(s) URL in `url`) or `Base64` (the
-    /// file itself in `base64`).
+    /// file itself in the newer field `base64`: standard base64 without a `data:` prefix, at
+    /// most 7 MB of such files per request; the seed's schema, kept here, has no such field).
     #[schema(pattern = "^(File|Url|Base64)$")]
     r#type: String,
-    /// The file in standard base64, without a `data:…;base64,` prefix; required when `type` is
-    /// `Base64`. A request's base64 files hold at most 7 MB in all (the upstream's limit).
-    base64: Option<String>,
     /// VOD media id; required when `type` is `File`.
     file_id: Option<String>,
     /// A description of the image (GEM 2.5/3.0, PixVerse names).

@@ -80,6 +80,11 @@ pub async fn run(
             emulator.confirm(account.sub_app_id, &handles);
             Ok(json!({}))
         }
+        "DescribeAigcUsageData" => {
+            sub_app_matches(params, account)?;
+            let query = crate::state::UsageQuery::parse(params)?;
+            Ok(emulator.usage_data(account.sub_app_id, &query))
+        }
         other => Err(("InvalidAction", format!("the action {other} does not exist"))),
     }
 }

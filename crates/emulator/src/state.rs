@@ -18,6 +18,8 @@ use crate::config::EmulatorConfig;
 use crate::faults::Dice;
 use crate::validate::ValidCreate;
 
+pub(crate) use usage::UsageQuery;
+
 const SESSION_TTL_MS: i64 = 3 * 24 * 3_600_000;
 const FILE_TTL_MS: i64 = 7 * 24 * 3_600_000;
 
@@ -570,3 +572,4 @@ fn pad(path: &std::path::Path, bytes: u64) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+mod usage;

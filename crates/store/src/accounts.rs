@@ -44,6 +44,12 @@ pub struct LedgerEntry {
     /// The change to what the key spent.
     pub spend: Credits,
     pub model: Option<String>,
+    /// The upstream's usage product the request was priced as (on its hold and its close).
+    pub specification: Option<String>,
+    /// On a `settle` row: the seconds charged for, and the upstream's usage figures as it
+    /// reported them (`Output.Usage`).
+    pub seconds: Option<f64>,
+    pub usage: Option<serde_json::Value>,
     /// On an `overage` row: what the upstream reported beyond the hold, not charged.
     pub uncharged: Option<Credits>,
     pub note: Option<String>,

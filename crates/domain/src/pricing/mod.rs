@@ -136,6 +136,11 @@ pub struct Quote {
     pub price_from: NaiveDate,
     /// `per_request + per_second × seconds`.
     pub amount: Credits,
+    /// The upstream's usage product (`Specification`) the request is billed under, by the
+    /// catalog in force when it was priced (`unknown` where the catalog names none); kept
+    /// with its ledger rows, so reconciling never re-derives it from a changed catalog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<String>,
 }
 
 /// Why a request has no quote.
@@ -205,6 +210,7 @@ pub fn estimate(
         per_request: rule.per_request,
         price_from: rule.from,
         amount,
+        specification: Some(catalog.specification(request).to_string()),
     })
 }
 

@@ -18,6 +18,7 @@ pub(super) fn credits(c: f64) -> Credits {
 
 pub(super) fn quote(amount: f64) -> Quote {
     Quote {
+        specification: Some("Kling2.0&2.1std_720P".into()),
         model_name: "Kling".into(),
         model_version: "2.1".into(),
         resolution: Some("720P".into()),
@@ -152,6 +153,14 @@ pub async fn holds_settle_and_release_exactly_once_whoever_ends_the_task(store: 
     assert_eq!(of(d.id), vec![("hold".into(), credits(-3.0)), ("release".into(), credits(3.0))]);
     assert_eq!(of(e.id), vec![("hold".into(), credits(-0.5)), ("release".into(), credits(0.5))]);
     assert_eq!(of(f.id), vec![("hold".into(), credits(-0.25))]);
+    // Each row of a request names the usage product it was priced as; the settlement also
+    // keeps the seconds charged for and the upstream's usage figures.
+    for r in rows.iter().filter(|r| r.request_id.is_some()) {
+        assert_eq!(r.specification.as_deref(), Some("Kling2.0&2.1std_720P"), "{r:?}");
+    }
+    let settle = rows.iter().find(|r| r.kind == "settle").unwrap();
+    assert_eq!(settle.seconds, Some(3.0));
+    assert!(settle.usage.as_ref().is_some_and(|u| u["output_seconds"] == 3.0), "{settle:?}");
     let balance =
         store.balance(&vidgate_domain::KeyId::from("acc"), T0 + 20).await.unwrap().unwrap();
     assert_eq!(balance.balance, credits(10.0 - 0.6 - 0.25));

@@ -44,5 +44,6 @@ mod stream_guard;
 mod tenant_media;
 mod tencent;
 mod upstream;
+mod usage_data;
 mod video;
 mod webhooks;

@@ -39,8 +39,8 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
     let texts = TEXTS.get_or_init(|| {
         MultiRow::new(
             "INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day, month,
-                                 model)",
-            "(?, ?, ?, 'hold', 'open', ?, ?, ?, ?, ?)",
+                                 model, specification)",
+            "(?, ?, ?, 'hold', 'open', ?, ?, ?, ?, ?, ?)",
             "",
         )
     });
@@ -66,7 +66,8 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
                 .bind(*amount)
                 .bind(day)
                 .bind(month)
-                .bind(task.quote.as_ref().map(|q| q.model_name.clone()));
+                .bind(task.quote.as_ref().map(|q| q.model_name.clone()))
+                .bind(task.quote.as_ref().and_then(|q| q.specification.clone()));
         }
         tx.execute(stmt).await?;
     }
@@ -101,7 +102,7 @@ pub(crate) async fn close(
     at: Millis,
     how: Close<'_>,
 ) -> Result<Option<Closed>> {
-    let open = sql("SELECT key_id, amount, day, month, model FROM ledger
+    let open = sql("SELECT key_id, amount, day, month, model, specification FROM ledger
                     WHERE request_id = $1 AND phase = 'open'")
     .bind(request_id);
     let Some(h) = tx.fetch_one(open).await? else { return Ok(None) };
@@ -122,8 +123,8 @@ pub(crate) async fn close(
     let written = tx
         .execute(
             sql("INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day,
-                                     month, model, seconds, usage, note)
-                 VALUES ($1, $2, $3, $4, 'close', $5, $6, $7, $8, $9, $10, $11, $12)
+                                     month, model, seconds, usage, note, specification)
+                 VALUES ($1, $2, $3, $4, 'close', $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (request_id, phase) WHERE phase IS NOT NULL DO NOTHING")
             .bind(at)
             .bind(&key_id)
@@ -136,7 +137,8 @@ pub(crate) async fn close(
             .bind(h.opt_text("model")?)
             .bind(seconds)
             .bind(usage)
-            .bind(note),
+            .bind(note)
+            .bind(h.opt_text("specification")?),
         )
         .await?;
     if written == 0 {

@@ -7,7 +7,7 @@ use vidgate_domain::{KeyId, Millis};
 
 use super::super::budget::{Spend, budget_from_row, periods};
 use crate::db::{Db, Row, Tx, built_sql, sql};
-use crate::{LedgerEntry, Result, UsageQuery, UsageRow};
+use crate::{LedgerEntry, Result, StoreError, UsageQuery, UsageRow};
 
 /// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
 /// budget (which may be no budget at all), in one statement and one row: a create runs it
@@ -51,6 +51,10 @@ struct LedgerRow {
     model: Option<String>,
     uncharged: Option<i64>,
     note: Option<String>,
+    specification: Option<String>,
+    seconds: Option<f64>,
+    /// JSON text.
+    usage: Option<String>,
 }
 
 fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
@@ -64,6 +68,13 @@ fn ledger_from_row(row: &Row) -> Result<LedgerEntry> {
         amount: Credits::from_micros(r.amount),
         spend: Credits::from_micros(r.spend),
         model: r.model,
+        specification: r.specification,
+        seconds: r.seconds,
+        usage: r
+            .usage
+            .map(|u| serde_json::from_str(&u))
+            .transpose()
+            .map_err(StoreError::corrupt)?,
         uncharged: r.uncharged.map(Credits::from_micros),
         note: r.note,
     })
@@ -77,7 +88,8 @@ pub(crate) async fn entries(
     limit: i64,
 ) -> Result<Vec<LedgerEntry>> {
     let stmt =
-        sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note
+        sql("SELECT seq, at, key_id, request_id, kind, amount, spend, model, uncharged, note,
+                    specification, seconds, usage
                         FROM ledger WHERE ($1 IS NULL OR key_id = $1) AND seq > $2
                         ORDER BY seq LIMIT $3")
         .bind(key_id.map(KeyId::as_str))
