@@ -15,6 +15,7 @@ pub mod openai;
 pub mod openapi;
 pub mod pricing;
 mod query_guard;
+pub mod reconcile;
 mod router;
 mod state;
 pub mod status_cache;

@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::handlers::admin::{
-    keys as admin_keys, models as admin_models, reports as admin_reports,
-    requests as admin_requests,
+    keys as admin_keys, models as admin_models, reconcile as admin_reconcile,
+    reports as admin_reports, requests as admin_requests,
 };
 use crate::handlers::{
     callbacks, cancel, content, create, estimate, list, models, ops, query, status, stream, usage,
@@ -248,6 +248,7 @@ impl Modify for Security {
         admin_reports::ledger,
         admin_reports::audit_log,
         admin_models::list_entries,
+        admin_reconcile::get,
         admin_models::put_model,
         admin_models::put_version,
         admin_models::delete_model,

@@ -33,6 +33,7 @@ fn allowed(route: &str) -> Option<&'static [&'static str]> {
         "/admin/requests" => &["key", "status", "limit", "cursor"],
         "/admin/usage" => &["key", "from", "to", "group_by"],
         "/admin/ledger" | "/admin/audit" => &["key", "after", "limit"],
+        "/admin/reconcile" => &["date", "from", "to", "tolerance"],
         "/admin/keys"
         | "/admin/keys/{name}"
         | "/admin/keys/{name}/limits"

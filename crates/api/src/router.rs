@@ -8,8 +8,8 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::handlers::admin::{
-    keys as admin_keys, models as admin_models, reports as admin_reports,
-    requests as admin_requests,
+    keys as admin_keys, models as admin_models, reconcile as admin_reconcile,
+    reports as admin_reports, requests as admin_requests,
 };
 use crate::handlers::{
     callbacks, cancel, content, create, dashboard, estimate, list, models, ops, query, status,
@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/ledger", get(admin_reports::ledger))
         .route("/admin/audit", get(admin_reports::audit_log))
         .route("/admin/models", get(admin_models::list_entries))
+        .route("/admin/reconcile", get(admin_reconcile::get))
         .route(
             "/admin/models/{model}",
             put(admin_models::put_model).delete(admin_models::delete_model),

@@ -133,6 +133,19 @@ pub enum PushError {
     BadBody(String),
 }
 
+/// One day's usage of one product, as the upstream's usage API reports it
+/// (`DescribeAigcUsageData`: days in UTC+8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUsage {
+    pub day: chrono::NaiveDate,
+    /// `AigcUsageDataItem.Specification`.
+    pub specification: String,
+    /// Jobs billed.
+    pub count: i64,
+    /// Seconds billed (video).
+    pub usage: i64,
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The queue this provider serves; tasks carry it as their pool.
@@ -159,6 +172,16 @@ pub trait Provider: Send + Sync {
     /// providers that store files themselves (the sandbox) have anything to do.
     async fn expire_media(&self) -> Result<u64, ProviderError> {
         Ok(0)
+    }
+
+    /// What the upstream says it billed for `from..=to` (days in UTC+8), summed over this
+    /// provider's accounts; `None`: this upstream has no usage API (the sandbox).
+    async fn usage_data(
+        &self,
+        _from: chrono::NaiveDate,
+        _to: chrono::NaiveDate,
+    ) -> Result<Option<Vec<UpstreamUsage>>, ProviderError> {
+        Ok(None)
     }
 
     /// Whether a worker should run `pull_events` (reliable event mode).

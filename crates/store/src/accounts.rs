@@ -147,4 +147,26 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Vec<LedgerEntry>>;
 
     async fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>>;
+
+    /// What vidgate's books say of the requests that ended in `[from, to)` having reached the
+    /// upstream (succeeded, or settled): the reconciliation's two sides of vidgate's own.
+    async fn books(&self, from: Millis, to: Millis) -> Result<Vec<BookRow>>;
+}
+
+/// One request of the reconciliation: what its quote named, what the upstream reported on
+/// the task, and what its settlement charged for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookRow {
+    pub request_id: String,
+    pub key_id: KeyId,
+    /// When vidgate saw it end.
+    pub finished_at: Millis,
+    /// The usage product it was priced as (`None`: unpriced, or priced before products were
+    /// recorded).
+    pub specification: Option<String>,
+    /// `Output.Usage` as the upstream reported it on the task (`None`: it reported none).
+    pub reported: Option<vidgate_domain::Usage>,
+    /// Its `settle` row: the seconds charged for (`None` inside: settled at its hold, no
+    /// figures). `None`: no settlement row.
+    pub settled: Option<Option<f64>>,
 }

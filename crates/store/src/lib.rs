@@ -33,7 +33,9 @@ mod states;
 mod tasks;
 mod webhooks;
 
-pub use accounts::{AccountStore, Balance, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow};
+pub use accounts::{
+    AccountStore, Balance, BookRow, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow,
+};
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use catalog::{CatalogEntry, CatalogStore};
 pub use changes::{Changes, TaskChange};

@@ -16,6 +16,7 @@ mod events;
 mod mapping;
 mod rate;
 pub mod sign;
+mod usage;
 pub mod wire;
 
 use std::sync::Arc;
@@ -209,6 +210,26 @@ impl Provider for TencentProvider {
 
     fn pulls_events(&self) -> bool {
         self.config.events == EventMode::Pull
+    }
+
+    async fn usage_data(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Option<Vec<crate::UpstreamUsage>>, ProviderError> {
+        let mut all = Vec::new();
+        for account in &self.config.accounts {
+            let query = usage::query(account.sub_app_id, from, to);
+            let v = self
+                .client
+                .call(account, "DescribeAigcUsageData", &query)
+                .await
+                .map_err(CallError::into_provider_error)?;
+            all.extend(usage::parse(&v).map_err(|e| {
+                ProviderError::retryable("BadResponse", format!("DescribeAigcUsageData: {e}"))
+            })?);
+        }
+        Ok(Some(usage::sum(all)))
     }
 
     async fn pull_events(&self) -> Result<Vec<UpstreamEvent>, ProviderError> {

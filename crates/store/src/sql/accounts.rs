@@ -69,4 +69,8 @@ impl AccountStore for SqlStore {
     async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>> {
         ledger::usage(&self.db, q).await
     }
+
+    async fn books(&self, from: Millis, to: Millis) -> Result<Vec<crate::BookRow>> {
+        ledger::books(&self.db, from, to).await
+    }
 }

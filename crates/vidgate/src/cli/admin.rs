@@ -103,6 +103,11 @@ impl Admin {
         }
     }
 
+    /// A GET of the admin API (remote only).
+    pub async fn get(&self, path: &str) -> Result<Value, String> {
+        self.call(Method::GET, path, None).await
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
         let Admin::Remote { http, url, key } = self else { return Err("not remote".into()) };
         let mut r = http.request(method, format!("{url}{path}")).bearer_auth(key);

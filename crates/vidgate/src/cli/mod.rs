@@ -8,6 +8,7 @@ mod key_limits;
 mod keys;
 mod models;
 mod progress;
+mod reconcile;
 mod usage;
 
 use std::path::PathBuf;
@@ -113,6 +114,9 @@ pub enum Command {
     },
     /// What keys spent, per day, model or key; with --url, over a running vidgate.
     Usage {
+        /// `reconcile`: the books against the upstream's (see `vidgate usage reconcile --help`).
+        #[command(subcommand)]
+        command: Option<UsageCommand>,
         #[command(flatten)]
         args: usage::UsageArgs,
         #[command(flatten)]
@@ -148,6 +152,14 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+/// What `vidgate usage` does besides its report.
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// An upstream day (UTC+8) of vidgate's ledger against what the upstream reported on its
+    /// tasks and what its usage API billed; exits non-zero when they do not agree.
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,7 +206,13 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(config) => runtime().block_on(keys::run(command, config, remote)),
             Err(e) => fail(e),
         },
-        Command::Usage { args, store, remote } => match store.load(None, None) {
+        Command::Usage { command: Some(UsageCommand::Reconcile(r)), store, remote, .. } => {
+            match store.load(None, None) {
+                Ok(config) => runtime().block_on(reconcile::run(r, config, remote)),
+                Err(e) => fail(e),
+            }
+        }
+        Command::Usage { command: None, args, store, remote } => match store.load(None, None) {
             Ok(config) => runtime().block_on(usage::run(args, config, remote)),
             Err(e) => fail(e),
         },

@@ -33,6 +33,7 @@ mod outage;
 mod pg_outage;
 mod process;
 mod progression;
+mod reconcile;
 mod render_bounds;
 mod replicas;
 mod s3;

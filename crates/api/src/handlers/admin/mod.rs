@@ -5,6 +5,7 @@
 
 pub mod keys;
 pub mod models;
+pub mod reconcile;
 pub mod reports;
 pub mod requests;
 

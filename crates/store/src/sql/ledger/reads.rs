@@ -131,3 +131,53 @@ pub(crate) async fn usage(db: &Db, q: &UsageQuery) -> Result<Vec<UsageRow>> {
     }
     Ok(out)
 }
+
+#[derive(sqlx::FromRow)]
+struct BookRowSql {
+    id: String,
+    key_id: String,
+    finished_at: i64,
+    /// JSON text of the task's quote and charge.
+    quote: Option<String>,
+    charge: Option<String>,
+    settle_seq: Option<i64>,
+    settle_seconds: Option<f64>,
+}
+
+/// The requests that ended in `[from, to)` having reached the upstream: succeeded, or with a
+/// settlement (a request that timed out for its owner while its job ran on).
+pub(crate) async fn books(db: &Db, from: Millis, to: Millis) -> Result<Vec<crate::BookRow>> {
+    let stmt = sql("SELECT t.id, t.key_id, t.finished_at, t.quote, t.charge,
+                           l.seq AS settle_seq, l.seconds AS settle_seconds
+                    FROM tasks t LEFT JOIN ledger l ON l.request_id = t.id AND l.kind = 'settle'
+                    WHERE t.finished_at >= $1 AND t.finished_at < $2
+                      AND (t.state = 'succeeded' OR l.seq IS NOT NULL)
+                    ORDER BY t.id")
+    .bind(from)
+    .bind(to);
+    let mut out = Vec::new();
+    for row in db.read(stmt).await? {
+        let r: BookRowSql = row.decode()?;
+        let json = |t: Option<String>| -> Result<Option<serde_json::Value>> {
+            t.map(|t| serde_json::from_str(&t)).transpose().map_err(StoreError::corrupt)
+        };
+        let quote = json(r.quote)?;
+        let charge = json(r.charge)?;
+        let reported = charge
+            .and_then(|c| c.get("usage").cloned())
+            .filter(|u| !u.is_null())
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        out.push(crate::BookRow {
+            request_id: r.id,
+            key_id: r.key_id.into(),
+            finished_at: r.finished_at,
+            specification: quote
+                .and_then(|q| q.get("specification").and_then(|s| s.as_str()).map(str::to_owned)),
+            reported,
+            settled: r.settle_seq.map(|_| r.settle_seconds),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,315 @@
+//! Three-way reconciliation of an upstream day (UTC+8, as the upstream counts days): (a)
+//! vidgate's ledger, what customers were charged for, in jobs and seconds; (b) what the
+//! upstream reported on the tasks vidgate followed (`Output.Usage`); (c) what the upstream's
+//! usage API (`DescribeAigcUsageData`) says it billed. Per account (key) and usage product
+//! (`Specification`, as each request was priced), with the request ids behind any difference
+//! it can attribute. The upstream knows no accounts, so (c) is compared with the sum of every
+//! account's (b) per day and product.
+//!
+//! A request belongs to the day vidgate saw it end; the upstream counts the day its job
+//! finished. They differ only for a job that ends within a poll of midnight (UTC+8).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{NaiveDate, NaiveTime};
+use serde::Serialize;
+use utoipa::ToSchema;
+use vidgate_domain::KeyId;
+use vidgate_providers::Provider;
+use vidgate_store::{BookRow, Store};
+
+/// The upstream's days are UTC+8.
+pub const UPSTREAM_UTC_OFFSET_HOURS: i64 = 8;
+
+/// Jobs and seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct Figure {
+    pub jobs: i64,
+    pub seconds: f64,
+}
+
+impl Figure {
+    fn add(&mut self, seconds: f64) {
+        self.jobs += 1;
+        self.seconds += seconds;
+    }
+
+    fn differs(&self, other: &Figure, tolerance: f64) -> bool {
+        self.jobs != other.jobs || (self.seconds - other.seconds).abs() > tolerance
+    }
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Line {
+    #[schema(value_type = String)]
+    pub day: NaiveDate,
+    /// A key's name, or `all` for the upstream's side (it knows no accounts).
+    pub account: String,
+    pub specification: String,
+    /// (a) What vidgate's ledger charged for.
+    pub ledger: Figure,
+    /// (b) What the upstream reported on the tasks vidgate followed.
+    pub tasks: Figure,
+    /// (c) What the upstream's usage API says it billed (`all` lines only; `None`: this
+    /// upstream has no usage API).
+    pub upstream: Option<Figure>,
+    /// Seconds: the largest gap between the sides this line compares.
+    pub difference: f64,
+    pub agrees: bool,
+}
+
+/// A difference and the requests behind it, where they are known.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Finding {
+    /// `missing_settlement`, `charged_other_than_reported`, `settled_without_report`,
+    /// `unrecorded_upstream_jobs`, `unexplained_upstream_usage`, `missing_upstream_usage`.
+    pub cause: String,
+    #[schema(value_type = String)]
+    pub day: NaiveDate,
+    pub specification: String,
+    pub request_ids: Vec<String>,
+    pub detail: String,
+}
+
+/// The reconciliation of `from..=to`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Report {
+    #[schema(value_type = String)]
+    pub from: NaiveDate,
+    #[schema(value_type = String)]
+    pub to: NaiveDate,
+    /// The days are the upstream's: `UTC+8`.
+    pub timezone: String,
+    /// Seconds two sides may differ by and still agree.
+    pub tolerance_seconds: f64,
+    pub lines: Vec<Line>,
+    pub findings: Vec<Finding>,
+    pub agrees: bool,
+}
+
+/// Why a reconciliation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the store: {0}")]
+    Store(#[from] vidgate_store::StoreError),
+    #[error("the upstream's usage API: {0}")]
+    Upstream(String),
+    #[error("{0}")]
+    Range(String),
+}
+
+/// The UTC milliseconds an upstream day starts at.
+pub fn day_start_ms(day: NaiveDate) -> i64 {
+    let utc = day.and_time(NaiveTime::MIN).and_utc().timestamp_millis();
+    utc - UPSTREAM_UTC_OFFSET_HOURS * 3_600_000
+}
+
+/// The upstream day of a moment.
+pub fn upstream_day(ms: i64) -> NaiveDate {
+    let shifted = ms + UPSTREAM_UTC_OFFSET_HOURS * 3_600_000;
+    chrono::DateTime::from_timestamp_millis(shifted).unwrap_or_default().date_naive()
+}
+
+type Cell = (NaiveDate, String, String);
+
+/// Reconciles `from..=to` (at most 90 days, the upstream's limit per query).
+pub async fn reconcile(
+    store: &dyn Store,
+    provider: Option<&dyn Provider>,
+    from: NaiveDate,
+    to: NaiveDate,
+    tolerance_seconds: f64,
+) -> Result<Report, ReconcileError> {
+    if to < from || (to - from).num_days() >= 90 {
+        return Err(ReconcileError::Range(format!(
+            "{from}..{to}: give a range of 1 to 90 days, the first not after the last"
+        )));
+    }
+    let end = to.succ_opt().unwrap_or(to);
+    let books = store.books(day_start_ms(from), day_start_ms(end)).await?;
+    let names: HashMap<KeyId, String> =
+        store.list_keys().await?.into_iter().map(|k| (k.id, k.name)).collect();
+    let upstream = match provider {
+        Some(p) => {
+            p.usage_data(from, to).await.map_err(|e| ReconcileError::Upstream(e.to_string()))?
+        }
+        None => None,
+    };
+    Ok(compare(&books, &names, upstream.as_deref(), from, to, tolerance_seconds))
+}
+
+/// The comparison itself, pure.
+pub fn compare(
+    books: &[BookRow],
+    names: &HashMap<KeyId, String>,
+    upstream: Option<&[vidgate_providers::UpstreamUsage]>,
+    from: NaiveDate,
+    to: NaiveDate,
+    tolerance: f64,
+) -> Report {
+    let mut per_key: BTreeMap<Cell, (Figure, Figure)> = BTreeMap::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut missing: BTreeMap<(NaiveDate, String), Vec<String>> = BTreeMap::new();
+    let mut mischarged: BTreeMap<(NaiveDate, String), Vec<String>> = BTreeMap::new();
+    let mut unreported: BTreeMap<(NaiveDate, String), Vec<String>> = BTreeMap::new();
+    for b in books {
+        let day = upstream_day(b.finished_at);
+        let spec = b.specification.clone().unwrap_or_else(|| "unpriced".to_owned());
+        let account = names.get(&b.key_id).cloned().unwrap_or_else(|| b.key_id.to_string());
+        let cell = per_key.entry((day, account, spec.clone())).or_default();
+        let reported = b.reported.as_ref().map(|u| u.output_seconds.unwrap_or(0.0));
+        match (b.settled, reported) {
+            (Some(settled), Some(r)) => {
+                // Settled at its hold (no seconds on the row): charged for what was reported.
+                let charged = settled.unwrap_or(r);
+                cell.0.add(charged);
+                cell.1.add(r);
+                if (charged - r).abs() > tolerance {
+                    mischarged.entry((day, spec)).or_default().push(b.request_id.clone());
+                }
+            }
+            (Some(settled), None) => {
+                cell.0.add(settled.unwrap_or(0.0));
+                unreported.entry((day, spec)).or_default().push(b.request_id.clone());
+            }
+            (None, Some(r)) => {
+                cell.1.add(r);
+                missing.entry((day, spec)).or_default().push(b.request_id.clone());
+            }
+            (None, None) => {}
+        }
+    }
+    for ((day, specification), request_ids) in missing {
+        let detail = format!(
+            "{} request(s) the upstream reported usage for have no settlement in the ledger",
+            request_ids.len()
+        );
+        findings.push(Finding {
+            cause: "missing_settlement".into(),
+            day,
+            specification,
+            request_ids,
+            detail,
+        });
+    }
+    for ((day, specification), request_ids) in mischarged {
+        let detail = "the seconds settled differ from the seconds the upstream reported".to_owned();
+        findings.push(Finding {
+            cause: "charged_other_than_reported".into(),
+            day,
+            specification,
+            request_ids,
+            detail,
+        });
+    }
+    for ((day, specification), request_ids) in unreported {
+        let detail = "settled although the upstream reported no usage on the task".to_owned();
+        findings.push(Finding {
+            cause: "settled_without_report".into(),
+            day,
+            specification,
+            request_ids,
+            detail,
+        });
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    let mut totals: BTreeMap<(NaiveDate, String), (Figure, Figure, Vec<String>)> = BTreeMap::new();
+    for ((day, account, spec), (ledger, tasks)) in &per_key {
+        let difference = (ledger.seconds - tasks.seconds).abs();
+        let agrees = !ledger.differs(tasks, tolerance);
+        lines.push(Line {
+            day: *day,
+            account: account.clone(),
+            specification: spec.clone(),
+            ledger: *ledger,
+            tasks: *tasks,
+            upstream: None,
+            difference,
+            agrees,
+        });
+        let t = totals.entry((*day, spec.clone())).or_default();
+        t.0.jobs += ledger.jobs;
+        t.0.seconds += ledger.seconds;
+        t.1.jobs += tasks.jobs;
+        t.1.seconds += tasks.seconds;
+    }
+    if let Some(rows) = upstream {
+        let mut seen: BTreeSet<(NaiveDate, String)> = BTreeSet::new();
+        for u in rows.iter().filter(|u| u.count > 0 || u.usage > 0) {
+            let key = (u.day, u.specification.clone());
+            seen.insert(key.clone());
+            let up = Figure { jobs: u.count, seconds: u.usage as f64 };
+            let (ledger, tasks) = totals.get(&key).map(|t| (t.0, t.1)).unwrap_or_default();
+            let difference =
+                (up.seconds - tasks.seconds).abs().max((ledger.seconds - tasks.seconds).abs());
+            let agrees = !up.differs(&tasks, tolerance) && !ledger.differs(&tasks, tolerance);
+            if tasks.jobs == 0 {
+                findings.push(Finding {
+                    cause: "unexplained_upstream_usage".into(), day: u.day, specification: u.specification.clone(), request_ids: Vec::new(),
+                    detail: format!("the upstream billed {} job(s), {} s under a product vidgate recorded no request of", up.jobs, u.usage),
+                });
+            } else if up.jobs > tasks.jobs || up.seconds > tasks.seconds + tolerance {
+                findings.push(Finding {
+                    cause: "unrecorded_upstream_jobs".into(),
+                    day: u.day,
+                    specification: u.specification.clone(),
+                    request_ids: Vec::new(),
+                    detail: format!(
+                        "the upstream billed {} job(s), {} s; vidgate recorded {} job(s), {} s",
+                        up.jobs, up.seconds, tasks.jobs, tasks.seconds
+                    ),
+                });
+            }
+            lines.push(Line {
+                day: u.day,
+                account: "all".into(),
+                specification: u.specification.clone(),
+                ledger,
+                tasks,
+                upstream: Some(up),
+                difference,
+                agrees,
+            });
+        }
+        for ((day, spec), (ledger, tasks, _)) in &totals {
+            if seen.contains(&(*day, spec.clone())) || tasks.jobs == 0 {
+                continue;
+            }
+            let up = Figure::default();
+            findings.push(Finding {
+                cause: "missing_upstream_usage".into(),
+                day: *day,
+                specification: spec.clone(),
+                request_ids: Vec::new(),
+                detail: format!(
+                    "vidgate recorded {} job(s), {} s the upstream's usage data does not show",
+                    tasks.jobs, tasks.seconds
+                ),
+            });
+            lines.push(Line {
+                day: *day,
+                account: "all".into(),
+                specification: spec.clone(),
+                ledger: *ledger,
+                tasks: *tasks,
+                upstream: Some(up),
+                difference: tasks.seconds,
+                agrees: false,
+            });
+        }
+    }
+    lines.sort_by(|a, b| {
+        (a.day, &a.specification, &a.account).cmp(&(b.day, &b.specification, &b.account))
+    });
+    let agrees = findings.is_empty() && lines.iter().all(|l| l.agrees);
+    Report {
+        from,
+        to,
+        timezone: format!("UTC+{UPSTREAM_UTC_OFFSET_HOURS}"),
+        tolerance_seconds: tolerance,
+        lines,
+        findings,
+        agrees,
+    }
+}
