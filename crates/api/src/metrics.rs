@@ -192,5 +192,48 @@ pub async fn render(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read slots in use"),
     }
+    money(&state).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+}
+
+/// The credit series, from the ledger at scrape time (so true across replicas): held now
+/// (a gauge, in credits), and settled, settled late and released in all (counters, in exact
+/// micro-credits: the ledger is append-only, so they only rise), by model and, unless
+/// `metrics.per_key_labels = false`, by key name.
+async fn money(state: &AppState) {
+    let totals = match state.store.money_totals().await {
+        Ok(t) => t,
+        Err(e) => return tracing::warn!(error = %e, "metrics: cannot read the ledger's totals"),
+    };
+    let names: HashMap<vidgate_domain::KeyId, String> = match state.config.metrics_per_key {
+        true => match state.store.list_keys().await {
+            Ok(keys) => keys.into_iter().map(|k| (k.id, k.name)).collect(),
+            Err(e) => return tracing::warn!(error = %e, "metrics: cannot read key names"),
+        },
+        false => HashMap::new(),
+    };
+    // Summed per label set: without per-key labels several keys fold into one model's series.
+    let mut series: std::collections::BTreeMap<Vec<(&'static str, String)>, [i64; 4]> =
+        Default::default();
+    for t in &totals {
+        let mut labels = vec![("model", t.model.clone())];
+        if state.config.metrics_per_key {
+            let name = names.get(&t.key_id).cloned().unwrap_or_else(|| t.key_id.to_string());
+            labels.push(("key", name));
+        }
+        let s = series.entry(labels).or_default();
+        for (i, c) in [t.held, t.settled, t.late_charged, t.released].into_iter().enumerate() {
+            s[i] += c.micros();
+        }
+    }
+    for (labels, [held, settled, late, released]) in series {
+        let micros = |v: i64| v.max(0) as u64;
+        metrics::gauge!("vidgate_credits_held", &labels).set(held as f64 / 1e6);
+        metrics::counter!("vidgate_credits_settled_micros_total", &labels)
+            .absolute(micros(settled));
+        metrics::counter!("vidgate_credits_late_charged_micros_total", &labels)
+            .absolute(micros(late));
+        metrics::counter!("vidgate_credits_released_micros_total", &labels)
+            .absolute(micros(released));
+    }
 }

@@ -313,3 +313,94 @@ pub fn compare(
         agrees,
     }
 }
+
+/// Puts a report's outcome in the metrics: whether the books agreed, the findings by cause,
+/// the largest difference and when it ran.
+pub fn record(report: &Report, now_ms: i64) {
+    metrics::gauge!("vidgate_reconcile_agrees").set(if report.agrees { 1.0 } else { 0.0 });
+    let mut by_cause: BTreeMap<&str, f64> = BTreeMap::new();
+    for cause in [
+        "missing_settlement",
+        "charged_other_than_reported",
+        "settled_without_report",
+        "unrecorded_upstream_jobs",
+        "unexplained_upstream_usage",
+        "missing_upstream_usage",
+    ] {
+        by_cause.insert(cause, 0.0);
+    }
+    for f in &report.findings {
+        *by_cause.entry(f.cause.as_str()).or_default() += 1.0;
+    }
+    for (cause, n) in by_cause {
+        metrics::gauge!("vidgate_reconcile_findings", "cause" => cause.to_owned()).set(n);
+    }
+    let worst = report.lines.iter().map(|l| l.difference).fold(0.0, f64::max);
+    metrics::gauge!("vidgate_reconcile_difference_seconds").set(worst);
+    metrics::gauge!("vidgate_reconcile_last_run_timestamp_seconds").set(now_ms as f64 / 1000.0);
+}
+
+/// Reconciles the previous upstream day as of `now_ms` and records it; what the daily worker
+/// runs (and tests call by hand).
+pub async fn previous_day(
+    store: &dyn Store,
+    provider: &dyn Provider,
+    now_ms: i64,
+    tolerance: f64,
+) -> Result<Report, ReconcileError> {
+    let day = upstream_day(now_ms).pred_opt().unwrap_or_default();
+    let report = reconcile(store, Some(provider), day, day, tolerance).await?;
+    record(&report, now_ms);
+    if report.agrees {
+        tracing::info!(%day, "reconciliation: the books agree with the upstream's");
+    } else {
+        tracing::warn!(%day, findings = report.findings.len(), "reconciliation: the books do not agree with the upstream's; GET /admin/reconcile?date={day} says where");
+    }
+    Ok(report)
+}
+
+/// Milliseconds from `now_ms` to the next 01:00 of an upstream day (an hour after the day
+/// ends, so the upstream's figures for it are complete).
+pub fn until_next_run(now_ms: i64) -> i64 {
+    let day_ms = 86_400_000;
+    let offset = UPSTREAM_UTC_OFFSET_HOURS * 3_600_000;
+    let into_day = (now_ms + offset).rem_euclid(day_ms);
+    let one_am = 3_600_000;
+    if into_day < one_am { one_am - into_day } else { day_ms - into_day + one_am }
+}
+
+/// Runs `previous_day` at start and then daily at 01:00 UTC+8, until `stop`.
+pub async fn daily(
+    store: std::sync::Arc<dyn Store>,
+    provider: std::sync::Arc<dyn Provider>,
+    clock: std::sync::Arc<dyn vidgate_domain::Clock>,
+    tolerance: f64,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let now = clock.now_ms();
+        if let Err(e) = previous_day(store.as_ref(), provider.as_ref(), now, tolerance).await {
+            tracing::warn!(error = %e, "reconciliation could not run; it is tried again tomorrow");
+        }
+        let wait = std::time::Duration::from_millis(until_next_run(clock.now_ms()) as u64);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_runs_are_the_upstreams() {
+        // 2026-12-01T16:30:00Z is 00:30 on 2026-12-02 in UTC+8.
+        let t = 1_796_142_600_000;
+        assert_eq!(upstream_day(t).to_string(), "2026-12-02");
+        assert_eq!(upstream_day(day_start_ms(upstream_day(t))), upstream_day(t));
+        assert_eq!(until_next_run(t), 30 * 60_000, "half an hour to 01:00");
+        assert_eq!(until_next_run(t + 30 * 60_000), 86_400_000, "at 01:00: the next day's");
+    }
+}

@@ -30,6 +30,8 @@ pub struct ApiConfig {
     pub limits: crate::limits::LimitsConfig,
     /// Serve `/metrics` on the main listener (off when it has a listener of its own).
     pub metrics_on_main: bool,
+    /// Label the credit series by key name as well as by model.
+    pub metrics_per_key: bool,
     /// Serve the web dashboard at `/dashboard`.
     pub dashboard: bool,
     /// The largest clip the provider makes, checked at create (the sandbox has one).

@@ -151,6 +151,26 @@ pub trait AccountStore: Send + Sync {
     /// What vidgate's books say of the requests that ended in `[from, to)` having reached the
     /// upstream (succeeded, or settled): the reconciliation's two sides of vidgate's own.
     async fn books(&self, from: Millis, to: Millis) -> Result<Vec<BookRow>>;
+
+    /// Money by model and key, from the ledger: held now, and in all settled, settled late
+    /// and released (the metrics' credit series, true across replicas).
+    async fn money_totals(&self) -> Result<Vec<MoneyTotals>>;
+}
+
+/// One model's and key's money (micro-credits in `Credits`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoneyTotals {
+    pub model: String,
+    pub key_id: KeyId,
+    /// Held by requests whose end is not known yet.
+    pub held: Credits,
+    /// Charged by settlements written as their request ended.
+    pub settled: Credits,
+    /// Charged by settlements written after their request had ended for its owner (a job
+    /// followed past its deadline, a lost answer found, one settled at its hold).
+    pub late_charged: Credits,
+    /// Holds given back (never reached the upstream, or the upstream failed it).
+    pub released: Credits,
 }
 
 /// One request of the reconciliation: what its quote named, what the upstream reported on

@@ -34,7 +34,7 @@ mod tasks;
 mod webhooks;
 
 pub use accounts::{
-    AccountStore, Balance, BookRow, GroupBy, LedgerEntry, TopUp, UsageQuery, UsageRow,
+    AccountStore, Balance, BookRow, GroupBy, LedgerEntry, MoneyTotals, TopUp, UsageQuery, UsageRow,
 };
 pub use audit::{AuditEntry, AuditStore, NewAudit};
 pub use catalog::{CatalogEntry, CatalogStore};

@@ -70,6 +70,7 @@ pub struct Application {
     streams_closed: CancellationToken,
     /// The model catalog in force, shared with the API and the sandbox.
     models: Arc<vidgate_domain::models::live::LiveModels>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Application {
@@ -106,7 +107,7 @@ impl Application {
             wiring::StateParts {
                 store: store.clone(),
                 provider: provider.clone(),
-                clock: options.clock,
+                clock: options.clock.clone(),
                 changes: changes.clone(),
                 streams_closed: streams_closed.clone(),
                 media,
@@ -138,6 +139,7 @@ impl Application {
             statuses,
             streams_closed,
             models,
+            clock: options.clock,
         })
     }
 
@@ -176,6 +178,20 @@ impl Application {
         let runs_workers = self.config.server.role.runs_workers();
         if !runs_workers && self.store.backend() == vidgate_store::Backend::Sqlite {
             tracing::warn!("role api on a SQLite store: no process will run this store's workers");
+        }
+        let accounting = &self.config.accounting;
+        if self.mode == WorkerMode::Background
+            && runs_workers
+            && accounting.reconcile_daily
+            && self.config.uses_tencent()
+        {
+            set.spawn(vidgate_api::reconcile::daily(
+                self.store.clone(),
+                self.provider.clone(),
+                self.clock.clone(),
+                accounting.reconcile_tolerance,
+                workers_token.clone(),
+            ));
         }
         if self.mode == WorkerMode::Background && runs_workers {
             let pulls = self.provider.pulls_events();

@@ -183,6 +183,7 @@ fn api_config(
                 .unwrap_or(1080),
         }),
         metrics_on_main: config.server.metrics_listen.is_none(),
+        metrics_per_key: config.metrics.per_key_labels,
         dashboard: config.server.dashboard,
         pricing: config.accounting.pricing(),
     })

@@ -73,4 +73,8 @@ impl AccountStore for SqlStore {
     async fn books(&self, from: Millis, to: Millis) -> Result<Vec<crate::BookRow>> {
         ledger::books(&self.db, from, to).await
     }
+
+    async fn money_totals(&self) -> Result<Vec<crate::MoneyTotals>> {
+        ledger::money_totals(&self.db).await
+    }
 }

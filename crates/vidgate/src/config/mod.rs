@@ -35,6 +35,7 @@ pub struct Config {
     pub limits: LimitsSettings,
     pub accounting: AccountingConfig,
     pub media: MediaConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// Overrides from flags, applied last (`Overrides::settings` names the setting of each).

@@ -419,6 +419,16 @@ pub struct AccountingConfig {
     pub max_running_per_key: i64,
     #[serde(with = "humantime_serde")]
     pub reconcile_for: Duration,
+    /// Reconcile the previous upstream day daily (Tencent provider only).
+    pub reconcile_daily: bool,
+    pub reconcile_tolerance: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Label the credit series by key name too.
+    pub per_key_labels: bool,
 }
 
 impl AccountingConfig {

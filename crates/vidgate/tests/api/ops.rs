@@ -189,3 +189,84 @@ async fn json_logs_follow_one_request_from_accept_to_finish_by_its_id() {
         "the API key never reaches a log line"
     );
 }
+
+/// The credit series, from the ledger: a request settled, one released, one still held, by
+/// model and key name (by model only under `metrics.per_key_labels = false`); and the daily
+/// reconciliation's outcome (run here by hand for the day before). Against the emulator, so
+/// the series it sets are the Tencent pool's (the test above asserts the sandbox's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credit_series_and_the_daily_reconciliation_are_exported() {
+    use crate::upstream::{Upstream, use_upstream};
+    use vidgate_domain::Clock;
+    let clock = std::sync::Arc::new(vidgate_domain::ManualClock::starting_now());
+    let upstream = Upstream::start(clock.clone(), |_| {}).await;
+    let app = TestApp::spawn_with_clock(clock.clone(), |c| {
+        use_upstream(c, &upstream);
+        c.tencent.concurrency = 1;
+    })
+    .await;
+    let key = app.new_key("credit-metrics-key").await;
+    let body = serde_json::json!({"model_name": "Kling", "model_version": "2.1", "prompt": "p",
+                                  "output_config": {"duration": 5}});
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (code, _, handle) = app.post_create_as(&key, &body).await;
+        assert_eq!(code, StatusCode::OK, "{handle}");
+        ids.push(handle["request_id"].as_str().unwrap().to_owned());
+    }
+    app.dispatch_until_idle().await; // one upstream slot: the first runs, two wait
+    assert_eq!(
+        app.cancel_as(&key, &ids[1]).await.0,
+        StatusCode::ACCEPTED,
+        "queued: cancelled free"
+    );
+    for _ in 0..20 {
+        upstream.emulator.step().await;
+        app.poll_until_idle().await;
+        app.advance(1000);
+    }
+    assert_eq!(app.status_as(&key, &ids[0], false).await.1["status"], "COMPLETED");
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let labels = "{model=\"Kling\",key=\"credit-metrics-key\"}";
+    let series = |name: &str| sample(&text, &format!("{name}{labels}"));
+    assert_eq!(
+        series("vidgate_credits_settled_micros_total"),
+        Some(500_000.0),
+        "5 s x 0.1: {text}"
+    );
+    assert_eq!(series("vidgate_credits_released_micros_total"), Some(500_000.0));
+    assert_eq!(series("vidgate_credits_late_charged_micros_total"), Some(0.0));
+    assert_eq!(series("vidgate_credits_held"), Some(0.5), "the third is still held");
+
+    // The reconciliation of the day before (as the daily worker runs it at 01:00 UTC+8).
+    let tomorrow = clock.now_ms() + 86_400_000;
+    let report = vidgate_api::reconcile::previous_day(
+        app.store.as_ref(),
+        app.provider.as_ref(),
+        tomorrow,
+        0.0,
+    )
+    .await
+    .unwrap();
+    assert!(report.agrees, "{report:?}");
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(sample(&text, "vidgate_reconcile_agrees"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "vidgate_reconcile_findings{cause=\"missing_settlement\"}"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "vidgate_reconcile_last_run_timestamp_seconds").is_some());
+
+    // Without per-key labels: one series per model.
+    let lean = TestApp::spawn_with(|c| c.metrics.per_key_labels = false).await;
+    lean.create(&small_request("lean")).await;
+    let text = lean.http.get(lean.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let model = serde_json::from_value::<Value>(small_request("x")).unwrap()["model_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sample(&text, &format!("vidgate_credits_held{{model=\"{model}\"}}")).is_some(),
+        "{text}"
+    );
+}

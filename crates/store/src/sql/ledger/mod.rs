@@ -17,7 +17,7 @@
 //! `ledger.spend` on what the key spent: a balance is `sum(amount)`, always.
 
 mod reads;
-pub(crate) use reads::{books, entries, key_spend, usage};
+pub(crate) use reads::{books, entries, key_spend, money_totals, usage};
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

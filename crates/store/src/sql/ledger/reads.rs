@@ -181,3 +181,33 @@ pub(crate) async fn books(db: &Db, from: Millis, to: Millis) -> Result<Vec<crate
     }
     Ok(out)
 }
+
+/// Money by model and key: each hold joined to the row that closed it (if any). A close with
+/// a note is a settlement written after its request had ended for its owner.
+pub(crate) async fn money_totals(db: &Db) -> Result<Vec<crate::MoneyTotals>> {
+    let stmt = sql(
+        "SELECT coalesce(h.model, '') AS model, h.key_id,
+                CAST(sum(CASE WHEN c.kind IS NULL THEN h.spend ELSE 0 END) AS BIGINT) AS held,
+                CAST(sum(CASE WHEN c.kind = 'settle' AND c.note IS NULL
+                              THEN h.spend + c.spend ELSE 0 END) AS BIGINT) AS settled,
+                CAST(sum(CASE WHEN c.kind = 'settle' AND c.note IS NOT NULL
+                              THEN h.spend + c.spend ELSE 0 END) AS BIGINT) AS late,
+                CAST(sum(CASE WHEN c.kind = 'release' THEN h.spend ELSE 0 END) AS BIGINT) AS released
+         FROM ledger h LEFT JOIN ledger c ON c.request_id = h.request_id AND c.phase = 'close'
+         WHERE h.phase = 'open'
+         GROUP BY coalesce(h.model, ''), h.key_id
+         ORDER BY 1, 2",
+    );
+    let mut out = Vec::new();
+    for row in db.read(stmt).await? {
+        out.push(crate::MoneyTotals {
+            model: row.text("model")?,
+            key_id: row.text("key_id")?.into(),
+            held: Credits::from_micros(row.int("held")?),
+            settled: Credits::from_micros(row.int("settled")?),
+            late_charged: Credits::from_micros(row.int("late")?),
+            released: Credits::from_micros(row.int("released")?),
+        });
+    }
+    Ok(out)
+}
