@@ -11,6 +11,9 @@ function credits(n) {
 
 /** The key's own standing, in the header; then the admin section if the key is an admin. */
 async function loadAccount() {
+  api(`${API}/usage?group_by=day_model`)
+    .then(({ data }) => drawUsage("usage-chart", "usage-legend", data))
+    .catch(() => drawUsage("usage-chart", "usage-legend", null));
   try {
     const { data } = await api(`${API}/usage`);
     const b = data.budget;
@@ -36,11 +39,13 @@ async function loadAdmin() {
   }
   $("admin").hidden = false;
   showKeys(keys);
-  const [usage, audit] = await Promise.all([
+  const [usage, audit, byModel] = await Promise.all([
     api("/admin/usage?group_by=key").catch(() => null),
     api("/admin/audit?limit=1000").catch(() => null),
+    api("/admin/usage?group_by=day_model").catch(() => null),
   ]);
   if (usage) showUsage(usage.data, keys);
+  drawUsage("admin-usage-chart", "admin-usage-legend", byModel && byModel.data);
   if (audit) showAudit(audit.data.entries);
 }
 
@@ -118,6 +123,81 @@ function showUsage(report, keys) {
     for (const v of [r.requests, r.succeeded, r.released, r.pending, r.seconds]) cell(row, String(v));
     cell(row, credits(r.spent));
     body.append(row);
+  }
+}
+
+const SWATCHES = ["#2f6fed", "#1b7f3b", "#b3261e", "#8a6d00", "#7b3fc4", "#0f8a8a", "#c2410c", "#657085"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/**
+ * A usage report grouped by day and model (`group` is `YYYY-MM-DD/Model`) as stacked bars of
+ * seconds per day, one colour per model, drawn here (no chart library, no CDN). Each bar
+ * carries `data-day`, `data-model` and `data-seconds`, and a tooltip.
+ */
+function drawUsage(svgId, legendId, report) {
+  const svg = $(svgId);
+  const legend = $(legendId);
+  svg.replaceChildren();
+  legend.replaceChildren();
+  const rows = (report && report.rows) || [];
+  const days = new Map();
+  const models = [];
+  for (const r of rows) {
+    const at = r.group.indexOf("/");
+    const day = r.group.slice(0, at);
+    const model = r.group.slice(at + 1) || "unpriced";
+    if (!models.includes(model)) models.push(model);
+    if (!days.has(day)) days.set(day, new Map());
+    days.get(day).set(model, (days.get(day).get(model) || 0) + r.seconds);
+  }
+  const width = svg.clientWidth || 600;
+  const height = svg.clientHeight || 200;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  if (!days.size) {
+    svg.append(svgEl("text", { x: 8, y: 20, class: "empty" }, "no usage yet this month"));
+    return;
+  }
+  const order = [...days.keys()].sort();
+  const top = Math.max(...order.map((d) => [...days.get(d).values()].reduce((a, b) => a + b, 0)), 1);
+  const [left, bottom, pad] = [44, 22, 6];
+  const slot = (width - left - pad) / order.length;
+  const bar = Math.max(4, Math.min(40, slot * 0.7));
+  const scale = (height - bottom - pad) / top;
+  svg.append(svgEl("line", { x1: left, y1: height - bottom, x2: width - pad, y2: height - bottom, stroke: "#d8dde6" }));
+  svg.append(svgEl("text", { x: 4, y: pad + 10 }, `${Math.round(top)} s`));
+  svg.append(svgEl("text", { x: 4, y: height - bottom }, "0"));
+  order.forEach((day, i) => {
+    const x = left + i * slot + (slot - bar) / 2;
+    let y = height - bottom;
+    for (const model of models) {
+      const seconds = days.get(day).get(model) || 0;
+      if (!seconds) continue;
+      const h = Math.max(1, seconds * scale);
+      y -= h;
+      const rect = svgEl("rect", { x, y, width: bar, height: h, fill: SWATCHES[models.indexOf(model) % SWATCHES.length] });
+      rect.dataset.day = day;
+      rect.dataset.model = model;
+      rect.dataset.seconds = String(seconds);
+      rect.append(svgEl("title", {}, `${day} · ${model}: ${seconds} s`));
+      svg.append(rect);
+    }
+    if (order.length <= 16 || i % Math.ceil(order.length / 16) === 0) {
+      svg.append(svgEl("text", { x: x + bar / 2, y: height - 6, "text-anchor": "middle" }, day.slice(5)));
+    }
+  });
+  for (const model of models) {
+    const li = document.createElement("li");
+    li.textContent = model;
+    li.dataset.model = model;
+    li.style.setProperty("--swatch", SWATCHES[models.indexOf(model) % SWATCHES.length]);
+    legend.append(li);
   }
 }
 

@@ -247,6 +247,13 @@ impl KeyCache {
         entries.get(hash).filter(|(_, at)| now < at + self.ttl_ms).map(|(k, _)| k.clone())
     }
 
+    /// Drops the key named `name`, so its revocation takes effect at once in this process
+    /// (other replicas within `ttl`).
+    pub fn forget_named(&self, name: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (k, _)| k.name != name);
+    }
+
     fn put(&self, hash: &str, record: &KeyRecord, now: Millis) {
         if self.ttl_ms == 0 {
             return;

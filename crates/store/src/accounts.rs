@@ -62,6 +62,8 @@ pub enum GroupBy {
     Day,
     Model,
     Key,
+    /// By day and model: the group is `YYYY-MM-DD/Model` (the dashboard's usage chart).
+    DayModel,
 }
 
 impl GroupBy {
@@ -70,6 +72,7 @@ impl GroupBy {
             GroupBy::Day => "day",
             GroupBy::Model => "model",
             GroupBy::Key => "key",
+            GroupBy::DayModel => "day_model",
         }
     }
 
@@ -78,6 +81,7 @@ impl GroupBy {
             GroupBy::Day => "day",
             GroupBy::Model => "model",
             GroupBy::Key => "key_id",
+            GroupBy::DayModel => "day || '/' || coalesce(model, '')",
         }
     }
 }

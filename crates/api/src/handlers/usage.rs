@@ -29,8 +29,8 @@ pub struct UsageParams {
     /// Last UTC day (inclusive), `YYYY-MM-DD`; default: today.
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<String>,
-    /// `day` (default), `model` or `key`.
-    #[param(value_type = Option<String>, pattern = "^(day|model|key)$")]
+    /// `day` (default), `model`, `key`, or `day_model` (groups `YYYY-MM-DD/Model`).
+    #[param(value_type = Option<String>, pattern = "^(day|model|key|day_model)$")]
     pub group_by: Option<String>,
 }
 
@@ -117,11 +117,12 @@ pub fn parse_params(
         None | Some("day") => GroupBy::Day,
         Some("model") => GroupBy::Model,
         Some("key") => GroupBy::Key,
+        Some("day_model") => GroupBy::DayModel,
         Some(_) => {
             return Err(ApiError::invalid(
                 &["query", "group_by"],
                 "enum",
-                "group_by must be day, model or key",
+                "group_by must be day, model, key or day_model",
             ));
         }
     };

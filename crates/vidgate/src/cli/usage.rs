@@ -42,8 +42,9 @@ fn print(rows: &[UsageLine], csv: bool) {
         succeeded: rows.iter().map(|r| r.succeeded).sum(),
         released: rows.iter().map(|r| r.released).sum(),
         pending: rows.iter().map(|r| r.pending).sum(),
-        seconds: rows.iter().map(|r| r.seconds).sum(),
-        spent: rows.iter().map(|r| r.spent).sum(),
+        // `+ 0.0`: an empty float sum is -0.0, which would print as "-0".
+        seconds: rows.iter().map(|r| r.seconds).sum::<f64>() + 0.0,
+        spent: rows.iter().map(|r| r.spent).sum::<f64>() + 0.0,
     };
     if csv {
         println!("group,requests,succeeded,released,pending,seconds,spent");

@@ -224,6 +224,18 @@ async fn a_person_uses_the_dashboard_in_headless_chromium() {
     let png = std::fs::read(&shot).expect("screenshot saved");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
 
+    // The usage chart, from the usage route (`group_by=day_model`): the first request's 5 s of
+    // Kling today, for the key and (an admin key) for every key; a screenshot of it is kept.
+    for chart in ["usage-chart", "admin-usage-chart"] {
+        let bars = seen["usage_bars"][chart].as_array().unwrap();
+        assert_eq!(bars.len(), 1, "one day, one model: {seen}");
+        assert_eq!(bars[0]["model"], "Kling", "{seen}");
+        assert_eq!(bars[0]["seconds"].as_str().and_then(|s| s.parse::<f64>().ok()), Some(5.0));
+    }
+    assert_eq!(seen["usage_legend"], json!(["Kling"]));
+    let chart_png = std::fs::read(artifacts.join("dashboard-usage.png")).expect("chart screenshot");
+    assert!(chart_png.starts_with(b"\x89PNG"), "a real screenshot of the chart");
+
     // What the browser did is what the API holds: exactly two requests (the bad submission
     // created nothing), the form's fields arrived, the second was cancelled.
     let http = reqwest::Client::new();
@@ -319,6 +331,17 @@ async fn an_operator_manages_keys_and_budgets_from_the_dashboard() {
         .unwrap();
     let team = keys.as_array().unwrap().iter().find(|k| k["name"] == "team-ui").unwrap();
     assert_eq!(team["budget"]["balance"], 2.5);
+    // Revoked from the page: the row says so, the API holds it, and the key no longer works.
+    assert_eq!(seen["row_after_revoke"][2], "revoked", "{seen}");
+    assert!(team["revoked_at"].is_string(), "{team}");
+    let revoked = seen["revoked_key"].as_str().unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/tencent-vod/v1/usage", server.base))
+        .bearer_auth(revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
     assert_eq!(
         (team["budget"]["prepaid"].as_bool(), team["budget"]["month_limit"].as_f64()),
         (Some(true), Some(40.0))

@@ -5,6 +5,7 @@
 
 mod accounting;
 mod admin;
+mod books;
 mod cancel;
 mod catalog;
 mod cli;

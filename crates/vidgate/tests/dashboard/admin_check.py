@@ -3,7 +3,7 @@
 Run by tests/api/dashboard.rs against a live vidgate. With an admin key: the section shows;
 a new key is made from the form (with a budget and a first top-up) and shown once; a top-up
 and a budget change land in the keys table; the audit list names each change. With a user
-key: no section. Prints one JSON line of what it saw; saves a screenshot.
+key: no section. Back with the admin key, the new key is revoked from its row. Prints one JSON line of what it saw; saves a screenshot.
 
 Env: VIDGATE_URL, VIDGATE_KEY (an admin key), SCREENSHOT.
 """
@@ -83,6 +83,16 @@ def main():
         wait.until(lambda d: "balance" in d.find_element(By.ID, "account").text)
         seen["user_account"] = d.find_element(By.ID, "account").text
         seen["user_sees_admin"] = d.find_element(By.ID, "admin").is_displayed()
+
+        # Back as the operator: revoke the new key from its row.
+        d.find_element(By.ID, "key-forget").click()
+        fill(d, "api-key", KEY)
+        d.find_element(By.ID, "key-save").click()
+        wait.until(lambda d: row_text(d, "team-ui")[0])
+        d.find_element(By.CSS_SELECTOR, '#keys tr[data-key="team-ui"] button.revoke').click()
+        wait.until(lambda d: row_text(d, "team-ui")[2] == "revoked")
+        seen["row_after_revoke"] = row_text(d, "team-ui")
+        seen["revoked_key"] = key
         seen["console_errors"] = [
             e["message"] for e in d.get_log("browser")
             if e["level"] == "SEVERE" and "403" not in e["message"] and "422" not in e["message"]

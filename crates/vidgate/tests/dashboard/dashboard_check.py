@@ -151,8 +151,23 @@ def main():
             i: card(d, i).get_attribute("data-outcome") for i in (first, second)
         }
         seen["prompt_shown"] = card_text(d, first, ".prompt")
+
+        # The usage chart: the key's own and, for this admin key, every key's; one bar per
+        # day and model, drawn from the usage route's data.
+        bars = {}
+        for chart in ("usage-chart", "admin-usage-chart"):
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{chart} rect[data-model]"))
+            bars[chart] = [
+                {k: r.get_attribute(f"data-{k}") for k in ("day", "model", "seconds")}
+                for r in d.find_elements(By.CSS_SELECTOR, f"#{chart} rect[data-model]")
+            ]
+        seen["usage_bars"] = bars
+        seen["usage_legend"] = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#usage-legend li")]
         d.execute_script("window.scrollTo(0, 0)")
         d.save_screenshot(SHOT)
+        chart = d.find_element(By.ID, "usage-section")
+        d.execute_script("arguments[0].scrollIntoView()", chart)
+        chart.screenshot(SHOT.replace(".png", "-usage.png"))
         seen["console_errors"] = [
             e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"
             and "vg_this_key_does_not_exist" not in e["message"]

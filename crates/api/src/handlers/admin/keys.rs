@@ -315,6 +315,8 @@ pub async fn revoke_key(
     if !state.store.revoke_key(&name, state.clock.now_ms()).await? {
         return Err(ApiError::NotFound(format!("no active key is named {name:?}")));
     }
+    // At once here; on other replicas within `auth.key_cache_ttl`.
+    state.keys.forget_named(&name);
     audit(&state, &actor, "key.revoke", &name, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,8 +28,8 @@ pub struct AdminUsageParams {
     /// Last UTC day (inclusive); default: today.
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<String>,
-    /// `day` (default), `model` or `key`.
-    #[param(value_type = Option<String>, pattern = "^(day|model|key)$")]
+    /// `day` (default), `model`, `key`, or `day_model` (groups `YYYY-MM-DD/Model`).
+    #[param(value_type = Option<String>, pattern = "^(day|model|key|day_model)$")]
     pub group_by: Option<String>,
 }
 
