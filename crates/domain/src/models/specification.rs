@@ -180,6 +180,13 @@ mod tests {
         assert_eq!(spec(k30), "unknown", "a custom voice may bill as Kling3.0CustomVoice");
         let edit = json!({"model_name": "Vidu", "model_version": "q2", "prompt": "p", "file_infos": [video]});
         assert_eq!(spec(edit), "unknown", "the list names no Vidu video-editing product");
+        let audio = json!({"type": "Url", "url": "https://e.com/a.mp3", "category": "Audio", "usage": "Reference"});
+        let with_audio = json!({"model_name": "Kling", "model_version": "3.0", "prompt": "p",
+                                "file_infos": [audio], "output_config": {"resolution": "720P"}});
+        assert_eq!(spec(with_audio), "unknown", "an audio reference: the list does not say");
+        let subjects = json!({"model_name": "Kling", "model_version": "3.0", "prompt": "p",
+                              "subject_infos": [{"id": "s1"}], "output_config": {"resolution": "720P"}});
+        assert_eq!(spec(subjects), "unknown", "subjects: the list does not say");
     }
 
     #[test]

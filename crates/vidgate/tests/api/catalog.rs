@@ -136,6 +136,16 @@ async fn operator_entries_are_sold_without_a_restart(db_url: Option<String>) {
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{video}");
+    // OpenAI's `seconds` and `size` are held to the version's own limits too.
+    let too_long = json!({"model": "kling-file-five", "prompt": "alias", "seconds": "8"});
+    let (code, err) = call(&app, &admin, Method::POST, "/v1/videos", Some(too_long)).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("8 s"), "{err}");
+    let too_big =
+        json!({"model": "kling-file-five", "prompt": "alias", "seconds": "4", "size": "2560x1440"});
+    let (code, err) = call(&app, &admin, Method::POST, "/v1/videos", Some(too_big)).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap_or_default().contains("resolution"), "{err}");
     let jimeng = json!({"model_name": "Jimeng", "model_version": "1.0", "prompt": "new model"});
     let (code, _, handle) = app.post_create(&jimeng).await;
     assert_eq!(code, StatusCode::OK, "{handle}");
