@@ -403,4 +403,43 @@ mod tests {
         assert_eq!(until_next_run(t), 30 * 60_000, "half an hour to 01:00");
         assert_eq!(until_next_run(t + 30 * 60_000), 86_400_000, "at 01:00: the next day's");
     }
+
+    fn book(id: &str, settled: Option<Option<f64>>, reported: Option<f64>) -> BookRow {
+        BookRow {
+            request_id: id.into(),
+            key_id: KeyId::from("k1"),
+            finished_at: 1_796_142_600_000,
+            specification: Some("Kling3.0_720P".into()),
+            reported: reported
+                .map(|s| vidgate_domain::Usage { output_seconds: Some(s), ..Default::default() }),
+            settled,
+        }
+    }
+
+    /// The causes the emulator cannot provoke: a settlement for other seconds than the
+    /// upstream reported, one with no report, and requests the upstream's data does not show.
+    #[test]
+    fn each_difference_is_named_with_its_requests() {
+        let day = upstream_day(1_796_142_600_000);
+        let names = HashMap::from([(KeyId::from("k1"), "team".to_owned())]);
+        let books = [
+            book("ok", Some(Some(5.0)), Some(5.0)),
+            book("other", Some(Some(5.0)), Some(3.0)),
+            book("unreported", Some(Some(4.0)), None),
+        ];
+        let r = compare(&books, &names, Some(&[]), day, day, 0.0);
+        assert!(!r.agrees);
+        let named = |cause: &str| {
+            r.findings.iter().find(|f| f.cause == cause).map(|f| f.request_ids.clone())
+        };
+        assert_eq!(named("charged_other_than_reported"), Some(vec!["other".to_owned()]));
+        assert_eq!(named("settled_without_report"), Some(vec!["unreported".to_owned()]));
+        assert_eq!(named("missing_upstream_usage"), Some(vec![]));
+        let team = r.lines.iter().find(|l| l.account == "team").expect("a line per account");
+        assert_eq!((team.ledger.jobs, team.tasks.jobs), (3, 2));
+        // Within the tolerance, the seconds agree.
+        let close = [book("a", Some(Some(5.0)), Some(4.5))];
+        let r = compare(&close, &names, None, day, day, 1.0);
+        assert!(r.agrees, "{r:?}");
+    }
 }

@@ -238,24 +238,38 @@ async fn credit_series_and_the_daily_reconciliation_are_exported() {
     assert_eq!(series("vidgate_credits_late_charged_micros_total"), Some(0.0));
     assert_eq!(series("vidgate_credits_held"), Some(0.5), "the third is still held");
 
-    // The reconciliation of the day before (as the daily worker runs it at 01:00 UTC+8).
-    let tomorrow = clock.now_ms() + 86_400_000;
-    let report = vidgate_api::reconcile::previous_day(
-        app.store.as_ref(),
-        app.provider.as_ref(),
-        tomorrow,
+    // The daily worker, a day later: it reconciles the previous upstream day as it starts
+    // (then sleeps until 01:00 UTC+8), and its outcome lands in the metrics.
+    app.advance(86_400_000);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(vidgate_api::reconcile::daily(
+        app.store.clone(),
+        app.provider.clone(),
+        clock.clone(),
         0.0,
-    )
-    .await
-    .unwrap();
-    assert!(report.agrees, "{report:?}");
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        stop.clone(),
+    ));
+    let ran_at = clock.now_ms() as f64 / 1000.0;
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if sample(&text, "vidgate_reconcile_last_run_timestamp_seconds") == Some(ran_at) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    assert_eq!(
+        sample(&text, "vidgate_reconcile_last_run_timestamp_seconds"),
+        Some(ran_at),
+        "{text}"
+    );
     assert_eq!(sample(&text, "vidgate_reconcile_agrees"), Some(1.0), "{text}");
     assert_eq!(
         sample(&text, "vidgate_reconcile_findings{cause=\"missing_settlement\"}"),
         Some(0.0)
     );
-    assert!(sample(&text, "vidgate_reconcile_last_run_timestamp_seconds").is_some());
 
     // Without per-key labels: one series per model.
     let lean = TestApp::spawn_with(|c| c.metrics.per_key_labels = false).await;

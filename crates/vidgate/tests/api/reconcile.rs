@@ -164,6 +164,23 @@ async fn books_against_the_upstream(db_url: Option<String>) {
     let json: Value = serde_json::from_slice(&out.stdout).expect("--json prints the report");
     assert_eq!(json["agrees"], false);
     assert_eq!(causes(&json), found);
+
+    // On the database host, with the configured upstream (no running vidgate needed).
+    let mut env = vec![
+        ("TENCENTCLOUD_SECRET_ID", SECRET_ID.to_owned()),
+        ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY.to_owned()),
+        ("VIDGATE_TENCENT_SUBAPP_ID", SUB_APP.to_string()),
+        ("VIDGATE_TENCENT_ENDPOINT", upstream.url.clone()),
+    ];
+    if let Some(url) = &db_url {
+        env.push(("DATABASE_URL", url.clone()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = ["usage", "reconcile", "--date", &day, "--json"];
+    let out = crate::process::vidgate(&app.data_dir, &args, &env);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let local: Value = serde_json::from_slice(&out.stdout).expect("--json prints the report");
+    assert_eq!(causes(&local), found, "the same findings as the API's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
