@@ -123,6 +123,11 @@ fn model_rule_table_cases() {
             case("Hailuo", "H3", 0, false, &[]),
             json!({"duration": 13, "resolution": "4K", "aspect_ratio": "21:9"}),
         ),
+        with(
+            case("Hailuo", "H3-Max", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 16}),
+        ),
+        with(case("Hailuo", "H3-Max", 0, false, &[]), json!({"duration": 4})),
         case("Hailuo", "02", 2, false, &["body.file_infos"]),
         // Vidu: 1–10 s; 4:3 only on q2; last frame on q2-pro/q2-turbo.
         with(case("Vidu", "q2", 0, false, &[]), json!({"duration": 1, "aspect_ratio": "4:3"})),
@@ -162,6 +167,11 @@ fn model_rule_table_cases() {
         with(
             case("PixVerse", "v5.6", 0, false, &["body.output_config.resolution"]),
             json!({"resolution": "720P"}),
+        ),
+        with(case("PixVerse", "c1", 0, false, &[]), json!({"duration": 1})),
+        with(
+            case("PixVerse", "c1", 0, false, &["body.output_config.duration"]),
+            json!({"duration": 16}),
         ),
         // Hunyuan / Mingmou: only versions are documented.
         with(
@@ -224,6 +234,11 @@ fn image_limits_count_images_and_not_video_or_audio_references() {
     files.push(video);
     files.push(audio);
     assert!(parse(body("Kling", "O1", files.clone())).is_ok(), "7 images + a video + audio");
+    files.push(img.clone());
+    let err = parse(body("Kling", "O1", files)).unwrap_err();
+    assert!(err[0].msg.contains("at most 7 input image(s), got 8"), "{err:?}");
+    assert!(parse(body("PixVerse", "v6", vec![img.clone(); 7])).is_ok());
+    assert!(parse(body("PixVerse", "v6", vec![img.clone(); 8])).is_err());
     assert!(parse(body("Vidu", "q2", vec![img.clone(); 7])).is_ok());
     let err = parse(body("Vidu", "q2", vec![img.clone(); 8])).unwrap_err();
     assert_eq!(err[0].path(), "body.file_infos");

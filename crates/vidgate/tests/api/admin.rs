@@ -222,3 +222,17 @@ async fn admin_keys_manage_keys_budgets_and_anyones_requests_and_every_change_is
     assert_eq!(entries[1]["detail"]["note"], "invoice 7");
     assert!(!audit.to_string().contains(&team_key));
 }
+
+/// A revoked key is refused at once on the replica that revoked it, though it was just used
+/// (and so is in the key cache; the test's clock does not move, so the cache's TTL never
+/// runs out by itself).
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_once_where_it_was_revoked() {
+    let app = TestApp::spawn().await;
+    let user = app.new_key("revoked-soon").await;
+    assert_eq!(app.post_create_as(&user, &small_request("before")).await.0, StatusCode::OK);
+    let (code, _) = call(&app, &app.key, Method::DELETE, "/admin/keys/revoked-soon", None).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let (code, _, body) = app.post_create_as(&user, &small_request("after")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+}

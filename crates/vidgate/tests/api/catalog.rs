@@ -155,7 +155,8 @@ async fn operator_entries_are_sold_without_a_restart(db_url: Option<String>) {
     let (code, _, _) = app.post_create(&kling("5.1-api", 3)).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "not in the catalog yet");
     let entry = json!({"as_of": "2026-12-07", "source": "ops ticket 42",
-                       "rules": {"durations": {"min": 2, "max": 6}}, "aliases": ["kling-api"]});
+                       "rules": {"durations": {"min": 2, "max": 6}}, "aliases": ["kling-api"],
+                       "prices": [{"per_second": 0.25, "from": "2026-01-01"}]});
     let user = app.new_key("catalog-user").await;
     let (code, _) = call(&app, &user, Method::PUT, put_path, Some(entry.clone())).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "admin keys only");
@@ -180,6 +181,21 @@ async fn operator_entries_are_sold_without_a_restart(db_url: Option<String>) {
     let (code, _, handle) = app.post_create(&kling("5.1-api", 4)).await;
     assert_eq!(code, StatusCode::OK, "sold without a restart: {handle}");
     let from_api = handle["request_id"].as_str().unwrap().to_owned();
+    // Priced by its own row (4 s x 0.25), and listed as the operator's.
+    let (code, estimate) = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/tencent-vod/v1/aigc-video/estimate",
+        Some(kling("5.1-api", 4)),
+    )
+    .await;
+    assert_eq!((code, estimate["estimate"]["amount"].as_f64()), (StatusCode::OK, Some(1.0)));
+    let v = listed(&app, "Kling", "5.1-api").await.expect("listed");
+    assert_eq!(
+        (v["origin"].as_str(), v["source"].as_str()),
+        (Some("operator"), Some("ops ticket 42"))
+    );
     let (code, video) = call(
         &app,
         &admin,
@@ -236,6 +252,13 @@ async fn operator_entries_are_sold_without_a_restart(db_url: Option<String>) {
     // Taking the entry back: the version is refused again; a second delete is a 404.
     let (code, _) = call(&app, &admin, Method::DELETE, put_path, None).await;
     assert_eq!(code, StatusCode::NO_CONTENT);
+    let (_, audit) = app.get_json("/admin/audit").await;
+    let deleted = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "model.delete" && e["target"] == "Kling/5.1-api");
+    assert!(deleted, "the delete is audited: {audit}");
     assert_eq!(app.post_create(&kling("5.1-api", 4)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(call(&app, &admin, Method::DELETE, put_path, None).await.0, StatusCode::NOT_FOUND);
 }

@@ -173,6 +173,7 @@ async fn a_person_uses_the_dashboard_in_headless_chromium() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("dashboard.png");
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(artifacts.join("dashboard-usage.png"));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dashboard/dashboard_check.py");
     let (python, base, shot_path) = (venv_python(), server.base.clone(), shot.clone());
     let out = tokio::task::spawn_blocking(move || {

@@ -266,6 +266,7 @@ async fn credit_series_and_the_daily_reconciliation_are_exported() {
         "{text}"
     );
     assert_eq!(sample(&text, "vidgate_reconcile_agrees"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "vidgate_reconcile_difference_seconds"), Some(0.0));
     assert_eq!(
         sample(&text, "vidgate_reconcile_findings{cause=\"missing_settlement\"}"),
         Some(0.0)
