@@ -1,4 +1,4 @@
-//! The model catalog in force: the built-in catalog (`builtin.toml`, compiled in) with the
+//! The model catalog in force: the built-in catalog (`builtin/*.toml`, compiled in) with the
 //! operator's entries laid over it (a file named in the configuration, then entries stored
 //! through `PUT /admin/models/...`). `Catalog::overlay` is the one merge; every reader (rule
 //! checks, output shapes, usage specifications, aliases, default prices, the listing) reads
@@ -148,12 +148,32 @@ pub struct Catalog {
 #[error("{0}")]
 pub struct CatalogError(pub String);
 
+/// The built-in catalog's files (`builtin/`, one per model family), in the order they are
+/// laid over each other.
+const BUILT_IN_FILES: &[(&str, &str)] = &[
+    ("common.toml", include_str!("builtin/common.toml")),
+    ("kling.toml", include_str!("builtin/kling.toml")),
+    ("hailuo.toml", include_str!("builtin/hailuo.toml")),
+    ("vidu.toml", include_str!("builtin/vidu.toml")),
+    ("gv.toml", include_str!("builtin/gv.toml")),
+    ("os.toml", include_str!("builtin/os.toml")),
+    ("pixverse.toml", include_str!("builtin/pixverse.toml")),
+    ("hunyuan.toml", include_str!("builtin/hunyuan.toml")),
+    ("mingmou.toml", include_str!("builtin/mingmou.toml")),
+];
+
+// Compiled-in data, not input: every test that reads a model (and CI) proves these files
+// parse and apply, so a failure here is a broken build, said by name at the first use.
 static BUILT_IN: LazyLock<Catalog> = LazyLock::new(|| {
-    let file = CatalogFile::parse(include_str!("builtin.toml"), false)
-        .unwrap_or_else(|e| panic!("builtin.toml does not parse: {e}"));
-    Catalog::default()
-        .overlay(&file, Origin::BuiltIn)
-        .unwrap_or_else(|e| panic!("builtin.toml is not a valid catalog: {e}"))
+    let mut catalog = Catalog::default();
+    for (name, text) in BUILT_IN_FILES {
+        let file = CatalogFile::parse(text, false)
+            .unwrap_or_else(|e| panic!("models/builtin/{name} does not parse: {e}"));
+        catalog = catalog
+            .overlay(&file, Origin::BuiltIn)
+            .unwrap_or_else(|e| panic!("models/builtin/{name} is not a valid catalog: {e}"));
+    }
+    catalog
 });
 
 impl Catalog {

@@ -1,6 +1,6 @@
 //! The catalog's file format (TOML or JSON, one shape): models, their family limits and
 //! versions, usage specifications, default prices and aliases, each dated with `as_of` and
-//! `source`. The built-in catalog (`builtin.toml`) and an operator's file are read into this,
+//! `source`. The built-in catalog (`builtin/*.toml`) and an operator's file are read into this,
 //! and so is the body of `PUT /admin/models/...`. A field left out of a model or version
 //! inherits: a version from its model's family limits, an override from what it overrides.
 

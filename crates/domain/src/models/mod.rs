@@ -6,7 +6,7 @@
 
 //! Per-model rules: which versions, durations, resolutions, aspect ratios, last-frame modes
 //! and image counts each upstream model accepts. The rules are data: the catalog
-//! (`builtin.toml`, laid over by the operator's file and stored entries; see `catalog`);
+//! (`builtin/*.toml`, laid over by the operator's file and stored entries; see `catalog`);
 //! `check` is the one pure function that applies them. The upstream changes weekly, so a
 //! version the catalog does not list can be passed on (`rules.unknown_versions = "pass"`)
 //! and strict checking turned off altogether (`strict_model_rules = false`).
