@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, small_request, split};
 
-async fn call(
+/// An admin-API call with `key`: the status and the JSON answer.
+pub(crate) async fn call(
     app: &TestApp,
     key: &str,
     method: Method,

@@ -11,7 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use vidgate_domain::ManualClock;
 
-use crate::helpers::{TestApp, ffprobe, split};
+use crate::admin::call;
+use crate::helpers::{TestApp, ffprobe};
 use crate::upstream::{Upstream, drive, use_upstream};
 
 /// An operator's catalog file: a made-up Kling version with its own limits, price and alias,
@@ -50,21 +51,6 @@ fn write_file(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("models.toml");
     std::fs::write(&path, OPERATOR_FILE).unwrap();
     path
-}
-
-async fn call(
-    app: &TestApp,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut r = app.http.request(method, app.url(path)).bearer_auth(key);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let (s, _, b) = split(r.send().await.unwrap()).await;
-    (s, b)
 }
 
 /// The listing's entry for a model's version, if listed.
