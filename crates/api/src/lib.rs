@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod pricing;
 mod query_guard;
 pub mod reconcile;
+pub mod replicas;
 mod router;
 mod state;
 pub mod status_cache;

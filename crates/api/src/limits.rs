@@ -1,14 +1,19 @@
 //! Per-key limits at the HTTP edge: a token bucket for create calls and one for every other
 //! call of a key (429 with `Retry-After` when empty), the per-key body size, and the queue
 //! limits handed to the store (which checks them in the insert's transaction). Buckets run on
-//! the app's clock, so tests drive them exactly. They are per process: with several replicas
-//! behind a balancer, a key's effective rate is the sum over the replicas it reaches.
+//! the app's clock, so tests drive them exactly. They live in each process, and hold across
+//! replicas by shares: with N replicas alive (`replicas.rs`, from the store's heartbeat
+//! table), each one enforces 1/N of a key's rate and burst, so a balancer spreading a key's
+//! calls over them admits what one process would. (A key whose calls all reach one replica
+//! gets 1/N there: never more than its rate, possibly less. The per-address bucket for
+//! unknown keys stays per process.)
 //!
 //! Not `governor`: its buckets run on its own clock, and vidgate's limits differ per key and
 //! change at run time (`vidgate keys limits`); a bucket is a dozen lines.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use vidgate_domain::Millis;
 use vidgate_store::{KeyLimits, KeyRecord, QueueLimits};
@@ -74,12 +79,28 @@ struct State {
 /// Buckets kept after this many keys have been seen are pruned of full (idle) ones.
 const PRUNE_AT: usize = 50_000;
 
-#[derive(Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<(String, Bucket), State>>,
+    /// How many replicas share each key's limits (1 alone).
+    replicas: AtomicU64,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter { buckets: Mutex::default(), replicas: AtomicU64::new(1) }
+    }
 }
 
 impl RateLimiter {
+    /// Sets how many replicas share each key's limits (from the last heartbeat).
+    pub fn set_replicas(&self, n: u64) {
+        self.replicas.store(n.max(1), Ordering::Relaxed);
+    }
+
+    pub fn replicas(&self) -> u64 {
+        self.replicas.load(Ordering::Relaxed)
+    }
+
     /// Takes a token from the bucket of the key `key_id` (whose own limits are `own`), or
     /// says in how many seconds one will be there.
     pub fn take(
@@ -124,7 +145,14 @@ impl RateLimiter {
         if rate.is_nan() || rate <= 0.0 {
             return Ok(());
         }
-        let burst = burst.max(1) as f64;
+        // This replica's share of a key's limits; an address's bucket is its own.
+        let share = match bucket {
+            Bucket::Create | Bucket::Read => self.replicas() as f64,
+            Bucket::Unauthenticated => 1.0,
+        };
+        let (full_rate, full_burst) = (rate, burst.max(1));
+        let rate = rate / share;
+        let burst = (full_burst as f64 / share).max(1.0);
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= PRUNE_AT {
             buckets.retain(|_, s| s.tokens + (now - s.at) as f64 / 1000.0 * rate < burst);
@@ -141,10 +169,10 @@ impl RateLimiter {
         let wait = ((1.0 - state.tokens) / rate).ceil().max(1.0) as u64;
         let detail = match bucket {
             Bucket::Create => format!(
-                "rate limit: this key may make {rate} create calls per second (bursts of {burst}); retry in {wait} s"
+                "rate limit: this key may make {full_rate} create calls per second (bursts of {full_burst}); retry in {wait} s"
             ),
             Bucket::Read => format!(
-                "rate limit: this key may make {rate} calls per second (bursts of {burst}); retry in {wait} s"
+                "rate limit: this key may make {full_rate} calls per second (bursts of {full_burst}); retry in {wait} s"
             ),
             Bucket::Unauthenticated => format!(
                 "too many calls with unknown keys or tokens from this address; retry in {wait} s"
@@ -217,5 +245,29 @@ mod tests {
         );
         let own = key(KeyLimits { max_queued: Some(0), ..KeyLimits::default() });
         assert_eq!(c.queue(&own), QueueLimits { per_key: None, total: None });
+    }
+
+    #[test]
+    fn with_two_replicas_each_takes_half_of_a_keys_rate_and_burst() {
+        let (l, k) = (RateLimiter::default(), key(KeyLimits::default()));
+        let cfg = LimitsConfig { create_rate: 2.0, create_burst: 4, ..LimitsConfig::OFF };
+        l.set_replicas(2);
+        for _ in 0..2 {
+            l.take(&k.id, &k.limits, Bucket::Create, &cfg, 0).unwrap();
+        }
+        match l.take(&k.id, &k.limits, Bucket::Create, &cfg, 0) {
+            // The answer states the key's whole limit, and the wait at this replica's share.
+            Err(ApiError::TooManyRequests { retry_after, detail, .. }) => {
+                assert_eq!(retry_after, 1);
+                assert!(detail.contains("2 create calls per second (bursts of 4)"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A second refills one token here (1/s), not two.
+        l.take(&k.id, &k.limits, Bucket::Create, &cfg, 1000).unwrap();
+        assert!(l.take(&k.id, &k.limits, Bucket::Create, &cfg, 1000).is_err());
+        // Back to one replica: the whole rate again.
+        l.set_replicas(0);
+        assert_eq!(l.replicas(), 1, "never fewer than this one");
     }
 }

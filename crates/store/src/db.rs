@@ -421,14 +421,8 @@ impl Tx {
         })
     }
 
-    /// Which of a counter's shards this transaction adds to: one of four on PostgreSQL, so
-    /// replicas adding to the same counter at once rarely wait on one row; always 0 on SQLite,
-    /// which has one writer.
-    pub(crate) fn shard(&self) -> i64 {
-        match self.inner {
-            TxInner::Sqlite(_) => 0,
-            TxInner::Postgres(_) => (uuid::Uuid::new_v4().as_u128() % 4) as i64,
-        }
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.inner, TxInner::Postgres(_))
     }
 
     /// Sent to every process sharing the store once the transaction commits.

@@ -25,6 +25,7 @@ mod model;
 mod phase;
 pub mod postgres;
 mod reap_sql;
+mod replicas;
 mod result_column;
 mod rows;
 mod sql;
@@ -53,6 +54,7 @@ pub use model::{
     ReapReport, Slot, TaskRecord,
 };
 pub use phase::{End, Ended, Follow, Held, Phase, UpstreamJob};
+pub use replicas::ReplicaStore;
 pub use sql::SqlStore;
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
@@ -84,7 +86,14 @@ impl std::fmt::Display for Backend {
 /// Everything a vidgate process needs from its database.
 #[async_trait::async_trait]
 pub trait Store:
-    TaskStore + KeyStore + WebhookStore + AccountStore + AuditStore + MediaCatalog + CatalogStore
+    TaskStore
+    + KeyStore
+    + WebhookStore
+    + AccountStore
+    + AuditStore
+    + MediaCatalog
+    + CatalogStore
+    + ReplicaStore
 {
     /// Which database this is (logs and `/readyz` print its name).
     fn backend(&self) -> Backend;

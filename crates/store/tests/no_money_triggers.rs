@@ -11,7 +11,7 @@ use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::sqlite::Durability;
 
 /// Tables only Rust code writes.
-const RUST_ONLY: [&str; 3] = ["ledger", "key_spend", "webhook_deliveries"];
+const RUST_ONLY: [&str; 3] = ["ledger", "key_balances", "webhook_deliveries"];
 
 fn offending(triggers: &[(String, String)]) -> Vec<String> {
     triggers

@@ -71,6 +71,10 @@ pub struct Application {
     /// The model catalog in force, shared with the API and the sandbox.
     models: Arc<vidgate_domain::models::live::LiveModels>,
     clock: Arc<dyn Clock>,
+    /// The API's rate limiter (tests read the share of each key's limits it enforces).
+    pub rates: Arc<vidgate_api::limits::RateLimiter>,
+    /// This process's name in the store's replica count.
+    pub replica_id: String,
 }
 
 impl Application {
@@ -102,6 +106,13 @@ impl Application {
             wiring::worker_context(&config, &store, &provider, &options.clock, &changes, &media)?;
         let workers = Workers::new(ctx, &config)?;
         let streams_closed = CancellationToken::new();
+        // Counted among the replicas before serving, so the first calls get the right share.
+        let rates = Arc::new(vidgate_api::limits::RateLimiter::default());
+        let replica_id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let now = options.clock.now_ms();
+        vidgate_api::replicas::beat(store.as_ref(), &rates, &replica_id, now)
+            .await
+            .context("the replica heartbeat")?;
         let state = wiring::app_state(
             &config,
             wiring::StateParts {
@@ -112,6 +123,7 @@ impl Application {
                 streams_closed: streams_closed.clone(),
                 media,
                 models: models.clone(),
+                rates: rates.clone(),
             },
         )?;
         let tls = wiring::load_tls(&config)?;
@@ -140,6 +152,8 @@ impl Application {
             streams_closed,
             models,
             clock: options.clock,
+            rates,
+            replica_id,
         })
     }
 
@@ -174,6 +188,13 @@ impl Application {
             self.models.clone(),
             self.changes.clone(),
             workers_token.clone(),
+        ));
+        set.spawn(vidgate_api::replicas::heartbeat(
+            self.store.clone(),
+            self.rates.clone(),
+            self.clock.clone(),
+            self.replica_id.clone(),
+            shutdown.clone(),
         ));
         let runs_workers = self.config.server.role.runs_workers();
         if !runs_workers && self.store.backend() == vidgate_store::Backend::Sqlite {

@@ -198,6 +198,7 @@ pub(crate) struct StateParts {
     pub streams_closed: CancellationToken,
     pub media: vidgate_media::MediaStore,
     pub models: Arc<vidgate_domain::models::live::LiveModels>,
+    pub rates: Arc<vidgate_api::limits::RateLimiter>,
 }
 
 /// The state every API handler shares.
@@ -205,7 +206,8 @@ pub(crate) fn app_state(
     config: &Config,
     parts: StateParts,
 ) -> Result<AppState, crate::config::ConfigError> {
-    let StateParts { store, provider, clock, changes, streams_closed, media, models } = parts;
+    let StateParts { store, provider, clock, changes, streams_closed, media, models, rates } =
+        parts;
     let statuses = Arc::new(vidgate_api::status_cache::StatusCache::default());
     statuses.follow(changes.follow());
     Ok(AppState::new(vidgate_api::Shared {
@@ -218,7 +220,7 @@ pub(crate) fn app_state(
         changes,
         provider,
         keys: Arc::new(vidgate_api::auth::KeyCache::new(config.auth.key_cache_ttl)),
-        rates: Arc::new(vidgate_api::limits::RateLimiter::default()),
+        rates,
         metrics: vidgate_api::metrics::install(),
         statuses,
         models,

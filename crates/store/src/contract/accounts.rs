@@ -314,6 +314,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
         .unwrap();
     let sum: Credits = rows.iter().map(|r| r.amount).sum();
     assert_eq!(balance.balance, sum, "the balance is the ledger's sum");
+    assert_balance_is_its_ledger(store, "rnd", T0 + 400 * 60_000).await;
     assert!(balance.balance >= Credits::ZERO, "a prepaid balance never goes below zero");
     // Each request: one hold, at most one closing row, and what it spent is its charge.
     let mut by_request: std::collections::HashMap<String, Vec<&crate::LedgerEntry>> =
@@ -412,4 +413,79 @@ pub(super) fn charge_of(cost: f64) -> Charge {
         Completion::Succeeded { charge, .. } => charge,
         _ => unreachable!(),
     }
+}
+
+/// What a key's balance must read at `at`, recomputed from its ledger alone: the balance row
+/// (`key_balances`) is a counter derived from it, so the two must agree to the micro-credit.
+pub(super) async fn assert_balance_is_its_ledger(store: &dyn Store, key: &str, at: i64) {
+    use vidgate_domain::pricing::day_of;
+    let id = vidgate_domain::KeyId::from(key);
+    let rows = store.ledger(Some(&id), 0, 100_000).await.unwrap();
+    let held_at: std::collections::HashMap<&str, i64> = rows
+        .iter()
+        .filter(|r| r.kind == "hold")
+        .filter_map(|r| r.request_id.as_deref().map(|q| (q, r.at)))
+        .collect();
+    let (day, month) = (day_of(at), day_of(at).format("%Y-%m").to_string());
+    let mut want = (Credits::ZERO, Credits::ZERO, Credits::ZERO, Credits::ZERO);
+    for r in &rows {
+        match r.request_id.as_deref() {
+            None => want.0 = want.0 + r.amount,
+            Some(q) => {
+                let hold_day = day_of(held_at[q]);
+                want.1 = want.1 + r.spend;
+                if hold_day == day {
+                    want.2 = want.2 + r.spend;
+                }
+                if hold_day.format("%Y-%m").to_string() == month {
+                    want.3 = want.3 + r.spend;
+                }
+            }
+        }
+    }
+    let b = store.balance(&id, at).await.unwrap().unwrap();
+    let got = (b.topped_up, b.spent_total, b.spent_today, b.spent_this_month);
+    assert_eq!(got, want, "{key}: (topped up, spent, today, this month) against its ledger");
+    assert_eq!(b.balance, rows.iter().map(|r| r.amount).sum(), "{key}: the balance");
+}
+
+/// 2026-09-30 23:00 UTC: an hour before a day and a month end.
+const LAST_HOUR_OF_SEPTEMBER: i64 = 1_790_809_200_000;
+
+pub async fn the_balance_row_is_its_ledger_across_days_and_months(store: &dyn Store) {
+    let budget = KeyBudget {
+        prepaid: true,
+        day_limit: Some(credits(10.0)),
+        month_limit: Some(credits(30.0)),
+    };
+    key(store, "rows", budget).await;
+    let id = vidgate_domain::KeyId::from("rows");
+    let sep = LAST_HOUR_OF_SEPTEMBER;
+    let oct = sep + 90 * 60_000;
+    store.top_up(&id, credits(100.0), "in", sep).await.unwrap();
+    let first = insert(store, priced("rows", sep, 4.0)).await;
+    let second = insert(store, priced("rows", sep + 30 * 60_000, 5.0)).await;
+    assert_balance_is_its_ledger(store, "rows", sep + 31 * 60_000).await;
+    // October: the day and the month start from nothing.
+    insert(store, priced("rows", oct, 3.0)).await;
+    // September's holds close in October: their change counts in September, not today.
+    let c = store.claim_next_queued(Pool::Sandbox, &slots(), "w", oct, oct + HOUR).await.unwrap();
+    let c = c.expect("the first request is claimed");
+    assert_eq!(c.id, first.id);
+    store.complete(c.lease(), success(2.0, 1.0), oct, LogEntry::info(oct, "ok")).await.unwrap();
+    store.cancel_task(&id, second.id, oct).await.unwrap();
+    store.top_up(&id, credits(-1.0), "adjust", oct).await.unwrap();
+    let b = store.balance(&id, oct).await.unwrap().unwrap();
+    assert_eq!(
+        (b.topped_up, b.spent_total, b.spent_today, b.spent_this_month, b.balance),
+        (credits(99.0), credits(5.0), credits(3.0), credits(3.0), credits(94.0))
+    );
+    assert_balance_is_its_ledger(store, "rows", oct).await;
+    // The day's limit counts October's spend only: 3 spent, 8 more would pass 10, 7 fits.
+    match store.insert_task(priced("rows", oct + 1, 8.0)).await.unwrap() {
+        InsertOutcome::BudgetExceeded(BudgetRefusal::DayLimit { .. }) => {}
+        other => panic!("8 more on a day with 3 of 10 spent: {other:?}"),
+    }
+    insert(store, priced("rows", oct + 2, 7.0)).await;
+    assert_balance_is_its_ledger(store, "rows", oct + 3).await;
 }

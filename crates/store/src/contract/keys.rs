@@ -131,3 +131,16 @@ pub async fn webhook_secrets_initialise_once_and_rotate_with_an_overlap(store: &
         "whsec_boot1"
     );
 }
+
+pub async fn replicas_are_counted_while_they_beat(store: &dyn Store) {
+    const LIVE: i64 = 15_000;
+    assert_eq!(store.beat("a", T0, LIVE).await.unwrap(), 1, "alone");
+    assert_eq!(store.beat("b", T0 + 1_000, LIVE).await.unwrap(), 2);
+    assert_eq!(store.beat("a", T0 + 5_000, LIVE).await.unwrap(), 2, "a beat again: still two");
+    // b goes silent: past LIVE since its last beat it is not counted.
+    assert_eq!(store.beat("a", T0 + 16_001, LIVE).await.unwrap(), 1);
+    // It comes back, and then stops gracefully: off the count at once.
+    assert_eq!(store.beat("b", T0 + 17_000, LIVE).await.unwrap(), 2);
+    store.leave("b").await.unwrap();
+    assert_eq!(store.beat("a", T0 + 17_500, LIVE).await.unwrap(), 1);
+}

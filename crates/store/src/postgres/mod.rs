@@ -40,6 +40,6 @@ impl SqlStore {
         sqlx::query("SELECT pg_advisory_unlock(7305736976)").execute(&mut *conn).await?;
         migrated?;
         drop(conn);
-        Ok(SqlStore::new(Db::new(Conn::Postgres { pool }), None, &MIGRATOR))
+        Ok(SqlStore::new(Db::new(Conn::Postgres { pool }), &MIGRATOR))
     }
 }

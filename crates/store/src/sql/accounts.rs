@@ -6,22 +6,25 @@ use vidgate_domain::Millis;
 use vidgate_domain::pricing::Credits;
 
 use super::SqlStore;
-use super::budget::budget_lock;
-use super::ledger::{self, key_spend};
+use super::budget::Spend;
+use super::ledger::{self, key_spend, lock_spend};
 use crate::db::Tx;
 use crate::{AccountStore, Balance, LedgerEntry, Result, TopUp, UsageQuery, UsageRow};
 
 /// A key's balance read inside `tx`; `None` when the key does not exist.
 async fn balance_in(tx: &mut Tx, key_id: &str, now: Millis) -> Result<Option<Balance>> {
-    let Some(s) = key_spend(tx, key_id, now).await? else { return Ok(None) };
-    Ok(Some(Balance {
+    Ok(key_spend(tx, key_id, now).await?.map(balance_of))
+}
+
+fn balance_of(s: Spend) -> Balance {
+    Balance {
         balance: s.balance(),
         topped_up: s.topped_up,
         spent_total: s.total,
         spent_today: s.day,
         spent_this_month: s.month,
         budget: s.budget,
-    }))
+    }
 }
 
 #[async_trait]
@@ -34,9 +37,11 @@ impl AccountStore for SqlStore {
         now: Millis,
     ) -> Result<TopUp> {
         let mut tx = self.db.begin().await?;
-        // The creates' budget lock: a balance read here cannot be spent meanwhile.
-        tx.lock(&budget_lock(key_id)).await?;
-        let Some(before) = balance_in(&mut tx, key_id, now).await? else {
+        // The key's balance row, locked as creates lock it: what is read here cannot be spent
+        // meanwhile.
+        let Some(before) =
+            lock_spend(&mut tx, &[key_id], now).await?.remove(key_id).map(balance_of)
+        else {
             tx.rollback().await?;
             return Ok(TopUp::NoSuchKey);
         };

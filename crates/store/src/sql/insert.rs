@@ -1,17 +1,14 @@
-//! Inserting new tasks, one transaction each: dedup claims, queue limits, the budget check,
-//! the row (its triggers keep the queue counters) and its hold (`ledger`). PostgreSQL inserts this way (several processes insert at once; limits are
-//! checked against committed counts, and near a limit under an advisory lock, so they hold
-//! exactly without serializing inserts far from it). SQLite groups concurrent inserts into
-//! one commit instead (`sqlite/group_commit.rs`) and shares the dedup claim below.
+//! What a create checks before its row goes in (the group committer, `group_commit.rs`, runs
+//! them for each batch): its dedup claims, and the queue counts its limits are checked
+//! against. Several PostgreSQL replicas insert at once, so counts are of what is committed,
+//! and near a limit are taken under an advisory lock: limits hold exactly without
+//! serializing inserts far from them.
 
-use crate::states::st;
 use vidgate_domain::Millis;
 
-use super::SqlStore;
-use super::budget::over_budget;
 use crate::db::{Tx, sql};
 use crate::rows::{task_columns, task_from_row};
-use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
+use crate::{InsertOutcome, NewTask, Result, StoreError};
 
 /// The task's quote as stored (`tasks.quote`).
 pub(crate) fn quote_json(task: &NewTask) -> Result<Option<String>> {
@@ -48,40 +45,30 @@ pub(crate) async fn count(tx: &mut Tx, text: &'static str, key_id: Option<&str>)
     }
 }
 
-/// Counts; near `limit`, takes the lock named `lock` (held until the transaction ends) and
-/// counts again. `true` when the queue is full.
-async fn at_limit(
+/// The lock a key's queue count is taken under near its limit.
+pub(crate) fn key_queue_lock(key_id: &str) -> String {
+    format!("vidgate:key-queue:{key_id}")
+}
+
+/// The lock the whole queue's count is taken under near its limit.
+pub(crate) const TOTAL_QUEUE_LOCK: &str = "vidgate:queue-total";
+
+/// Counts (`text`); within `EXACT_WITHIN` of `limit`, takes the lock named `lock` (held
+/// until the transaction ends) and counts again, so no other replica's insert can pass the
+/// limit between this count and the commit. Already at the limit, no lock is needed.
+pub(crate) async fn queued(
     tx: &mut Tx,
     text: &'static str,
     key_id: Option<&str>,
     lock: &str,
     limit: i64,
-) -> Result<bool> {
+) -> Result<i64> {
     let n = count(tx, text, key_id).await?;
-    if n >= limit {
-        return Ok(true);
-    }
-    if limit - n > EXACT_WITHIN {
-        return Ok(false);
+    if n >= limit || limit - n > EXACT_WITHIN {
+        return Ok(n);
     }
     tx.lock(lock).await?;
-    Ok(count(tx, text, key_id).await? >= limit)
-}
-
-/// The outcome refusing `task` when its key's or the whole queue is full.
-async fn queue_full(tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>> {
-    if let Some(limit) = task.limits.per_key {
-        let lock = format!("vidgate:key-queue:{}", task.key_id);
-        if at_limit(tx, KEY_QUEUED, Some(&task.key_id), &lock, limit).await? {
-            return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Key, limit }));
-        }
-    }
-    if let Some(limit) = task.limits.total
-        && at_limit(tx, ALL_QUEUED, None, "vidgate:queue-total", limit).await?
-    {
-        return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
-    }
-    Ok(None)
+    count(tx, text, key_id).await
 }
 
 /// What refuses `task` because its dedup keys are held; `Replayed` reads the original inside
@@ -171,52 +158,5 @@ async fn claim_dedup(
     match tx.fetch_one(holder).await? {
         Some(row) => Ok(Some((row.text("task_id")?, row.opt_text("body_hash")?))),
         None => Err(StoreError::corrupt("a dedup claim conflicted but has no holder")),
-    }
-}
-
-impl SqlStore {
-    /// One create in one transaction.
-    pub(super) async fn insert_one(&self, task: NewTask) -> Result<InsertOutcome> {
-        let id = task.id.to_string();
-        let request = serde_json::to_string(&task.request).map_err(StoreError::corrupt)?;
-        let now = task.created_at;
-        let mut tx = self.db.begin().await?;
-        let mut refused = match claim_dedups(&mut tx, &task).await? {
-            Some(refused) => Some(refused),
-            None => queue_full(&mut tx, &task).await?,
-        };
-        if refused.is_none() {
-            refused = over_budget(&mut tx, &task).await?.map(InsertOutcome::BudgetExceeded);
-        }
-        if let Some(refused) = refused {
-            tx.rollback().await?;
-            return Ok(refused);
-        }
-        let stmt = sql(concat!(concat!(
-            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
-                                run_after, deadline_at, webhook_url, public_base, hold, quote)
-             VALUES ($1, $2, $3, ",
-            st!(queued),
-            ", $4, $5, $6, $6, $6, $7, $8, $9, $10, $11) RETURNING seq"
-        ),))
-        .bind(&id)
-        .bind(&task.key_id)
-        .bind(task.pool.as_str())
-        .bind(task.rank)
-        .bind(request)
-        .bind(now)
-        .bind(task.deadline_at)
-        .bind(&task.webhook_url)
-        .bind(&task.public_base)
-        .bind(task.quote.as_ref().map(|q| q.amount))
-        .bind(quote_json(&task)?);
-        let record = match tx.fetch_one(stmt).await? {
-            Some(row) => task.record(row.int("seq")?),
-            None => return Err(StoreError::corrupt(format!("insert of {id} returned no row"))),
-        };
-        super::ledger::hold(&mut tx, &[&task]).await?;
-        tx.emit([StoreEvent::Dispatch, StoreEvent::Task(task.id)]);
-        tx.commit().await?;
-        Ok(InsertOutcome::Inserted { task: record, position: None })
     }
 }

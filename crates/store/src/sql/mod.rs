@@ -1,7 +1,8 @@
 //! The store, written once over the backend seam (`db`): every statement is one SQL text for
-//! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`), and
-//! so is inserting on SQLite, which groups concurrent creates into one commit. Money is
-//! written by `ledger` alone, called inside each transition's transaction.
+//! SQLite and PostgreSQL. Opening a database is backend-specific (`sqlite`, `postgres`).
+//! Creates go through one group committer per process (`group_commit`), which runs
+//! concurrent creates in one transaction. Money is written by `ledger` alone, called inside
+//! each transition's transaction.
 
 mod accounts;
 mod audit;
@@ -10,6 +11,7 @@ mod budget;
 mod cancel;
 mod catalog;
 mod claims;
+mod group_commit;
 mod insert;
 mod keys;
 pub(crate) mod ledger;
@@ -17,15 +19,14 @@ mod media;
 mod positions;
 mod reap;
 mod reconcile;
+mod replicas;
 mod stats;
 mod steps;
 mod tasks;
 mod webhooks;
 
 pub(crate) use batch::{MultiRow, chunk_sizes};
-pub(crate) use budget::Spend;
-pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED, claim_dedups, count, quote_json};
-pub(crate) use ledger::key_spend;
+pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED};
 pub(crate) use positions::position_of_t;
 
 use async_trait::async_trait;
@@ -33,20 +34,12 @@ use async_trait::async_trait;
 use crate::db::{Conn, Db};
 use crate::{InsertOutcome, NewTask, Result, Store, StoreEvents};
 
-/// Inserts made together rather than one transaction each (a backend that can: SQLite's
-/// group commit, `sqlite/group_commit.rs`). Defined here so backends build on the shared SQL
-/// and not the other way round.
-#[async_trait]
-pub(crate) trait GroupInsert: Send + Sync + std::fmt::Debug {
-    async fn insert(&self, task: NewTask) -> Result<InsertOutcome>;
-}
-
 /// vidgate's store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) db: Db,
-    /// SQLite: creates go through the group committer.
-    pub(crate) committer: Option<std::sync::Arc<dyn GroupInsert>>,
+    /// Creates go through the group committer.
+    committer: group_commit::Committer,
     claims: claims::Claims,
     migrator: &'static sqlx::migrate::Migrator,
     /// Upstream slots one key's tasks may hold at once unless the key says otherwise
@@ -55,12 +48,10 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    pub(crate) fn new(
-        db: Db,
-        committer: Option<std::sync::Arc<dyn GroupInsert>>,
-        migrator: &'static sqlx::migrate::Migrator,
-    ) -> SqlStore {
+    /// The store over `db`; starts its group committer on the current runtime.
+    pub(crate) fn new(db: Db, migrator: &'static sqlx::migrate::Migrator) -> SqlStore {
         let claims = claims::Claims::for_backend(&db);
+        let committer = group_commit::Committer::start(db.clone());
         SqlStore { db, committer, claims, migrator, max_running_per_key: 0 }
     }
 
@@ -72,13 +63,7 @@ impl SqlStore {
     }
 
     async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
-        match &self.committer {
-            Some(committer) => committer.insert(task).await,
-            // PostgreSQL's path, boxed on its own: its transaction's future is large, and inline
-            // it would make every create's future that large, SQLite's too (which go through
-            // the committer above), copied in full each time the future is boxed.
-            None => Box::pin(self.insert_one(task)).await,
-        }
+        self.committer.insert(task).await
     }
 
     /// The faults tests plan for this store's statements (`FaultPlan`); shared with every

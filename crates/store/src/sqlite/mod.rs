@@ -1,11 +1,8 @@
 //! Opening the embedded default backend: one SQLite file in WAL mode. Writes go through a
 //! pool of one connection (SQLite has one writer anyway; queueing in-process beats spinning on
 //! SQLITE_BUSY), reads through a separate pool so status polls never wait behind a write.
-//! Change events stay in this process (a SQLite file belongs to one server).
-
-mod group_commit;
-
-use group_commit::Committer;
+//! Change events stay in this process (a SQLite file belongs to one server). Creates are
+//! grouped into one commit each (`sql/group_commit.rs`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -82,6 +79,5 @@ async fn open(options: SqliteConnectOptions, durability: Durability) -> Result<S
         .await?;
     let (feed, _) = broadcast::channel(FEED_CAPACITY);
     let db = Db::new(Conn::Sqlite { writer, reader, feed });
-    let committer = Committer::start(db.clone());
-    Ok(SqlStore::new(db, Some(std::sync::Arc::new(committer)), &MIGRATOR))
+    Ok(SqlStore::new(db, &MIGRATOR))
 }

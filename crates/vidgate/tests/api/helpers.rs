@@ -34,6 +34,9 @@ pub struct TestApp {
     /// Statements of the app's store made to fail on purpose (`FaultPlan::fail`), for the
     /// branches a real database takes only in an outage or a race.
     pub faults: Arc<vidgate_store::FaultPlan>,
+    /// The app's rate limiter, and its name in the store's replica count.
+    pub rates: Arc<vidgate_api::limits::RateLimiter>,
+    pub replica_id: String,
     shutdown: CancellationToken,
     stopped: Option<tokio::sync::oneshot::Receiver<()>>,
     dir: Option<tempfile::TempDir>,
@@ -150,6 +153,7 @@ impl TestApp {
             (app.store.clone(), app.workers.clone(), app.provider.clone());
         let statuses = app.statuses.clone();
         let faults = app.faults.clone();
+        let (rates, replica_id) = (app.rates.clone(), app.replica_id.clone());
         let shutdown = CancellationToken::new();
         let (done, stopped) = tokio::sync::oneshot::channel();
         let token = shutdown.clone();
@@ -170,6 +174,8 @@ impl TestApp {
             metrics_addr,
             statuses,
             faults,
+            rates,
+            replica_id,
             shutdown,
             stopped: Some(stopped),
             dir: Some(dir),
@@ -285,6 +291,15 @@ impl TestApp {
 
     pub fn advance(&self, ms: i64) {
         self.clock.advance(ms);
+    }
+
+    /// One replica heartbeat now (the app's own beats every 5 s of real time): how many
+    /// replicas share the store, as this app's rate limiter now counts them.
+    pub async fn beat(&self) -> u64 {
+        let now = self.clock.now_ms();
+        vidgate_api::replicas::beat(self.store.as_ref(), &self.rates, &self.replica_id, now)
+            .await
+            .expect("a heartbeat")
     }
 
     async fn run_until_idle(worker: &dyn Worker) -> usize {

@@ -39,6 +39,7 @@ mod render_bounds;
 mod replicas;
 mod s3;
 mod secrets;
+mod shared_limits;
 mod slow_clients;
 mod status_answers;
 mod stream;

@@ -1,10 +1,10 @@
 //! Money, written in one place. A create's hold, the settlement or release that closes it, an
-//! overage, a top-up or an adjustment, and the per-period spend counters (`key_spend`) that
+//! overage, a top-up or an adjustment, and the per-key balance rows (`key_balances`) that
 //! budget checks read: each is a function here, called by the store inside the transaction
 //! of the transition that causes it (the insert, the completion, the cancel, the reaper's
 //! sweep, the end of following a job), so a hold exists exactly when its task does and is
-//! closed exactly once. No trigger writes money; the SQL on `ledger` and `key_spend` is this
-//! module's alone (the reads are in `reads.rs`).
+//! closed exactly once. No trigger writes money; the SQL on `ledger` and `key_balances` is
+//! this module's alone (the reads are in `reads.rs`, the balance rows in `balances.rs`).
 //!
 //! The rules (README, "Accounting"): a hold is the most a request can cost by its parameters.
 //! It is released only when the request never reached the upstream or the upstream failed
@@ -16,10 +16,11 @@
 //! Amounts are micro-credits. `ledger.amount` is a row's effect on the key's balance, and
 //! `ledger.spend` on what the key spent: a balance is `sum(amount)`, always.
 
+mod balances;
 mod reads;
-pub(crate) use reads::{books, entries, key_spend, money_totals, usage};
+pub(crate) use balances::{key_spend, lock_spend};
+pub(crate) use reads::{books, entries, money_totals, usage};
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use vidgate_domain::pricing::{Cost, Credits};
@@ -29,9 +30,7 @@ use super::batch::{MultiRow, chunk_sizes};
 use super::budget::periods;
 use crate::db::{Tx, shared_sql, sql};
 use crate::{NewTask, Result, StoreError};
-
-/// A row of `key_spend` to add to, and how much.
-type SpendKey = (KeyId, String);
+use balances::{Change, Changes};
 
 /// Takes the holds of `tasks` (those with a price), in as few statements as they allow.
 pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
@@ -46,18 +45,15 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
     });
     let priced: Vec<(&NewTask, Credits)> =
         tasks.iter().filter_map(|t| t.quote.as_ref().map(|q| (*t, q.amount))).collect();
-    let mut spend: BTreeMap<SpendKey, Credits> = BTreeMap::new();
+    let mut spend = Changes::new();
     let mut rest = priced.as_slice();
     for size in chunk_sizes(priced.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let mut stmt = shared_sql(texts.text(size));
         for (task, amount) in chunk {
+            balances::add_spend(&mut spend, &task.key_id, task.created_at, *amount);
             let (day, month) = periods(task.created_at);
-            for period in [day.as_str(), month.as_str(), "all"] {
-                let sum = spend.entry((task.key_id.clone(), period.to_owned())).or_default();
-                *sum = *sum + *amount;
-            }
             stmt = stmt
                 .bind(task.created_at)
                 .bind(&task.key_id)
@@ -71,7 +67,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
         }
         tx.execute(stmt).await?;
     }
-    add_spend(tx, spend).await
+    balances::apply(tx, spend).await
 }
 
 /// How a request's hold closes.
@@ -164,9 +160,8 @@ pub(crate) async fn close(
     }
     let delta = charged - held;
     if delta != Credits::ZERO {
-        let spend =
-            [day, month, "all".to_owned()].map(|p| ((KeyId::from(key_id.clone()), p), delta));
-        add_spend(tx, spend.into_iter().collect()).await?;
+        let change = (KeyId::from(key_id), Change { day, month });
+        balances::apply(tx, Changes::from([(change, (Credits::ZERO, delta))])).await?;
     }
     Ok(Some(Closed { charged, uncharged }))
 }
@@ -190,31 +185,6 @@ pub(crate) async fn top_up(
         .bind(note),
     )
     .await?;
-    add_spend(tx, [((key_id.clone(), "topups".to_owned()), amount)].into_iter().collect()).await
-}
-
-/// Adds to the spend counters (`key_spend`): one row per key and period. PostgreSQL spreads a
-/// key's counters over four shards, so replicas adding at once rarely wait on one row.
-async fn add_spend(tx: &mut Tx, spend: BTreeMap<SpendKey, Credits>) -> Result<()> {
-    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        MultiRow::new(
-            "INSERT INTO key_spend (key_id, period, shard, spent)",
-            "(?, ?, ?, ?)",
-            "ON CONFLICT (key_id, period, shard) DO UPDATE SET spent = key_spend.spent + excluded.spent",
-        )
-    });
-    let shard = tx.shard();
-    let rows: Vec<(SpendKey, Credits)> = spend.into_iter().collect();
-    let mut rest = rows.as_slice();
-    for size in chunk_sizes(rows.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let mut stmt = shared_sql(texts.text(size));
-        for ((key_id, period), delta) in chunk {
-            stmt = stmt.bind(key_id.as_str()).bind(period.as_str()).bind(shard).bind(*delta);
-        }
-        tx.execute(stmt).await?;
-    }
-    Ok(())
+    let change = (key_id.clone(), Change::default());
+    balances::apply(tx, Changes::from([(change, (amount, Credits::ZERO))])).await
 }

@@ -1,42 +1,12 @@
-//! What the ledger module reads: a key's spend counters (for budget checks and balances),
-//! ledger entries (the admin listing) and the usage report. With the writes beside it
-//! (`mod.rs`), every statement on `ledger` and `key_spend` is in this module.
+//! What the ledger module reads of the ledger: entries (the admin listing), the usage report,
+//! the books and the money totals. With the writes beside it (`mod.rs`) and the balance rows
+//! (`balances.rs`), every statement on `ledger` and `key_balances` is in this module.
 
 use vidgate_domain::pricing::Credits;
 use vidgate_domain::{KeyId, Millis};
 
-use super::super::budget::{Spend, budget_from_row, periods};
-use crate::db::{Db, Row, Tx, built_sql, sql};
+use crate::db::{Db, Row, built_sql, sql};
 use crate::{LedgerEntry, Result, StoreError, UsageQuery, UsageRow};
-
-/// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
-/// budget (which may be no budget at all), in one statement and one row: a create runs it
-/// in its insert's transaction. `None` when the key does not exist.
-pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
-    let (day, month) = periods(at);
-    let stmt = sql("SELECT k.prepaid, k.day_limit, k.month_limit,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = 'topups') AS topups,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = 'all') AS total,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = $2) AS day,
-               (SELECT CAST(coalesce(sum(s.spent), 0) AS BIGINT) FROM key_spend s
-                 WHERE s.key_id = k.id AND s.period = $3) AS month
-             FROM api_keys k WHERE k.id = $1")
-    .bind(key_id)
-    .bind(&day)
-    .bind(&month);
-    let Some(row) = tx.fetch_one(stmt).await? else { return Ok(None) };
-    let credits = |c: &str| row.int(c).map(Credits::from_micros);
-    Ok(Some(Spend {
-        budget: budget_from_row(&row)?,
-        topped_up: credits("topups")?,
-        total: credits("total")?,
-        day: credits("day")?,
-        month: credits("month")?,
-    }))
-}
 
 /// A `ledger` row as stored, decoded by column name; amounts are micro-credits.
 #[derive(sqlx::FromRow)]

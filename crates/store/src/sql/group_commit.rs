@@ -1,14 +1,19 @@
-//! Inserting new tasks on SQLite, with group commit. A durable insert costs one fsync, and a
-//! disk does a few hundred to a thousand of those a second; so concurrent creates queue for
-//! one committer, which runs everything waiting in one `BEGIN IMMEDIATE` transaction and
-//! answers each caller only after that commit: every 200 is still durable, and one fsync
-//! covers the whole batch. Alone, a create is a batch of one (no added wait).
+//! Inserting new tasks, with group commit, on both backends. A durable insert costs one
+//! fsync (SQLite's, or PostgreSQL's WAL flush at commit), and a disk does a few hundred to a
+//! thousand of those a second; so a process's concurrent creates queue for one committer,
+//! which runs everything waiting in one transaction and answers each caller only after that
+//! commit: every 200 is still durable, and one commit covers the whole batch. Alone, a create
+//! is a batch of one (no added wait).
 //!
 //! Within a batch, plain creates become multi-row `INSERT`s; a create with a dedup claim
 //! (session id, idempotency key) runs on its own under a savepoint, so its conflict rolls
-//! back only itself. Arrival order is kept. Queue limits and budgets are checked here too
-//! (SQLite has one writer, so they hold exactly), and the batch's holds are written at its
-//! end, in the same transaction.
+//! back only itself. Arrival order is kept. Queue limits and budgets are checked here too,
+//! and the batch's holds and queue positions are written and read in the same transaction.
+//!
+//! Across PostgreSQL replicas, each limit still holds exactly: the batch first locks the
+//! balance rows of its keys (in key order, `ledger::lock_spend`), so another replica's batch
+//! for the same key waits for this commit and then reads what it spent; queue counts near a
+//! limit are taken under an advisory lock (`insert::at_limit`).
 
 use crate::states::st;
 use std::collections::HashMap;
@@ -17,11 +22,10 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
 
+use super::budget::Spend;
+use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued, quote_json};
+use super::{ALL_QUEUED, KEY_QUEUED, MultiRow, chunk_sizes, ledger, position_of_t};
 use crate::db::{Db, Tx, shared_sql, sql};
-use crate::sql::{
-    ALL_QUEUED, KEY_QUEUED, MultiRow, Spend, chunk_sizes, claim_dedups, count, key_spend, ledger,
-    position_of_t, quote_json,
-};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
@@ -60,9 +64,9 @@ impl Committer {
     }
 }
 
-#[async_trait::async_trait]
-impl crate::sql::GroupInsert for Committer {
-    async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
+impl Committer {
+    /// Inserts `task` with whatever else is waiting, answering after the commit.
+    pub(crate) async fn insert(&self, task: NewTask) -> Result<InsertOutcome> {
         let closed = || StoreError::Database(sqlx::Error::PoolClosed);
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { task, reply }).await.map_err(|_| closed())?;
@@ -109,43 +113,55 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 struct Counts {
     per_key: HashMap<KeyId, i64>,
     total: Option<i64>,
-    /// Keys with a budget: their spend; keys without one: `None`.
-    spend: HashMap<KeyId, Option<Spend>>,
+    /// The spend of the batch's keys that have a budget, read under their rows' locks.
+    spend: HashMap<KeyId, Spend>,
 }
 
 impl Counts {
+    /// Everything the batch's checks start from, read before any create runs (and so before
+    /// any savepoint, whose rollback would release a lock taken under it): the balance rows
+    /// of the batch's keys, locked, and the queue counts its limits
+    /// need (near a limit, under that limit's lock: see `insert::queued`).
+    async fn start(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Counts> {
+        // Every key, priced or not: a key with a budget refuses what has no price.
+        let keys: Vec<&KeyId> = tasks.iter().map(|t| &t.key_id).collect();
+        let at = tasks.iter().map(|t| t.created_at).max().unwrap_or_default();
+        let mut spend = ledger::lock_spend(tx, &keys, at).await?;
+        spend.retain(|_, s| s.budget.is_limited());
+        let mut counts = Counts { spend, ..Counts::default() };
+        for task in tasks {
+            if let Some(limit) = task.limits.per_key
+                && !counts.per_key.contains_key(&task.key_id)
+            {
+                let lock = key_queue_lock(&task.key_id);
+                let n = queued(tx, KEY_QUEUED, Some(&task.key_id), &lock, limit).await?;
+                counts.per_key.insert(task.key_id.clone(), n);
+            }
+            if let Some(limit) = task.limits.total
+                && counts.total.is_none()
+            {
+                counts.total = Some(queued(tx, ALL_QUEUED, None, TOTAL_QUEUE_LOCK, limit).await?);
+            }
+        }
+        Ok(counts)
+    }
+
     /// Which limit this task would break, if any; otherwise counts it.
-    async fn admit(&mut self, tx: &mut Tx, task: &NewTask) -> Result<Option<InsertOutcome>> {
-        if let Some(limit) = task.limits.per_key {
-            let n = match self.per_key.get(&task.key_id) {
-                Some(n) => *n,
-                None => count(tx, KEY_QUEUED, Some(&task.key_id)).await?,
-            };
-            self.per_key.insert(task.key_id.clone(), n);
-            if n >= limit {
-                return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Key, limit }));
-            }
+    fn admit(&mut self, task: &NewTask) -> Option<InsertOutcome> {
+        if let Some(limit) = task.limits.per_key
+            && self.per_key.get(&task.key_id).is_some_and(|n| *n >= limit)
+        {
+            return Some(InsertOutcome::QueueFull { scope: LimitScope::Key, limit });
         }
-        if let Some(limit) = task.limits.total {
-            let n = match self.total {
-                Some(n) => n,
-                None => count(tx, ALL_QUEUED, None).await?,
-            };
-            self.total = Some(n);
-            if n >= limit {
-                return Ok(Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit }));
-            }
-        }
-        if !self.spend.contains_key(&task.key_id) {
-            let spend = key_spend(tx, &task.key_id, task.created_at)
-                .await?
-                .filter(|s| s.budget.is_limited());
-            self.spend.insert(task.key_id.clone(), spend);
+        if let Some(limit) = task.limits.total
+            && self.total.is_some_and(|n| n >= limit)
+        {
+            return Some(InsertOutcome::QueueFull { scope: LimitScope::Total, limit });
         }
         let needed = task.quote.as_ref().map(|q| q.amount);
-        if let Some(Some(spend)) = self.spend.get_mut(&task.key_id) {
+        if let Some(spend) = self.spend.get_mut(&task.key_id) {
             if let Some(refusal) = spend.refusal(needed) {
-                return Ok(Some(InsertOutcome::BudgetExceeded(refusal)));
+                return Some(InsertOutcome::BudgetExceeded(refusal));
             }
             spend.add(needed.unwrap_or_default());
         }
@@ -155,7 +171,7 @@ impl Counts {
         if let Some(n) = self.total.as_mut() {
             *n += 1;
         }
-        Ok(None)
+        None
     }
 }
 
@@ -163,11 +179,11 @@ impl Counts {
 async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
     let mut tx = db.begin().await?;
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
-    let mut counts = Counts::default();
+    let mut counts = Counts::start(&mut tx, tasks).await?;
     let mut pending: Vec<usize> = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
         if task.session.is_none() && task.idempotency.is_none() {
-            if let Some(full) = counts.admit(&mut tx, task).await? {
+            if let Some(full) = counts.admit(task) {
                 outcomes[i] = Some(full);
             } else {
                 pending.push(i);
@@ -179,7 +195,7 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         tx.run("SAVEPOINT create_one").await?;
         let outcome = match claim_dedups(&mut tx, task).await? {
             Some(refused) => Some(refused),
-            None => counts.admit(&mut tx, task).await?,
+            None => counts.admit(task),
         };
         match outcome {
             Some(refused) => {
@@ -218,21 +234,27 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
 }
 
 /// The queue positions of the tasks the batch inserted, in one statement: every create
-/// answers its position, and reading it here spares each one a read of its own after the
-/// commit. The batch's tasks are exactly those from its first seq on (one writer).
+/// answers its position, and reading it here spares each one a read (and on PostgreSQL a
+/// transaction) of its own after the commit. The batch's tasks lie between its first and
+/// last seq (on SQLite they are all there is; on PostgreSQL another replica's may be among
+/// them, and are read too but not used).
 async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> Result<()> {
-    let first = outcomes
-        .iter()
-        .flatten()
-        .filter_map(|o| match o {
-            InsertOutcome::Inserted { task, .. } => Some(task.seq),
-            _ => None,
-        })
-        .min();
-    let Some(first) = first else { return Ok(()) };
-    let stmt =
-        sql(concat!("SELECT t.seq, ", position_of_t!(), " AS n FROM tasks t WHERE t.seq >= $1"))
-            .bind(first);
+    let seqs = outcomes.iter().flatten().filter_map(|o| match o {
+        InsertOutcome::Inserted { task, .. } => Some(task.seq),
+        _ => None,
+    });
+    let Some((first, last)) = seqs.fold(None, |range: Option<(i64, i64)>, s| {
+        Some(range.map_or((s, s), |(a, b)| (a.min(s), b.max(s))))
+    }) else {
+        return Ok(());
+    };
+    let stmt = sql(concat!(
+        "SELECT t.seq, ",
+        position_of_t!(),
+        " AS n FROM tasks t WHERE t.seq >= $1 AND t.seq <= $2"
+    ))
+    .bind(first)
+    .bind(last);
     // A failed read costs the answers their positions (the API reads them after the commit),
     // never the creates themselves.
     let rows = match tx.fetch(stmt).await {

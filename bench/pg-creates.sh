@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Creates on PostgreSQL against SQLite, in one sitting, on a durable PostgreSQL cluster this
+# script owns (fsync and synchronous_commit on, as a production server runs; with
+# pg_stat_statements loaded, which the machine's shared server does not have). Rounds
+# alternate, so the machine's swings hit every setup alike:
+#   sqlite-16     one SQLite server, 16 keys with prepaid budgets (BENCH_KEYS)
+#   pg1-16        one PostgreSQL replica, the same 16-key load
+#   pg2-16        two PostgreSQL replicas, the load split between them
+#   pg1-1         one PostgreSQL replica, one key with a prepaid budget
+# Each round prints req/s, p99, PostgreSQL commits per create (pg_stat_database.xact_commit),
+# and CPU per create in vidgate and in the PostgreSQL backends (µs, from /proc). At the end:
+# the statements per create from pg_stat_statements over every PostgreSQL round. Not a test.
+#
+#   bench/pg-creates.sh                  # ROUNDS=3 DURATION=10s CONNS=64
+#   VIDGATE_BIN=/tmp/old/vidgate bench/pg-creates.sh    # another build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export BENCH_DIR=$ROOT/bench BENCH_KEY=bench-key-0123456789abcdefghij
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+PORT=${PG_PORT:-55433}
+CLUSTER=/tmp/vidgate-bench-pg
+command -v wrk >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); $SUDO apt-get install -y -q wrk >/dev/null; }
+[ -n "${VIDGATE_BIN:-}" ] || cargo build --release --quiet -p vidgate --bin vidgate
+BIN=${VIDGATE_BIN:-$ROOT/target/release/vidgate}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- the cluster: durable, pg_stat_statements on ------------------------------------------
+as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER/data" -m fast stop >/dev/null 2>&1 || true
+rm -rf "$CLUSTER"; mkdir -p "$CLUSTER"; chown postgres "$CLUSTER"
+as_postgres "$PGBIN/initdb" -D "$CLUSTER/data" -A trust -U postgres >/dev/null
+as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/pg.log" -w start -o "-p $PORT -k $CLUSTER \
+  -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+  -c max_connections=300 -c shared_buffers=512MB -c shared_preload_libraries=pg_stat_statements \
+  -c pg_stat_statements.track=all" >/dev/null
+PG=postgres://postgres@127.0.0.1:$PORT
+psql "$PG/postgres" -Atqc "CREATE DATABASE vidgate" >/dev/null
+psql "$PG/vidgate" -Atqc "CREATE EXTENSION pg_stat_statements" >/dev/null
+DB=$PG/vidgate
+"$BIN" migrate --database-url "$DB" >/dev/null
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ready() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; exit 1; }
+start() { # PORT DATA_DIR [ENV=VAL...] -> pid in $STARTED
+  local p=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  env VIDGATE_BOOTSTRAP_KEY=$BENCH_KEY VIDGATE_LOG__LEVEL=warn VIDGATE_LIMITS__CREATE_RATE=0 \
+    VIDGATE_LIMITS__READ_RATE=0 VIDGATE_LIMITS__MAX_QUEUED_PER_KEY=0 VIDGATE_LIMITS__MAX_QUEUE_LENGTH=0 "$@" \
+    "$BIN" serve --data-dir "$dir" --listen "127.0.0.1:$p" --role api 2>>"$WORK/vidgate.log" &
+  STARTED=$!
+  PIDS+=("$STARTED")
+  ready "http://127.0.0.1:$p/readyz"
+}
+# 16 keys with prepaid budgets, and the bootstrap key funded too. STORE_ARGS: where.
+fund() { # STORE_ARGS... -> comma-separated keys on stdout
+  local name keys=()
+  name=$("$BIN" keys list "$@" | awk 'NR>1 && /bootstrap/ {print $1; exit}')
+  "$BIN" keys budget "$name" --prepaid true "$@" >/dev/null
+  "$BIN" keys top-up "$name" 1000000000 "$@" >/dev/null
+  for i in $(seq 1 16); do
+    keys+=("$("$BIN" keys create "bench-$i" "$@")")
+    "$BIN" keys budget "bench-$i" --prepaid true "$@" >/dev/null
+    "$BIN" keys top-up "bench-$i" 1000000000 "$@" >/dev/null
+  done
+  (IFS=,; echo "${keys[*]}")
+}
+cpu() { # PIDS... -> total user+system ticks
+  local t=0 p
+  for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+pg_pids() { pgrep -f "postgres: .*vidgate" || true; }
+# The backends stay for the whole sitting (pools keep their connections), so their CPU is
+# read around each load; the cluster's own processes are left out.
+pg_cpu() { local t=0 p; for p in $(pg_pids); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+commits() { psql "$PG/postgres" -Atqc "SELECT xact_commit FROM pg_stat_database WHERE datname = 'vidgate'"; }
+measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
+  local label=$1 script=$2 a=$3 b=${4:-}; shift 4; shift
+  local c0 v0 p0 out
+  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu)
+  if [ -n "$b" ]; then
+    local fa fb; fa=$(mktemp); fb=$(mktemp)
+    wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1 >"$fa" &
+    local w=$!
+    wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$b" | tail -n 1 >"$fb"
+    wait "$w"
+    out=$(python3 - "$fa" "$fb" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+print(json.dumps({"requests": a["requests"] + b["requests"], "rps": a["rps"] + b["rps"],
+                  "p99_ms": max(a["p99_ms"], b["p99_ms"]), "non_2xx": a["errors"]["status"] + b["errors"]["status"]}))
+PY
+)
+    rm -f "$fa" "$fb"
+  else
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1)
+  fi
+  python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+label, out = sys.argv[1], json.loads(sys.argv[2])
+c0, c1, v0, v1, p0, p1, hz = map(int, sys.argv[3:10])
+n = max(out["requests"], 1)
+errors = out.get("non_2xx", out.get("errors", {}).get("status", 0))
+print(json.dumps({"setup": label, "rps": round(out["rps"]), "p99_ms": out["p99_ms"], "non_2xx": errors,
+                  "commits_per_create": round((c1 - c0) / n, 3) if label != "sqlite-16" else None,
+                  "vidgate_cpu_us": round((v1 - v0) * 1e6 / hz / n, 1),
+                  "postgres_cpu_us": round((p1 - p0) * 1e6 / hz / n, 1) if label != "sqlite-16" else None}))
+PY
+}
+
+# --- the servers: one SQLite, two PostgreSQL replicas ---------------------------------------
+PS=$(port); start "$PS" "$WORK/sqlite"; SQ=$STARTED
+SQ_KEYS=$(fund --data-dir "$WORK/sqlite")
+P1=$(port); start "$P1" "$WORK/p1" DATABASE_URL="$DB"; R1=$STARTED
+P2=$(port); start "$P2" "$WORK/p2" DATABASE_URL="$DB"; R2=$STARTED
+PG_KEYS=$(fund --database-url "$DB")
+psql "$DB" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null
+ROUTE=/tencent-vod/v1/aigc-video
+echo "# $(nproc) cores, $CONNS connections, $DURATION per load, $ROUNDS rounds; PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') fsync=on synchronous_commit=on"
+RESULTS=$WORK/rounds.jsonl
+for i in $(seq 1 "$ROUNDS"); do
+  BENCH_KEYS=$SQ_KEYS measure sqlite-16 create-keys.lua "http://127.0.0.1:$PS$ROUTE" "" -- "$SQ" | tee -a "$RESULTS"
+  BENCH_KEYS=$PG_KEYS measure pg1-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
+  BENCH_KEYS=$PG_KEYS measure pg2-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "http://127.0.0.1:$P2$ROUTE" -- "$R1" "$R2" | tee -a "$RESULTS"
+  measure pg1-1 create.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
+done
+CREATES=$(psql "$DB" -Atqc "SELECT count(*) FROM tasks")
+echo "# medians over the rounds"
+python3 - "$RESULTS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for r in rows:
+    by.setdefault(r["setup"], []).append(r)
+med = {s: {k: statistics.median([r[k] for r in rs]) if rs[0][k] is not None else None
+           for k in ("rps", "p99_ms", "commits_per_create", "vidgate_cpu_us", "postgres_cpu_us")}
+       for s, rs in by.items()}
+base = med["sqlite-16"]["rps"]
+for s, m in med.items():
+    print(json.dumps({"setup": s, **m, "ratio_to_sqlite_16": round(m["rps"] / base, 3)}))
+PY
+echo "# statements per create over every PostgreSQL round ($CREATES creates), by total time"
+psql "$DB" -Atq -F ' | ' -c "
+  SELECT round(calls::numeric / $CREATES, 3) AS per_create,
+         round((total_exec_time * 1000 / $CREATES)::numeric, 1) AS exec_us_per_create,
+         left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'vidgate')
+  ORDER BY total_exec_time DESC LIMIT 14"

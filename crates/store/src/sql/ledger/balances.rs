@@ -1,0 +1,202 @@
+//! The per-key balance rows (`key_balances`, migration 0013): what budget checks read and
+//! lock, and the one statement that adds to them. Derived from the ledger: every change here
+//! is made by the ledger function writing the ledger row it follows, in its transaction.
+//!
+//! Budgets hold exactly across replicas because a create locks its key's row (PostgreSQL's
+//! `FOR UPDATE`; SQLite's one writer already serializes) before it reads it, and its hold adds
+//! to the same row before the commit. The lock is a row lock, taken by the batch of creates
+//! that reads it and held only until that batch commits: two replicas creating for one key
+//! take turns per batch, not per create.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use vidgate_domain::pricing::Credits;
+use vidgate_domain::{KeyId, Millis};
+
+use super::super::batch::{MultiRow, chunk_sizes};
+use super::super::budget::{Spend, budget_from_row, periods};
+use crate::db::{Row, Tx, shared_sql, sql};
+use crate::{Result, StoreError};
+
+/// A change to one key's row: `topups` and `spent` are added; `day_spent` and `month_spent`
+/// count in `day` and `month` (a hold's, or the hold's a close changes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Change {
+    pub day: String,
+    pub month: String,
+}
+
+/// Changes to apply: per key and period pair, the top-ups and the spend to add.
+pub(crate) type Changes = BTreeMap<(KeyId, Change), (Credits, Credits)>;
+
+/// Adds a spend of `amount` by `key_id` at `at` (a hold) to `changes`.
+pub(crate) fn add_spend(changes: &mut Changes, key_id: &KeyId, at: Millis, amount: Credits) {
+    let (day, month) = periods(at);
+    let entry = changes.entry((key_id.clone(), Change { day, month })).or_default();
+    entry.1 = entry.1 + amount;
+}
+
+/// The columns a budget check reads, of a key joined to its row.
+macro_rules! spend_columns {
+    () => {
+        "k.id AS key_id, k.prepaid, k.day_limit, k.month_limit, b.topups, b.spent, b.day, b.day_spent,
+         b.month, b.month_spent"
+    };
+}
+
+fn spend_from_row(row: &Row, at: Millis) -> Result<Spend> {
+    let (day, month) = periods(at);
+    let credits = |c: &str| row.int(c).map(Credits::from_micros);
+    let in_period = |p: &str, col: &str, current: &str| -> Result<Credits> {
+        Ok(if row.text(p)? == current { credits(col)? } else { Credits::ZERO })
+    };
+    Ok(Spend {
+        budget: budget_from_row(row)?,
+        topped_up: credits("topups")?,
+        total: credits("spent")?,
+        day: in_period("day", "day_spent", &day)?,
+        month: in_period("month", "month_spent", &month)?,
+    })
+}
+
+/// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
+/// budget, without locking (a balance shown to its owner). `None` when the key does not exist.
+pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
+    let stmt = sql(concat!(
+        "SELECT k.id AS key_id, k.prepaid, k.day_limit, k.month_limit,
+                coalesce(b.topups, 0) AS topups, coalesce(b.spent, 0) AS spent,
+                coalesce(b.day, '') AS day, coalesce(b.day_spent, 0) AS day_spent,
+                coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent
+         FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id WHERE k.id = $1"
+    ))
+    .bind(key_id);
+    match tx.fetch_one(stmt).await? {
+        Some(row) => spend_from_row(&row, at).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Locks the rows of `keys` (in key order, so two transactions locking several keys cannot
+/// deadlock on each other) and reads them as of `at`, making the row of a key that has none
+/// yet. Keys that do not exist are left out. Held until the transaction ends.
+pub(crate) async fn lock_spend(
+    tx: &mut Tx,
+    keys: &[&KeyId],
+    at: Millis,
+) -> Result<HashMap<KeyId, Spend>> {
+    let mut sorted: Vec<&KeyId> = keys.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut out = read_locked(tx, &sorted, at).await?;
+    let missing: Vec<&KeyId> = sorted.into_iter().filter(|k| !out.contains_key(*k)).collect();
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    for key in &missing {
+        tx.execute(
+            sql("INSERT INTO key_balances (key_id) SELECT id FROM api_keys WHERE id = $1
+                 ON CONFLICT (key_id) DO NOTHING")
+            .bind(*key),
+        )
+        .await?;
+    }
+    out.extend(read_locked(tx, &missing, at).await?);
+    Ok(out)
+}
+
+/// One `SELECT … FOR UPDATE` per chunk of `sorted` keys (plain on SQLite).
+async fn read_locked(tx: &mut Tx, sorted: &[&KeyId], at: Millis) -> Result<HashMap<KeyId, Spend>> {
+    static TEXTS: OnceLock<[MultiRow; 2]> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        let head = concat!(
+            "SELECT ",
+            spend_columns!(),
+            " FROM key_balances b JOIN api_keys k ON k.id = b.key_id
+              WHERE b.key_id IN (SELECT column1 FROM ("
+        );
+        [
+            MultiRow::new(head, "(?)", ") AS v) ORDER BY b.key_id"),
+            MultiRow::new(head, "(?)", ") AS v) ORDER BY b.key_id FOR UPDATE OF b"),
+        ]
+    });
+    let texts = &texts[usize::from(tx.is_postgres())];
+    let mut out = HashMap::with_capacity(sorted.len());
+    let mut rest = sorted;
+    for size in chunk_sizes(sorted.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for key in chunk {
+            stmt = stmt.bind(*key);
+        }
+        for row in tx.fetch(stmt).await? {
+            out.insert(KeyId::from(row.text("key_id")?), spend_from_row(&row, at)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `changes` to the keys' rows (making a row that is missing). A key changed in two
+/// period pairs at once (a batch across midnight) takes two statements: one statement may
+/// change a row once.
+pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)",
+            "(?, ?, ?, ?, ?, ?, ?)",
+            // Each set expression reads the row as it was (both backends).
+            "ON CONFLICT (key_id) DO UPDATE SET
+                topups = b.topups + excluded.topups,
+                spent = b.spent + excluded.spent,
+                day_spent = CASE WHEN excluded.day = b.day THEN b.day_spent + excluded.day_spent
+                                 WHEN excluded.day > b.day THEN excluded.day_spent
+                                 ELSE b.day_spent END,
+                day = CASE WHEN excluded.day > b.day THEN excluded.day ELSE b.day END,
+                month_spent = CASE WHEN excluded.month = b.month THEN b.month_spent + excluded.month_spent
+                                   WHEN excluded.month > b.month THEN excluded.month_spent
+                                   ELSE b.month_spent END,
+                month = CASE WHEN excluded.month > b.month THEN excluded.month ELSE b.month END",
+        )
+    });
+    let mut rounds: Vec<Vec<(KeyId, Change, Credits, Credits)>> = Vec::new();
+    let mut last: Option<(KeyId, usize)> = None;
+    for ((key, change), (topups, spent)) in changes {
+        // Sorted by key: a key's second period pair goes in the next round.
+        let round = match &last {
+            Some((k, r)) if *k == key => r + 1,
+            _ => 0,
+        };
+        if rounds.len() <= round {
+            rounds.push(Vec::new());
+        }
+        rounds[round].push((key.clone(), change, topups, spent));
+        last = Some((key, round));
+    }
+    for rows in rounds {
+        let mut rest = rows.as_slice();
+        for size in chunk_sizes(rows.len()) {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
+            let mut stmt = shared_sql(texts.text(size));
+            for (key, change, topups, spent) in chunk {
+                stmt = stmt
+                    .bind(key.as_str())
+                    .bind(*topups)
+                    .bind(*spent)
+                    .bind(change.day.as_str())
+                    .bind(*spent)
+                    .bind(change.month.as_str())
+                    .bind(*spent);
+            }
+            let changed = tx.execute(stmt).await?;
+            if changed != size as u64 {
+                return Err(StoreError::corrupt(format!(
+                    "a balance change wrote {changed} of {size} rows"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
