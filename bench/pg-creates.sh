@@ -62,19 +62,8 @@ start() { # PORT DATA_DIR [ENV=VAL...] -> pid in $STARTED
   PIDS+=("$STARTED")
   ready "http://127.0.0.1:$p/readyz"
 }
-# 16 keys with prepaid budgets, and the bootstrap key funded too. STORE_ARGS: where.
-fund() { # STORE_ARGS... -> comma-separated keys on stdout
-  local name keys=()
-  name=$("$BIN" keys list "$@" | awk 'NR>1 && /bootstrap/ {print $1; exit}')
-  "$BIN" keys budget "$name" --prepaid true "$@" >/dev/null
-  "$BIN" keys top-up "$name" 1000000000 "$@" >/dev/null
-  for i in $(seq 1 16); do
-    keys+=("$("$BIN" keys create "bench-$i" "$@")")
-    "$BIN" keys budget "bench-$i" --prepaid true "$@" >/dev/null
-    "$BIN" keys top-up "bench-$i" 1000000000 "$@" >/dev/null
-  done
-  (IFS=,; echo "${keys[*]}")
-}
+# shellcheck source=bench/fund.sh
+source "$BENCH_DIR/fund.sh"
 cpu() { # PIDS... -> total user+system ticks
   local t=0 p
   for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done

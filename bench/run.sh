@@ -7,8 +7,8 @@
 #   DURATION=5s CONNS=64 bench/run.sh
 #
 # Measures: create (durable: the 200 comes after the commit, SQLite with fsync; by a key with
-# a prepaid balance, so accounting is on), status polling, the same two on PostgreSQL with one
-# and with two API replicas (a throwaway database on scripts/postgres.sh's server, or PG_URL's),
+# a prepaid balance, so accounting is on; and the same spread over 16 keys, each with its own
+# prepaid balance), status polling, the same on PostgreSQL with one and with two API replicas (a throwaway database on scripts/postgres.sh's server, or PG_URL's),
 # dispatch latency (a slot frees → the next upstream create), and RSS idle and with 1,000,000
 # requests stored. Installs wrk (Debian) if missing; builds release.
 set -euo pipefail
@@ -64,14 +64,11 @@ wait_ready "http://127.0.0.1:$P/"
 BARE_JSON=$(load get.lua "http://127.0.0.1:$P/status")
 stop "$BARE"
 
-# Accounting on, as vidgate runs: the key gets a prepaid balance, so every create checks it
-# and holds credits in its insert. STORE_ARGS: which store (the data dir's SQLite, or a URL).
-budget() { # STORE_ARGS...
-  local name
-  name=$("$BIN" keys list "$@" | awk 'NR>1 && /bootstrap/ {print $1; exit}')
-  "$BIN" keys budget "$name" --prepaid true "$@" >/dev/null
-  "$BIN" keys top-up "$name" 1000000000 "$@" >/dev/null
-}
+# Accounting on, as vidgate runs: every key gets a prepaid balance, so every create checks it
+# and holds credits in its insert. fund STORE_ARGS (the data dir's SQLite, or a URL) funds the
+# bootstrap key and 16 more, and prints those 16 for create-keys.lua.
+# shellcheck source=bench/fund.sh
+source "$BENCH_DIR/fund.sh"
 create_one() { # PORT -> request id
   curl -fsS -H "Authorization: Key $BENCH_KEY" -H 'Content-Type: application/json' \
     -d '{"model_name":"Vidu","model_version":"q2","prompt":"status","output_config":{"duration":1}}' \
@@ -98,10 +95,12 @@ PY
 
 # --- create and status (role api: no workers, so renders do not take the CPU) ------------
 P=$(free_port); start_vidgate "$WORK/a" "$P" api
-budget --data-dir "$WORK/a"
+BENCH_KEYS=$(fund --data-dir "$WORK/a")
+export BENCH_KEYS
 sleep 1
 RSS_IDLE=$(rss_mb "$VG_PID")
 CREATE_JSON=$(load create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
+CREATE16_JSON=$(load create-keys.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
 ID=$(create_one "$P")
 STATUS_JSON=$(load get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$ID/status")
 stop "$VG_PID"
@@ -117,21 +116,23 @@ if PG_BASE=${PG_URL:-$(./scripts/postgres.sh 2>/dev/null)}; then
   export DATABASE_URL=${PG_BASE%/*}/$PG_DB
   "$BIN" migrate --database-url "$DATABASE_URL" >/dev/null
   P=$(free_port); start_vidgate "$WORK/p1" "$P" api
-  budget --database-url "$DATABASE_URL"
+  BENCH_KEYS=$(fund --database-url "$DATABASE_URL")
   PG_CREATE_1=$(load create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
+  PG_CREATE16_1=$(load create-keys.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video)
   PG_ID=$(create_one "$P")
   PG_STATUS_1=$(load get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$PG_ID/status")
   P2=$(free_port); start_vidgate "$WORK/p2" "$P2" api
   PG_CREATE_2=$(load_pair create.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video http://127.0.0.1:$P2/tencent-vod/v1/aigc-video)
+  PG_CREATE16_2=$(load_pair create-keys.lua http://127.0.0.1:$P/tencent-vod/v1/aigc-video http://127.0.0.1:$P2/tencent-vod/v1/aigc-video)
   PG_STATUS_2=$(load_pair get.lua "http://127.0.0.1:$P/tencent-vod/v1/aigc-video/requests/$PG_ID/status" \
     "http://127.0.0.1:$P2/tencent-vod/v1/aigc-video/requests/$PG_ID/status")
   stop "$VG_PID"; stop "${PIDS[-2]}"
   unset DATABASE_URL
-  PG_JSON=$(python3 - "$PG_CREATE_1" "$PG_STATUS_1" "$PG_CREATE_2" "$PG_STATUS_2" <<'PY'
+  PG_JSON=$(python3 - "$PG_CREATE_1" "$PG_STATUS_1" "$PG_CREATE_2" "$PG_STATUS_2" "$PG_CREATE16_1" "$PG_CREATE16_2" <<'PY'
 import json, sys
-c1, s1, c2, s2 = (json.loads(a) for a in sys.argv[1:5])
-print(json.dumps({"one_replica": {"create": c1, "status": s1},
-                  "two_replicas": {"create": c2, "status": s2}}))
+c1, s1, c2, s2, k1, k2 = (json.loads(a) for a in sys.argv[1:7])
+print(json.dumps({"one_replica": {"create": c1, "create_16_keys": k1, "status": s1},
+                  "two_replicas": {"create": c2, "create_16_keys": k2, "status": s2}}))
 PY
 )
 else
@@ -187,7 +188,7 @@ wrk -t"$THREADS" -c8 -d5s -s "$BENCH_DIR/get.lua" \
 RSS_STORED_LOADED=$(rss_mb "$VG_PID")
 stop "$VG_PID"
 
-python3 - "$BARE_JSON" "$CREATE_JSON" "$STATUS_JSON" "$DISPATCH_JSON" "$RSS_IDLE" "$RSS_STORED_IDLE" "$RSS_STORED_LOADED" "$STORED" "$CONNS" "$DURATION" "$PG_JSON" <<'PY' | tee "$BENCH_DIR/results.json"
+python3 - "$BARE_JSON" "$CREATE_JSON" "$STATUS_JSON" "$DISPATCH_JSON" "$RSS_IDLE" "$RSS_STORED_IDLE" "$RSS_STORED_LOADED" "$STORED" "$CONNS" "$DURATION" "$PG_JSON" "$CREATE16_JSON" <<'PY' | tee "$BENCH_DIR/results.json"
 import json, os, sys
 bare, create, status, dispatch = (json.loads(a) for a in sys.argv[1:5])
 pg = json.loads(sys.argv[11])
@@ -200,6 +201,7 @@ print(json.dumps({
     "machine": {"cores": os.cpu_count(), "connections": int(sys.argv[9]), "duration": sys.argv[10]},
     "bare_axum": bare,
     "create": {**create, "ratio_to_bare_axum": ratio(create)},
+    "create_16_keys": {**json.loads(sys.argv[12]), "ratio_to_bare_axum": ratio(json.loads(sys.argv[12]))},
     "status": {**status, "ratio_to_bare_axum": ratio(status)},
     "postgres": pg,
     "dispatch_latency": dispatch,

@@ -10,10 +10,15 @@
 //! back only itself. Arrival order is kept. Queue limits and budgets are checked here too,
 //! and the batch's holds and queue positions are written and read in the same transaction.
 //!
-//! Across PostgreSQL replicas, each limit still holds exactly: the batch first locks the
-//! balance rows of its keys (in key order, `ledger::lock_spend`), so another replica's batch
-//! for the same key waits for this commit and then reads what it spent; queue counts near a
-//! limit are taken under an advisory lock (`insert::at_limit`).
+//! Across PostgreSQL replicas, each limit still holds exactly. Budgets: a batch reads its
+//! keys' balance rows without a lock and checks its creates against them; just before it
+//! commits it locks the rows of the keys it charges (in key order, `ledger::lock_spend`) and
+//! checks that what it admitted still fits. Another replica's batch for the same keys waits
+//! only for that last stretch (the hold, the notification and the commit), not for this
+//! batch's inserts; if the rows moved so far that the batch no longer fits (another replica
+//! spent the same credits meanwhile), it rolls back and runs again with the rows locked from
+//! its start (`Budgets::Locked`, as on SQLite, whose one writer makes the lock free). Queue
+//! counts near a limit are taken under an advisory lock (`insert::queued`).
 
 use crate::states::st;
 use std::collections::HashMap;
@@ -21,11 +26,12 @@ use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
+use vidgate_domain::pricing::Credits;
 
 use super::budget::Spend;
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued, quote_json};
 use super::{ALL_QUEUED, KEY_QUEUED, MultiRow, chunk_sizes, ledger, position_of_t};
-use crate::db::{Db, Tx, shared_sql, sql};
+use crate::db::{Db, Tx, shared_sql};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
@@ -84,7 +90,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        match commit(&db, &tasks).await {
+        match commit_checked(&db, &tasks).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -95,7 +101,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
                 for job in batch {
-                    let outcome = commit(&db, &[&job.task]).await.map(|mut o| o.remove(0));
+                    let outcome = commit_checked(&db, &[&job.task]).await.map(|mut o| o.remove(0));
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -108,13 +114,42 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// How a batch reads its keys' balance rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budgets {
+    /// Read without a lock at the start, checked again under the rows' locks just before the
+    /// commit (PostgreSQL's first try).
+    Optimistic,
+    /// Locked from the start (SQLite, where that costs nothing; PostgreSQL's second try).
+    Locked,
+}
+
+/// The batch's creates, each under the budget rows as they are at its commit: optimistic
+/// first on PostgreSQL, and again with the rows locked if that found them moved.
+async fn commit_checked(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
+    if db.is_postgres() {
+        if let Some(outcomes) = commit(db, tasks, Budgets::Optimistic).await? {
+            return Ok(outcomes);
+        }
+        tracing::debug!(
+            size = tasks.len(),
+            "a batch's budgets moved before its commit; running it again locked"
+        );
+    }
+    commit(db, tasks, Budgets::Locked)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a batch with its budget rows locked found them moved"))
+}
+
 /// Queue counts and key spend as of the batch's start plus what the batch added so far.
 #[derive(Default)]
 struct Counts {
     per_key: HashMap<KeyId, i64>,
     total: Option<i64>,
-    /// The spend of the batch's keys that have a budget, read under their rows' locks.
+    /// The spend of the batch's keys that have a budget, as read at its start.
     spend: HashMap<KeyId, Spend>,
+    /// Per key with a budget: what the batch admitted (priced: the sum; unpriced: a count).
+    admitted: HashMap<KeyId, (Credits, usize)>,
 }
 
 impl Counts {
@@ -122,11 +157,12 @@ impl Counts {
     /// any savepoint, whose rollback would release a lock taken under it): the balance rows
     /// of the batch's keys, locked, and the queue counts its limits
     /// need (near a limit, under that limit's lock: see `insert::queued`).
-    async fn start(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Counts> {
+    async fn start(tx: &mut Tx, tasks: &[&NewTask], budgets: Budgets) -> Result<Counts> {
         // Every key, priced or not: a key with a budget refuses what has no price.
         let keys: Vec<&KeyId> = tasks.iter().map(|t| &t.key_id).collect();
         let at = tasks.iter().map(|t| t.created_at).max().unwrap_or_default();
-        let mut spend = ledger::lock_spend(tx, &keys, at).await?;
+        let lock = budgets == Budgets::Locked;
+        let mut spend = ledger::read_spend(tx, &keys, at, lock).await?;
         spend.retain(|_, s| s.budget.is_limited());
         let mut counts = Counts { spend, ..Counts::default() };
         for task in tasks {
@@ -164,6 +200,11 @@ impl Counts {
                 return Some(InsertOutcome::BudgetExceeded(refusal));
             }
             spend.add(needed.unwrap_or_default());
+            let admitted = self.admitted.entry(task.key_id.clone()).or_default();
+            match needed {
+                Some(amount) => admitted.0 = admitted.0 + amount,
+                None => admitted.1 += 1,
+            }
         }
         if let Some(n) = self.per_key.get_mut(&task.key_id) {
             *n += 1;
@@ -173,13 +214,32 @@ impl Counts {
         }
         None
     }
+
+    /// Whether what the batch admitted still fits its keys' budgets, their rows now locked
+    /// (with every other key the batch charges, in key order: the holds write them next).
+    async fn still_fits(&self, tx: &mut Tx, charged: &[&NewTask]) -> Result<bool> {
+        let keys: Vec<&KeyId> = charged.iter().map(|t| &t.key_id).collect();
+        let at = charged.iter().map(|t| t.created_at).max().unwrap_or_default();
+        let locked = ledger::lock_spend(tx, &keys, at).await?;
+        Ok(self.admitted.iter().all(|(key, (sum, unpriced))| match locked.get(key) {
+            Some(now) if now.budget.is_limited() => {
+                *unpriced == 0 && now.refusal(Some(*sum)).is_none()
+            }
+            _ => true,
+        }))
+    }
 }
 
-/// One transaction for `tasks`; an outcome per task, in order.
-async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
+/// One transaction for `tasks`: an outcome per task, in order; `None` (rolled back) when an
+/// optimistic batch found its budgets moved.
+async fn commit(
+    db: &Db,
+    tasks: &[&NewTask],
+    budgets: Budgets,
+) -> Result<Option<Vec<InsertOutcome>>> {
     let mut tx = db.begin().await?;
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
-    let mut counts = Counts::start(&mut tx, tasks).await?;
+    let mut counts = Counts::start(&mut tx, tasks, budgets).await?;
     let mut pending: Vec<usize> = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
         if task.session.is_none() && task.idempotency.is_none() {
@@ -216,57 +276,110 @@ async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
         .filter(|(_, o)| matches!(o, Some(InsertOutcome::Inserted { .. })))
         .map(|(t, _)| *t)
         .collect();
-    ledger::hold(&mut tx, &inserted).await?;
     read_positions(&mut tx, &mut outcomes).await?;
-    let inserted = outcomes.iter().flatten().filter_map(|o| match o {
-        InsertOutcome::Inserted { task, .. } => Some(StoreEvent::Task(task.id)),
-        _ => None,
-    });
-    let events: Vec<StoreEvent> = inserted.collect();
-    if !events.is_empty() {
-        tx.emit(std::iter::once(StoreEvent::Dispatch).chain(events));
+    let charged: Vec<&NewTask> = inserted.iter().copied().filter(|t| t.quote.is_some()).collect();
+    if budgets == Budgets::Optimistic && !counts.still_fits(&mut tx, &charged).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    ledger::hold(&mut tx, &inserted).await?;
+    // Dispatchers wake. No task event: nobody can be following a request that did not exist
+    // (a status, stream or cache entry begins with a read of the committed row), and on
+    // PostgreSQL each event is a notification every replica receives.
+    if !inserted.is_empty() {
+        tx.emit([StoreEvent::Dispatch]);
     }
     tx.commit().await?;
-    outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.ok_or_else(|| StoreError::corrupt("a grouped insert lost a task")))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(outcomes))
 }
 
-/// The queue positions of the tasks the batch inserted, in one statement: every create
-/// answers its position, and reading it here spares each one a read (and on PostgreSQL a
-/// transaction) of its own after the commit. The batch's tasks lie between its first and
-/// last seq (on SQLite they are all there is; on PostgreSQL another replica's may be among
-/// them, and are read too but not used).
+/// The queue positions of the tasks the batch inserted: every create answers its position,
+/// and reading it here spares each one a read (and on PostgreSQL a transaction) of its own
+/// after the commit. Only the first of the batch's tasks in each lane (pool and rank) is
+/// counted in SQL; each later one in the lane is that position plus the batch's tasks in the
+/// lane before it. Exact on SQLite, whose one writer gives the batch consecutive seqs; on
+/// PostgreSQL another replica's tasks committed in between are not counted (a position there
+/// is a moment's answer anyway).
 async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> Result<()> {
-    let seqs = outcomes.iter().flatten().filter_map(|o| match o {
-        InsertOutcome::Inserted { task, .. } => Some(task.seq),
-        _ => None,
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        MultiRow::new(
+            concat!(
+                "SELECT t.seq, ",
+                position_of_t!(),
+                " AS n FROM tasks t WHERE t.seq IN (SELECT column1 FROM ("
+            ),
+            "(CAST(? AS BIGINT))",
+            ") AS v)",
+        )
     });
-    let Some((first, last)) = seqs.fold(None, |range: Option<(i64, i64)>, s| {
-        Some(range.map_or((s, s), |(a, b)| (a.min(s), b.max(s))))
-    }) else {
-        return Ok(());
-    };
-    let stmt = sql(concat!(
-        "SELECT t.seq, ",
-        position_of_t!(),
-        " AS n FROM tasks t WHERE t.seq >= $1 AND t.seq <= $2"
-    ))
-    .bind(first)
-    .bind(last);
-    // A failed read costs the answers their positions (the API reads them after the commit),
-    // never the creates themselves.
-    let rows = match tx.fetch(stmt).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
-            return Ok(());
+    // Per lane, the batch's seqs in order.
+    let mut lanes: HashMap<(&str, i64), Vec<i64>> = HashMap::new();
+    for outcome in outcomes.iter().flatten() {
+        if let InsertOutcome::Inserted { task, .. } = outcome {
+            lanes.entry((task.pool.as_str(), task.rank)).or_default().push(task.seq);
         }
-    };
+    }
+    let heads: Vec<i64> = lanes
+        .values_mut()
+        .map(|seqs| {
+            seqs.sort_unstable();
+            seqs[0]
+        })
+        .collect();
+    if heads.is_empty() {
+        return Ok(());
+    }
+    // A failed read costs the answers their positions (the API reads them after the commit),
+    // never the creates themselves: on PostgreSQL, where a failed statement spoils its
+    // transaction, it runs under a savepoint.
+    let guarded = tx.is_postgres();
+    if guarded {
+        tx.run("SAVEPOINT positions").await?;
+    }
+    let mut heads_at: HashMap<i64, i64> = HashMap::new();
+    let mut failed = None;
+    let mut rest = heads.as_slice();
+    for size in chunk_sizes(heads.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for seq in chunk {
+            stmt = stmt.bind(*seq);
+        }
+        match tx.fetch(stmt).await {
+            Ok(rows) => {
+                for row in rows {
+                    heads_at.insert(row.int("seq")?, row.int("n")?);
+                }
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed {
+        tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
+        if guarded {
+            tx.run("ROLLBACK TO positions").await?;
+        }
+        return Ok(());
+    }
+    if guarded {
+        tx.run("RELEASE positions").await?;
+    }
     let mut positions: HashMap<i64, i64> = HashMap::new();
-    for row in rows {
-        positions.insert(row.int("seq")?, row.int("n")?);
+    for seqs in lanes.values() {
+        if let Some(head) = heads_at.get(&seqs[0]) {
+            for (offset, seq) in seqs.iter().enumerate() {
+                positions.insert(*seq, head + offset as i64);
+            }
+        }
     }
     for outcome in outcomes.iter_mut().flatten() {
         if let InsertOutcome::Inserted { task, position } = outcome {

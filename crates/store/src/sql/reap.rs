@@ -41,7 +41,12 @@ fn ids(rows: &[Row]) -> Result<Vec<String>> {
 
 /// Requests past their deadline fail with `timeout`: one that never left the queue is
 /// released; one the upstream may have stays held and followed. Their ids.
-async fn time_out(tx: &mut Tx, now: Millis, limits: ReapLimits) -> Result<Vec<String>> {
+async fn time_out(
+    tx: &mut Tx,
+    now: Millis,
+    limits: ReapLimits,
+    balances: &mut ledger::Changes,
+) -> Result<Vec<String>> {
     let stmt = sql(reap_sql::TIME_OUT)
         .bind(ErrorType::Timeout)
         .bind(now)
@@ -55,7 +60,7 @@ async fn time_out(tx: &mut Tx, now: Millis, limits: ReapLimits) -> Result<Vec<St
             "deadline passed; failed with error_type timeout. The upstream may have its job: it is followed, and charged as the upstream charges it"
         } else {
             let note = Some("timed out while queued");
-            ledger::close(tx, &id, now, Close::Release { note }).await?;
+            ledger::close_deferred(tx, &id, now, Close::Release { note }, balances).await?;
             "deadline passed while queued; failed with error_type timeout, never dispatched"
         };
         webhooks::enqueue(tx, &id, now).await?;
@@ -83,12 +88,18 @@ async fn fail_crashed(tx: &mut Tx, now: Millis, limits: ReapLimits) -> Result<Ve
 }
 
 /// Followed jobs whose window closed with their end unknown are settled at their hold.
-async fn settle_expired(tx: &mut Tx, now: Millis, batch: i64) -> Result<Vec<String>> {
+async fn settle_expired(
+    tx: &mut Tx,
+    now: Millis,
+    batch: i64,
+    balances: &mut ledger::Changes,
+) -> Result<Vec<String>> {
     let rows = tx.fetch(sql(reap_sql::EXPIRE_FOLLOWING).bind(now).bind(batch)).await?;
     for row in &rows {
         let id = row.text("id")?;
         let note = "nothing was learnt of the upstream job before its following window closed; charged its hold, as the upstream bills what it ran";
-        if ledger::close(tx, &id, now, Close::SettleAtHold { note }).await?.is_some() {
+        let how = Close::SettleAtHold { note };
+        if ledger::close_deferred(tx, &id, now, how, balances).await?.is_some() {
             settled_at_quote(tx, &id, row.opt_text("quote")?).await?;
         }
         insert_log(tx, &id, &LogEntry::warn(now, note)).await?;
@@ -99,14 +110,17 @@ async fn settle_expired(tx: &mut Tx, now: Millis, batch: i64) -> Result<Vec<Stri
 pub(super) async fn reap(store: &SqlStore, now: Millis, limits: ReapLimits) -> Result<ReapReport> {
     let batch = limits.batch.max(1);
     let mut tx = store.db.begin().await?;
-    let timed_out = time_out(&mut tx, now, limits).await?;
+    // The sweep's balance changes, applied together at its end (`ledger::close_deferred`).
+    let mut balances = ledger::Changes::new();
+    let timed_out = time_out(&mut tx, now, limits, &mut balances).await?;
     let crashed = fail_crashed(&mut tx, now, limits).await?;
     let requeued = ids(&tx.fetch(sql(reap_sql::REQUEUE).bind(now).bind(batch)).await?)?;
     for id in &requeued {
         insert_log(&mut tx, id, &LogEntry::warn(now, "dispatcher lease expired before the upstream answered; back in the queue (the resubmission reuses the same upstream SessionId)")).await?;
     }
     let released = ids(&tx.fetch(sql(reap_sql::RELEASE).bind(now).bind(batch)).await?)?;
-    let expired = settle_expired(&mut tx, now, batch).await?;
+    let expired = settle_expired(&mut tx, now, batch, &mut balances).await?;
+    ledger::apply_balances(&mut tx, balances).await?;
     let purged = tx.execute(sql(reap_sql::PURGE_DEDUP).bind(now).bind(batch)).await?;
     if !(requeued.is_empty() && timed_out.is_empty() && crashed.is_empty() && expired.is_empty()) {
         tx.emit([StoreEvent::Dispatch]);

@@ -85,10 +85,21 @@ pub(crate) async fn lock_spend(
     keys: &[&KeyId],
     at: Millis,
 ) -> Result<HashMap<KeyId, Spend>> {
+    read_spend(tx, keys, at, true).await
+}
+
+/// `lock_spend`, or with `lock` false the same read without locking (a batch of creates
+/// that checks again under the lock before it commits: `group_commit.rs`).
+pub(crate) async fn read_spend(
+    tx: &mut Tx,
+    keys: &[&KeyId],
+    at: Millis,
+    lock: bool,
+) -> Result<HashMap<KeyId, Spend>> {
     let mut sorted: Vec<&KeyId> = keys.to_vec();
     sorted.sort();
     sorted.dedup();
-    let mut out = read_locked(tx, &sorted, at).await?;
+    let mut out = read_rows(tx, &sorted, at, lock).await?;
     let missing: Vec<&KeyId> = sorted.into_iter().filter(|k| !out.contains_key(*k)).collect();
     if missing.is_empty() {
         return Ok(out);
@@ -101,12 +112,18 @@ pub(crate) async fn lock_spend(
         )
         .await?;
     }
-    out.extend(read_locked(tx, &missing, at).await?);
+    out.extend(read_rows(tx, &missing, at, lock).await?);
     Ok(out)
 }
 
-/// One `SELECT … FOR UPDATE` per chunk of `sorted` keys (plain on SQLite).
-async fn read_locked(tx: &mut Tx, sorted: &[&KeyId], at: Millis) -> Result<HashMap<KeyId, Spend>> {
+/// One `SELECT` per chunk of `sorted` keys, `FOR UPDATE` when `lock` (on PostgreSQL; SQLite's
+/// one writer needs no lock).
+async fn read_rows(
+    tx: &mut Tx,
+    sorted: &[&KeyId],
+    at: Millis,
+    lock: bool,
+) -> Result<HashMap<KeyId, Spend>> {
     static TEXTS: OnceLock<[MultiRow; 2]> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         let head = concat!(
@@ -120,7 +137,7 @@ async fn read_locked(tx: &mut Tx, sorted: &[&KeyId], at: Millis) -> Result<HashM
             MultiRow::new(head, "(?)", ") AS v) ORDER BY b.key_id FOR UPDATE OF b"),
         ]
     });
-    let texts = &texts[usize::from(tx.is_postgres())];
+    let texts = &texts[usize::from(lock && tx.is_postgres())];
     let mut out = HashMap::with_capacity(sorted.len());
     let mut rest = sorted;
     for size in chunk_sizes(sorted.len()) {

@@ -18,7 +18,7 @@
 
 mod balances;
 mod reads;
-pub(crate) use balances::{key_spend, lock_spend};
+pub(crate) use balances::{key_spend, lock_spend, read_spend};
 pub(crate) use reads::{books, entries, money_totals, usage};
 
 use std::sync::OnceLock;
@@ -30,7 +30,8 @@ use super::batch::{MultiRow, chunk_sizes};
 use super::budget::periods;
 use crate::db::{Tx, shared_sql, sql};
 use crate::{NewTask, Result, StoreError};
-use balances::{Change, Changes};
+use balances::Change;
+pub(crate) use balances::Changes;
 
 /// Takes the holds of `tasks` (those with a price), in as few statements as they allow.
 pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
@@ -98,6 +99,23 @@ pub(crate) async fn close(
     at: Millis,
     how: Close<'_>,
 ) -> Result<Option<Closed>> {
+    let mut changes = Changes::new();
+    let closed = close_deferred(tx, request_id, at, how, &mut changes).await?;
+    apply_balances(tx, changes).await?;
+    Ok(closed)
+}
+
+/// `close`, its balance change added to `changes` instead of made: a transaction closing
+/// several keys' holds (the reaper's sweep) applies them together at its end, through
+/// `apply_balances`, in key order, as a batch of creates locks them: two such transactions
+/// never wait on each other's rows in opposite orders.
+pub(crate) async fn close_deferred(
+    tx: &mut Tx,
+    request_id: &str,
+    at: Millis,
+    how: Close<'_>,
+    changes: &mut Changes,
+) -> Result<Option<Closed>> {
     let open = sql("SELECT key_id, amount, day, month, model, specification FROM ledger
                     WHERE request_id = $1 AND phase = 'open'")
     .bind(request_id);
@@ -160,10 +178,18 @@ pub(crate) async fn close(
     }
     let delta = charged - held;
     if delta != Credits::ZERO {
-        let change = (KeyId::from(key_id), Change { day, month });
-        balances::apply(tx, Changes::from([(change, (Credits::ZERO, delta))])).await?;
+        let entry = changes.entry((KeyId::from(key_id), Change { day, month })).or_default();
+        entry.1 = entry.1 + delta;
     }
     Ok(Some(Closed { charged, uncharged }))
+}
+
+/// Applies the balance changes `close_deferred` collected.
+pub(crate) async fn apply_balances(tx: &mut Tx, changes: Changes) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    balances::apply(tx, changes).await
 }
 
 /// Credits added to a key (`amount` below zero: an adjustment taking some away).
