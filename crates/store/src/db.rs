@@ -430,6 +430,20 @@ impl Tx {
         self.events.extend(events);
     }
 
+    /// Sends the events emitted so far now instead of with the commit (PostgreSQL: a
+    /// `NOTIFY`, which PostgreSQL still delivers only at the commit, so a caller can send it
+    /// before taking locks it wants to hold briefly). On SQLite they leave after the commit
+    /// whatever this says.
+    pub(crate) async fn send_events(&mut self) -> Result<()> {
+        if let TxInner::Postgres(tx) = &mut self.inner
+            && !self.events.is_empty()
+        {
+            notify_statement(&self.events).execute(&mut **tx).await?;
+            self.events.clear();
+        }
+        Ok(())
+    }
+
     pub(crate) async fn commit(self) -> Result<()> {
         if let Some(fault) = self.db.faults.take("COMMIT") {
             // Failed before it committed: nothing of the transaction is kept.

@@ -1,8 +1,10 @@
 -- The queue counters of new tasks, counted once per INSERT statement instead of once per
 -- row: a batch of creates (one multi-row INSERT) adds to each counter row once, with one
 -- statement per counter table, where per-row triggers ran two plpgsql functions and four
--- upserts for every task. The rows are upserted in key order, so two replicas' batches
--- adding to the same shard take its rows in the same order. State changes and deletes keep
+-- upserts for every task. A transaction adds to one shard of each counter (of eight, picked
+-- by its transaction id), whatever number of INSERTs it makes: two replicas' batches then
+-- share a counter row one time in eight, and never hold one shard each while waiting for the
+-- other's (a deadlock); the rows are upserted in key order for the same reason. State changes and deletes keep
 -- their per-row triggers (they come one task at a time). SQLite keeps per-row triggers: it
 -- has no statement-level ones, and one writer.
 
@@ -16,7 +18,7 @@ CREATE TRIGGER tasks_key_queue_counts AFTER UPDATE OF state OR DELETE ON tasks
 CREATE FUNCTION vidgate_tasks_inserted_counts() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    sh INT := floor(random() * 4)::INT;
+    sh INT := (txid_current() % 8)::INT;
 BEGIN
     INSERT INTO queue_rank_counts (pool, rank, shard, n)
         SELECT pool, rank, sh, count(*) FROM inserted WHERE state = 'queued'

@@ -31,11 +31,11 @@ pub(super) fn quote(amount: f64) -> Quote {
     }
 }
 
-pub(super) fn priced(key: &str, at: i64, amount: f64) -> NewTask {
+pub fn priced(key: &str, at: i64, amount: f64) -> NewTask {
     NewTask { quote: Some(quote(amount)), ..new_task(key, 0, at) }
 }
 
-pub(super) async fn key(store: &dyn Store, id: &str, budget: KeyBudget) {
+pub async fn key(store: &dyn Store, id: &str, budget: KeyBudget) {
     let key = NewKey {
         id: id.into(),
         name: id.into(),
@@ -69,7 +69,7 @@ pub(super) fn success(cost: f64, seconds: f64) -> Completion {
     }
 }
 
-pub(super) async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
+pub async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
     match store
         .top_up(&vidgate_domain::KeyId::from(key), credits(amount), "test", T0)
         .await
@@ -417,7 +417,7 @@ pub(super) fn charge_of(cost: f64) -> Charge {
 
 /// What a key's balance must read at `at`, recomputed from its ledger alone: the balance row
 /// (`key_balances`) is a counter derived from it, so the two must agree to the micro-credit.
-pub(super) async fn assert_balance_is_its_ledger(store: &dyn Store, key: &str, at: i64) {
+pub async fn assert_balance_is_its_ledger(store: &dyn Store, key: &str, at: i64) {
     use vidgate_domain::pricing::day_of;
     let id = vidgate_domain::KeyId::from(key);
     let rows = store.ledger(Some(&id), 0, 100_000).await.unwrap();

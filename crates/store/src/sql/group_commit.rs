@@ -11,22 +11,23 @@
 //! and the batch's holds and queue positions are written and read in the same transaction.
 //!
 //! Across PostgreSQL replicas, each limit still holds exactly. Budgets: a batch reads its
-//! keys' balance rows without a lock and checks its creates against them; just before it
-//! commits it locks the rows of the keys it charges (in key order, `ledger::lock_spend`) and
-//! checks that what it admitted still fits. Another replica's batch for the same keys waits
-//! only for that last stretch (the hold, the notification and the commit), not for this
-//! batch's inserts; if the rows moved so far that the batch no longer fits (another replica
-//! spent the same credits meanwhile), it rolls back and runs again with the rows locked from
-//! its start (`Budgets::Locked`, as on SQLite, whose one writer makes the lock free). Queue
-//! counts near a limit are taken under an advisory lock (`insert::queued`).
+//! keys' balance rows without a lock and checks its creates against them; its last statement
+//! before the commit adds its holds to those rows only where each key's budget still covers
+//! them as the row then stands (`ledger::apply_balances_if_they_fit`: one upsert, rows locked
+//! in key order). Another replica's batch for the same keys waits only for that statement and
+//! the commit, not for this batch's inserts; if a row moved so far that the batch no longer
+//! fits (another replica spent the same credits meanwhile), the batch rolls back and runs
+//! again with the rows locked from its start (`Budgets::Locked`, as on SQLite, whose one
+//! writer makes that lock free). Queue counts near a limit are taken under an advisory lock
+//! (`insert::queued`).
 
 use crate::states::st;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
-use vidgate_domain::pricing::Credits;
 
 use super::budget::Spend;
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued, quote_json};
@@ -59,14 +60,22 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(crate) struct Committer {
     jobs: mpsc::Sender<Job>,
+    /// Optimistic batches that found their budgets moved and ran again locked.
+    reruns: Arc<AtomicU64>,
 }
 
 impl Committer {
     /// Starts the committer task on the current runtime. It ends when every handle is gone.
     pub(crate) fn start(db: Db) -> Committer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(db, rx));
-        Committer { jobs }
+        let reruns = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(db, rx, reruns.clone()));
+        Committer { jobs, reruns }
+    }
+
+    /// How many batches ran a second time with their budget rows locked.
+    pub(crate) fn reruns(&self) -> u64 {
+        self.reruns.load(Ordering::Relaxed)
     }
 }
 
@@ -80,7 +89,7 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -90,7 +99,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        match commit_checked(&db, &tasks).await {
+        match commit_checked(&db, &tasks, &reruns).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -101,7 +110,8 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
                 for job in batch {
-                    let outcome = commit_checked(&db, &[&job.task]).await.map(|mut o| o.remove(0));
+                    let outcome =
+                        commit_checked(&db, &[&job.task], &reruns).await.map(|mut o| o.remove(0));
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -126,11 +136,16 @@ enum Budgets {
 
 /// The batch's creates, each under the budget rows as they are at its commit: optimistic
 /// first on PostgreSQL, and again with the rows locked if that found them moved.
-async fn commit_checked(db: &Db, tasks: &[&NewTask]) -> Result<Vec<InsertOutcome>> {
+async fn commit_checked(
+    db: &Db,
+    tasks: &[&NewTask],
+    reruns: &AtomicU64,
+) -> Result<Vec<InsertOutcome>> {
     if db.is_postgres() {
         if let Some(outcomes) = commit(db, tasks, Budgets::Optimistic).await? {
             return Ok(outcomes);
         }
+        reruns.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             size = tasks.len(),
             "a batch's budgets moved before its commit; running it again locked"
@@ -148,8 +163,6 @@ struct Counts {
     total: Option<i64>,
     /// The spend of the batch's keys that have a budget, as read at its start.
     spend: HashMap<KeyId, Spend>,
-    /// Per key with a budget: what the batch admitted (priced: the sum; unpriced: a count).
-    admitted: HashMap<KeyId, (Credits, usize)>,
 }
 
 impl Counts {
@@ -200,11 +213,6 @@ impl Counts {
                 return Some(InsertOutcome::BudgetExceeded(refusal));
             }
             spend.add(needed.unwrap_or_default());
-            let admitted = self.admitted.entry(task.key_id.clone()).or_default();
-            match needed {
-                Some(amount) => admitted.0 = admitted.0 + amount,
-                None => admitted.1 += 1,
-            }
         }
         if let Some(n) = self.per_key.get_mut(&task.key_id) {
             *n += 1;
@@ -213,20 +221,6 @@ impl Counts {
             *n += 1;
         }
         None
-    }
-
-    /// Whether what the batch admitted still fits its keys' budgets, their rows now locked
-    /// (with every other key the batch charges, in key order: the holds write them next).
-    async fn still_fits(&self, tx: &mut Tx, charged: &[&NewTask]) -> Result<bool> {
-        let keys: Vec<&KeyId> = charged.iter().map(|t| &t.key_id).collect();
-        let at = charged.iter().map(|t| t.created_at).max().unwrap_or_default();
-        let locked = ledger::lock_spend(tx, &keys, at).await?;
-        Ok(self.admitted.iter().all(|(key, (sum, unpriced))| match locked.get(key) {
-            Some(now) if now.budget.is_limited() => {
-                *unpriced == 0 && now.refusal(Some(*sum)).is_none()
-            }
-            _ => true,
-        }))
     }
 }
 
@@ -276,18 +270,25 @@ async fn commit(
         .filter(|(_, o)| matches!(o, Some(InsertOutcome::Inserted { .. })))
         .map(|(t, _)| *t)
         .collect();
+    let holds = ledger::hold(&mut tx, &inserted).await?;
     read_positions(&mut tx, &mut outcomes).await?;
-    let charged: Vec<&NewTask> = inserted.iter().copied().filter(|t| t.quote.is_some()).collect();
-    if budgets == Budgets::Optimistic && !counts.still_fits(&mut tx, &charged).await? {
-        tx.rollback().await?;
-        return Ok(None);
-    }
-    ledger::hold(&mut tx, &inserted).await?;
     // Dispatchers wake. No task event: nobody can be following a request that did not exist
     // (a status, stream or cache entry begins with a read of the committed row), and on
     // PostgreSQL each event is a notification every replica receives.
     if !inserted.is_empty() {
         tx.emit([StoreEvent::Dispatch]);
+    }
+    // The batch's keys' balance rows last: from here to the commit another replica's batch
+    // for the same keys waits, so nothing else is left to do in between.
+    tx.send_events().await?;
+    match budgets {
+        Budgets::Locked => ledger::apply_balances(&mut tx, holds).await?,
+        Budgets::Optimistic => {
+            if !ledger::apply_balances_if_they_fit(&mut tx, holds).await? {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
     }
     tx.commit().await?;
     let outcomes = outcomes

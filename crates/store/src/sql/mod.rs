@@ -66,6 +66,12 @@ impl SqlStore {
         self.committer.insert(task).await
     }
 
+    /// How many batches of creates found their keys' budgets spent by another replica
+    /// between their read and their commit, and ran again with the rows locked (PostgreSQL).
+    pub fn batches_rerun_locked(&self) -> u64 {
+        self.committer.reruns()
+    }
+
     /// The faults tests plan for this store's statements (`FaultPlan`); shared with every
     /// part of the store, its SQLite committer included.
     pub fn fault_plan(&self) -> std::sync::Arc<crate::FaultPlan> {

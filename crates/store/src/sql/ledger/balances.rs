@@ -154,29 +154,69 @@ async fn read_rows(
     Ok(out)
 }
 
-/// Applies `changes` to the keys' rows (making a row that is missing). A key changed in two
-/// period pairs at once (a batch across midnight) takes two statements: one statement may
-/// change a row once.
+/// The upsert that adds a change to a key's row (making a row that is missing). Each set
+/// expression reads the row as it was (both backends).
+const UPSERT_HEAD: &str =
+    "INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)";
+const UPSERT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
+macro_rules! upsert_tail {
+    () => {
+        "ON CONFLICT (key_id) DO UPDATE SET
+            topups = b.topups + excluded.topups,
+            spent = b.spent + excluded.spent,
+            day_spent = CASE WHEN excluded.day = b.day THEN b.day_spent + excluded.day_spent
+                             WHEN excluded.day > b.day THEN excluded.day_spent
+                             ELSE b.day_spent END,
+            day = CASE WHEN excluded.day > b.day THEN excluded.day ELSE b.day END,
+            month_spent = CASE WHEN excluded.month = b.month THEN b.month_spent + excluded.month_spent
+                               WHEN excluded.month > b.month THEN excluded.month_spent
+                               ELSE b.month_spent END,
+            month = CASE WHEN excluded.month > b.month THEN excluded.month ELSE b.month END"
+    };
+}
+
+/// Applies `changes` to the keys' rows (making a row that is missing).
 pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| MultiRow::new(UPSERT_HEAD, UPSERT_ROW, upsert_tail!()));
+    let (sent, written) = upsert(tx, texts, changes).await?;
+    if written != sent {
+        return Err(StoreError::corrupt(format!(
+            "a balance change wrote {written} of {sent} rows"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies `changes` (holds) only where the key's budget, as its row stands when the
+/// statement reaches it, still covers them: the same rule as `KeyBudget::refusal`, in SQL, so
+/// a batch that checked its creates against rows read without a lock learns in one statement,
+/// the rows locked in key order, whether they moved under it. `false`: some key's did, and
+/// its row is left unchanged (the caller rolls back). Every key's row exists (`read_spend`
+/// made the missing ones).
+pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
-        MultiRow::new(
-            "INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)",
-            "(?, ?, ?, ?, ?, ?, ?)",
-            // Each set expression reads the row as it was (both backends).
-            "ON CONFLICT (key_id) DO UPDATE SET
-                topups = b.topups + excluded.topups,
-                spent = b.spent + excluded.spent,
-                day_spent = CASE WHEN excluded.day = b.day THEN b.day_spent + excluded.day_spent
-                                 WHEN excluded.day > b.day THEN excluded.day_spent
-                                 ELSE b.day_spent END,
-                day = CASE WHEN excluded.day > b.day THEN excluded.day ELSE b.day END,
-                month_spent = CASE WHEN excluded.month = b.month THEN b.month_spent + excluded.month_spent
-                                   WHEN excluded.month > b.month THEN excluded.month_spent
-                                   ELSE b.month_spent END,
-                month = CASE WHEN excluded.month > b.month THEN excluded.month ELSE b.month END",
-        )
+        let tail = concat!(
+            upsert_tail!(),
+            " WHERE (SELECT (NOT k.prepaid OR b.topups - b.spent - excluded.spent >= 0)
+                AND (k.day_limit IS NULL OR k.day_limit >= excluded.day_spent
+                     + CASE WHEN b.day = excluded.day THEN b.day_spent ELSE 0 END)
+                AND (k.month_limit IS NULL OR k.month_limit >= excluded.month_spent
+                     + CASE WHEN b.month = excluded.month THEN b.month_spent ELSE 0 END)
+              FROM api_keys k WHERE k.id = b.key_id)
+            RETURNING b.key_id"
+        );
+        MultiRow::new(UPSERT_HEAD, UPSERT_ROW, tail)
     });
+    let (sent, written) = upsert(tx, texts, changes).await?;
+    Ok(written == sent)
+}
+
+/// Runs `changes` through the upsert `texts`: how many rows were sent and how many written
+/// (a text with `RETURNING` counts the rows it returns). A key changed in two period pairs at
+/// once (a batch across midnight) takes two statements: one statement may change a row once.
+async fn upsert(tx: &mut Tx, texts: &MultiRow, changes: Changes) -> Result<(u64, u64)> {
     let mut rounds: Vec<Vec<(KeyId, Change, Credits, Credits)>> = Vec::new();
     let mut last: Option<(KeyId, usize)> = None;
     for ((key, change), (topups, spent)) in changes {
@@ -191,6 +231,7 @@ pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
         rounds[round].push((key.clone(), change, topups, spent));
         last = Some((key, round));
     }
+    let (mut sent, mut written) = (0, 0);
     for rows in rounds {
         let mut rest = rows.as_slice();
         for size in chunk_sizes(rows.len()) {
@@ -207,13 +248,13 @@ pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
                     .bind(change.month.as_str())
                     .bind(*spent);
             }
-            let changed = tx.execute(stmt).await?;
-            if changed != size as u64 {
-                return Err(StoreError::corrupt(format!(
-                    "a balance change wrote {changed} of {size} rows"
-                )));
-            }
+            sent += size as u64;
+            written += if texts.text(size).contains("RETURNING") {
+                tx.fetch(stmt).await?.len() as u64
+            } else {
+                tx.execute(stmt).await?
+            };
         }
     }
-    Ok(())
+    Ok((sent, written))
 }

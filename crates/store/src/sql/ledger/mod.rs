@@ -33,8 +33,10 @@ use crate::{NewTask, Result, StoreError};
 use balances::Change;
 pub(crate) use balances::Changes;
 
-/// Takes the holds of `tasks` (those with a price), in as few statements as they allow.
-pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
+/// The hold rows of `tasks` (those with a price), in as few statements as they allow; the
+/// balance changes they make are answered, for `apply_balances` (or
+/// `apply_balances_if_they_fit`) to make in the same transaction.
+pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         MultiRow::new(
@@ -68,7 +70,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<()> {
         }
         tx.execute(stmt).await?;
     }
-    balances::apply(tx, spend).await
+    Ok(spend)
 }
 
 /// How a request's hold closes.
@@ -184,12 +186,21 @@ pub(crate) async fn close_deferred(
     Ok(Some(Closed { charged, uncharged }))
 }
 
-/// Applies the balance changes `close_deferred` collected.
+/// Applies the balance changes `hold` or `close_deferred` collected.
 pub(crate) async fn apply_balances(tx: &mut Tx, changes: Changes) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     balances::apply(tx, changes).await
+}
+
+/// Applies the balance changes of holds only if each key's budget, as its row stands now,
+/// still covers them (`false`: some key's does not, and the transaction must not commit).
+pub(crate) async fn apply_balances_if_they_fit(tx: &mut Tx, changes: Changes) -> Result<bool> {
+    if changes.is_empty() {
+        return Ok(true);
+    }
+    balances::apply_if_fits(tx, changes).await
 }
 
 /// Credits added to a key (`amount` below zero: an adjustment taking some away).
