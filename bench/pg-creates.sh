@@ -80,9 +80,9 @@ measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
   c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu)
   if [ -n "$b" ]; then
     local fa fb; fa=$(mktemp); fb=$(mktemp)
-    wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1 >"$fa" &
+    BENCH_KEYS=${BENCH_KEYS_A:-${BENCH_KEYS:-}} wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1 >"$fa" &
     local w=$!
-    wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$b" | tail -n 1 >"$fb"
+    BENCH_KEYS=${BENCH_KEYS_B:-${BENCH_KEYS:-}} wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$b" | tail -n 1 >"$fb"
     wait "$w"
     out=$(python3 - "$fa" "$fb" <<'PY'
 import json, sys
@@ -123,6 +123,10 @@ for i in $(seq 1 "$ROUNDS"); do
   BENCH_KEYS=$PG_KEYS measure pg1-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
   BENCH_KEYS=$PG_KEYS measure pg2-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "http://127.0.0.1:$P2$ROUTE" -- "$R1" "$R2" | tee -a "$RESULTS"
   measure pg1-1 create.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
+  if [ -n "${SPLIT:-}" ]; then
+    BENCH_KEYS_A=$(echo "$PG_KEYS" | cut -d, -f1-8) BENCH_KEYS_B=$(echo "$PG_KEYS" | cut -d, -f9-16) \
+      measure pg2-16-split create-keys.lua "http://127.0.0.1:$P1$ROUTE" "http://127.0.0.1:$P2$ROUTE" -- "$R1" "$R2" | tee -a "$RESULTS"
+  fi
 done
 CREATES=$(psql "$DB" -Atqc "SELECT count(*) FROM tasks")
 echo "# medians over the rounds"
