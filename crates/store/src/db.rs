@@ -54,6 +54,21 @@ pub(crate) enum Arg<'a> {
     Text(Option<&'a str>),
     Owned(Option<String>),
     Bool(bool),
+    /// Arrays, bound to PostgreSQL's `unnest` (its bulk inserts: `group_commit.rs`,
+    /// `ledger::hold`); SQLite has no array type, and a statement binding one fails there.
+    Texts(Vec<Option<String>>),
+    Ints(Vec<Option<i64>>),
+}
+
+impl From<Vec<Option<String>>> for Arg<'_> {
+    fn from(v: Vec<Option<String>>) -> Self {
+        Arg::Texts(v)
+    }
+}
+impl From<Vec<Option<i64>>> for Arg<'_> {
+    fn from(v: Vec<Option<i64>>) -> Self {
+        Arg::Ints(v)
+    }
 }
 
 impl<'a> From<&'a vidgate_domain::KeyId> for Arg<'a> {
@@ -194,9 +209,10 @@ impl<'a> Stmt<'a> {
     }
 }
 
-/// Binds every argument of `$stmt` to a sqlx query of either backend.
+/// Binds every argument of `$stmt` to a sqlx query of the backend named (`sqlite` or
+/// `postgres`); an array argument on SQLite returns an error from the enclosing function.
 macro_rules! query {
-    ($stmt:expr) => {{
+    ($stmt:expr, sqlite) => {{
         let stmt = $stmt;
         let mut q = sqlx::query(stmt.sql);
         for arg in stmt.args {
@@ -206,6 +222,25 @@ macro_rules! query {
                 Arg::Text(v) => q.bind(v),
                 Arg::Owned(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
+                Arg::Texts(_) | Arg::Ints(_) => {
+                    return Err(crate::StoreError::corrupt("an array bound to a SQLite statement"));
+                }
+            };
+        }
+        q
+    }};
+    ($stmt:expr, postgres) => {{
+        let stmt = $stmt;
+        let mut q = sqlx::query(stmt.sql);
+        for arg in stmt.args {
+            q = match arg {
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Owned(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
+                Arg::Ints(v) => q.bind(v),
             };
         }
         q
@@ -276,8 +311,12 @@ impl Db {
             return fault.rows();
         }
         Ok(match &self.conn {
-            Conn::Sqlite { reader, .. } => rows(query!(stmt).fetch_all(reader).await?, Row::Sqlite),
-            Conn::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
+            Conn::Sqlite { reader, .. } => {
+                rows(query!(stmt, sqlite).fetch_all(reader).await?, Row::Sqlite)
+            }
+            Conn::Postgres { pool } => {
+                rows(query!(stmt, postgres).fetch_all(pool).await?, Row::Postgres)
+            }
         })
     }
 
@@ -292,8 +331,12 @@ impl Db {
             return fault.rows();
         }
         Ok(match &self.conn {
-            Conn::Sqlite { writer, .. } => rows(query!(stmt).fetch_all(writer).await?, Row::Sqlite),
-            Conn::Postgres { pool } => rows(query!(stmt).fetch_all(pool).await?, Row::Postgres),
+            Conn::Sqlite { writer, .. } => {
+                rows(query!(stmt, sqlite).fetch_all(writer).await?, Row::Sqlite)
+            }
+            Conn::Postgres { pool } => {
+                rows(query!(stmt, postgres).fetch_all(pool).await?, Row::Postgres)
+            }
         })
     }
 
@@ -303,8 +346,10 @@ impl Db {
             return fault.changed();
         }
         Ok(match &self.conn {
-            Conn::Sqlite { writer, .. } => query!(stmt).execute(writer).await?.rows_affected(),
-            Conn::Postgres { pool } => query!(stmt).execute(pool).await?.rows_affected(),
+            Conn::Sqlite { writer, .. } => {
+                query!(stmt, sqlite).execute(writer).await?.rows_affected()
+            }
+            Conn::Postgres { pool } => query!(stmt, postgres).execute(pool).await?.rows_affected(),
         })
     }
 
@@ -402,8 +447,12 @@ impl Tx {
             return fault.rows();
         }
         Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => rows(query!(stmt).fetch_all(&mut **tx).await?, Row::Sqlite),
-            TxInner::Postgres(tx) => rows(query!(stmt).fetch_all(&mut **tx).await?, Row::Postgres),
+            TxInner::Sqlite(tx) => {
+                rows(query!(stmt, sqlite).fetch_all(&mut **tx).await?, Row::Sqlite)
+            }
+            TxInner::Postgres(tx) => {
+                rows(query!(stmt, postgres).fetch_all(&mut **tx).await?, Row::Postgres)
+            }
         })
     }
 
@@ -416,8 +465,10 @@ impl Tx {
             return fault.changed();
         }
         Ok(match &mut self.inner {
-            TxInner::Sqlite(tx) => query!(stmt).execute(&mut **tx).await?.rows_affected(),
-            TxInner::Postgres(tx) => query!(stmt).execute(&mut **tx).await?.rows_affected(),
+            TxInner::Sqlite(tx) => query!(stmt, sqlite).execute(&mut **tx).await?.rows_affected(),
+            TxInner::Postgres(tx) => {
+                query!(stmt, postgres).execute(&mut **tx).await?.rows_affected()
+            }
         })
     }
 

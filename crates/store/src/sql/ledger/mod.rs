@@ -49,6 +49,9 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
     let priced: Vec<(&NewTask, Credits)> =
         tasks.iter().filter_map(|t| t.quote.as_ref().map(|q| (*t, q.amount))).collect();
     let mut spend = Changes::new();
+    if tx.is_postgres() {
+        return hold_unnest(tx, &priced, spend).await;
+    }
     let mut rest = priced.as_slice();
     for size in chunk_sizes(priced.len()) {
         let (chunk, after) = rest.split_at(size);
@@ -70,6 +73,56 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
         }
         tx.execute(stmt).await?;
     }
+    Ok(spend)
+}
+
+/// PostgreSQL's hold rows in one statement, one array per column (as `group_commit.rs`
+/// inserts the tasks): one text whatever the batch's size.
+async fn hold_unnest(
+    tx: &mut Tx,
+    priced: &[(&NewTask, Credits)],
+    mut spend: Changes,
+) -> Result<Changes> {
+    if priced.is_empty() {
+        return Ok(spend);
+    }
+    let mut texts: [Vec<Option<String>>; 6] = Default::default();
+    let (mut at, mut amount) = (Vec::new(), Vec::new());
+    for (task, credits) in priced {
+        balances::add_spend(&mut spend, &task.key_id, task.created_at, *credits);
+        let (day, month) = periods(task.created_at);
+        let quote = task.quote.as_ref();
+        let row = [
+            Some(task.key_id.to_string()),
+            Some(task.id.to_string()),
+            Some(day),
+            Some(month),
+            quote.map(|q| q.model_name.clone()),
+            quote.and_then(|q| q.specification.clone()),
+        ];
+        for (col, v) in texts.iter_mut().zip(row) {
+            col.push(v);
+        }
+        at.push(Some(task.created_at));
+        amount.push(Some(credits.micros()));
+    }
+    let [key, request, day, month, model, specification] = texts;
+    let stmt = sql("INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day,
+                                        month, model, specification)
+                    SELECT u.at, u.key_id, u.request_id, 'hold', 'open', -u.amount, u.amount,
+                           u.day, u.month, u.model, u.specification
+                    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                                $6::text[], $7::text[], $8::text[])
+                         AS u(at, key_id, request_id, amount, day, month, model, specification)")
+    .bind(at)
+    .bind(key)
+    .bind(request)
+    .bind(amount)
+    .bind(day)
+    .bind(month)
+    .bind(model)
+    .bind(specification);
+    tx.execute(stmt).await?;
     Ok(spend)
 }
 
