@@ -212,7 +212,7 @@ impl<'a> Stmt<'a> {
 /// Binds every argument of `$stmt` to a sqlx query of the backend named (`sqlite` or
 /// `postgres`); an array argument on SQLite returns an error from the enclosing function.
 macro_rules! query {
-    ($stmt:expr, sqlite) => {{
+    ($stmt:expr, $backend:ident) => {{
         let stmt = $stmt;
         let mut q = sqlx::query(stmt.sql);
         for arg in stmt.args {
@@ -222,29 +222,23 @@ macro_rules! query {
                 Arg::Text(v) => q.bind(v),
                 Arg::Owned(v) => q.bind(v),
                 Arg::Bool(v) => q.bind(v),
-                Arg::Texts(_) | Arg::Ints(_) => {
-                    return Err(crate::StoreError::corrupt("an array bound to a SQLite statement"));
-                }
+                Arg::Texts(v) => bind_array!($backend, q, v),
+                Arg::Ints(v) => bind_array!($backend, q, v),
             };
         }
         q
     }};
-    ($stmt:expr, postgres) => {{
-        let stmt = $stmt;
-        let mut q = sqlx::query(stmt.sql);
-        for arg in stmt.args {
-            q = match arg {
-                Arg::Int(v) => q.bind(v),
-                Arg::Float(v) => q.bind(v),
-                Arg::Text(v) => q.bind(v),
-                Arg::Owned(v) => q.bind(v),
-                Arg::Bool(v) => q.bind(v),
-                Arg::Texts(v) => q.bind(v),
-                Arg::Ints(v) => q.bind(v),
-            };
-        }
-        q
+}
+
+/// An array argument: PostgreSQL binds it; SQLite has no arrays.
+macro_rules! bind_array {
+    (sqlite, $q:ident, $v:ident) => {{
+        drop($v);
+        return Err(crate::StoreError::corrupt("an array bound to a SQLite statement"));
     }};
+    (postgres, $q:ident, $v:ident) => {
+        $q.bind($v)
+    };
 }
 
 /// A row of either backend.
