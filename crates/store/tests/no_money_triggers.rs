@@ -1,6 +1,6 @@
 //! Money and webhook deliveries are written by the store's Rust code alone
 //! (`src/sql/ledger/`, `src/sql/webhooks.rs`): no trigger on either backend may write the
-//! ledger, the spend counters or the delivery outbox. (The queue counters may stay triggers:
+//! ledger, the balance rows (`key_balances`) or the delivery outbox. (The queue counters may stay triggers:
 //! they only count.)
 
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure

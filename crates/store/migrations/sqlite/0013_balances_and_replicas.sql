@@ -1,7 +1,8 @@
 -- One balance row per key, replacing the spend counters (`key_spend`, one row per key, period
--- and shard). A create's budget check locks this row and its hold adds to it in the same
--- transaction, so a key's budget holds exactly across replicas without an advisory lock
--- taken for the whole insert. It is derived from the ledger and written only by the store's
+-- and shard). A batch of creates checks its keys' budgets against these rows and adds its
+-- holds to them in its last statement, only where each budget still covers them (the rows
+-- locked from that statement to the commit), so a key's budget holds exactly across replicas
+-- without an advisory lock taken for the whole insert. It is derived from the ledger and written only by the store's
 -- ledger module (src/sql/ledger/), in the transaction of the ledger row it follows:
 --   topups       the sum of top-ups and adjustments (ledger kinds topup, adjust)
 --   spent        the sum of `ledger.spend`: balance = topups - spent = sum(ledger.amount)

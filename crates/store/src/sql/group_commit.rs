@@ -168,8 +168,8 @@ struct Counts {
 impl Counts {
     /// Everything the batch's checks start from, read before any create runs (and so before
     /// any savepoint, whose rollback would release a lock taken under it): the balance rows
-    /// of the batch's keys, locked, and the queue counts its limits
-    /// need (near a limit, under that limit's lock: see `insert::queued`).
+    /// of the batch's keys (locked only in `Budgets::Locked`), and the queue counts its
+    /// limits need (near a limit, under that limit's lock: see `insert::queued`).
     async fn start(tx: &mut Tx, tasks: &[&NewTask], budgets: Budgets) -> Result<Counts> {
         // Every key, priced or not: a key with a budget refuses what has no price.
         let keys: Vec<&KeyId> = tasks.iter().map(|t| &t.key_id).collect();

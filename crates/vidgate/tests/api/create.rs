@@ -307,8 +307,8 @@ async fn lenient_mode_passes_unknown_models_and_fields_through() {
     assert_eq!(input["OutputConfig"]["Hdr"], true);
 }
 
-/// The position reads a create makes: inside the insert's own transaction (SQLite's group
-/// commit reads the batch's there), and on its own after the commit when that one failed.
+/// The position reads a create makes: inside the insert's own transaction (the group
+/// committer reads the batch's there), and on its own after the commit when that one failed.
 const POSITION_IN_TX: &str = "AS n FROM tasks t WHERE t.seq IN";
 const POSITION_AFTER: &str = "AS n FROM tasks t WHERE t.seq = $1";
 

@@ -2,11 +2,13 @@
 //! lock, and the one statement that adds to them. Derived from the ledger: every change here
 //! is made by the ledger function writing the ledger row it follows, in its transaction.
 //!
-//! Budgets hold exactly across replicas because a create locks its key's row (PostgreSQL's
-//! `FOR UPDATE`; SQLite's one writer already serializes) before it reads it, and its hold adds
-//! to the same row before the commit. The lock is a row lock, taken by the batch of creates
-//! that reads it and held only until that batch commits: two replicas creating for one key
-//! take turns per batch, not per create.
+//! Budgets hold exactly across replicas because what a batch of creates charges reaches a
+//! key's row only through a statement that locks it: on PostgreSQL the batch reads the rows
+//! without a lock and its last statement, `apply_if_fits`, adds its holds only where the
+//! budget still covers them as the row then stands (else the batch runs again with the rows
+//! locked from its start by `lock_spend`, `FOR UPDATE` in key order); SQLite's one writer
+//! serializes anyway. The row lock lasts from that statement to the commit: two replicas
+//! creating for one key take turns per batch, and only for its last statement and commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
