@@ -9,6 +9,10 @@
 --   day, month   the latest UTC day (2026-12-07) and month (2026-12) spent in, and
 --   day_spent,   what was spent in them (a change to an earlier period's hold leaves them
 --   month_spent  alone: budgets count the current day and month only).
+-- Replicas of the previous build still write key_spend until they stop: none may commit
+-- between the copy below and the drop, or its change would be lost.
+LOCK TABLE key_spend IN EXCLUSIVE MODE;
+
 CREATE TABLE key_balances (
     key_id      TEXT PRIMARY KEY,
     topups      BIGINT NOT NULL DEFAULT 0,

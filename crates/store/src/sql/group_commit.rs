@@ -163,6 +163,9 @@ struct Counts {
     total: Option<i64>,
     /// The spend of the batch's keys that have a budget, as read at its start.
     spend: HashMap<KeyId, Spend>,
+    /// The time the spend was read as of (the batch's latest create): the day and month its
+    /// holds count in on the balance rows.
+    at: vidgate_domain::Millis,
 }
 
 impl Counts {
@@ -177,7 +180,7 @@ impl Counts {
         let lock = budgets == Budgets::Locked;
         let mut spend = ledger::read_spend(tx, &keys, at, lock).await?;
         spend.retain(|_, s| s.budget.is_limited());
-        let mut counts = Counts { spend, ..Counts::default() };
+        let mut counts = Counts { spend, at, ..Counts::default() };
         for task in tasks {
             if let Some(limit) = task.limits.per_key
                 && !counts.per_key.contains_key(&task.key_id)
@@ -270,7 +273,7 @@ async fn commit(
         .filter(|(_, o)| matches!(o, Some(InsertOutcome::Inserted { .. })))
         .map(|(t, _)| *t)
         .collect();
-    let holds = ledger::hold(&mut tx, &inserted).await?;
+    let holds = ledger::hold(&mut tx, &inserted, counts.at).await?;
     read_positions(&mut tx, &mut outcomes).await?;
     // Dispatchers wake. No task event: nobody can be following a request that did not exist
     // (a status, stream or cache entry begins with a read of the committed row), and on
@@ -282,7 +285,7 @@ async fn commit(
     // for the same keys waits, so nothing else is left to do in between.
     tx.send_events().await?;
     match budgets {
-        Budgets::Locked => ledger::apply_balances(&mut tx, holds).await?,
+        Budgets::Locked => ledger::apply_hold_balances(&mut tx, holds).await?,
         Budgets::Optimistic => {
             if !ledger::apply_balances_if_they_fit(&mut tx, holds).await? {
                 tx.rollback().await?;

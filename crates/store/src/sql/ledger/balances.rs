@@ -47,11 +47,15 @@ macro_rules! spend_columns {
     };
 }
 
+/// A key's spend as of `at`. The row's day and month spend count when the row is in the
+/// period of `at` or a later one (another replica's clock may be ahead): a hold is added to
+/// the row's current period whatever its own (`HOLD_TAIL`), so that is what a create spends
+/// into.
 fn spend_from_row(row: &Row, at: Millis) -> Result<Spend> {
     let (day, month) = periods(at);
     let credits = |c: &str| row.int(c).map(Credits::from_micros);
     let in_period = |p: &str, col: &str, current: &str| -> Result<Credits> {
-        Ok(if row.text(p)? == current { credits(col)? } else { Credits::ZERO })
+        Ok(if row.text(p)?.as_str() >= current { credits(col)? } else { Credits::ZERO })
     };
     Ok(Spend {
         budget: budget_from_row(row)?,
@@ -99,46 +103,72 @@ pub(crate) async fn read_spend(
     let mut sorted: Vec<&KeyId> = keys.to_vec();
     sorted.sort();
     sorted.dedup();
-    let mut out = read_rows(tx, &sorted, at, lock).await?;
-    let missing: Vec<&KeyId> = sorted.into_iter().filter(|k| !out.contains_key(*k)).collect();
-    if missing.is_empty() {
-        return Ok(out);
+    let locking = lock && tx.is_postgres();
+    if locking {
+        // The rows to lock must exist: the missing ones are made first, in key order, then
+        // every row is locked in key order (rows made here are this transaction's already).
+        each_chunk(tx, &sorted, missing_texts(), |_| Ok(())).await?;
     }
-    for key in &missing {
-        tx.execute(
-            sql("INSERT INTO key_balances (key_id) SELECT id FROM api_keys WHERE id = $1
-                 ON CONFLICT (key_id) DO NOTHING")
-            .bind(*key),
-        )
-        .await?;
-    }
-    out.extend(read_rows(tx, &missing, at, lock).await?);
+    let texts = &read_texts()[usize::from(locking)];
+    let mut out = HashMap::with_capacity(sorted.len());
+    each_chunk(tx, &sorted, texts, |row| {
+        out.insert(KeyId::from(row.text("key_id")?), spend_from_row(row, at)?);
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
-/// One `SELECT` per chunk of `sorted` keys, `FOR UPDATE` when `lock` (on PostgreSQL; SQLite's
-/// one writer needs no lock).
-async fn read_rows(
+/// The reads of keys' spend: without a lock, a key's missing row read as nothing spent (the
+/// first hold's upsert makes it); with one (PostgreSQL), the rows `FOR UPDATE` in key order.
+fn read_texts() -> &'static [MultiRow; 2] {
+    static TEXTS: OnceLock<[MultiRow; 2]> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        [
+            MultiRow::new(
+                "SELECT k.id AS key_id, k.prepaid, k.day_limit, k.month_limit,
+                        coalesce(b.topups, 0) AS topups, coalesce(b.spent, 0) AS spent,
+                        coalesce(b.day, '') AS day, coalesce(b.day_spent, 0) AS day_spent,
+                        coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent
+                 FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id
+                 WHERE k.id IN (SELECT column1 FROM (",
+                "(?)",
+                ") AS v)",
+            ),
+            MultiRow::new(
+                concat!(
+                    "SELECT ",
+                    spend_columns!(),
+                    " FROM key_balances b JOIN api_keys k ON k.id = b.key_id
+                      WHERE b.key_id IN (SELECT column1 FROM ("
+                ),
+                "(?)",
+                ") AS v) ORDER BY b.key_id FOR UPDATE OF b",
+            ),
+        ]
+    })
+}
+
+/// Makes the missing rows of existing keys, in key order.
+fn missing_texts() -> &'static MultiRow {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO key_balances (key_id)
+             SELECT k.id FROM api_keys k WHERE k.id IN (SELECT column1 FROM (",
+            "(?)",
+            ") AS v) ORDER BY k.id ON CONFLICT (key_id) DO NOTHING",
+        )
+    })
+}
+
+/// Runs `texts` over `sorted` keys, a chunk per statement, handing each row to `each`.
+async fn each_chunk(
     tx: &mut Tx,
     sorted: &[&KeyId],
-    at: Millis,
-    lock: bool,
-) -> Result<HashMap<KeyId, Spend>> {
-    static TEXTS: OnceLock<[MultiRow; 2]> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        let head = concat!(
-            "SELECT ",
-            spend_columns!(),
-            " FROM key_balances b JOIN api_keys k ON k.id = b.key_id
-              WHERE b.key_id IN (SELECT column1 FROM ("
-        );
-        [
-            MultiRow::new(head, "(?)", ") AS v) ORDER BY b.key_id"),
-            MultiRow::new(head, "(?)", ") AS v) ORDER BY b.key_id FOR UPDATE OF b"),
-        ]
-    });
-    let texts = &texts[usize::from(lock && tx.is_postgres())];
-    let mut out = HashMap::with_capacity(sorted.len());
+    texts: &MultiRow,
+    mut each: impl FnMut(&Row) -> Result<()>,
+) -> Result<()> {
     let mut rest = sorted;
     for size in chunk_sizes(sorted.len()) {
         let (chunk, after) = rest.split_at(size);
@@ -148,10 +178,10 @@ async fn read_rows(
             stmt = stmt.bind(*key);
         }
         for row in tx.fetch(stmt).await? {
-            out.insert(KeyId::from(row.text("key_id")?), spend_from_row(&row, at)?);
+            each(&row)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The upsert that adds a change to a key's row (making a row that is missing). Each set
@@ -175,7 +205,37 @@ macro_rules! upsert_tail {
     };
 }
 
-/// Applies `changes` to the keys' rows (making a row that is missing).
+/// The upsert of holds: a hold counts in the row's current day and month, or starts a newer
+/// one; one dated before the row's period (a replica whose clock is behind, a batch read just
+/// before midnight) counts in the row's current period, never in none.
+macro_rules! hold_tail {
+    () => {
+        "ON CONFLICT (key_id) DO UPDATE SET
+            topups = b.topups + excluded.topups,
+            spent = b.spent + excluded.spent,
+            day_spent = CASE WHEN excluded.day > b.day THEN excluded.day_spent
+                             ELSE b.day_spent + excluded.day_spent END,
+            day = CASE WHEN excluded.day > b.day THEN excluded.day ELSE b.day END,
+            month_spent = CASE WHEN excluded.month > b.month THEN excluded.month_spent
+                               ELSE b.month_spent + excluded.month_spent END,
+            month = CASE WHEN excluded.month > b.month THEN excluded.month ELSE b.month END"
+    };
+}
+
+/// Applies holds (`hold_tail!`) to the keys' rows, as they come (the batch checked them
+/// against rows it locked).
+pub(crate) async fn apply_holds(tx: &mut Tx, changes: Changes) -> Result<()> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| MultiRow::new(UPSERT_HEAD, UPSERT_ROW, hold_tail!()));
+    let (sent, written) = upsert(tx, texts, changes).await?;
+    if written != sent {
+        return Err(StoreError::corrupt(format!("a hold wrote {written} of {sent} balance rows")));
+    }
+    Ok(())
+}
+
+/// Applies `changes` (closes and top-ups) to the keys' rows (making a row that is missing): a
+/// close's change counts in its hold's period, or in none once the row has moved past it.
 pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| MultiRow::new(UPSERT_HEAD, UPSERT_ROW, upsert_tail!()));
@@ -192,18 +252,19 @@ pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
 /// statement reaches it, still covers them: the same rule as `KeyBudget::refusal`, in SQL, so
 /// a batch that checked its creates against rows read without a lock learns in one statement,
 /// the rows locked in key order, whether they moved under it. `false`: some key's did, and
-/// its row is left unchanged (the caller rolls back). Every key's row exists (`read_spend`
-/// made the missing ones).
+/// its row is left unchanged (the caller rolls back). A key without a row gets one from the
+/// upsert's insert, unchecked: such a key has spent nothing, which is what the batch checked
+/// it against (and if another batch makes the row first, this one's becomes a checked update).
 pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         let tail = concat!(
-            upsert_tail!(),
+            hold_tail!(),
             " WHERE (SELECT (NOT k.prepaid OR b.topups - b.spent - excluded.spent >= 0)
                 AND (k.day_limit IS NULL OR k.day_limit >= excluded.day_spent
-                     + CASE WHEN b.day = excluded.day THEN b.day_spent ELSE 0 END)
+                     + CASE WHEN excluded.day > b.day THEN 0 ELSE b.day_spent END)
                 AND (k.month_limit IS NULL OR k.month_limit >= excluded.month_spent
-                     + CASE WHEN b.month = excluded.month THEN b.month_spent ELSE 0 END)
+                     + CASE WHEN excluded.month > b.month THEN 0 ELSE b.month_spent END)
               FROM api_keys k WHERE k.id = b.key_id)
             RETURNING b.key_id"
         );

@@ -34,9 +34,12 @@ use balances::Change;
 pub(crate) use balances::Changes;
 
 /// The hold rows of `tasks` (those with a price), in as few statements as they allow; the
-/// balance changes they make are answered, for `apply_balances` (or
-/// `apply_balances_if_they_fit`) to make in the same transaction.
-pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
+/// balance changes they make are answered, for `apply_hold_balances` (or
+/// `apply_balances_if_they_fit`) to make in the same transaction. Each hold row carries its
+/// own day and month (reports); on the balance row they count in the period of `at`, the time
+/// the batch read its balances as of, which is what it checked them against (so a batch
+/// across midnight counts in the new day and month, as checked).
+pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<Changes> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         MultiRow::new(
@@ -49,6 +52,9 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
     let priced: Vec<(&NewTask, Credits)> =
         tasks.iter().filter_map(|t| t.quote.as_ref().map(|q| (*t, q.amount))).collect();
     let mut spend = Changes::new();
+    for (task, amount) in &priced {
+        balances::add_spend(&mut spend, &task.key_id, at, *amount);
+    }
     if tx.is_postgres() {
         return hold_unnest(tx, &priced, spend).await;
     }
@@ -58,7 +64,6 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
         rest = after;
         let mut stmt = shared_sql(texts.text(size));
         for (task, amount) in chunk {
-            balances::add_spend(&mut spend, &task.key_id, task.created_at, *amount);
             let (day, month) = periods(task.created_at);
             stmt = stmt
                 .bind(task.created_at)
@@ -81,7 +86,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask]) -> Result<Changes> {
 async fn hold_unnest(
     tx: &mut Tx,
     priced: &[(&NewTask, Credits)],
-    mut spend: Changes,
+    spend: Changes,
 ) -> Result<Changes> {
     if priced.is_empty() {
         return Ok(spend);
@@ -89,7 +94,6 @@ async fn hold_unnest(
     let mut texts: [Vec<Option<String>>; 6] = Default::default();
     let (mut at, mut amount) = (Vec::new(), Vec::new());
     for (task, credits) in priced {
-        balances::add_spend(&mut spend, &task.key_id, task.created_at, *credits);
         let (day, month) = periods(task.created_at);
         let quote = task.quote.as_ref();
         let row = [
@@ -239,12 +243,20 @@ pub(crate) async fn close_deferred(
     Ok(Some(Closed { charged, uncharged }))
 }
 
-/// Applies the balance changes `hold` or `close_deferred` collected.
+/// Applies the balance changes `close_deferred` (or a top-up) collected.
 pub(crate) async fn apply_balances(tx: &mut Tx, changes: Changes) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     balances::apply(tx, changes).await
+}
+
+/// Applies the balance changes of holds (checked against rows the batch locked).
+pub(crate) async fn apply_hold_balances(tx: &mut Tx, changes: Changes) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    balances::apply_holds(tx, changes).await
 }
 
 /// Applies the balance changes of holds only if each key's budget, as its row stands now,
