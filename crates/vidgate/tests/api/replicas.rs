@@ -33,9 +33,12 @@ pub fn env(db_url: &str, upstream: &str) -> Vec<(&'static str, String)> {
         ("VIDGATE_QUEUE__LEASE", "1s".to_owned()),
         ("VIDGATE_WORKERS__REAPER_INTERVAL", "200ms".to_owned()),
         ("VIDGATE_WORKERS__IDLE_WAIT", "500ms".to_owned()),
-        // One test client polls every request through one replica, far past that replica's
-        // share of a key's read rate (limits are shared across replicas: shared_limits.rs).
+        // Rate limits are shared across replicas (shared_limits.rs), and this test is not about
+        // them: one client polls every request through one replica, far past its share of
+        // the read rate, and each kill leaves the killed replica counted for 15 s while its
+        // restart counts anew, which shrinks every replica's share of the create rate.
         ("VIDGATE_LIMITS__READ_RATE", "0".to_owned()),
+        ("VIDGATE_LIMITS__CREATE_RATE", "0".to_owned()),
     ]
 }
 
