@@ -17,6 +17,8 @@ pub enum Fault {
     /// The statement runs nowhere and answers no rows and no change: a fenced write then reads
     /// as "the lease was lost".
     NoRows,
+    /// The statement fails, not for an outage (a constraint, a bug): `StoreError::Corrupt`.
+    Fails,
 }
 
 impl Fault {
@@ -24,6 +26,7 @@ impl Fault {
         match self {
             Fault::Unavailable => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
             Fault::NoRows => Ok(Vec::new()),
+            Fault::Fails => Err(StoreError::corrupt("a planned statement failure")),
         }
     }
 

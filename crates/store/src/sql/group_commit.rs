@@ -105,6 +105,17 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
                     let _ = job.reply.send(Ok(outcome));
                 }
             }
+            // The database is down or the connection broke (its commit may even have gone
+            // through): every create of the batch is answered so, as one alone would be.
+            // Running them again one by one could store them twice, or fail on their own ids.
+            Err(e) if batch.len() > 1 && e.is_unavailable() => {
+                tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed: the database is unavailable");
+                let why = e.to_string();
+                for job in batch {
+                    let unavailable = std::io::Error::other(why.clone());
+                    let _ = job.reply.send(Err(StoreError::Database(sqlx::Error::Io(unavailable))));
+                }
+            }
             // The whole batch rolled back; one create's failure must not be the others', so
             // each goes again alone (and gets its own answer).
             Err(e) if batch.len() > 1 => {
