@@ -1,6 +1,6 @@
 //! Faults injected at the database seam, for tests: the next N statements whose SQL contains a
-//! given text fail as an unreachable database fails, or change and return nothing (as a fenced
-//! write whose lease was taken). Every statement of both backends passes through `Db`, so any
+//! given text fail as an unreachable database fails, fail as a broken statement does (`Fails`),
+//! or change and return nothing (as a fenced write whose lease was taken). Every statement of both backends passes through `Db`, so any
 //! step can be made to fail, inside a transaction as well as on its own, including a commit
 //! (whose "statement" is `COMMIT`). Empty in production, where a check is one atomic load.
 

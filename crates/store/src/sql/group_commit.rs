@@ -107,7 +107,8 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
             }
             // The database is down or the connection broke (its commit may even have gone
             // through): every create of the batch is answered so, as one alone would be.
-            // Running them again one by one could store them twice, or fail on their own ids.
+            // Running them again one by one would then find their ids taken and answer errors
+            // for requests that are stored.
             Err(e) if batch.len() > 1 && e.is_unavailable() => {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed: the database is unavailable");
                 let why = e.to_string();

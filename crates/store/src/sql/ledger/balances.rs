@@ -83,7 +83,8 @@ pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<O
 
 /// Locks the rows of `keys` (in key order, so two transactions locking several keys cannot
 /// deadlock on each other) and reads them as of `at`, making the row of a key that has none
-/// yet. Keys that do not exist are left out. Held until the transaction ends.
+/// yet (PostgreSQL; on SQLite nothing is locked or made, and a missing row reads as nothing
+/// spent). Keys that do not exist are left out. Held until the transaction ends.
 pub(crate) async fn lock_spend(
     tx: &mut Tx,
     keys: &[&KeyId],
