@@ -18,7 +18,7 @@ use vidgate_domain::{KeyId, Millis};
 
 use super::super::batch::{MultiRow, chunk_sizes};
 use super::super::budget::{Spend, budget_from_row, periods};
-use crate::db::{Row, Tx, shared_sql, sql};
+use crate::db::{Row, Tx, shared_sql};
 use crate::{Result, StoreError};
 
 /// A change to one key's row: `topups` and `spent` are added; `day_spent` and `month_spent`
@@ -69,16 +69,8 @@ fn spend_from_row(row: &Row, at: Millis) -> Result<Spend> {
 /// What the key spent (in total, on the day and in the month of `at`), its top-ups and its
 /// budget, without locking (a balance shown to its owner). `None` when the key does not exist.
 pub(crate) async fn key_spend(tx: &mut Tx, key_id: &str, at: Millis) -> Result<Option<Spend>> {
-    let stmt = sql("SELECT k.id AS key_id, k.prepaid, k.day_limit, k.month_limit,
-                coalesce(b.topups, 0) AS topups, coalesce(b.spent, 0) AS spent,
-                coalesce(b.day, '') AS day, coalesce(b.day_spent, 0) AS day_spent,
-                coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent
-         FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id WHERE k.id = $1")
-    .bind(key_id);
-    match tx.fetch_one(stmt).await? {
-        Some(row) => spend_from_row(&row, at).map(Some),
-        None => Ok(None),
-    }
+    let key = KeyId::from(key_id);
+    Ok(read_spend(tx, &[&key], at, false).await?.into_values().next())
 }
 
 /// Locks the rows of `keys` (in key order, so two transactions locking several keys cannot
