@@ -54,8 +54,8 @@ pub(crate) enum Arg<'a> {
     Text(Option<&'a str>),
     Owned(Option<String>),
     Bool(bool),
-    /// Arrays, bound to PostgreSQL's `unnest` (its bulk inserts: `group_commit.rs`,
-    /// `ledger::hold`); SQLite has no array type, and a statement binding one fails there.
+    /// Arrays, bound to PostgreSQL's `unnest` (its bulk statements: `group_commit.rs`,
+    /// `ledger/balances.rs`); SQLite has no array type, and a statement binding one fails there.
     Texts(Vec<Option<String>>),
     Ints(Vec<Option<i64>>),
 }
@@ -473,20 +473,6 @@ impl Tx {
     /// Sent to every process sharing the store once the transaction commits.
     pub(crate) fn emit(&mut self, events: impl IntoIterator<Item = StoreEvent>) {
         self.events.extend(events);
-    }
-
-    /// Sends the events emitted so far now instead of with the commit (PostgreSQL: a
-    /// `NOTIFY`, which PostgreSQL still delivers only at the commit, so a caller can send it
-    /// before taking locks it wants to hold briefly). On SQLite they leave after the commit
-    /// whatever this says.
-    pub(crate) async fn send_events(&mut self) -> Result<()> {
-        if let TxInner::Postgres(tx) = &mut self.inner
-            && !self.events.is_empty()
-        {
-            notify_statement(&self.events).execute(&mut **tx).await?;
-            self.events.clear();
-        }
-        Ok(())
     }
 
     pub(crate) async fn commit(self) -> Result<()> {

@@ -58,6 +58,7 @@ macro_rules! store_contract_tests {
             cancel_answers_already_completed_and_not_found,
             dispatch_order_is_rank_then_arrival,
             queue_position_counts_only_tasks_ahead_in_the_same_pool,
+            a_grouped_insert_answers_positions_across_pools_and_ranks,
             claims_respect_each_accounts_slot_limit,
             concurrent_claims_never_double_claim_or_exceed_the_limit,
             a_stale_lease_cannot_overwrite_a_newer_attempt,

@@ -2,9 +2,11 @@
 //! true through inserts, claims, requeues, cancels and the reaper, for current and stale
 //! records, across the counters' bucket boundary.
 
+use futures::future::join_all;
+
 use super::queue::slots;
 use super::{HOUR, T0, insert, new_task};
-use crate::{LogEntry, ReapLimits, Slot, Store};
+use crate::{InsertOutcome, LogEntry, NewTask, ReapLimits, Slot, Store};
 use vidgate_domain::Pool;
 
 pub async fn queue_position_counts_only_tasks_ahead_in_the_same_pool(store: &dyn Store) {
@@ -161,4 +163,37 @@ pub async fn queue_positions_stay_true_through_every_transition(store: &dyn Stor
     while store.reap(T0 + 1000 * HOUR, ReapLimits::default()).await.expect("reap").more {}
     let late = insert(store, new_task("k", -100, T0 + 1000 * HOUR)).await;
     assert_eq!(store.queue_position(&late).await.expect("read a position"), 0);
+}
+
+/// A grouped insert spanning both pools and several ranks answers each create the position a
+/// read gives after every commit. Ranks fall in arrival order, so no later create gets ahead
+/// of an earlier one: each answer stays true however the creates were grouped. Within a
+/// batch a create counts the batch's creates at a higher rank of its pool, and those before
+/// it in its lane (PostgreSQL answers them from its insert statement: `lane_positions`).
+pub async fn a_grouped_insert_answers_positions_across_pools_and_ranks(store: &dyn Store) {
+    // Already queued: some ahead of every create below, some behind them all.
+    for (rank, at) in [(9, 0), (0, 1), (9, 2)] {
+        insert(store, new_task("k0", rank, T0 + at)).await;
+    }
+    let tasks: Vec<NewTask> = (0..120)
+        .map(|i| {
+            let mut t = new_task(&format!("k{}", i % 5), 5 - i / 30, T0 + 10 + i);
+            if i % 3 == 0 {
+                t.pool = Pool::Tencent;
+            }
+            t
+        })
+        .collect();
+    let outcomes = join_all(tasks.into_iter().map(|t| store.insert_task(t))).await;
+    let mut answered = 0;
+    for outcome in outcomes {
+        match outcome.expect("insert") {
+            InsertOutcome::Inserted { task, position: Some(p) } => {
+                answered += 1;
+                assert_eq!(store.queue_position(&task).await.unwrap(), p, "rank {}", task.rank);
+            }
+            other => panic!("expected an insert with its position, got {other:?}"),
+        }
+    }
+    assert_eq!(answered, 120);
 }

@@ -29,10 +29,10 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
 
-use super::budget::Spend;
+use super::budget::{Spend, periods};
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued, quote_json};
 use super::{ALL_QUEUED, KEY_QUEUED, MultiRow, chunk_sizes, ledger, position_of_t};
-use crate::db::{Db, Row, Tx, shared_sql, sql};
+use crate::db::{CHANNEL, Db, Row, Tx, shared_sql, sql};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
 
 /// Most creates committed together; more wait for the next commit.
@@ -286,16 +286,19 @@ async fn commit(
         .map(|(t, _)| *t)
         .collect();
     let holds = ledger::hold(&mut tx, &inserted, counts.at).await?;
-    read_positions(&mut tx, &mut outcomes).await?;
-    // Dispatchers wake. No task event: nobody can be following a request that did not exist
-    // (a status, stream or cache entry begins with a read of the committed row), and on
-    // PostgreSQL each event is a notification every replica receives.
-    if !inserted.is_empty() {
-        tx.emit([StoreEvent::Dispatch]);
+    // On PostgreSQL each insert statement answered its positions and woke the dispatchers
+    // (`INSERT_UNNEST`); SQLite's statements cost no round trip, so they are their own.
+    // No task event: nobody can be following a request that did not exist (a status, stream
+    // or cache entry begins with a read of the committed row), and on PostgreSQL each event
+    // is a notification every replica receives.
+    if !tx.is_postgres() {
+        read_positions(&mut tx, &mut outcomes).await?;
+        if !inserted.is_empty() {
+            tx.emit([StoreEvent::Dispatch]);
+        }
     }
     // The batch's keys' balance rows last: from here to the commit another replica's batch
     // for the same keys waits, so nothing else is left to do in between.
-    tx.send_events().await?;
     match budgets {
         Budgets::Locked => ledger::apply_hold_balances(&mut tx, holds).await?,
         Budgets::Optimistic => {
@@ -313,13 +316,13 @@ async fn commit(
     Ok(Some(outcomes))
 }
 
-/// The queue positions of the tasks the batch inserted: every create answers its position,
-/// and reading it here spares each one a read (and on PostgreSQL a transaction) of its own
-/// after the commit. Only the first of the batch's tasks in each lane (pool and rank) is
-/// counted in SQL; each later one in the lane is that position plus the batch's tasks in the
-/// lane before it. Exact on SQLite, whose one writer gives the batch consecutive seqs; on
-/// PostgreSQL another replica's tasks committed in between are not counted (a position there
-/// is a moment's answer anyway).
+/// The queue positions of the tasks the batch inserted, on SQLite (PostgreSQL's come with
+/// its inserts: `lane_positions`): every create answers its position, and reading it here
+/// spares each one a read of its own after the commit. Only the first of the batch's tasks in
+/// each lane (pool and rank) is counted in SQL; each later one in the lane is that position
+/// plus the batch's tasks in the lane before it (exact: SQLite's one writer gives the batch
+/// consecutive seqs). A failed read costs the answers their positions (the API reads them
+/// after the commit), never the creates themselves.
 async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> Result<()> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
@@ -347,18 +350,7 @@ async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> 
             seqs[0]
         })
         .collect();
-    if heads.is_empty() {
-        return Ok(());
-    }
-    // A failed read costs the answers their positions (the API reads them after the commit),
-    // never the creates themselves: on PostgreSQL, where a failed statement spoils its
-    // transaction, it runs under a savepoint.
-    let guarded = tx.is_postgres();
-    if guarded {
-        tx.run("SAVEPOINT positions").await?;
-    }
     let mut heads_at: HashMap<i64, i64> = HashMap::new();
-    let mut failed = None;
     let mut rest = heads.as_slice();
     for size in chunk_sizes(heads.len()) {
         let (chunk, after) = rest.split_at(size);
@@ -374,20 +366,10 @@ async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> 
                 }
             }
             Err(e) => {
-                failed = Some(e);
-                break;
+                tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
+                return Ok(());
             }
         }
-    }
-    if let Some(e) = failed {
-        tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
-        if guarded {
-            tx.run("ROLLBACK TO positions").await?;
-        }
-        return Ok(());
-    }
-    if guarded {
-        tx.run("RELEASE positions").await?;
     }
     let mut positions: HashMap<i64, i64> = HashMap::new();
     for seqs in lanes.values() {
@@ -409,19 +391,43 @@ async fn read_positions(tx: &mut Tx, outcomes: &mut [Option<InsertOutcome>]) -> 
 /// `unnest`ed in order (so seqs follow arrival order). One text whatever the batch's size, so
 /// a batch is one statement (and one run of the statement-level counter trigger) where the
 /// power-of-two texts would take up to seven.
+///
+/// The same statement writes the tasks' holds (`ledger::hold_rows!`), answers each lane's
+/// queue count before it (`ahead`: the queued tasks of the lane's pool at its rank or above,
+/// from the rank counters as they stood when the statement began, so without its own tasks;
+/// `lane_positions` adds those) and wakes the dispatchers (`pg_notify`, delivered at the
+/// commit). A batch's round trips are what costs a PostgreSQL replica its CPU (README,
+/// "PostgreSQL creates"), so none of these takes one of its own; the notification rides here
+/// rather than as a `StoreEvent`, whose `NOTIFY` would be a statement more.
 const INSERT_UNNEST: &str = concat!(
-    "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
-                        run_after, deadline_at, webhook_url, public_base, hold, quote)
-     SELECT u.id, u.key_id, u.pool, ",
+    "WITH u AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                            $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
+                            $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+            WITH ORDINALITY AS u(id, key_id, pool, rank, request, at, deadline_at, webhook_url,
+                                 public_base, hold, quote, day, month, model, specification,
+                                 ord)),
+     ins AS (
+       INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+                          run_after, deadline_at, webhook_url, public_base, hold, quote)
+       SELECT u.id, u.key_id, u.pool, ",
     st!(queued),
     ", u.rank, u.request, u.at, u.at, u.at, u.deadline_at, u.webhook_url, u.public_base,
-            u.hold, u.quote
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[],
-                 $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::text[])
-          WITH ORDINALITY AS u(id, key_id, pool, rank, request, at, deadline_at, webhook_url,
-                               public_base, hold, quote, ord)
-     ORDER BY u.ord
-     RETURNING seq, id"
+              u.hold, u.quote
+       FROM u ORDER BY u.ord
+       RETURNING seq, id, pool, rank),
+     ",
+    ledger::hold_rows!(),
+    ",
+     lanes AS (
+       SELECT l.pool, l.rank,
+              (SELECT coalesce(sum(r.n), 0) FROM queue_rank_counts r
+                WHERE r.pool = l.pool AND r.rank >= l.rank) AS ahead
+       FROM (SELECT DISTINCT pool, rank FROM ins) l),
+     woken AS (SELECT pg_notify($16, $17))
+     SELECT ins.seq, ins.id, CAST(lanes.ahead AS BIGINT) AS ahead
+     FROM ins JOIN lanes ON lanes.pool = ins.pool AND lanes.rank = ins.rank
+     WHERE (SELECT count(*) FROM woken) = 1"
 );
 
 /// Inserts the tasks at `which` (each queued), in that order: on PostgreSQL in one statement
@@ -437,11 +443,14 @@ async fn insert_plain(
         return Ok(());
     }
     if tx.is_postgres() {
-        let mut cols: [Vec<Option<String>>; 7] = Default::default();
+        let mut cols: [Vec<Option<String>>; 11] = Default::default();
         let mut ints: [Vec<Option<i64>>; 4] = Default::default();
         for &i in which {
             let t = tasks[i];
             let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
+            // The hold row's own period and what it names (`ledger::hold_rows!`).
+            let (day, month) = periods(t.created_at);
+            let quote = t.quote.as_ref();
             let texts = [
                 Some(t.id.to_string()),
                 Some(t.key_id.to_string()),
@@ -450,6 +459,10 @@ async fn insert_plain(
                 t.webhook_url.clone(),
                 t.public_base.clone(),
                 quote_json(t)?,
+                Some(day),
+                Some(month),
+                quote.map(|q| q.model_name.clone()),
+                quote.and_then(|q| q.specification.clone()),
             ];
             for (col, v) in cols.iter_mut().zip(texts) {
                 col.push(v);
@@ -464,7 +477,7 @@ async fn insert_plain(
                 col.push(v);
             }
         }
-        let [id, key, pool, request, hook, base, quote] = cols;
+        let [id, key, pool, request, hook, base, quote, day, month, model, specification] = cols;
         let [rank, at, deadline, hold] = ints;
         let stmt = sql(INSERT_UNNEST)
             .bind(id)
@@ -477,9 +490,16 @@ async fn insert_plain(
             .bind(hook)
             .bind(base)
             .bind(hold)
-            .bind(quote);
+            .bind(quote)
+            .bind(day)
+            .bind(month)
+            .bind(model)
+            .bind(specification)
+            .bind(CHANNEL)
+            .bind(StoreEvent::Dispatch.payload());
         let rows = tx.fetch(stmt).await?;
-        return record_seqs(tasks, which, &rows, outcomes);
+        record_seqs(tasks, which, &rows, outcomes)?;
+        return lane_positions(tasks, which, &rows, outcomes);
     }
     let mut rest = which;
     for size in chunk_sizes(which.len()) {
@@ -506,6 +526,39 @@ async fn insert_plain(
         }
         let rows = tx.fetch(query).await?;
         record_seqs(tasks, chunk, &rows, outcomes)?;
+    }
+    Ok(())
+}
+
+/// The queue positions of the tasks at `which`, inserted by one `INSERT_UNNEST`, from the
+/// count ahead of each lane it answered: a task has ahead of it what its lane had, the
+/// statement's tasks of its pool at a higher rank, and those of its own lane before it.
+/// (Another replica's tasks committed while the statement ran are not counted: a position
+/// on PostgreSQL is a moment's answer anyway.)
+fn lane_positions(
+    tasks: &[&NewTask],
+    which: &[usize],
+    rows: &[Row],
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    let mut ahead: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        ahead.insert(row.int("seq")?, row.int("ahead")?);
+    }
+    // Arrival order is seq order within the statement.
+    let mut before: HashMap<(&str, i64), i64> = HashMap::new();
+    for &i in which {
+        let t = tasks[i];
+        let pool = t.pool.as_str();
+        let higher = which
+            .iter()
+            .filter(|&&j| tasks[j].pool.as_str() == pool && tasks[j].rank > t.rank)
+            .count() as i64;
+        let mine = before.entry((pool, t.rank)).or_default();
+        if let Some(InsertOutcome::Inserted { task, position }) = &mut outcomes[i] {
+            *position = ahead.get(&task.seq).map(|n| n + higher + *mine);
+        }
+        *mine += 1;
     }
     Ok(())
 }

@@ -11,14 +11,14 @@
 //! creating for one key take turns per batch, and only for its last statement and commit.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use vidgate_domain::pricing::Credits;
 use vidgate_domain::{KeyId, Millis};
 
 use super::super::batch::{MultiRow, chunk_sizes};
 use super::super::budget::{Spend, budget_from_row, periods};
-use crate::db::{Row, Tx, shared_sql};
+use crate::db::{Row, Stmt, Tx, shared_sql, sql};
 use crate::{Result, StoreError};
 
 /// A change to one key's row: `topups` and `spent` are added; `day_spent` and `month_spent`
@@ -44,6 +44,17 @@ macro_rules! spend_columns {
     () => {
         "k.id AS key_id, k.prepaid, k.day_limit, k.month_limit, b.topups, b.spent, b.day, b.day_spent,
          b.month, b.month_spent"
+    };
+}
+
+/// The columns of a read without a lock: a key's missing row reads as nothing spent (the
+/// first hold's upsert makes it).
+macro_rules! read_columns {
+    () => {
+        "k.id AS key_id, k.prepaid, k.day_limit, k.month_limit,
+         coalesce(b.topups, 0) AS topups, coalesce(b.spent, 0) AS spent,
+         coalesce(b.day, '') AS day, coalesce(b.day_spent, 0) AS day_spent,
+         coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent"
     };
 }
 
@@ -96,61 +107,68 @@ pub(crate) async fn read_spend(
     let mut sorted: Vec<&KeyId> = keys.to_vec();
     sorted.sort();
     sorted.dedup();
-    let locking = lock && tx.is_postgres();
-    if locking {
-        // The rows to lock must exist: the missing ones are made first, in key order, then
-        // every row is locked in key order (rows made here are this transaction's already).
-        each_chunk(tx, &sorted, missing_texts(), |_| Ok(())).await?;
-    }
-    let texts = &read_texts()[usize::from(locking)];
     let mut out = HashMap::with_capacity(sorted.len());
-    each_chunk(tx, &sorted, texts, |row| {
+    let mut each = |row: &Row| {
         out.insert(KeyId::from(row.text("key_id")?), spend_from_row(row, at)?);
         Ok(())
-    })
-    .await?;
+    };
+    if tx.is_postgres() {
+        // One statement whatever the number of keys (a round trip each, on PostgreSQL).
+        let keys = || sql_keys(&sorted);
+        if lock {
+            // The rows to lock must exist: the missing ones are made first, in key order,
+            // then every row is locked in key order (rows made here are this transaction's).
+            tx.execute(sql(MISSING_ANY).bind(keys())).await?;
+        }
+        let text = if lock { LOCK_ANY } else { READ_ANY };
+        for row in tx.fetch(sql(text).bind(keys())).await? {
+            each(&row)?;
+        }
+        return Ok(out);
+    }
+    each_chunk(tx, &sorted, read_texts(), each).await?;
     Ok(out)
 }
 
-/// The reads of keys' spend: without a lock, a key's missing row read as nothing spent (the
-/// first hold's upsert makes it); with one (PostgreSQL), the rows `FOR UPDATE` in key order.
-fn read_texts() -> &'static [MultiRow; 2] {
-    static TEXTS: OnceLock<[MultiRow; 2]> = OnceLock::new();
-    TEXTS.get_or_init(|| {
-        [
-            MultiRow::new(
-                "SELECT k.id AS key_id, k.prepaid, k.day_limit, k.month_limit,
-                        coalesce(b.topups, 0) AS topups, coalesce(b.spent, 0) AS spent,
-                        coalesce(b.day, '') AS day, coalesce(b.day_spent, 0) AS day_spent,
-                        coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent
-                 FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id
-                 WHERE k.id IN (SELECT column1 FROM (",
-                "(?)",
-                ") AS v)",
-            ),
-            MultiRow::new(
-                concat!(
-                    "SELECT ",
-                    spend_columns!(),
-                    " FROM key_balances b JOIN api_keys k ON k.id = b.key_id
-                      WHERE b.key_id IN (SELECT column1 FROM ("
-                ),
-                "(?)",
-                ") AS v) ORDER BY b.key_id FOR UPDATE OF b",
-            ),
-        ]
-    })
+/// `keys` as a PostgreSQL text array.
+fn sql_keys(keys: &[&KeyId]) -> Vec<Option<String>> {
+    keys.iter().map(|k| Some(k.to_string())).collect()
 }
 
-/// Makes the missing rows of existing keys, in key order.
-fn missing_texts() -> &'static MultiRow {
+/// PostgreSQL's read of keys' spend without a lock (`read_texts`'s first, over an array).
+const READ_ANY: &str = concat!(
+    "SELECT ",
+    read_columns!(),
+    " FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id WHERE k.id = ANY($1::text[])"
+);
+
+/// PostgreSQL's locked read: the rows `FOR UPDATE`, in key order as Rust sorts keys (bytes:
+/// collation "C"), the order every statement that locks several balance rows takes them in.
+const LOCK_ANY: &str = concat!(
+    "SELECT ",
+    spend_columns!(),
+    " FROM key_balances b JOIN api_keys k ON k.id = b.key_id WHERE b.key_id = ANY($1::text[])
+      ORDER BY b.key_id COLLATE \"C\" FOR UPDATE OF b"
+);
+
+/// Makes the missing balance rows of existing keys, in key order (PostgreSQL).
+const MISSING_ANY: &str = "INSERT INTO key_balances (key_id)
+     SELECT k.id FROM api_keys k WHERE k.id = ANY($1::text[]) ORDER BY k.id COLLATE \"C\"
+     ON CONFLICT (key_id) DO NOTHING";
+
+/// SQLite's read of keys' spend, in multi-row chunks (its one writer makes a lock needless).
+fn read_texts() -> &'static MultiRow {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     TEXTS.get_or_init(|| {
         MultiRow::new(
-            "INSERT INTO key_balances (key_id)
-             SELECT k.id FROM api_keys k WHERE k.id IN (SELECT column1 FROM (",
+            concat!(
+                "SELECT ",
+                read_columns!(),
+                " FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id
+                  WHERE k.id IN (SELECT column1 FROM ("
+            ),
             "(?)",
-            ") AS v) ORDER BY k.id ON CONFLICT (key_id) DO NOTHING",
+            ") AS v)",
         )
     })
 }
@@ -182,6 +200,27 @@ async fn each_chunk(
 const UPSERT_HEAD: &str =
     "INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)";
 const UPSERT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
+/// PostgreSQL's rows of the upsert: any number of changes in one statement, one array per
+/// column, in the order given (key order: the order rows are locked in).
+const UPSERT_UNNEST: &str = "SELECT u.key_id, u.topups, u.spent, u.day, u.spent, u.month, u.spent
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+          WITH ORDINALITY AS u(key_id, topups, spent, day, month, ord)
+     ORDER BY u.ord";
+
+/// An upsert's texts: SQLite's multi-row chunks, and PostgreSQL's one statement.
+struct Upsert {
+    rows: MultiRow,
+    unnest: Arc<str>,
+}
+
+impl Upsert {
+    fn new(tail: &str) -> Upsert {
+        Upsert {
+            rows: MultiRow::new(UPSERT_HEAD, UPSERT_ROW, tail),
+            unnest: Arc::from(format!("{UPSERT_HEAD} {UPSERT_UNNEST} {tail}")),
+        }
+    }
+}
 macro_rules! upsert_tail {
     () => {
         "ON CONFLICT (key_id) DO UPDATE SET
@@ -218,8 +257,8 @@ macro_rules! hold_tail {
 /// Applies holds (`hold_tail!`) to the keys' rows, as they come (the batch checked them
 /// against rows it locked).
 pub(crate) async fn apply_holds(tx: &mut Tx, changes: Changes) -> Result<()> {
-    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| MultiRow::new(UPSERT_HEAD, UPSERT_ROW, hold_tail!()));
+    static TEXTS: OnceLock<Upsert> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| Upsert::new(hold_tail!()));
     let (sent, written) = upsert(tx, texts, changes).await?;
     if written != sent {
         return Err(StoreError::corrupt(format!("a hold wrote {written} of {sent} balance rows")));
@@ -230,8 +269,8 @@ pub(crate) async fn apply_holds(tx: &mut Tx, changes: Changes) -> Result<()> {
 /// Applies `changes` (closes and top-ups) to the keys' rows (making a row that is missing): a
 /// close's change counts in its hold's period, or in none once the row has moved past it.
 pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
-    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| MultiRow::new(UPSERT_HEAD, UPSERT_ROW, upsert_tail!()));
+    static TEXTS: OnceLock<Upsert> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| Upsert::new(upsert_tail!()));
     let (sent, written) = upsert(tx, texts, changes).await?;
     if written != sent {
         return Err(StoreError::corrupt(format!(
@@ -249,7 +288,7 @@ pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
 /// upsert's insert, unchecked: such a key has spent nothing, which is what the batch checked
 /// it against (and if another batch makes the row first, this one's becomes a checked update).
 pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool> {
-    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    static TEXTS: OnceLock<Upsert> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         let tail = concat!(
             hold_tail!(),
@@ -261,7 +300,7 @@ pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool>
               FROM api_keys k WHERE k.id = b.key_id)
             RETURNING b.key_id"
         );
-        MultiRow::new(UPSERT_HEAD, UPSERT_ROW, tail)
+        Upsert::new(tail)
     });
     let (sent, written) = upsert(tx, texts, changes).await?;
     Ok(written == sent)
@@ -270,7 +309,7 @@ pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool>
 /// Runs `changes` through the upsert `texts`: how many rows were sent and how many written
 /// (a text with `RETURNING` counts the rows it returns). A key changed in two period pairs at
 /// once (a batch across midnight) takes two statements: one statement may change a row once.
-async fn upsert(tx: &mut Tx, texts: &MultiRow, changes: Changes) -> Result<(u64, u64)> {
+async fn upsert(tx: &mut Tx, texts: &Upsert, changes: Changes) -> Result<(u64, u64)> {
     let mut rounds: Vec<Vec<(KeyId, Change, Credits, Credits)>> = Vec::new();
     let mut last: Option<(KeyId, usize)> = None;
     for ((key, change), (topups, spent)) in changes {
@@ -285,25 +324,17 @@ async fn upsert(tx: &mut Tx, texts: &MultiRow, changes: Changes) -> Result<(u64,
         rounds[round].push((key.clone(), change, topups, spent));
         last = Some((key, round));
     }
+    let returning = texts.unnest.contains("RETURNING");
     let (mut sent, mut written) = (0, 0);
     for rows in rounds {
-        let mut rest = rows.as_slice();
-        for size in chunk_sizes(rows.len()) {
-            let (chunk, after) = rest.split_at(size);
-            rest = after;
-            let mut stmt = shared_sql(texts.text(size));
-            for (key, change, topups, spent) in chunk {
-                stmt = stmt
-                    .bind(key.as_str())
-                    .bind(*topups)
-                    .bind(*spent)
-                    .bind(change.day.as_str())
-                    .bind(*spent)
-                    .bind(change.month.as_str())
-                    .bind(*spent);
-            }
+        let stmts: Vec<(Stmt<'_>, usize)> = if tx.is_postgres() {
+            vec![(unnest_stmt(&texts.unnest, &rows), rows.len())]
+        } else {
+            chunk_stmts(&texts.rows, &rows)
+        };
+        for (stmt, size) in stmts {
             sent += size as u64;
-            written += if texts.text(size).contains("RETURNING") {
+            written += if returning {
                 tx.fetch(stmt).await?.len() as u64
             } else {
                 tx.execute(stmt).await?
@@ -311,4 +342,48 @@ async fn upsert(tx: &mut Tx, texts: &MultiRow, changes: Changes) -> Result<(u64,
         }
     }
     Ok((sent, written))
+}
+
+/// One round's changes as PostgreSQL's one statement (`UPSERT_UNNEST`).
+fn unnest_stmt<'a>(text: &Arc<str>, rows: &[(KeyId, Change, Credits, Credits)]) -> Stmt<'a> {
+    let mut texts: [Vec<Option<String>>; 3] = Default::default();
+    let mut ints: [Vec<Option<i64>>; 2] = Default::default();
+    for (key, change, topups, spent) in rows {
+        let row = [Some(key.to_string()), Some(change.day.clone()), Some(change.month.clone())];
+        for (col, v) in texts.iter_mut().zip(row) {
+            col.push(v);
+        }
+        for (col, v) in ints.iter_mut().zip([topups.micros(), spent.micros()]) {
+            col.push(Some(v));
+        }
+    }
+    let [key, day, month] = texts;
+    let [topups, spent] = ints;
+    shared_sql(text).bind(key).bind(topups).bind(spent).bind(day).bind(month)
+}
+
+/// One round's changes as SQLite's multi-row statements, each with its row count.
+fn chunk_stmts<'a>(
+    texts: &MultiRow,
+    rows: &'a [(KeyId, Change, Credits, Credits)],
+) -> Vec<(Stmt<'a>, usize)> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for size in chunk_sizes(rows.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for (key, change, topups, spent) in chunk {
+            stmt = stmt
+                .bind(key.as_str())
+                .bind(*topups)
+                .bind(*spent)
+                .bind(change.day.as_str())
+                .bind(*spent)
+                .bind(change.month.as_str())
+                .bind(*spent);
+        }
+        out.push((stmt, size));
+    }
+    out
 }

@@ -33,12 +33,14 @@ use crate::{NewTask, Result, StoreError};
 use balances::Change;
 pub(crate) use balances::Changes;
 
-/// The hold rows of `tasks` (those with a price), in as few statements as they allow; the
-/// balance changes they make are answered, for `apply_hold_balances` (or
-/// `apply_balances_if_they_fit`) to make in the same transaction. Each hold row carries its
-/// own day and month (reports); on the balance row they count in the period of `at`, the time
-/// the batch read its balances as of, which is what it checked them against (so a batch
-/// across midnight counts in the new day and month, as checked).
+/// The hold rows of `tasks` (those with a price); the balance changes they make are
+/// answered, for `apply_hold_balances` (or `apply_balances_if_they_fit`) to make in the same
+/// transaction. On SQLite the rows go in as few multi-row statements as they allow; on
+/// PostgreSQL each insert statement of tasks has already written its tasks' holds
+/// (`hold_rows!`), so only the changes are counted here. Each hold row carries its own day
+/// and month (reports); on the balance row they count in the period of `at`, the time the
+/// batch read its balances as of, which is what it checked them against (so a batch across
+/// midnight counts in the new day and month, as checked).
 pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<Changes> {
     static TEXTS: OnceLock<MultiRow> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
@@ -56,7 +58,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<
         balances::add_spend(&mut spend, &task.key_id, at, *amount);
     }
     if tx.is_postgres() {
-        return hold_unnest(tx, &priced, spend).await;
+        return Ok(spend);
     }
     let mut rest = priced.as_slice();
     for size in chunk_sizes(priced.len()) {
@@ -81,54 +83,22 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<
     Ok(spend)
 }
 
-/// PostgreSQL's hold rows in one statement, one array per column (as `group_commit.rs`
-/// inserts the tasks): one text whatever the batch's size.
-async fn hold_unnest(
-    tx: &mut Tx,
-    priced: &[(&NewTask, Credits)],
-    spend: Changes,
-) -> Result<Changes> {
-    if priced.is_empty() {
-        return Ok(spend);
-    }
-    let mut texts: [Vec<Option<String>>; 6] = Default::default();
-    let (mut at, mut amount) = (Vec::new(), Vec::new());
-    for (task, credits) in priced {
-        let (day, month) = periods(task.created_at);
-        let quote = task.quote.as_ref();
-        let row = [
-            Some(task.key_id.to_string()),
-            Some(task.id.to_string()),
-            Some(day),
-            Some(month),
-            quote.map(|q| q.model_name.clone()),
-            quote.and_then(|q| q.specification.clone()),
-        ];
-        for (col, v) in texts.iter_mut().zip(row) {
-            col.push(v);
-        }
-        at.push(Some(task.created_at));
-        amount.push(Some(credits.micros()));
-    }
-    let [key, request, day, month, model, specification] = texts;
-    let stmt = sql("INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day,
-                                        month, model, specification)
-                    SELECT u.at, u.key_id, u.request_id, 'hold', 'open', -u.amount, u.amount,
-                           u.day, u.month, u.model, u.specification
-                    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                                $6::text[], $7::text[], $8::text[])
-                         AS u(at, key_id, request_id, amount, day, month, model, specification)")
-    .bind(at)
-    .bind(key)
-    .bind(request)
-    .bind(amount)
-    .bind(day)
-    .bind(month)
-    .bind(model)
-    .bind(specification);
-    tx.execute(stmt).await?;
-    Ok(spend)
+/// PostgreSQL's hold rows, as a `WITH` item of the statement that inserts the tasks
+/// (`group_commit.rs`): from its rows `u` (one per task: `at`, `key_id`, `id`, `hold`, `day`,
+/// `month`, `model`, `specification`), a hold for each priced one, in the same statement and
+/// so the same transaction as its task. The hold is the task's own `hold` column, the quote's
+/// amount, as `hold` writes it on SQLite.
+macro_rules! hold_rows {
+    () => {
+        "held AS (
+           INSERT INTO ledger (at, key_id, request_id, kind, phase, amount, spend, day, month,
+                               model, specification)
+           SELECT u.at, u.key_id, u.id, 'hold', 'open', -u.hold, u.hold, u.day, u.month,
+                  u.model, u.specification
+           FROM u WHERE u.hold IS NOT NULL ORDER BY u.ord)"
+    };
 }
+pub(crate) use hold_rows;
 
 /// How a request's hold closes.
 #[derive(Debug, Clone, Copy)]
