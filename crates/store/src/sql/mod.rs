@@ -22,6 +22,7 @@ mod reconcile;
 mod replicas;
 mod stats;
 mod steps;
+mod task_rows;
 mod tasks;
 mod webhooks;
 

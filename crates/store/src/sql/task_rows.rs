@@ -1,0 +1,313 @@
+//! The rows of new tasks, on both backends: the statements that insert a batch's tasks (one
+//! per batch on PostgreSQL, with their holds, positions and wake-up; multi-row chunks on
+//! SQLite), and the queue positions each create answers. `group_commit.rs` decides what a
+//! batch inserts; this writes it.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::budget::periods;
+use super::insert::quote_json;
+use super::{MultiRow, chunk_sizes, ledger, position_of_t};
+use crate::db::{CHANNEL, Row, Tx, shared_sql, sql};
+use crate::states::st;
+use crate::{InsertOutcome, NewTask, Result, StoreError, StoreEvent};
+
+/// The multi-row `INSERT` of new tasks, assembled once per row count (`sql::batch`).
+fn insert_texts() -> &'static MultiRow {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        MultiRow::new(
+            "INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+                                run_after, deadline_at, webhook_url, public_base, hold, quote)",
+            concat!("(?, ?, ?, ", st!(queued), ", ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            "RETURNING seq, id",
+        )
+    })
+}
+
+/// The queue positions of the tasks the batch inserted, on SQLite (PostgreSQL's come with
+/// its inserts: `lane_positions`): every create answers its position, and reading it here
+/// spares each one a read of its own after the commit. Only the first of the batch's tasks in
+/// each lane (pool and rank) is counted in SQL; each later one in the lane is that position
+/// plus the batch's tasks in the lane before it (exact: SQLite's one writer gives the batch
+/// consecutive seqs). A failed read costs the answers their positions (the API reads them
+/// after the commit), never the creates themselves.
+pub(super) async fn read_positions(
+    tx: &mut Tx,
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    static TEXTS: OnceLock<MultiRow> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        MultiRow::new(
+            concat!(
+                "SELECT t.seq, ",
+                position_of_t!(),
+                " AS n FROM tasks t WHERE t.seq IN (SELECT column1 FROM ("
+            ),
+            "(CAST(? AS BIGINT))",
+            ") AS v)",
+        )
+    });
+    // Per lane, the batch's seqs in order.
+    let mut lanes: HashMap<(&str, i64), Vec<i64>> = HashMap::new();
+    for outcome in outcomes.iter().flatten() {
+        if let InsertOutcome::Inserted { task, .. } = outcome {
+            lanes.entry((task.pool.as_str(), task.rank)).or_default().push(task.seq);
+        }
+    }
+    let heads: Vec<i64> = lanes
+        .values_mut()
+        .map(|seqs| {
+            seqs.sort_unstable();
+            seqs[0]
+        })
+        .collect();
+    let mut heads_at: HashMap<i64, i64> = HashMap::new();
+    let mut rest = heads.as_slice();
+    for size in chunk_sizes(heads.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = shared_sql(texts.text(size));
+        for seq in chunk {
+            stmt = stmt.bind(*seq);
+        }
+        match tx.fetch(stmt).await {
+            Ok(rows) => {
+                for row in rows {
+                    heads_at.insert(row.int("seq")?, row.int("n")?);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "queue positions unreadable in the insert's transaction");
+                return Ok(());
+            }
+        }
+    }
+    let mut positions: HashMap<i64, i64> = HashMap::new();
+    for seqs in lanes.values() {
+        if let Some(head) = heads_at.get(&seqs[0]) {
+            for (offset, seq) in seqs.iter().enumerate() {
+                positions.insert(*seq, head + offset as i64);
+            }
+        }
+    }
+    for outcome in outcomes.iter_mut().flatten() {
+        if let InsertOutcome::Inserted { task, position } = outcome {
+            *position = positions.get(&task.seq).copied();
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL's insert of any number of new tasks in one statement: one array per column,
+/// `unnest`ed in order (so seqs follow arrival order). One text whatever the batch's size, so
+/// a batch is one statement (and one run of the statement-level counter trigger) where the
+/// power-of-two texts would take up to seven.
+///
+/// The same statement writes the tasks' holds (`ledger::hold_rows!`), answers each lane's
+/// queue count before it (`ahead`: the queued tasks of the lane's pool at its rank or above,
+/// from the rank counters as they stood when the statement began, so without its own tasks;
+/// `lane_positions` adds those) and wakes the dispatchers (`pg_notify`, delivered at the
+/// commit). A batch's round trips are what costs a PostgreSQL replica its CPU (README,
+/// "PostgreSQL creates"), so none of these takes one of its own; the notification rides here
+/// rather than as a `StoreEvent`, whose `NOTIFY` would be a statement more.
+const INSERT_UNNEST: &str = concat!(
+    "WITH u AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                            $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
+                            $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+            WITH ORDINALITY AS u(id, key_id, pool, rank, request, at, deadline_at, webhook_url,
+                                 public_base, hold, quote, day, month, model, specification,
+                                 ord)),
+     ins AS (
+       INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
+                          run_after, deadline_at, webhook_url, public_base, hold, quote)
+       SELECT u.id, u.key_id, u.pool, ",
+    st!(queued),
+    ", u.rank, u.request, u.at, u.at, u.at, u.deadline_at, u.webhook_url, u.public_base,
+              u.hold, u.quote
+       FROM u ORDER BY u.ord
+       RETURNING seq, id, pool, rank),
+     ",
+    ledger::hold_rows!(),
+    ",
+     lanes AS (
+       SELECT l.pool, l.rank,
+              (SELECT coalesce(sum(r.n), 0) FROM queue_rank_counts r
+                WHERE r.pool = l.pool AND r.rank >= l.rank) AS ahead
+       FROM (SELECT DISTINCT pool, rank FROM ins) l),
+     woken AS (SELECT pg_notify($16, $17))
+     SELECT ins.seq, ins.id, CAST(lanes.ahead AS BIGINT) AS ahead
+     FROM ins JOIN lanes ON lanes.pool = ins.pool AND lanes.rank = ins.rank
+     WHERE (SELECT count(*) FROM woken) = 1"
+);
+
+/// Inserts the tasks at `which` (each queued), in that order: on PostgreSQL in one statement
+/// (`INSERT_UNNEST`), on SQLite in multi-row statements of 64, 32, … rows (`sql::batch`:
+/// SQLite has no arrays, and its statements cost no round trip).
+pub(super) async fn insert_plain(
+    tx: &mut Tx,
+    tasks: &[&NewTask],
+    which: &[usize],
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    if tx.is_postgres() {
+        let mut cols: [Vec<Option<String>>; 11] = Default::default();
+        let mut ints: [Vec<Option<i64>>; 4] = Default::default();
+        for &i in which {
+            let t = tasks[i];
+            let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
+            // The hold row's own period and what it names (`ledger::hold_rows!`).
+            let (day, month) = periods(t.created_at);
+            let quote = t.quote.as_ref();
+            let texts = [
+                Some(t.id.to_string()),
+                Some(t.key_id.to_string()),
+                Some(t.pool.as_str().to_owned()),
+                Some(request),
+                t.webhook_url.clone(),
+                t.public_base.clone(),
+                quote_json(t)?,
+                Some(day),
+                Some(month),
+                quote.map(|q| q.model_name.clone()),
+                quote.and_then(|q| q.specification.clone()),
+            ];
+            for (col, v) in cols.iter_mut().zip(texts) {
+                col.push(v);
+            }
+            let numbers = [
+                Some(t.rank),
+                Some(t.created_at),
+                Some(t.deadline_at),
+                t.quote.as_ref().map(|q| q.amount.micros()),
+            ];
+            for (col, v) in ints.iter_mut().zip(numbers) {
+                col.push(v);
+            }
+        }
+        let [id, key, pool, request, hook, base, quote, day, month, model, specification] = cols;
+        let [rank, at, deadline, hold] = ints;
+        let stmt = sql(INSERT_UNNEST)
+            .bind(id)
+            .bind(key)
+            .bind(pool)
+            .bind(rank)
+            .bind(request)
+            .bind(at)
+            .bind(deadline)
+            .bind(hook)
+            .bind(base)
+            .bind(hold)
+            .bind(quote)
+            .bind(day)
+            .bind(month)
+            .bind(model)
+            .bind(specification)
+            .bind(CHANNEL)
+            .bind(StoreEvent::Dispatch.payload());
+        let rows = tx.fetch(stmt).await?;
+        record_seqs(tasks, which, &rows, outcomes)?;
+        return lane_positions(tasks, which, &rows, outcomes);
+    }
+    let mut rest = which;
+    for size in chunk_sizes(which.len()) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut query = shared_sql(insert_texts().text(size));
+        for &i in chunk {
+            let t = tasks[i];
+            let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
+            query = query
+                .bind(t.id.to_string())
+                .bind(&t.key_id)
+                .bind(t.pool.as_str())
+                .bind(t.rank)
+                .bind(request)
+                .bind(t.created_at)
+                .bind(t.created_at)
+                .bind(t.created_at)
+                .bind(t.deadline_at)
+                .bind(&t.webhook_url)
+                .bind(&t.public_base)
+                .bind(t.quote.as_ref().map(|q| q.amount))
+                .bind(quote_json(t)?);
+        }
+        let rows = tx.fetch(query).await?;
+        record_seqs(tasks, chunk, &rows, outcomes)?;
+    }
+    Ok(())
+}
+
+/// The queue positions of the tasks at `which`, inserted by one `INSERT_UNNEST`, from the
+/// count ahead of each lane it answered: a task has ahead of it what its lane had, the
+/// statement's tasks of its pool at a higher rank, and those of its own lane before it.
+/// (Another replica's tasks committed while the statement ran are not counted: a position
+/// on PostgreSQL is a moment's answer anyway.)
+fn lane_positions(
+    tasks: &[&NewTask],
+    which: &[usize],
+    rows: &[Row],
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    let mut ahead: HashMap<i64, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        ahead.insert(row.int("seq")?, row.int("ahead")?);
+    }
+    // Arrival order is seq order within the statement.
+    let mut before: HashMap<(&str, i64), i64> = HashMap::new();
+    for &i in which {
+        let t = tasks[i];
+        let pool = t.pool.as_str();
+        let higher = which
+            .iter()
+            .filter(|&&j| tasks[j].pool.as_str() == pool && tasks[j].rank > t.rank)
+            .count() as i64;
+        let mine = before.entry((pool, t.rank)).or_default();
+        if let Some(InsertOutcome::Inserted { task, position }) = &mut outcomes[i] {
+            *position = ahead.get(&task.seq).map(|n| n + higher + *mine);
+        }
+        *mine += 1;
+    }
+    Ok(())
+}
+
+/// The outcomes of the tasks at `which`, from the `seq, id` rows their insert returned.
+fn record_seqs(
+    tasks: &[&NewTask],
+    which: &[usize],
+    rows: &[Row],
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    // RETURNING's order is not promised: match the seqs to the tasks by id.
+    let mut seqs: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        seqs.insert(row.text("id")?, row.int("seq")?);
+    }
+    for &i in which {
+        let t = tasks[i];
+        let seq = seqs
+            .remove(&t.id.to_string())
+            .ok_or_else(|| StoreError::corrupt(format!("insert of {} returned no row", t.id)))?;
+        outcomes[i] = Some(InsertOutcome::Inserted { task: t.record(seq), position: None });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_shape_inserts_as_many_rows_as_it_says() {
+        for size in crate::sql::chunk_sizes(127) {
+            assert_eq!(
+                super::insert_texts().text(size).matches("'queued'").count(),
+                size,
+                "{size}"
+            );
+        }
+    }
+}
