@@ -9,7 +9,8 @@
 #   pg1-1         one PostgreSQL replica, one key with a prepaid budget
 # Each round prints req/s, p99, PostgreSQL commits per create (pg_stat_database.xact_commit),
 # and CPU per create in vidgate and in the PostgreSQL backends (µs, from /proc). At the end:
-# the statements per create from pg_stat_statements over every PostgreSQL round. Not a test.
+# the statements per create from pg_stat_statements over every PostgreSQL round (execution and
+# planning time). Not a test.
 #
 #   bench/pg-creates.sh                  # ROUNDS=3 DURATION=10s CONNS=64
 #   VIDGATE_BIN=/tmp/old/vidgate bench/pg-creates.sh    # another build
@@ -43,7 +44,7 @@ as_postgres "$PGBIN/initdb" -D "$CLUSTER/data" -A trust -U postgres >/dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/pg.log" -w start -o "-p $PORT -k $CLUSTER \
   -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
   -c max_connections=300 -c shared_buffers=512MB -c shared_preload_libraries=pg_stat_statements \
-  -c pg_stat_statements.track=all" >/dev/null
+  -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on" >/dev/null
 PG=postgres://postgres@127.0.0.1:$PORT
 psql "$PG/postgres" -Atqc "CREATE DATABASE vidgate" >/dev/null
 psql "$PG/vidgate" -Atqc "CREATE EXTENSION pg_stat_statements" >/dev/null
@@ -147,6 +148,8 @@ echo "# statements per create over every PostgreSQL round ($CREATES creates), by
 psql "$DB" -Atq -F ' | ' -c "
   SELECT round(calls::numeric / $CREATES, 3) AS per_create,
          round((total_exec_time * 1000 / $CREATES)::numeric, 1) AS exec_us_per_create,
+         round((total_plan_time * 1000 / $CREATES)::numeric, 1) AS plan_us_per_create,
+         plans,
          left(regexp_replace(query, '\s+', ' ', 'g'), 110)
   FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'vidgate')
-  ORDER BY total_exec_time DESC LIMIT 14"
+  ORDER BY total_exec_time + total_plan_time DESC LIMIT 14"
