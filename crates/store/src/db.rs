@@ -54,7 +54,7 @@ pub(crate) enum Arg<'a> {
     Text(Option<&'a str>),
     Owned(Option<String>),
     Bool(bool),
-    /// Arrays, bound to PostgreSQL's `unnest` (its bulk statements: `group_commit.rs`,
+    /// Arrays, bound to PostgreSQL's `unnest` (its bulk statements: `task_rows.rs`,
     /// `ledger/balances.rs`); SQLite has no array type, and a statement binding one fails there.
     Texts(Vec<Option<String>>),
     Ints(Vec<Option<i64>>),

@@ -31,7 +31,7 @@ use vidgate_domain::KeyId;
 
 use super::budget::Spend;
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
-use super::task_rows::{insert_plain, read_positions};
+use super::task_rows::{Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
 use crate::db::{Db, Tx};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
@@ -238,6 +238,8 @@ async fn commit(
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut counts = Counts::start(&mut tx, tasks, budgets).await?;
     let mut pending: Vec<usize> = Vec::new();
+    // Which insert statement wrote each task (`task_rows::count_later_statements`).
+    let mut statements = Statements::new(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
         if task.session.is_none() && task.idempotency.is_none() {
             if let Some(full) = counts.admit(task) {
@@ -248,7 +250,9 @@ async fn commit(
             continue;
         }
         // Keep arrival order: what came before goes in first.
-        insert_plain(&mut tx, tasks, &std::mem::take(&mut pending), &mut outcomes).await?;
+        let before = std::mem::take(&mut pending);
+        insert_plain(&mut tx, tasks, &before, &mut outcomes).await?;
+        statements.wrote(&before);
         tx.run("SAVEPOINT create_one").await?;
         let outcome = match claim_dedups(&mut tx, task).await? {
             Some(refused) => Some(refused),
@@ -261,12 +265,16 @@ async fn commit(
             }
             None => {
                 insert_plain(&mut tx, tasks, &[i], &mut outcomes).await?;
+                statements.wrote(&[i]);
             }
         }
         tx.run("RELEASE create_one").await?;
     }
     insert_plain(&mut tx, tasks, &pending, &mut outcomes).await?;
-    // The batch's holds, in a few multi-row statements (its budget checks above counted them).
+    statements.wrote(&pending);
+    // The batch's holds (its budget checks above counted them): on SQLite in a few multi-row
+    // statements; on PostgreSQL each insert statement wrote its tasks' holds, and only the
+    // balance changes are counted here.
     let inserted: Vec<&NewTask> = tasks
         .iter()
         .zip(&outcomes)
@@ -279,7 +287,9 @@ async fn commit(
     // No task event: nobody can be following a request that did not exist (a status, stream
     // or cache entry begins with a read of the committed row), and on PostgreSQL each event
     // is a notification every replica receives.
-    if !tx.is_postgres() {
+    if tx.is_postgres() {
+        statements.count_later(tasks, &mut outcomes);
+    } else {
         read_positions(&mut tx, &mut outcomes).await?;
         if !inserted.is_empty() {
             tx.emit([StoreEvent::Dispatch]);

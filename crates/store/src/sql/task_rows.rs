@@ -32,7 +32,8 @@ fn insert_texts() -> &'static MultiRow {
 /// each lane (pool and rank) is counted in SQL; each later one in the lane is that position
 /// plus the batch's tasks in the lane before it (exact: SQLite's one writer gives the batch
 /// consecutive seqs). A failed read costs the answers their positions (the API reads them
-/// after the commit), never the creates themselves.
+/// after the commit), never the creates themselves. (On PostgreSQL the count is part of the
+/// insert statement: if it failed, so would the insert, and the batch would store nothing.)
 pub(super) async fn read_positions(
     tx: &mut Tx,
     outcomes: &mut [Option<InsertOutcome>],
@@ -274,6 +275,55 @@ fn lane_positions(
         *mine += 1;
     }
     Ok(())
+}
+
+/// Which of a batch's insert statements wrote each of its tasks (PostgreSQL: a batch with a
+/// dedup create is several statements, the dedup create alone in its own).
+pub(super) struct Statements {
+    of: Vec<Option<usize>>,
+    next: usize,
+}
+
+impl Statements {
+    pub(super) fn new(tasks: usize) -> Statements {
+        Statements { of: vec![None; tasks], next: 0 }
+    }
+
+    /// The tasks at `which` were inserted, by one statement (none if `which` is empty).
+    pub(super) fn wrote(&mut self, which: &[usize]) {
+        if which.is_empty() {
+            return;
+        }
+        for &i in which {
+            self.of[i] = Some(self.next);
+        }
+        self.next += 1;
+    }
+
+    /// A statement answered its tasks' positions before the batch's later statements ran,
+    /// yet the tasks those insert at a higher rank of the same pool are ahead: each position
+    /// gains them (what earlier statements inserted, it counted already).
+    pub(super) fn count_later(&self, tasks: &[&NewTask], outcomes: &mut [Option<InsertOutcome>]) {
+        if self.next < 2 {
+            return;
+        }
+        for (i, outcome) in outcomes.iter_mut().enumerate() {
+            let (Some(mine), Some(InsertOutcome::Inserted { position: Some(p), .. })) =
+                (self.of[i], outcome)
+            else {
+                continue;
+            };
+            let later = self
+                .of
+                .iter()
+                .zip(tasks)
+                .filter(|(s, t)| {
+                    s.is_some_and(|s| s > mine) && t.pool == tasks[i].pool && t.rank > tasks[i].rank
+                })
+                .count();
+            *p += later as i64;
+        }
+    }
 }
 
 /// The outcomes of the tasks at `which`, from the `seq, id` rows their insert returned.

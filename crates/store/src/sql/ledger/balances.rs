@@ -6,7 +6,7 @@
 //! key's row only through a statement that locks it: on PostgreSQL the batch reads the rows
 //! without a lock and its last statement, `apply_if_fits`, adds its holds only where the
 //! budget still covers them as the row then stands (else the batch runs again with the rows
-//! locked from its start by `lock_spend`, `FOR UPDATE` in key order); SQLite's one writer
+//! locked from its start by `lock_spend`, in key order); SQLite's one writer
 //! serializes anyway. The row lock lasts from that statement to the commit: two replicas
 //! creating for one key take turns per batch, and only for its last statement and commit.
 
@@ -112,16 +112,13 @@ pub(crate) async fn read_spend(
         out.insert(KeyId::from(row.text("key_id")?), spend_from_row(row, at)?);
         Ok(())
     };
+    if sorted.is_empty() {
+        return Ok(out);
+    }
     if tx.is_postgres() {
         // One statement whatever the number of keys (a round trip each, on PostgreSQL).
-        let keys = || sql_keys(&sorted);
-        if lock {
-            // The rows to lock must exist: the missing ones are made first, in key order,
-            // then every row is locked in key order (rows made here are this transaction's).
-            tx.execute(sql(MISSING_ANY).bind(keys())).await?;
-        }
         let text = if lock { LOCK_ANY } else { READ_ANY };
-        for row in tx.fetch(sql(text).bind(keys())).await? {
+        for row in tx.fetch(sql(text).bind(sql_keys(&sorted))).await? {
             each(&row)?;
         }
         return Ok(out);
@@ -135,26 +132,28 @@ fn sql_keys(keys: &[&KeyId]) -> Vec<Option<String>> {
     keys.iter().map(|k| Some(k.to_string())).collect()
 }
 
-/// PostgreSQL's read of keys' spend without a lock (`read_texts`'s first, over an array).
+/// PostgreSQL's read of keys' spend without a lock (`read_texts`, over an array).
 const READ_ANY: &str = concat!(
     "SELECT ",
     read_columns!(),
     " FROM api_keys k LEFT JOIN key_balances b ON b.key_id = k.id WHERE k.id = ANY($1::text[])"
 );
 
-/// PostgreSQL's locked read: the rows `FOR UPDATE`, in key order as Rust sorts keys (bytes:
-/// collation "C"), the order every statement that locks several balance rows takes them in.
+/// PostgreSQL's locked read, in one pass in key order as Rust sorts keys (bytes: collation
+/// "C", the order every statement that locks several balance rows takes them in): each key's
+/// row is made if missing or, if it exists, locked by the no-op update of the upsert. (Made
+/// first and then locked in a second pass, a key whose row this batch made could be waited on
+/// by another batch holding a key locked later, which would wait on this one: a deadlock.)
 const LOCK_ANY: &str = concat!(
-    "SELECT ",
+    "WITH b AS (
+       INSERT INTO key_balances AS r (key_id)
+       SELECT k.id FROM api_keys k WHERE k.id = ANY($1::text[]) ORDER BY k.id COLLATE \"C\"
+       ON CONFLICT (key_id) DO UPDATE SET key_id = r.key_id
+       RETURNING *)
+     SELECT ",
     spend_columns!(),
-    " FROM key_balances b JOIN api_keys k ON k.id = b.key_id WHERE b.key_id = ANY($1::text[])
-      ORDER BY b.key_id COLLATE \"C\" FOR UPDATE OF b"
+    " FROM b JOIN api_keys k ON k.id = b.key_id"
 );
-
-/// Makes the missing balance rows of existing keys, in key order (PostgreSQL).
-const MISSING_ANY: &str = "INSERT INTO key_balances (key_id)
-     SELECT k.id FROM api_keys k WHERE k.id = ANY($1::text[]) ORDER BY k.id COLLATE \"C\"
-     ON CONFLICT (key_id) DO NOTHING";
 
 /// SQLite's read of keys' spend, in multi-row chunks (its one writer makes a lock needless).
 fn read_texts() -> &'static MultiRow {

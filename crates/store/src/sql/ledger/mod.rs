@@ -4,7 +4,9 @@
 //! of the transition that causes it (the insert, the completion, the cancel, the reaper's
 //! sweep, the end of following a job), so a hold exists exactly when its task does and is
 //! closed exactly once. No trigger writes money; the SQL on `ledger` and `key_balances` is
-//! this module's alone (the reads are in `reads.rs`, the balance rows in `balances.rs`).
+//! this module's alone (the reads are in `reads.rs`, the balance rows in `balances.rs`; on
+//! PostgreSQL a create's hold row is this module's `hold_rows!`, which runs inside the
+//! statement that inserts the tasks, `task_rows.rs`, to spare a batch a round trip).
 //!
 //! The rules (README, "Accounting"): a hold is the most a request can cost by its parameters.
 //! It is released only when the request never reached the upstream or the upstream failed
@@ -37,7 +39,9 @@ pub(crate) use balances::Changes;
 /// answered, for `apply_hold_balances` (or `apply_balances_if_they_fit`) to make in the same
 /// transaction. On SQLite the rows go in as few multi-row statements as they allow; on
 /// PostgreSQL each insert statement of tasks has already written its tasks' holds
-/// (`hold_rows!`), so only the changes are counted here. Each hold row carries its own day
+/// (`hold_rows!`), so only the changes are counted here: a caller on PostgreSQL must have
+/// inserted `tasks` with `hold_rows!` in this transaction (the one caller, `group_commit.rs`,
+/// does, through `task_rows.rs`). Each hold row carries its own day
 /// and month (reports); on the balance row they count in the period of `at`, the time the
 /// batch read its balances as of, which is what it checked them against (so a batch across
 /// midnight counts in the new day and month, as checked).
@@ -84,7 +88,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<
 }
 
 /// PostgreSQL's hold rows, as a `WITH` item of the statement that inserts the tasks
-/// (`group_commit.rs`): from its rows `u` (one per task: `at`, `key_id`, `id`, `hold`, `day`,
+/// (`task_rows.rs`, `INSERT_UNNEST`): from its rows `u` (one per task: `at`, `key_id`, `id`, `hold`, `day`,
 /// `month`, `model`, `specification`), a hold for each priced one, in the same statement and
 /// so the same transaction as its task. The hold is the task's own `hold` column, the quote's
 /// amount, as `hold` writes it on SQLite.
