@@ -1,4 +1,4 @@
-//! One PostgreSQL batch of creates split into several insert statements: a create with an
+//! One PostgreSQL batch of creates split into six insert statements: a create with an
 //! idempotency key or a session id goes in under its own savepoint, in its own statement,
 //! between the plain creates before and after it. Each statement writes its tasks' holds and
 //! answers their positions; the batch still answers each create the position a read gives
@@ -32,7 +32,8 @@ async fn a_batch_of_several_statements_answers_true_positions_and_one_hold_each(
     session.session = Some(DedupClaim { value: "s".into(), expires_at: T0 + HOUR });
     let mut replay = at_rank(5, 5);
     replay.idempotency = idempotent.idempotency.clone();
-    // Statements: [a], [idempotent], [b], [session], [c, d]; the replay writes nothing.
+    // Statements: [a], [idempotent], [b], [session], [c], [d]: a dedup create first sends the
+    // plain creates before it, and the replay itself writes nothing.
     let batch = vec![
         at_rank(0, 0),
         idempotent,

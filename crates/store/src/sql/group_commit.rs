@@ -238,7 +238,7 @@ async fn commit(
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut counts = Counts::start(&mut tx, tasks, budgets).await?;
     let mut pending: Vec<usize> = Vec::new();
-    // Which insert statement wrote each task (`task_rows::count_later_statements`).
+    // Which insert statement wrote each task (`task_rows::Statements::count_later`).
     let mut statements = Statements::new(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
         if task.session.is_none() && task.idempotency.is_none() {
