@@ -490,7 +490,11 @@ pub async fn the_balance_row_is_its_ledger_across_days_and_months(store: &dyn St
     assert_balance_is_its_ledger(store, "rows", oct + 3).await;
     // A create stamped in September (a replica whose clock is behind) after the row moved to
     // October counts in October, whose limit is spent: refused, not checked against nothing.
-    match store.insert_task(priced("rows", sep + 45 * 60_000, 6.0)).await.unwrap() {
+    match store
+        .insert_task(priced("rows", sep + 45 * 60_000, 6.0))
+        .await
+        .expect("a late-stamped create is answered")
+    {
         InsertOutcome::BudgetExceeded(BudgetRefusal::DayLimit { .. }) => {}
         other => panic!("a late-stamped create on a spent day: {other:?}"),
     }
