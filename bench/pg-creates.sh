@@ -7,13 +7,20 @@
 #   pg1-16        one PostgreSQL replica, the same 16-key load
 #   pg2-16        two PostgreSQL replicas, the load split between them
 #   pg1-1         one PostgreSQL replica, one key with a prepaid budget
+#   pg1-16-half   (HALF=1) one replica, the 16-key load at half the connections: one of pg2-16's halves
+#   pg2-16-split  (SPLIT=1) two replicas, each with 8 of the keys
 # Each round prints req/s, p99, PostgreSQL commits per create (pg_stat_database.xact_commit),
 # and CPU per create in vidgate and in the PostgreSQL backends (µs, from /proc). At the end:
 # the statements per create from pg_stat_statements over every PostgreSQL round (execution and
-# planning time). Not a test.
+# planning time), then each PostgreSQL setup's own: executor time per create of its top
+# statements, their sum, and the backends' CPU beside it (the rest is outside the executor:
+# parsing, the protocol, commits). Not a test.
 #
 #   bench/pg-creates.sh                  # ROUNDS=3 DURATION=10s CONNS=64
 #   VIDGATE_BIN=/tmp/old/vidgate bench/pg-creates.sh    # another build
+#   SETUPS="pg1-16 pg2-16" bench/pg-creates.sh          # only these (sqlite-16 always runs)
+#   PG_SQL="DROP INDEX tasks_slots" bench/pg-creates.sh # try a schema change, no rebuild
+#   PERF=/tmp/perf bench/pg-creates.sh                  # perf record -a of each load there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,6 +57,7 @@ psql "$PG/postgres" -Atqc "CREATE DATABASE vidgate" >/dev/null
 psql "$PG/vidgate" -Atqc "CREATE EXTENSION pg_stat_statements" >/dev/null
 DB=$PG/vidgate
 "$BIN" migrate --database-url "$DB" >/dev/null
+[ -z "${PG_SQL:-}" ] || psql "$DB" -v ON_ERROR_STOP=1 -Atqc "$PG_SQL" >/dev/null
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ready() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; exit 1; }
@@ -75,10 +83,24 @@ pg_pids() { pgrep -f "postgres: .*vidgate" || true; }
 # read around each load; the cluster's own processes are left out.
 pg_cpu() { local t=0 p; for p in $(pg_pids); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 commits() { psql "$PG/postgres" -Atqc "SELECT xact_commit FROM pg_stat_database WHERE datname = 'vidgate'"; }
+statements() { # -> one JSON object: queryid -> [calls, exec ms, query, WAL bytes, buffers touched]
+  psql "$PG/vidgate" -Atqc "SELECT coalesce(json_object_agg(queryid, json_build_array(calls,
+    total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90), wal_bytes,
+    shared_blks_hit + shared_blks_read)), '{}') FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'vidgate')"
+}
+wanted() { [ -z "${SETUPS:-}" ] || [[ " $SETUPS " == *" $1 "* ]]; }
 measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
   local label=$1 script=$2 a=$3 b=${4:-}; shift 4; shift
-  local c0 v0 p0 out
-  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu)
+  local c0 v0 p0 s0 out
+  wanted "$label" || [ "$label" = sqlite-16 ] || return 0
+  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements)
+  local perf=""
+  if [ -n "${PERF:-}" ]; then
+    mkdir -p "$PERF"
+    perf record -a ${PERF_OPTS:--g -F 999} -o "$PERF/$label.$(date +%s).data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    perf=$!
+  fi
   if [ -n "$b" ]; then
     local fa fb; fa=$(mktemp); fb=$(mktemp)
     BENCH_KEYS=${BENCH_KEYS_A:-${BENCH_KEYS:-}} wrk -t1 -c"$((CONNS / 2))" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1 >"$fa" &
@@ -96,11 +118,23 @@ PY
   else
     out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1)
   fi
-  python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" <<'PY'
+  [ -z "$perf" ] || wait "$perf" || true
+  python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" \
+    "$s0" "$(statements)" "$WORK/statements.jsonl" <<'PY'
 import json, sys
 label, out = sys.argv[1], json.loads(sys.argv[2])
 c0, c1, v0, v1, p0, p1, hz = map(int, sys.argv[3:10])
 n = max(out["requests"], 1)
+if label != "sqlite-16":  # this load's statements, kept for the per-setup table at the end
+    s0, s1 = json.loads(sys.argv[10]), json.loads(sys.argv[11])
+    with open(sys.argv[12], "a") as f:
+        for q, (calls, ms, text, wal, blks) in s1.items():
+            b = s0.get(q, [0, 0, "", 0, 0])
+            c, m = calls - b[0], ms - b[1]
+            if c > 0:
+                f.write(json.dumps({"setup": label, "query": text, "calls": c, "exec_ms": m, "creates": n,
+                                    "wal": int(wal) - int(b[3]), "blks": blks - b[4],
+                                    "pg_cpu_ms": (p1 - p0) * 1e3 / hz}) + "\n")
 errors = out.get("non_2xx", out.get("errors", {}).get("status", 0))
 print(json.dumps({"setup": label, "rps": round(out["rps"]), "p99_ms": out["p99_ms"], "non_2xx": errors,
                   "commits_per_create": round((c1 - c0) / n, 3) if label != "sqlite-16" else None,
@@ -124,6 +158,11 @@ for i in $(seq 1 "$ROUNDS"); do
   BENCH_KEYS=$PG_KEYS measure pg1-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
   BENCH_KEYS=$PG_KEYS measure pg2-16 create-keys.lua "http://127.0.0.1:$P1$ROUTE" "http://127.0.0.1:$P2$ROUTE" -- "$R1" "$R2" | tee -a "$RESULTS"
   measure pg1-1 create.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
+  # The control for two replicas: one replica with half the connections, i.e. each of the two
+  # replicas' own load, so its batches are as small as theirs (HALF=1).
+  if [ -n "${HALF:-}" ]; then
+    CONNS=$((CONNS / 2)) BENCH_KEYS=$PG_KEYS measure pg1-16-half create-keys.lua "http://127.0.0.1:$P1$ROUTE" "" -- "$R1" | tee -a "$RESULTS"
+  fi
   if [ -n "${SPLIT:-}" ]; then
     BENCH_KEYS_A=$(echo "$PG_KEYS" | cut -d, -f1-8) BENCH_KEYS_B=$(echo "$PG_KEYS" | cut -d, -f9-16) \
       measure pg2-16-split create-keys.lua "http://127.0.0.1:$P1$ROUTE" "http://127.0.0.1:$P2$ROUTE" -- "$R1" "$R2" | tee -a "$RESULTS"
@@ -153,3 +192,24 @@ psql "$DB" -Atq -F ' | ' -c "
          left(regexp_replace(query, '\s+', ' ', 'g'), 110)
   FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'vidgate')
   ORDER BY total_exec_time + total_plan_time DESC LIMIT 14"
+echo "# each PostgreSQL setup's statements over its rounds: executor µs per create (calls per create)"
+python3 - "$WORK/statements.jsonl" <<'PY'
+import collections, json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
+setups = collections.defaultdict(lambda: {"q": collections.defaultdict(lambda: [0, 0.0, 0, 0]), "loads": {}})
+for r in rows:
+    s = setups[r["setup"]]
+    s["q"][r["query"]][0] += r["calls"]; s["q"][r["query"]][1] += r["exec_ms"]
+    s["q"][r["query"]][2] += r["wal"]; s["q"][r["query"]][3] += r["blks"]
+    s["loads"][(r["creates"], r["pg_cpu_ms"])] = 1
+for name, s in setups.items():
+    creates = sum(c for c, _ in s["loads"]); cpu = sum(m for _, m in s["loads"])
+    # Top-level statements only would be exact; the trigger's nested ones are counted twice
+    # (inside the INSERT and on their own), so the executor sum is an upper bound.
+    total = sum(v[1] for v in s["q"].values())
+    print(f"{name}: executor {total * 1e3 / creates:.1f} µs per create (nested counted twice) of the"
+          f" backends' {cpu * 1e3 / creates:.1f} µs CPU")
+    for q, (calls, ms, wal, blks) in sorted(s["q"].items(), key=lambda kv: -kv[1][1])[:8]:
+        print(f"  {ms * 1e3 / creates:7.1f} µs ({calls / creates:.3f}) {wal / creates:6.0f} B WAL"
+              f" {blks / creates:5.1f} buffers  {q}")
+PY
