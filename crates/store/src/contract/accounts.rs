@@ -499,3 +499,46 @@ pub async fn the_balance_row_is_its_ledger_across_days_and_months(store: &dyn St
         other => panic!("a late-stamped create on a spent day: {other:?}"),
     }
 }
+
+/// One batch of creates across midnight: the committer checks all of it against the day and
+/// month of its latest create and counts every hold there, once. A create stamped a
+/// millisecond before midnight is neither checked against yesterday's spend nor lost from
+/// today's: yesterday had 6 of a day's 10 spent, so alone it (5) would be refused, but in a
+/// batch with one after midnight (4) both pass against today's 0, and today then has 9.
+/// (The hold rows keep their own times, for reports.) The creates are one batch because a
+/// contract case runs on one thread: all of them reach the committer before it runs.
+pub async fn a_batch_across_midnight_counts_every_hold_once_in_the_day_it_was_checked(
+    store: &dyn Store,
+) {
+    let budget = KeyBudget { prepaid: true, day_limit: Some(credits(10.0)), month_limit: None };
+    key(store, "night", budget).await;
+    let id = vidgate_domain::KeyId::from("night");
+    let midnight = LAST_HOUR_OF_SEPTEMBER + HOUR;
+    store.top_up(&id, credits(100.0), "in", midnight - HOUR).await.unwrap();
+    insert(store, priced("night", midnight - 30 * 60_000, 6.0)).await;
+    let batch = vec![priced("night", midnight - 1, 5.0), priced("night", midnight + 1, 4.0)];
+    let outcomes = join_all(batch.into_iter().map(|t| store.insert_task(t)).collect()).await;
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            InsertOutcome::Inserted { .. } => {}
+            other => panic!("a create of the batch across midnight: {other:?}"),
+        }
+    }
+    let b = store.balance(&id, midnight + 2).await.unwrap().unwrap();
+    assert_eq!(
+        (b.spent_total, b.spent_today, b.spent_this_month, b.balance),
+        (credits(15.0), credits(9.0), credits(9.0), credits(85.0)),
+        "every hold counted once: 6 yesterday, the batch's 5 + 4 today"
+    );
+    let rows = store.ledger(Some(&id), 0, 100).await.unwrap();
+    let holds: Vec<i64> = rows.iter().filter(|r| r.kind == "hold").map(|r| r.at).collect();
+    assert_eq!(holds.len(), 3, "one hold per create: {rows:?}");
+    assert!(holds.contains(&(midnight - 1)), "the hold row keeps its create's own time: {holds:?}");
+    assert_eq!(b.balance, rows.iter().map(|r| r.amount).sum(), "the balance is its ledger");
+    // Today's limit counts the batch: 9 of 10 spent, so 2 more is refused and 1 fits.
+    match store.insert_task(priced("night", midnight + 3, 2.0)).await.unwrap() {
+        InsertOutcome::BudgetExceeded(BudgetRefusal::DayLimit { .. }) => {}
+        other => panic!("2 more on a day with 9 of 10 spent: {other:?}"),
+    }
+    insert(store, priced("night", midnight + 4, 1.0)).await;
+}

@@ -94,6 +94,7 @@ macro_rules! store_contract_tests {
             concurrent_creates_never_overspend_a_budget,
             a_balance_is_the_sum_of_its_ledger_after_a_random_run,
             the_balance_row_is_its_ledger_across_days_and_months,
+            a_batch_across_midnight_counts_every_hold_once_in_the_day_it_was_checked,
             a_key_at_its_max_running_is_passed_over_not_blocking_the_queue,
             a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known,
             a_charge_above_the_hold_is_capped_and_the_excess_recorded,

@@ -79,12 +79,17 @@ impl TestPgStore {
     }
 }
 
+/// A schema name no other test takes: the time and the process tell runs apart, the counter
+/// tests of one process (`cargo test` runs them on parallel threads, and two of them once
+/// read the same clock value and collided on `CREATE SCHEMA`).
 fn uuid_like() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{:x}{:x}", nanos, std::process::id())
+    format!("{:x}_{:x}_{n}", nanos, std::process::id())
 }
 
 impl Deref for TestPgStore {
