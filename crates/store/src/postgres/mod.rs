@@ -8,24 +8,12 @@ pub mod testing;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::db::{Conn, Db, fresh_after_failure};
 use crate::{Result, SqlStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// A pooled connection idle at least this long is checked (a round trip) before it is handed
-/// out; one in steady use is not. sqlx checks every connection it takes back (a broken one is
-/// closed then), so a connection in the pool was alive when it was last released: only a
-/// server that went away since (a restart, a terminated backend) can have broken it, and that
-/// is rarely quicker than this. A connection idle for less across one is handed out once,
-/// fails its first statement (a batch of creates then answers 503 and stores nothing) and is
-/// closed. The check on every acquire
-/// (sqlx's default) cost each batch of creates and each status read a round trip of its own
-/// (README, "The pool's check on every acquire").
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl SqlStore {
     /// Connects to a `postgres://` URL and applies migrations.
@@ -41,12 +29,6 @@ impl SqlStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    Ok(meta.idle_for < CHECK_AFTER_IDLE || conn.ping().await.is_ok())
-                })
-            })
             // As on SQLite (see there): never reuse a connection a failed commit left unsure.
             .after_release(|conn, _| Box::pin(async move { Ok(fresh_after_failure(conn)) }))
             .connect_with(options)
