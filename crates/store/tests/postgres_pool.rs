@@ -1,6 +1,6 @@
 //! The PostgreSQL pool never hands out a connection a server restart broke: it checks each
-//! one before use (sqlx's `test_before_acquire`, kept on in `postgres/mod.rs`; README, "The
-//! pool's check on every acquire"). A store's backends are terminated, as a restart would:
+//! one before use (sqlx's `test_before_acquire`, on by default and not overridden in
+//! `postgres/mod.rs`; README, "The pool's check on every acquire"). A store's backends are terminated, as a restart would:
 //! whether the store is used at once or after a second idle, no create fails, and every one is
 //! stored. (With the check off it fails at "create 0 just after the loss".) Skipped without
 //! `VIDGATE_TEST_PG_URL` (a failure under CI).
