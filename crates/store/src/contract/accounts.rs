@@ -518,43 +518,52 @@ pub async fn a_batch_across_midnight_counts_every_hold_once_in_the_day_it_was_ch
     key(store, "night", budget).await;
     let id = vidgate_domain::KeyId::from("night");
     let midnight = LAST_HOUR_OF_SEPTEMBER + HOUR;
-    store.top_up(&id, credits(100.0), "in", midnight - HOUR).await.unwrap();
+    store.top_up(&id, credits(100.0), "in", midnight - HOUR).await.expect("a top-up is stored");
     insert(store, priced("night", midnight - 30 * 60_000, 6.0)).await;
     let batch = vec![priced("night", midnight - 1, 5.0), priced("night", midnight + 1, 4.0)];
     let outcomes = join_all(batch.into_iter().map(|t| store.insert_task(t)).collect()).await;
     let mut ids = Vec::new();
     for outcome in outcomes {
-        match outcome.unwrap() {
+        match outcome.expect("a create of the batch is answered") {
             InsertOutcome::Inserted { task, .. } => ids.push(task.id),
             other => panic!("a create of the batch across midnight: {other:?}"),
         }
     }
-    let b = store.balance(&id, midnight + 2).await.unwrap().unwrap();
+    let b = store
+        .balance(&id, midnight + 2)
+        .await
+        .expect("a balance read")
+        .expect("the key has a balance");
     assert_eq!(
         (b.spent_total, b.spent_today, b.spent_this_month, b.balance),
         (credits(15.0), credits(9.0), credits(9.0), credits(85.0)),
         "every hold counted once: 6 yesterday, the batch's 5 + 4 today"
     );
-    let rows = store.ledger(Some(&id), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&id), 0, 100).await.expect("a ledger read");
     let holds: Vec<i64> = rows.iter().filter(|r| r.kind == "hold").map(|r| r.at).collect();
     assert_eq!(holds.len(), 3, "one hold per create: {rows:?}");
     assert!(holds.contains(&(midnight - 1)), "the hold row keeps its create's own time: {holds:?}");
     assert_eq!(b.balance, rows.iter().map(|r| r.amount).sum(), "the balance is its ledger");
     // Today's limit counts the batch: 9 of 10 spent, so 2 more is refused and 1 fits.
-    match store.insert_task(priced("night", midnight + 3, 2.0)).await.unwrap() {
+    match store.insert_task(priced("night", midnight + 3, 2.0)).await.expect("a create is answered")
+    {
         InsertOutcome::BudgetExceeded(BudgetRefusal::DayLimit { .. }) => {}
         other => panic!("2 more on a day with 9 of 10 spent: {other:?}"),
     }
     // The pre-midnight create, cancelled today before dispatch: its 5 come back to the
     // balance and to the total spent; today's counter keeps them (the residue above).
-    store.cancel_task(&id, ids[0], midnight + 3).await.unwrap();
-    let b = store.balance(&id, midnight + 4).await.unwrap().unwrap();
+    store.cancel_task(&id, ids[0], midnight + 3).await.expect("a cancel is answered");
+    let b = store
+        .balance(&id, midnight + 4)
+        .await
+        .expect("a balance read")
+        .expect("the key has a balance");
     assert_eq!(
         (b.spent_total, b.spent_today, b.balance),
         (credits(10.0), credits(9.0), credits(90.0)),
         "the release refunds the balance; today's spend is not lowered below what it checked"
     );
-    let rows = store.ledger(Some(&id), 0, 100).await.unwrap();
+    let rows = store.ledger(Some(&id), 0, 100).await.expect("a ledger read");
     assert_eq!(b.balance, rows.iter().map(|r| r.amount).sum(), "the balance is its ledger");
     insert(store, priced("night", midnight + 5, 1.0)).await;
 }
