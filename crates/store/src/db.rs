@@ -405,6 +405,38 @@ impl Db {
     }
 }
 
+/// One PostgreSQL connection of the pool with no transaction open, for a caller that runs a
+/// few statements in turn, each committing on its own: no `BEGIN` or `COMMIT` round trip,
+/// and the pool's check of the connection once for all of them. (A batch of creates that is
+/// one statement: `sql/autocommit_batch.rs`.)
+pub(crate) struct Session {
+    conn: sqlx::pool::PoolConnection<Postgres>,
+    db: Db,
+}
+
+impl Db {
+    /// A connection for autocommit statements; `None` on SQLite, whose writes go through its
+    /// one writer's transactions.
+    pub(crate) async fn session(&self) -> Result<Option<Session>> {
+        match &self.conn {
+            Conn::Sqlite { .. } => Ok(None),
+            Conn::Postgres { pool } => {
+                Ok(Some(Session { conn: pool.acquire().await?, db: self.clone() }))
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Runs one statement, committed when it ends (all of it, or nothing if it fails).
+    pub(crate) async fn fetch(&mut self, stmt: Stmt<'_>) -> Result<Vec<Row>> {
+        if let Some(fault) = self.db.faults.take(stmt.text()) {
+            return fault.rows();
+        }
+        Ok(rows(query!(stmt, postgres).fetch_all(&mut *self.conn).await?, Row::Postgres))
+    }
+}
+
 /// Whether a connection may go back to the pool: not while it still counts a transaction. A
 /// `COMMIT` that fails on a full disk makes SQLite roll the transaction back by itself, and
 /// the driver's own rollback then fails, leaving it believing a transaction is open: every

@@ -21,6 +21,10 @@
 //! again with the rows locked from its start (`Budgets::Locked`, as on SQLite, whose one
 //! writer makes that lock free). Queue counts near a limit are taken under an advisory lock
 //! (`insert::queued`).
+//!
+//! On PostgreSQL a batch that needs none of that transaction (no dedup claim, no queue count
+//! near its limit) is one autocommit statement instead, after one read: the same checks, two
+//! round trips where the transaction takes six (`autocommit_batch.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
 
+use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
 use super::task_rows::{Statements, insert_plain, read_positions};
@@ -48,23 +53,36 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(crate) struct Committer {
     jobs: mpsc::Sender<Job>,
-    /// Optimistic batches that found their budgets moved and ran again locked.
-    reruns: Arc<AtomicU64>,
+    tally: Tally,
 }
 
 impl Committer {
     /// Starts the committer task on the current runtime. It ends when every handle is gone.
     pub(crate) fn start(db: Db) -> Committer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        let reruns = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(db, rx, reruns.clone()));
-        Committer { jobs, reruns }
+        let tally = Tally::default();
+        tokio::spawn(run(db, rx, tally.clone()));
+        Committer { jobs, tally }
     }
 
     /// How many batches ran a second time with their budget rows locked.
     pub(crate) fn reruns(&self) -> u64 {
-        self.reruns.load(Ordering::Relaxed)
+        self.tally.reruns.load(Ordering::Relaxed)
     }
+
+    /// How many batches were one autocommit statement.
+    pub(crate) fn one_statement(&self) -> u64 {
+        self.tally.one_statement.load(Ordering::Relaxed)
+    }
+}
+
+/// What the committer counts of the ways its batches went.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    /// Optimistic batches that found their budgets moved and ran again locked.
+    reruns: Arc<AtomicU64>,
+    /// Batches committed as one autocommit statement.
+    one_statement: Arc<AtomicU64>,
 }
 
 impl Committer {
@@ -77,7 +95,7 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -87,7 +105,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
             }
         }
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        match commit_checked(&db, &tasks, &reruns).await {
+        match commit_checked(&db, &tasks, &tally).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -111,7 +129,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, reruns: Arc<AtomicU64>) {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
                 for job in batch {
                     let outcome =
-                        commit_checked(&db, &[&job.task], &reruns).await.map(|mut o| o.remove(0));
+                        commit_checked(&db, &[&job.task], &tally).await.map(|mut o| o.remove(0));
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -136,16 +154,21 @@ enum Budgets {
 
 /// The batch's creates, each under the budget rows as they are at its commit: optimistic
 /// first on PostgreSQL, and again with the rows locked if that found them moved.
-async fn commit_checked(
-    db: &Db,
-    tasks: &[&NewTask],
-    reruns: &AtomicU64,
-) -> Result<Vec<InsertOutcome>> {
+async fn commit_checked(db: &Db, tasks: &[&NewTask], tally: &Tally) -> Result<Vec<InsertOutcome>> {
     if db.is_postgres() {
-        if let Some(outcomes) = commit(db, tasks, Budgets::Optimistic).await? {
+        // One autocommit statement when nothing in the batch needs a transaction.
+        let settled = match autocommit_batch::commit(db, tasks).await? {
+            Autocommit::Done(outcomes) => {
+                tally.one_statement.fetch_add(1, Ordering::Relaxed);
+                Some(outcomes)
+            }
+            Autocommit::Moved => None,
+            Autocommit::Transaction => commit(db, tasks, Budgets::Optimistic).await?,
+        };
+        if let Some(outcomes) = settled {
             return Ok(outcomes);
         }
-        reruns.fetch_add(1, Ordering::Relaxed);
+        tally.reruns.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             size = tasks.len(),
             "a batch's budgets moved before its commit; running it again locked"
@@ -158,14 +181,14 @@ async fn commit_checked(
 
 /// Queue counts and key spend as of the batch's start plus what the batch added so far.
 #[derive(Default)]
-struct Counts {
-    per_key: HashMap<KeyId, i64>,
-    total: Option<i64>,
+pub(super) struct Counts {
+    pub(super) per_key: HashMap<KeyId, i64>,
+    pub(super) total: Option<i64>,
     /// The spend of the batch's keys that have a budget, as read at its start.
-    spend: HashMap<KeyId, Spend>,
+    pub(super) spend: HashMap<KeyId, Spend>,
     /// The time the spend was read as of (the batch's latest create): the day and month its
     /// holds count in on the balance rows.
-    at: vidgate_domain::Millis,
+    pub(super) at: vidgate_domain::Millis,
 }
 
 impl Counts {
@@ -199,7 +222,7 @@ impl Counts {
     }
 
     /// Which limit this task would break, if any; otherwise counts it.
-    fn admit(&mut self, task: &NewTask) -> Option<InsertOutcome> {
+    pub(super) fn admit(&mut self, task: &NewTask) -> Option<InsertOutcome> {
         if let Some(limit) = task.limits.per_key
             && self.per_key.get(&task.key_id).is_some_and(|n| *n >= limit)
         {

@@ -53,6 +53,13 @@ pub(crate) fn key_queue_lock(key_id: &str) -> String {
 /// The lock the whole queue's count is taken under near its limit.
 pub(crate) const TOTAL_QUEUE_LOCK: &str = "vidgate:queue-total";
 
+/// Whether a count `n` is below `limit` but within `EXACT_WITHIN` of it: only then must it be
+/// taken again under the limit's lock. (At the limit, creates are refused whatever the
+/// others do; far from it, nothing in flight could reach it.)
+pub(crate) fn near_limit(n: i64, limit: i64) -> bool {
+    n < limit && limit - n <= EXACT_WITHIN
+}
+
 /// Counts (`text`); within `EXACT_WITHIN` of `limit`, takes the lock named `lock` (held
 /// until the transaction ends) and counts again, so no other replica's insert can pass the
 /// limit between this count and the commit. Already at the limit, no lock is needed.
@@ -64,7 +71,7 @@ pub(crate) async fn queued(
     limit: i64,
 ) -> Result<i64> {
     let n = count(tx, text, key_id).await?;
-    if n >= limit || limit - n > EXACT_WITHIN {
+    if !near_limit(n, limit) {
         return Ok(n);
     }
     tx.lock(lock).await?;

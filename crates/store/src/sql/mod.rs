@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod autocommit_batch;
 mod batch;
 mod budget;
 mod cancel;
@@ -71,6 +72,12 @@ impl SqlStore {
     /// between their read and their commit, and ran again with the rows locked (PostgreSQL).
     pub fn batches_rerun_locked(&self) -> u64 {
         self.committer.reruns()
+    }
+
+    /// How many batches of creates were committed as one autocommit statement (PostgreSQL:
+    /// `autocommit_batch.rs`); the others took a transaction.
+    pub fn batches_in_one_statement(&self) -> u64 {
+        self.committer.one_statement()
     }
 
     /// The faults tests plan for this store's statements (`FaultPlan`); shared with every

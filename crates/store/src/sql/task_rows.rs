@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use super::budget::periods;
 use super::insert::quote_json;
-use super::{MultiRow, chunk_sizes, ledger, position_of_t};
-use crate::db::{CHANNEL, Row, Tx, shared_sql, sql};
+use super::{MultiRow, chunk_sizes, position_of_t};
+use crate::db::{CHANNEL, Row, Stmt, Tx, shared_sql, sql};
 use crate::states::st;
 use crate::{InsertOutcome, NewTask, Result, StoreError, StoreEvent};
 
@@ -103,8 +103,16 @@ pub(super) async fn read_positions(
 
 /// PostgreSQL's insert of any number of new tasks in one statement: one array per column,
 /// `unnest`ed in order (so seqs follow arrival order). One text whatever the batch's size, so
-/// a batch is one statement (and one run of the statement-level counter trigger) where the
-/// power-of-two texts would take up to seven.
+/// a batch is one statement where the power-of-two texts would take up to seven.
+///
+/// The same statement adds its tasks to the queue counters (`ranked`, `bucketed`, `counted`,
+/// in that order, each in key order; what SQLite's per-row triggers do, and a trigger per
+/// statement did here until migration 0016): to one shard of each counter of eight, picked by
+/// the transaction's id, so two replicas' batches share a counter row one time in eight. Every
+/// statement that creates tasks takes its counter rows before any balance row, as the later
+/// balance upsert of a transaction (`group_commit.rs`) and the one-statement batch
+/// (`autocommit_batch.rs`, whose balance rows wait for `counted`) both do: no two batches can
+/// each hold a row the other waits for.
 ///
 /// The same statement writes the tasks' holds (`ledger::hold_rows!`), answers each lane's
 /// queue count before it (`ahead`: the queued tasks of the lane's pool at its rank or above,
@@ -112,9 +120,13 @@ pub(super) async fn read_positions(
 /// `lane_positions` adds those) and wakes the dispatchers (`pg_notify`, delivered at the
 /// commit). A batch's round trips are what costs a PostgreSQL replica its CPU (README,
 /// "PostgreSQL creates"), so none of these takes one of its own; the notification rides here
-/// rather than as a `StoreEvent`, whose `NOTIFY` would be a statement more.
-const INSERT_UNNEST: &str = concat!(
-    "WITH u AS (
+/// rather than as a `StoreEvent`, whose `NOTIFY` would be a statement more. These are its
+/// `WITH` items (`inserted_rows!` its answer); the one-statement batch adds its balance rows
+/// to them (`sql/autocommit_batch.rs`).
+macro_rules! insert_items {
+    () => {
+        concat!(
+            "WITH u AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
                             $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
                             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
@@ -125,24 +137,56 @@ const INSERT_UNNEST: &str = concat!(
        INSERT INTO tasks (id, key_id, pool, state, rank, request, created_at, updated_at,
                           run_after, deadline_at, webhook_url, public_base, hold, quote)
        SELECT u.id, u.key_id, u.pool, ",
-    st!(queued),
-    ", u.rank, u.request, u.at, u.at, u.at, u.deadline_at, u.webhook_url, u.public_base,
+            crate::states::st!(queued),
+            ", u.rank, u.request, u.at, u.at, u.at, u.deadline_at, u.webhook_url, u.public_base,
               u.hold, u.quote
        FROM u ORDER BY u.ord
-       RETURNING seq, id, pool, rank),
+       RETURNING seq, id, key_id, pool, rank),
+     ranked AS (
+       INSERT INTO queue_rank_counts AS c (pool, rank, shard, n)
+       SELECT ins.pool, ins.rank, (txid_current() % 8)::INT, count(*) FROM ins
+       GROUP BY ins.pool, ins.rank ORDER BY ins.pool, ins.rank
+       ON CONFLICT (pool, rank, shard) DO UPDATE SET n = c.n + excluded.n
+       RETURNING 1),
+     bucketed AS (
+       INSERT INTO queue_counts AS c (pool, rank, bucket, shard, n)
+       SELECT ins.pool, ins.rank, ins.seq >> 12, (txid_current() % 8)::INT, count(*) FROM ins
+       WHERE (SELECT count(*) FROM ranked) > 0
+       GROUP BY ins.pool, ins.rank, ins.seq >> 12 ORDER BY ins.pool, ins.rank, ins.seq >> 12
+       ON CONFLICT (pool, rank, bucket, shard) DO UPDATE SET n = c.n + excluded.n
+       RETURNING 1),
+     counted AS (
+       INSERT INTO key_queue_counts AS c (key_id, shard, n)
+       SELECT ins.key_id, (txid_current() % 8)::INT, count(*) FROM ins
+       WHERE (SELECT count(*) FROM bucketed) > 0
+       GROUP BY ins.key_id ORDER BY ins.key_id
+       ON CONFLICT (key_id, shard) DO UPDATE SET n = c.n + excluded.n
+       RETURNING 1),
      ",
-    ledger::hold_rows!(),
-    ",
+            crate::sql::ledger::hold_rows!(),
+            ",
      lanes AS (
        SELECT l.pool, l.rank,
               (SELECT coalesce(sum(r.n), 0) FROM queue_rank_counts r
                 WHERE r.pool = l.pool AND r.rank >= l.rank) AS ahead
        FROM (SELECT DISTINCT pool, rank FROM ins) l),
-     woken AS (SELECT pg_notify($16, $17))
-     SELECT ins.seq, ins.id, CAST(lanes.ahead AS BIGINT) AS ahead
+     woken AS (SELECT pg_notify($16, $17))"
+        )
+    };
+}
+pub(super) use insert_items;
+
+/// The rows `INSERT_UNNEST` answers: each task's seq and id and its lane's count ahead.
+macro_rules! inserted_rows {
+    () => {
+        "SELECT ins.seq, ins.id, CAST(lanes.ahead AS BIGINT) AS ahead
      FROM ins JOIN lanes ON lanes.pool = ins.pool AND lanes.rank = ins.rank
      WHERE (SELECT count(*) FROM woken) = 1"
-);
+    };
+}
+pub(super) use inserted_rows;
+
+const INSERT_UNNEST: &str = concat!(insert_items!(), " ", inserted_rows!());
 
 /// Inserts the tasks at `which` (each queued), in that order: on PostgreSQL in one statement
 /// (`INSERT_UNNEST`), on SQLite in multi-row statements of 64, 32, … rows (`sql::batch`:
@@ -157,63 +201,8 @@ pub(super) async fn insert_plain(
         return Ok(());
     }
     if tx.is_postgres() {
-        let mut cols: [Vec<Option<String>>; 11] = Default::default();
-        let mut ints: [Vec<Option<i64>>; 4] = Default::default();
-        for &i in which {
-            let t = tasks[i];
-            let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
-            // The hold row's own period and what it names (`ledger::hold_rows!`).
-            let (day, month) = periods(t.created_at);
-            let quote = t.quote.as_ref();
-            let texts = [
-                Some(t.id.to_string()),
-                Some(t.key_id.to_string()),
-                Some(t.pool.as_str().to_owned()),
-                Some(request),
-                t.webhook_url.clone(),
-                t.public_base.clone(),
-                quote_json(t)?,
-                Some(day),
-                Some(month),
-                quote.map(|q| q.model_name.clone()),
-                quote.and_then(|q| q.specification.clone()),
-            ];
-            for (col, v) in cols.iter_mut().zip(texts) {
-                col.push(v);
-            }
-            let numbers = [
-                Some(t.rank),
-                Some(t.created_at),
-                Some(t.deadline_at),
-                t.quote.as_ref().map(|q| q.amount.micros()),
-            ];
-            for (col, v) in ints.iter_mut().zip(numbers) {
-                col.push(v);
-            }
-        }
-        let [id, key, pool, request, hook, base, quote, day, month, model, specification] = cols;
-        let [rank, at, deadline, hold] = ints;
-        let stmt = sql(INSERT_UNNEST)
-            .bind(id)
-            .bind(key)
-            .bind(pool)
-            .bind(rank)
-            .bind(request)
-            .bind(at)
-            .bind(deadline)
-            .bind(hook)
-            .bind(base)
-            .bind(hold)
-            .bind(quote)
-            .bind(day)
-            .bind(month)
-            .bind(model)
-            .bind(specification)
-            .bind(CHANNEL)
-            .bind(StoreEvent::Dispatch.payload());
-        let rows = tx.fetch(stmt).await?;
-        record_seqs(tasks, which, &rows, outcomes)?;
-        return lane_positions(tasks, which, &rows, outcomes);
+        let rows = tx.fetch(unnest_stmt(INSERT_UNNEST, tasks, which)?).await?;
+        return answered(tasks, which, &rows, outcomes);
     }
     let mut rest = which;
     for size in chunk_sizes(which.len()) {
@@ -242,6 +231,82 @@ pub(super) async fn insert_plain(
         record_seqs(tasks, chunk, &rows, outcomes)?;
     }
     Ok(())
+}
+
+/// `text` (`insert_items!` and what follows) with the columns of the tasks at `which` bound,
+/// one array each ($1 to $17).
+pub(super) fn unnest_stmt(
+    text: &'static str,
+    tasks: &[&NewTask],
+    which: &[usize],
+) -> Result<Stmt<'static>> {
+    let mut cols: [Vec<Option<String>>; 11] = Default::default();
+    let mut ints: [Vec<Option<i64>>; 4] = Default::default();
+    for &i in which {
+        let t = tasks[i];
+        let request = serde_json::to_string(&t.request).map_err(StoreError::corrupt)?;
+        // The hold row's own period and what it names (`ledger::hold_rows!`).
+        let (day, month) = periods(t.created_at);
+        let quote = t.quote.as_ref();
+        let texts = [
+            Some(t.id.to_string()),
+            Some(t.key_id.to_string()),
+            Some(t.pool.as_str().to_owned()),
+            Some(request),
+            t.webhook_url.clone(),
+            t.public_base.clone(),
+            quote_json(t)?,
+            Some(day),
+            Some(month),
+            quote.map(|q| q.model_name.clone()),
+            quote.and_then(|q| q.specification.clone()),
+        ];
+        for (col, v) in cols.iter_mut().zip(texts) {
+            col.push(v);
+        }
+        let numbers = [
+            Some(t.rank),
+            Some(t.created_at),
+            Some(t.deadline_at),
+            t.quote.as_ref().map(|q| q.amount.micros()),
+        ];
+        for (col, v) in ints.iter_mut().zip(numbers) {
+            col.push(v);
+        }
+    }
+    let [id, key, pool, request, hook, base, quote, day, month, model, specification] = cols;
+    let [rank, at, deadline, hold] = ints;
+    let stmt = sql(text)
+        .bind(id)
+        .bind(key)
+        .bind(pool)
+        .bind(rank)
+        .bind(request)
+        .bind(at)
+        .bind(deadline)
+        .bind(hook)
+        .bind(base)
+        .bind(hold)
+        .bind(quote)
+        .bind(day)
+        .bind(month)
+        .bind(model)
+        .bind(specification)
+        .bind(CHANNEL)
+        .bind(StoreEvent::Dispatch.payload());
+    Ok(stmt)
+}
+
+/// The outcomes of the tasks at `which`, from the rows of their `INSERT_UNNEST`: each
+/// inserted, with its seq and queue position.
+pub(super) fn answered(
+    tasks: &[&NewTask],
+    which: &[usize],
+    rows: &[Row],
+    outcomes: &mut [Option<InsertOutcome>],
+) -> Result<()> {
+    record_seqs(tasks, which, rows, outcomes)?;
+    lane_positions(tasks, which, rows, outcomes)
 }
 
 /// The queue positions of the tasks at `which`, inserted by one `INSERT_UNNEST`, from the

@@ -57,12 +57,13 @@ macro_rules! read_columns {
          coalesce(b.month, '') AS month, coalesce(b.month_spent, 0) AS month_spent"
     };
 }
+pub(crate) use read_columns;
 
 /// A key's spend as of `at`. The row's day and month spend count when the row is in the
 /// period of `at` or a later one (another replica's clock may be ahead): a hold is added to
 /// the row's current period whatever its own (`HOLD_TAIL`), so that is what a create spends
 /// into.
-fn spend_from_row(row: &Row, at: Millis) -> Result<Spend> {
+pub(crate) fn spend_from_row(row: &Row, at: Millis) -> Result<Spend> {
     let (day, month) = periods(at);
     let credits = |c: &str| row.int(c).map(Credits::from_micros);
     let in_period = |p: &str, col: &str, current: &str| -> Result<Credits> {
@@ -253,6 +254,22 @@ macro_rules! hold_tail {
     };
 }
 
+/// The condition of a hold upsert (`hold_tail!`) that changes a key's row only where its
+/// budget, as the row stands when the statement reaches it, still covers the holds: the same
+/// rule as `KeyBudget::refusal`, in SQL (`apply_if_fits`, and the one-statement batch of
+/// `sql/autocommit_batch.rs`).
+macro_rules! fits_where {
+    () => {
+        "WHERE (SELECT (NOT k.prepaid OR b.topups - b.spent - excluded.spent >= 0)
+                AND (k.day_limit IS NULL OR k.day_limit >= excluded.day_spent
+                     + CASE WHEN excluded.day > b.day THEN 0 ELSE b.day_spent END)
+                AND (k.month_limit IS NULL OR k.month_limit >= excluded.month_spent
+                     + CASE WHEN excluded.month > b.month THEN 0 ELSE b.month_spent END)
+              FROM api_keys k WHERE k.id = b.key_id)"
+    };
+}
+pub(crate) use {fits_where, hold_tail};
+
 /// Applies holds (`hold_tail!`) to the keys' rows, as they come (the batch checked them
 /// against rows it locked).
 pub(crate) async fn apply_holds(tx: &mut Tx, changes: Changes) -> Result<()> {
@@ -289,16 +306,7 @@ pub(crate) async fn apply(tx: &mut Tx, changes: Changes) -> Result<()> {
 pub(crate) async fn apply_if_fits(tx: &mut Tx, changes: Changes) -> Result<bool> {
     static TEXTS: OnceLock<Upsert> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
-        let tail = concat!(
-            hold_tail!(),
-            " WHERE (SELECT (NOT k.prepaid OR b.topups - b.spent - excluded.spent >= 0)
-                AND (k.day_limit IS NULL OR k.day_limit >= excluded.day_spent
-                     + CASE WHEN excluded.day > b.day THEN 0 ELSE b.day_spent END)
-                AND (k.month_limit IS NULL OR k.month_limit >= excluded.month_spent
-                     + CASE WHEN excluded.month > b.month THEN 0 ELSE b.month_spent END)
-              FROM api_keys k WHERE k.id = b.key_id)
-            RETURNING b.key_id"
-        );
+        let tail = concat!(hold_tail!(), " ", fits_where!(), " RETURNING b.key_id");
         Upsert::new(tail)
     });
     let (sent, written) = upsert(tx, texts, changes).await?;

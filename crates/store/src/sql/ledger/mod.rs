@@ -20,7 +20,9 @@
 
 mod balances;
 mod reads;
-pub(crate) use balances::{key_spend, lock_spend, read_spend};
+pub(crate) use balances::{
+    fits_where, hold_tail, key_spend, lock_spend, read_columns, read_spend, spend_from_row,
+};
 pub(crate) use reads::{books, entries, money_totals, usage};
 
 use std::sync::OnceLock;
@@ -57,10 +59,7 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<
     });
     let priced: Vec<(&NewTask, Credits)> =
         tasks.iter().filter_map(|t| t.quote.as_ref().map(|q| (*t, q.amount))).collect();
-    let mut spend = Changes::new();
-    for (task, amount) in &priced {
-        balances::add_spend(&mut spend, &task.key_id, at, *amount);
-    }
+    let spend = hold_changes(tasks, at);
     if tx.is_postgres() {
         return Ok(spend);
     }
@@ -85,6 +84,17 @@ pub(crate) async fn hold(tx: &mut Tx, tasks: &[&NewTask], at: Millis) -> Result<
         tx.execute(stmt).await?;
     }
     Ok(spend)
+}
+
+/// The balance changes the holds of `tasks` make, each in the period of `at` (`hold`).
+pub(crate) fn hold_changes(tasks: &[&NewTask], at: Millis) -> Changes {
+    let mut spend = Changes::new();
+    for task in tasks {
+        if let Some(quote) = &task.quote {
+            balances::add_spend(&mut spend, &task.key_id, at, quote.amount);
+        }
+    }
+    spend
 }
 
 /// PostgreSQL's hold rows, as a `WITH` item of the statement that inserts the tasks
