@@ -130,16 +130,19 @@ async fn a_queue_limit_holds_exactly_across_one_statement_and_transaction_batche
     assert_eq!(counted, 1_100, "the counters are the table");
 }
 
-/// The balance row moves between the batch's read and its statement: the statement finds the
-/// holds no longer fit, fails whole (its tasks and holds, already inserted when it reached the
-/// row, are not kept), and the batch runs again locked, which refuses the create.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The balance row moves between the batch's read and its statement: the statement finds its
+/// holds no longer fit, fails whole (its tasks and holds, inserted before it reached the
+/// balance row, are not kept), and the batch runs again with the row locked, which admits
+/// what the row now covers, counting on the locked rerun's own counter shards.
+// A current-thread runtime: the two creates reach the committer's queue before it runs, so
+// they are one batch.
+#[tokio::test(flavor = "current_thread")]
 async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
     let Some(test) = TestPgStore::create().await else { return };
     let store = test.store();
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
     key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "k", 3.0).await;
+    top_up(store.as_ref(), "k", 5.0).await;
     // Another replica, as far as the store can tell: a transaction holding the key's row.
     let mut other = pool.begin().await.unwrap();
     sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
@@ -148,12 +151,15 @@ async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
         .unwrap();
     let blocker: i32 =
         sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
-    let create = tokio::spawn({
+    // Two creates of 2: the batch reads 5 credits left and admits both.
+    let creates = tokio::spawn({
         let store = store.clone();
-        async move { store.insert_task(priced("k", T0 + 1, 2.0)).await.unwrap() }
+        async move {
+            let two = [priced("k", T0 + 1, 2.0), priced("k", T0 + 2, 2.0)];
+            futures::future::join_all(two.map(|t| store.insert_task(t))).await
+        }
     });
-    // Wait until the statement waits on the row: it read 3 credits left, inserted the task
-    // and its hold, and reached the balance row.
+    // Wait until its statement waits on the row.
     let mut waited = 0;
     loop {
         let waiting: i64 = sqlx::query(
@@ -172,26 +178,40 @@ async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
         assert!(waited < 500, "the batch never reached the balance row");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // The other replica spends 2 of the 3 credits (its ledger row left out: this test looks
-    // at what the batch keeps, not at the books) and commits.
+    // The other replica spends 2 of the 5 credits (its ledger row left out: this test looks
+    // at what the batch keeps, not at the books) and commits: 3 left, for 4 held.
     sqlx::query("UPDATE key_balances SET spent = spent + 2000000 WHERE key_id = 'k'")
         .execute(&mut *other)
         .await
         .unwrap();
     other.commit().await.unwrap();
-    let outcome = create.await.unwrap();
+    let outcomes: Vec<InsertOutcome> =
+        creates.await.unwrap().into_iter().map(|o| o.unwrap()).collect();
+    assert!(matches!(outcomes[0], InsertOutcome::Inserted { .. }), "{outcomes:?}");
     assert!(
-        matches!(outcome, InsertOutcome::BudgetExceeded(BudgetRefusal::Balance { .. })),
-        "{outcome:?}"
+        matches!(outcomes[1], InsertOutcome::BudgetExceeded(BudgetRefusal::Balance { .. })),
+        "{outcomes:?}"
     );
     assert_eq!(store.batches_rerun_locked(), 1);
     assert_eq!(store.batches_in_one_statement(), 0);
-    assert_eq!(count(&pool, "tasks", "k").await, 0, "the statement's task was not kept");
-    assert_eq!(count(&pool, "ledger", "k").await, 1, "only the top-up: no hold kept");
+    assert_eq!(count(&pool, "tasks", "k").await, 1, "the rerun's task alone");
+    assert_eq!(count(&pool, "ledger", "k").await, 2, "the top-up and the rerun's hold");
     let spent: i64 = sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k'")
         .fetch_one(&pool)
         .await
         .unwrap()
         .get(0);
-    assert_eq!(spent, 2_000_000, "the other replica's spend alone");
+    assert_eq!(spent, 4_000_000, "the other replica's 2 and the rerun's hold of 2");
+    let shards: Vec<i32> = sqlx::query("SELECT shard FROM key_queue_counts WHERE key_id = 'k'")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        shards.len() == 1 && (8..16).contains(&shards[0]),
+        "the locked rerun counts on shards 8 to 15, apart from batches that wait for balance \
+         rows while holding counter rows: {shards:?}"
+    );
 }

@@ -1,10 +1,11 @@
 //! PostgreSQL's batch of plain creates as one autocommit statement: the batch's tasks, their
-//! holds, their queue positions, the dispatchers' wake-up and the charge to each key's
-//! balance row, all in the statement that inserts the tasks, after one read of the keys'
-//! balances and queue counts. Two round trips a batch (and the pool's check of the
-//! connection) where a transaction takes six (`BEGIN`, that read, the insert, the balance
-//! upsert, `COMMIT`): what a batch costs whatever its size is what a second replica, whose
-//! batches are smaller, pays more often (README, "PostgreSQL creates").
+//! holds, queue counters and positions, the dispatchers' wake-up and, last, the charge to
+//! each key's balance row, all in the statement that inserts the tasks, after one read of the
+//! keys' balances and queue counts. Three round trips a batch (the pool's check of the
+//! connection, the read, the statement) where a transaction takes six (the check, `BEGIN`,
+//! that read, the insert, the balance upsert, `COMMIT`): what a batch costs whatever its size
+//! is what a second replica, whose batches are smaller, pays more often (README,
+//! "PostgreSQL creates").
 //!
 //! It takes a batch only when nothing in it needs the transaction: no dedup claim (session
 //! id, idempotency key), and no queue count near its limit (that takes a lock: `insert.rs`).
@@ -20,12 +21,15 @@ use vidgate_domain::KeyId;
 use super::group_commit::Counts;
 use super::insert::near_limit;
 use super::ledger::{self, Changes};
-use super::task_rows::{answered, insert_items, inserted_rows, unnest_stmt};
+use super::task_rows::{Shards, answered, insert_items, inserted_rows, unnest_stmt};
 use crate::db::{Db, Session, Stmt, sql};
 use crate::{InsertOutcome, NewTask, Result, StoreError};
 
 /// The SQLSTATE `vidgate_budgets_held` raises when a batch's holds no longer fit.
 const BUDGETS_MOVED: &str = "VG001";
+/// PostgreSQL's deadlock_detected and serialization_failure.
+const DEADLOCK: &str = "40P01";
+const SERIALIZATION: &str = "40001";
 
 /// What became of a batch offered to the one statement.
 pub(super) enum Autocommit {
@@ -54,20 +58,21 @@ const READ: &str = concat!(
      LEFT JOIN api_keys k ON k.id = n.name LEFT JOIN key_balances b ON b.key_id = n.name"
 );
 
-/// The tasks (`task_rows::insert_items!`, $1 to $17), then their holds on the keys' balance
-/// rows ($18 to $21, one row per key in key order, the order rows are locked in), each only
+/// The tasks (`task_rows::insert_items!`, $1 to $18), then their holds on the keys' balance
+/// rows ($19 to $22, one row per key in key order, the order rows are locked in), each only
 /// where the key's budget still covers them as the row stands (`ledger::fits_where!`); if
-/// fewer than all $22 rows were changed, `vidgate_budgets_held` fails the statement. The
-/// balance rows come last, after the tasks and their queue counters (`bal` waits for
-/// `counted`): so another replica's batch for the same keys waits only for the end of this
-/// statement, and every batch takes counter rows before balance rows (`task_rows.rs`).
+/// fewer than all $23 rows were changed, `vidgate_budgets_held` fails the statement. The
+/// balance rows come last, after the tasks, their holds and their queue counters (each item
+/// waits for the one before it: `ins`, `held`, `keyed`, `ranked`, `counted`, `bal`): so
+/// another replica's batch for the same keys waits only for the end of this statement, and
+/// counter rows are taken before balance rows, as every batch takes them (`task_rows.rs`).
 const CHARGED: &str = concat!(
     insert_items!(),
     ",
      bal AS (
        INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)
        SELECT c.key_id, 0, c.spent, c.day, c.spent, c.month, c.spent
-       FROM unnest($18::text[], $19::bigint[], $20::text[], $21::text[])
+       FROM unnest($19::text[], $20::bigint[], $21::text[], $22::text[])
             WITH ORDINALITY AS c(key_id, spent, day, month, ord)
        WHERE (SELECT count(*) FROM counted) > 0
        ORDER BY c.ord ",
@@ -75,7 +80,7 @@ const CHARGED: &str = concat!(
     " ",
     ledger::fits_where!(),
     " RETURNING b.key_id),
-     held_budgets AS (SELECT vidgate_budgets_held(count(*), $22) AS ok FROM bal) ",
+     held_budgets AS (SELECT vidgate_budgets_held(count(*), $23) AS ok FROM bal) ",
     inserted_rows!(),
     " AND (SELECT ok FROM held_budgets)"
 );
@@ -102,18 +107,29 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
     if !pending.is_empty() {
         let inserted: Vec<&NewTask> = pending.iter().map(|&i| tasks[i]).collect();
         let changes = ledger::hold_changes(&inserted, counts.at);
-        let stmt = bind_changes(unnest_stmt(CHARGED, tasks, &pending)?, changes)?;
+        let stmt = bind_changes(unnest_stmt(CHARGED, tasks, &pending, Shards::Common)?, changes)?;
         let rows = match session.fetch(stmt).await {
             Ok(rows) => rows,
-            Err(StoreError::Database(sqlx::Error::Database(e)))
-                if e.code().as_deref() == Some(BUDGETS_MOVED) =>
-            {
-                return Ok(Autocommit::Moved);
+            Err(StoreError::Database(sqlx::Error::Database(e))) => {
+                return match e.code().as_deref() {
+                    Some(BUDGETS_MOVED) => Ok(Autocommit::Moved),
+                    // Nothing was written, and nothing says the batch cannot commit: the
+                    // transaction's way, rather than each create alone (`group_commit::run`).
+                    Some(DEADLOCK | SERIALIZATION) => Ok(Autocommit::Transaction),
+                    _ => Err(StoreError::Database(sqlx::Error::Database(e))),
+                };
             }
             Err(e) => return Err(e),
         };
-        answered(tasks, &pending, &rows, &mut outcomes)?;
+        // Committed: from here an error must not send the creates again (each would find its
+        // id taken), so it is the kind that answers the whole batch as it is (unavailable).
+        if let Err(e) = answered(tasks, &pending, &rows, &mut outcomes) {
+            tracing::error!(error = %e, "a committed batch's answer was unreadable");
+            let why = format!("a committed batch's answer was unreadable: {e}");
+            return Err(StoreError::Database(sqlx::Error::Protocol(why)));
+        }
     }
+    // `answered` gave every inserted task its outcome, and `admit` every other one.
     let outcomes = outcomes
         .into_iter()
         .map(|o| o.ok_or_else(|| StoreError::corrupt("a one-statement batch lost a task")))
@@ -167,7 +183,7 @@ async fn read_counts(session: &mut Session, tasks: &[&NewTask]) -> Result<Option
     Ok(Some(counts))
 }
 
-/// `stmt` with the batch's holds on the balance rows bound ($18 to $22): one row per key, in
+/// `stmt` with the batch's holds on the balance rows bound ($19 to $23): one row per key, in
 /// key order. A batch's holds all count in the period of its latest create (`Counts::at`),
 /// so a key has one row; a second would be a statement changing one row twice, which
 /// PostgreSQL refuses (a fault, reported as such).

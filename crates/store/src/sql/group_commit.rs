@@ -36,7 +36,7 @@ use vidgate_domain::KeyId;
 use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
-use super::task_rows::{Statements, insert_plain, read_positions};
+use super::task_rows::{Shards, Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
 use crate::db::{Db, Tx};
 use crate::{InsertOutcome, LimitScope, NewTask, Result, StoreError, StoreEvent};
@@ -81,7 +81,8 @@ impl Committer {
 struct Tally {
     /// Optimistic batches that found their budgets moved and ran again locked.
     reruns: Arc<AtomicU64>,
-    /// Batches committed as one autocommit statement.
+    /// Batches answered without a transaction: one autocommit statement after their read
+    /// (or none, every create refused by that read).
     one_statement: Arc<AtomicU64>,
 }
 
@@ -258,6 +259,10 @@ async fn commit(
     budgets: Budgets,
 ) -> Result<Option<Vec<InsertOutcome>>> {
     let mut tx = db.begin().await?;
+    let shards = match budgets {
+        Budgets::Locked => Shards::BalancesLocked,
+        Budgets::Optimistic => Shards::Common,
+    };
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut counts = Counts::start(&mut tx, tasks, budgets).await?;
     let mut pending: Vec<usize> = Vec::new();
@@ -274,7 +279,7 @@ async fn commit(
         }
         // Keep arrival order: what came before goes in first.
         let before = std::mem::take(&mut pending);
-        insert_plain(&mut tx, tasks, &before, &mut outcomes).await?;
+        insert_plain(&mut tx, tasks, &before, shards, &mut outcomes).await?;
         statements.wrote(&before);
         tx.run("SAVEPOINT create_one").await?;
         let outcome = match claim_dedups(&mut tx, task).await? {
@@ -287,13 +292,13 @@ async fn commit(
                 outcomes[i] = Some(refused);
             }
             None => {
-                insert_plain(&mut tx, tasks, &[i], &mut outcomes).await?;
+                insert_plain(&mut tx, tasks, &[i], shards, &mut outcomes).await?;
                 statements.wrote(&[i]);
             }
         }
         tx.run("RELEASE create_one").await?;
     }
-    insert_plain(&mut tx, tasks, &pending, &mut outcomes).await?;
+    insert_plain(&mut tx, tasks, &pending, shards, &mut outcomes).await?;
     statements.wrote(&pending);
     // The batch's holds (its budget checks above counted them): on SQLite in a few multi-row
     // statements; on PostgreSQL each insert statement wrote its tasks' holds, and only the

@@ -74,8 +74,9 @@ impl SqlStore {
         self.committer.reruns()
     }
 
-    /// How many batches of creates were committed as one autocommit statement (PostgreSQL:
-    /// `autocommit_batch.rs`); the others took a transaction.
+    /// How many batches of creates were answered without a transaction (PostgreSQL,
+    /// `autocommit_batch.rs`: one autocommit statement after one read, or only the read when
+    /// it refused them all); the others took one.
     pub fn batches_in_one_statement(&self) -> u64 {
         self.committer.one_statement()
     }

@@ -105,14 +105,22 @@ pub(super) async fn read_positions(
 /// `unnest`ed in order (so seqs follow arrival order). One text whatever the batch's size, so
 /// a batch is one statement where the power-of-two texts would take up to seven.
 ///
-/// The same statement adds its tasks to the queue counters (`ranked`, `bucketed`, `counted`,
-/// in that order, each in key order; what SQLite's per-row triggers do, and a trigger per
-/// statement did here until migration 0016): to one shard of each counter of eight, picked by
-/// the transaction's id, so two replicas' batches share a counter row one time in eight. Every
-/// statement that creates tasks takes its counter rows before any balance row, as the later
-/// balance upsert of a transaction (`group_commit.rs`) and the one-statement batch
-/// (`autocommit_batch.rs`, whose balance rows wait for `counted`) both do: no two batches can
-/// each hold a row the other waits for.
+/// The same statement adds its tasks to the queue counters (what SQLite's per-row triggers
+/// do, and a trigger per statement did here until migration 0016): to one shard of each
+/// counter of eight, picked by the transaction's id, so two replicas' batches share a counter
+/// row one time in eight. Lock order, so that no two writers each hold a row the other waits
+/// for:
+/// - The counters are taken key counts, rank counts, bucket counts (`keyed`, `ranked`,
+///   `counted`, each in key order, each waiting for the one before): the order the per-row
+///   triggers of a state change take them in (PostgreSQL fires them by name:
+///   `tasks_key_queue_counts`, then `tasks_queue_counts`). A statement changing several
+///   tasks' states at once (the reaper's) interleaves its rows and cannot follow it; a
+///   deadlock there is PostgreSQL's to break, and the batch's to retry.
+/// - Counter rows before balance rows: a transaction's balance upsert is its last statement
+///   (`group_commit.rs`), and the one-statement batch's balance rows wait for `counted`
+///   (`autocommit_batch.rs`). The one batch that takes balance rows first, the rerun with
+///   them locked from its start, counts on shards of its own (`$18`: 8 to 15 instead of 0 to
+///   7), which no writer holding a counter row waits on a balance row for.
 ///
 /// The same statement writes the tasks' holds (`ledger::hold_rows!`), answers each lane's
 /// queue count before it (`ahead`: the queued tasks of the lane's pool at its rank or above,
@@ -142,29 +150,31 @@ macro_rules! insert_items {
               u.hold, u.quote
        FROM u ORDER BY u.ord
        RETURNING seq, id, key_id, pool, rank),
+     ",
+            crate::sql::ledger::hold_rows!(),
+            ",
+     keyed AS (
+       INSERT INTO key_queue_counts AS c (key_id, shard, n)
+       SELECT ins.key_id, ($18 + txid_current() % 8)::INT, count(*) FROM ins
+       WHERE (SELECT count(*) FROM held) >= 0
+       GROUP BY ins.key_id ORDER BY ins.key_id
+       ON CONFLICT (key_id, shard) DO UPDATE SET n = c.n + excluded.n
+       RETURNING 1),
      ranked AS (
        INSERT INTO queue_rank_counts AS c (pool, rank, shard, n)
-       SELECT ins.pool, ins.rank, (txid_current() % 8)::INT, count(*) FROM ins
+       SELECT ins.pool, ins.rank, ($18 + txid_current() % 8)::INT, count(*) FROM ins
+       WHERE (SELECT count(*) FROM keyed) > 0
        GROUP BY ins.pool, ins.rank ORDER BY ins.pool, ins.rank
        ON CONFLICT (pool, rank, shard) DO UPDATE SET n = c.n + excluded.n
        RETURNING 1),
-     bucketed AS (
+     counted AS (
        INSERT INTO queue_counts AS c (pool, rank, bucket, shard, n)
-       SELECT ins.pool, ins.rank, ins.seq >> 12, (txid_current() % 8)::INT, count(*) FROM ins
+       SELECT ins.pool, ins.rank, ins.seq >> 12, ($18 + txid_current() % 8)::INT, count(*)
+       FROM ins
        WHERE (SELECT count(*) FROM ranked) > 0
        GROUP BY ins.pool, ins.rank, ins.seq >> 12 ORDER BY ins.pool, ins.rank, ins.seq >> 12
        ON CONFLICT (pool, rank, bucket, shard) DO UPDATE SET n = c.n + excluded.n
        RETURNING 1),
-     counted AS (
-       INSERT INTO key_queue_counts AS c (key_id, shard, n)
-       SELECT ins.key_id, (txid_current() % 8)::INT, count(*) FROM ins
-       WHERE (SELECT count(*) FROM bucketed) > 0
-       GROUP BY ins.key_id ORDER BY ins.key_id
-       ON CONFLICT (key_id, shard) DO UPDATE SET n = c.n + excluded.n
-       RETURNING 1),
-     ",
-            crate::sql::ledger::hold_rows!(),
-            ",
      lanes AS (
        SELECT l.pool, l.rank,
               (SELECT coalesce(sum(r.n), 0) FROM queue_rank_counts r
@@ -186,6 +196,16 @@ macro_rules! inserted_rows {
 }
 pub(super) use inserted_rows;
 
+/// Which eight shards of the queue counters an insert counts on (`insert_items!`, on lock
+/// order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shards {
+    /// Every batch that takes its counter rows before its balance rows.
+    Common = 0,
+    /// The rerun that has locked its balance rows from its start.
+    BalancesLocked = 8,
+}
+
 const INSERT_UNNEST: &str = concat!(insert_items!(), " ", inserted_rows!());
 
 /// Inserts the tasks at `which` (each queued), in that order: on PostgreSQL in one statement
@@ -195,13 +215,14 @@ pub(super) async fn insert_plain(
     tx: &mut Tx,
     tasks: &[&NewTask],
     which: &[usize],
+    shards: Shards,
     outcomes: &mut [Option<InsertOutcome>],
 ) -> Result<()> {
     if which.is_empty() {
         return Ok(());
     }
     if tx.is_postgres() {
-        let rows = tx.fetch(unnest_stmt(INSERT_UNNEST, tasks, which)?).await?;
+        let rows = tx.fetch(unnest_stmt(INSERT_UNNEST, tasks, which, shards)?).await?;
         return answered(tasks, which, &rows, outcomes);
     }
     let mut rest = which;
@@ -234,11 +255,12 @@ pub(super) async fn insert_plain(
 }
 
 /// `text` (`insert_items!` and what follows) with the columns of the tasks at `which` bound,
-/// one array each ($1 to $17).
+/// one array each ($1 to $17), and the first of the counters' shards it counts on ($18).
 pub(super) fn unnest_stmt(
     text: &'static str,
     tasks: &[&NewTask],
     which: &[usize],
+    shards: Shards,
 ) -> Result<Stmt<'static>> {
     let mut cols: [Vec<Option<String>>; 11] = Default::default();
     let mut ints: [Vec<Option<i64>>; 4] = Default::default();
@@ -293,7 +315,8 @@ pub(super) fn unnest_stmt(
         .bind(model)
         .bind(specification)
         .bind(CHANNEL)
-        .bind(StoreEvent::Dispatch.payload());
+        .bind(StoreEvent::Dispatch.payload())
+        .bind(shards as i64);
     Ok(stmt)
 }
 

@@ -109,7 +109,8 @@ macro_rules! hold_rows {
                                model, specification)
            SELECT u.at, u.key_id, u.id, 'hold', 'open', -u.hold, u.hold, u.day, u.month,
                   u.model, u.specification
-           FROM u WHERE u.hold IS NOT NULL ORDER BY u.ord)"
+           FROM u WHERE u.hold IS NOT NULL ORDER BY u.ord
+           RETURNING 1)"
     };
 }
 pub(crate) use hold_rows;
