@@ -44,18 +44,31 @@ pub(super) enum Autocommit {
 }
 
 /// Per key named: its spend (`ledger::read_columns!`; its `key_id` is null when no such key
-/// exists, which has no budget) and, when asked, its queued tasks and the whole queue's, in
-/// one read.
-const READ: &str = concat!(
-    "SELECT n.name, ",
-    ledger::read_columns!(),
+/// exists, which has no budget), and `$columns`. One read whatever the number of keys.
+macro_rules! read_spend {
+    ($columns:expr) => {
+        concat!(
+            "SELECT n.name, ",
+            ledger::read_columns!(),
+            $columns,
+            " FROM unnest($1::text[]) AS n(name)
+              LEFT JOIN api_keys k ON k.id = n.name LEFT JOIN key_balances b ON b.key_id = n.name"
+        )
+    };
+}
+
+/// `read_spend!`, for a batch without queue limits.
+const READ: &str = read_spend!("");
+
+/// `read_spend!` with each key's queued tasks and the whole queue's, for a batch with a
+/// queue limit. (A text of its own rather than a parameter saying whether to count: a
+/// parameter that decides the plan makes PostgreSQL plan every call anew, which costs more
+/// than the read; `bench/pg-creates.sh` shows each statement's plans beside its calls.)
+const READ_COUNTED: &str = read_spend!(
     ",
-       CASE WHEN $2 THEN (SELECT CAST(coalesce(sum(q.n), 0) AS BIGINT) FROM key_queue_counts q
-                           WHERE q.key_id = n.name) END AS queued,
-       CASE WHEN $3 THEN (SELECT CAST(coalesce(sum(r.n), 0) AS BIGINT)
-                          FROM queue_rank_counts r) END AS all_queued
-     FROM unnest($1::text[]) AS n(name)
-     LEFT JOIN api_keys k ON k.id = n.name LEFT JOIN key_balances b ON b.key_id = n.name"
+     (SELECT CAST(coalesce(sum(q.n), 0) AS BIGINT) FROM key_queue_counts q
+       WHERE q.key_id = n.name) AS queued,
+     (SELECT CAST(coalesce(sum(r.n), 0) AS BIGINT) FROM queue_rank_counts r) AS all_queued"
 );
 
 /// The tasks (`task_rows::insert_items!`, $1 to $18), then their holds on the keys' balance
@@ -147,7 +160,8 @@ async fn read_counts(session: &mut Session, tasks: &[&NewTask]) -> Result<Option
     let total = tasks.iter().any(|t| t.limits.total.is_some());
     let at = tasks.iter().map(|t| t.created_at).max().unwrap_or_default();
     let names: Vec<Option<String>> = keys.iter().map(|k| Some(k.to_string())).collect();
-    let rows = session.fetch(sql(READ).bind(names).bind(per_key).bind(total)).await?;
+    let text = if per_key || total { READ_COUNTED } else { READ };
+    let rows = session.fetch(sql(text).bind(names)).await?;
     let mut counts = Counts { at, ..Counts::default() };
     let mut queued: HashMap<KeyId, i64> = HashMap::with_capacity(rows.len());
     for row in &rows {
