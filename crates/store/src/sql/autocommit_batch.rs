@@ -75,10 +75,13 @@ const READ_COUNTED: &str = read_spend!(
 /// rows ($19 to $22, one row per key in key order, the order rows are locked in), each only
 /// where the key's budget still covers them as the row stands (`ledger::fits_where!`); if
 /// fewer than all $23 rows were changed, `vidgate_budgets_held` fails the statement. The
-/// balance rows come last, after the tasks, their holds and their queue counters (each item
-/// waits for the one before it: `ins`, `held`, `keyed`, `ranked`, `counted`, `bal`): so
-/// another replica's batch for the same keys waits only for the end of this statement, and
-/// counter rows are taken before balance rows, as every batch takes them (`task_rows.rs`).
+/// balance rows come last, after the tasks, their holds and their queue counters (`held`,
+/// `keyed`, `ranked`, `counted`, `bal`, `held_budgets`: each waits for the one before it
+/// through a subquery on it, and the counters read `ins`; the positions (`lanes`, counted as
+/// the statement began) and the `NOTIFY` (delivered at the commit) need no place in that
+/// order): so another replica's batch for the same keys waits only for the end of this
+/// statement, and counter rows are taken before balance rows, as every batch takes them
+/// (`task_rows.rs`).
 const CHARGED: &str = concat!(
     insert_items!(),
     ",

@@ -23,8 +23,9 @@
 //! (`insert::queued`).
 //!
 //! On PostgreSQL a batch that needs none of that transaction (no dedup claim, no queue count
-//! near its limit) is one autocommit statement instead, after one read: the same checks, two
-//! round trips where the transaction takes six (`autocommit_batch.rs`).
+//! near its limit) is one autocommit statement instead, after one read: the same checks, three
+//! round trips (with the pool's check of the connection) where the transaction takes six
+//! (`autocommit_batch.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
