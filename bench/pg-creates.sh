@@ -21,6 +21,14 @@
 #   SETUPS="pg1-16 pg2-16" bench/pg-creates.sh          # only these (sqlite-16 always runs)
 #   PG_SQL="DROP INDEX tasks_slots" bench/pg-creates.sh # try a schema change, no rebuild
 #   PERF=/tmp/perf bench/pg-creates.sh                  # perf record -a of each load there
+#   PG_OPTS="-c log_lock_waits=on" bench/pg-creates.sh  # more server settings; the log is
+#                                                       # /tmp/vidgate-bench-pg/pg.log
+#   ACTIVITY=1 bench/pg-creates.sh                      # where each replica's batches spend
+#       their time in PostgreSQL: pg_stat_activity sampled every 20 ms during each load; per
+#       replica, the share of samples with a statement of vidgate's running (on CPU or ready
+#       to run, waiting for WAL I/O, for a row lock, for an LWLock, or other). The rest of a
+#       replica's time its batches are in vidgate or on the wire. (The sampler runs in the
+#       postgres database, outside the commits and CPU counted.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -51,7 +59,7 @@ as_postgres "$PGBIN/initdb" -D "$CLUSTER/data" -A trust -U postgres >/dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$CLUSTER/data" -l "$CLUSTER/pg.log" -w start -o "-p $PORT -k $CLUSTER \
   -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
   -c max_connections=300 -c shared_buffers=512MB -c shared_preload_libraries=pg_stat_statements \
-  -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on" >/dev/null
+  -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on ${PG_OPTS:-}" >/dev/null
 PG=postgres://postgres@127.0.0.1:$PORT
 psql "$PG/postgres" -Atqc "CREATE DATABASE vidgate" >/dev/null
 psql "$PG/vidgate" -Atqc "CREATE EXTENSION pg_stat_statements" >/dev/null
@@ -83,6 +91,15 @@ pg_pids() { pgrep -f "postgres: .*vidgate" || true; }
 # read around each load; the cluster's own processes are left out.
 pg_cpu() { local t=0 p; for p in $(pg_pids); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 commits() { psql "$PG/postgres" -Atqc "SELECT xact_commit FROM pg_stat_database WHERE datname = 'vidgate'"; }
+activity() { # FILE: pg_stat_activity every 20 ms for the load's duration, one row per busy backend
+  local i
+  for i in $(seq 1 $(( ${DURATION%s} * 50 ))); do
+    echo "SELECT $i, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, '') FROM pg_stat_activity
+          WHERE datname = 'vidgate' AND backend_type = 'client backend' AND state = 'active'
+            AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%';
+          SELECT pg_sleep(0.02);"
+  done | psql "$PG/postgres" -Atq -F'|' >"$1" 2>/dev/null || true
+}
 statements() { # -> one JSON object: queryid -> [calls, exec ms, query, WAL bytes, buffers touched]
   psql "$PG/vidgate" -Atqc "SELECT coalesce(json_object_agg(queryid, json_build_array(calls,
     total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90), wal_bytes,
@@ -95,7 +112,11 @@ measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
   local c0 v0 p0 s0 out
   wanted "$label" || [ "$label" = sqlite-16 ] || return 0
   c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements)
-  local perf=""
+  local perf="" act=""
+  if [ -n "${ACTIVITY:-}" ] && [ "$label" != sqlite-16 ]; then
+    activity "$WORK/activity.txt" &
+    act=$!
+  fi
   if [ -n "${PERF:-}" ]; then
     mkdir -p "$PERF"
     perf record -a ${PERF_OPTS:--g -F 999} -o "$PERF/$label.$(date +%s).data" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
@@ -119,9 +140,10 @@ PY
     out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 5s -s "$BENCH_DIR/$script" "$a" | tail -n 1)
   fi
   [ -z "$perf" ] || wait "$perf" || true
+  [ -z "$act" ] || { wait "$act" || true; }
   python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" \
-    "$s0" "$(statements)" "$WORK/statements.jsonl" <<'PY'
-import json, sys
+    "$s0" "$(statements)" "$WORK/statements.jsonl" "${act:+$WORK/activity.txt}" "$([ -n "$b" ] && echo 2 || echo 1)" <<'PY'
+import collections, json, sys
 label, out = sys.argv[1], json.loads(sys.argv[2])
 c0, c1, v0, v1, p0, p1, hz = map(int, sys.argv[3:10])
 n = max(out["requests"], 1)
@@ -135,11 +157,25 @@ if label != "sqlite-16":  # this load's statements, kept for the per-setup table
                 f.write(json.dumps({"setup": label, "query": text, "calls": c, "exec_ms": m, "creates": n,
                                     "wal": int(wal) - int(b[3]), "blks": blks - b[4],
                                     "pg_cpu_ms": (p1 - p0) * 1e3 / hz}) + "\n")
+def activity(path, replicas):
+    """Per replica, the share of samples with one of its statements running, by what it waits on."""
+    if not path:
+        return {}
+    rows = [l.rstrip("\n").split("|") for l in open(path) if l.count("|") == 2]
+    samples = max((int(r[0]) for r in rows), default=0)
+    if samples == 0:
+        return {}
+    kind = lambda t, e: "cpu" if t == "CPU" else "wal_io" if e.startswith("WAL") else \
+        "row_lock" if t == "Lock" else "lwlock" if t == "LWLock" else "other"
+    c = collections.Counter(kind(t, e) for _, t, e in rows)
+    share = {k: round(c[k] / samples / replicas, 3) for k in ("cpu", "wal_io", "row_lock", "lwlock", "other")}
+    return {"in_pg": round(sum(share.values()), 3), **{"in_pg_" + k: v for k, v in share.items()}}
 errors = out.get("non_2xx", out.get("errors", {}).get("status", 0))
 print(json.dumps({"setup": label, "rps": round(out["rps"]), "p99_ms": out["p99_ms"], "non_2xx": errors,
                   "commits_per_create": round((c1 - c0) / n, 3) if label != "sqlite-16" else None,
                   "vidgate_cpu_us": round((v1 - v0) * 1e6 / hz / n, 1),
-                  "postgres_cpu_us": round((p1 - p0) * 1e6 / hz / n, 1) if label != "sqlite-16" else None}))
+                  "postgres_cpu_us": round((p1 - p0) * 1e6 / hz / n, 1) if label != "sqlite-16" else None,
+                  **activity(sys.argv[13], int(sys.argv[14]))}))
 PY
 }
 
