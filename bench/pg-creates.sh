@@ -22,13 +22,16 @@
 #   PG_SQL="DROP INDEX tasks_slots" bench/pg-creates.sh # try a schema change, no rebuild
 #   PERF=/tmp/perf bench/pg-creates.sh                  # perf record -a of each load there
 #   PG_OPTS="-c log_lock_waits=on" bench/pg-creates.sh  # more server settings; the log is
-#                                                       # /tmp/vidgate-bench-pg/pg.log
+#       /tmp/vidgate-bench-pg/pg.log. A preload library goes beside pg_stat_statements:
+#       PG_OPTS="-c shared_preload_libraries=pg_stat_statements,auto_explain ..."
 #   ACTIVITY=1 bench/pg-creates.sh                      # where each replica's batches spend
-#       their time in PostgreSQL: pg_stat_activity sampled every 20 ms during each load; per
-#       replica, the share of samples with a statement of vidgate's running (on CPU or ready
-#       to run, waiting for WAL I/O, for a row lock, for an LWLock, or other). The rest of a
-#       replica's time its batches are in vidgate or on the wire. (The sampler runs in the
-#       postgres database, outside the commits and CPU counted.)
+#       their time in PostgreSQL: pg_stat_activity sampled about every 20 ms during each load
+#       (DURATION in whole seconds); averaged over the load's replicas, the share of samples
+#       with a statement of vidgate's running: on CPU (or ready to run), in WAL I/O (wait type
+#       IO), waiting for a row (another transaction or a tuple lock), for another heavyweight
+#       lock (e.g. relation extension), for an LWLock (WAL LWLocks included), or other. The
+#       rest of a replica's time its batches are in vidgate or on the wire. (The sampler runs
+#       in the postgres database, outside the commits and CPU counted.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -165,10 +168,12 @@ def activity(path, replicas):
     samples = max((int(r[0]) for r in rows), default=0)
     if samples == 0:
         return {}
-    kind = lambda t, e: "cpu" if t == "CPU" else "wal_io" if e.startswith("WAL") else \
-        "row_lock" if t == "Lock" else "lwlock" if t == "LWLock" else "other"
+    kind = lambda t, e: "cpu" if t == "CPU" else "wal_io" if t == "IO" and e.startswith("WAL") else \
+        "row_lock" if t == "Lock" and e in ("transactionid", "tuple") else \
+        "lock_other" if t == "Lock" else "lwlock" if t == "LWLock" else "other"
     c = collections.Counter(kind(t, e) for _, t, e in rows)
-    share = {k: round(c[k] / samples / replicas, 3) for k in ("cpu", "wal_io", "row_lock", "lwlock", "other")}
+    share = {k: round(c[k] / samples / replicas, 3)
+             for k in ("cpu", "wal_io", "row_lock", "lock_other", "lwlock", "other")}
     return {"in_pg": round(sum(share.values()), 3), **{"in_pg_" + k: v for k, v in share.items()}}
 errors = out.get("non_2xx", out.get("errors", {}).get("status", 0))
 print(json.dumps({"setup": label, "rps": round(out["rps"]), "p99_ms": out["p99_ms"], "non_2xx": errors,
