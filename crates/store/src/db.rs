@@ -391,29 +391,6 @@ impl Db {
         Ok(())
     }
 
-    /// `announce`, in a transaction of its own whose commit is not waited for on disk
-    /// (PostgreSQL's `synchronous_commit`, for that transaction only): the wake-up after a
-    /// committed batch of creates (`group_commit::announce`). A wake-up is not data (lost in
-    /// a crash, it costs the workers a poll), and so its `NOTIFY` holds PostgreSQL's one
-    /// notification lock only for its commit record's write, not for a flush.
-    pub(crate) async fn announce_unflushed(&self, events: &[StoreEvent]) -> Result<()> {
-        match &self.conn {
-            Conn::Sqlite { .. } => self.announce(events).await,
-            Conn::Postgres { pool } => {
-                let payloads: Vec<String> = events.iter().map(StoreEvent::payload).collect();
-                sqlx::query(
-                    "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p)
-                     FROM unnest($2::text[]) AS p",
-                )
-                .bind(CHANNEL)
-                .bind(payloads)
-                .execute(pool)
-                .await?;
-                Ok(())
-            }
-        }
-    }
-
     /// `FOR UPDATE SKIP LOCKED` where several writers compete for the head of a queue; SQLite
     /// has one writer, and its single-statement claims are atomic without it.
     pub(crate) fn skip_locked(&self) -> &'static str {

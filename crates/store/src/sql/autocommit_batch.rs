@@ -1,7 +1,7 @@
 //! PostgreSQL's batch of plain creates as one autocommit statement: the batch's tasks, their
-//! holds, queue counters and positions and, last, the charge to each key's balance row, all
-//! in the statement that inserts the tasks, after one read of the keys' balances and queue
-//! counts. Three round trips a batch (the pool's check of the
+//! holds, queue counters and positions, the dispatchers' wake-up and, last, the charge to
+//! each key's balance row, all in the statement that inserts the tasks, after one read of the
+//! keys' balances and queue counts. Three round trips a batch (the pool's check of the
 //! connection, the read, the statement) where a transaction takes six (the check, `BEGIN`,
 //! that read, the insert, the balance upsert, `COMMIT`): what a batch costs whatever its size
 //! is what a second replica, whose batches are smaller, pays more often (README,
@@ -71,23 +71,24 @@ const READ_COUNTED: &str = read_spend!(
      (SELECT CAST(coalesce(sum(r.n), 0) AS BIGINT) FROM queue_rank_counts r) AS all_queued"
 );
 
-/// The tasks (`task_rows::insert_items!`, $1 to $16), then their holds on the keys' balance
-/// rows ($17 to $20, one row per key in key order, the order rows are locked in), each only
+/// The tasks (`task_rows::insert_items!`, $1 to $18), then their holds on the keys' balance
+/// rows ($19 to $22, one row per key in key order, the order rows are locked in), each only
 /// where the key's budget still covers them as the row stands (`ledger::fits_where!`); if
-/// fewer than all $21 rows were changed, `vidgate_budgets_held` fails the statement. The
+/// fewer than all $23 rows were changed, `vidgate_budgets_held` fails the statement. The
 /// balance rows come last, after the tasks, their holds and their queue counters (`held`,
 /// `keyed`, `ranked`, `counted`, `bal`, `held_budgets`: each waits for the one before it
 /// through a subquery on it, and the counters read `ins`; the positions (`lanes`, counted as
-/// the statement began) need no place in that order): so another replica's batch for the same keys waits only for the end of this
+/// the statement began) and the `NOTIFY` (delivered at the commit) need no place in that
+/// order): so another replica's batch for the same keys waits only for the end of this
 /// statement, and counter rows are taken before balance rows, as every batch takes them
 /// (`task_rows.rs`).
-pub(super) const CHARGED: &str = concat!(
+const CHARGED: &str = concat!(
     insert_items!(),
     ",
      bal AS (
        INSERT INTO key_balances AS b (key_id, topups, spent, day, day_spent, month, month_spent)
        SELECT c.key_id, 0, c.spent, c.day, c.spent, c.month, c.spent
-       FROM unnest($17::text[], $18::bigint[], $19::text[], $20::text[])
+       FROM unnest($19::text[], $20::bigint[], $21::text[], $22::text[])
             WITH ORDINALITY AS c(key_id, spent, day, month, ord)
        WHERE (SELECT count(*) FROM counted) > 0
        ORDER BY c.ord ",
@@ -95,9 +96,9 @@ pub(super) const CHARGED: &str = concat!(
     " ",
     ledger::fits_where!(),
     " RETURNING b.key_id),
-     held_budgets AS (SELECT vidgate_budgets_held(count(*), $21) AS ok FROM bal) ",
+     held_budgets AS (SELECT vidgate_budgets_held(count(*), $23) AS ok FROM bal) ",
     inserted_rows!(),
-    " WHERE (SELECT ok FROM held_budgets)"
+    " AND (SELECT ok FROM held_budgets)"
 );
 
 /// Runs `tasks` as one statement if none of them needs a transaction.
@@ -199,7 +200,7 @@ async fn read_counts(session: &mut Session, tasks: &[&NewTask]) -> Result<Option
     Ok(Some(counts))
 }
 
-/// `stmt` with the batch's holds on the balance rows bound ($17 to $21): one row per key, in
+/// `stmt` with the batch's holds on the balance rows bound ($19 to $23): one row per key, in
 /// key order. A batch's holds all count in the period of its latest create (`Counts::at`),
 /// so a key has one row; a second would be a statement changing one row twice, which
 /// PostgreSQL refuses (a fault, reported as such).

@@ -62,14 +62,7 @@ impl Committer {
     pub(crate) fn start(db: Db) -> Committer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let tally = Tally::default();
-        // On PostgreSQL the dispatchers are woken after each commit (`announce`); SQLite's
-        // transactions announce their events in process as they commit.
-        let wake = db.is_postgres().then(|| {
-            let (wake, woken) = mpsc::channel(1);
-            tokio::spawn(announce(db.clone(), woken));
-            wake
-        });
-        tokio::spawn(run(db, rx, tally.clone(), wake));
+        tokio::spawn(run(db, rx, tally.clone()));
         Committer { jobs, tally }
     }
 
@@ -104,7 +97,7 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, wake: Option<mpsc::Sender<()>>) {
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -116,7 +109,6 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, wake: Option<m
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
         match commit_checked(&db, &tasks, &tally).await {
             Ok(outcomes) => {
-                wake_after(&wake, &outcomes);
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
@@ -140,9 +132,6 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, wake: Option<m
                 for job in batch {
                     let outcome =
                         commit_checked(&db, &[&job.task], &tally).await.map(|mut o| o.remove(0));
-                    if let Ok(inserted) = &outcome {
-                        wake_after(&wake, std::slice::from_ref(inserted));
-                    }
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -151,33 +140,6 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, wake: Option<m
                     let _ = job.reply.send(Err(e));
                 }
             }
-        }
-    }
-}
-
-/// Queues a wake-up of every replica's dispatchers when `outcomes` (committed) inserted a
-/// task. One is pending at most: when the channel is full, the one in it is sent after this
-/// commit anyway.
-fn wake_after(wake: &Option<mpsc::Sender<()>>, outcomes: &[InsertOutcome]) {
-    if let Some(wake) = wake
-        && outcomes.iter().any(|o| matches!(o, InsertOutcome::Inserted { .. }))
-    {
-        let _ = wake.try_send(());
-    }
-}
-
-/// Sends the wake-ups `run` queues, one at a time, each after the commits that queued it, and
-/// ends with the committer. Not in the batches' own statements: a transaction that notifies
-/// holds PostgreSQL's one notification lock from before its commit record until that is on
-/// disk, so every replica's batches would take turns at their commits (README, "What the
-/// two-replica ratio does not move with"); these are transactions of their own whose commits
-/// are not waited for on disk (`Db::announce_unflushed`). Under load one wake-up covers every
-/// batch committed while the one before it was sent.
-async fn announce(db: Db, mut woken: mpsc::Receiver<()>) {
-    while woken.recv().await.is_some() {
-        if let Err(e) = db.announce_unflushed(&[StoreEvent::Dispatch]).await {
-            // The dispatchers poll (`workers.idle_wait`) and find the tasks then.
-            tracing::warn!(error = %e, "could not wake the dispatchers after a batch of creates");
         }
     }
 }
@@ -349,9 +311,8 @@ async fn commit(
         .map(|(t, _)| *t)
         .collect();
     let holds = ledger::hold(&mut tx, &inserted, counts.at).await?;
-    // On PostgreSQL each insert statement answered its positions (`INSERT_UNNEST`), and the
-    // dispatchers are woken after the commit (`announce`); SQLite's statements cost no round
-    // trip, so they are their own, and its wake-up is in process.
+    // On PostgreSQL each insert statement answered its positions and woke the dispatchers
+    // (`INSERT_UNNEST`); SQLite's statements cost no round trip, so they are their own.
     // No task event: nobody can be following a request that did not exist (a status, stream
     // or cache entry begins with a read of the committed row), and on PostgreSQL each event
     // is a notification every replica receives.

@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use super::budget::periods;
 use super::insert::quote_json;
 use super::{MultiRow, chunk_sizes, position_of_t};
-use crate::db::{Row, Stmt, Tx, shared_sql, sql};
+use crate::db::{CHANNEL, Row, Stmt, Tx, shared_sql, sql};
 use crate::states::st;
-use crate::{InsertOutcome, NewTask, Result, StoreError};
+use crate::{InsertOutcome, NewTask, Result, StoreError, StoreEvent};
 
 /// The multi-row `INSERT` of new tasks, assembled once per row count (`sql::batch`).
 fn insert_texts() -> &'static MultiRow {
@@ -119,19 +119,18 @@ pub(super) async fn read_positions(
 /// - Counter rows before balance rows: a transaction's balance upsert is its last statement
 ///   (`group_commit.rs`), and the one-statement batch's balance rows wait for `counted`
 ///   (`autocommit_batch.rs`). The one batch that takes balance rows first, the rerun with
-///   them locked from its start, counts on shards of its own (`$16`: 8 to 15 instead of 0 to
+///   them locked from its start, counts on shards of its own (`$18`: 8 to 15 instead of 0 to
 ///   7), which no writer holding a counter row waits on a balance row for.
 ///
 /// The same statement writes the tasks' holds (`ledger::hold_rows!`), answers each lane's
 /// queue count before it (`ahead`: the queued tasks of the lane's pool at its rank or above,
 /// from the rank counters as they stood when the statement began, so without its own tasks;
-/// `lane_positions` adds those). A batch's round trips are what costs a PostgreSQL replica
-/// its CPU (README, "PostgreSQL creates"), so none of these takes one of its own. It sends no
-/// `NOTIFY`: a transaction that notifies holds PostgreSQL's one notification lock from before
-/// its commit record until that is on disk, so every replica's batches would commit one after
-/// another; the committer wakes the dispatchers after the commit instead
-/// (`group_commit::announce`). These are its `WITH` items (`inserted_rows!` its answer); the
-/// one-statement batch adds its balance rows to them (`sql/autocommit_batch.rs`).
+/// `lane_positions` adds those) and wakes the dispatchers (`pg_notify`, delivered at the
+/// commit). A batch's round trips are what costs a PostgreSQL replica its CPU (README,
+/// "PostgreSQL creates"), so none of these takes one of its own; the notification rides here
+/// rather than as a `StoreEvent`, whose `NOTIFY` would be a statement more. These are its
+/// `WITH` items (`inserted_rows!` its answer); the one-statement batch adds its balance rows
+/// to them (`sql/autocommit_batch.rs`).
 macro_rules! insert_items {
     () => {
         concat!(
@@ -156,21 +155,21 @@ macro_rules! insert_items {
             ",
      keyed AS (
        INSERT INTO key_queue_counts AS c (key_id, shard, n)
-       SELECT ins.key_id, ($16 + txid_current() % 8)::INT, count(*) FROM ins
+       SELECT ins.key_id, ($18 + txid_current() % 8)::INT, count(*) FROM ins
        WHERE (SELECT count(*) FROM held) >= 0
        GROUP BY ins.key_id ORDER BY ins.key_id
        ON CONFLICT (key_id, shard) DO UPDATE SET n = c.n + excluded.n
        RETURNING 1),
      ranked AS (
        INSERT INTO queue_rank_counts AS c (pool, rank, shard, n)
-       SELECT ins.pool, ins.rank, ($16 + txid_current() % 8)::INT, count(*) FROM ins
+       SELECT ins.pool, ins.rank, ($18 + txid_current() % 8)::INT, count(*) FROM ins
        WHERE (SELECT count(*) FROM keyed) > 0
        GROUP BY ins.pool, ins.rank ORDER BY ins.pool, ins.rank
        ON CONFLICT (pool, rank, shard) DO UPDATE SET n = c.n + excluded.n
        RETURNING 1),
      counted AS (
        INSERT INTO queue_counts AS c (pool, rank, bucket, shard, n)
-       SELECT ins.pool, ins.rank, ins.seq >> 12, ($16 + txid_current() % 8)::INT, count(*)
+       SELECT ins.pool, ins.rank, ins.seq >> 12, ($18 + txid_current() % 8)::INT, count(*)
        FROM ins
        WHERE (SELECT count(*) FROM ranked) > 0
        GROUP BY ins.pool, ins.rank, ins.seq >> 12 ORDER BY ins.pool, ins.rank, ins.seq >> 12
@@ -180,7 +179,8 @@ macro_rules! insert_items {
        SELECT l.pool, l.rank,
               (SELECT coalesce(sum(r.n), 0) FROM queue_rank_counts r
                 WHERE r.pool = l.pool AND r.rank >= l.rank) AS ahead
-       FROM (SELECT DISTINCT pool, rank FROM ins) l)"
+       FROM (SELECT DISTINCT pool, rank FROM ins) l),
+     woken AS (SELECT pg_notify($16, $17))"
         )
     };
 }
@@ -190,7 +190,8 @@ pub(super) use insert_items;
 macro_rules! inserted_rows {
     () => {
         "SELECT ins.seq, ins.id, CAST(lanes.ahead AS BIGINT) AS ahead
-     FROM ins JOIN lanes ON lanes.pool = ins.pool AND lanes.rank = ins.rank"
+     FROM ins JOIN lanes ON lanes.pool = ins.pool AND lanes.rank = ins.rank
+     WHERE (SELECT count(*) FROM woken) = 1"
     };
 }
 pub(super) use inserted_rows;
@@ -254,7 +255,7 @@ pub(super) async fn insert_plain(
 }
 
 /// `text` (`insert_items!` and what follows) with the columns of the tasks at `which` bound,
-/// one array each ($1 to $15), and the first of the counters' shards it counts on ($16).
+/// one array each ($1 to $17), and the first of the counters' shards it counts on ($18).
 pub(super) fn unnest_stmt(
     text: &'static str,
     tasks: &[&NewTask],
@@ -313,6 +314,8 @@ pub(super) fn unnest_stmt(
         .bind(month)
         .bind(model)
         .bind(specification)
+        .bind(CHANNEL)
+        .bind(StoreEvent::Dispatch.payload())
         .bind(shards as i64);
     Ok(stmt)
 }
@@ -443,17 +446,6 @@ mod tests {
                 size,
                 "{size}"
             );
-        }
-    }
-
-    /// A batch's statement must not notify: the notification lock would be held until its
-    /// commit is on disk, and every replica's batches would commit in turn
-    /// (`group_commit::announce` wakes the dispatchers after the commit instead).
-    #[test]
-    fn no_insert_statement_notifies() {
-        for text in [super::INSERT_UNNEST, crate::sql::autocommit_batch::CHARGED] {
-            let lower = text.to_lowercase();
-            assert!(!lower.contains("notify"), "{text}");
         }
     }
 }
