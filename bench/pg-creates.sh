@@ -28,7 +28,7 @@
 #       their time in PostgreSQL: pg_stat_activity sampled about every 20 ms during each load
 #       (DURATION in whole seconds); averaged over the load's replicas, the share of samples
 #       with a statement of vidgate's running: on CPU (or ready to run), in WAL I/O (wait type
-#       IO), waiting for a row (another transaction or a tuple lock), for another heavyweight
+#       IO, a WAL event; other I/O counts as other), waiting for a row (another transaction or a tuple lock), for another heavyweight
 #       lock (e.g. relation extension), for an LWLock (WAL LWLocks included), or other. The
 #       rest of a replica's time its batches are in vidgate or on the wire. (The sampler runs
 #       in the postgres database, outside the commits and CPU counted.)
