@@ -28,8 +28,9 @@
 #       their time in PostgreSQL: pg_stat_activity sampled about every 20 ms during each load
 #       (DURATION in whole seconds); averaged over the load's replicas, the share of samples
 #       with a statement of vidgate's running: on CPU (or ready to run), in WAL I/O (wait type
-#       IO, a WAL event; other I/O counts as other), waiting for a row (another transaction or a tuple lock), for another heavyweight
-#       lock (e.g. relation extension), for an LWLock (WAL LWLocks included), or other. The
+#       IO, a WAL event; other I/O counts as other), waiting for a row (another transaction or
+#       a tuple lock), for another heavyweight lock (e.g. relation extension, the NOTIFY lock),
+#       for an LWLock (WAL LWLocks included), or other. The
 #       rest of a replica's time its batches are in vidgate or on the wire. (The sampler runs
 #       in the postgres database, outside the commits and CPU counted.)
 set -euo pipefail
@@ -161,7 +162,7 @@ if label != "sqlite-16":  # this load's statements, kept for the per-setup table
                                     "wal": int(wal) - int(b[3]), "blks": blks - b[4],
                                     "pg_cpu_ms": (p1 - p0) * 1e3 / hz}) + "\n")
 def activity(path, replicas):
-    """Per replica, the share of samples with one of its statements running, by what it waits on."""
+    """Averaged over the load's replicas, the share of samples with a statement running, by what it waits on."""
     if not path:
         return {}
     rows = [l.rstrip("\n").split("|") for l in open(path) if l.count("|") == 2]
