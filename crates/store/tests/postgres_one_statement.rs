@@ -3,7 +3,8 @@
 //! its ledger); a batch with a dedup claim, or near a queue limit, still takes the
 //! transaction, and the limit holds exactly across both; and a batch whose key's balance row
 //! moved under it (another replica spent the credits) leaves nothing of itself and runs again
-//! locked. Skipped without `VIDGATE_TEST_PG_URL` (a failure under CI).
+//! locked; one caught in a deadlock with another writer keeps nothing and commits as a
+//! transaction. Skipped without `VIDGATE_TEST_PG_URL` (a failure under CI).
 
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
@@ -214,4 +215,100 @@ async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
         "the locked rerun counts on shards 8 to 15, apart from batches that wait for balance \
          rows while holding counter rows: {shards:?}"
     );
+}
+
+/// A real deadlock between a batch's statement and another writer that takes the same rows in
+/// the other order: the other transaction holds the key's balance row, the batch's statement
+/// takes the key's queue counter row and waits for the balance row, then the other
+/// transaction waits for that counter row. PostgreSQL breaks the cycle by failing the batch's
+/// statement (its backend checks first: the server's `deadlock_timeout` against the other's
+/// minute), which keeps nothing of it; the batch then commits as a transaction once the other
+/// writer is done, every create answered and the balance row still its ledger.
+// A current-thread runtime: the two creates reach the committer's queue before it runs, so
+// they are one batch.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it_is_broken() {
+    let Some(test) = TestPgStore::create().await else { return };
+    let store = test.store();
+    let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
+    key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store.as_ref(), "k", 10.0).await;
+    // Every shard's counter row exists, so whichever the batch takes is one the other
+    // transaction's `UPDATE` waits for.
+    sqlx::query("INSERT INTO key_queue_counts (key_id, shard, n) SELECT 'k', s, 0 FROM generate_series(0, 15) s")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let deadlocks = || async {
+        let n: i64 = sqlx::query(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+        n
+    };
+    let deadlocks_before = deadlocks().await;
+    let mut other = pool.begin().await.unwrap();
+    // The other writer never looks for the cycle itself within the test, so the batch does.
+    sqlx::query("SET LOCAL deadlock_timeout = '60s'").execute(&mut *other).await.unwrap();
+    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let blocker: i32 =
+        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
+    let creates = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let two = [priced("k", T0 + 1, 2.0), priced("k", T0 + 2, 2.0)];
+            futures::future::join_all(two.map(|t| store.insert_task(t))).await
+        }
+    });
+    let mut waited = 0;
+    loop {
+        let waiting: i64 = sqlx::query(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE 'WITH u AS (%'",
+        )
+        .bind(blocker)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+        if waiting == 1 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 500, "the batch never reached the balance row");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The cycle: this waits for the counter row the batch holds, until PostgreSQL fails the
+    // batch's statement; then it has the rows, and commits.
+    sqlx::query("UPDATE key_queue_counts SET n = n WHERE key_id = 'k'")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    other.commit().await.unwrap();
+    let outcomes: Vec<InsertOutcome> =
+        creates.await.unwrap().into_iter().map(|o| o.unwrap()).collect();
+    for outcome in &outcomes {
+        assert!(matches!(outcome, InsertOutcome::Inserted { .. }), "{outcomes:?}");
+    }
+    assert!(deadlocks().await > deadlocks_before, "PostgreSQL found a deadlock");
+    assert_eq!(store.batches_in_one_statement(), 0, "the broken statement kept nothing");
+    assert_eq!(store.batches_rerun_locked(), 0, "the batch went the transaction's way once");
+    assert_eq!(count(&pool, "tasks", "k").await, 2);
+    assert_eq!(count(&pool, "ledger", "k").await, 3, "the top-up and the two holds");
+    let queued: i64 =
+        sqlx::query("SELECT CAST(sum(n) AS BIGINT) FROM key_queue_counts WHERE key_id = 'k'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(queued, 2, "the counters count the two tasks once");
+    let balance = store.balance(&KeyId::from("k"), T0 + 10).await.unwrap().unwrap();
+    assert_eq!(balance.balance, Credits::from_micros(6_000_000));
+    assert_balance_is_its_ledger(store.as_ref(), "k", T0 + 10).await;
 }
