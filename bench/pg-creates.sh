@@ -10,7 +10,10 @@
 #   pg1-16-half   (HALF=1) one replica, the 16-key load at half the connections: one of pg2-16's halves
 #   pg2-16-split  (SPLIT=1) two replicas, each with 8 of the keys
 # Each round prints req/s, p99, PostgreSQL commits per create (pg_stat_database.xact_commit),
-# and CPU per create in vidgate and in the PostgreSQL backends (µs, from /proc). At the end:
+# and CPU per create in vidgate and in the PostgreSQL backends (µs, from /proc), and from the
+# replicas' /metrics (summed over them) the committers' mean batch: its creates (`batch`), its
+# time (`batch_ms`), and a one-statement batch's phases (`connection_us`: the pool's hand-over
+# and check of the connection; `read_us`; `statement_us`). At the end:
 # the statements per create from pg_stat_statements over every PostgreSQL round (execution and
 # planning time), then each PostgreSQL setup's own: executor time per create of its top
 # statements, their sum, and the backends' CPU beside it (the rest is outside the executor:
@@ -110,12 +113,16 @@ statements() { # -> one JSON object: queryid -> [calls, exec ms, query, WAL byte
     shared_blks_hit + shared_blks_read)), '{}') FROM pg_stat_statements
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'vidgate')"
 }
+batches() { # FILE URL... : the replicas' committer series from /metrics, summed in the report
+  local u
+  for u in "${@:2}"; do [ -z "$u" ] || curl -fsS "${u%"$ROUTE"}/metrics"; done | grep '^vidgate_store_create_batch' >"$1" || true
+}
 wanted() { [ -z "${SETUPS:-}" ] || [[ " $SETUPS " == *" $1 "* ]]; }
 measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
   local label=$1 script=$2 a=$3 b=${4:-}; shift 4; shift
   local c0 v0 p0 s0 out
   wanted "$label" || [ "$label" = sqlite-16 ] || return 0
-  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements)
+  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements); batches "$WORK/batches0" "$a" "$b"
   local perf="" act=""
   if [ -n "${ACTIVITY:-}" ] && [ "$label" != sqlite-16 ]; then
     activity "$WORK/activity.txt" &
@@ -145,8 +152,10 @@ PY
   fi
   [ -z "$perf" ] || wait "$perf" || true
   [ -z "$act" ] || { wait "$act" || true; }
+  batches "$WORK/batches1" "$a" "$b"
   python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" \
-    "$s0" "$(statements)" "$WORK/statements.jsonl" "${act:+$WORK/activity.txt}" "$([ -n "$b" ] && echo 2 || echo 1)" <<'PY'
+    "$s0" "$(statements)" "$WORK/statements.jsonl" "${act:+$WORK/activity.txt}" "$([ -n "$b" ] && echo 2 || echo 1)" \
+    "$WORK/batches0" "$WORK/batches1" <<'PY'
 import collections, json, sys
 label, out = sys.argv[1], json.loads(sys.argv[2])
 c0, c1, v0, v1, p0, p1, hz = map(int, sys.argv[3:10])
@@ -176,12 +185,38 @@ def activity(path, replicas):
     share = {k: round(c[k] / samples / replicas, 3)
              for k in ("cpu", "wal_io", "row_lock", "lock_other", "lwlock", "other")}
     return {"in_pg": round(sum(share.values()), 3), **{"in_pg_" + k: v for k, v in share.items()}}
+def fix(k):  # "x_count{l}" -> "x{l}_count", so a series' sum and count share a stem
+    for suffix in ("_sum", "_count"):
+        stem, _, labels = k.partition("{")
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)] + ("{" + labels if labels else "") + suffix
+    return k
+def batches(before, after):
+    """The committers' batches during the load (their /metrics, summed over the replicas): mean
+    creates per batch, mean batch time, and a one-statement batch's mean phases."""
+    def read(path):
+        sums = collections.Counter()
+        for line in open(path):
+            series, _, value = line.rpartition(" ")
+            if "_bucket" not in series:
+                sums[fix(series)] += float(value)
+        return sums
+    d = read(after)
+    d.subtract(read(before))
+    mean = lambda name, scale: round(d[name + "_sum"] * scale / d[name + "_count"], 1) if d[name + "_count"] > 0 else None
+    size = "vidgate_store_create_batch_size"
+    took = [k[:-len("_count")] for k in d if k.startswith("vidgate_store_create_batch_seconds{") and k.endswith("_count")]
+    n = sum(d[k + "_count"] for k in took)
+    got = {"batch": mean(size, 1), "batch_ms": round(sum(d[k + "_sum"] for k in took) * 1e3 / n, 2) if n else None}
+    for phase in ("connection", "read", "statement"):
+        got[phase + "_us"] = mean('vidgate_store_create_batch_phase_seconds{phase="%s"}' % phase, 1e6)
+    return got
 errors = out.get("non_2xx", out.get("errors", {}).get("status", 0))
 print(json.dumps({"setup": label, "rps": round(out["rps"]), "p99_ms": out["p99_ms"], "non_2xx": errors,
                   "commits_per_create": round((c1 - c0) / n, 3) if label != "sqlite-16" else None,
                   "vidgate_cpu_us": round((v1 - v0) * 1e6 / hz / n, 1),
                   "postgres_cpu_us": round((p1 - p0) * 1e6 / hz / n, 1) if label != "sqlite-16" else None,
-                  **activity(sys.argv[13], int(sys.argv[14]))}))
+                  **activity(sys.argv[13], int(sys.argv[14])), **batches(sys.argv[15], sys.argv[16])}))
 PY
 }
 

@@ -24,6 +24,9 @@ const BUCKETS: &[f64] = &[
     60.0,
 ];
 
+/// Creates per batch of the committer (`vidgate_store_create_batch_size`), up to its most.
+const BATCH_SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// Installs the process-wide recorder the first time; later calls return the same handle
 /// (tests build many apps in one process).
 pub fn install() -> Option<PrometheusHandle> {
@@ -32,6 +35,11 @@ pub fn install() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(vidgate_store::CREATE_BATCH_SIZE_METRIC.into()),
+                    BATCH_SIZES,
+                )
                 .ok()?;
             match builder.install_recorder() {
                 Ok(handle) => Some(handle),

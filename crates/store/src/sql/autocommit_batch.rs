@@ -15,9 +15,11 @@
 //! is kept, and the batch runs again with the rows locked.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use vidgate_domain::KeyId;
 
+use super::commit_metrics;
 use super::group_commit::Counts;
 use super::insert::near_limit;
 use super::ledger::{self, Changes};
@@ -106,12 +108,15 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
     if tasks.iter().any(|t| t.session.is_some() || t.idempotency.is_some()) {
         return Ok(Autocommit::Transaction);
     }
+    let started = Instant::now();
     let Some(mut session) = db.session().await? else {
         return Ok(Autocommit::Transaction);
     };
+    let read = commit_metrics::phase("connection", started);
     let Some(mut counts) = read_counts(&mut session, tasks).await? else {
         return Ok(Autocommit::Transaction);
     };
+    let written = commit_metrics::phase("read", read);
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut pending: Vec<usize> = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
@@ -137,6 +142,7 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
             }
             Err(e) => return Err(e),
         };
+        commit_metrics::phase("statement", written);
         // Committed: from here an error must not send the creates again (each would find its
         // id taken), so it is the kind that answers the whole batch as it is (unavailable).
         if let Err(e) = answered(tasks, &pending, &rows, &mut outcomes) {

@@ -30,12 +30,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
 
 use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
+use super::commit_metrics::{self, Way};
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
 use super::task_rows::{Shards, Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
@@ -107,8 +109,12 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally) {
             }
         }
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        match commit_checked(&db, &tasks, &tally).await {
-            Ok(outcomes) => {
+        let started = Instant::now();
+        let checked = commit_checked(&db, &tasks, &tally).await;
+        let way = checked.as_ref().map_or(Way::Failed, |(_, way)| *way);
+        commit_metrics::batch(batch.len(), way, started);
+        match checked {
+            Ok((outcomes, _)) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
@@ -130,8 +136,9 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally) {
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
                 for job in batch {
-                    let outcome =
-                        commit_checked(&db, &[&job.task], &tally).await.map(|mut o| o.remove(0));
+                    let outcome = commit_checked(&db, &[&job.task], &tally)
+                        .await
+                        .map(|(mut o, _)| o.remove(0));
                     let _ = job.reply.send(outcome);
                 }
             }
@@ -155,20 +162,27 @@ enum Budgets {
 }
 
 /// The batch's creates, each under the budget rows as they are at its commit: optimistic
-/// first on PostgreSQL, and again with the rows locked if that found them moved.
-async fn commit_checked(db: &Db, tasks: &[&NewTask], tally: &Tally) -> Result<Vec<InsertOutcome>> {
+/// first on PostgreSQL, and again with the rows locked if that found them moved; with the way
+/// the batch went.
+async fn commit_checked(
+    db: &Db,
+    tasks: &[&NewTask],
+    tally: &Tally,
+) -> Result<(Vec<InsertOutcome>, Way)> {
     if db.is_postgres() {
         // One autocommit statement when nothing in the batch needs a transaction.
         let settled = match autocommit_batch::commit(db, tasks).await? {
             Autocommit::Done(outcomes) => {
                 tally.one_statement.fetch_add(1, Ordering::Relaxed);
-                Some(outcomes)
+                Some((outcomes, Way::OneStatement))
             }
             Autocommit::Moved => None,
-            Autocommit::Transaction => commit(db, tasks, Budgets::Optimistic).await?,
+            Autocommit::Transaction => commit(db, tasks, Budgets::Optimistic)
+                .await?
+                .map(|outcomes| (outcomes, Way::Transaction)),
         };
-        if let Some(outcomes) = settled {
-            return Ok(outcomes);
+        if let Some(settled) = settled {
+            return Ok(settled);
         }
         tally.reruns.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
@@ -176,9 +190,11 @@ async fn commit_checked(db: &Db, tasks: &[&NewTask], tally: &Tally) -> Result<Ve
             "a batch's budgets moved before its commit; running it again locked"
         );
     }
-    commit(db, tasks, Budgets::Locked)
-        .await?
-        .ok_or_else(|| StoreError::corrupt("a batch with its budget rows locked found them moved"))
+    let way = if db.is_postgres() { Way::RerunLocked } else { Way::Transaction };
+    let outcomes = commit(db, tasks, Budgets::Locked).await?.ok_or_else(|| {
+        StoreError::corrupt("a batch with its budget rows locked found them moved")
+    })?;
+    Ok((outcomes, way))
 }
 
 /// Queue counts and key spend as of the batch's start plus what the batch added so far.

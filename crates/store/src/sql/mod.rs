@@ -12,6 +12,7 @@ mod budget;
 mod cancel;
 mod catalog;
 mod claims;
+mod commit_metrics;
 mod group_commit;
 mod insert;
 mod keys;
@@ -28,6 +29,7 @@ mod tasks;
 mod webhooks;
 
 pub(crate) use batch::{MultiRow, chunk_sizes};
+pub use commit_metrics::BATCH_SIZE as CREATE_BATCH_SIZE_METRIC;
 pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED};
 pub(crate) use positions::position_of_t;
 

@@ -1,6 +1,7 @@
 //! Accounting through the real HTTP path: quotes at create and estimate, budgets refusing
 //! with 402 and storing nothing (also under 200 concurrent creates, on SQLite in-process and
-//! on PostgreSQL across two replica processes), settlement at the measured cost, nothing
+//! on PostgreSQL across two replica processes, whose `/metrics` report their batches of
+//! creates), settlement at the measured cost, nothing
 //! charged for a cancelled request, and the usage report in JSON and CSV.
 
 use std::sync::Arc;
@@ -252,6 +253,41 @@ async fn on_postgres_two_replicas_share_one_budget_exactly() {
     let sum: Credits =
         store.ledger(Some(&id), 0, 10_000).await.unwrap().iter().map(|e| e.amount).sum();
     assert_eq!(sum, balance.balance, "the balance is its ledger's sum");
+    committers_report_their_batches(&[a.base.clone(), b.base.clone()], 200).await;
+}
+
+/// Each replica's `/metrics` reports its committer's batches of creates: together they held
+/// the `creates` made, each batch ended one of the named ways, and the one-statement batches'
+/// phases were timed (the connection, the read, the statement).
+async fn committers_report_their_batches(bases: &[String], creates: u64) {
+    let http = reqwest::Client::new();
+    let (mut held, mut batches, mut by_way) = (0.0, 0.0, 0.0);
+    let mut phases = [0.0; 3];
+    for base in bases {
+        let text = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let sample = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        let count = sample("vidgate_store_create_batch_size_count");
+        assert!(count >= 1.0, "{base} committed no batch:\n{text}");
+        assert_eq!(sample("vidgate_store_create_batch_size_bucket{le=\"256\"}"), count);
+        held += sample("vidgate_store_create_batch_size_sum");
+        batches += count;
+        for way in ["one_statement", "transaction", "rerun_locked", "failed"] {
+            by_way += sample(&format!("vidgate_store_create_batch_seconds_count{{way=\"{way}\"}}"));
+        }
+        for (i, phase) in ["connection", "read", "statement"].iter().enumerate() {
+            phases[i] += sample(&format!(
+                "vidgate_store_create_batch_phase_seconds_count{{phase=\"{phase}\"}}"
+            ));
+        }
+    }
+    assert_eq!(held, creates as f64, "every create was in one batch");
+    assert_eq!(by_way, batches, "every batch ended one of the named ways");
+    let [connection, read, statement] = phases;
+    assert!(connection >= read && read >= statement && statement >= 1.0, "{phases:?}");
 }
 
 #[tokio::test]

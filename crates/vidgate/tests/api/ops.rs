@@ -50,6 +50,11 @@ async fn metrics_cover_http_queue_slots_provider_calls_and_renders() {
     assert!(http("unmatched", "OTHER", 404).is_some(), "made-up methods share one label");
     assert!(!text.contains("BREW"), "a made-up method is never a label of its own");
     assert!(text.contains("vidgate_http_request_duration_seconds_bucket{"));
+    // SQLite's committer: every batch a transaction (PostgreSQL's ways and phases:
+    // `accounting::on_postgres_two_replicas_share_one_budget_exactly`).
+    let batches = sample(&text, "vidgate_store_create_batch_seconds_count{way=\"transaction\"}");
+    assert!(batches.unwrap_or(0.0) >= 1.0, "{text}");
+    assert!(sample(&text, "vidgate_store_create_batch_size_sum").unwrap_or(0.0) >= 3.0);
     assert!(!text.contains(&a), "no request id becomes a label");
 
     let gauge = |series: &str| sample(&text, series);
