@@ -316,6 +316,7 @@ pub async fn a_balance_is_the_sum_of_its_ledger_after_a_random_run(store: &dyn S
     assert_eq!(balance.balance, sum, "the balance is the ledger's sum");
     assert_balance_is_its_ledger(store, "rnd", T0 + 400 * 60_000).await;
     assert!(balance.balance >= Credits::ZERO, "a prepaid balance never goes below zero");
+    super::assert_money_totals_are_the_ledgers(store, &rows).await;
     // Each request: one hold, at most one closing row, and what it spent is its charge.
     let mut by_request: std::collections::HashMap<String, Vec<&crate::LedgerEntry>> =
         Default::default();

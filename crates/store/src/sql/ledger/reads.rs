@@ -152,20 +152,35 @@ pub(crate) async fn books(db: &Db, from: Millis, to: Millis) -> Result<Vec<crate
     Ok(out)
 }
 
-/// Money by model and key: each hold joined to the row that closed it (if any). A close with
-/// a note is a settlement written after its request had ended for its owner.
+/// Money by model and key: each request's hold beside the row that closed it (if any). A
+/// close with a note is a settlement written after its request had ended for its owner.
+///
+/// One pass over the ledger's open and close rows, grouped by request, then by model and key:
+/// never a join of the ledger with itself, whose plan, if made while the ledger was small
+/// (PostgreSQL keeps the generic plan of a statement without parameters on its connection
+/// until the table is analysed again), can be a nested loop costing the square of the
+/// ledger's rows (seen: a scrape of `/metrics` busy for minutes over 200,000 holds). Still a
+/// full read of the ledger per call (README, "Health and metrics").
 pub(crate) async fn money_totals(db: &Db) -> Result<Vec<crate::MoneyTotals>> {
     let stmt = sql(
-        "SELECT coalesce(h.model, '') AS model, h.key_id,
-                CAST(sum(CASE WHEN c.kind IS NULL THEN h.spend ELSE 0 END) AS BIGINT) AS held,
-                CAST(sum(CASE WHEN c.kind = 'settle' AND c.note IS NULL
-                              THEN h.spend + c.spend ELSE 0 END) AS BIGINT) AS settled,
-                CAST(sum(CASE WHEN c.kind = 'settle' AND c.note IS NOT NULL
-                              THEN h.spend + c.spend ELSE 0 END) AS BIGINT) AS late,
-                CAST(sum(CASE WHEN c.kind = 'release' THEN h.spend ELSE 0 END) AS BIGINT) AS released
-         FROM ledger h LEFT JOIN ledger c ON c.request_id = h.request_id AND c.phase = 'close'
-         WHERE h.phase = 'open'
-         GROUP BY coalesce(h.model, ''), h.key_id
+        "SELECT coalesce(r.model, '') AS model, r.key_id,
+                CAST(sum(CASE WHEN r.closed IS NULL THEN r.hold ELSE 0 END) AS BIGINT) AS held,
+                CAST(sum(CASE WHEN r.closed = 'settle' AND r.note IS NULL
+                              THEN r.hold + r.charge ELSE 0 END) AS BIGINT) AS settled,
+                CAST(sum(CASE WHEN r.closed = 'settle' AND r.note IS NOT NULL
+                              THEN r.hold + r.charge ELSE 0 END) AS BIGINT) AS late,
+                CAST(sum(CASE WHEN r.closed = 'release' THEN r.hold ELSE 0 END) AS BIGINT) AS released
+         FROM (SELECT max(model) FILTER (WHERE phase = 'open') AS model,
+                      max(key_id) FILTER (WHERE phase = 'open') AS key_id,
+                      sum(spend) FILTER (WHERE phase = 'open') AS hold,
+                      max(kind) FILTER (WHERE phase = 'close') AS closed,
+                      max(note) FILTER (WHERE phase = 'close') AS note,
+                      sum(spend) FILTER (WHERE phase = 'close') AS charge,
+                      count(*) FILTER (WHERE phase = 'open') AS opened
+               FROM ledger WHERE phase IN ('open', 'close')
+               GROUP BY request_id) r
+         WHERE r.opened > 0
+         GROUP BY coalesce(r.model, ''), r.key_id
          ORDER BY 1, 2",
     );
     let mut out = Vec::new();
