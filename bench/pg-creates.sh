@@ -122,7 +122,9 @@ measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...
   local label=$1 script=$2 a=$3 b=${4:-}; shift 4; shift
   local c0 v0 p0 s0 out
   wanted "$label" || [ "$label" = sqlite-16 ] || return 0
-  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements); batches "$WORK/batches0" "$a" "$b"
+  # The /metrics scrapes stay outside the counted window (each reads the whole ledger).
+  batches "$WORK/batches0" "$a" "$b"
+  c0=$(commits); v0=$(cpu "$@"); p0=$(pg_cpu); s0=$(statements)
   local perf="" act=""
   if [ -n "${ACTIVITY:-}" ] && [ "$label" != sqlite-16 ]; then
     activity "$WORK/activity.txt" &
@@ -152,9 +154,11 @@ PY
   fi
   [ -z "$perf" ] || wait "$perf" || true
   [ -z "$act" ] || { wait "$act" || true; }
+  local c1 v1 p1 s1
+  c1=$(commits); v1=$(cpu "$@"); p1=$(pg_cpu); s1=$(statements)
   batches "$WORK/batches1" "$a" "$b"
-  python3 - "$label" "$out" "$c0" "$(commits)" "$v0" "$(cpu "$@")" "$p0" "$(pg_cpu)" "$(getconf CLK_TCK)" \
-    "$s0" "$(statements)" "$WORK/statements.jsonl" "${act:+$WORK/activity.txt}" "$([ -n "$b" ] && echo 2 || echo 1)" \
+  python3 - "$label" "$out" "$c0" "$c1" "$v0" "$v1" "$p0" "$p1" "$(getconf CLK_TCK)" \
+    "$s0" "$s1" "$WORK/statements.jsonl" "${act:+$WORK/activity.txt}" "$([ -n "$b" ] && echo 2 || echo 1)" \
     "$WORK/batches0" "$WORK/batches1" <<'PY'
 import collections, json, sys
 label, out = sys.argv[1], json.loads(sys.argv[2])
