@@ -115,7 +115,9 @@ statements() { # -> one JSON object: queryid -> [calls, exec ms, query, WAL byte
 }
 batches() { # FILE URL... : the replicas' committer series from /metrics, summed in the report
   local u
-  for u in "${@:2}"; do [ -z "$u" ] || curl -fsS "${u%"$ROUTE"}/metrics"; done | grep '^vidgate_store_create_batch' >"$1" || true
+  for u in "${@:2}"; do
+    [ -z "$u" ] || curl -fsS --max-time 120 "${u%"$ROUTE"}/metrics" || echo "warning: no /metrics from $u" >&2
+  done | grep '^vidgate_store_create_batch' >"$1" || true
 }
 wanted() { [ -z "${SETUPS:-}" ] || [[ " $SETUPS " == *" $1 "* ]]; }
 measure() { # LABEL SCRIPT URL_A [URL_B] -- VIDGATE_PIDS...

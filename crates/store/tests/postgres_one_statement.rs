@@ -251,8 +251,12 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
     };
     let deadlocks_before = deadlocks().await;
     let mut other = pool.begin().await.unwrap();
-    // The other writer never looks for the cycle itself within the test, so the batch does.
+    // The other writer never looks for the cycle itself within the test, so the batch does
+    // (setting `deadlock_timeout` takes a superuser: the test server's `postgres`). Its
+    // `lock_timeout` ends the test in 10 s, not a minute, if the batch's one check (at the
+    // server's `deadlock_timeout`, 1 s, after it began to wait) came before the cycle closed.
     sqlx::query("SET LOCAL deadlock_timeout = '60s'").execute(&mut *other).await.unwrap();
+    sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *other).await.unwrap();
     sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
         .execute(&mut *other)
         .await
@@ -289,13 +293,15 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
     sqlx::query("UPDATE key_queue_counts SET n = n WHERE key_id = 'k'")
         .execute(&mut *other)
         .await
-        .unwrap();
+        .expect("PostgreSQL broke the cycle by failing the batch's statement, within 10 s");
     other.commit().await.unwrap();
     let outcomes: Vec<InsertOutcome> =
         creates.await.unwrap().into_iter().map(|o| o.unwrap()).collect();
     for outcome in &outcomes {
         assert!(matches!(outcome, InsertOutcome::Inserted { .. }), "{outcomes:?}");
     }
+    // (Counted for the whole database, which other tests share: the assertions after it say
+    // that it was this batch's.)
     assert!(deadlocks().await > deadlocks_before, "PostgreSQL found a deadlock");
     assert_eq!(store.batches_in_one_statement(), 0, "the broken statement kept nothing");
     assert_eq!(store.batches_rerun_locked(), 0, "the batch went the transaction's way once");

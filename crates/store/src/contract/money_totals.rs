@@ -11,11 +11,11 @@ use crate::{LedgerEntry, Store};
 /// requests not closed yet, what settlements charged (on time, and with a note: late), and
 /// the holds released.
 pub async fn assert_money_totals_are_the_ledgers(store: &dyn Store, rows: &[LedgerEntry]) {
-    let mut by_request: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
+    // A row without a request stands alone.
+    let mut by_request: HashMap<String, Vec<&LedgerEntry>> = HashMap::new();
     for r in rows {
-        if let Some(id) = &r.request_id {
-            by_request.entry(id).or_default().push(r);
-        }
+        let request = r.request_id.clone().unwrap_or_else(|| format!("row {}", r.seq));
+        by_request.entry(request).or_default().push(r);
     }
     // (model, key) -> [held, settled, late, released] in micro-credits.
     let mut expected: BTreeMap<(String, String), [i64; 4]> = BTreeMap::new();

@@ -128,6 +128,8 @@ pub async fn a_job_past_its_deadline_keeps_its_hold_until_its_end_is_known(store
         kinds(&rows, d.id),
         vec![("hold".into(), credits(-1.0)), ("settle".into(), Credits::ZERO)]
     );
+    // Settled on time, late (with a note) and at the hold, released: the metrics' totals.
+    super::assert_money_totals_are_the_ledgers(store, &rows).await;
 }
 
 /// A submit whose answer never came (its worker kept dying) ends for its owner but is

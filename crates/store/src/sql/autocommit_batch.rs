@@ -112,11 +112,12 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
     let Some(mut session) = db.session().await? else {
         return Ok(Autocommit::Transaction);
     };
-    let read = commit_metrics::phase("connection", started);
+    let mut phases = commit_metrics::Phases::start(started);
+    phases.end("connection");
     let Some(mut counts) = read_counts(&mut session, tasks).await? else {
         return Ok(Autocommit::Transaction);
     };
-    let written = commit_metrics::phase("read", read);
+    phases.end("read");
     let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; tasks.len()];
     let mut pending: Vec<usize> = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
@@ -142,7 +143,7 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
             }
             Err(e) => return Err(e),
         };
-        commit_metrics::phase("statement", written);
+        phases.end("statement");
         // Committed: from here an error must not send the creates again (each would find its
         // id taken), so it is the kind that answers the whole batch as it is (unavailable).
         if let Err(e) = answered(tasks, &pending, &rows, &mut outcomes) {
@@ -156,6 +157,7 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
         .into_iter()
         .map(|o| o.ok_or_else(|| StoreError::corrupt("a one-statement batch lost a task")))
         .collect::<Result<Vec<_>>>()?;
+    phases.record();
     Ok(Autocommit::Done(outcomes))
 }
 

@@ -1,8 +1,9 @@
 //! The committer's Prometheus series: how many creates each batch of creates held, how long
 //! it took by the way it went, and where a one-statement batch's time went (the connection,
 //! the read, the statement). A replica's create rate is its batch size over its batch's time,
-//! so these say why a replica makes what it makes (README, "PostgreSQL creates"). Without an
-//! installed recorder (unit tests) they are no-ops.
+//! so these say why a replica makes what it makes (README, "PostgreSQL creates"). A failed
+//! batch's creates, when they are then tried one by one, are not counted again as batches.
+//! Without an installed recorder (unit tests) they are no-ops.
 
 use std::time::Instant;
 
@@ -42,11 +43,30 @@ pub(super) fn batch(size: usize, way: Way, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// One phase of a one-statement batch (`connection`: the pool's hand-over and check;
-/// `read`; `statement`), from `since`; answers now, where the next phase starts.
-pub(super) fn phase(phase: &'static str, since: Instant) -> Instant {
-    let now = Instant::now();
-    metrics::histogram!("vidgate_store_create_batch_phase_seconds", "phase" => phase)
-        .record((now - since).as_secs_f64());
-    now
+/// The phases of a batch offered to the one statement (`connection`: the pool's hand-over
+/// and check; `read`; `statement`), recorded only if it ends as one (`record`), so they are a
+/// one-statement batch's.
+pub(super) struct Phases {
+    last: Instant,
+    took: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    pub(super) fn start(at: Instant) -> Phases {
+        Phases { last: at, took: Vec::with_capacity(3) }
+    }
+
+    /// The phase named ends now, and the next begins.
+    pub(super) fn end(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.took.push((phase, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+
+    pub(super) fn record(self) {
+        for (phase, seconds) in self.took {
+            metrics::histogram!("vidgate_store_create_batch_phase_seconds", "phase" => phase)
+                .record(seconds);
+        }
+    }
 }

@@ -155,7 +155,8 @@ pub(crate) async fn books(db: &Db, from: Millis, to: Millis) -> Result<Vec<crate
 /// Money by model and key: each request's hold beside the row that closed it (if any). A
 /// close with a note is a settlement written after its request had ended for its owner.
 ///
-/// One pass over the ledger's open and close rows, grouped by request, then by model and key:
+/// One pass over the ledger's open and close rows, grouped by request (a row without one
+/// alone, as the join took it), then by model and key:
 /// never a join of the ledger with itself, whose plan, if made while the ledger was small
 /// (PostgreSQL keeps the generic plan of a statement without parameters on its connection
 /// until the table is analysed again), can be a nested loop costing the square of the
@@ -178,7 +179,7 @@ pub(crate) async fn money_totals(db: &Db) -> Result<Vec<crate::MoneyTotals>> {
                       sum(spend) FILTER (WHERE phase = 'close') AS charge,
                       count(*) FILTER (WHERE phase = 'open') AS opened
                FROM ledger WHERE phase IN ('open', 'close')
-               GROUP BY request_id) r
+               GROUP BY request_id, CASE WHEN request_id IS NULL THEN seq END) r
          WHERE r.opened > 0
          GROUP BY coalesce(r.model, ''), r.key_id
          ORDER BY 1, 2",
