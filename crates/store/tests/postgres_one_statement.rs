@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
@@ -19,13 +20,53 @@ use vidgate_store::contract::{
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, DedupClaim, InsertOutcome, KeyBudget, LimitScope, NewTask,
-    QueueLimits, TaskStore,
+    QueueLimits, SqlStore, TaskStore,
 };
 
 /// Rows of `table` for `key` (`key_id` column).
 async fn count(pool: &sqlx::PgPool, table: &str, key: &str) -> i64 {
     let text = format!("SELECT count(*) FROM {table} WHERE key_id = $1");
     sqlx::query(sqlx::AssertSqlSafe(text)).bind(key).fetch_one(pool).await.unwrap().get(0)
+}
+
+/// `other` takes key `k`'s balance row; then two creates of 2 on `k` are sent as one batch,
+/// and this returns once the batch's statement waits for that row (their outcomes to come).
+async fn two_creates_blocked_on_the_balance_row(
+    store: &Arc<SqlStore>,
+    pool: &sqlx::PgPool,
+    other: &mut sqlx::PgConnection,
+) -> tokio::task::JoinHandle<Vec<vidgate_store::Result<InsertOutcome>>> {
+    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let blocker: i32 =
+        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
+    let creates = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let two = [priced("k", T0 + 1, 2.0), priced("k", T0 + 2, 2.0)];
+            futures::future::join_all(two.map(|t| store.insert_task(t))).await
+        }
+    });
+    let mut waited = 0;
+    loop {
+        let waiting: i64 = sqlx::query(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE 'WITH u AS (%'",
+        )
+        .bind(blocker)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+        if waiting == 1 {
+            return creates;
+        }
+        waited += 1;
+        assert!(waited < 500, "the batch never reached the balance row");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 // A current-thread runtime: every create reaches the committer's queue before it runs, so
@@ -146,39 +187,8 @@ async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
     top_up(store.as_ref(), "k", 5.0).await;
     // Another replica, as far as the store can tell: a transaction holding the key's row.
     let mut other = pool.begin().await.unwrap();
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let blocker: i32 =
-        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
     // Two creates of 2: the batch reads 5 credits left and admits both.
-    let creates = tokio::spawn({
-        let store = store.clone();
-        async move {
-            let two = [priced("k", T0 + 1, 2.0), priced("k", T0 + 2, 2.0)];
-            futures::future::join_all(two.map(|t| store.insert_task(t))).await
-        }
-    });
-    // Wait until its statement waits on the row.
-    let mut waited = 0;
-    loop {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE 'WITH u AS (%'",
-        )
-        .bind(blocker)
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            break;
-        }
-        waited += 1;
-        assert!(waited < 500, "the batch never reached the balance row");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let creates = two_creates_blocked_on_the_balance_row(&store, &pool, &mut other).await;
     // The other replica spends 2 of the 5 credits (its ledger row left out: this test looks
     // at what the batch keeps, not at the books) and commits: 3 left, for 4 held.
     sqlx::query("UPDATE key_balances SET spent = spent + 2000000 WHERE key_id = 'k'")
@@ -257,37 +267,7 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
     // server's `deadlock_timeout`, 1 s, after it began to wait) came before the cycle closed.
     sqlx::query("SET LOCAL deadlock_timeout = '60s'").execute(&mut *other).await.unwrap();
     sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *other).await.unwrap();
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let blocker: i32 =
-        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
-    let creates = tokio::spawn({
-        let store = store.clone();
-        async move {
-            let two = [priced("k", T0 + 1, 2.0), priced("k", T0 + 2, 2.0)];
-            futures::future::join_all(two.map(|t| store.insert_task(t))).await
-        }
-    });
-    let mut waited = 0;
-    loop {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE 'WITH u AS (%'",
-        )
-        .bind(blocker)
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            break;
-        }
-        waited += 1;
-        assert!(waited < 500, "the batch never reached the balance row");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let creates = two_creates_blocked_on_the_balance_row(&store, &pool, &mut other).await;
     // The cycle: this waits for the counter row the batch holds, until PostgreSQL fails the
     // batch's statement; then it has the rows, and commits.
     sqlx::query("UPDATE key_queue_counts SET n = n WHERE key_id = 'k'")
