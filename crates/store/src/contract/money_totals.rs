@@ -37,7 +37,7 @@ pub async fn assert_money_totals_are_the_ledgers(store: &dyn Store, rows: &[Ledg
     let read: BTreeMap<(String, String), [i64; 4]> = store
         .money_totals()
         .await
-        .unwrap()
+        .expect("the store reads its money totals")
         .into_iter()
         .filter(|t| keys.contains(&t.key_id.to_string()))
         .map(|t| {

@@ -15,7 +15,6 @@
 //! is kept, and the batch runs again with the rows locked.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use vidgate_domain::KeyId;
 
@@ -108,11 +107,10 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
     if tasks.iter().any(|t| t.session.is_some() || t.idempotency.is_some()) {
         return Ok(Autocommit::Transaction);
     }
-    let started = Instant::now();
+    let mut phases = commit_metrics::Phases::start();
     let Some(mut session) = db.session().await? else {
         return Ok(Autocommit::Transaction);
     };
-    let mut phases = commit_metrics::Phases::start(started);
     phases.end("connection");
     let Some(mut counts) = read_counts(&mut session, tasks).await? else {
         return Ok(Autocommit::Transaction);

@@ -52,8 +52,9 @@ pub(super) struct Phases {
 }
 
 impl Phases {
-    pub(super) fn start(at: Instant) -> Phases {
-        Phases { last: at, took: Vec::with_capacity(3) }
+    /// The first phase begins now.
+    pub(super) fn start() -> Phases {
+        Phases { last: Instant::now(), took: Vec::with_capacity(3) }
     }
 
     /// The phase named ends now, and the next begins.
