@@ -49,7 +49,20 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// PostgreSQL broke a lock cycle or a serialization conflict by failing this statement
+    /// (`deadlock_detected` 40P01, `serialization_failure` 40001): its transaction kept
+    /// nothing, and the same work run again commits once the other writer is done.
+    pub fn is_lock_conflict(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(d)) = self else { return false };
+        matches!(d.code().as_deref(), Some(DEADLOCK_DETECTED | SERIALIZATION_FAILURE))
+    }
 }
+
+/// PostgreSQL's SQLSTATE for a transaction chosen to break a deadlock.
+const DEADLOCK_DETECTED: &str = "40P01";
+/// PostgreSQL's SQLSTATE for a transaction that could not be serialized.
+const SERIALIZATION_FAILURE: &str = "40001";
 
 #[cfg(test)]
 mod tests {

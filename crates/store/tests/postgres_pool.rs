@@ -35,7 +35,7 @@ async fn inserted(store: &SqlStore, at: i64) -> bool {
 }
 
 async fn tasks(admin: &sqlx::PgPool, url: &str) -> i64 {
-    let schema = url.rsplit("search_path%3D").next().unwrap();
+    let schema = url.rsplit("search_path%3D").next().unwrap().split('&').next().unwrap();
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {schema}.tasks")))
         .fetch_one(admin)
         .await

@@ -63,7 +63,8 @@ impl TestPgStore {
         admin.close().await;
         let options = PgConnectOptions::from_str(&admin_url)
             .expect("a valid URL")
-            .options([("search_path", schema.as_str())]);
+            .options([("search_path", schema.as_str())])
+            .application_name(&schema);
         let store = SqlStore::connect_postgres_with(options, 8).await.expect("open the test store");
         Some(TestPgStore { store: Arc::new(store), admin_url, schema, dropped: false })
     }
@@ -72,10 +73,15 @@ impl TestPgStore {
         self.store.clone()
     }
 
-    /// A URL that opens this same schema (for another process).
+    /// A URL that opens this same schema (for another process). Its sessions are named by
+    /// the schema (`application_name`), as the store's are, so a failed case can end them.
     pub fn url(&self) -> String {
         let sep = if self.admin_url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.admin_url, self.schema)
+        let schema = &self.schema;
+        format!(
+            "{}{sep}options=-c%20search_path%3D{schema}&application_name={schema}",
+            self.admin_url
+        )
     }
 }
 
@@ -132,6 +138,16 @@ impl Drop for TestPgStore {
                 .expect("runtime");
             rt.block_on(async move {
                 if let Ok(admin) = sqlx::PgPool::connect(&url).await {
+                    // A case that failed while its sessions held locks (a test that plays
+                    // another writer by hand in an open transaction) leaves them open, their
+                    // clients gone with its runtime: end them, or the drop waits for ever.
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                          WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&schema)
+                    .execute(&admin)
+                    .await;
                     let _ =
                         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                             .execute(&admin)

@@ -28,9 +28,6 @@ use crate::{InsertOutcome, NewTask, Result, StoreError};
 
 /// The SQLSTATE `vidgate_budgets_held` raises when a batch's holds no longer fit.
 const BUDGETS_MOVED: &str = "VG001";
-/// PostgreSQL's deadlock_detected and serialization_failure.
-const DEADLOCK: &str = "40P01";
-const SERIALIZATION: &str = "40001";
 
 /// What became of a batch offered to the one statement.
 pub(super) enum Autocommit {
@@ -130,14 +127,13 @@ pub(super) async fn commit(db: &Db, tasks: &[&NewTask]) -> Result<Autocommit> {
         let stmt = bind_changes(unnest_stmt(CHARGED, tasks, &pending, Shards::Common)?, changes)?;
         let rows = match session.fetch(stmt).await {
             Ok(rows) => rows,
-            Err(StoreError::Database(sqlx::Error::Database(e))) => {
-                return match e.code().as_deref() {
-                    Some(BUDGETS_MOVED) => Ok(Autocommit::Moved),
-                    // Nothing was written, and nothing says the batch cannot commit: the
-                    // transaction's way, rather than each create alone (`group_commit::run`).
-                    Some(DEADLOCK | SERIALIZATION) => Ok(Autocommit::Transaction),
-                    _ => Err(StoreError::Database(sqlx::Error::Database(e))),
-                };
+            // Nothing was written, and nothing says the batch cannot commit: the
+            // transaction's way, rather than each create alone (`group_commit::run`).
+            Err(e) if e.is_lock_conflict() => return Ok(Autocommit::Transaction),
+            Err(StoreError::Database(sqlx::Error::Database(e)))
+                if e.code().as_deref() == Some(BUDGETS_MOVED) =>
+            {
+                return Ok(Autocommit::Moved);
             }
             Err(e) => return Err(e),
         };

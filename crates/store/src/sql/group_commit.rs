@@ -20,14 +20,15 @@
 //! fits (another replica spent the same credits meanwhile), the batch rolls back and runs
 //! again with the rows locked from its start (`Budgets::Locked`, as on SQLite, whose one
 //! writer makes that lock free). Queue counts near a limit are taken under an advisory lock
-//! (`insert::queued`).
+//! (`insert::queued`), before any balance row (`Counts::start`: the lock order). A
+//! transaction PostgreSQL fails to break a deadlock runs again.
 //!
 //! On PostgreSQL a batch that needs none of that transaction (no dedup claim, no queue count
 //! near its limit) is one autocommit statement instead, after one read: the same checks, three
 //! round trips (with the pool's check of the connection) where the transaction takes six
 //! (`autocommit_batch.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -77,6 +78,12 @@ impl Committer {
     pub(crate) fn one_statement(&self) -> u64 {
         self.tally.one_statement.load(Ordering::Relaxed)
     }
+
+    /// How many transactions of batches PostgreSQL failed to break a lock cycle, and that ran
+    /// again.
+    pub(crate) fn lock_conflicts(&self) -> u64 {
+        self.tally.lock_conflicts.load(Ordering::Relaxed)
+    }
 }
 
 /// What the committer counts of the ways its batches went.
@@ -87,6 +94,9 @@ struct Tally {
     /// Batches answered without a transaction: one autocommit statement after their read
     /// (or none, every create refused by that read).
     one_statement: Arc<AtomicU64>,
+    /// Transactions failed by PostgreSQL to break a deadlock (or a serialization conflict),
+    /// run again.
+    lock_conflicts: Arc<AtomicU64>,
 }
 
 impl Committer {
@@ -177,9 +187,11 @@ async fn commit_checked(
                 Some((outcomes, Way::OneStatement))
             }
             Autocommit::Moved => None,
-            Autocommit::Transaction => commit(db, tasks, Budgets::Optimistic)
-                .await?
-                .map(|outcomes| (outcomes, Way::Transaction)),
+            Autocommit::Transaction => {
+                commit_again_on_lock_conflicts(db, tasks, Budgets::Optimistic, tally)
+                    .await?
+                    .map(|outcomes| (outcomes, Way::Transaction))
+            }
         };
         if let Some(settled) = settled {
             return Ok(settled);
@@ -191,10 +203,41 @@ async fn commit_checked(
         );
     }
     let way = if db.is_postgres() { Way::RerunLocked } else { Way::Transaction };
-    let outcomes = commit(db, tasks, Budgets::Locked).await?.ok_or_else(|| {
-        StoreError::corrupt("a batch with its budget rows locked found them moved")
-    })?;
+    let outcomes =
+        commit_again_on_lock_conflicts(db, tasks, Budgets::Locked, tally).await?.ok_or_else(
+            || StoreError::corrupt("a batch with its budget rows locked found them moved"),
+        )?;
     Ok((outcomes, way))
+}
+
+/// Tries of a batch's transaction that PostgreSQL may fail to break lock cycles before its
+/// error is the batch's answer (each failure costs the server's `deadlock_timeout`, 1 s by
+/// default, so three is seconds of waiting already).
+const LOCK_CONFLICT_TRIES: u32 = 3;
+
+/// `commit`, run again when PostgreSQL failed its transaction to break a deadlock or a
+/// serialization conflict: that transaction kept nothing, and the other writer it waited for
+/// has its locks and ends, so the same batch commits next time. Writers take their locks in
+/// one order where they can (`Counts::start`, `task_rows.rs`), but a dedup claim, a statement
+/// changing many tasks' states (the reaper's) and the counter rows' shards leave rare cycles,
+/// and a create must not fail for one (a batch of one would otherwise answer the error).
+async fn commit_again_on_lock_conflicts(
+    db: &Db,
+    tasks: &[&NewTask],
+    budgets: Budgets,
+    tally: &Tally,
+) -> Result<Option<Vec<InsertOutcome>>> {
+    let mut tries = 1;
+    loop {
+        match commit(db, tasks, budgets).await {
+            Err(e) if e.is_lock_conflict() && tries < LOCK_CONFLICT_TRIES => {
+                tries += 1;
+                tally.lock_conflicts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, size = tasks.len(), "a batch's transaction was failed to break a lock cycle; running it again");
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Queue counts and key spend as of the batch's start plus what the batch added so far.
@@ -211,31 +254,39 @@ pub(super) struct Counts {
 
 impl Counts {
     /// Everything the batch's checks start from, read before any create runs (and so before
-    /// any savepoint, whose rollback would release a lock taken under it): the balance rows
-    /// of the batch's keys (locked only in `Budgets::Locked`), and the queue counts its
-    /// limits need (near a limit, under that limit's lock: see `insert::queued`).
+    /// any savepoint, whose rollback would release a lock taken under it): the queue counts
+    /// its limits need (near a limit, under that limit's lock: see `insert::queued`), then the
+    /// balance rows of the batch's keys (locked only in `Budgets::Locked`).
+    ///
+    /// Lock order, the same in every batch so that none holds a lock another waits for while
+    /// it waits for one the other holds: the keys' queue locks in key order, then the whole
+    /// queue's, then (the rerun) the balance rows, in key order. A batch that held a queue
+    /// lock until its balance upsert, beside a rerun that held the balance row while it asked
+    /// for that queue lock, was such a cycle.
     async fn start(tx: &mut Tx, tasks: &[&NewTask], budgets: Budgets) -> Result<Counts> {
-        // Every key, priced or not: a key with a budget refuses what has no price.
-        let keys: Vec<&KeyId> = tasks.iter().map(|t| &t.key_id).collect();
-        let at = tasks.iter().map(|t| t.created_at).max().unwrap_or_default();
-        let lock = budgets == Budgets::Locked;
-        let mut spend = ledger::read_spend(tx, &keys, at, lock).await?;
-        spend.retain(|_, s| s.budget.is_limited());
-        let mut counts = Counts { spend, at, ..Counts::default() };
+        let mut counts = Counts::default();
+        // The first limit each key's creates name (a key's creates carry the key's limits).
+        let mut per_key: BTreeMap<&KeyId, i64> = BTreeMap::new();
         for task in tasks {
-            if let Some(limit) = task.limits.per_key
-                && !counts.per_key.contains_key(&task.key_id)
-            {
-                let lock = key_queue_lock(&task.key_id);
-                let n = queued(tx, KEY_QUEUED, Some(&task.key_id), &lock, limit).await?;
-                counts.per_key.insert(task.key_id.clone(), n);
-            }
-            if let Some(limit) = task.limits.total
-                && counts.total.is_none()
-            {
-                counts.total = Some(queued(tx, ALL_QUEUED, None, TOTAL_QUEUE_LOCK, limit).await?);
+            if let Some(limit) = task.limits.per_key {
+                per_key.entry(&task.key_id).or_insert(limit);
             }
         }
+        for (key_id, limit) in per_key {
+            let lock = key_queue_lock(key_id);
+            let n = queued(tx, KEY_QUEUED, Some(key_id), &lock, limit).await?;
+            counts.per_key.insert(key_id.clone(), n);
+        }
+        if let Some(limit) = tasks.iter().find_map(|t| t.limits.total) {
+            counts.total = Some(queued(tx, ALL_QUEUED, None, TOTAL_QUEUE_LOCK, limit).await?);
+        }
+        // Every key, priced or not: a key with a budget refuses what has no price.
+        let keys: Vec<&KeyId> = tasks.iter().map(|t| &t.key_id).collect();
+        counts.at = tasks.iter().map(|t| t.created_at).max().unwrap_or_default();
+        let lock = budgets == Budgets::Locked;
+        let mut spend = ledger::read_spend(tx, &keys, counts.at, lock).await?;
+        spend.retain(|_, s| s.budget.is_limited());
+        counts.spend = spend;
         Ok(counts)
     }
 

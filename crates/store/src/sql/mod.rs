@@ -83,6 +83,12 @@ impl SqlStore {
         self.committer.one_statement()
     }
 
+    /// How many transactions of batches of creates PostgreSQL failed to break a deadlock (or
+    /// a serialization conflict), each then run again (`group_commit.rs`).
+    pub fn batch_lock_conflicts(&self) -> u64 {
+        self.committer.lock_conflicts()
+    }
+
     /// The faults tests plan for this store's statements (`FaultPlan`); shared with every
     /// part of the store, its SQLite committer included.
     pub fn fault_plan(&self) -> std::sync::Arc<crate::FaultPlan> {

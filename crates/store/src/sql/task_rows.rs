@@ -115,7 +115,8 @@ pub(super) async fn read_positions(
 ///   triggers of a state change take them in (PostgreSQL fires them by name:
 ///   `tasks_key_queue_counts`, then `tasks_queue_counts`). A statement changing several
 ///   tasks' states at once (the reaper's) interleaves its rows and cannot follow it; a
-///   deadlock there is PostgreSQL's to break, and the batch's to retry.
+///   deadlock there is PostgreSQL's to break, and the batch's to run again
+///   (`group_commit::commit_again_on_lock_conflicts`).
 /// - Counter rows before balance rows: a transaction's balance upsert is its last statement
 ///   (`group_commit.rs`), and the one-statement batch's balance rows wait for `counted`
 ///   (`autocommit_batch.rs`). The one batch that takes balance rows first, the rerun with
