@@ -55,7 +55,7 @@ pub use model::{
 };
 pub use phase::{End, Ended, Follow, Held, Phase, UpstreamJob};
 pub use replicas::ReplicaStore;
-pub use sql::{CREATE_BATCH_SIZE_METRIC, SqlStore};
+pub use sql::{CREATE_BATCH_LOCK_CONFLICTS_METRIC, CREATE_BATCH_SIZE_METRIC, SqlStore};
 pub use tasks::{ListQuery, QueueStats, TaskStore};
 pub use webhooks::{Attempt, AttemptResult, Delivery, DeliveryState, WebhookStore};
 

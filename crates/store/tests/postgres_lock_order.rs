@@ -5,12 +5,19 @@
 //! batch waiting for that row holds; and a batch's transaction that PostgreSQL fails to break a
 //! deadlock runs again, so its create is stored, not answered with the error. Each test plays
 //! the other writer by hand on its own connection and waits for the store's backend to block
-//! on it (`pg_stat_activity`), so the interleaving is forced, not hoped for. Skipped without
+//! on it (`pg_stat_activity`), so the interleaving is forced, not hoped for. Advisory locks
+//! are the database's, not the schema's: no other case that takes the whole queue's lock may
+//! run beside this binary (`cargo test` runs test binaries one at a time). Skipped without
 //! `VIDGATE_TEST_PG_URL` (a failure under CI).
 
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use sqlx::postgres::PgConnectOptions;
 
 use sqlx::Row;
 use vidgate_domain::KeyId;
@@ -20,8 +27,8 @@ use vidgate_store::contract::{
 };
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
-    AccountStore, BudgetRefusal, IdempotencyClaim, InsertOutcome, KeyBudget, NewTask, QueueLimits,
-    TaskStore,
+    AccountStore, BudgetRefusal, CREATE_BATCH_LOCK_CONFLICTS_METRIC, IdempotencyClaim,
+    InsertOutcome, KeyBudget, NewTask, QueueLimits, SqlStore, TaskStore,
 };
 
 /// A queue limit every count in these tests is near (within 1,024 of it), so each batch takes
@@ -201,14 +208,21 @@ async fn a_batch_takes_its_keys_queue_locks_in_key_order_then_the_whole_queues()
 /// dedup row from its claim to its commit and waits, at its end, for its key's balance row;
 /// a rerun holds the balance row from its start and then claims its creates' dedup rows. Here
 /// another session plays that rerun with the same idempotency key. PostgreSQL fails the
-/// batch's transaction to break the cycle (its backend looks for one after the server's
-/// `deadlock_timeout`; the other's is a minute); the batch runs again once the other session
-/// is done, so its one create is stored and answered `Inserted`, not with the deadlock's
-/// error, with one hold, the dedup row its own and the balance its ledger.
+/// batch's transaction to break the cycle (its backend, waiting first, looks for one after
+/// its `deadlock_timeout`, 3 s here so the other session's wait surely comes first; the
+/// other's is a minute); the batch runs again once the other session is done, so its one
+/// create is stored and answered `Inserted`, not with the deadlock's error, with one hold, the
+/// dedup row its own, the balance its ledger, and the retry counted in `/metrics`.
+// Only this case of the binary installs the global recorder.
 #[tokio::test(flavor = "current_thread")]
 async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_and_is_stored() {
     let Some(test) = TestPgStore::create().await else { return };
-    let store = test.store();
+    let metrics = PrometheusBuilder::new().install_recorder().unwrap();
+    // The test's schema through connections that wait 3 s before they look for a cycle
+    // (setting `deadlock_timeout` takes a superuser: the test server's `postgres`).
+    let options =
+        PgConnectOptions::from_str(&test.url()).unwrap().options([("deadlock_timeout", "3s")]);
+    let store = Arc::new(SqlStore::connect_postgres_with(options, 8).await.unwrap());
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
     key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store.as_ref(), "k", 10.0).await;
@@ -224,11 +238,10 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     };
     let deadlocks_before = deadlocks().await;
     let mut other = pool.begin().await.unwrap();
-    // The batch's backend looks for the cycle (setting `deadlock_timeout` takes a superuser:
-    // the test server's `postgres`); `lock_timeout` ends the test in 10 s if that one look
-    // came before the cycle closed.
+    // The other session never looks for the cycle within the test; `lock_timeout` ends the
+    // test in 30 s, not a minute, if the batch's one look came before the cycle closed.
     sqlx::query("SET LOCAL deadlock_timeout = '60s'").execute(&mut *other).await.unwrap();
-    sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *other).await.unwrap();
+    sqlx::query("SET LOCAL lock_timeout = '30s'").execute(&mut *other).await.unwrap();
     sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
         .execute(&mut *other)
         .await
@@ -252,13 +265,30 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     .bind(T0 + HOUR)
     .execute(&mut *other)
     .await
-    .expect("PostgreSQL broke the cycle by failing the batch's transaction, within 10 s");
+    .expect("PostgreSQL broke the cycle by failing the batch's transaction, within 30 s");
     other.rollback().await.unwrap();
     let outcome = create.await.unwrap().expect("the create ran again and was stored");
     assert!(matches!(outcome, InsertOutcome::Inserted { .. }), "{outcome:?}");
-    // (Counted for the whole database, which other tests share: the tally says it was this.)
-    assert!(deadlocks().await > deadlocks_before, "PostgreSQL found a deadlock");
-    assert_eq!(store.batch_lock_conflicts(), 1, "the batch's transaction ran again once");
+    // (Once, unless the retry's claim met the other session's insert again: very unlikely.)
+    assert!(store.batch_lock_conflicts() >= 1, "the batch's transaction ran again");
+    let exported = metrics.render();
+    assert!(
+        exported
+            .lines()
+            .any(|l| l.starts_with(CREATE_BATCH_LOCK_CONFLICTS_METRIC) && !l.ends_with(" 0")),
+        "the retry is in /metrics:\n{exported}"
+    );
+    // Counted for the whole database, which other tests share, and flushed to the statistics
+    // within a second or so: the tally above says it was this batch's.
+    let mut found = false;
+    for _ in 0..100 {
+        found = deadlocks().await > deadlocks_before;
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "PostgreSQL counted a deadlock");
     assert_eq!(count(&pool, "tasks", "k").await, 1);
     assert_eq!(count(&pool, "ledger", "k").await, 2, "the top-up and one hold");
     let holder: String = sqlx::query("SELECT task_id FROM dedup WHERE key_id = 'k'")
@@ -270,4 +300,5 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     let balance = store.balance(&KeyId::from("k"), T0 + 10).await.unwrap().unwrap();
     assert_eq!(balance.balance, Credits::from_micros(8_000_000));
     assert_balance_is_its_ledger(store.as_ref(), "k", T0 + 10).await;
+    store.close().await;
 }

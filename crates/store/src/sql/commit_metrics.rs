@@ -1,6 +1,6 @@
 //! The committer's Prometheus series: how many creates each batch of creates held, how long
 //! it took by the way it went, and where a one-statement batch's time went (the connection,
-//! the read, the statement). A replica's create rate is its batch size over its batch's time,
+//! the read, the statement), and how many of its transactions a deadlock broke. A replica's create rate is its batch size over its batch's time,
 //! so these say why a replica makes what it makes (README, "PostgreSQL creates"). A failed
 //! batch's creates, when they are then tried one by one, are not counted again as batches.
 //! Without an installed recorder (unit tests) they are no-ops.
@@ -42,6 +42,15 @@ pub(super) fn batch(size: usize, way: Way, started: Instant) {
     metrics::histogram!("vidgate_store_create_batch_seconds", "way" => way.label())
         .record(started.elapsed().as_secs_f64());
 }
+
+/// A batch's transaction PostgreSQL failed to break a deadlock (or a serialization
+/// conflict), about to run again: each costs its creates the server's `deadlock_timeout`.
+pub(super) fn lock_conflict() {
+    metrics::counter!(LOCK_CONFLICTS).increment(1);
+}
+
+/// The counter of `lock_conflict`.
+pub const LOCK_CONFLICTS: &str = "vidgate_store_create_batch_lock_conflicts_total";
 
 /// The phases of a batch offered to the one statement (`connection`: the pool's hand-over
 /// and check; `read`; `statement`), recorded only if it ends as one (`record`), so they are a

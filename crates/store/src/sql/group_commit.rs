@@ -233,6 +233,7 @@ async fn commit_again_on_lock_conflicts(
             Err(e) if e.is_lock_conflict() && tries < LOCK_CONFLICT_TRIES => {
                 tries += 1;
                 tally.lock_conflicts.fetch_add(1, Ordering::Relaxed);
+                commit_metrics::lock_conflict();
                 tracing::warn!(error = %e, size = tasks.len(), "a batch's transaction was failed to break a lock cycle; running it again");
             }
             done => return done,

@@ -30,6 +30,7 @@ mod webhooks;
 
 pub(crate) use batch::{MultiRow, chunk_sizes};
 pub use commit_metrics::BATCH_SIZE as CREATE_BATCH_SIZE_METRIC;
+pub use commit_metrics::LOCK_CONFLICTS as CREATE_BATCH_LOCK_CONFLICTS_METRIC;
 pub(crate) use insert::{ALL_QUEUED, KEY_QUEUED};
 pub(crate) use positions::position_of_t;
 
