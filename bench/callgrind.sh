@@ -9,6 +9,9 @@
 #   N=1000 bench/callgrind.sh
 #   C=16 bench/callgrind.sh       # over 16 connections at once (group commit shares commits)
 #   MODE=status bench/callgrind.sh  # N status polls of one queued request instead
+#   READ_RATE=1000000 READ_BURST=1000000 MODE=status bench/callgrind.sh
+#                                   # the same with the key's read limit on (never reached):
+#                                   # what its token bucket, shared across replicas, costs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-300}
@@ -22,7 +25,8 @@ WORK=$(mktemp -d)
 OUT=${OUT:-$PWD/bench/callgrind.out}
 trap 'kill $VG 2>/dev/null || true; wait $VG 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export VIDGATE_BOOTSTRAP_KEY=$KEY VIDGATE_LOG__LEVEL=warn VIDGATE_LIMITS__CREATE_RATE=0 \
-  VIDGATE_LIMITS__READ_RATE=0 VIDGATE_LIMITS__MAX_QUEUED_PER_KEY=0 VIDGATE_LIMITS__MAX_QUEUE_LENGTH=0
+  VIDGATE_LIMITS__READ_RATE=${READ_RATE:-0} VIDGATE_LIMITS__READ_BURST=${READ_BURST:-400} \
+  VIDGATE_LIMITS__MAX_QUEUED_PER_KEY=0 VIDGATE_LIMITS__MAX_QUEUE_LENGTH=0
 # The bootstrap key gets a prepaid balance: every create then holds credits in its insert.
 "$BIN" migrate --data-dir "$WORK" >/dev/null 2>&1 || true
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
