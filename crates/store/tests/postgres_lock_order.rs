@@ -26,6 +26,7 @@ use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
     HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
 };
+use vidgate_store::postgres::lock_waits::{backend_pid, blocked_by, deadlocks, waits_for_a_lock};
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, CREATE_BATCH_LOCK_CONFLICTS_METRIC, IdempotencyClaim,
@@ -39,32 +40,6 @@ const NEAR: QueueLimits = QueueLimits { per_key: Some(10), total: None };
 /// The advisory lock a key's queue count is taken under (`insert::key_queue_lock`).
 fn queue_lock(name: &str) -> String {
     format!("hashtextextended('{name}', 0)")
-}
-
-async fn backend_pid(conn: &mut sqlx::PgConnection) -> i32 {
-    sqlx::query("SELECT pg_backend_pid()").fetch_one(conn).await.unwrap().get(0)
-}
-
-/// Returns once exactly one backend whose statement starts with `statement` waits for a lock
-/// `blocker` holds.
-async fn blocked_by(pool: &sqlx::PgPool, blocker: i32, statement: &str, what: &str) {
-    for _ in 0..500 {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE $2",
-        )
-        .bind(blocker)
-        .bind(format!("{statement}%"))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} never waited");
 }
 
 /// Rows of `table` for `key` (`key_id` column).
@@ -149,25 +124,6 @@ async fn a_rerun_waits_for_its_queue_lock_before_it_locks_its_balance_row() {
     assert_eq!(count(&pool, "ledger", "k").await, 2, "the top-up and the rerun's hold");
 }
 
-/// Returns once backend `pid` waits for a heavyweight lock.
-async fn waits_for_a_lock(pool: &sqlx::PgPool, pid: i32, what: &str) {
-    for _ in 0..500 {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-        )
-        .bind(pid)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} never waited");
-}
-
 /// Two writers that each take two queue locks in their own arrival order can each hold one
 /// the other waits for; in key order (then the whole queue's), the batch that waits for the
 /// first holds none of the others. Another session holds key `a`'s queue lock; a batch whose
@@ -227,17 +183,7 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
     key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store.as_ref(), "k", 10.0).await;
-    let deadlocks = || async {
-        let n: i64 = sqlx::query(
-            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
-        n
-    };
-    let deadlocks_before = deadlocks().await;
+    let deadlocks_before = deadlocks(&pool).await;
     let mut other = pool.begin().await.unwrap();
     // The other session never looks for the cycle within the test; `lock_timeout` ends the
     // test in 30 s, not a minute, if the batch's one look came before the cycle closed.
@@ -283,7 +229,7 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     // within a second or so: the tally above says it was this batch's.
     let mut found = false;
     for _ in 0..100 {
-        found = deadlocks().await > deadlocks_before;
+        found = deadlocks(&pool).await > deadlocks_before;
         if found {
             break;
         }

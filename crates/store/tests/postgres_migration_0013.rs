@@ -12,10 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use vidgate_store::postgres::lock_waits::{backend_pid, blocked_by, waits_for_a_lock};
 use vidgate_store::postgres::testing::test_url;
 
 /// The PostgreSQL migration files, in order.
@@ -50,25 +50,6 @@ async fn spend(conn: &mut sqlx::PgConnection, shard: i32, amount: i64) -> sqlx::
     .execute(conn)
     .await
     .map(|_| ())
-}
-
-/// Returns once exactly one session of `pool` waits for a lock `blocker` holds.
-async fn blocked_by(pool: &sqlx::PgPool, blocker: i32, what: &str) {
-    for _ in 0..500 {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[$1::int]",
-        )
-        .bind(blocker)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} never waited");
 }
 
 #[tokio::test]
@@ -112,8 +93,7 @@ async fn a_spend_written_by_an_old_replica_during_migration_0013_is_counted_or_r
     // An old replica's create in progress: it has spent 3 more, not yet committed.
     let mut old = pool.begin().await.unwrap();
     spend(&mut old, 1, 3_000_000).await.unwrap();
-    let old_pid: i32 =
-        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *old).await.unwrap().get(0);
+    let old_pid = backend_pid(&mut old).await;
 
     // The new build's migration, in its transaction (as `sqlx` runs each migration).
     let migrate = tokio::spawn({
@@ -126,35 +106,17 @@ async fn a_spend_written_by_an_old_replica_during_migration_0013_is_counted_or_r
             Ok::<i32, sqlx::Error>(pid)
         }
     });
-    blocked_by(&pool, old_pid, "the migration").await;
+    blocked_by(&pool, old_pid, "", "the migration").await;
 
-    // Another old replica's create, begun while the migration runs.
-    let late = tokio::spawn({
-        let pool = pool.clone();
-        async move {
-            let mut tx = pool.begin().await?;
-            spend(&mut tx, 2, 4_000_000).await?;
-            tx.commit().await
-        }
+    // Another old replica's create, begun while the migration runs: it waits for the
+    // migration (which itself waits for the write in progress).
+    let mut late = pool.begin().await.unwrap();
+    let late_pid = backend_pid(&mut late).await;
+    let late = tokio::spawn(async move {
+        spend(&mut late, 2, 4_000_000).await?;
+        late.commit().await
     });
-    // It waits for the migration (which itself waits for the write in progress).
-    let mut waited = false;
-    for _ in 0..500 {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO key_spend%'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            waited = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(waited, "a write begun during the migration did not wait for it");
+    waits_for_a_lock(&pool, late_pid, "a write begun during the migration").await;
 
     old.commit().await.unwrap();
     migrate.await.unwrap().expect("migration 0013 ran");

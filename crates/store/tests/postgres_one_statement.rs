@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used)] // a test: a panic is how it reports failure
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::Row;
 use vidgate_domain::KeyId;
@@ -17,6 +16,7 @@ use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
     HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
 };
+use vidgate_store::postgres::lock_waits::{backend_pid, blocked_by, deadlocks};
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, DedupClaim, InsertOutcome, KeyBudget, LimitScope, NewTask,
@@ -40,8 +40,7 @@ async fn two_creates_blocked_on_the_balance_row(
         .execute(&mut *other)
         .await
         .unwrap();
-    let blocker: i32 =
-        sqlx::query("SELECT pg_backend_pid()").fetch_one(&mut *other).await.unwrap().get(0);
+    let blocker = backend_pid(&mut *other).await;
     let creates = tokio::spawn({
         let store = store.clone();
         async move {
@@ -49,24 +48,8 @@ async fn two_creates_blocked_on_the_balance_row(
             futures::future::join_all(two.map(|t| store.insert_task(t))).await
         }
     });
-    let mut waited = 0;
-    loop {
-        let waiting: i64 = sqlx::query(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE pg_blocking_pids(pid) @> ARRAY[$1::int] AND query LIKE 'WITH u AS (%'",
-        )
-        .bind(blocker)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0);
-        if waiting == 1 {
-            return creates;
-        }
-        waited += 1;
-        assert!(waited < 500, "the batch never reached the balance row");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    blocked_by(pool, blocker, "WITH u AS (", "the batch's statement, on the balance row").await;
+    creates
 }
 
 // A current-thread runtime: every create reaches the committer's queue before it runs, so
@@ -249,17 +232,7 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
         .execute(&pool)
         .await
         .unwrap();
-    let deadlocks = || async {
-        let n: i64 = sqlx::query(
-            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
-        n
-    };
-    let deadlocks_before = deadlocks().await;
+    let deadlocks_before = deadlocks(&pool).await;
     let mut other = pool.begin().await.unwrap();
     // The other writer never looks for the cycle itself within the test, so the batch does
     // (setting `deadlock_timeout` takes a superuser: the test server's `postgres`). Its
@@ -282,7 +255,7 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
     }
     // (Counted for the whole database, which other tests share: the assertions after it say
     // that it was this batch's.)
-    assert!(deadlocks().await > deadlocks_before, "PostgreSQL found a deadlock");
+    assert!(deadlocks(&pool).await > deadlocks_before, "PostgreSQL found a deadlock");
     assert_eq!(store.batches_in_one_statement(), 0, "the broken statement kept nothing");
     assert_eq!(store.batches_rerun_locked(), 0, "the batch went the transaction's way once");
     assert_eq!(count(&pool, "tasks", "k").await, 2);

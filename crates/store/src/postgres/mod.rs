@@ -3,6 +3,8 @@
 //! listens on it so its workers wake at once; polling stays the fallback.
 
 #[cfg(feature = "testing")]
+pub mod lock_waits;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::str::FromStr;
