@@ -26,7 +26,9 @@ use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
     HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
 };
-use vidgate_store::postgres::lock_waits::{backend_pid, blocked_by, deadlocks, waits_for_a_lock};
+use vidgate_store::postgres::lock_waits::{
+    backend_pid, blocked_by, deadlocks, hold_balance_row, waits_for_a_lock,
+};
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, CREATE_BATCH_LOCK_CONFLICTS_METRIC, IdempotencyClaim,
@@ -70,11 +72,7 @@ async fn a_rerun_waits_for_its_queue_lock_before_it_locks_its_balance_row() {
     key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
     top_up(store.as_ref(), "k", 5.0).await;
     let mut other = pool.begin().await.unwrap();
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let other_pid = backend_pid(&mut other).await;
+    let other_pid = hold_balance_row(&mut other, "k").await;
     let creates = tokio::spawn({
         let store = store.clone();
         async move {
@@ -189,11 +187,7 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
     // test in 30 s, not a minute, if the batch's one look came before the cycle closed.
     sqlx::query("SET LOCAL deadlock_timeout = '60s'").execute(&mut *other).await.unwrap();
     sqlx::query("SET LOCAL lock_timeout = '30s'").execute(&mut *other).await.unwrap();
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let other_pid = backend_pid(&mut other).await;
+    let other_pid = hold_balance_row(&mut other, "k").await;
     let claim =
         IdempotencyClaim { key: "same".into(), body_hash: "h".into(), expires_at: T0 + HOUR };
     let task = NewTask { idempotency: Some(claim), ..priced("k", T0 + 1, 2.0) };
@@ -269,11 +263,7 @@ async fn the_reapers_sweep_takes_its_keys_balance_rows_in_key_order() {
         assert!(matches!(outcome, InsertOutcome::Inserted { .. }), "{outcome:?}");
     }
     let mut other = pool.begin().await.unwrap();
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'a' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let other_pid = backend_pid(&mut other).await;
+    let other_pid = hold_balance_row(&mut other, "a").await;
     let sweep = tokio::spawn({
         let store = store.clone();
         async move { store.reap(T0 + 2_000, ReapLimits::default()).await }

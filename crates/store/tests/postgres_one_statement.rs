@@ -16,7 +16,7 @@ use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
     HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
 };
-use vidgate_store::postgres::lock_waits::{backend_pid, blocked_by, deadlocks};
+use vidgate_store::postgres::lock_waits::{blocked_by, deadlocks, hold_balance_row};
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, DedupClaim, InsertOutcome, KeyBudget, LimitScope, NewTask,
@@ -36,11 +36,7 @@ async fn two_creates_blocked_on_the_balance_row(
     pool: &sqlx::PgPool,
     other: &mut sqlx::PgConnection,
 ) -> tokio::task::JoinHandle<Vec<vidgate_store::Result<InsertOutcome>>> {
-    sqlx::query("SELECT spent FROM key_balances WHERE key_id = 'k' FOR UPDATE")
-        .execute(&mut *other)
-        .await
-        .unwrap();
-    let blocker = backend_pid(&mut *other).await;
+    let blocker = hold_balance_row(other, "k").await;
     let creates = tokio::spawn({
         let store = store.clone();
         async move {

@@ -78,3 +78,14 @@ pub async fn deadlocks(pool: &sqlx::PgPool) -> i64 {
         .expect("pg_stat_database is readable")
         .get(0)
 }
+
+/// Locks key `key_id`'s balance row in the transaction open on `conn` (as another replica's
+/// batch or a top-up would), and answers that session's pid, for `blocked_by`.
+pub async fn hold_balance_row(conn: &mut sqlx::PgConnection, key_id: &str) -> i32 {
+    sqlx::query("SELECT spent FROM key_balances WHERE key_id = $1 FOR UPDATE")
+        .bind(key_id)
+        .execute(&mut *conn)
+        .await
+        .expect("the key's balance row is locked");
+    backend_pid(conn).await
+}
