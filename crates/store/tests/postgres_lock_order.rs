@@ -24,7 +24,7 @@ use sqlx::Row;
 use vidgate_domain::KeyId;
 use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
-    HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
+    HOUR, T0, assert_balance_is_its_ledger, new_task, prepaid_key, priced,
 };
 use vidgate_store::postgres::lock_waits::{
     backend_pid, blocked_by, deadlocks, hold_balance_row, waits_for_a_lock,
@@ -32,7 +32,7 @@ use vidgate_store::postgres::lock_waits::{
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
     AccountStore, BudgetRefusal, CREATE_BATCH_LOCK_CONFLICTS_METRIC, IdempotencyClaim,
-    InsertOutcome, KeyBudget, NewTask, QueueLimits, ReapLimits, SqlStore, TaskStore,
+    InsertOutcome, NewTask, QueueLimits, ReapLimits, SqlStore, TaskStore,
 };
 
 /// A queue limit every count in these tests is near (within 1,024 of it), so each batch takes
@@ -69,8 +69,7 @@ async fn a_rerun_waits_for_its_queue_lock_before_it_locks_its_balance_row() {
     let Some(test) = TestPgStore::create().await else { return };
     let store = test.store();
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
-    key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "k", 5.0).await;
+    prepaid_key(store.as_ref(), "k", 5.0).await;
     let mut other = pool.begin().await.unwrap();
     let other_pid = hold_balance_row(&mut other, "k").await;
     let creates = tokio::spawn({
@@ -179,8 +178,7 @@ async fn a_create_whose_transaction_was_failed_to_break_a_deadlock_runs_again_an
         PgConnectOptions::from_str(&test.url()).unwrap().options([("deadlock_timeout", "3s")]);
     let store = Arc::new(SqlStore::connect_postgres_with(options, 8).await.unwrap());
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
-    key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "k", 10.0).await;
+    prepaid_key(store.as_ref(), "k", 10.0).await;
     let deadlocks_before = deadlocks(&pool).await;
     let mut other = pool.begin().await.unwrap();
     // The other session never looks for the cycle within the test; `lock_timeout` ends the
@@ -256,8 +254,7 @@ async fn the_reapers_sweep_takes_its_keys_balance_rows_in_key_order() {
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
     // `b` is made first and its request comes first: only the order of keys is key order.
     for k in ["b", "a"] {
-        key(store.as_ref(), k, KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-        top_up(store.as_ref(), k, 10.0).await;
+        prepaid_key(store.as_ref(), k, 10.0).await;
         let task = NewTask { deadline_at: T0 + 1_000, ..priced(k, T0 + 1, 2.0) };
         let outcome = store.insert_task(task).await.unwrap();
         assert!(matches!(outcome, InsertOutcome::Inserted { .. }), "{outcome:?}");

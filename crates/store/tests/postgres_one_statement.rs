@@ -14,13 +14,13 @@ use sqlx::Row;
 use vidgate_domain::KeyId;
 use vidgate_domain::pricing::Credits;
 use vidgate_store::contract::{
-    HOUR, T0, assert_balance_is_its_ledger, key, new_task, priced, top_up,
+    HOUR, T0, assert_balance_is_its_ledger, new_task, prepaid_key, priced,
 };
 use vidgate_store::postgres::lock_waits::{blocked_by, deadlocks, hold_balance_row};
 use vidgate_store::postgres::testing::TestPgStore;
 use vidgate_store::{
-    AccountStore, BudgetRefusal, DedupClaim, InsertOutcome, KeyBudget, LimitScope, NewTask,
-    QueueLimits, SqlStore, TaskStore,
+    AccountStore, BudgetRefusal, DedupClaim, InsertOutcome, LimitScope, NewTask, QueueLimits,
+    SqlStore, TaskStore,
 };
 
 /// Rows of `table` for `key` (`key_id` column).
@@ -55,10 +55,8 @@ async fn a_batch_of_plain_creates_is_one_statement_answering_as_a_transaction_wo
     let Some(test) = TestPgStore::create().await else { return };
     let store = test.store();
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
-    key(store.as_ref(), "rich", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "rich", 100.0).await;
-    key(store.as_ref(), "poor", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "poor", 5.0).await;
+    prepaid_key(store.as_ref(), "rich", 100.0).await;
+    prepaid_key(store.as_ref(), "poor", 5.0).await;
     // Mixed ranks on one key, and a key whose budget covers two of its three creates.
     let batch: Vec<NewTask> = vec![
         NewTask { rank: 0, ..priced("rich", T0, 2.0) },
@@ -162,8 +160,7 @@ async fn a_batch_whose_balance_moved_keeps_nothing_and_runs_again_locked() {
     let Some(test) = TestPgStore::create().await else { return };
     let store = test.store();
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
-    key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "k", 5.0).await;
+    prepaid_key(store.as_ref(), "k", 5.0).await;
     // Another replica, as far as the store can tell: a transaction holding the key's row.
     let mut other = pool.begin().await.unwrap();
     // Two creates of 2: the batch reads 5 credits left and admits both.
@@ -220,8 +217,7 @@ async fn a_batch_deadlocked_with_another_writer_commits_as_a_transaction_when_it
     let Some(test) = TestPgStore::create().await else { return };
     let store = test.store();
     let pool = sqlx::PgPool::connect(&test.url()).await.unwrap();
-    key(store.as_ref(), "k", KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
-    top_up(store.as_ref(), "k", 10.0).await;
+    prepaid_key(store.as_ref(), "k", 10.0).await;
     // Every shard's counter row exists, so whichever the batch takes is one the other
     // transaction's `UPDATE` waits for.
     sqlx::query("INSERT INTO key_queue_counts (key_id, shard, n) SELECT 'k', s, 0 FROM generate_series(0, 15) s")

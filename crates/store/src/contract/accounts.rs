@@ -69,6 +69,12 @@ pub(super) fn success(cost: f64, seconds: f64) -> Completion {
     }
 }
 
+/// A key with a prepaid budget (and no day or month limit), topped up with `amount` credits.
+pub async fn prepaid_key(store: &dyn Store, id: &str, amount: f64) {
+    key(store, id, KeyBudget { prepaid: true, ..KeyBudget::default() }).await;
+    top_up(store, id, amount).await;
+}
+
 pub async fn top_up(store: &dyn Store, key: &str, amount: f64) -> crate::Balance {
     match store
         .top_up(&vidgate_domain::KeyId::from(key), credits(amount), "test", T0)
