@@ -34,6 +34,7 @@ pub async fn open_sql_store(config: &Config) -> anyhow::Result<SqlStore> {
         let store = SqlStore::connect_postgres(url, config.store.max_connections)
             .await
             .context("cannot open the PostgreSQL database named by DATABASE_URL")?;
+        let store = store.with_create_linger(config.store.create_linger);
         return Ok(store.with_max_running_per_key(per_key));
     }
     let scheme = url.split(':').next().unwrap_or_default();

@@ -31,7 +31,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use vidgate_domain::KeyId;
@@ -40,6 +40,7 @@ use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
 use super::commit_metrics::{self, Way};
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
+use super::linger::{self, LastBatch};
 use super::task_rows::{Shards, Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
 use crate::db::{Db, Tx};
@@ -58,6 +59,9 @@ struct Job {
 pub(crate) struct Committer {
     jobs: mpsc::Sender<Job>,
     tally: Tally,
+    /// `store.create_linger` in µs (0: a batch takes only what is waiting): read before
+    /// each batch, so it can be set after the committer starts.
+    linger_us: Arc<AtomicU64>,
 }
 
 impl Committer {
@@ -65,8 +69,21 @@ impl Committer {
     pub(crate) fn start(db: Db) -> Committer {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let tally = Tally::default();
-        tokio::spawn(run(db, rx, tally.clone()));
-        Committer { jobs, tally }
+        let linger_us = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(db, rx, tally.clone(), linger_us.clone()));
+        Committer { jobs, tally, linger_us }
+    }
+
+    /// Lets each batch wait for creates that keep arriving within `gap` of each other
+    /// (`linger.rs`); zero turns it off.
+    pub(crate) fn set_linger(&self, gap: Duration) {
+        let us = u64::try_from(gap.as_micros()).unwrap_or(u64::MAX);
+        self.linger_us.store(us, Ordering::Relaxed);
+    }
+
+    /// The gap a batch waits through for more creates (zero: none).
+    pub(crate) fn linger(&self) -> Duration {
+        Duration::from_micros(self.linger_us.load(Ordering::Relaxed))
     }
 
     /// How many batches ran a second time with their budget rows locked.
@@ -109,20 +126,19 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally) {
+async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, linger_us: Arc<AtomicU64>) {
+    let mut last = LastBatch::default();
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        linger::take_waiting(&mut jobs, &mut batch, MAX_BATCH);
+        let gap = Duration::from_micros(linger_us.load(Ordering::Relaxed));
+        linger::linger(&mut jobs, &mut batch, MAX_BATCH, gap, last).await;
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
         let started = Instant::now();
         let checked = commit_checked(&db, &tasks, &tally).await;
         let way = checked.as_ref().map_or(Way::Failed, |(_, way)| *way);
         commit_metrics::batch(batch.len(), way, started);
+        last = LastBatch { size: batch.len(), took: started.elapsed() };
         match checked {
             Ok((outcomes, _)) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {

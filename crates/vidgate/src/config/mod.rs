@@ -227,6 +227,20 @@ mod tests {
     }
 
     #[test]
+    fn the_create_linger_is_read_bounded_and_may_be_turned_off() {
+        let c = Config::defaults();
+        assert_eq!(c.store.create_linger, std::time::Duration::from_millis(1));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(&path, "[store]\ncreate_linger = \"0s\"\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert!(c.store.create_linger.is_zero());
+        std::fs::write(&path, "[store]\ncreate_linger = \"6ms\"\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("store.create_linger") && err.contains("5ms"), "{err}");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug_output() {
         let mut c = Config::defaults();
         c.store.database_url = Secret::new("postgres://u:hunter2@db/x");

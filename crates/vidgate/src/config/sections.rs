@@ -139,6 +139,10 @@ pub struct StoreConfig {
     /// May carry a password: a `Secret`.
     pub database_url: Secret,
     pub max_connections: u32,
+    /// PostgreSQL: how long a batch of creates waits for the next create while they keep
+    /// coming (`store/src/sql/linger.rs`); zero: it takes only what is waiting.
+    #[serde(with = "humantime_serde")]
+    pub create_linger: Duration,
     pub sqlite_durability: vidgate_store::sqlite::Durability,
 }
 

@@ -49,10 +49,17 @@ impl ServerConfig {
     }
 }
 
+/// The longest `store.create_linger`: a gap is how long the last create of a batch may wait
+/// for the next, and past a few milliseconds that is a delay, not a batch filling.
+const MAX_CREATE_LINGER: Duration = Duration::from_millis(5);
+
 impl StoreConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_connections == 0 {
             return bad("store.max_connections", "must be at least 1");
+        }
+        if self.create_linger > MAX_CREATE_LINGER {
+            return bad("store.create_linger", "must be at most 5ms (0s turns it off)");
         }
         Ok(())
     }

@@ -42,6 +42,7 @@ mod secrets;
 mod shared_limits;
 mod slow_clients;
 mod status_answers;
+mod store_select;
 mod stream;
 mod stream_guard;
 mod tenant_media;
