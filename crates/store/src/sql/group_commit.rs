@@ -40,7 +40,7 @@ use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
 use super::commit_metrics::{self, Way};
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
-use super::linger::{self, LastBatch};
+use super::linger::{self, Gatherer};
 use super::task_rows::{Shards, Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
 use crate::db::{Db, Tx};
@@ -127,18 +127,18 @@ impl Committer {
 }
 
 async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, linger_us: Arc<AtomicU64>) {
-    let mut last = LastBatch::default();
+    let mut gatherer = Gatherer::default();
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         linger::take_waiting(&mut jobs, &mut batch, MAX_BATCH);
         let gap = Duration::from_micros(linger_us.load(Ordering::Relaxed));
-        linger::linger(&mut jobs, &mut batch, MAX_BATCH, gap, last).await;
+        gatherer.linger(&mut jobs, &mut batch, MAX_BATCH, gap).await;
         let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
         let started = Instant::now();
         let checked = commit_checked(&db, &tasks, &tally).await;
         let way = checked.as_ref().map_or(Way::Failed, |(_, way)| *way);
         commit_metrics::batch(batch.len(), way, started);
-        last = LastBatch { size: batch.len(), took: started.elapsed() };
+        gatherer.ran(batch.len(), started.elapsed());
         match checked {
             Ok((outcomes, _)) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {

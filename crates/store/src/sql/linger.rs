@@ -54,17 +54,70 @@ pub(super) fn window(gap: Duration, last: LastBatch) -> Option<Duration> {
     Some((last.took / 2).min(MAX_WINDOW))
 }
 
-/// After `take_waiting`, takes the creates that keep arriving within `gap` of each other,
-/// until a pause longer than `gap`, the window after `last` closes, or the batch holds `max`.
-pub(super) async fn linger<T>(
+/// Most batches in a row that do not wait after waits that gathered nothing.
+pub(super) const MAX_SKIP: u32 = 16;
+
+/// The committer's memory of its batches: the last one (its size and time bound the next
+/// wait), and whether waiting has been paying. A wait that gathers nothing was pure delay
+/// (every client with a create in flight was already in the batch: a few clients each
+/// making one create at a time), so after one the next batch does not wait, then after
+/// another the next two do not, and so on up to `MAX_SKIP`; a wait that gathers a create
+/// starts over.
+#[derive(Debug, Default)]
+pub(super) struct Gatherer {
+    last: LastBatch,
+    skip: u32,
+    backoff: u32,
+}
+
+impl Gatherer {
+    /// A gatherer whose last batch was `last` (tests).
+    #[cfg(test)]
+    fn after(last: LastBatch) -> Gatherer {
+        Gatherer { last, ..Gatherer::default() }
+    }
+
+    /// Records the batch just run.
+    pub(super) fn ran(&mut self, size: usize, took: Duration) {
+        self.last = LastBatch { size, took };
+    }
+
+    /// After `take_waiting`, takes the creates that keep arriving within `gap` of each
+    /// other, until a pause longer than `gap`, the window after the last batch closes, or
+    /// the batch holds `max`; unless the last waits gathered nothing. Returns how many
+    /// creates the wait added.
+    pub(super) async fn linger<T>(
+        &mut self,
+        jobs: &mut mpsc::Receiver<T>,
+        batch: &mut Vec<T>,
+        max: usize,
+        gap: Duration,
+    ) -> usize {
+        let Some(window) = window(gap, self.last) else { return 0 };
+        if self.skip > 0 {
+            self.skip -= 1;
+            return 0;
+        }
+        let before = batch.len();
+        wait(jobs, batch, max, gap, Instant::now() + window).await;
+        let added = batch.len() - before;
+        if added == 0 {
+            self.backoff = (self.backoff * 2).clamp(1, MAX_SKIP);
+            self.skip = self.backoff;
+        } else {
+            self.backoff = 0;
+        }
+        added
+    }
+}
+
+async fn wait<T>(
     jobs: &mut mpsc::Receiver<T>,
     batch: &mut Vec<T>,
     max: usize,
     gap: Duration,
-    last: LastBatch,
+    closes: Instant,
 ) {
-    let Some(window) = window(gap, last) else { return };
-    let closes = Instant::now() + window;
     while batch.len() < max {
         let until = (Instant::now() + gap).min(closes);
         match tokio::time::timeout_at(until, jobs.recv()).await {
@@ -115,7 +168,7 @@ mod tests {
     async fn gather(rx: &mut mpsc::Receiver<u64>, gap: Duration, last: LastBatch) -> Vec<u64> {
         let mut batch = vec![0];
         take_waiting(rx, &mut batch, 256);
-        linger(rx, &mut batch, 256, gap, last).await;
+        Gatherer::after(last).linger(rx, &mut batch, 256, gap).await;
         batch
     }
 
@@ -165,7 +218,7 @@ mod tests {
         let mut rx = send_at(&[2, 4, 6, 8]);
         let start = Instant::now();
         let mut batch = vec![0];
-        linger(&mut rx, &mut batch, 3, GAP, last(16, 40)).await;
+        Gatherer::after(last(16, 40)).linger(&mut rx, &mut batch, 3, GAP).await;
         assert_eq!(batch, [0, 1, 2]);
         assert_eq!(start.elapsed(), ms(4));
     }
@@ -180,5 +233,41 @@ mod tests {
         take_waiting(&mut rx, &mut batch, 4);
         assert_eq!(batch, [0, 1, 2, 3], "no more than the most a batch holds");
         assert_eq!(rx.recv().await, Some(4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_that_gather_nothing_are_skipped_for_more_batches_each_time_until_one_pays() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut g = Gatherer::after(last(16, 40));
+        // Whether each next batch waits (a fruitless wait lasts the gap).
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            let start = Instant::now();
+            let mut batch = vec![0];
+            assert_eq!(g.linger(&mut rx, &mut batch, 256, GAP).await, 0);
+            waits.push(start.elapsed() == GAP);
+        }
+        // Waited, skipped 1, waited, skipped 2, waited, skipped 4, waited.
+        let expected = [true, false, true, false, false, true, false, false, false, false];
+        assert_eq!(waits, expected);
+        // The next wait (after the fourth skip) gathers a create: waiting pays again.
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ms(2)).await;
+            sender.send(1).await.unwrap();
+        });
+        let mut batch = vec![0];
+        assert_eq!(g.linger(&mut rx, &mut batch, 256, GAP).await, 1);
+        let start = Instant::now();
+        let mut batch = vec![0];
+        g.linger(&mut rx, &mut batch, 256, GAP).await;
+        assert_eq!(start.elapsed(), GAP, "the batch after a wait that paid waits");
+        // The skips never grow past MAX_SKIP.
+        for _ in 0..200 {
+            let mut batch = vec![0];
+            g.linger(&mut rx, &mut batch, 256, GAP).await;
+        }
+        assert!(g.skip <= MAX_SKIP && g.backoff <= MAX_SKIP);
+        drop(tx);
     }
 }

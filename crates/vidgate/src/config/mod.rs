@@ -229,7 +229,7 @@ mod tests {
     #[test]
     fn the_create_linger_is_read_bounded_and_may_be_turned_off() {
         let c = Config::defaults();
-        assert_eq!(c.store.create_linger, std::time::Duration::from_millis(1));
+        assert_eq!(c.store.create_linger, std::time::Duration::from_micros(300));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.toml");
         std::fs::write(&path, "[store]\ncreate_linger = \"0s\"\n").unwrap();

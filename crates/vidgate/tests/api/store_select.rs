@@ -13,7 +13,7 @@ use crate::helpers::test_config;
 async fn a_postgresql_store_lingers_as_configured_and_a_sqlite_store_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = test_config(dir.path());
-    assert_eq!(c.store.create_linger, Duration::from_millis(1), "the default");
+    assert_eq!(c.store.create_linger, Duration::from_micros(300), "the default");
     let sqlite = open_sql_store(&c).await.unwrap();
     assert_eq!(sqlite.create_linger(), Duration::ZERO);
     sqlite.close().await;
