@@ -3,7 +3,8 @@
 //! thousand of those a second; so a process's concurrent creates queue for one committer,
 //! which runs everything waiting in one transaction and answers each caller only after that
 //! commit: every 200 is still durable, and one commit covers the whole batch. Alone, a create
-//! is a batch of one (no added wait).
+//! is a batch of one (no added wait). Under load, on PostgreSQL, a batch waits a little for
+//! creates still arriving (`linger.rs`, `store.create_linger`).
 //!
 //! Within a batch, plain creates go in together (`task_rows.rs`: one statement on
 //! PostgreSQL, multi-row chunks on SQLite); a create with a dedup claim
