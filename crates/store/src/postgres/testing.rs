@@ -66,6 +66,9 @@ impl TestPgStore {
             .options([("search_path", schema.as_str())])
             .application_name(&schema);
         let store = SqlStore::connect_postgres_with(options, 8).await.expect("open the test store");
+        // As vidgate opens PostgreSQL by default (`store.create_linger`), so the contract
+        // holds with batches gathered the way production gathers them.
+        let store = store.with_create_linger(std::time::Duration::from_micros(300));
         Some(TestPgStore { store: Arc::new(store), admin_url, schema, dropped: false })
     }
 
