@@ -41,7 +41,7 @@ use super::autocommit_batch::{self, Autocommit};
 use super::budget::Spend;
 use super::commit_metrics::{self, Way};
 use super::insert::{TOTAL_QUEUE_LOCK, claim_dedups, key_queue_lock, queued};
-use super::linger::{self, Gatherer};
+use super::linger;
 use super::task_rows::{Shards, Statements, insert_plain, read_positions};
 use super::{ALL_QUEUED, KEY_QUEUED, ledger};
 use crate::db::{Db, Tx};
@@ -127,52 +127,51 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>, tally: Tally, linger_us: Arc<AtomicU64>) {
-    let mut gatherer = Gatherer::default();
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        linger::take_waiting(&mut jobs, &mut batch, MAX_BATCH);
-        let gap = Duration::from_micros(linger_us.load(Ordering::Relaxed));
-        gatherer.linger(&mut jobs, &mut batch, MAX_BATCH, gap).await;
-        let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
-        let started = Instant::now();
-        let checked = commit_checked(&db, &tasks, &tally).await;
-        let way = checked.as_ref().map_or(Way::Failed, |(_, way)| *way);
-        commit_metrics::batch(batch.len(), way, started);
-        gatherer.ran(batch.len(), started.elapsed());
-        match checked {
-            Ok((outcomes, _)) => {
-                for (job, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
+async fn run(db: Db, jobs: mpsc::Receiver<Job>, tally: Tally, linger_us: Arc<AtomicU64>) {
+    linger::batches(jobs, MAX_BATCH, linger_us, |batch| {
+        commit_and_answer(db.clone(), tally.clone(), batch)
+    })
+    .await;
+}
+
+/// Commits one batch and answers each of its creates.
+async fn commit_and_answer(db: Db, tally: Tally, mut batch: Vec<Job>) {
+    let tasks: Vec<&NewTask> = batch.iter().map(|j| &j.task).collect();
+    let started = Instant::now();
+    let checked = commit_checked(&db, &tasks, &tally).await;
+    let way = checked.as_ref().map_or(Way::Failed, |(_, way)| *way);
+    commit_metrics::batch(batch.len(), way, started);
+    match checked {
+        Ok((outcomes, _)) => {
+            for (job, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
             }
-            // The database is down or the connection broke (its commit may even have gone
-            // through): every create of the batch is answered so, as one alone would be.
-            // Running them again one by one would then find their ids taken and answer errors
-            // for requests that are stored.
-            Err(e) if batch.len() > 1 && e.is_unavailable() => {
-                tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed: the database is unavailable");
-                let why = e.to_string();
-                for job in batch {
-                    let unavailable = std::io::Error::other(why.clone());
-                    let _ = job.reply.send(Err(StoreError::Database(sqlx::Error::Io(unavailable))));
-                }
+        }
+        // The database is down or the connection broke (its commit may even have gone
+        // through): every create of the batch is answered so, as one alone would be.
+        // Running them again one by one would then find their ids taken and answer errors
+        // for requests that are stored.
+        Err(e) if batch.len() > 1 && e.is_unavailable() => {
+            tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed: the database is unavailable");
+            let why = e.to_string();
+            for job in batch {
+                let unavailable = std::io::Error::other(why.clone());
+                let _ = job.reply.send(Err(StoreError::Database(sqlx::Error::Io(unavailable))));
             }
-            // The whole batch rolled back; one create's failure must not be the others', so
-            // each goes again alone (and gets its own answer).
-            Err(e) if batch.len() > 1 => {
-                tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
-                for job in batch {
-                    let outcome = commit_checked(&db, &[&job.task], &tally)
-                        .await
-                        .map(|(mut o, _)| o.remove(0));
-                    let _ = job.reply.send(outcome);
-                }
+        }
+        // The whole batch rolled back; one create's failure must not be the others', so
+        // each goes again alone (and gets its own answer).
+        Err(e) if batch.len() > 1 => {
+            tracing::warn!(error = %e, size = batch.len(), "a grouped commit failed; retrying its creates one by one");
+            for job in batch {
+                let outcome =
+                    commit_checked(&db, &[&job.task], &tally).await.map(|(mut o, _)| o.remove(0));
+                let _ = job.reply.send(outcome);
             }
-            Err(e) => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(e));
-                }
+        }
+        Err(e) => {
+            if let Some(job) = batch.pop() {
+                let _ = job.reply.send(Err(e));
             }
         }
     }

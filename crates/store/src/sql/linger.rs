@@ -19,6 +19,9 @@
 //! Tokio's timers tick in milliseconds: a wait's end is rounded up to the next tick, so a gap
 //! of 300 µs waits through pauses of 0.3 to 1.3 ms.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -33,6 +36,32 @@ pub(super) const MAX_WINDOW: Duration = Duration::from_millis(20);
 pub(super) struct LastBatch {
     pub(super) size: usize,
     pub(super) took: Duration,
+}
+
+/// The committer's loop: gathers each batch (everything waiting, then the wait for creates on
+/// their way, with the gap read from `gap_us` before each batch so it can be set while the
+/// loop runs) and runs it with `run_batch` before gathering the next. Ends when every sender
+/// is gone.
+pub(super) async fn batches<T, F, Fut>(
+    mut jobs: mpsc::Receiver<T>,
+    max: usize,
+    gap_us: Arc<AtomicU64>,
+    mut run_batch: F,
+) where
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut gatherer = Gatherer::default();
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        take_waiting(&mut jobs, &mut batch, max);
+        let gap = Duration::from_micros(gap_us.load(Ordering::Relaxed));
+        gatherer.linger(&mut jobs, &mut batch, max, gap).await;
+        let size = batch.len();
+        let started = Instant::now();
+        run_batch(batch).await;
+        gatherer.ran(size, started.elapsed());
+    }
 }
 
 /// Takes every job already waiting into `batch`, up to `max`.
@@ -64,7 +93,7 @@ pub(super) const MAX_SKIP: u32 = 16;
 /// another the next two do not, and so on up to `MAX_SKIP`; a wait that gathers a create
 /// starts over.
 #[derive(Debug, Default)]
-pub(super) struct Gatherer {
+struct Gatherer {
     last: LastBatch,
     skip: u32,
     backoff: u32,
@@ -269,5 +298,37 @@ mod tests {
         }
         assert!(g.skip <= MAX_SKIP && g.backoff <= MAX_SKIP);
         drop(tx);
+    }
+
+    /// The committer's loop on paused time, each batch taking 10 ms: creates 1 and 2 wait
+    /// before it starts, 3 and 4 come 2 ms apart after the first batch, 5 much later.
+    async fn batch_sizes(gap: Duration) -> Vec<usize> {
+        let (tx, rx) = mpsc::channel(16);
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        let start = Instant::now();
+        tokio::spawn(async move {
+            for (at, v) in [(11, 3), (13, 4), (40, 5)] {
+                tokio::time::sleep_until(start + ms(at)).await;
+                tx.send(v).await.unwrap();
+            }
+        });
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let gap_us = Arc::new(AtomicU64::new(gap.as_micros() as u64));
+        batches(rx, 256, gap_us, move |batch: Vec<u64>| {
+            seen.lock().unwrap().push(batch.len());
+            tokio::time::sleep(ms(10))
+        })
+        .await;
+        sizes.lock().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_committers_loop_waits_after_a_batch_of_several_and_not_with_no_gap() {
+        // The second batch (create 3, at 11 ms) waits and takes create 4 (at 13 ms).
+        assert_eq!(batch_sizes(GAP).await, [2, 2, 1]);
+        // With no gap it takes only what is waiting.
+        assert_eq!(batch_sizes(Duration::ZERO).await, [2, 1, 1, 1]);
     }
 }
