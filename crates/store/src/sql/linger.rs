@@ -258,7 +258,7 @@ mod tests {
     async fn creates_already_waiting_are_all_taken_at_once() {
         let (tx, mut rx) = mpsc::channel(16);
         for i in 1..=5 {
-            tx.send(i).await.unwrap();
+            tx.send(i).await.expect("the receiver is open until the test ends");
         }
         let mut batch = vec![0];
         take_waiting(&mut rx, &mut batch, 4);
@@ -285,7 +285,7 @@ mod tests {
         let sender = tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(ms(2)).await;
-            sender.send(1).await.unwrap();
+            sender.send(1).await.expect("the receiver is open until the test ends");
         });
         let mut batch = vec![0];
         assert_eq!(g.linger(&mut rx, &mut batch, 256, GAP).await, 1);
@@ -312,24 +312,24 @@ mod tests {
     /// before it starts, 3 and 4 come 2 ms apart after the first batch, 5 much later.
     async fn batch_sizes(gap: Duration) -> Vec<usize> {
         let (tx, rx) = mpsc::channel(16);
-        tx.send(1).await.unwrap();
-        tx.send(2).await.unwrap();
+        tx.send(1).await.expect("the receiver is open until the test ends");
+        tx.send(2).await.expect("the receiver is open until the test ends");
         let start = Instant::now();
         tokio::spawn(async move {
             for (at, v) in [(11, 3), (13, 4), (40, 5)] {
                 tokio::time::sleep_until(start + ms(at)).await;
-                tx.send(v).await.unwrap();
+                tx.send(v).await.expect("the receiver is open until the test ends");
             }
         });
         let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = sizes.clone();
         let gap_us = Arc::new(AtomicU64::new(gap.as_micros() as u64));
         batches(rx, 256, gap_us, move |batch: Vec<u64>| {
-            seen.lock().unwrap().push(batch.len());
+            seen.lock().expect("no holder of the lock panicked").push(batch.len());
             tokio::time::sleep(ms(10))
         })
         .await;
-        sizes.lock().unwrap().clone()
+        sizes.lock().expect("no holder of the lock panicked").clone()
     }
 
     #[tokio::test(start_paused = true)]
